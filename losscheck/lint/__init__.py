@@ -1,0 +1,1 @@
+"""The linter: discover files -> find loss functions -> facts (imports, scopes, shapes) -> rules -> findings -> reporters."""

@@ -1,0 +1,126 @@
+"""Per-file facts that rules read. Everything heavy is computed lazily, at most once per file.
+
+Pipeline position: discover -> parse -> **FileContext** (facts) -> rules -> findings.
+
+- ``imports``: what each local name really is (``K`` -> ``keras.backend``), see ``imports.py``.
+- ``functions``: the loss and metric functions found in the file, see ``finder.py``.
+- ``position(node)``: the node's source range (libcst ``PositionProvider``, resolved on first use).
+- ``scopes``: libcst ``ScopeProvider`` results, resolved only when a rule asks (it is the
+  expensive one: ~1.3 kLOC/s).
+- ``shapes(fn)``: inferred tensor shapes for one loss function, see ``losscheck.shapes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, ScopeProvider
+
+from losscheck.lint.finding import Finding, Fix
+
+if TYPE_CHECKING:
+    from losscheck.lint.imports import ImportMap
+    from losscheck.lint.rule import Rule
+
+FunctionKind = Literal["loss", "metric"]
+
+
+@dataclass
+class LossFunction:
+    """One function (or lambda) that Keras will call as ``fn(y_true, y_pred)``."""
+
+    node: cst.FunctionDef | cst.Lambda
+    name: str  # for messages: "my_loss", "DiceLoss.call", "<lambda>"
+    kind: FunctionKind
+    y_true: str | None  # the parameter bound to y_true (None if the function has no such name)
+    y_pred: str | None
+    origin: str  # "signature" | "loss-subclass" | "compile" | "factory" | "lambda"
+    class_node: cst.ClassDef | None = None
+    # Output names this function is bound to (compile(loss={"seg": fn}), a
+    # `# losscheck: output=seg` comment, or config); used by shape inference with --layout.
+    outputs: tuple[str, ...] = ()
+    # Parameters beyond y_true/y_pred that the caller binds (e.g. sample_weight): not tensors we know.
+    extra_params: tuple[str, ...] = ()
+
+
+@dataclass
+class FileContext:
+    path: str
+    source: str
+    module: cst.Module
+    # Options a rule may read: e.g. {"layout": Layout} when --layout is given.
+    options: Mapping[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    # -- facts ------------------------------------------------------------------------
+    @cached_property
+    def wrapper(self) -> MetadataWrapper:
+        # unsafe_skip_copy: rules hold references to nodes of self.module, so metadata
+        # must be resolved on the very same tree (the default deep-copies it).
+        return MetadataWrapper(self.module, unsafe_skip_copy=True)
+
+    @cached_property
+    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        return self.wrapper.resolve(PositionProvider)
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        return self._positions[node]
+
+    @cached_property
+    def scopes(self) -> Mapping[cst.CSTNode, Any]:
+        return self.wrapper.resolve(ScopeProvider)
+
+    @cached_property
+    def imports(self) -> "ImportMap":
+        from losscheck.lint.imports import ImportMap
+
+        return ImportMap.from_module(self.module)
+
+    @cached_property
+    def functions(self) -> list[LossFunction]:
+        from losscheck.lint.finder import find_loss_functions
+
+        return find_loss_functions(self)
+
+    def losses(self) -> list[LossFunction]:
+        return [f for f in self.functions if f.kind == "loss"]
+
+    def code_for(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    # -- reporting --------------------------------------------------------------------
+    def report(
+        self,
+        rule: "Rule | type[Rule]",
+        node: cst.CSTNode,
+        message: str,
+        *,
+        fix: Fix | None = None,
+        range: CodeRange | None = None,
+    ) -> Finding:
+        where = range or self.position(node)
+        finding = Finding(
+            path=self.path,
+            line=where.start.line,
+            column=where.start.column + 1,
+            end_line=where.end.line,
+            end_column=where.end.column + 1,
+            code=rule.code,
+            rule=rule.name,
+            severity=rule.severity,
+            message=message,
+            fix=fix,
+        )
+        self.findings.append(finding)
+        return finding
+
+    def replace_fix(self, node: cst.CSTNode, new_code: str, *, safe: bool, description: str) -> Fix:
+        """A fix that replaces ``node``'s text with ``new_code``."""
+        from losscheck.lint.finding import Edit
+
+        where = self.position(node)
+        edit = Edit(where.start.line, where.start.column, where.end.line, where.end.column, new_code)
+        return Fix(edits=(edit,), safe=safe, description=description)
