@@ -24,6 +24,7 @@ from losscheck.lint.finding import Finding, Fix
 if TYPE_CHECKING:
     from losscheck.lint.imports import ImportMap
     from losscheck.lint.rule import Rule
+    from losscheck.shapes import ShapeFacts
 
 FunctionKind = Literal["loss", "metric"]
 
@@ -90,6 +91,12 @@ class FileContext:
 
     def code_for(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
+
+    def shapes(self, fn: LossFunction) -> "ShapeFacts":
+        """Inferred shapes for ``fn`` (memoised per file and function), see ``losscheck.shapes``."""
+        from losscheck.shapes import infer
+
+        return infer(self, fn)
 
     # -- reporting --------------------------------------------------------------------
     def report(

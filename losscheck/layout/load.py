@@ -1,0 +1,187 @@
+"""Read a layout file as JSON while remembering where every value starts (line, column).
+
+Python's ``json`` module forgets positions, and validation messages must say
+``layout.json:LINE: $.outputs[0].tasks[1].units: ...``. This is a small, strict
+JSON (RFC 8259) reader: no NaN/Infinity, no trailing commas, no comments, and
+duplicate keys are reported (``json.loads`` silently keeps the last one, which
+would hide a typo'd copy of a task). Strings use the C-accelerated
+``json.decoder.scanstring`` so escapes behave exactly like the standard library.
+"""
+
+from __future__ import annotations
+
+import json.decoder
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from losscheck.errors import UserError
+
+JsonPath = tuple[Union[str, int], ...]
+
+# The grammar's number, exactly (json.scanner.NUMBER_RE is the same, but private).
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
+_WS = re.compile(r"[ \t\n\r]*")
+_MAX_DEPTH = 128  # a layout is 4 levels deep; deeper input is junk, and recursion must stay bounded
+
+
+def format_path(path: JsonPath) -> str:
+    """``("outputs", 0, "tasks", 1, "units")`` -> ``$.outputs[0].tasks[1].units``."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(part) + "]"
+    return out
+
+
+@dataclass
+class Document:
+    """A parsed JSON document: its value plus the (line, column) where each value starts."""
+
+    source_name: str  # how messages name the file (the path as given)
+    value: Any
+    positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    # keys seen twice in one object: (path of the object, key, line of the repeat)
+    duplicate_keys: list[tuple[JsonPath, str, int]] = field(default_factory=list)
+
+    def line_of(self, path: JsonPath) -> int:
+        """Line of the value at ``path``, or of its nearest existing ancestor (1 for the root)."""
+        for end in range(len(path), -1, -1):
+            pos = self.positions.get(tuple(path[:end]))
+            if pos is not None:
+                return pos[0]
+        return 1
+
+
+class JsonSyntaxError(UserError):
+    """Invalid JSON: reported with the line and column."""
+
+
+class _Parser:
+    def __init__(self, text: str, name: str) -> None:
+        self.text = text
+        self.name = name
+        self.positions: dict[JsonPath, tuple[int, int]] = {}
+        self.duplicates: list[tuple[JsonPath, str, int]] = []
+        # line starts, for offset -> (line, col) by bisection
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def where(self, offset: int) -> tuple[int, int]:
+        from bisect import bisect_right
+
+        line = bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def fail(self, offset: int, message: str) -> JsonSyntaxError:
+        line, col = self.where(offset)
+        return JsonSyntaxError(f"invalid JSON: {message} (line {line}, column {col})", f"{self.name}:{line}")
+
+    def skip_ws(self, i: int) -> int:
+        return _WS.match(self.text, i).end()  # type: ignore[union-attr]
+
+    def value(self, i: int, path: JsonPath, depth: int) -> tuple[Any, int]:
+        if depth > _MAX_DEPTH:
+            raise self.fail(i, f"nested more than {_MAX_DEPTH} levels deep")
+        i = self.skip_ws(i)
+        self.positions[path] = self.where(i)
+        if i >= len(self.text):
+            raise self.fail(i, "expected a value, found the end of the file")
+        ch = self.text[i]
+        if ch == "{":
+            return self.object(i + 1, path, depth)
+        if ch == "[":
+            return self.array(i + 1, path, depth)
+        if ch == '"':
+            return self.string(i + 1)
+        for word, val in (("true", True), ("false", False), ("null", None)):
+            if self.text.startswith(word, i):
+                return val, i + len(word)
+        m = _NUMBER.match(self.text, i)
+        if m and m.end() > i:
+            tok = m.group()
+            if m.group(1) or m.group(2):
+                return float(tok), m.end()  # may be inf (1e999): validation rejects non-finite numbers
+            if len(tok) > 300:  # int() refuses > 4300 digits; no layout number needs 300
+                raise self.fail(i, "number has too many digits")
+            return int(tok), m.end()
+        raise self.fail(i, f"unexpected character {self.text[i]!r}")
+
+    def string(self, i: int) -> tuple[str, int]:
+        try:
+            return json.decoder.scanstring(self.text, i, True)
+        except json.JSONDecodeError as err:
+            raise self.fail(err.pos, err.msg) from None
+
+    def object(self, i: int, path: JsonPath, depth: int) -> tuple[dict[str, Any], int]:
+        out: dict[str, Any] = {}
+        i = self.skip_ws(i)
+        if self.text.startswith("}", i):
+            return out, i + 1
+        while True:
+            i = self.skip_ws(i)
+            if not self.text.startswith('"', i):
+                raise self.fail(i, "expected a property name in double quotes")
+            key_at = i
+            key, i = self.string(i + 1)
+            i = self.skip_ws(i)
+            if not self.text.startswith(":", i):
+                raise self.fail(i, "expected ':' after a property name")
+            if key in out:
+                self.duplicates.append((path, key, self.where(key_at)[0]))
+            out[key], i = self.value(i + 1, path + (key,), depth + 1)
+            i = self.skip_ws(i)
+            if self.text.startswith(",", i):
+                i += 1
+                continue
+            if self.text.startswith("}", i):
+                return out, i + 1
+            raise self.fail(i, "expected ',' or '}' in an object")
+
+    def array(self, i: int, path: JsonPath, depth: int) -> tuple[list[Any], int]:
+        out: list[Any] = []
+        i = self.skip_ws(i)
+        if self.text.startswith("]", i):
+            return out, i + 1
+        while True:
+            item, i = self.value(i, path + (len(out),), depth + 1)
+            out.append(item)
+            i = self.skip_ws(i)
+            if self.text.startswith(",", i):
+                i += 1
+                continue
+            if self.text.startswith("]", i):
+                return out, i + 1
+            raise self.fail(i, "expected ',' or ']' in an array")
+
+
+def parse(text: str, name: str = "<layout>") -> Document:
+    """Parse JSON text; raises :class:`JsonSyntaxError` (a ``UserError``) with line and column."""
+    parser = _Parser(text, name)
+    value, end = parser.value(0, (), 0)
+    end = parser.skip_ws(end)
+    if end != len(text):
+        raise parser.fail(end, "extra data after the JSON value")
+    return Document(name, value, parser.positions, parser.duplicates)
+
+
+def load(path: str | Path) -> Document:
+    """Read and parse a layout file. Every failure is a ``UserError`` naming the file."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UserError("no such file", name) from None
+    except IsADirectoryError:
+        raise UserError("is a directory, not a layout file", name) from None
+    except OSError as err:
+        raise UserError(f"cannot read: {err.strerror or err}", name) from None
+    try:
+        text = raw.decode("utf-8-sig")  # JSON is UTF-8; tolerate the BOM some editors write
+    except UnicodeDecodeError as err:
+        raise UserError(f"not UTF-8 text (byte {err.start}): a layout is a JSON file", name) from None
+    return parse(text, name)

@@ -1,0 +1,229 @@
+"""Small syntax helpers shared by the rules: argument lookup, literals, bounded walks."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+_NESTED_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+# -- fast traversal ---------------------------------------------------------------------------
+# libcst's `node.children` and `node.visit(visitor)` rebuild every node they pass (measured: about
+# 3 s for keras/src/losses/losses.py when rules walked through `children`). Rules only need the
+# syntax, never the whitespace, so we read the dataclass fields directly and skip formatting.
+
+_FORMATTING = (
+    cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Comment, cst.Newline,
+    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
+    cst.RightCurlyBrace, cst.Comma, cst.Semicolon, cst.AssignEqual, cst.Colon, cst.Dot,
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        import dataclasses
+
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if not f.name.startswith("whitespace")
+            and f.name not in {"lpar", "rpar", "lbracket", "rbracket", "leading_lines", "lines_after_decorators",
+                               "header", "footer", "indent", "comma", "semicolon", "equal", "colon", "dot"}
+        )
+        _FIELDS[cls] = names
+    return names
+
+
+_KIND: dict[type, int] = {}  # type -> 0 skip, 1 syntax node, 2 sequence (isinstance on ABCs is slow)
+
+
+def _kind(cls: type) -> int:
+    kind = _KIND.get(cls)
+    if kind is None:
+        if issubclass(cls, (list, tuple)):
+            kind = 2
+        elif issubclass(cls, cst.CSTNode) and not issubclass(cls, _FORMATTING):
+            kind = 1
+        else:
+            kind = 0
+        _KIND[cls] = kind
+    return kind
+
+
+def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The syntactic children of ``node`` in field order (no whitespace, brackets or commas)."""
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        kind = _kind(type(value))
+        if kind == 1:
+            yield value
+        elif kind == 2:
+            for item in value:
+                if _kind(type(item)) == 1:
+                    yield item
+
+
+def get_arg(call: cst.Call, name: str | None, position: int | None = None) -> cst.BaseExpression | None:
+    """The argument passed by keyword ``name`` or at ``position`` (positional only), else None."""
+    if name is not None:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == name:
+                return arg.value
+    if position is not None:
+        positional = [a for a in call.args if a.keyword is None]
+        for index, arg in enumerate(positional):
+            if arg.star:
+                return None  # *args: cannot tell what sits at `position`
+            if index == position:
+                return arg.value
+    return None
+
+
+def has_star_args(call: cst.Call) -> bool:
+    return any(arg.star for arg in call.args)
+
+
+def positional_args(call: cst.Call) -> list[cst.BaseExpression]:
+    out: list[cst.BaseExpression] = []
+    for arg in call.args:
+        if arg.keyword is not None or arg.star:
+            break
+        out.append(arg.value)
+    return out
+
+
+def literal_int(expr: cst.BaseExpression | None) -> int | None:
+    """``3`` or ``-1`` (also parenthesised), else None."""
+    if isinstance(expr, cst.Integer):
+        return int(expr.evaluated_value)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = literal_int(expr.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+def literal_ints(expr: cst.BaseExpression | None) -> tuple[int, ...] | None:
+    """An int, or a list/tuple of ints, as a tuple; None if not all literal."""
+    single = literal_int(expr)
+    if single is not None:
+        return (single,)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        values: list[int] = []
+        for element in expr.elements:
+            if not isinstance(element, cst.Element):
+                return None
+            value = literal_int(element.value)
+            if value is None:
+                return None
+            values.append(value)
+        return tuple(values)
+    return None
+
+
+def is_none(expr: cst.BaseExpression | None) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def is_zero(expr: cst.BaseExpression | None) -> bool:
+    if isinstance(expr, cst.Integer):
+        return int(expr.evaluated_value) == 0
+    if isinstance(expr, cst.Float):
+        return float(expr.evaluated_value) == 0.0
+    return False
+
+
+def is_number(expr: cst.BaseExpression | None) -> bool:
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    return isinstance(expr, cst.UnaryOperation) and is_number(expr.expression)
+
+
+def string_value(expr: cst.BaseExpression | None) -> str | None:
+    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def walk(node: cst.CSTNode, *, into_nested: bool = False) -> Iterator[cst.CSTNode]:
+    """Pre-order descendants of ``node`` (itself included); nested defs/lambdas/classes skipped
+    unless ``into_nested`` (the root itself is always entered)."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and not into_nested and isinstance(current, _NESTED_SCOPES):
+            continue
+        stack.extend(reversed(list(iter_children(current))))
+
+
+def names_in(expr: cst.CSTNode) -> set[str]:
+    """Every plain name read in ``expr`` (attribute heads included, attribute members and keywords not)."""
+    return {name.value for name in read_names(expr)}
+
+
+def read_names(expr: cst.CSTNode) -> list[cst.Name]:
+    """The Name nodes in ``expr`` that are variable reads (not attribute members or keywords)."""
+    skip: set[int] = set()
+    out: list[cst.Name] = []
+    for node in walk(expr):
+        if isinstance(node, cst.Attribute):
+            skip.add(id(node.attr))
+        elif isinstance(node, cst.Arg) and node.keyword is not None:
+            skip.add(id(node.keyword))
+        elif isinstance(node, cst.Name) and id(node) not in skip:
+            out.append(node)
+    return out
+
+
+def function_body(fn: cst.FunctionDef | cst.Lambda) -> cst.CSTNode:
+    return fn.body
+
+
+def own_nodes(fn: cst.FunctionDef | cst.Lambda) -> Iterator[cst.CSTNode]:
+    """Nodes of ``fn``'s body, not of functions, lambdas or classes nested in it."""
+    body = fn.body
+    stack: list[cst.CSTNode] = [body]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, _NESTED_SCOPES):
+            continue
+        stack.extend(reversed(list(iter_children(current))))
+
+
+def assign_targets(target: cst.BaseExpression) -> list[str]:
+    """Names bound by an assignment target (tuple unpacking and starred included)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for element in target.elements:
+            value = element.value
+            if isinstance(value, cst.StarredElement):
+                value = value.value
+            out.extend(assign_targets(value))
+        return out
+    if isinstance(target, cst.StarredElement):
+        return assign_targets(target.value)
+    return []
+
+
+def traverse(root: cst.CSTNode, enter, leave=None) -> None:
+    """Pre-order walk calling ``enter(node)`` (return False to skip the children) and, after the
+    children, ``leave(node)``. Iterative (deep ``a + b + c + ...`` chains do not hit the recursion
+    limit) and far cheaper than ``node.visit`` (see ``iter_children``)."""
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            leave(node)
+            continue
+        descend = enter(node)
+        if leave is not None:
+            stack.append((node, True))
+        if descend is not False:
+            stack.extend((child, False) for child in reversed(list(iter_children(node))))

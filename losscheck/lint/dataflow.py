@@ -1,0 +1,181 @@
+"""Which local names of a loss function derive from ``y_true`` / ``y_pred``, and what it returns.
+
+Flow-insensitive on purpose: every assignment in the function counts, whatever branch or loop
+it sits in, and taint is propagated to a fixed point. That over-approximates "derived from"
+(good for "is this a tensor from the batch?") and never depends on statement order, so loops
+and ``if``/``else`` need no special casing. Rules that need a *single* definition ask
+:meth:`FunctionFacts.single_value`.
+
+Facts are computed once per function and cached on the file context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import libcst as cst
+
+from losscheck.lint.astutil import assign_targets, iter_children, own_nodes, read_names
+from losscheck.lint.context import FileContext, LossFunction
+
+TRUE = "true"
+PRED = "pred"
+
+
+@dataclass
+class FunctionFacts:
+    fn: LossFunction
+    # name -> every value expression assigned to it (tuple unpacking: the whole right-hand side)
+    assigns: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    # name -> value expressions of `name op= value`
+    aug_assigns: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    # names bound by `for` targets -> the iterables
+    loop_vars: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
+    # names bound by unpacking (`a, b = ...`), `with ... as`, walrus, except, import: not simple values
+    complex_bound: set[str] = field(default_factory=set)
+    taint: dict[str, frozenset[str]] = field(default_factory=dict)
+    returns: list[cst.BaseExpression] = field(default_factory=list)
+    parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+
+    # -- queries -------------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.fn.y_true:
+            out[self.fn.y_true] = TRUE
+        if self.fn.y_pred:
+            out[self.fn.y_pred] = PRED
+        return out
+
+    def sources(self, expr: cst.CSTNode) -> frozenset[str]:
+        """{"true", "pred"}: which of y_true / y_pred the expression derives from."""
+        found: set[str] = set()
+        for name in read_names(expr):
+            found |= self.taint.get(name.value, frozenset())
+        return frozenset(found)
+
+    def derives(self, expr: cst.CSTNode) -> bool:
+        return bool(self.sources(expr))
+
+    def is_bound_locally(self, name: str) -> bool:
+        return name in self.assigns or name in self.aug_assigns or name in self.loop_vars or name in self.complex_bound
+
+    def single_value(self, name: str) -> cst.BaseExpression | None:
+        """The value of ``name`` when it is assigned exactly once, by a plain ``name = value``."""
+        if name in self.params or name in self.aug_assigns or name in self.loop_vars or name in self.complex_bound:
+            return None
+        values = self.assigns.get(name, [])
+        return values[0] if len(values) == 1 else None
+
+    def is_param(self, name: str) -> bool:
+        return name in self.params
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        return self.parents.get(node)
+
+
+class _Scan:
+    def __init__(self, facts: FunctionFacts) -> None:
+        self.facts = facts
+        self.flows: list[tuple[list[str], cst.BaseExpression]] = []  # targets <- value
+
+    def run(self, fn: cst.FunctionDef | cst.Lambda) -> None:
+        facts = self.facts
+        if isinstance(fn, cst.Lambda):
+            facts.returns.append(fn.body)
+        parents = facts.parents
+        for node in own_nodes(fn):
+            for child in iter_children(node):
+                parents[child] = node
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    names = assign_targets(target.target)
+                    if isinstance(target.target, cst.Name):
+                        facts.assigns.setdefault(target.target.value, []).append(node.value)
+                    else:
+                        facts.complex_bound.update(names)
+                    self.flows.append((names, node.value))
+            elif isinstance(node, cst.AnnAssign) and node.value is not None:
+                names = assign_targets(node.target)
+                if isinstance(node.target, cst.Name):
+                    facts.assigns.setdefault(node.target.value, []).append(node.value)
+                self.flows.append((names, node.value))
+            elif isinstance(node, cst.AugAssign):
+                names = assign_targets(node.target)
+                for name in names:
+                    facts.aug_assigns.setdefault(name, []).append(node.value)
+                self.flows.append((names, node.value))
+            elif isinstance(node, (cst.For, cst.CompFor)):
+                names = assign_targets(node.target)
+                for name in names:
+                    facts.loop_vars.setdefault(name, []).append(node.iter)
+                self.flows.append((names, node.iter))
+            elif isinstance(node, cst.WithItem) and node.asname is not None:
+                names = assign_targets(node.asname.name)
+                facts.complex_bound.update(names)
+                self.flows.append((names, node.item))
+            elif isinstance(node, cst.NamedExpr):
+                names = assign_targets(node.target)
+                facts.complex_bound.update(names)
+                self.flows.append((names, node.value))
+            elif isinstance(node, cst.Return) and node.value is not None:
+                facts.returns.append(node.value)
+
+    def propagate(self) -> None:
+        taint: dict[str, frozenset[str]] = {name: frozenset({src}) for name, src in self.facts.params.items()}
+        changed = True
+        while changed:
+            changed = False
+            for names, value in self.flows:
+                srcs: set[str] = set()
+                for name in read_names(value):
+                    srcs |= taint.get(name.value, frozenset())
+                if not srcs:
+                    continue
+                for name in names:
+                    old = taint.get(name, frozenset())
+                    new = old | srcs
+                    if new != old:
+                        taint[name] = frozenset(new)
+                        changed = True
+        self.facts.taint = taint
+
+
+def function_facts(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
+    cache: dict[int, FunctionFacts] = ctx.__dict__.setdefault("_losscheck_dataflow", {})
+    key = id(fn.node)
+    if key not in cache:
+        facts = FunctionFacts(fn)
+        scan = _Scan(facts)
+        scan.run(fn.node)
+        scan.propagate()
+        cache[key] = facts
+    return cache[key]
+
+
+def reaching_values(facts: FunctionFacts, roots: Iterable[cst.BaseExpression]) -> list[cst.BaseExpression]:
+    """The expressions whose value can reach ``roots`` through local names (roots included)."""
+    seen: list[cst.BaseExpression] = []
+    ids: set[int] = set()
+    queue = list(roots)
+    while queue:
+        expr = queue.pop()
+        if id(expr) in ids:
+            continue
+        ids.add(id(expr))
+        seen.append(expr)
+        for name in read_names(expr):
+            queue.extend(facts.assigns.get(name.value, []))
+            queue.extend(facts.aug_assigns.get(name.value, []))
+    return seen
+
+
+def contains(outer: cst.CSTNode, inner: cst.CSTNode, facts: FunctionFacts) -> bool:
+    """Is ``inner`` a descendant of (or equal to) ``outer``? (parents map of the function)."""
+    node: cst.CSTNode | None = inner
+    while node is not None:
+        if node is outer:
+            return True
+        node = facts.parents.get(node)
+    return False

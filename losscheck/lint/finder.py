@@ -1,0 +1,425 @@
+"""Find the functions Keras will call as ``fn(y_true, y_pred)``: the code the loss rules inspect.
+
+Sources, in the order a reader would list them:
+
+1. ``signature``: a function whose first two parameters (after ``self``/``cls`` in a method) are a
+   loss-like pair: ``(y_true, y_pred)`` and the usual variants (``(labels, logits)``,
+   ``(target, output)``, ``(y, y_hat)``, ``(gt, pred)``...). Precision first: a weak pair such as
+   ``(target, output)`` is accepted only as listed in ``_PAIRS``; a strong name (``y_true``,
+   ``y_pred``, ``y_hat``...) accepts any usual partner.
+2. ``loss-subclass``: the ``call`` method of a class whose base resolves to a Keras ``Loss`` (or
+   ``LossFunctionWrapper``), or to a class in the same file that does.
+3. ``compile``: callables passed as ``loss=`` (or the second positional argument) to
+   ``.compile(...)``: a function name, a dict ``{output: fn}`` (output names recorded), a list or
+   tuple, a factory call whose function returns a nested closure (``factory``), a ``lambda``;
+   ``metrics=`` / ``weighted_metrics=`` the same, with kind ``"metric"``.
+4. ``# losscheck: output=NAME[,NAME]`` on the ``def`` line (or the line above) binds outputs.
+
+A function found only by its signature is a metric when its name says so (``dice_coef``,
+``binary_accuracy``) and does not say ``loss``: metrics legitimately return batch means, and
+flagging them would be a false positive. A function used as a loss anywhere is a loss.
+
+The result has no duplicates and is in source order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from losscheck.lint.astutil import traverse
+from losscheck.lint.context import FileContext, FunctionKind, LossFunction
+from losscheck.lint.imports import ImportMap
+
+# Names that say "the target" / "the prediction" unambiguously.
+_STRONG_TRUE = frozenset({"y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target", "y_label", "y_labels"})
+_STRONG_PRED = frozenset(
+    {"y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits"}
+)
+# Usual partners of a strong name.
+_TRUE = _STRONG_TRUE | {"true", "gt", "label", "labels", "target", "targets", "y", "actual", "truth", "ground_truth"}
+_PRED = _STRONG_PRED | {
+    "pred", "preds", "prediction", "predictions", "logits", "output", "outputs", "probs", "scores",
+}
+# Weak pairs accepted only as written.
+_PAIRS = frozenset(
+    {
+        ("labels", "logits"), ("label", "logits"), ("labels", "predictions"), ("labels", "preds"),
+        ("labels", "pred"), ("label", "pred"), ("labels", "probs"),
+        ("target", "output"), ("targets", "outputs"), ("target", "pred"), ("targets", "preds"),
+        ("target", "prediction"), ("targets", "predictions"), ("target", "logits"), ("targets", "logits"),
+        ("gt", "pred"), ("gt", "preds"), ("gt", "prediction"), ("true", "pred"), ("true", "preds"),
+        ("y", "pred"), ("y", "logits"),
+    }
+)
+
+_LOSS_BASES = frozenset({"Loss", "LossFunctionWrapper"})
+_LOSS_MODULES = (
+    "keras.losses", "keras.src.losses", "tensorflow.keras.losses", "tf_keras.losses",
+    "tensorflow.python.keras.losses", "keras.src.losses.loss", "keras.src.losses.losses",
+    "tensorflow.compat.v1.keras.losses", "tensorflow.compat.v2.keras.losses",
+)
+_METRIC_NAME = re.compile(r"(accuracy|(^|_)acc($|_)|precision|recall|(^|_)f1|(^|_)iou|coef|score|metric|auc)")
+_OUTPUT_COMMENT = re.compile(r"#\s*losscheck:\s*output\s*=\s*([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)")
+
+
+def is_loss_pair(first: str, second: str) -> bool:
+    if (first, second) in _PAIRS:
+        return True
+    return (first in _STRONG_TRUE and second in _PRED) or (first in _TRUE and second in _STRONG_PRED)
+
+
+def _positional_names(params: cst.Parameters) -> list[str]:
+    return [p.name.value for p in (*params.posonly_params, *params.params)]
+
+
+def _all_param_names(params: cst.Parameters) -> list[str]:
+    names = _positional_names(params) + [p.name.value for p in params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return names
+
+
+@dataclass
+class _Found:
+    node: cst.FunctionDef | cst.Lambda
+    name: str
+    kind: FunctionKind
+    y_true: str | None
+    y_pred: str | None
+    origin: str
+    class_node: cst.ClassDef | None
+    outputs: list[str] = field(default_factory=list)
+    extra: tuple[str, ...] = ()
+    uses: set[str] = field(default_factory=set)  # kinds it is passed to compile() as
+
+    def final_kind(self) -> FunctionKind:
+        # used as a loss anywhere -> loss; only ever passed as a metric -> metric; else its own guess
+        if "loss" in self.uses:
+            return "loss"
+        if "metric" in self.uses:
+            return "metric"
+        return self.kind
+
+
+class _Index:
+    """One walk: every function with its class and parent function, classes, compile calls."""
+
+    def __init__(self) -> None:
+        self.order: dict[cst.CSTNode, int] = {}
+        self.functions: list[tuple[cst.FunctionDef, cst.ClassDef | None, cst.FunctionDef | None]] = []
+        self.by_name: dict[str, list[cst.FunctionDef]] = {}
+        self.classes: dict[str, list[cst.ClassDef]] = {}
+        self.compile_calls: list[tuple[cst.Call, cst.FunctionDef | None]] = []
+        # simple `name = value` assignments, per enclosing function (None: module level)
+        self.assigns: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
+        self._stack: list[cst.CSTNode] = []
+
+    def run(self, module: cst.Module) -> None:
+        traverse(module, self._enter, self._leave)
+
+    def _enter(self, node: cst.CSTNode) -> bool:
+        self.order.setdefault(node, len(self.order))
+        handler = getattr(self, "visit_" + type(node).__name__, None)
+        if handler is not None:
+            handler(node)
+        return True
+
+    def _leave(self, node: cst.CSTNode) -> None:
+        handler = getattr(self, "leave_" + type(node).__name__, None)
+        if handler is not None:
+            handler(node)
+
+    def _enclosing_function(self) -> cst.FunctionDef | None:
+        for node in reversed(self._stack):
+            if isinstance(node, cst.FunctionDef):
+                return node
+        return None
+
+    def _enclosing_class(self) -> cst.ClassDef | None:
+        # the class whose body directly holds the function (not a class further out)
+        if self._stack and isinstance(self._stack[-1], cst.ClassDef):
+            return self._stack[-1]
+        return None
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.setdefault(node.name.value, []).append(node)
+        self._stack.append(node)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self._stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append((node, self._enclosing_class(), self._enclosing_function()))
+        self.by_name.setdefault(node.name.value, []).append(node)
+        self._stack.append(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._stack.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            key = (self._enclosing_function(), node.targets[0].target.value)
+            self.assigns.setdefault(key, []).append(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
+            self.compile_calls.append((node, self._enclosing_function()))
+
+
+class _Finder:
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.imports: ImportMap = ctx.imports
+        self.index = _Index()
+        self.index.run(ctx.module)
+        self.found: dict[cst.CSTNode, _Found] = {}
+        self.loss_classes = self._loss_classes()
+
+    # -- helpers ----------------------------------------------------------------------
+    def _is_keras_loss_base(self, base: cst.BaseExpression) -> bool:
+        qn = self.imports.qualname(base)
+        if qn:
+            module, _, last = qn.rpartition(".")
+            return last in _LOSS_BASES and module in _LOSS_MODULES
+        # `class Dice(Loss)` with `Loss` from an import we cannot see (star import): name only.
+        return isinstance(base, cst.Name) and base.value in _LOSS_BASES and bool(self.imports.star_modules)
+
+    def _loss_classes(self) -> set[str]:
+        names: set[str] = set()
+        changed = True
+        while changed:  # same-file subclasses of loss classes, to a fixed point
+            changed = False
+            for cname, nodes in self.index.classes.items():
+                if cname in names:
+                    continue
+                for cls in nodes:
+                    for arg in cls.bases:
+                        if self._is_keras_loss_base(arg.value) or (
+                            isinstance(arg.value, cst.Name) and arg.value.value in names
+                        ):
+                            names.add(cname)
+                            changed = True
+                            break
+        return names
+
+    def _method_params(self, fn: cst.FunctionDef, in_class: bool) -> list[str]:
+        params = _positional_names(fn.params)
+        if in_class and not self._is_static(fn) and params and params[0] in {"self", "cls"}:
+            params = params[1:]
+        elif in_class and not self._is_static(fn) and params:
+            params = params[1:]  # first parameter of a method is the instance whatever its name
+        return params
+
+    @staticmethod
+    def _is_static(fn: cst.FunctionDef) -> bool:
+        return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in fn.decorators)
+
+    def _add(
+        self,
+        node: cst.FunctionDef | cst.Lambda,
+        params: list[str],
+        kind: FunctionKind,
+        origin: str,
+        class_node: cst.ClassDef | None = None,
+        outputs: tuple[str, ...] = (),
+        all_params: list[str] | None = None,
+    ) -> None:
+        if len(params) < 2:
+            return
+        existing = self.found.get(node)
+        if existing is None:
+            if isinstance(node, cst.FunctionDef):
+                name = f"{class_node.name.value}.{node.name.value}" if class_node else node.name.value
+            else:
+                name = "<lambda>"
+            extra = tuple(p for p in (all_params or params) if p not in params[:2])
+            existing = _Found(node, name, kind, params[0], params[1], origin, class_node, extra=extra)
+            self.found[node] = existing
+        if origin != "signature" and not (origin == "loss-subclass" and not outputs and kind == "loss"):
+            existing.uses.add(kind)
+        for out in outputs:
+            if out not in existing.outputs:
+                existing.outputs.append(out)
+
+    # -- sources ------------------------------------------------------------------------
+    def by_signature(self) -> None:
+        for fn, cls, _parent in self.index.functions:
+            in_class = cls is not None
+            params = self._method_params(fn, in_class)
+            if cls is not None and cls.name.value in self.loss_classes and fn.name.value == "call":
+                self._add(fn, params, "loss", "loss-subclass", cls, all_params=params)
+                continue
+            if len(params) >= 2 and is_loss_pair(params[0], params[1]):
+                name = fn.name.value.lower()
+                kind: FunctionKind = "metric" if ("loss" not in name and _METRIC_NAME.search(name)) else "loss"
+                extra = [p for p in _all_param_names(fn.params) if p not in params[:2] and p not in {"self", "cls"}]
+                self._add(fn, params, kind, "signature", cls, all_params=params[:2] + extra)
+
+    def by_compile(self) -> None:
+        for call, scope in self.index.compile_calls:
+            positional = [a for a in call.args if a.keyword is None and a.star == ""]
+            for arg in call.args:
+                kw = arg.keyword.value if arg.keyword is not None else None
+                if kw == "loss" or (kw is None and arg.star == "" and len(positional) >= 2 and arg is positional[1]):
+                    self._callables(arg.value, "loss", scope, (), depth=0)
+                elif kw in {"metrics", "weighted_metrics"}:
+                    self._callables(arg.value, "metric", scope, (), depth=0)
+
+    def by_comment(self) -> None:
+        for fn, _cls, _parent in self.index.functions:
+            found = self.found.get(fn)
+            if found is None:
+                continue
+            comments: list[str] = []
+            if isinstance(fn.body, cst.IndentedBlock) and fn.body.header.comment is not None:
+                comments.append(fn.body.header.comment.value)
+            comments.extend(line.comment.value for line in fn.leading_lines if line.comment is not None)
+            for text in comments:
+                match = _OUTPUT_COMMENT.search(text)
+                if match:
+                    for out in (o.strip() for o in match.group(1).split(",")):
+                        if out not in found.outputs:
+                            found.outputs.append(out)
+
+    # -- resolving what compile() was given ----------------------------------------------
+    def _lookup_function(self, name: str, scope: cst.FunctionDef | None) -> cst.FunctionDef | None:
+        candidates = self.index.by_name.get(name, [])
+        # prefer a def in the same function, then one at module level; several -> ambiguous
+        local = [f for f, _c, parent in self.index.functions if f in candidates and parent is scope and _c is None]
+        if len(local) == 1:
+            return local[0]
+        top = [f for f, c, parent in self.index.functions if f in candidates and parent is None and c is None]
+        if len(top) == 1:
+            return top[0]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def _lookup_value(self, name: str, scope: cst.FunctionDef | None) -> cst.BaseExpression | None:
+        for key in ((scope, name), (None, name)):
+            values = self.index.assigns.get(key)
+            if values:
+                return values[0] if len(values) == 1 else None
+        return None
+
+    def _callables(
+        self,
+        value: cst.BaseExpression,
+        kind: FunctionKind,
+        scope: cst.FunctionDef | None,
+        outputs: tuple[str, ...],
+        depth: int,
+    ) -> None:
+        if depth > 4:
+            return
+        if isinstance(value, cst.Lambda):
+            params = _positional_names(value.params)
+            self._add(value, params, kind, "lambda", outputs=outputs)
+        elif isinstance(value, cst.Name):
+            fn = self._lookup_function(value.value, scope)
+            if fn is not None:
+                cls = next((c for f, c, _p in self.index.functions if f is fn), None)
+                self._add(fn, self._method_params(fn, cls is not None), kind, "compile", cls, outputs=outputs)
+                return
+            assigned = self._lookup_value(value.value, scope)
+            if assigned is not None:
+                self._callables(assigned, kind, scope, outputs, depth + 1)
+        elif isinstance(value, cst.Dict):
+            for element in value.elements:
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                    key = element.key.evaluated_value
+                    out = (key,) if isinstance(key, str) else ()
+                    self._callables(element.value, kind, scope, outputs + out, depth + 1)
+        elif isinstance(value, (cst.List, cst.Tuple)):
+            for element in value.elements:
+                if isinstance(element, cst.Element):
+                    self._callables(element.value, kind, scope, outputs, depth + 1)
+        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+            name = value.func.value
+            if name in self.index.classes:  # `loss=DiceLoss()`: the class's call method
+                for cls in self.index.classes[name]:
+                    for fn, c, _p in self.index.functions:
+                        if c is cls and fn.name.value == "call":
+                            self._add(fn, self._method_params(fn, True), kind, "loss-subclass", cls, outputs=outputs)
+                return
+            factory = self._lookup_function(name, scope)
+            if factory is not None:
+                for closure in self._returned_closures(factory):
+                    if isinstance(closure, cst.Lambda):
+                        self._add(closure, _positional_names(closure.params), kind, "lambda", outputs=outputs)
+                    else:
+                        self._add(closure, _positional_names(closure.params), kind, "factory", outputs=outputs)
+
+    def _returned_closures(self, factory: cst.FunctionDef) -> list[cst.FunctionDef | cst.Lambda]:
+        """Nested defs (or lambdas) that ``factory`` returns by name or directly."""
+        nested = {f.name.value: f for f, _c, parent in self.index.functions if parent is factory}
+        result: list[cst.FunctionDef | cst.Lambda] = []
+        for ret in _own_returns(factory):
+            value = ret.value
+            if isinstance(value, cst.Lambda):
+                result.append(value)
+            elif isinstance(value, cst.Name):
+                if value.value in nested:
+                    result.append(nested[value.value])
+                else:
+                    assigned = self.index.assigns.get((factory, value.value), [])
+                    result.extend(v for v in assigned if isinstance(v, cst.Lambda))
+        return result
+
+    # -- result --------------------------------------------------------------------------
+    def result(self) -> list[LossFunction]:
+        order = self.index.order
+        items = sorted(self.found.values(), key=lambda f: order.get(f.node, 0))
+        return [
+            LossFunction(
+                node=f.node,
+                name=f.name,
+                kind=f.final_kind(),
+                y_true=f.y_true,
+                y_pred=f.y_pred,
+                origin=f.origin,
+                class_node=f.class_node,
+                outputs=tuple(f.outputs),
+                extra_params=f.extra,
+            )
+            for f in items
+        ]
+
+
+def _own_returns(fn: cst.FunctionDef) -> list[cst.Return]:
+    from losscheck.lint.astutil import own_nodes
+
+    return [node for node in own_nodes(fn) if isinstance(node, cst.Return)]
+
+
+def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
+    finder = _Finder(ctx)
+    ctx.__dict__["_losscheck_loss_classes"] = frozenset(finder.loss_classes)
+    finder.by_signature()
+    finder.by_compile()
+    finder.by_comment()
+    return finder.result()
+
+
+def loss_class_names(ctx: FileContext) -> frozenset[str]:
+    """Names of the classes in this file that are Keras ``Loss`` subclasses (directly or not)."""
+    if "_losscheck_loss_classes" not in ctx.__dict__:
+        _ = ctx.functions  # computes them
+    if "_losscheck_loss_classes" not in ctx.__dict__:  # ctx.functions was set by someone else
+        ctx.__dict__["_losscheck_loss_classes"] = frozenset(_Finder(ctx).loss_classes)
+    return ctx.__dict__["_losscheck_loss_classes"]
+
+
+def is_keras_called(fn: LossFunction) -> bool:
+    """Is ``fn`` surely called by Keras as ``fn(y_true, y_pred)`` with one output's tensors?
+
+    True for functions passed to ``compile``, ``Loss.call`` methods, and signatures with the
+    unmistakable names (``y_true``/``y_pred``...). A weak pair such as ``(targets, outputs)`` may be a
+    custom-training-loop helper that receives lists of outputs, so rules about per-output tensors
+    skip it.
+    """
+    if fn.origin != "signature":
+        return True
+    return (fn.y_true or "") in _STRONG_TRUE or (fn.y_pred or "") in _STRONG_PRED

@@ -1,0 +1,252 @@
+"""Resolve local names to the qualified names they were imported as, from the syntax tree alone.
+
+``import keras.backend as K`` makes ``K.mean`` mean ``keras.backend.mean``;
+``from tensorflow.keras import backend as K`` makes it ``tensorflow.keras.backend.mean``.
+The two must stay distinguishable: Keras 3's ``keras.backend`` lost ``mean`` while
+``tensorflow.keras.backend`` (and ``tf_keras.backend``) still has it, so qualified names are kept
+exactly as imported and only :func:`api` maps them to a comparable (family, op) pair.
+
+Pure libcst, no metadata providers: one cheap walk over the module. Imports inside functions
+count too (people write ``import tensorflow as tf`` inside a loss). A name bound to two different
+things in the file (``K`` imported from two places, or reassigned) is *ambiguous* and resolves to
+nothing: a rule that cannot tell what ``K`` is stays quiet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+_AMBIGUOUS = "\0ambiguous"
+
+
+def dotted_name(expr: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None (calls, subscripts... are not names)."""
+    parts: list[str] = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if not isinstance(expr, cst.Name):
+        return None
+    parts.append(expr.value)
+    return ".".join(reversed(parts))
+
+
+def _module_name(node: cst.BaseExpression | None) -> str:
+    if node is None:
+        return ""
+    return dotted_name(node) or ""
+
+
+@dataclass
+class ImportMap:
+    """Local name -> qualified name (``K`` -> ``keras.backend``, ``tf`` -> ``tensorflow``)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    star_modules: list[str] = field(default_factory=list)  # `from x import *`
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_module(cls, module: cst.Module) -> "ImportMap":
+        collector = _Collector()
+        collector.run(module)
+        result = cls(star_modules=collector.star_modules)
+        for name, targets in collector.bindings.items():
+            values = set(targets)
+            result.names[name] = targets[0] if len(values) == 1 else _AMBIGUOUS
+        # Module-level aliases: `K = tf.keras.backend`, `ops = keras.ops` (resolved after imports,
+        # a couple of rounds so that chains of aliases resolve too).
+        for _ in range(3):
+            changed = False
+            for name, values in collector.alias_assigns.items():
+                if name in collector.bindings:
+                    continue  # also imported: already ambiguous or resolved above
+                resolved = {result._resolve_dotted(v) for v in values}
+                new = resolved.pop() if len(resolved) == 1 and None not in resolved else _AMBIGUOUS
+                if len(values) != collector.all_assign_counts.get(name, 0):
+                    new = _AMBIGUOUS  # also assigned something that is not an alias
+                if result.names.get(name) != new:
+                    result.names[name] = new
+                    changed = True
+            if not changed:
+                break
+        return result
+
+    # -- queries -----------------------------------------------------------------------
+    def _resolve_dotted(self, dotted: str | None) -> str | None:
+        if not dotted:
+            return None
+        head, _, rest = dotted.partition(".")
+        target = self.names.get(head)
+        if target is None or target == _AMBIGUOUS:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+    def qualname(self, expr: cst.BaseExpression) -> str | None:
+        """``K.mean`` -> ``"keras.backend.mean"``; None when the head name is not an import."""
+        return self._resolve_dotted(dotted_name(expr))
+
+    def resolve_name(self, name: str) -> str | None:
+        target = self.names.get(name)
+        return None if target is None or target == _AMBIGUOUS else target
+
+    def is_ambiguous(self, name: str) -> bool:
+        return self.names.get(name) == _AMBIGUOUS
+
+    def api(self, expr: cst.BaseExpression) -> "Api | None":
+        qn = self.qualname(expr)
+        return api(qn) if qn else None
+
+
+class _Collector:
+    """Collects every import binding in the file (module level and inside functions/classes)."""
+
+    def run(self, module: cst.Module) -> None:
+        from losscheck.lint.astutil import traverse
+
+        def enter(node: cst.CSTNode) -> bool:
+            handler = getattr(self, "visit_" + type(node).__name__, None)
+            if handler is not None:
+                handler(node)
+            # statements and blocks hold imports; expressions never do (nor assignments we track)
+            return not isinstance(node, cst.BaseExpression)
+
+        def leave(node: cst.CSTNode) -> None:
+            handler = getattr(self, "leave_" + type(node).__name__, None)
+            if handler is not None:
+                handler(node)
+
+        traverse(module, enter, leave)
+
+    def __init__(self) -> None:
+        self.bindings: dict[str, list[str]] = {}
+        self.star_modules: list[str] = []
+        self.alias_assigns: dict[str, list[str]] = {}
+        self.all_assign_counts: dict[str, int] = {}
+        self._depth = 0  # function/class nesting: aliases by assignment only at module level
+
+    def _bind(self, name: str, target: str) -> None:
+        self.bindings.setdefault(name, []).append(target)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _module_name(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind(alias.asname.name.value, full)
+            else:
+                head = full.split(".")[0]
+                self._bind(head, head)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        base = "." * len(node.relative) + _module_name(node.module)
+        if isinstance(node.names, cst.ImportStar):
+            self.star_modules.append(base)
+            return
+        for alias in node.names:
+            imported = _module_name(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else imported
+            sep = "" if base.endswith(".") else "."
+            self._bind(local, f"{base}{sep}{imported}" if base else imported)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._depth += 1
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._depth -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._depth += 1
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self._depth -= 1
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self._depth:
+            return
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                name = target.target.value
+                self.all_assign_counts[name] = self.all_assign_counts.get(name, 0) + 1
+                dotted = dotted_name(node.value)
+                if dotted is not None and len(node.targets) == 1:
+                    self.alias_assigns.setdefault(name, []).append(dotted)
+
+
+# -- API families ---------------------------------------------------------------------------
+
+# Prefixes (longest first) -> family. Families group namespaces that share op names and semantics.
+_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("tensorflow.compat.v2.keras.backend", "tf.keras.backend"),
+    ("tensorflow.compat.v1.keras.backend", "tf.keras.backend"),
+    ("tensorflow.python.keras.backend", "tf.keras.backend"),
+    ("tensorflow.keras.backend", "tf.keras.backend"),
+    ("tf_keras.backend", "tf.keras.backend"),
+    ("tensorflow.keras.losses", "tf.keras.losses"),
+    ("tensorflow.python.keras.losses", "tf.keras.losses"),
+    ("tf_keras.losses", "tf.keras.losses"),
+    ("tensorflow.keras.metrics", "tf.keras.metrics"),
+    ("tf_keras.metrics", "tf.keras.metrics"),
+    ("tensorflow.experimental.numpy", "numpy"),
+    ("tensorflow.compat.v1", "tensorflow"),
+    ("tensorflow.compat.v2", "tensorflow"),
+    ("tensorflow.math", "tensorflow"),
+    ("tensorflow.nn", "tensorflow"),
+    ("tensorflow.linalg", "tensorflow"),
+    ("tensorflow.keras", "tf.keras"),
+    ("tensorflow", "tensorflow"),
+    ("keras.src.ops.numpy", "keras.ops"),
+    ("keras.src.ops.nn", "keras.ops"),
+    ("keras.src.ops.math", "keras.ops"),
+    ("keras.src.ops", "keras.ops"),
+    ("keras.ops.numpy", "keras.ops"),
+    ("keras.ops.nn", "keras.ops"),
+    ("keras.ops.math", "keras.ops"),
+    ("keras.ops", "keras.ops"),
+    ("keras.backend", "keras.backend"),  # Keras 3's (or Keras 2 standalone's) backend module
+    ("keras.src.losses.losses", "keras.losses"),
+    ("keras.src.losses", "keras.losses"),
+    ("keras.losses", "keras.losses"),
+    ("keras.src.metrics", "keras.metrics"),
+    ("keras.metrics", "keras.metrics"),
+    ("tf_keras", "tf.keras"),
+    ("keras.src", "keras.src"),
+    ("keras", "keras"),
+    ("jax.numpy", "numpy"),  # same op names and axis semantics as NumPy
+    ("numpy", "numpy"),
+)
+
+# Families whose calls operate on tensors with NumPy-like axis semantics.
+TENSOR_FAMILIES = frozenset({"tensorflow", "keras.ops", "keras.backend", "tf.keras.backend", "numpy"})
+
+
+@dataclass(frozen=True)
+class Api:
+    """A resolved callee: ``Api("tensorflow", "reduce_mean", "tensorflow.math.reduce_mean")``."""
+
+    family: str
+    name: str  # the op name inside the family (``reduce_mean``, ``mean``, ``linalg.norm``)
+    qualname: str
+
+    @property
+    def is_numpy(self) -> bool:
+        return is_numpy(self.qualname)
+
+
+def api(qualname: str) -> Api | None:
+    for prefix, family in _FAMILIES:
+        if qualname == prefix:
+            return None  # the module itself, not something in it
+        if qualname.startswith(prefix + "."):
+            return Api(family, qualname[len(prefix) + 1 :], qualname)
+    return None
+
+
+def is_numpy(qualname: str | None) -> bool:
+    """Real NumPy (not ``tf.experimental.numpy`` or ``jax.numpy``, which trace fine)."""
+    return bool(qualname) and (qualname == "numpy" or qualname.startswith("numpy."))
+
+
+def is_keras3_backend(qualname: str | None) -> bool:
+    """``keras.backend.X`` as Keras 3 has it (NOT ``tensorflow.keras.backend``/``tf_keras.backend``)."""
+    return bool(qualname) and qualname.startswith("keras.backend.")

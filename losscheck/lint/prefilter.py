@@ -1,0 +1,271 @@
+"""A cheap bytes pre-filter: a file that cannot hold what the selected rules look at is not parsed.
+
+Parsing with libcst costs ~5 s per MB of source; these checks cost ~0.1 s for the whole Keras
+tree (11 MB). Each rule is looked at through *triggers*: a file is parsed when at least one
+trigger of at least one selected rule says yes. A rule's triggers must cover everything the
+rule can report on (a miss here is a silent miss of the linter), so they follow the
+loss-function finder (``finder.py``); a test checks that the names below cover the finder's.
+
+Every check starts with a plain ``bytes.find``/``in`` (memchr speed) and runs a regex or a
+little Python only on the files that contain the literal.
+
+Where a rule gets its triggers:
+1. its own ``triggers`` class attribute: a tuple of trigger names from ``CHECKS`` below and/or
+   ``bytes`` regexes (plugins should set it); ``None`` means "always parse";
+2. else the table of built-in rule codes below;
+3. else, for a built-in rule, all the loss-code and model-code triggers; for a plugin rule,
+   "always parse" (correct, only slower).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable, Sequence
+
+# Names the finder accepts as y_true / y_pred (superset of finder._STRONG_TRUE/_STRONG_PRED).
+STRONG_NAMES: frozenset[str] = frozenset(
+    {
+        "y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target", "y_label", "y_labels",
+        "y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits",
+    }
+)
+# Weak pairs the finder accepts only as written (superset of finder._PAIRS).
+WEAK_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("labels", "logits"), ("label", "logits"), ("labels", "predictions"), ("labels", "preds"),
+        ("labels", "pred"), ("label", "pred"), ("labels", "probs"),
+        ("target", "output"), ("targets", "outputs"), ("target", "pred"), ("targets", "preds"),
+        ("target", "prediction"), ("targets", "predictions"), ("target", "logits"), ("targets", "logits"),
+        ("gt", "pred"), ("gt", "preds"), ("gt", "prediction"), ("true", "pred"), ("true", "preds"),
+        ("y", "pred"), ("y", "logits"),
+    }
+)
+_WORD = re.compile(rb"\w")
+_STRONG_RE = re.compile(
+    rb"(?:" + b"|".join(re.escape(n.encode()) for n in sorted(STRONG_NAMES, key=len, reverse=True)) + rb")\b"
+)
+# literal needles (first 3 bytes of each name): bytes.find is far faster than a regex scan
+_STRONG_NEEDLES = tuple(sorted({n[:3].encode() for n in STRONG_NAMES}))
+# (no leading \b: it defeats the regex engine's literal-prefix scan, 10x slower)
+_DEF_PARAMS = re.compile(rb"def\s+\w+\s*\(([^)]*)")
+_LAMBDA_PARAMS = re.compile(rb"lambda\b([^:\n]*):")
+_PARAM_NAME = re.compile(r"\s*\**\s*(\w+)")
+_IDENT = re.compile(rb"[A-Za-z_]\w*")
+_DEF_NAME = re.compile(rb"def\s+(\w+)")
+
+
+def _word_at(data: bytes, start: int, end: int) -> bool:
+    before = data[start - 1 : start] if start else b""
+    after = data[end : end + 1]
+    return not (before and _WORD.match(before)) and not (after and _WORD.match(after))
+
+
+def _has_word(data: bytes, word: bytes) -> bool:
+    i = data.find(word)
+    while i != -1:
+        if _word_at(data, i, i + len(word)):
+            return True
+        i = data.find(word, i + 1)
+    return False
+
+
+def loss_signature(data: bytes) -> bool:
+    """A strong y_true/y_pred name anywhere as a whole word, or a weak pair as a def/lambda's params."""
+    for needle in _STRONG_NEEDLES:
+        i = data.find(needle)
+        while i != -1:
+            m = _STRONG_RE.match(data, i)
+            if m and _word_at(data, m.start(), m.end()):
+                return True
+            i = data.find(needle, i + 1)
+    if b"def" not in data and b"lambda" not in data:
+        return False
+    for m in (*_DEF_PARAMS.finditer(data), *_LAMBDA_PARAMS.finditer(data)):
+        raw = m.group(1).decode("latin-1")
+        names = []
+        for part in raw.split(","):
+            pm = _PARAM_NAME.match(part)
+            if pm and pm.group(1) not in ("self", "cls"):
+                names.append(pm.group(1))
+            if len(names) == 2:
+                break
+        if len(names) == 2 and tuple(names) in WEAK_PAIRS:
+            return True
+    return False
+
+
+def loss_class(data: bytes) -> bool:
+    """A Loss subclass: its base (or the import that brings the base in) names ``Loss``."""
+    return b"Loss" in data and (_has_word(data, b"Loss") or b"LossFunctionWrapper" in data)
+
+
+def _call_windows(data: bytes, names: Sequence[bytes]) -> Iterable[bytes]:
+    """The argument text of ``.name(...)`` calls (bracket-balanced, at most 4 KB each)."""
+    for name in names:
+        start = data.find(b"." + name)
+        while start != -1:
+            i = start + len(name) + 1
+            while i < len(data) and data[i : i + 1] in b" \t":
+                i += 1
+            if data[i : i + 1] == b"(" and not _WORD.match(data[start + len(name) + 1 : start + len(name) + 2] or b" "):
+                depth, j, end = 0, i, min(len(data), i + 4096)
+                while j < end:
+                    c = data[j]
+                    if c in b"([{":
+                        depth += 1
+                    elif c in b")]}":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                yield data[i + 1 : j]
+            start = data.find(b"." + name, start + 1)
+
+
+_KWARG = re.compile(rb"\w+\s*=(?!=)")
+
+
+def _assigned_from(data: bytes, name: bytes, defined: set[bytes]) -> bool:
+    """Is ``name = <...a function the file defines...>`` somewhere in ``data``?"""
+    i = data.find(name)
+    while i != -1:
+        end = i + len(name)
+        if _word_at(data, i, end):
+            rest = data[end : data.find(b"\n", end) if b"\n" in data[end:] else len(data)]
+            stripped = rest.lstrip()
+            if stripped.startswith(b"=") and not stripped.startswith(b"=="):
+                if set(_IDENT.findall(stripped)) & defined:
+                    return True
+        i = data.find(name, end)
+    return False
+
+
+def compile_callable(data: bytes) -> bool:
+    """``.compile(...)`` given a lambda or a name the file defines (a function, or a variable
+    set from a call of one: a factory). String losses (``loss="mse"``) and Keras objects are not loss code."""
+    if b"compile" not in data:
+        return False
+    windows = list(_call_windows(data, (b"compile",)))
+    if not windows:
+        return False
+    defined = set(_DEF_NAME.findall(data))
+    for w in windows:
+        if b"lambda" in w:
+            return True
+        names = set(_IDENT.findall(_KWARG.sub(b"", w)))
+        if names & defined:
+            return True
+        for name in names - defined:  # `fn = make_loss(3)` ... `compile(loss=fn)`
+            if _assigned_from(data, name, defined):
+                return True
+    return False
+
+
+_CONTAINER_ARG = re.compile(
+    rb"(?:\bloss(?:_weights)?\s*=\s*(?:[\[{(]|dict\s*\())"  # loss=[...] / {...} / (...) / dict(...)
+    rb"|(?:\by\s*=\s*(?:[\[{(]|dict\s*\())"  # fit(..., y=[...])
+    rb"|^\s*[^,\[\]{}()=]+,\s*(?:[\[{(]|dict\s*\()"  # second positional argument is a container
+)
+
+
+def model_multi(data: bytes) -> bool:
+    """compile/fit/evaluate/train_on_batch given several losses or targets (list, tuple, dict)."""
+    names = [n for n in (b"compile", b"fit", b"evaluate", b"train_on_batch", b"test_on_batch") if b"." + n in data]
+    return any(_CONTAINER_ARG.search(w) for w in _call_windows(data, names))
+
+
+_KERAS_BACKEND = re.compile(
+    rb"keras\s*\.\s*backend\b|from\s+keras\s+import\s*\(?[^)\n]*\bbackend\b|from\s+keras\s+import\s*\([^)]*\bbackend\b"
+)
+
+
+def keras_backend(data: bytes) -> bool:
+    """``keras.backend`` imported or used (Keras 3 removed most of its functions)."""
+    return b"backend" in data and _KERAS_BACKEND.search(data) is not None
+
+
+_OUTPUT_COMMENT = re.compile(rb"losscheck:\s*output")
+_DIRECTIVE = re.compile(rb"losscheck:\s*ignore|(?i:noqa)\s*:[^\n]*\bLCK[0-9]")
+
+
+def output_comment(data: bytes) -> bool:
+    return b"losscheck:" in data and _OUTPUT_COMMENT.search(data) is not None
+
+
+def directives(data: bytes) -> bool:
+    """A suppression naming one of our rules (LCK901 judges those)."""
+    return (b"losscheck:" in data or b"LCK" in data) and _DIRECTIVE.search(data) is not None
+
+
+CHECKS: dict[str, Callable[[bytes], bool]] = {
+    "loss-signature": loss_signature,
+    "loss-class": loss_class,
+    "compile-callable": compile_callable,
+    "output-comment": output_comment,
+    "model-multi": model_multi,
+    "keras-backend": keras_backend,
+    "directives": directives,
+}
+LOSS_CODE = ("loss-signature", "loss-class", "compile-callable", "output-comment")
+MODEL_CODE = ("model-multi",)
+
+BUILTIN_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "LCK101": LOSS_CODE,
+    "LCK102": LOSS_CODE,
+    "LCK103": LOSS_CODE,
+    "LCK104": LOSS_CODE,
+    "LCK105": LOSS_CODE,
+    "LCK201": LOSS_CODE,
+    "LCK301": LOSS_CODE,
+    "LCK302": LOSS_CODE + ("keras-backend",),
+    "LCK303": LOSS_CODE,
+    "LCK401": LOSS_CODE,
+    "LCK501": MODEL_CODE,
+    "LCK502": MODEL_CODE,
+    "LCK901": ("directives",),
+    "LCK902": LOSS_CODE,
+}
+_MISSING = object()
+
+
+def triggers_for(rule: object) -> tuple[str | bytes, ...] | None:
+    if hasattr(rule, "trigger_values"):  # a cached RuleInfo (see cache.py)
+        return rule.trigger_values()  # type: ignore[attr-defined,no-any-return]
+    own = getattr(rule, "triggers", _MISSING)
+    if own is not _MISSING:
+        return None if own is None else tuple(own)  # type: ignore[arg-type]
+    code = getattr(rule, "code", "")
+    if code in BUILTIN_TRIGGERS:
+        return BUILTIN_TRIGGERS[code]
+    if getattr(rule, "origin", "losscheck") == "losscheck":
+        return LOSS_CODE + MODEL_CODE
+    return None
+
+
+class Prefilter:
+    """The union of the selected rules' triggers; ``wants(data)`` is the per-file test."""
+
+    def __init__(self, rules: Sequence[object]) -> None:
+        self.always = False
+        self.checks: list[Callable[[bytes], bool]] = []
+        seen: set[str | bytes] = set()
+        for rule in rules:
+            trig = triggers_for(rule)
+            if trig is None:
+                self.always = True
+                continue
+            for t in trig:
+                if t in seen:
+                    continue
+                seen.add(t)
+                if isinstance(t, bytes):
+                    self.checks.append(re.compile(t).search)  # type: ignore[arg-type]
+                elif t in CHECKS:
+                    self.checks.append(CHECKS[t])
+                else:
+                    raise ValueError(f"rule {getattr(rule, 'code', rule)!r} names an unknown trigger {t!r}")
+
+    def wants(self, data: bytes) -> bool:
+        if self.always:
+            return True
+        return any(check(data) for check in self.checks)

@@ -1,0 +1,469 @@
+"""Reductions, the batch axis, and "does this loss return one value per example?".
+
+The single place that decides whether a reduction's axis is the batch axis is
+:func:`reduces_batch`. Shape inference (issue 4) can refine it by appending a callable to
+:data:`BATCH_AXIS_HOOKS`: ``hook(ctx, fn, operand, axes) -> bool | None`` (None: no opinion),
+e.g. to say that axis 0 after ``tf.stack`` is not the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg, is_none, literal_ints, string_value
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.dataflow import FunctionFacts, function_facts
+from losscheck.lint.imports import Api, dotted_name
+
+# family -> op names that reduce; every one takes (x, axis=None, keepdims=False) or close enough.
+_REDUCE_NAMES: dict[str, frozenset[str]] = {
+    "tensorflow": frozenset(
+        {"reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
+         "reduce_std", "reduce_variance", "reduce_euclidean_norm"}
+    ),
+    "keras.ops": frozenset({"mean", "sum", "max", "min", "prod", "amax", "amin", "std", "var", "logsumexp"}),
+    "keras.backend": frozenset({"mean", "sum", "max", "min", "prod", "std", "var", "logsumexp"}),
+    "tf.keras.backend": frozenset({"mean", "sum", "max", "min", "prod", "std", "var", "logsumexp"}),
+    "numpy": frozenset(
+        {"mean", "sum", "max", "min", "prod", "amax", "amin", "average", "nanmean", "nansum", "std", "var",
+         "nanmax", "nanmin"}
+    ),
+}
+# Keras 3 `keras.losses.dice(y_true, y_pred, axis=None)` reduces everything unless given an axis.
+_AXIS_NONE_LOSSES = {("keras.losses", "dice"): 2}
+
+MEAN_NAMES = frozenset({"reduce_mean", "mean", "nanmean", "average"})
+SUM_NAMES = frozenset({"reduce_sum", "sum", "nansum"})
+
+BatchHook = Callable[[FileContext, LossFunction, cst.BaseExpression, "tuple[int, ...] | None"], "bool | None"]
+BATCH_AXIS_HOOKS: list[BatchHook] = []
+
+
+@dataclass(frozen=True)
+class Reduction:
+    call: cst.Call
+    api: Api
+    operand: cst.BaseExpression
+    axis: cst.BaseExpression | None  # None: not given (reduces every axis)
+
+    @property
+    def op(self) -> str:
+        return self.api.name
+
+    @property
+    def is_mean(self) -> bool:
+        return self.api.name in MEAN_NAMES
+
+    @property
+    def is_sum(self) -> bool:
+        return self.api.name in SUM_NAMES
+
+    def axes(self) -> tuple[int, ...] | None:
+        """Literal axes; ``()`` for "every axis" (no axis / axis=None); None when not literal."""
+        if self.axis is None or is_none(self.axis):
+            return ()
+        return literal_ints(self.axis)
+
+
+def as_reduction(ctx: FileContext, call: cst.Call) -> Reduction | None:
+    found = ctx.imports.api(call.func)
+    if found is None:
+        return None
+    axis_pos = 1
+    if found.name not in _REDUCE_NAMES.get(found.family, ()):
+        if (found.family, found.name) not in _AXIS_NONE_LOSSES:
+            return None
+        axis_pos = _AXIS_NONE_LOSSES[(found.family, found.name)]
+    kw_operand = "input_tensor" if found.family == "tensorflow" else ("a" if found.family == "numpy" else "x")
+    operand = get_arg(call, kw_operand, 0) or get_arg(call, "x") or get_arg(call, "y_pred", 1)
+    if operand is None:
+        return None
+    if any(arg.star for arg in call.args):
+        return None
+    axis = get_arg(call, "axis", axis_pos)
+    if axis is None and found.family == "tensorflow":
+        axis = get_arg(call, "reduction_indices")
+    return Reduction(call, found, operand, axis)
+
+
+def reduces_batch(ctx: FileContext, fn: LossFunction, reduction: Reduction) -> bool | None:
+    """True: the reduction includes axis 0 of a batch-first tensor; False: it does not; None: unknown."""
+    axes = reduction.axes()
+    for hook in BATCH_AXIS_HOOKS:
+        verdict = hook(ctx, fn, reduction.operand, axes)
+        if verdict is not None:
+            return verdict
+    if axes is None:
+        return None  # axis is a variable: cannot tell
+    if axes == ():
+        return True  # every axis, the batch included
+    if 0 in axes:
+        return True
+    return False  # negative axes could be the batch on a rank-1 tensor: stay quiet (precision)
+
+
+# -- Loss objects called inside a loss ---------------------------------------------------------
+
+_LOSS_CLASS_MODULES = ("keras.losses", "tf.keras.losses")
+_NOT_LOSS_CLASSES = frozenset({"Loss", "Reduction", "LossFunctionWrapper"})
+
+
+def _no_reduction(call: cst.Call) -> bool | None:
+    """Does a Loss constructor call ask for no reduction? None when it cannot tell."""
+    value = get_arg(call, "reduction")
+    if value is None:
+        return False
+    if is_none(value):
+        return True
+    text = string_value(value)
+    if text is not None:
+        return text.lower() == "none"
+    dotted = dotted_name(value)
+    if dotted is not None:
+        return dotted.endswith(".NONE")
+    return None
+
+
+def loss_object_constructor(ctx: FileContext, expr: cst.BaseExpression) -> cst.Call | None:
+    """``expr`` is ``SomeKerasLoss(...)`` (a Keras Loss class or a Loss subclass in this file)."""
+    if not isinstance(expr, cst.Call):
+        return None
+    found = ctx.imports.api(expr.func)
+    if found is not None:
+        if found.family in _LOSS_CLASS_MODULES and found.name[:1].isupper() and found.name not in _NOT_LOSS_CLASSES:
+            return expr
+        return None
+    if isinstance(expr.func, cst.Name):
+        from losscheck.lint.finder import loss_class_names
+
+        if expr.func.value in loss_class_names(ctx):
+            return expr
+    return None
+
+
+def _class_attr_values(fn: LossFunction, attr: str) -> list[cst.BaseExpression]:
+    """Values assigned to ``self.<attr>`` anywhere in ``fn``'s class."""
+    if fn.class_node is None:
+        return []
+    values: list[cst.BaseExpression] = []
+    from losscheck.lint.astutil import walk
+
+    for node in walk(fn.class_node, into_nested=True):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                t = target.target
+                if (
+                    isinstance(t, cst.Attribute)
+                    and isinstance(t.value, cst.Name)
+                    and t.value.value == "self"
+                    and t.attr.value == attr
+                ):
+                    values.append(node.value)
+    return values
+
+
+def _module_values(ctx: FileContext, name: str) -> list[cst.BaseExpression]:
+    cache: dict[str, list[cst.BaseExpression]] | None = ctx.__dict__.get("_losscheck_module_assigns")
+    if cache is None:
+        cache = {}
+        for stmt in ctx.module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                        target = small.targets[0].target
+                        if isinstance(target, cst.Name):
+                            cache.setdefault(target.value, []).append(small.value)
+        ctx.__dict__["_losscheck_module_assigns"] = cache
+    return cache.get(name, [])
+
+
+def reducing_loss_object_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cst.Call | None:
+    """If ``call`` calls a Loss object that reduces (the default), the constructor call; else None."""
+    func = call.func
+    candidates: list[cst.BaseExpression] = []
+    if isinstance(func, cst.Call):
+        candidates = [func]
+    elif isinstance(func, cst.Name):
+        if facts.is_bound_locally(func.value):
+            value = facts.single_value(func.value)
+            candidates = [value] if value is not None else []
+        elif not facts.is_param(func.value):
+            candidates = _module_values(ctx, func.value)
+    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        candidates = _class_attr_values(facts.fn, func.attr.value)
+    if len(candidates) != 1:
+        return None
+    ctor = loss_object_constructor(ctx, candidates[0])
+    if ctor is None or _no_reduction(ctor) is not False:
+        return None
+    return ctor
+
+
+# -- does the returned value keep one value per example? ---------------------------------------
+
+
+class Kind(Enum):
+    REDUCED = "reduced"  # no batch axis left: one value for the whole batch
+    TENSOR = "tensor"  # a batch-derived tensor that (as far as we can tell) keeps the batch axis
+    CONST = "const"  # not derived from the batch: literals, hyperparameters, shapes and sizes
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind
+    witness: cst.CSTNode | None = None  # the call that reduced over the batch
+    reason: str = ""  # "no-axis" | "axis-0" | "loss-object" | "helper"
+    helper: str = ""  # name of the local loss helper whose result is reduced
+
+
+# element-wise (or scalar-preserving) ops: a reduced input stays reduced
+_ELEMENTWISE = frozenset(
+    {"sqrt", "rsqrt", "log", "log1p", "exp", "abs", "square", "negative", "sigmoid", "tanh", "pow", "power",
+     "maximum", "minimum", "clip_by_value", "clip", "cast", "multiply", "add", "subtract", "divide",
+     "truediv", "divide_no_nan", "div_no_nan", "squeeze", "identity", "convert_to_tensor", "stop_gradient",
+     "reduce_mean", "reduce_sum", "mean", "sum", "scalar_mul", "add_n", "sign", "softplus", "relu", "log_sigmoid"}
+)
+# produce values that do not carry the batch as data (sizes, shapes, dtypes, constants)
+_CONST_OPS = frozenset(
+    {"size", "shape", "int_shape", "rank", "ndim", "constant", "epsilon", "floatx", "cast_to_floatx",
+     "ones", "zeros", "count_params", "shape_n"}
+)
+
+
+def _combine(verdicts: list[Verdict]) -> Verdict:
+    kinds = [v.kind for v in verdicts]
+    if Kind.TENSOR in kinds:
+        return Verdict(Kind.TENSOR)
+    if Kind.UNKNOWN in kinds:
+        return Verdict(Kind.UNKNOWN)
+    for v in verdicts:
+        if v.kind is Kind.REDUCED:
+            return v
+    return Verdict(Kind.CONST)
+
+
+class ReturnClassifier:
+    """Classifies a loss's returned expressions (see :class:`Kind`)."""
+
+    def __init__(self, ctx: FileContext, fn: LossFunction, depth: int = 0) -> None:
+        self.ctx = ctx
+        self.fn = fn
+        self.facts = function_facts(ctx, fn)
+        self.depth = depth
+        self._names: dict[str, Verdict] = {}
+        self._busy: set[str] = set()
+
+    def returns(self) -> Verdict:
+        values = self.facts.returns
+        if not values:
+            return Verdict(Kind.UNKNOWN)
+        verdicts = [self.classify(v) for v in values]
+        kinds = {v.kind for v in verdicts}
+        if kinds == {Kind.REDUCED}:
+            return verdicts[0]
+        return Verdict(Kind.UNKNOWN if Kind.REDUCED in kinds else _combine(verdicts).kind)
+
+    def reduced_returns(self) -> list[tuple[cst.BaseExpression, Verdict]]:
+        """Each returned expression whose value is batch-reduced, with its verdict (every return
+        must be reduced: one per-example branch makes the function ambiguous, so none)."""
+        values = self.facts.returns
+        verdicts = [self.classify(v) for v in values]
+        if not verdicts or any(v.kind is not Kind.REDUCED for v in verdicts):
+            return []
+        return list(zip(values, verdicts))
+
+    # -- the classifier ---------------------------------------------------------------------
+    def classify(self, expr: cst.BaseExpression) -> Verdict:
+        if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString)):
+            return Verdict(Kind.CONST)
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value)
+        if isinstance(expr, cst.Attribute):
+            if expr.attr.value in {"shape", "dtype", "ndim"}:
+                return Verdict(Kind.CONST)
+            return Verdict(Kind.TENSOR) if self.facts.derives(expr) else Verdict(Kind.CONST)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.classify(expr.expression)
+        if isinstance(expr, cst.BinaryOperation):
+            return _combine([self.classify(expr.left), self.classify(expr.right)])
+        if isinstance(expr, cst.IfExp):
+            a, b = self.classify(expr.body), self.classify(expr.orelse)
+            if a.kind is b.kind:
+                return a
+            return Verdict(Kind.UNKNOWN)
+        if isinstance(expr, cst.Subscript):
+            inner = self.classify(expr.value)
+            if inner.kind in (Kind.REDUCED, Kind.CONST):
+                return inner
+            return Verdict(Kind.UNKNOWN)  # indexing a tensor may drop the batch axis: other rules
+        if isinstance(expr, cst.Call):
+            return self._call(expr)
+        return Verdict(Kind.UNKNOWN)
+
+    def _name(self, name: str) -> Verdict:
+        if name in self._names:
+            return self._names[name]
+        if self.facts.is_param(name):
+            return Verdict(Kind.TENSOR)
+        if name in self._busy:
+            return Verdict(Kind.UNKNOWN)
+        facts = self.facts
+        if name in facts.loop_vars or name in facts.complex_bound:
+            return Verdict(Kind.UNKNOWN if facts.taint.get(name) else Kind.CONST)
+        values = facts.assigns.get(name, []) + facts.aug_assigns.get(name, [])
+        if not values:
+            # not bound here: a parameter such as sample_weight / smooth, a global or a closure
+            # variable: a hyperparameter as far as the batch is concerned
+            if name in facts.fn.extra_params:
+                return Verdict(Kind.CONST)
+            return Verdict(Kind.CONST)
+        self._busy.add(name)
+        verdicts = [self.classify(v) for v in values]
+        self._busy.discard(name)
+        kinds = {v.kind for v in verdicts}
+        if len(kinds) == 1:
+            result = verdicts[0]
+        elif kinds <= {Kind.REDUCED, Kind.CONST}:
+            # `loss = 0.0` then `loss += tf.reduce_mean(...)`: reduced
+            result = next(v for v in verdicts if v.kind is Kind.REDUCED)
+        else:
+            result = Verdict(Kind.UNKNOWN)
+        self._names[name] = result
+        return result
+
+    def _call(self, call: cst.Call) -> Verdict:
+        ctx, facts = self.ctx, self.facts
+        args = [a.value for a in call.args]
+        reduction = as_reduction(ctx, call)
+        if reduction is not None:
+            operand = self.classify(reduction.operand)
+            if operand.kind in (Kind.CONST, Kind.REDUCED):
+                return operand
+            if operand.kind is Kind.UNKNOWN and not facts.derives(reduction.operand):
+                return Verdict(Kind.UNKNOWN)
+            verdict = reduces_batch(ctx, self.fn, reduction)
+            if verdict is True:
+                axes = reduction.axes()
+                return Verdict(Kind.REDUCED, call, "no-axis" if axes == () else "axis-0")
+            if verdict is False:
+                return Verdict(Kind.TENSOR)
+            return Verdict(Kind.UNKNOWN)
+        if facts.derives(call) or isinstance(call.func, cst.Call):
+            ctor = reducing_loss_object_call(ctx, facts, call)
+            if ctor is not None:
+                return Verdict(Kind.REDUCED, call, "loss-object")
+        found = ctx.imports.api(call.func)
+        if found is not None:
+            short = found.name.rsplit(".", 1)[-1]
+            if short in _CONST_OPS:
+                return Verdict(Kind.CONST)
+            if short in _ELEMENTWISE:
+                return _combine([self.classify(a) for a in args[:2]]) if args else Verdict(Kind.UNKNOWN)
+            return Verdict(Kind.TENSOR) if facts.derives(call) else Verdict(Kind.UNKNOWN)
+        if isinstance(call.func, cst.Name):
+            if call.func.value == "len":
+                return Verdict(Kind.CONST)
+            if call.func.value in {"float", "int"} and args:
+                return self.classify(args[0])
+            helper = self._local_loss(call.func.value)
+            if helper is not None and self.depth < 3 and facts.derives(call):
+                inner = ReturnClassifier(ctx, helper, self.depth + 1).returns()
+                if inner.kind is Kind.REDUCED:
+                    return Verdict(Kind.REDUCED, call, "helper", helper.name)
+                if inner.kind is Kind.TENSOR:
+                    return Verdict(Kind.TENSOR)
+        if facts.derives(call):
+            return Verdict(Kind.UNKNOWN)
+        return Verdict(Kind.UNKNOWN)
+
+    def _local_loss(self, name: str) -> LossFunction | None:
+        matches = [f for f in self.ctx.functions if isinstance(f.node, cst.FunctionDef) and f.name == name]
+        return matches[0] if len(matches) == 1 else None
+
+
+def reduction_text(ctx: FileContext, reduction_call: cst.Call) -> str:
+    """``tf.reduce_mean(...)``: the callee as written, for messages."""
+    return f"{ctx.code_for(reduction_call.func)}(...)"
+
+
+# -- is axis 0 of this expression the batch? ---------------------------------------------------
+
+# ops whose result keeps the batch on axis 0 when their (first) tensor argument has it there
+_BATCH_PRESERVING = frozenset(
+    {"cast", "convert_to_tensor", "identity", "stop_gradient", "clip_by_value", "clip", "abs", "square", "sqrt",
+     "rsqrt", "exp", "log", "log1p", "sigmoid", "tanh", "relu", "softplus", "maximum", "minimum", "multiply",
+     "add", "subtract", "divide", "truediv", "divide_no_nan", "pow", "power", "negative", "round", "floor",
+     "ceil", "sign", "one_hot", "to_float", "to_int32", "to_int64", "cast_to_floatx", "ensure_shape",
+     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "log_softmax",
+     "softmax", "l2_normalize", "normalize", "equal", "not_equal", "greater", "greater_equal", "less",
+     "less_equal", "logical_and", "logical_or", "logical_not", "where", "square_difference", "squared_difference"}
+)
+
+
+def axis0_is_batch(
+    ctx: FileContext,
+    facts: FunctionFacts,
+    expr: cst.BaseExpression,
+    depth: int = 0,
+    _visiting: set[str] | None = None,
+) -> bool:
+    """True only when we are sure axis 0 of ``expr`` is the batch axis of y_true/y_pred.
+
+    Shape-inference hooks (``BATCH_AXIS_HOOKS`` with ``axes=(0,)``) get the first word; then a
+    syntactic check: the parameters themselves, names always assigned such values, element-wise
+    and dtype ops on them, and subscripts that keep the first axis (``y[:, 0]``, ``y[..., 1:]``).
+    ``tf.stack``, ``transpose``, ``unstack``, ``reshape``, ``boolean_mask``... are not followed: after
+    them axis 0 may be something else.
+    """
+    for hook in BATCH_AXIS_HOOKS:
+        verdict = hook(ctx, facts.fn, expr, (0,))
+        if verdict is not None:
+            return verdict
+    if depth > 8:
+        return False
+    if _visiting is None:
+        _visiting = set()
+    if isinstance(expr, cst.Name):
+        name = expr.value
+        if name in _visiting:
+            # `y_true = tf.cast(y_true, ...)`: the parameter's incoming value is batch-first
+            return facts.is_param(name)
+        if name in facts.aug_assigns or name in facts.loop_vars or name in facts.complex_bound:
+            return False
+        values = facts.assigns.get(name, [])
+        if not values:
+            return facts.is_param(name)
+        _visiting.add(name)
+        try:
+            return all(axis0_is_batch(ctx, facts, v, depth + 1, _visiting) for v in values)
+        finally:
+            _visiting.discard(name)
+    if isinstance(expr, cst.BinaryOperation):
+        sides = [s for s in (expr.left, expr.right) if facts.derives(s)]
+        return bool(sides) and all(axis0_is_batch(ctx, facts, s, depth + 1, _visiting) for s in sides)
+    if isinstance(expr, cst.UnaryOperation):
+        return axis0_is_batch(ctx, facts, expr.expression, depth + 1, _visiting)
+    if isinstance(expr, cst.Subscript):
+        if not expr.slice:
+            return False
+        first = expr.slice[0].slice
+        keeps = (
+            isinstance(first, cst.Slice) and first.lower is None and first.upper is None and first.step is None
+        ) or (isinstance(first, cst.Index) and isinstance(first.value, cst.Ellipsis) and len(expr.slice) > 1)
+        return keeps and axis0_is_batch(ctx, facts, expr.value, depth + 1, _visiting)
+    if isinstance(expr, cst.Call):
+        found = ctx.imports.api(expr.func)
+        if found is None or found.name.rsplit(".", 1)[-1] not in _BATCH_PRESERVING:
+            return False
+        tensor_args = [a.value for a in expr.args if a.keyword is None and facts.derives(a.value)]
+        if found.name.rsplit(".", 1)[-1] in {"softmax", "log_softmax"}:
+            axis = literal_ints(get_arg(expr, "axis", 1))
+            if axis is not None and 0 in axis:
+                return False
+        return bool(tensor_args) and all(axis0_is_batch(ctx, facts, a, depth + 1, _visiting) for a in tensor_args)
+    return False

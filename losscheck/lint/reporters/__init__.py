@@ -1,0 +1,40 @@
+"""Output formats: ``full`` (source snippet and caret), ``concise``, ``json``, ``sarif`` (2.1.0),
+``github`` (workflow commands). Each is ``render(findings, ctx) -> str``; the CLI writes it.
+
+Findings arrive sorted (path, line, column, code), so every format is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from losscheck.lint.finding import Finding
+
+FORMATS = ("full", "concise", "json", "sarif", "github")
+
+
+@dataclass
+class ReportContext:
+    read_source: Callable[[str], str | None]  # display path -> text (for snippets)
+    rules: Sequence[object] = ()  # rule infos (code, name, summary, severity) for SARIF's rule table
+    unsafe_fixes: bool = False
+    fixed: int = 0  # fixes applied this run (--fix)
+    show_fix_hints: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def render(fmt: str, findings: Sequence[Finding], ctx: ReportContext) -> str:
+    if fmt == "full":
+        from losscheck.lint.reporters.text import render_full as fn
+    elif fmt == "concise":
+        from losscheck.lint.reporters.text import render_concise as fn
+    elif fmt == "json":
+        from losscheck.lint.reporters.json_format import render_json as fn
+    elif fmt == "sarif":
+        from losscheck.lint.reporters.sarif import render_sarif as fn
+    elif fmt == "github":
+        from losscheck.lint.reporters.github import render_github as fn
+    else:  # argparse and config validation make this unreachable
+        raise ValueError(f"unknown format {fmt!r}")
+    return fn(findings, ctx)

@@ -1,0 +1,14 @@
+"""``--format json``: a list of objects (path, line, column, end_line, end_column, code, rule,
+severity, message, fix), in the same order as every other format."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from losscheck.lint.finding import Finding
+from losscheck.lint.reporters import ReportContext
+
+
+def render_json(findings: Sequence[Finding], ctx: ReportContext) -> str:
+    return json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,105 @@
+"""``--format sarif``: SARIF 2.1.0, the format code-scanning tools (GitHub, VS Code) read."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+from losscheck import __version__
+from losscheck.lint.finding import Finding
+from losscheck.lint.reporters import ReportContext
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _uri(path: str) -> str:
+    return path.replace(os.sep, "/")
+
+
+def render_sarif(findings: Sequence[Finding], ctx: ReportContext) -> str:
+    infos = {getattr(r, "code"): r for r in ctx.rules}
+    used = sorted({f.code for f in findings} | set(infos))
+    rule_index = {code: i for i, code in enumerate(used)}
+    by_code = {f.code: f for f in findings}
+    rules: list[dict[str, Any]] = []
+    for code in used:
+        info = infos.get(code)
+        name = getattr(info, "name", None) or by_code[code].rule
+        summary = getattr(info, "summary", "") or name
+        severity = getattr(info, "severity", None) or by_code[code].severity
+        rules.append(
+            {
+                "id": code,
+                "name": name,
+                "shortDescription": {"text": summary},
+                "helpUri": f"https://losscheck.invalid/rules/{name}",
+                "defaultConfiguration": {"level": LEVELS.get(severity, "error")},
+            }
+        )
+    results = []
+    for f in findings:
+        result: dict[str, Any] = {
+            "ruleId": f.code,
+            "ruleIndex": rule_index[f.code],
+            "level": LEVELS.get(f.severity, "error"),
+            "message": {"text": f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(f.path)},
+                        "region": {
+                            "startLine": f.line,
+                            "startColumn": f.column,
+                            "endLine": f.end_line,
+                            "endColumn": f.end_column,
+                        },
+                    }
+                }
+            ],
+        }
+        if f.fix is not None:
+            result["fixes"] = [
+                {
+                    "description": {"text": f.fix.description},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": _uri(f.path)},
+                            "replacements": [
+                                {
+                                    # SARIF columns are 1-based
+                                    "deletedRegion": {
+                                        "startLine": e.line,
+                                        "startColumn": e.column + 1,
+                                        "endLine": e.end_line,
+                                        "endColumn": e.end_column + 1,
+                                    },
+                                    "insertedContent": {"text": e.content},
+                                }
+                                for e in f.fix.edits
+                            ],
+                        }
+                    ],
+                }
+            ]
+        results.append(result)
+    doc = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "losscheck",
+                        "version": __version__,
+                        "informationUri": "https://losscheck.invalid",
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

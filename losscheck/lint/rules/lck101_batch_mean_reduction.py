@@ -1,0 +1,222 @@
+"""LCK101 batch-mean-reduction."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from losscheck.lint.context import FileContext
+from losscheck.lint.reductions import ReturnClassifier, as_reduction
+from losscheck.lint.rule import Invalid, Rule, Valid
+
+_WHY = (
+    "so the loss returns one value for the whole batch instead of one per example: Keras then "
+    "cannot apply `sample_weight`/`class_weight` per example, and under a distribution strategy "
+    "the loss is scaled by the number of replicas"
+)
+
+
+class BatchMeanReduction(Rule):
+    """
+    ## What it does
+    Checks for loss functions that return a value already reduced over the batch axis: a
+    `mean`/`sum`/`max`/`min`/`prod` with no `axis` or with `axis=0` (TensorFlow, `keras.ops`,
+    the Keras 2 backend or NumPy), `np.average`, a sum divided by the tensor's size, a Keras
+    `Loss` object (`BinaryCrossentropy()(y_true, y_pred)`) called inside the loss, or a local
+    helper that returns such a value.
+
+    ## Why is this bad?
+    Keras calls a loss function to get one value per example, applies `sample_weight` and
+    `class_weight` to those values, and only then averages over the batch. A loss that returns a
+    scalar silently turns weighting into `mean(loss) * mean(weight)` (measured: 7.5 instead of
+    12.25), and under `MirroredStrategy` with 2 replicas the loss and its gradient double. A Loss
+    object applies its own reduction, so calling one inside a loss has the same effect.
+
+    ## Example
+    ```python
+    def my_loss(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_true - y_pred))
+    ```
+
+    ## Use instead
+    ```python
+    def my_loss(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+    ```
+    Reduce only the non-batch axes (`axis=-1`, or `axis=[1, 2, 3]` for images) and let Keras
+    average over the batch. Inside a loss, call the per-example function
+    (`keras.losses.binary_crossentropy`) instead of a Loss object, or build the object with
+    `reduction=None`.
+    """
+
+    code = "LCK101"
+    name = "batch-mean-reduction"
+    summary = "A loss returns a value reduced over the batch axis (mean/sum without axis, axis=0, Loss objects)"
+    severity = "error"
+    losses_only = True
+
+    VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            def mse(y_true, y_pred):
+                return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import keras
+            from keras import ops
+
+            def dice_loss(y_true, y_pred, smooth=1.0):
+                inter = ops.sum(y_true * y_pred, axis=[1, 2, 3])
+                union = ops.sum(y_true, axis=[1, 2, 3]) + ops.sum(y_pred, axis=[1, 2, 3])
+                return 1.0 - (2.0 * inter + smooth) / (union + smooth)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def weighted_bce(y_true, y_pred):
+                # a batch statistic used as a weight: the result is still one value per example
+                pos_rate = tf.reduce_mean(y_true)
+                bce = tf.keras.losses.binary_crossentropy(y_true, y_pred)
+                return bce * (1.0 - pos_rate)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def dice_coef(y_true, y_pred):
+                # a metric may return a batch mean
+                return tf.reduce_mean(2 * y_true * y_pred / (y_true + y_pred + 1e-7))
+
+            model.compile(loss="mse", metrics=[dice_coef])
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            class FocalLoss(tf.keras.losses.Loss):
+                def __init__(self, gamma=2.0):
+                    super().__init__()
+                    self.gamma = gamma
+                    self.bce = tf.keras.losses.BinaryCrossentropy(reduction="none")
+
+                def call(self, y_true, y_pred):
+                    ce = self.bce(y_true, y_pred)
+                    p_t = tf.exp(-ce)
+                    return (1.0 - p_t) ** self.gamma * ce
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def mse(y_true, y_pred):
+                return tf.reduce_mean(tf.square(y_true - y_pred))
+            """,
+            message="`tf.reduce_mean(...)` with no axis reduces over the batch axis",
+            line=5,
+        ),
+        Invalid(
+            """
+            import keras.backend as K
+
+            def rmse(y_true, y_pred):
+                sq = K.square(y_pred - y_true)
+                loss = K.sqrt(K.mean(sq, axis=0))
+                return loss
+            """,
+            message="with axis=0 reduces over the batch axis",
+            line=6,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def combined(y_true, y_pred):
+                bce = tf.keras.losses.BinaryCrossentropy()
+                return bce(y_true, y_pred) + 0.1 * tf.reduce_mean(tf.abs(y_pred))
+            """,
+            message="Loss object",
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def sum_over_size(y_true, y_pred):
+                err = tf.abs(y_true - y_pred)
+                return tf.reduce_sum(err) / tf.cast(tf.size(err), tf.float32)
+            """,
+            message="`tf.reduce_sum(...)` with no axis",
+        ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def dice_coef(y_true, y_pred, smooth=1):
+                intersection = K.sum(y_true * y_pred)
+                return (2.0 * intersection + smooth) / (K.sum(y_true) + K.sum(y_pred) + smooth)
+
+            def dice_loss(y_true, y_pred):
+                return 1 - dice_coef(y_true, y_pred)
+            """,
+            message="`dice_coef(...)` returns a value reduced over the whole batch",
+            line=9,
+            count=1,
+        ),
+        Invalid(
+            """
+            import numpy as np
+
+            class MyLoss(keras.losses.Loss):
+                def call(self, y_true, y_pred):
+                    return np.average(np.abs(y_true - y_pred))
+            """,
+            message="`np.average(...)` with no axis",
+        ),
+    ]
+
+    def check(self, ctx: FileContext) -> None:
+        for fn in ctx.losses():
+            classifier = ReturnClassifier(ctx, fn)
+            reported: set[int] = set()
+            for _expr, verdict in classifier.reduced_returns():
+                node = verdict.witness
+                if node is None or id(node) in reported:
+                    continue
+                reported.add(id(node))
+                ctx.report(self, node, self._message(ctx, fn.name, node, verdict.reason, verdict.helper))
+
+    @staticmethod
+    def _message(ctx: FileContext, fn_name: str, node: cst.CSTNode, reason: str, helper: str) -> str:
+        assert isinstance(node, cst.Call)
+        callee = ctx.code_for(node.func)
+        if reason == "helper":
+            return (
+                f"`{callee}(...)` returns a value reduced over the whole batch, so `{fn_name}` does too, {_WHY}. "
+                f"Make `{helper}` reduce only the non-batch axes (e.g. `axis=-1` or `axis=[1, 2, 3]`)."
+            )
+        if reason == "loss-object":
+            return (
+                f"`{callee}(...)` calls a Keras Loss object inside the loss `{fn_name}`; a Loss object applies "
+                f"its own reduction and returns a scalar, {_WHY}. Call the per-example function "
+                "(e.g. `keras.losses.binary_crossentropy(y_true, y_pred)`) or construct the object with "
+                "`reduction=None`."
+            )
+        reduction = as_reduction(ctx, node)
+        op = f"`{callee}(...)`"
+        how = "with no axis reduces over the batch axis" if reason == "no-axis" else "with axis=0 reduces over the batch axis"
+        extra = ""
+        if reduction is not None and reduction.api.name == "average":
+            extra = " `np.average` also fails on symbolic tensors."
+        return (
+            f"{op} {how} in the loss `{fn_name}`, {_WHY}. Reduce only the non-batch axes "
+            f"(e.g. `axis=-1`, or `axis=[1, 2, 3]` for images) and let Keras average over the batch.{extra}"
+        )

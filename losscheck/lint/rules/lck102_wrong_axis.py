@@ -1,0 +1,426 @@
+"""LCK102 wrong-axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg, literal_int, literal_ints, own_nodes
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.dataflow import PRED, FunctionFacts, function_facts, reaching_values
+from losscheck.lint.finder import is_keras_called
+from losscheck.lint.reductions import ReturnClassifier, as_reduction, axis0_is_batch
+from losscheck.lint.rule import Invalid, Rule, Valid
+
+
+@dataclass(frozen=True)
+class _AxisOp:
+    """Where an op takes its axis and what it does without one."""
+
+    kind: str  # "softmax" | "argmax" | "one_hot" | "concat" | "gather"
+    position: int | None  # positional index of the axis argument (None: keyword only)
+    default: str  # "0": defaults to the batch axis; "flat": flattens (batch included); "ok": a feature axis
+
+
+# (family, op) -> how it takes its axis. Defaults read from TF 2.21 / Keras 3.15 / NumPy signatures.
+_AXIS_OPS: dict[tuple[str, str], _AxisOp] = {
+    ("tensorflow", "softmax"): _AxisOp("softmax", 1, "ok"),
+    ("tensorflow", "log_softmax"): _AxisOp("softmax", 1, "ok"),
+    ("keras.ops", "softmax"): _AxisOp("softmax", 1, "ok"),
+    ("keras.ops", "log_softmax"): _AxisOp("softmax", 1, "ok"),
+    ("keras.backend", "softmax"): _AxisOp("softmax", 1, "ok"),
+    ("tf.keras.backend", "softmax"): _AxisOp("softmax", 1, "ok"),
+    ("tensorflow", "argmax"): _AxisOp("argmax", 1, "0"),
+    ("tensorflow", "argmin"): _AxisOp("argmax", 1, "0"),
+    ("keras.ops", "argmax"): _AxisOp("argmax", 1, "flat"),
+    ("keras.ops", "argmin"): _AxisOp("argmax", 1, "flat"),
+    ("keras.backend", "argmax"): _AxisOp("argmax", 1, "ok"),
+    ("tf.keras.backend", "argmax"): _AxisOp("argmax", 1, "ok"),
+    ("numpy", "argmax"): _AxisOp("argmax", 1, "flat"),
+    ("numpy", "argmin"): _AxisOp("argmax", 1, "flat"),
+    ("tensorflow", "one_hot"): _AxisOp("one_hot", 5, "ok"),
+    ("keras.ops", "one_hot"): _AxisOp("one_hot", 2, "ok"),
+    ("tensorflow", "concat"): _AxisOp("concat", 1, "ok"),
+    ("keras.ops", "concatenate"): _AxisOp("concat", 1, "0"),
+    ("keras.backend", "concatenate"): _AxisOp("concat", 1, "ok"),
+    ("tf.keras.backend", "concatenate"): _AxisOp("concat", 1, "ok"),
+    ("tensorflow", "gather"): _AxisOp("gather", 3, "0"),
+    ("keras.ops", "take"): _AxisOp("gather", 2, "flat"),
+}
+
+_SHAPE_OPS = frozenset({"shape", "int_shape", "size", "rank", "ndim", "shape_n"})
+
+
+class WrongAxis(Rule):
+    """
+    ## What it does
+    Checks for operations on the batch axis (axis 0) of `y_true`/`y_pred` where a feature axis is
+    meant: `softmax`, `argmax`, `one_hot`, `concat` or `gather` with `axis=0` (or a default that is
+    axis 0, like `tf.argmax(y_pred)` and `tf.gather(y_pred, [0, 2])`), integer indexing on axis 0
+    (`y_true[0]`, `y_pred[i]`, `y_true[0, ...]`), and a reduction of the prediction over `axis=0` that
+    feeds the returned loss (a batch reduction of the whole returned value is
+    `batch-mean-reduction`).
+
+    ## Why is this bad?
+    Keras hands a loss one output's tensors with the batch first: `y_true[0]` is the first
+    SAMPLE, not the first output or channel, and a softmax or argmax over axis 0 mixes the
+    examples of the batch. There is no error: the loss is just wrong, and it changes with the
+    batch size (the last, smaller batch included).
+
+    ## Example
+    ```python
+    def two_head_loss(y_true, y_pred):
+        return tf.square(y_true[0] - y_pred[0]) + tf.square(y_true[1] - y_pred[1])
+    ```
+
+    ## Use instead
+    ```python
+    def two_head_loss(y_true, y_pred):
+        return tf.square(y_true[..., 0] - y_pred[..., 0]) + tf.square(y_true[..., 1] - y_pred[..., 1])
+    ```
+    Index the channel axis (`y[..., 0]`, `y[:, 0]`) and give softmax/argmax `axis=-1`. For a model
+    with several outputs, pass `loss={"name": fn, ...}` to `compile`. Axis 0 after `tf.stack`,
+    `transpose` or `unstack` is not the batch, and this rule does not look there.
+    """
+
+    code = "LCK102"
+    name = "wrong-axis"
+    summary = "Softmax/argmax/concat/gather/indexing on the batch axis (axis 0) of y_true/y_pred"
+    severity = "error"
+
+    VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            def two_head_loss(y_true, y_pred):
+                return tf.square(y_true[..., 0] - y_pred[..., 0]) + tf.square(y_true[:, 1] - y_pred[:, 1])
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def stacked(y_true, y_pred):
+                parts = tf.stack([y_true[:, 0], y_pred[:, 0]])
+                first = parts[0]  # axis 0 is the stack axis here, not the batch
+                batch = tf.shape(y_true)[0]
+                return tf.abs(first - parts[1]) / tf.cast(batch, tf.float32)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def ce(y_true, y_pred):
+                probs = tf.nn.softmax(y_pred, axis=-1)
+                labels = tf.argmax(y_true, axis=-1)
+                return tf.keras.losses.sparse_categorical_crossentropy(labels, probs)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def per_step(y_true, y_pred):
+                steps = tf.unstack(y_pred, axis=1)
+                first = steps[0]  # unstacked along time: a step, not a sample
+                n = y_true.shape[0]
+                return tf.reduce_mean(tf.square(y_true[:, 0] - first), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def class_balanced(y_true, y_pred):
+                # batch statistics of the labels used as weights: deliberate
+                counts = tf.reduce_sum(y_true, axis=0)
+                weights = 1.0 / tf.maximum(counts, 1.0)
+                return -tf.reduce_sum(weights * y_true * tf.math.log(y_pred + 1e-7), axis=-1)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def two_head_loss(y_true, y_pred):
+                return tf.square(y_true[0] - y_pred[0])
+            """,
+            message="`y_true[0]` selects the first SAMPLE of the batch, not the first output",
+            line=5,
+            count=2,
+            fixed="""
+            import tensorflow as tf
+
+            def two_head_loss(y_true, y_pred):
+                return tf.square(y_true[..., 0] - y_pred[..., 0])
+            """,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def multi(y_true, y_pred):
+                total = 0.0
+                for i in range(3):
+                    total += tf.abs(y_true[:, i] - y_pred[i])
+                return total
+            """,
+            message="`y_pred[i]` selects sample `i` of the batch",
+            line=7,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def ce(y_true, y_pred):
+                probs = tf.nn.softmax(y_pred, axis=0)
+                return -tf.reduce_sum(y_true * tf.math.log(probs), axis=-1)
+            """,
+            message="softmax over axis 0 normalises across the samples of the batch",
+            line=5,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def acc_gap(y_true, y_pred):
+                hit = tf.cast(tf.equal(tf.argmax(y_true), tf.argmax(y_pred, axis=-1)), tf.float32)
+                return 1.0 - hit
+            """,
+            message="`tf.argmax` with no axis uses axis 0",
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def pick(y_true, y_pred):
+                chosen = tf.gather(y_pred, [0, 2])
+                return tf.reduce_mean(tf.square(y_true - chosen), axis=-1)
+            """,
+            message="gathers along axis 0",
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def entropy_reg(y_true, y_pred):
+                ce = tf.keras.losses.categorical_crossentropy(y_true, y_pred)
+                centre = tf.reduce_mean(y_pred, axis=0)
+                return ce + tf.reduce_sum(tf.square(y_pred - centre), axis=-1)
+            """,
+            message="reduces the prediction over axis 0",
+        ),
+    ]
+
+    def check(self, ctx: FileContext) -> None:
+        for fn in ctx.functions:
+            if not is_keras_called(fn):
+                continue
+            facts = function_facts(ctx, fn)
+            self._indexing(ctx, fn, facts)
+            self._axis_ops(ctx, fn, facts)
+            if fn.kind == "loss":
+                self._reductions(ctx, fn, facts)
+
+    # -- y_true[0], y_pred[i] ------------------------------------------------------------------
+    def _indexing(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
+        for node in own_nodes(fn.node):
+            if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
+                continue
+            if not node.slice or not facts.is_param(node.value.value):
+                continue
+            if not axis0_is_batch(ctx, facts, node.value):
+                continue
+            first = node.slice[0].slice
+            if not isinstance(first, cst.Index) or first.star is not None:
+                continue
+            index = first.value
+            is_int = literal_int(index) is not None
+            is_loop_int = isinstance(index, cst.Name) and self._is_range_loop_var(facts, index.value)
+            if not (is_int or is_loop_int):
+                continue
+            if self._only_for_shape(ctx, facts, node):
+                continue
+            var = node.value.value
+            written = ctx.code_for(node)
+            idx = ctx.code_for(index)
+            what = "the first SAMPLE of the batch" if literal_int(index) == 0 else (
+                f"sample `{idx}` of the batch" if is_loop_int else f"SAMPLE {idx} of the batch"
+            )
+            rest = "".join(", " + ctx.code_for(el.slice) for el in node.slice[1:])
+            suggestion = f"{var}[..., {idx}]" if not rest else f"{var}[:{rest}]... (index the channel axis)"
+            message = (
+                f"`{written}` selects {what}, not the first output or channel: Keras calls a single loss "
+                f"once per output with that output's tensors, batch first. For channel {idx} write "
+                f"`{var}[..., {idx}]` (or `{var}[:, {idx}]`); for several outputs pass "
+                "`loss={\"name\": fn, ...}` to compile."
+            )
+            fix = None
+            if len(node.slice) == 1:
+                fix = ctx.replace_fix(
+                    node, suggestion, safe=False, description=f"index the last axis: `{suggestion}`"
+                )
+            ctx.report(self, node, message, fix=fix)
+
+    @staticmethod
+    def _is_range_loop_var(facts: FunctionFacts, name: str) -> bool:
+        iters = facts.loop_vars.get(name, [])
+        if not iters or name in facts.assigns or name in facts.aug_assigns:
+            return False
+        return all(
+            isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" for it in iters
+        )
+
+    @staticmethod
+    def _only_for_shape(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) -> bool:
+        """`tf.shape(y_true[0])`, `y_pred[0].shape`: asking one sample's shape is fine."""
+        parent = facts.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.attr.value in {"shape", "dtype", "ndim"}:
+            return True
+        if isinstance(parent, cst.Arg):
+            call = facts.parent(parent)
+            if isinstance(call, cst.Call):
+                found = ctx.imports.api(call.func)
+                if found is not None and found.name.rsplit(".", 1)[-1] in _SHAPE_OPS:
+                    return True
+                if isinstance(call.func, cst.Name) and call.func.value == "len":
+                    return True
+        return False
+
+    # -- softmax/argmax/one_hot/concat/gather over axis 0 -----------------------------------------
+    def _axis_ops(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
+        for node in own_nodes(fn.node):
+            if not isinstance(node, cst.Call):
+                continue
+            found = ctx.imports.api(node.func)
+            if found is None:
+                continue
+            spec = _AXIS_OPS.get((found.family, found.name.rsplit(".", 1)[-1]))
+            if spec is None or any(a.star for a in node.args):
+                continue
+            axis_expr = get_arg(node, "axis", spec.position)
+            if spec.kind == "gather" and axis_expr is None:
+                axis_expr = get_arg(node, "batch_dims")  # batch_dims implies a leading batch: leave alone
+                if axis_expr is not None:
+                    continue
+            if axis_expr is None:
+                if spec.default == "ok":
+                    continue
+                on_batch, how = True, ("no axis uses axis 0" if spec.default == "0" else "no axis flattens the batch")
+            else:
+                axes = literal_ints(axis_expr)
+                if axes is None or 0 not in axes:
+                    continue
+                on_batch, how = True, "axis=0"
+            callee = ctx.code_for(node.func)
+            operand = self._operand(node, spec)
+            if operand is None or not facts.derives(operand):
+                continue
+            if spec.kind == "concat":
+                if not self._concat_of_channel_slices(ctx, facts, operand):
+                    continue
+            elif spec.kind == "gather":
+                indices = get_arg(node, "indices", 1)
+                if literal_ints(indices) is None or not axis0_is_batch(ctx, facts, operand):
+                    continue
+            elif spec.kind == "one_hot":
+                if not axis0_is_batch(ctx, facts, operand):
+                    continue
+            elif not axis0_is_batch(ctx, facts, operand):
+                continue
+            if on_batch:
+                ctx.report(self, node, self._axis_message(spec.kind, callee, how, ctx.code_for(operand)))
+
+    @staticmethod
+    def _operand(call: cst.Call, spec: _AxisOp) -> cst.BaseExpression | None:
+        keywords = {"softmax": ("logits", "x"), "argmax": ("input", "x", "a"), "one_hot": ("indices", "x"),
+                    "concat": ("values", "xs", "tensors"), "gather": ("params", "x")}[spec.kind]
+        for kw in keywords:
+            value = get_arg(call, kw)
+            if value is not None:
+                return value
+        return get_arg(call, None, 0)
+
+    @staticmethod
+    def _concat_of_channel_slices(ctx: FileContext, facts: FunctionFacts, values: cst.BaseExpression) -> bool:
+        """`tf.concat([y_pred[:, 0:1], y_pred[:, 2:3]], axis=0)`: channel slices stacked over samples."""
+        if not isinstance(values, (cst.List, cst.Tuple)) or not values.elements:
+            return False
+        for element in values.elements:
+            value = element.value
+            if not (
+                isinstance(value, cst.Subscript)
+                and len(value.slice) >= 2
+                and axis0_is_batch(ctx, facts, value)
+            ):
+                return False
+        return True
+
+    @staticmethod
+    def _axis_message(kind: str, callee: str, how: str, operand: str) -> str:
+        if kind == "softmax":
+            return (
+                f"`{callee}` with {how}: a softmax over axis 0 normalises across the samples of the batch, "
+                f"not across the classes of `{operand}`. Use `axis=-1` (the class axis)."
+            )
+        if kind == "argmax":
+            return (
+                f"`{callee}` with {how} of `{operand}`, the batch axis: it picks a sample, not a class. "
+                "Pass `axis=-1` (the class axis)."
+            )
+        if kind == "one_hot":
+            return (
+                f"`{callee}` with axis=0 puts the classes before the batch axis of `{operand}`; the result no "
+                "longer lines up with `y_pred`. Leave the default (`axis=-1`)."
+            )
+        if kind == "concat":
+            return (
+                f"`{callee}` with {how} stacks the channel slices of `{operand}` along the batch axis "
+                "(more rows, not more channels). Concatenate along `axis=-1`."
+            )
+        return (
+            f"`{callee}` with {how} gathers along axis 0 of `{operand}`, i.e. picks samples of the batch, "
+            "not channels. Pass `axis=-1` to pick channels."
+        )
+
+    # -- reductions of the prediction over axis 0 that feed the loss -----------------------------
+    def _reductions(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
+        claimed = {id(v.witness) for _e, v in ReturnClassifier(ctx, fn).reduced_returns()}
+        reaching = reaching_values(facts, facts.returns)
+        reaching_ids: set[int] = set()
+        for expr in reaching:
+            reaching_ids.update(id(n) for n in own_nodes_of(expr))
+        for node in own_nodes(fn.node):
+            if not isinstance(node, cst.Call) or id(node) in claimed or id(node) not in reaching_ids:
+                continue
+            reduction = as_reduction(ctx, node)
+            if reduction is None or reduction.axis is None:
+                continue
+            axes = literal_ints(reduction.axis)
+            if axes is None or 0 not in axes:
+                continue
+            # batch statistics of the labels (class counts for weighting) are deliberate: only the
+            # prediction reduced over the batch is flagged
+            if PRED not in facts.sources(reduction.operand):
+                continue
+            if not axis0_is_batch(ctx, facts, reduction.operand):
+                continue
+            callee = ctx.code_for(node.func)
+            ctx.report(
+                self,
+                node,
+                f"`{callee}(..., axis=0)` reduces the prediction over axis 0, the batch, and the result feeds "
+                f"the loss `{fn.name}`: every example's loss then depends on the other examples in the batch "
+                "(and on the batch size). If a feature axis was meant, use `axis=-1`.",
+            )
+
+
+def own_nodes_of(expr: cst.CSTNode):
+    from losscheck.lint.astutil import walk
+
+    return walk(expr)

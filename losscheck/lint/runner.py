@@ -1,0 +1,208 @@
+"""Lint many files: discover -> read -> cache -> pre-filter -> engine (in parallel) -> sorted findings.
+
+Files are independent, so the parse-and-check work goes to a process pool when there is
+enough of it; results are put back in path order, so output never depends on scheduling.
+Rule classes (and libcst) are imported only when some file actually has to be parsed.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from losscheck.lint import config as cfg
+from losscheck.lint import diagnostics
+from losscheck.lint.cache import Manifest, ResultCache, RuleInfo, cache_root, load_manifest, tool_key
+from losscheck.lint.discover import discover
+from losscheck.lint.finding import Finding
+from losscheck.lint.prefilter import Prefilter
+
+# Below this much work, starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 4
+PARALLEL_MIN_BYTES = 64_000
+
+
+@dataclass
+class FileJob:
+    index: int
+    display: str
+    relpath: str
+    data: bytes
+    codes: tuple[str, ...]
+    key: str | None
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    parsed: int = 0
+    cached: int = 0
+    missing: list[str] = field(default_factory=list)
+    sources: dict[str, bytes] = field(default_factory=dict)  # display path -> bytes (for snippets/fixes)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.missing) or any(f.code in diagnostics.DIAGNOSTIC_CODES for f in self.findings)
+
+
+@dataclass
+class Plan:
+    """What the run needs to know about rules; built once, shipped to workers."""
+
+    settings: cfg.Settings
+    manifest: Manifest
+    enabled: list[RuleInfo]
+    options: dict[str, Any]
+
+
+def plan(settings: cfg.Settings, *, use_cache: bool = True) -> Plan:
+    root = cache_root(settings.root, settings.cache_dir) if use_cache else None
+    manifest = load_manifest(root)
+    rules = manifest.rules
+    cfg.validate_selectors(cfg.all_selectors(settings), rules, diagnostics.DIAGNOSTIC_CODES)
+    enabled = cfg.resolve(rules, settings.layers)  # type: ignore[arg-type]
+    options: dict[str, Any] = {
+        "known_rules": [(r.code, r.name) for r in rules],
+        "layout_path": settings.layout,
+        "outputs": dict(settings.outputs),
+    }
+    return Plan(settings, manifest, list(enabled), options)  # type: ignore[arg-type]
+
+
+def _relpath(path: str, root: str) -> str:
+    absolute = os.path.abspath(path)
+    rel = os.path.relpath(absolute, root) if not os.path.relpath(absolute, root).startswith("..") else absolute
+    return rel.replace(os.sep, "/")
+
+
+def display_path(path: str) -> str:
+    """Relative to the working directory when inside it (as ruff prints), else as given."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return path if rel.startswith("..") else rel
+
+
+# -- the per-file work (runs in workers) -----------------------------------------------------
+
+_RULE_CLASSES: dict[str, Any] = {}
+
+
+def _rule_classes(codes: Sequence[str]) -> list[Any]:
+    if not _RULE_CLASSES:
+        from losscheck.lint.registry import load_registry
+
+        _RULE_CLASSES.update(load_registry().by_code())
+    return [_RULE_CLASSES[c] for c in codes if c in _RULE_CLASSES]
+
+
+def lint_job(job: FileJob, options: dict[str, Any]) -> list[Finding]:
+    from losscheck.lint.engine import lint_bytes
+
+    try:
+        return lint_bytes(job.data, job.display, rules=_rule_classes(job.codes), options=options)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one file, one diagnostic
+        return [diagnostics.make(diagnostics.INTERNAL_ERROR, job.display, f"{type(exc).__name__}: {exc}")]
+
+
+def _worker(args: tuple[FileJob, dict[str, Any]]) -> tuple[int, list[Finding]]:
+    job, options = args
+    return job.index, lint_job(job, options)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def run(
+    paths: Sequence[str],
+    the_plan: Plan,
+    *,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    keep_sources: bool = False,
+) -> RunResult:
+    settings = the_plan.settings
+    found = discover(
+        paths,
+        exclude=[*settings.exclude, *settings.extend_exclude],
+        root=settings.root,
+        respect_gitignore=settings.respect_gitignore,
+    )
+    result = RunResult(missing=found.missing, files=len(found.files))
+    tool = tool_key() if use_cache else ""
+    cache = ResultCache.open(
+        cache_root(settings.root, settings.cache_dir), tool, settings.fingerprint(), enabled=use_cache
+    )
+    per_file: dict[int, list[Finding]] = {}
+    todo: list[FileJob] = []
+    prefilters: dict[tuple[str, ...], Prefilter] = {}
+    for index, path in enumerate(found.files):
+        display = display_path(path)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            per_file[index] = [
+                diagnostics.make(diagnostics.UNREADABLE_FILE, display, f"cannot read the file: {exc.strerror or exc}")
+            ]
+            continue
+        if keep_sources:
+            result.sources[display] = data
+        relpath = _relpath(path, settings.root)
+        rules = cfg.per_file_rules(the_plan.enabled, relpath, settings.per_file_ignores)
+        codes = tuple(r.code for r in rules)
+        key = cache.key(relpath, codes, data) if cache.enabled else None
+        if key is not None:
+            hit = cache.get(key, display)
+            if hit is not None:
+                per_file[index] = hit
+                result.cached += 1
+                continue
+        pre = prefilters.get(codes)
+        if pre is None:
+            pre = prefilters[codes] = Prefilter(rules)
+        if not pre.wants(data):
+            per_file[index] = []
+            if key is not None:
+                cache.put(key, [])
+            continue
+        todo.append(FileJob(index, display, relpath, data, codes, key))
+    result.parsed = len(todo)
+    for job, findings in zip(todo, _lint_all(todo, the_plan.options, jobs)):
+        per_file[job.index] = findings
+        # A file with a diagnostic is not cached: the next run reports it again, freshly.
+        if job.key is not None and not any(f.code in diagnostics.DIAGNOSTIC_CODES for f in findings):
+            cache.put(job.key, findings)
+    for index in sorted(per_file):
+        result.findings.extend(per_file[index])
+    return result
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _lint_all(todo: list[FileJob], options: dict[str, Any], jobs: int | None) -> list[list[Finding]]:
+    workers = min(jobs or default_jobs(), len(todo))
+    total = sum(len(j.data) for j in todo)
+    if workers <= 1 or len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES:
+        return [lint_job(job, options) for job in todo]
+    import multiprocessing
+
+    # fork: workers inherit the imported modules and the loaded registry (no re-import cost).
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - platforms without fork
+        context = multiprocessing.get_context()
+    _rule_classes(todo[0].codes)  # import the rules once, before forking
+    out: dict[int, list[Finding]] = {}
+    # Biggest files first so that no worker is left with a big one at the end.
+    ordered = sorted(todo, key=lambda j: -len(j.data))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for index, findings in pool.map(_worker, [(j, options) for j in ordered], chunksize=1):
+            out[index] = findings
+    return [out[j.index] for j in todo]

@@ -1,0 +1,126 @@
+"""Static shape inference for loss code (issue 4).
+
+``infer(ctx, fn)`` runs the abstract interpreter (``interp.py``) over one loss function, with
+the shapes of ``y_true``/``y_pred`` taken from the layout, shape comments or jaxtyping
+annotations (``sources.py``), and returns :class:`ShapeFacts`, memoised per (file, function).
+Rules reach it through ``ctx.shapes(fn)``. Nothing here imports TensorFlow, Keras or NumPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from losscheck.shapes.domain import ANY, BATCH, SCALAR, Broadcast, Dim, Shape, Sym, broadcast
+from losscheck.shapes.interp import Interpreter, Note
+from losscheck.shapes.sources import Declared, Sources, find_sources
+from losscheck.shapes.values import UNKNOWN, Const, Tensor, Value
+
+if TYPE_CHECKING:
+    from losscheck.lint.context import FileContext, LossFunction
+
+__all__ = [
+    "ANY", "BATCH", "SCALAR", "Broadcast", "Dim", "Shape", "ShapeFacts", "Sym", "broadcast", "infer",
+]
+
+_CACHE_ATTR = "_losscheck_shape_facts"
+_CONSTS_ATTR = "_losscheck_module_constants"
+
+
+@dataclass
+class ShapeFacts:
+    """What shape inference knows about one loss function."""
+
+    declared: dict[str, Declared] = field(default_factory=dict)  # param -> its declared shape
+    values: dict[cst.CSTNode, Value] = field(default_factory=dict)
+    problems: list[Note] = field(default_factory=list)
+    gaps: list[Note] = field(default_factory=list)
+    returns: list[tuple[cst.CSTNode, Value]] = field(default_factory=list)
+
+    @property
+    def known(self) -> bool:
+        """True when some parameter's shape is known (otherwise nothing was interpreted)."""
+        return bool(self.declared)
+
+    def value_of(self, node: cst.CSTNode) -> Value:
+        return self.values.get(node, UNKNOWN)
+
+    def shape_of(self, node: cst.CSTNode) -> Shape | None:
+        value = self.values.get(node)
+        return value.shape if isinstance(value, Tensor) else None
+
+    def return_shapes(self) -> list[Shape | None]:
+        return [v.shape if isinstance(v, Tensor) else None for _, v in self.returns]
+
+
+def module_constants(ctx: "FileContext") -> dict[str, Value]:
+    """Module-level ``NAME = <int>`` bound exactly once (``NUM_CLASSES = 3``)."""
+    cached = ctx.__dict__.get(_CONSTS_ATTR)
+    if cached is not None:
+        return cached
+    counts: dict[str, int] = {}
+    values: dict[str, Value] = {}
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            targets = []
+            value = None
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+                value = small.value
+            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                targets = [small.target]
+                value = small.value if isinstance(small, cst.AnnAssign) else None
+            for target in targets:
+                if isinstance(target, cst.Name):
+                    counts[target.value] = counts.get(target.value, 0) + 1
+                    if isinstance(value, cst.Integer) and len(targets) == 1:
+                        values[target.value] = Const(int(value.evaluated_value))
+    # assigned anywhere else too (inside a function with `global`, or in a block): not a constant
+    from losscheck.shapes.interp import assigned_names
+
+    elsewhere: set[str] = set()
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            elsewhere |= assigned_names(stmt)
+    result = {k: v for k, v in values.items() if counts.get(k) == 1 and k not in elsewhere}
+    ctx.__dict__[_CONSTS_ATTR] = result
+    return result
+
+
+def infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
+    """Shape facts for ``fn`` (memoised on ``ctx``)."""
+    cache: dict[int, ShapeFacts] = ctx.__dict__.setdefault(_CACHE_ATTR, {})
+    key = id(fn.node)
+    if key in cache:
+        return cache[key]
+    facts = _infer(ctx, fn)
+    cache[key] = facts
+    return facts
+
+
+def _infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
+    sources: Sources = find_sources(ctx, fn)
+    facts = ShapeFacts(declared=dict(sources.shapes))
+    if not sources.shapes:
+        return facts  # nothing known: do not pay for interpretation
+    env: dict[str, Value] = {}
+    params = fn.node.params
+    for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
+        env[param.name.value] = UNKNOWN
+    for param, role in ((fn.y_true, "y_true"), (fn.y_pred, "y_pred")):
+        if param:
+            declared = sources.shapes.get(param)
+            env[param] = Tensor(declared.shape if declared else None, role)
+    interp = Interpreter(
+        ctx.module, ctx.imports, env, constants=module_constants(ctx), channels=sources.channels
+    )
+    result = interp.run_function(fn.node)
+    facts.values = result.values
+    facts.problems = result.problems
+    facts.gaps = result.gaps
+    facts.returns = result.returns
+    return facts

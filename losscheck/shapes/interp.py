@@ -1,0 +1,664 @@
+"""An abstract interpreter over one loss function's body.
+
+It walks straight-line code (assignments, tuple unpacking, ``if``/``else`` joined, loops and
+``try`` blocks making the names they assign unknown, returns) and gives every expression an
+abstract value (see ``values.py``); tensors get a :class:`Shape` or None. Whatever it cannot
+follow (a helper function, an op not in the table, a comprehension) becomes unknown, which
+rules read as "say nothing". It never executes or imports the user's code.
+
+Problems it finds (shapes that certainly fail or silently broadcast wrong) are collected as
+:class:`Note` records for the ``shape-mismatch`` rule; places where it lost track of a known
+shape are collected as gaps for the ``inference-gap`` rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+import libcst as cst
+
+from losscheck.shapes import ops as ops_mod
+from losscheck.shapes import shapefns as sf
+from losscheck.shapes.domain import ANY, Shape
+from losscheck.shapes.sources import ChannelInfo
+from losscheck.shapes.values import (
+    UNKNOWN,
+    Const,
+    DimValue,
+    LossObj,
+    Seq,
+    ShapeOf,
+    Tensor,
+    Value,
+    as_int,
+    tensor_shape,
+)
+
+if TYPE_CHECKING:
+    from losscheck.lint.imports import ImportMap
+
+_BINOPS: dict[type, str] = {
+    cst.Add: "add",
+    cst.Subtract: "subtract",
+    cst.Multiply: "multiply",
+    cst.Divide: "divide",
+    cst.FloorDivide: "divide",
+    cst.Modulo: "divide",
+    cst.Power: "power",
+    cst.BitAnd: "compare",
+    cst.BitOr: "compare",
+    cst.BitXor: "compare",
+}
+
+_REDUCTION_CONSTS = {"NONE": "none", "SUM": "sum", "AUTO": "auto", "SUM_OVER_BATCH_SIZE": "sum_over_batch_size"}
+
+
+@dataclass(frozen=True)
+class Note:
+    node: cst.CSTNode
+    message: str
+    # "error": the op certainly fails at run time with these shapes;
+    # "silent": it runs but computes something else than meant (broadcast, cut-short slice).
+    kind: str = "error"
+
+
+@dataclass
+class Result:
+    values: dict[cst.CSTNode, Value] = field(default_factory=dict)
+    problems: list[Note] = field(default_factory=list)
+    gaps: list[Note] = field(default_factory=list)
+    returns: list[tuple[cst.CSTNode, Value]] = field(default_factory=list)
+
+
+def join(a: Value, b: Value) -> Value:
+    """The value of a name after two branches: equal values stay, different ones lose detail."""
+    if a == b:
+        return a
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.shape is not None and b.shape is not None and a.shape.rank == b.shape.rank:
+            dims = tuple(x if x == y else ANY for x, y in zip(a.shape.dims, b.shape.dims))
+            return Tensor(Shape(dims), a.origin if a.origin == b.origin else None)
+        return Tensor(None)
+    return UNKNOWN
+
+
+class _Assigned(cst.CSTVisitor):
+    """Names a block of statements may (re)bind."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def _target(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Name):
+            self.names.add(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            for el in node.elements:
+                self._target(el.value)
+        elif isinstance(node, cst.StarredElement):
+            self._target(node.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._target(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._target(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._target(node.name)  # type: ignore[arg-type]
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.names.update(n.name.value for n in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.names.update(n.name.value for n in node.names)
+
+
+def assigned_names(node: cst.CSTNode) -> set[str]:
+    visitor = _Assigned()
+    node.visit(visitor)
+    return visitor.names
+
+
+class _Return(Exception):
+    """Control left the block (return/raise): the branch does not reach the join."""
+
+
+class Interpreter:
+    def __init__(
+        self,
+        module: cst.Module,
+        imports: "ImportMap | None",
+        env: Mapping[str, Value],
+        *,
+        constants: Mapping[str, Value] | None = None,
+        channels: Mapping[str, ChannelInfo] | None = None,
+    ) -> None:
+        self.module = module
+        self.imports = imports
+        self.env: dict[str, Value] = dict(env)
+        self.constants = dict(constants or {})
+        self.channels = dict(channels or {})
+        self.result = Result()
+
+    # -- helpers --------------------------------------------------------------------------
+    def text(self, node: cst.CSTNode) -> str:
+        code = self.module.code_for_node(node).strip()
+        code = " ".join(code.split())
+        return code if len(code) <= 60 else code[:57] + "..."
+
+    def problem(self, node: cst.CSTNode, message: str, kind: str = "error") -> None:
+        self.result.problems.append(Note(node, message, kind))
+
+    def gap(self, node: cst.CSTNode, message: str) -> None:
+        self.result.gaps.append(Note(node, message))
+
+    def _api(self, func: cst.BaseExpression) -> tuple[str, str] | None:
+        if self.imports is None:
+            return None
+        head = func
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and (head.value in self.env):
+            return None  # a local name shadows the import
+        found = self.imports.api(func)
+        return (found.family, found.name) if found is not None else None
+
+    # -- statements -----------------------------------------------------------------------
+    def run_function(self, node: cst.FunctionDef | cst.Lambda) -> Result:
+        if isinstance(node, cst.Lambda):
+            value = self.eval(node.body)
+            self.result.returns.append((node.body, value))
+            return self.result
+        body = node.body
+        statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+        try:
+            self.block(statements)
+        except _Return:
+            pass
+        return self.result
+
+    def block(self, statements: Iterable[cst.CSTNode]) -> None:
+        for stmt in statements:
+            self.statement(stmt)
+
+    def _forget(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.env[name] = UNKNOWN
+
+    def _body(self, node: cst.BaseSuite) -> list[cst.CSTNode]:
+        if isinstance(node, cst.IndentedBlock):
+            return list(node.body)
+        return [node]  # SimpleStatementSuite
+
+    def statement(self, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                self.small(small)
+        elif isinstance(stmt, cst.If):
+            self.if_(stmt)
+        elif isinstance(stmt, (cst.For, cst.While)):
+            names = assigned_names(stmt)
+            if isinstance(stmt, cst.For):
+                self.eval(stmt.iter)
+            else:
+                self.eval(stmt.test)
+            self._forget(names)
+            saved = dict(self.env)
+            try:
+                self.block(self._body(stmt.body))
+            except _Return:
+                pass
+            self.env = saved
+            if stmt.orelse is not None:
+                try:
+                    self.block(self._body(stmt.orelse.body))
+                except _Return:
+                    pass
+            self._forget(names)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                self.eval(item.item)
+                if item.asname is not None:
+                    self._forget(assigned_names(item.asname))
+            self.block(self._body(stmt.body))
+        elif isinstance(stmt, (cst.Try, cst.TryStar, cst.Match)):
+            names = assigned_names(stmt)
+            self._forget(names)
+            saved = dict(self.env)
+            for part in self._parts(stmt):
+                try:
+                    self.block(part)
+                except _Return:
+                    pass
+                self.env = dict(saved)
+            self._forget(names)
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            self.env[stmt.name.value] = UNKNOWN  # nested functions are checked on their own
+        else:
+            self._forget(assigned_names(stmt))
+
+    def _parts(self, stmt: cst.CSTNode) -> list[list[cst.CSTNode]]:
+        parts: list[list[cst.CSTNode]] = []
+        if isinstance(stmt, (cst.Try, cst.TryStar)):
+            parts.append(self._body(stmt.body))
+            parts.extend(self._body(h.body) for h in stmt.handlers)
+            if stmt.orelse is not None:
+                parts.append(self._body(stmt.orelse.body))
+            if stmt.finalbody is not None:
+                parts.append(self._body(stmt.finalbody.body))
+        elif isinstance(stmt, cst.Match):
+            parts.extend(self._body(c.body) for c in stmt.cases)
+        return parts
+
+    def if_(self, stmt: cst.If) -> None:
+        self.eval(stmt.test)
+        before = dict(self.env)
+        ends: list[dict[str, Value]] = []
+        try:
+            self.block(self._body(stmt.body))
+            ends.append(self.env)
+        except _Return:
+            pass
+        self.env = dict(before)
+        try:
+            if isinstance(stmt.orelse, cst.If):
+                self.if_(stmt.orelse)
+            elif isinstance(stmt.orelse, cst.Else):
+                self.block(self._body(stmt.orelse.body))
+            ends.append(self.env)
+        except _Return:
+            pass
+        if not ends:
+            raise _Return()
+        merged = dict(ends[0])
+        for other in ends[1:]:
+            for name in set(merged) | set(other):
+                merged[name] = join(merged.get(name, UNKNOWN), other.get(name, UNKNOWN))
+        self.env = merged
+
+    def small(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.Assign):
+            value = self.eval(node.value)
+            for target in node.targets:
+                self.assign(target.target, value)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                self.assign(node.target, self.eval(node.value))
+        elif isinstance(node, cst.AugAssign):
+            word = {
+                cst.AddAssign: "add", cst.SubtractAssign: "subtract", cst.MultiplyAssign: "multiply",
+                cst.DivideAssign: "divide",
+            }.get(type(node.operator))
+            left = self.eval(node.target)
+            right = self.eval(node.value)
+            if word is None or not isinstance(node.target, cst.Name):
+                self._forget(assigned_names(node))
+                return
+            self.assign(node.target, self.binary(node, word, node.target, left, node.value, right))
+        elif isinstance(node, cst.Expr):
+            self.eval(node.value)
+        elif isinstance(node, cst.Return):
+            if node.value is not None:
+                value = self.eval(node.value)
+                self.result.returns.append((node.value, value))
+            raise _Return()
+        elif isinstance(node, cst.Raise):
+            raise _Return()
+        elif isinstance(node, cst.Del):
+            self._forget(assigned_names(node))
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            self._forget(n.name.value for n in node.names)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            pass  # the ImportMap knows the file's imports, inside functions too
+        elif isinstance(node, cst.Assert):
+            self.eval(node.test)
+
+    def assign(self, target: cst.BaseExpression, value: Value) -> None:
+        if isinstance(target, cst.Name):
+            self.env[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            if (
+                isinstance(value, Seq)
+                and len(value.items) == len(elements)
+                and not any(isinstance(e, cst.StarredElement) for e in elements)
+            ):
+                for el, item in zip(elements, value.items):
+                    self.assign(el.value, item)
+            elif isinstance(value, ShapeOf) and len(value.shape.dims) == len(elements) and not any(
+                isinstance(e, cst.StarredElement) for e in elements
+            ):
+                for el, dim in zip(elements, value.shape.dims):
+                    self.assign(el.value, Const(dim) if isinstance(dim, int) else DimValue(dim))
+            else:
+                for el in elements:
+                    self._forget(assigned_names(el))
+                    if isinstance(el.value, cst.Name):
+                        self.env[el.value.value] = UNKNOWN
+        # subscript/attribute targets (x[...] = v, self.a = v) bind no local name
+
+    # -- expressions ----------------------------------------------------------------------
+    def eval(self, node: cst.BaseExpression) -> Value:
+        value = self._eval(node)
+        self.result.values[node] = value
+        return value
+
+    def _eval(self, node: cst.BaseExpression) -> Value:
+        if isinstance(node, cst.Name):
+            if node.value in self.env:
+                return self.env[node.value]
+            if node.value in ("True", "False", "None"):
+                return Const({"True": True, "False": False, "None": None}[node.value])
+            return self.constants.get(node.value, UNKNOWN)
+        if isinstance(node, cst.Integer):
+            return Const(int(node.evaluated_value))
+        if isinstance(node, cst.Float):
+            return Const(float(node.evaluated_value))
+        if isinstance(node, cst.SimpleString):
+            return Const(node.evaluated_value)
+        if isinstance(node, cst.Ellipsis):
+            return Const(Ellipsis)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            items = []
+            for el in node.elements:
+                if isinstance(el, cst.StarredElement):
+                    self.eval(el.value)
+                    return UNKNOWN
+                items.append(self.eval(el.value))
+            return Seq(tuple(items), "tuple" if isinstance(node, cst.Tuple) else "list")
+        if isinstance(node, cst.UnaryOperation):
+            operand = self.eval(node.expression)
+            if isinstance(node.operator, cst.Not):
+                return UNKNOWN
+            if isinstance(operand, Const) and isinstance(operand.value, (int, float)) and not isinstance(operand.value, bool):
+                if isinstance(node.operator, cst.Minus):
+                    return Const(-operand.value)
+                if isinstance(node.operator, cst.Plus):
+                    return operand
+                return UNKNOWN
+            if isinstance(operand, Tensor):
+                return Tensor(operand.shape)
+            return UNKNOWN
+        if isinstance(node, cst.BinaryOperation):
+            left, right = self.eval(node.left), self.eval(node.right)
+            if isinstance(node.operator, cst.MatrixMultiply):
+                return self.call_spec(
+                    node, ops_mod.OpSpec("matmul", ("x", "y")), "@",
+                    {"x": left, "y": right}, {"x": node.left, "y": node.right},
+                )
+            word = _BINOPS.get(type(node.operator))
+            if word is None:
+                return UNKNOWN
+            return self.binary(node, word, node.left, left, node.right, right)
+        if isinstance(node, cst.Comparison):
+            left = self.eval(node.left)
+            rights = [self.eval(c.comparator) for c in node.comparisons]
+            if len(node.comparisons) != 1 or isinstance(
+                node.comparisons[0].operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)
+            ):
+                return UNKNOWN
+            return self.binary(node, "compare", node.left, left, node.comparisons[0].comparator, rights[0])
+        if isinstance(node, cst.BooleanOperation):
+            self.eval(node.left)
+            self.eval(node.right)
+            return UNKNOWN
+        if isinstance(node, cst.IfExp):
+            self.eval(node.test)
+            return join(self.eval(node.body), self.eval(node.orelse))
+        if isinstance(node, cst.NamedExpr):
+            value = self.eval(node.value)
+            self.assign(node.target, value)
+            return value
+        if isinstance(node, cst.Attribute):
+            return self.attribute(node)
+        if isinstance(node, cst.Subscript):
+            return self.subscript(node)
+        if isinstance(node, cst.Call):
+            return self.call(node)
+        return UNKNOWN  # lambdas, comprehensions, f-strings...: not followed
+
+    def binary(
+        self, node: cst.CSTNode, word: str, lnode: cst.CSTNode, left: Value, rnode: cst.CSTNode, right: Value
+    ) -> Value:
+        if isinstance(left, Const) and isinstance(right, Const):
+            return self.const_arith(word, node, left, right)
+        if not (isinstance(left, Tensor) or isinstance(right, Tensor)):
+            if isinstance(left, (DimValue, Const)) and isinstance(right, (DimValue, Const)):
+                return UNKNOWN  # arithmetic on symbolic sizes: an unknown Python number
+            if isinstance(left, (Seq, Const)) and isinstance(right, (Seq, Const)):
+                return UNKNOWN  # list + list is concatenation, not a tensor op
+            return UNKNOWN
+        operands = [(self.text(lnode), left), (self.text(rnode), right)]
+        shape, message = ops_mod.broadcast_message(operands, ops_mod.OP_WORDS.get(word, "result"))
+        if message:
+            self.problem(node, message, "silent" if shape is not None else "error")
+        return Tensor(shape)
+
+    def const_arith(self, word: str, node: cst.CSTNode, left: Const, right: Const) -> Value:
+        a, b = left.value, right.value
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+            return UNKNOWN
+        try:
+            if isinstance(node, cst.BinaryOperation):
+                op = node.operator
+                if isinstance(op, cst.Add):
+                    return Const(a + b)
+                if isinstance(op, cst.Subtract):
+                    return Const(a - b)
+                if isinstance(op, cst.Multiply):
+                    return Const(a * b)
+                if isinstance(op, cst.Divide):
+                    return Const(a / b)
+                if isinstance(op, cst.FloorDivide):
+                    return Const(a // b)
+        except (ZeroDivisionError, OverflowError):
+            return UNKNOWN
+        return UNKNOWN
+
+    def attribute(self, node: cst.Attribute) -> Value:
+        attr = node.attr.value
+        if self._api(node) is not None or self.imports is not None and self.imports.qualname(node):
+            qual = self.imports.qualname(node) if self.imports else None
+            if qual and qual.endswith(".newaxis"):
+                return Const(None)
+            if qual and ".Reduction." in qual:
+                return Const(_REDUCTION_CONSTS.get(attr, "?"))
+            return UNKNOWN
+        base = self.eval(node.value)
+        if attr == "shape" and isinstance(base, Tensor):
+            return ShapeOf(base.shape) if base.shape is not None else UNKNOWN
+        return UNKNOWN
+
+    def subscript(self, node: cst.Subscript) -> Value:
+        base = self.eval(node.value)
+        items: list[sf.IndexItem] = []
+        for element in node.slice:
+            sl = element.slice
+            if isinstance(sl, cst.Index):
+                if sl.star is not None:
+                    items.append(sf.OpaqueIndex())
+                    continue
+                value = self.eval(sl.value)
+                if isinstance(value, Const) and value.value is Ellipsis:
+                    items.append(sf.EllipsisIndex())
+                elif isinstance(value, Const) and value.value is None:
+                    items.append(sf.NewAxis())
+                elif as_int(value) is not None:
+                    items.append(sf.IntIndex(as_int(value)))  # type: ignore[arg-type]
+                else:
+                    items.append(sf.OpaqueIndex())
+            else:  # cst.Slice
+                parts = []
+                known = True
+                for part in (sl.lower, sl.upper, sl.step):
+                    if part is None:
+                        parts.append(None)
+                        continue
+                    value = self.eval(part)
+                    if isinstance(value, Const) and value.value is None:
+                        parts.append(None)
+                    elif as_int(value) is not None:
+                        parts.append(as_int(value))
+                    else:
+                        parts.append(None)
+                        known = False
+                items.append(sf.SliceIndex(parts[0], parts[1], parts[2], known))
+        if isinstance(base, ShapeOf):
+            return self._index_shape_of(base, items)
+        if isinstance(base, Seq):
+            if len(items) == 1 and isinstance(items[0], sf.IntIndex):
+                i = items[0].value
+                if -len(base.items) <= i < len(base.items):
+                    return base.items[i]
+            return UNKNOWN
+        if not isinstance(base, Tensor):
+            return UNKNOWN
+        if base.shape is None:
+            return Tensor(None)
+        try:
+            result = sf.index_shape(base.shape, items)
+        except sf.ShapeError as err:
+            self.problem(node, f"`{self.text(node)}`: {err} (`{self.text(node.value)}` is {base.shape})")
+            return Tensor(None)
+        for warning in result.warnings:
+            self.problem(
+                node,
+                f"`{self.text(node)}` slices {warning.text} on axis {warning.axis}, which has only "
+                f"{warning.size} (`{self.text(node.value)}` is {base.shape}): the slice is silently cut short",
+                "silent",
+            )
+        self._check_layout_slices(node, base, result)
+        return Tensor(result.shape)
+
+    def _index_shape_of(self, base: ShapeOf, items: list[sf.IndexItem]) -> Value:
+        if len(items) == 1 and isinstance(items[0], sf.IntIndex):
+            i = items[0].value
+            if -base.shape.rank <= i < base.shape.rank:
+                dim = base.shape.dims[i]
+                return Const(dim) if isinstance(dim, int) else DimValue(dim)
+        if len(items) == 1 and isinstance(items[0], sf.SliceIndex) and items[0].known:
+            s = items[0]
+            return ShapeOf(Shape(base.shape.dims[slice(s.start, s.stop, s.step)]))
+        return UNKNOWN
+
+    def _check_layout_slices(self, node: cst.Subscript, base: Tensor, result: sf.IndexResult) -> None:
+        info = self.channels.get(base.origin or "")
+        if info is None or not result.slices:
+            return
+        for axis, s in result.slices:
+            if axis != info.axis or s.step not in (None, 1):
+                continue
+            size = base.shape.dims[axis] if base.shape else None
+            if not isinstance(size, int):
+                continue
+            start, stop, _ = slice(s.start, s.stop).indices(size)
+            if stop <= start:
+                continue
+            if start in info.boundaries and stop in info.boundaries:
+                continue
+            self.problem(
+                node,
+                f"`{self.text(node)}` takes channels {start}:{stop} of output '{info.output}', "
+                f"which match no task's range in the layout ({info.describe()})",
+                "silent",
+            )
+
+    # -- calls ------------------------------------------------------------------------------
+    def call(self, node: cst.Call) -> Value:
+        positional: list[Value] = []
+        keywords: dict[str, Value] = {}
+        pos_nodes: list[cst.CSTNode] = []
+        kw_nodes: dict[str, cst.CSTNode] = {}
+        starred = False
+        for arg in node.args:
+            value = self.eval(arg.value)
+            if arg.star:
+                starred = True
+            elif arg.keyword is not None:
+                keywords[arg.keyword.value] = value
+                kw_nodes[arg.keyword.value] = arg.value
+            else:
+                positional.append(value)
+                pos_nodes.append(arg.value)
+        func = node.func
+        # a method on a tensor / shape
+        if isinstance(func, cst.Attribute) and self._api(func) is None:
+            base = self.eval(func.value)
+            if isinstance(base, Tensor) and func.attr.value == "get_shape" and base.shape is not None:
+                return ShapeOf(base.shape)
+            if isinstance(base, ShapeOf) and func.attr.value == "as_list":
+                return base
+            if isinstance(base, Tensor) and base.shape is not None:
+                self.gap(node, f"shape inference stops at the method `.{func.attr.value}()` on {base.shape}")
+            return UNKNOWN
+        api = self._api(func)
+        if api is None:
+            callee = self.eval(func) if not isinstance(func, cst.Name) or func.value in self.env else UNKNOWN
+            if isinstance(callee, LossObj) and not starred and len(positional) >= 2:
+                texts = (self.text(pos_nodes[0]), self.text(pos_nodes[1]))
+                problems: list[str] = []
+                value = ops_mod.call_loss_object(callee, positional[0], positional[1], texts, problems)
+                for message in problems:
+                    self.problem(node, message)
+                return value
+            self._gap_if_known(node, positional + list(keywords.values()), f"`{self.text(func)}` is not followed")
+            return UNKNOWN
+        family, name = api
+        spec = ops_mod.lookup(family, name)
+        if spec is None or starred:
+            self._gap_if_known(node, positional + list(keywords.values()), f"`{self.text(func)}` is not modelled")
+            return UNKNOWN
+        args: dict[str, Value] = {}
+        arg_nodes: dict[str, cst.CSTNode] = {}
+        for pname, value, pnode in zip(spec.params, positional, pos_nodes):
+            args[pname] = value
+            arg_nodes[pname] = pnode
+        for key, value in keywords.items():
+            target = key if key in spec.params or key == "keepdims" else ops_mod.KEYWORD_ALIASES.get(key)
+            if target is None or (target not in spec.params and target != "keepdims"):
+                continue  # name=, dtype=, from_logits=...: no effect on the shape
+            args[target] = value
+            arg_nodes[target] = kw_nodes[key]
+        return self.call_spec(node, spec, self.text(func), args, arg_nodes)
+
+    def call_spec(
+        self,
+        node: cst.CSTNode,
+        spec: ops_mod.OpSpec,
+        label: str,
+        args: dict[str, Value],
+        arg_nodes: Mapping[str, cst.CSTNode],
+    ) -> Value:
+        call = ops_mod.OpCall(spec, label, args, {k: self.text(v) for k, v in arg_nodes.items()})
+        value = ops_mod.HANDLERS[spec.kind](call)
+        for message in call.problems:
+            # a problem with a result shape is the silent batch-axes broadcast (where/binary ops)
+            self.problem(node, message, "silent" if isinstance(value, Tensor) and value.shape is not None else "error")
+        if isinstance(value, Tensor) and value.shape is None and any(
+            tensor_shape(v) is not None and isinstance(v, Tensor) for v in args.values()
+        ) and not call.problems:
+            self.gap(node, f"the shape of `{self.text(node)}` is not inferred")
+        return value
+
+    def _gap_if_known(self, node: cst.CSTNode, values: list[Value], why: str) -> None:
+        shapes = [v.shape for v in values if isinstance(v, Tensor) and v.shape is not None]
+        if shapes:
+            self.gap(node, f"shape inference stops at `{self.text(node)}`: {why}")

@@ -1,0 +1,328 @@
+"""Facts about PyTorch loss code that the rules of this pack share.
+
+Computed once per parsed module (the core's FileContext has no slot for plugin facts, so we
+keep a tiny identity-keyed cache) and only with libcst: like the core linter, this pack never
+imports torch or NumPy, and never runs the code it reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from losscheck_torch._losscalls import Resolver
+
+# Parameter names that mean "the model's prediction" / "the ground truth" in PyTorch code.
+PRED_NAMES = frozenset(
+    {"pred", "preds", "prediction", "predictions", "logits", "logit", "output", "outputs", "out",
+     "input", "inputs", "y_pred", "y_hat", "yhat", "scores", "probs", "predicted"}
+)
+TARGET_NAMES = frozenset(
+    {"target", "targets", "y", "label", "labels", "y_true", "gt", "ground_truth", "truth", "true", "mask"}
+)
+# A function whose name says its result is one value per sample (or per element).
+PER_SAMPLE_NAME = re.compile(
+    r"per_?(sample|example|pixel|element|instance|item|image)s?|unreduced|elementwise|element_wise"
+    r"|samplewise|sample_wise|no_reduction|reduction_none",
+    re.IGNORECASE,
+)
+# Calls whose arguments are for humans (logging), not for the loss value.
+LOGGING_CALL = re.compile(r"(^|\.|_)(log\w*|print|info|debug|warning|append|extend|add_scalar\w*|update)$")
+
+
+@dataclass
+class ImportMap:
+    """Local name -> fully qualified dotted name, from every import statement in the file."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            dotted = _dotted(alias.name)
+            if dotted is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = dotted
+            else:  # `import torch.nn` binds `torch`
+                head = dotted.split(".")[0]
+                self.aliases.setdefault(head, head)
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        base = _dotted(node.module)
+        for alias in node.names:
+            name = _dotted(alias.name)
+            if base is None or name is None:
+                continue
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.aliases[local] = f"{base}.{name}"
+
+    @property
+    def uses_torch(self) -> bool:
+        return any(v == "torch" or v.startswith("torch.") for v in self.aliases.values())
+
+    def qualname(self, expr: cst.BaseExpression) -> str | None:
+        """``F.cross_entropy`` -> ``torch.nn.functional.cross_entropy`` (None if not an imported name)."""
+        if isinstance(expr, cst.Name):
+            return self.aliases.get(expr.value)
+        if isinstance(expr, cst.Attribute):
+            base = self.qualname(expr.value)
+            return f"{base}.{expr.attr.value}" if base else None
+        return None
+
+
+def _dotted(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        base = _dotted(expr.value)
+        return f"{base}.{expr.attr.value}" if base else None
+    return None
+
+
+@dataclass(frozen=True)
+class TorchLoss:
+    """A function that computes a loss in a file that uses PyTorch."""
+
+    node: cst.FunctionDef
+    name: str  # "focal_loss" or "FocalLoss.forward", for messages
+    params: tuple[str, ...]
+    class_node: cst.ClassDef | None
+
+    @property
+    def class_name(self) -> str | None:
+        return self.class_node.name.value if self.class_node else None
+
+    @property
+    def pred_params(self) -> tuple[str, ...]:
+        return tuple(p for p in self.params if p in PRED_NAMES)
+
+    @property
+    def target_params(self) -> tuple[str, ...]:
+        return tuple(p for p in self.params if p in TARGET_NAMES)
+
+    @property
+    def per_sample(self) -> bool:
+        """The function's own name promises one value per sample (see ``PER_SAMPLE_NAME``)."""
+        names = [self.node.name.value] + ([self.class_name] if self.class_name else [])
+        return any(PER_SAMPLE_NAME.search(_snake(n)) for n in names)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _params(node: cst.FunctionDef) -> tuple[str, ...]:
+    p = node.params
+    every = [*p.posonly_params, *p.params, *p.kwonly_params]
+    return tuple(param.name.value for param in every)
+
+
+def _is_loss(node: cst.FunctionDef, class_name: str | None, params: Sequence[str]) -> bool:
+    name = node.name.value.lower()
+    if "loss" in name or "criterion" in name:
+        return True
+    if class_name and re.search(r"loss|criterion", class_name, re.IGNORECASE) and name in {"forward", "__call__"}:
+        return True
+    return any(p in PRED_NAMES for p in params) and any(p in TARGET_NAMES for p in params)
+
+
+@dataclass
+class Scope:
+    """A function, or the module, with the calls in its own code and what its names are bound to."""
+
+    node: cst.CSTNode
+    class_node: cst.ClassDef | None  # the class a method belongs to
+    calls: list[cst.Call] = field(default_factory=list)
+    # name -> every value bound to it (None: bound some other way: loop, with, parameter, import...)
+    bindings: dict[str, list[cst.BaseExpression | None]] = field(default_factory=dict)
+
+    def bind(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+        if isinstance(target, cst.Name):
+            self.bindings.setdefault(target.value, []).append(value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind(element.value, None)
+
+    def single_assignments(self) -> dict[str, cst.BaseExpression]:
+        """Names bound exactly once, by a plain ``x = value``: there is no doubt what they hold."""
+        return {n: v[0] for n, v in self.bindings.items() if len(v) == 1 and v[0] is not None}
+
+
+@dataclass
+class TorchFacts:
+    module: cst.Module
+    imports: ImportMap = field(default_factory=ImportMap)
+    losses: list[TorchLoss] = field(default_factory=list)
+    scopes: list[Scope] = field(default_factory=list)
+    # class -> {attr: [values]} from `self.attr = value` in its methods
+    self_attrs: dict[int, dict[str, list[cst.BaseExpression]]] = field(default_factory=dict)
+
+    def scope_of(self, node: cst.CSTNode) -> Scope:
+        for scope in self.scopes:
+            if scope.node is node:
+                return scope
+        raise KeyError(node)
+
+    def resolver(self, scope: Scope) -> "Resolver":
+        """Callee resolution inside ``scope``."""
+        from losscheck_torch._losscalls import Resolver
+
+        attrs: dict[str, cst.BaseExpression] = {}
+        if scope.class_node is not None:
+            raw = self.self_attrs.get(id(scope.class_node), {})
+            attrs = {name: values[0] for name, values in raw.items() if len(values) == 1}
+        module_level = self.scopes[0].single_assignments()
+        local = {} if scope is self.scopes[0] else scope.single_assignments()
+        return Resolver(self.imports, local, module_level, attrs)
+
+
+def _collect(module: cst.Module) -> TorchFacts:
+    """One walk over the file: imports, scopes with their calls and bindings, loss functions."""
+    from losscheck_torch._walk import children
+
+    facts = TorchFacts(module)
+    facts.scopes.append(Scope(module, None))
+
+    def visit(node: cst.CSTNode, scope: Scope, class_node: cst.ClassDef | None) -> None:
+        # iterative over statements and expressions; recursion only at function/class boundaries
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, cst.FunctionDef) and current is not node:
+                scope.bind(current.name, None)
+                inner = Scope(current, class_node)
+                facts.scopes.append(inner)
+                params = _params(current)
+                for name in params:
+                    inner.bindings.setdefault(name, []).append(None)
+                if _is_loss(current, class_node.name.value if class_node else None, params):
+                    label = f"{class_node.name.value}.{current.name.value}" if class_node else current.name.value
+                    facts.losses.append(TorchLoss(current, label, params, class_node))
+                visit(current, inner, class_node)
+                continue
+            if isinstance(current, cst.ClassDef) and current is not node:
+                scope.bind(current.name, None)
+                visit(current, Scope(current, None), current)  # a class body: not a place we resolve names
+                continue
+            if isinstance(current, cst.Call):
+                scope.calls.append(current)
+            elif isinstance(current, cst.Assign):
+                for t in current.targets:
+                    scope.bind(t.target, current.value if len(current.targets) == 1 else None)
+                    target = t.target
+                    if (class_node is not None and isinstance(target, cst.Attribute)
+                            and isinstance(target.value, cst.Name) and target.value.value == "self"):
+                        attrs = facts.self_attrs.setdefault(id(class_node), {})
+                        attrs.setdefault(target.attr.value, []).append(current.value)
+            elif isinstance(current, cst.AnnAssign):
+                scope.bind(current.target, current.value)
+            elif isinstance(current, cst.AugAssign):
+                scope.bind(current.target, None)
+            elif isinstance(current, cst.For):
+                scope.bind(current.target, None)
+            elif isinstance(current, cst.WithItem) and current.asname is not None:
+                scope.bind(current.asname.name, None)
+            elif isinstance(current, cst.NamedExpr):
+                scope.bind(current.target, None)
+            elif isinstance(current, cst.Import):
+                facts.imports.add_import(current)
+                for alias in current.names:
+                    scope.bind(cst.Name((alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else (_dotted(alias.name) or "_").split(".")[0])), None)
+            elif isinstance(current, cst.ImportFrom):
+                facts.imports.add_import_from(current)
+            stack.extend(reversed(list(children(current))))
+
+    visit(module, facts.scopes[0], None)
+    return facts
+
+
+_CACHE: list[tuple[cst.Module, TorchFacts]] = []  # identity-keyed; libcst nodes take no weakrefs
+
+
+def torch_facts(module: cst.Module, source: str | None = None) -> TorchFacts:
+    """The facts of ``module``, computed once. Files that never mention torch cost nothing."""
+    for cached_module, facts in _CACHE:
+        if cached_module is module:
+            return facts
+    if source is not None and "torch" not in source:
+        facts = TorchFacts(module)
+    else:
+        facts = _collect(module)
+        if not facts.imports.uses_torch:
+            facts = TorchFacts(module, facts.imports)  # not PyTorch code: every rule stays quiet
+    _CACHE.insert(0, (module, facts))
+    del _CACHE[4:]
+    return facts
+
+
+# -- small helpers over libcst expressions -------------------------------------------------
+def names_in(expr: cst.CSTNode) -> set[str]:
+    """Every bare ``Name`` read in ``expr`` (attribute names like ``x.shape``'s ``shape`` excluded)."""
+    out: set[str] = set()
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            out.add(node.value)
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:  # keyword names are not reads
+            node.value.visit(self)
+            return False
+
+    expr.visit(Visitor())
+    return out
+
+
+def keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def positional(call: cst.Call, index: int) -> cst.Arg | None:
+    pos = [a for a in call.args if a.keyword is None and not a.star]
+    return pos[index] if index < len(pos) else None
+
+
+def string_value(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def calls_in(node: cst.CSTNode) -> Iterator[cst.Call]:
+    """Calls in ``node``'s own code: nested functions and classes are scopes of their own."""
+    found: list[cst.Call] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+        def visit_FunctionDef(self, inner: cst.FunctionDef) -> bool:
+            return inner is node
+
+        def visit_ClassDef(self, inner: cst.ClassDef) -> bool:
+            return inner is node
+
+    node.visit(Visitor())
+    return iter(found)
+
+
+def _all_params(node: cst.FunctionDef) -> list[cst.Param]:
+    p = node.params
+    out = [*p.posonly_params, *p.params, *p.kwonly_params]
+    for star in (p.star_arg, p.star_kwarg):
+        if isinstance(star, cst.Param):
+            out.append(star)
+    return out
