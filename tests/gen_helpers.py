@@ -210,12 +210,12 @@ def reference_task(output: dict[str, Any], task: dict[str, Any], yt: np.ndarray,
     for name, params in _terms(task):
         w = params.get("weight", 1.0)
         y, p = Y, P
+        if name == "dice" and logits:  # losscheck's documented choice: dice sees probabilities
+            p = np.asarray(keras.ops.softmax(p, axis=-1) if task["type"] == "categorical" else keras.ops.sigmoid(p))
         if "classes" in params:
             y, p = np.take(y, params["classes"], axis=-1), np.take(p, params["classes"], axis=-1)
         losses = keras.losses
         if name == "dice":
-            if logits:
-                p = np.asarray(keras.ops.softmax(p, axis=-1) if task["type"] == "categorical" else keras.ops.sigmoid(p))
             dice += w * np.asarray(losses.dice(y, p, axis=tuple(range(1, y.ndim))), dtype="float64")
             continue
         if name in ("mean_squared_error", "mean_absolute_error", "log_cosh"):

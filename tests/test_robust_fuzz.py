@@ -46,7 +46,7 @@ INTERNAL_ERROR = "LCK997"
 SYNTAX_ERROR = "LCK999"
 
 FUZZ = settings(
-    max_examples=int(os.environ.get("LOSSCHECK_FUZZ_EXAMPLES", "120")),
+    max_examples=int(os.environ.get("LOSSCHECK_FUZZ_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
@@ -287,8 +287,24 @@ def loss_programs(draw) -> str:
 # --------------------------------------------------------------------------------------------
 # Mutations of real loss modules
 # --------------------------------------------------------------------------------------------
-def _seed_sources() -> list[str]:
-    return [p.read_text(encoding="utf-8") for p in SEED_FILES if p.is_file()]
+def _seed_blocks() -> tuple[list[str], list[str]]:
+    """The seed files cut into their imports and their other top-level statements (functions,
+    classes, compile calls): a mutated program is a few blocks, not a whole 300-line module, so
+    each example is cheap and the mutations land in loss code."""
+    imports: list[str] = []
+    blocks: list[str] = []
+    for path in SEED_FILES:
+        if not path.is_file():
+            continue
+        source = path.read_text(encoding="utf-8")
+        for node in ast.parse(source).body:
+            segment = ast.get_source_segment(source, node, padded=True) or ""
+            decorators = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in getattr(node, "decorator_list", []))
+            (imports if isinstance(node, (ast.Import, ast.ImportFrom)) else blocks).append(decorators + segment)
+    return sorted(set(imports)), blocks
+
+
+SEED_IMPORTS, SEED_BLOCKS = _seed_blocks()
 
 
 def _tokens(source: str) -> list[tokenize.TokenInfo]:
@@ -306,8 +322,9 @@ REPLACEMENTS = ["y_true", "y_pred", "0", "-1", "axis=0", "(", ")", "[", "]", ":"
 
 @st.composite
 def mutated(draw) -> str:
-    sources = _seed_sources()
-    source = draw(st.sampled_from(sources))
+    header = draw(st.lists(st.sampled_from(SEED_IMPORTS), max_size=4, unique=True))
+    body = draw(st.lists(st.sampled_from(SEED_BLOCKS), min_size=1, max_size=4))
+    source = "\n".join(header) + "\n\n" + "\n\n".join(body) + "\n"
     for _ in range(draw(st.integers(1, 4))):
         lines = source.splitlines(keepends=True)
         if not lines:

@@ -18,8 +18,8 @@ task of output ``o`` with ``S = o.spatial``:
 3. Map terms (every term but dice): a loss map ``L`` of shape ``(B, *S)``, summed
    with ``TermPlan.weight``; ``task = sum_S(L * M) / max(sum_S(M), 1)``.
 4. Dice terms: ``dice(Y, P, axis=(1, ..., rank-1))`` per example, added with their weight.
-   With ``from_logits``, dice sees probabilities (sigmoid for binary/multilabel,
-   softmax over the channels the term sees for categorical).
+   With ``from_logits``, dice sees probabilities: sigmoid for binary/multilabel, softmax
+   over all the task's channels for categorical (before ``classes`` are gathered).
 5. ``TermPlan.classes``: Y and P are gathered on the channel axis for that term only.
 6. Output loss = sum over tasks of ``TaskPlan.weight * task``; per example ``(B,)``.
 """

@@ -74,13 +74,19 @@ def _settings_from(args: argparse.Namespace, paths: Sequence[str]) -> cfg.Settin
         if not os.path.isfile(layout):
             raise UserError("layout file not found", layout)
         layout = os.path.abspath(layout)
-    return cfg.build_settings(
+    settings = cfg.build_settings(
         paths,
         config=getattr(args, "config", None),
         isolated=getattr(args, "isolated", False),
         cli_layer=layer,
         overrides={"layout": layout, "output_format": getattr(args, "format", None)},
     )
+    if settings.layout:
+        # Validate once, up front: a bad layout is a usage error (exit 2), not a crash per file.
+        from losscheck.shapes.sources import load_layout
+
+        load_layout(settings.layout)
+    return settings
 
 
 def _read_text(path: str) -> str | None:

@@ -215,6 +215,20 @@ class _Finder:
         return params
 
     @staticmethod
+    def _method_may_be_loss(fn: cst.FunctionDef, cls: cst.ClassDef) -> bool:
+        """A method of a class that is not a Loss: only `__call__` or a method named like a loss,
+        and never in a test case (reference implementations there use NumPy on purpose)."""
+        cname = cls.name.value
+        if cname.endswith(("Test", "Tests")) or cname.startswith("Test"):
+            return False
+        for base in cls.bases:
+            text = base.value.attr.value if isinstance(base.value, cst.Attribute) else getattr(base.value, "value", "")
+            if isinstance(text, str) and text.endswith("TestCase"):
+                return False
+        name = fn.name.value
+        return name == "__call__" or "loss" in name.lower()
+
+    @staticmethod
     def _is_static(fn: cst.FunctionDef) -> bool:
         return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in fn.decorators)
 
@@ -254,6 +268,8 @@ class _Finder:
                 self._add(fn, params, "loss", "loss-subclass", cls, all_params=params)
                 continue
             if len(params) >= 2 and is_loss_pair(params[0], params[1]):
+                if cls is not None and not self._method_may_be_loss(fn, cls):
+                    continue
                 name = fn.name.value.lower()
                 kind: FunctionKind = "metric" if ("loss" not in name and _METRIC_NAME.search(name)) else "loss"
                 extra = [p for p in _all_param_names(fn.params) if p not in params[:2] and p not in {"self", "cls"}]

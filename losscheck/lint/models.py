@@ -831,3 +831,15 @@ def in_source_order(ctx, reads: Iterable[OuterRead]) -> list[OuterRead]:
         return (where.start.line, where.start.column)
 
     return sorted(reads, key=key)
+
+
+def full_range(ctx, node: cst.CSTNode):
+    """The node's source range including its own parentheses (libcst's excludes ``(`` ``)``)."""
+    from libcst.metadata import CodeRange
+
+    where = ctx.position(node)
+    lpar = getattr(node, "lpar", None)
+    rpar = getattr(node, "rpar", None)
+    if lpar and rpar:
+        return CodeRange(ctx.position(lpar[0]).start, ctx.position(rpar[-1]).end)
+    return where

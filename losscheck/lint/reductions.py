@@ -40,7 +40,18 @@ MEAN_NAMES = frozenset({"reduce_mean", "mean", "nanmean", "average"})
 SUM_NAMES = frozenset({"reduce_sum", "sum", "nansum"})
 
 BatchHook = Callable[[FileContext, LossFunction, cst.BaseExpression, "tuple[int, ...] | None"], "bool | None"]
-BATCH_AXIS_HOOKS: list[BatchHook] = []
+
+
+def _shape_inference_hook(
+    ctx: FileContext, fn: LossFunction, operand: cst.BaseExpression, axes: "tuple[int, ...] | None"
+) -> "bool | None":
+    # Issue 4: inferred shapes (losscheck.shapes) say where the batch axis is, e.g. not axis 0 after tf.stack.
+    from losscheck.shapes.hooks import batch_axis_verdict
+
+    return batch_axis_verdict(ctx, fn, operand, axes)
+
+
+BATCH_AXIS_HOOKS: list[BatchHook] = [_shape_inference_hook]
 
 
 @dataclass(frozen=True)

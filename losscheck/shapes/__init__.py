@@ -51,6 +51,11 @@ class ShapeFacts:
         value = self.values.get(node)
         return value.shape if isinstance(value, Tensor) else None
 
+    def axis0_of(self, node: cst.CSTNode) -> Dim | None:
+        """What axis 0 of ``node``'s value is (B, a size, ?), known even when its rank is not."""
+        value = self.values.get(node)
+        return value.axis0 if isinstance(value, Tensor) else None
+
     def return_shapes(self) -> list[Shape | None]:
         return [v.shape if isinstance(v, Tensor) else None for _, v in self.returns]
 
@@ -105,8 +110,6 @@ def infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
 def _infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
     sources: Sources = find_sources(ctx, fn)
     facts = ShapeFacts(declared=dict(sources.shapes))
-    if not sources.shapes:
-        return facts  # nothing known: do not pay for interpretation
     env: dict[str, Value] = {}
     params = fn.node.params
     for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
@@ -114,13 +117,15 @@ def _infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
     for param, role in ((fn.y_true, "y_true"), (fn.y_pred, "y_pred")):
         if param:
             declared = sources.shapes.get(param)
-            env[param] = Tensor(declared.shape if declared else None, role)
+            # undeclared: rank unknown, but Keras always passes the batch on axis 0
+            env[param] = Tensor(declared.shape, role) if declared else Tensor(None, role, BATCH)
     interp = Interpreter(
         ctx.module, ctx.imports, env, constants=module_constants(ctx), channels=sources.channels
     )
     result = interp.run_function(fn.node)
     facts.values = result.values
     facts.problems = result.problems
-    facts.gaps = result.gaps
+    # a gap is where a declared shape was lost: without declarations nothing was being tracked
+    facts.gaps = result.gaps if sources.shapes else []
     facts.returns = result.returns
     return facts

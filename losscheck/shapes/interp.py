@@ -395,7 +395,7 @@ class Interpreter:
                     return operand
                 return UNKNOWN
             if isinstance(operand, Tensor):
-                return Tensor(operand.shape)
+                return Tensor(operand.shape, lead=operand.lead)
             return UNKNOWN
         if isinstance(node, cst.BinaryOperation):
             left, right = self.eval(node.left), self.eval(node.right)
@@ -450,7 +450,7 @@ class Interpreter:
         shape, message = ops_mod.broadcast_message(operands, ops_mod.OP_WORDS.get(word, "result"))
         if message:
             self.problem(node, message, "silent" if shape is not None else "error")
-        return Tensor(shape)
+        return ops_mod._tensor(shape, lead=ops_mod.common_lead([left, right]))
 
     def const_arith(self, word: str, node: cst.CSTNode, left: Const, right: Const) -> Value:
         a, b = left.value, right.value
@@ -532,6 +532,13 @@ class Interpreter:
         if not isinstance(base, Tensor):
             return UNKNOWN
         if base.shape is None:
+            first = items[0] if items else None
+            if isinstance(first, sf.SliceIndex) and first.known and first.start in (None, 0) and (
+                first.stop is None and first.step in (None, 1)
+            ):
+                return Tensor(None, lead=base.lead)  # y[:, ...] keeps axis 0
+            if isinstance(first, sf.NewAxis):
+                return Tensor(None, lead=1)
             return Tensor(None)
         try:
             result = sf.index_shape(base.shape, items)
@@ -631,6 +638,9 @@ class Interpreter:
         for pname, value, pnode in zip(spec.params, positional, pos_nodes):
             args[pname] = value
             arg_nodes[pname] = pnode
+        if spec.options.get("all_keywords"):
+            spec = ops_mod.OpSpec(spec.kind, tuple(keywords), {**spec.options, "positional": len(positional)})
+            positional, pos_nodes = [], []
         for key, value in keywords.items():
             target = key if key in spec.params or key == "keepdims" else ops_mod.KEYWORD_ALIASES.get(key)
             if target is None or (target not in spec.params and target != "keepdims"):

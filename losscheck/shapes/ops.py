@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from losscheck.shapes import shapefns as sf
-from losscheck.shapes.domain import BATCH, SCALAR, Shape, broadcast
+from losscheck.shapes.domain import BATCH, SCALAR, Dim, Shape, broadcast
 from losscheck.shapes.values import (
     UNKNOWN,
     Const,
@@ -125,8 +125,33 @@ def broadcast_message(
 # -- handlers ----------------------------------------------------------------------------------
 
 
-def _tensor(shape: Shape | None, origin: str | None = None) -> Tensor:
-    return Tensor(shape, origin)
+def _tensor(shape: Shape | None, origin: str | None = None, lead: Dim | None = None) -> Tensor:
+    return Tensor(shape, origin, lead if shape is None else None)
+
+
+def lead_of(value: Value) -> Dim | None:
+    """What axis 0 of ``value`` is (see ``Tensor.lead``), or None."""
+    return value.axis0 if isinstance(value, Tensor) else None
+
+
+def common_lead(values: list[Value]) -> Dim | None:
+    """Axis 0 of an element-wise result: the batch when every tensor operand has it on axis 0.
+
+    Broadcasting aligns on the right, but the result's axis 0 comes from the highest-rank
+    operand; if every tensor operand starts with B, so does the result. Scalars are neutral;
+    anything unknown makes the answer unknown.
+    """
+    leads = set()
+    for v in values:
+        if isinstance(v, Tensor):
+            if v.shape is not None and v.shape.rank == 0:
+                continue
+            leads.add(v.axis0)
+        elif isinstance(v, (Const, DimValue)) and tensor_shape(v) == SCALAR:
+            continue
+        else:
+            return None
+    return BATCH if leads == {BATCH} else None
 
 
 def _keep_origin(value: Value) -> str | None:
@@ -139,15 +164,15 @@ def h_unary(call: OpCall) -> Value:
     x = call.arg("x")
     shape = tensor_shape(x)
     if call.opt("keeps_origin"):
-        return _tensor(shape, _keep_origin(x))
-    return _tensor(shape)
+        return _tensor(shape, _keep_origin(x), lead_of(x))
+    return _tensor(shape, lead=lead_of(x))
 
 
 def h_to_tensor(call: OpCall) -> Value:
     """tf.constant / convert_to_tensor / np.asarray: shape of the value; a Python int stays a constant."""
     x = call.arg("x")
     if isinstance(x, Tensor):
-        return Tensor(x.shape, _keep_origin(x))
+        return Tensor(x.shape, _keep_origin(x), x.lead)
     return _tensor(tensor_shape(x))
 
 
@@ -156,7 +181,7 @@ def h_binary(call: OpCall) -> Value:
     shape, message = broadcast_message(operands, OP_WORDS.get(call.opt("word", ""), "result"))
     if message:
         call.problem(message)
-    return _tensor(shape)
+    return _tensor(shape, lead=common_lead([v for _, v in operands]))
 
 
 def h_where(call: OpCall) -> Value:
@@ -166,7 +191,7 @@ def h_where(call: OpCall) -> Value:
     shape, message = broadcast_message(operands, "result of `where`")
     if message:
         call.problem(message)
-    return _tensor(shape)
+    return _tensor(shape, lead=common_lead([v for _, v in operands]))
 
 
 def h_clip(call: OpCall) -> Value:
@@ -174,7 +199,7 @@ def h_clip(call: OpCall) -> Value:
     xs = tensor_shape(x)
     bounds = [tensor_shape(call.arg(n, Const(None))) for n in ("lo", "hi")]
     if xs is None:
-        return _tensor(None)
+        return _tensor(None, lead=lead_of(x))
     if all(b == SCALAR or b is None and isinstance(call.arg(n, Const(None)), Const) for b, n in zip(bounds, ("lo", "hi"))):
         return _tensor(xs, _keep_origin(x))
     if any(b is None for b in bounds):
@@ -210,6 +235,14 @@ def h_reduce(call: OpCall) -> Value:
     shape = tensor_shape(call.arg("x"))
     known, axis = _axis_arg(call)
     keepdims = _bool_arg(call, "keepdims") if call.opt("has_keepdims", True) else False
+    if shape is None and known and keepdims is not None:
+        if axis is None and not keepdims:
+            return _tensor(SCALAR)  # every axis reduced: a scalar, whatever the rank was
+        axes = (axis,) if isinstance(axis, int) else axis
+        lead = lead_of(call.arg("x"))
+        if axes and all(a > 0 for a in axes):
+            return _tensor(None, lead=lead)
+        return _tensor(None)
     if shape is None or not known or keepdims is None:
         return _tensor(None)
     try:
@@ -222,6 +255,8 @@ def h_reduce(call: OpCall) -> Value:
 def h_expand_dims(call: OpCall) -> Value:
     shape = tensor_shape(call.arg("x"))
     known, axis = _axis_arg(call)
+    if shape is None and known and isinstance(axis, int) and axis >= 0:
+        return _tensor(None, lead=1 if axis == 0 else lead_of(call.arg("x")))
     if shape is None or not known or not isinstance(axis, int):
         return _tensor(None)
     try:
@@ -252,9 +287,16 @@ def _tensor_list(value: Value) -> list[Shape] | None:
     return shapes  # type: ignore[return-value]
 
 
+def _items(value: Value) -> list[Value] | None:
+    return list(value.items) if isinstance(value, Seq) else None
+
+
 def h_concat(call: OpCall) -> Value:
     shapes = _tensor_list(call.arg("values"))
     known, axis = _axis_arg(call)
+    items = _items(call.arg("values"))
+    if shapes is None and known and isinstance(axis, int) and axis > 0 and items:
+        return _tensor(None, lead=common_lead(items))
     if shapes is None or not known or not isinstance(axis, int):
         return _tensor(None)
     try:
@@ -267,6 +309,10 @@ def h_concat(call: OpCall) -> Value:
 def h_stack(call: OpCall) -> Value:
     shapes = _tensor_list(call.arg("values"))
     known, axis = _axis_arg(call)
+    items = _items(call.arg("values"))
+    if shapes is None and known and isinstance(axis, int) and axis >= 0 and items:
+        # axis 0 of a stack is the number of stacked values, never the batch
+        return _tensor(None, lead=len(items) if axis == 0 else common_lead(items))
     if shapes is None or not known or not isinstance(axis, int):
         return _tensor(None)
     try:
@@ -358,6 +404,8 @@ def h_one_hot(call: OpCall) -> Value:
     indices = tensor_shape(call.arg("x"))
     depth = as_dim(call.arg("depth"))
     axis_known, axis = _axis_arg(call)
+    if indices is None and axis_known and axis == -1:
+        return _tensor(None, lead=lead_of(call.arg("x")))
     if indices is None or depth is None or not axis_known or not isinstance(axis, int):
         return _tensor(None)
     if call.opt("squeeze_last") and indices.rank > 1 and indices.dims[-1] == 1:
@@ -369,6 +417,11 @@ def h_one_hot(call: OpCall) -> Value:
         return _tensor(None)
     origin = f"one_hot:{depth}" if isinstance(depth, int) and axis == -1 else None
     return _tensor(shape, origin)
+
+
+def h_number(call: OpCall) -> Value:
+    """A function returning a Python number (``K.epsilon()``): a scalar constant."""
+    return Const(float(call.opt("value", 0.0)))
 
 
 def h_shape(call: OpCall) -> Value:
@@ -459,6 +512,8 @@ def h_nn_ce(call: OpCall) -> Value:
 
 def h_loss_class(call: OpCall) -> Value:
     reduction: str | None = "sum_over_batch_size"
+    if call.opt("positional", 0) > 3:
+        reduction = "?"  # reduction passed by position: not read
     if call.has("reduction"):
         r = call.arg("reduction")
         reduction = r.value if isinstance(r, Const) and isinstance(r.value, (str, type(None))) else "?"
@@ -488,6 +543,7 @@ HANDLERS: dict[str, Callable[[OpCall], Value]] = {
     "gather": h_gather,
     "one_hot": h_one_hot,
     "shape": h_shape,
+    "number": h_number,
     "loss_fn": h_loss_fn,
     "nn_ce": h_nn_ce,
     "loss_class": h_loss_class,
@@ -638,6 +694,8 @@ _add(KOPS, "one_hot", "one_hot", ("x", "depth", "axis"), default_axis=-1)
 _add(KB, "one_hot", "one_hot", ("x", "depth"), default_axis=-1)
 for fam in ("keras", "tf.keras"):
     _add(fam, "utils.to_categorical", "one_hot", ("x", "depth"), default_axis=-1, squeeze_last=True)
+_add(KB, "epsilon", "number", (), value=1e-7)
+_add("keras", "config.epsilon backend.epsilon", "number", (), value=1e-7)
 _add(TF, "shape", "shape", ("x",))
 _add(KOPS, "shape", "shape", ("x",))
 _add(KB, "int_shape shape", "shape", ("x",))
@@ -691,7 +749,7 @@ for fam in ("keras.losses", "tf.keras.losses"):
         fn = _LOSS_ALIASES.get(name, name)
         TABLE[(fam, name)] = OpSpec("loss_fn", ("y_true", "y_pred"), {"fn": fn, "family": fam})
     for cls, fn in _LOSS_CLASSES.items():
-        TABLE[(fam, cls)] = OpSpec("loss_class", (), {"fn": fn, "family": fam})
+        TABLE[(fam, cls)] = OpSpec("loss_class", (), {"fn": fn, "family": fam, "all_keywords": True})
 # keras.ops / backend crossentropies: same-shape operands; binary is element-wise (no reduction)
 TABLE[(KOPS, "binary_crossentropy")] = OpSpec("nn_ce", ("y_true", "y_pred"), {"fn": "elementwise_ce", "family": KOPS})
 TABLE[(KOPS, "categorical_crossentropy")] = OpSpec(

@@ -155,20 +155,29 @@ def _texts_for(fn_node: cst.FunctionDef | cst.Lambda, above: Iterable[str]) -> l
     return texts
 
 
-def _comments_above(ctx: "FileContext", fn_node: cst.CSTNode) -> list[str]:
-    """The block of ``#`` comment lines right above the function (or its decorators)."""
-    try:
-        start = ctx.position(fn_node).start.line
-    except KeyError:
-        return []
-    lines = ctx.source.splitlines()
-    i = start - 2
+def _comment_block(lines: Iterable[cst.EmptyLine]) -> list[str]:
+    """The comments of the contiguous run of comment lines at the end of ``lines``."""
     out: list[str] = []
-    while i >= 0 and lines[i].strip().startswith(("#", "@")):
-        if lines[i].strip().startswith("#"):
-            out.append(lines[i].strip())
-        i -= 1
+    for line in reversed(list(lines)):
+        if line.comment is None:
+            break
+        out.append(line.comment.value)
     return list(reversed(out))
+
+
+def _comments_above(ctx: "FileContext", fn_node: cst.CSTNode) -> list[str]:
+    """The block of ``#`` comment lines right above the function (or its decorators).
+
+    Read from the syntax tree (``leading_lines``), not from positions: resolving positions
+    costs a pass over the whole file.
+    """
+    if not isinstance(fn_node, cst.FunctionDef):
+        return []
+    found = _comment_block(fn_node.leading_lines)
+    body = ctx.module.body
+    if not fn_node.leading_lines and body and body[0] is fn_node:
+        found = _comment_block(ctx.module.header)  # libcst keeps a file's first comments there
+    return found
 
 
 def jaxtyping_shape(annotation: cst.BaseExpression) -> Shape | None | bool:

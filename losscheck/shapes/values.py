@@ -23,6 +23,16 @@ from losscheck.shapes.domain import SCALAR, Dim, Shape
 class Tensor:
     shape: Shape | None
     origin: str | None = None  # "y_true" / "y_pred" while this is still the parameter itself
+    # When the rank is unknown: what axis 0 is, if known (the batch B for y_true/y_pred, the
+    # number of stacked values after tf.stack). Lets "is axis 0 the batch?" be answered for
+    # losses whose shapes nobody declared.
+    lead: Dim | None = None
+
+    @property
+    def axis0(self) -> Dim | None:
+        if self.shape is not None:
+            return self.shape.dims[0] if self.shape.rank else None
+        return self.lead
 
 
 @dataclass(frozen=True)

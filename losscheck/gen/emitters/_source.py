@@ -147,6 +147,10 @@ class SourceEmitter:
 
     def term_expr(self, output: OutputPlan, task: TaskPlan, term: TermPlan) -> str:
         y, p = ("y_onehot" if task.sparse and "focal" in term.loss else "y"), "p"
+        if term.is_dice and task.from_logits:
+            # dice needs probabilities: softmax over all the task's classes (before a class subset
+            # is taken, so a subset still sees real probabilities), sigmoid for binary/multilabel
+            p = self.op("softmax_last", p) if task.type == "categorical" else self.op("sigmoid", p)
         if term.classes is not None:
             idx = "[" + ", ".join(str(c) for c in term.classes) + "]"
             y, p = self.op("take_last", y, idx), self.op("take_last", p, idx)
@@ -170,8 +174,6 @@ class SourceEmitter:
         elif loss in ("mean_squared_error", "mean_absolute_error", "log_cosh"):
             expr = f"{self.use('_lc_' + loss)}({y}, {p})"
         elif loss == "dice":
-            if task.from_logits:
-                p = self.op("softmax_last", p) if task.type == "categorical" else self.op("sigmoid", p)
             expr = f"{self.use('_lc_dice')}({y}, {p}, {output.dice_axes!r})"
         else:  # the validator only lets catalogue losses through
             raise ValueError(f"no emitter support for loss {loss!r}")

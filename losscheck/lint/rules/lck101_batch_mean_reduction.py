@@ -173,6 +173,7 @@ class BatchMeanReduction(Rule):
         ),
         Invalid(
             """
+            import keras
             import numpy as np
 
             class MyLoss(keras.losses.Loss):
@@ -187,12 +188,24 @@ class BatchMeanReduction(Rule):
         for fn in ctx.losses():
             classifier = ReturnClassifier(ctx, fn)
             reported: set[int] = set()
-            for _expr, verdict in classifier.reduced_returns():
+            reduced = classifier.reduced_returns()
+            if not reduced:  # shape inference: a returned value whose inferred shape lost the batch axis
+                from losscheck.shapes.hooks import lost_batch_returns
+
+                for node, what in lost_batch_returns(ctx, fn):
+                    ctx.report(self, node, f"{what} in the loss `{fn.name}`, {_WHY}.")
+            for _expr, verdict in reduced:
                 node = verdict.witness
                 if node is None or id(node) in reported:
                     continue
                 reported.add(id(node))
-                ctx.report(self, node, self._message(ctx, fn.name, node, verdict.reason, verdict.helper))
+                message = self._message(ctx, fn.name, node, verdict.reason, verdict.helper)
+                reduction = as_reduction(ctx, node) if isinstance(node, cst.Call) else None
+                if reduction is not None:  # shape inference: name the shape when the batch is not on axis 0
+                    from losscheck.shapes.hooks import batch_axis_note
+
+                    message += batch_axis_note(ctx, fn, reduction.operand, reduction.axes())
+                ctx.report(self, node, message)
 
     @staticmethod
     def _message(ctx: FileContext, fn_name: str, node: cst.CSTNode, reason: str, helper: str) -> str:
@@ -213,6 +226,9 @@ class BatchMeanReduction(Rule):
         reduction = as_reduction(ctx, node)
         op = f"`{callee}(...)`"
         how = "with no axis reduces over the batch axis" if reason == "no-axis" else "with axis=0 reduces over the batch axis"
+        if reason != "no-axis" and reduction is not None and reduction.axis is not None:
+            # shape inference can find the batch on another axis (axis=-1 of a (B,) value): say which
+            how = f"with axis={ctx.code_for(reduction.axis)} reduces over the batch axis"
         extra = ""
         if reduction is not None and reduction.api.name == "average":
             extra = " `np.average` also fails on symbolic tensors."

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from losscheck.lint.models import FIT_METHODS, ModelCall, dict_items, is_target_like, literal_elements, model_facts
+from losscheck.lint.models import (
+    FIT_METHODS,
+    ModelCall,
+    dict_items,
+    full_range,
+    is_target_like,
+    literal_elements,
+    model_facts,
+)
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
@@ -203,12 +211,14 @@ class SequentialMultiOutput(Rule):
                 self, loss,
                 f"{self._lead(call)} {len(elements)} losses: Keras (3 and legacy tf.keras) silently uses only "
                 f"the first (`{_short(ctx, elements[0])}`) and ignores the rest; {_FIX_HINT}.",
+                range=full_range(ctx, loss),
             )
         elif loss is not None and items is not None and len(items) >= 2:
             ctx.report(
                 self, loss,
                 f"{self._lead(call)} losses for {len(items)} named outputs ({_keys(ctx, items)}): Keras 3 raises "
                 f"TypeError and legacy tf.keras ValueError at `fit`; {_FIX_HINT}.",
+                range=full_range(ctx, loss),
             )
         weights = call.arg(None, "loss_weights")
         value = call.literal(weights)
@@ -219,6 +229,7 @@ class SequentialMultiOutput(Rule):
                     self, weights,
                     f"{self._lead(call)} {count} loss weights: Keras 3 raises ValueError (\"`loss_weights` must "
                     f"match the number of losses\") and legacy tf.keras silently keeps only the first; {_FIX_HINT}.",
+                    range=full_range(ctx, weights),
                 )
 
     def _fit(self, ctx: "FileContext", call: ModelCall) -> None:
@@ -234,12 +245,14 @@ class SequentialMultiOutput(Rule):
                 f"{self._lead(call)} {len(elements)} targets: Keras 3 raises ValueError (\"y_true and y_pred have "
                 f"different structures\") and legacy tf.keras silently trains on the first "
                 f"(`{_short(ctx, elements[0])}`) only; {_FIX_HINT}.",
+                range=full_range(ctx, y),
             )
         elif items is not None and len(items) >= 2 and all(is_target_like(v) for _, v in items):
             ctx.report(
                 self, y,
                 f"{self._lead(call)} targets for {len(items)} named outputs ({_keys(ctx, items)}): Keras 3 and legacy "
                 f"tf.keras raise ValueError (\"different structures\"); {_FIX_HINT}.",
+                range=full_range(ctx, y),
             )
 
 

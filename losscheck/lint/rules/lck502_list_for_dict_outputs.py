@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from losscheck.lint.models import FIT_METHODS, ModelCall, is_target_like, literal_elements, model_facts
+from losscheck.lint.finding import Edit, Fix
+from losscheck.lint.models import FIT_METHODS, ModelCall, full_range, is_target_like, literal_elements, model_facts
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
@@ -29,8 +30,9 @@ class ListForDictOutputs(Rule):
 
     ## What it does
     Finds functional models built with dict outputs (`keras.Model(inputs, outputs={"b": ..., "a": ...})`)
-    and reports `compile(loss=[...])`, `compile(loss_weights=[...])` and `fit(x, [...])` on them
-    when the list has one entry per output and the names are not written in sorted order. The
+    and reports `compile(loss=[...])`, `compile(loss_weights=[...])` (next to a dict or list of
+    losses) and `fit(x, [...])` on them when the list has one entry per output and the names are
+    not written in sorted order. The
     message spells out the pairing Keras will make. An unsafe fix rewrites an inline list as a
     dict keyed by the output names in the order written.
 
@@ -93,6 +95,12 @@ class ListForDictOutputs(Rule):
         model = keras.Model(inputs, outputs)
         model.compile(loss=["binary_crossentropy", "categorical_crossentropy"])
         """,
+        # one loss with a list of weights: a loud Keras ValueError, not this silent mispairing
+        """
+        import keras
+        model = keras.Model(inputs, {"seg": seg, "cls": cls})
+        model.compile(loss="mse", loss_weights=[1.0, 0.5])
+        """,
         # a list whose length does not match is a loud Keras error, not this silent one
         """
         import keras
@@ -128,7 +136,7 @@ class ListForDictOutputs(Rule):
             import tensorflow as tf
             outs = {"price": price, "count": count, "active": active}
             model = tf.keras.Model(inputs=inp, outputs=outs)
-            model.compile(loss="mse", loss_weights=[1.0, 0.5, 0.1])
+            model.compile(loss={"price": "mse", "count": "poisson", "active": "bce"}, loss_weights=[1.0, 0.5, 0.1])
             """,
             message="loss_weights[0] goes to output 'active', loss_weights[1] to 'count', loss_weights[2] to 'price'",
         ),
@@ -163,8 +171,12 @@ class ListForDictOutputs(Rule):
             if list(names) == sorted(names):
                 continue  # sorted pairing == written pairing
             if call.method == "compile":
-                self._check_arg(ctx, call, names, call.arg(1, "loss"), "loss", targets=False)
-                self._check_arg(ctx, call, names, call.arg(None, "loss_weights"), "loss_weights", targets=False)
+                loss = call.arg(1, "loss")
+                self._check_arg(ctx, call, names, loss, "loss", targets=False)
+                # A list of weights with ONE loss is a loud ValueError in Keras 3 ("must match the
+                # number of losses"); it is silently mispaired only next to a dict or list of losses.
+                if isinstance(call.literal(loss), (cst.Dict, cst.List, cst.Tuple)):
+                    self._check_arg(ctx, call, names, call.arg(None, "loss_weights"), "loss_weights", targets=False)
             elif call.method in FIT_METHODS:
                 self._check_arg(ctx, call, names, call.y(), "y", targets=True)
 
@@ -199,7 +211,9 @@ class ListForDictOutputs(Rule):
             f"sorted-name order, not in the order written ({written}): {shown}{legacy}. "
             f"Pass a dict keyed by output name: `{keyword}={suggestion}`."
         )
+        where = full_range(ctx, arg)
         fix = None
         if value is arg:  # an inline list: rewrite it as the dict the code means (changes training: unsafe)
-            fix = ctx.replace_fix(arg, as_dict, safe=False, description=f"Key the {_WHAT[what]} by output name")
-        ctx.report(self, arg, message, fix=fix)
+            edit = Edit(where.start.line, where.start.column, where.end.line, where.end.column, as_dict)
+            fix = Fix(edits=(edit,), safe=False, description=f"Key the {_WHAT[what]} by output name")
+        ctx.report(self, arg, message, fix=fix, range=where)

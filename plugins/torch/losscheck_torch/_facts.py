@@ -1,7 +1,6 @@
 """Facts about PyTorch loss code that the rules of this pack share.
 
-Computed once per parsed module (the core's FileContext has no slot for plugin facts, so we
-keep a tiny identity-keyed cache) and only with libcst: like the core linter, this pack never
+Computed once per file (kept on the core's FileContext) and only with libcst: like the core linter, this pack never
 imports torch or NumPy, and never runs the code it reads.
 """
 
@@ -9,17 +8,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
 if TYPE_CHECKING:
+    from losscheck.lint.context import FileContext
     from losscheck_torch._losscalls import Resolver
 
 # Parameter names that mean "the model's prediction" / "the ground truth" in PyTorch code.
 PRED_NAMES = frozenset(
-    {"pred", "preds", "prediction", "predictions", "logits", "logit", "output", "outputs", "out",
-     "input", "inputs", "y_pred", "y_hat", "yhat", "scores", "probs", "predicted"}
+    {
+        "pred",
+        "preds",
+        "prediction",
+        "predictions",
+        "logits",
+        "logit",
+        "output",
+        "outputs",
+        "out",
+        "input",
+        "inputs",
+        "y_pred",
+        "y_hat",
+        "yhat",
+        "scores",
+        "probs",
+        "predicted",
+    }
 )
 TARGET_NAMES = frozenset(
     {"target", "targets", "y", "label", "labels", "y_true", "gt", "ground_truth", "truth", "true", "mask"}
@@ -162,12 +179,12 @@ class TorchFacts:
     scopes: list[Scope] = field(default_factory=list)
     # class -> {attr: [values]} from `self.attr = value` in its methods
     self_attrs: dict[int, dict[str, list[cst.BaseExpression]]] = field(default_factory=dict)
+    _by_node: dict[int, Scope] = field(default_factory=dict, repr=False)
 
     def scope_of(self, node: cst.CSTNode) -> Scope:
-        for scope in self.scopes:
-            if scope.node is node:
-                return scope
-        raise KeyError(node)
+        if len(self._by_node) != len(self.scopes):
+            self._by_node = {id(scope.node): scope for scope in self.scopes}
+        return self._by_node[id(node)]
 
     def resolver(self, scope: Scope) -> "Resolver":
         """Callee resolution inside ``scope``."""
@@ -178,8 +195,9 @@ class TorchFacts:
             raw = self.self_attrs.get(id(scope.class_node), {})
             attrs = {name: values[0] for name, values in raw.items() if len(values) == 1}
         module_level = self.scopes[0].single_assignments()
-        local = {} if scope is self.scopes[0] else scope.single_assignments()
-        return Resolver(self.imports, local, module_level, attrs)
+        if scope is self.scopes[0]:
+            return Resolver(self.imports, {}, set(), module_level, attrs)
+        return Resolver(self.imports, scope.single_assignments(), set(scope.bindings), module_level, attrs)
 
 
 def _collect(module: cst.Module) -> TorchFacts:
@@ -194,7 +212,8 @@ def _collect(module: cst.Module) -> TorchFacts:
         stack = [node]
         while stack:
             current = stack.pop()
-            if isinstance(current, cst.FunctionDef) and current is not node:
+            kind = type(current)
+            if kind is cst.FunctionDef and current is not node:
                 scope.bind(current.name, None)
                 inner = Scope(current, class_node)
                 facts.scopes.append(inner)
@@ -206,79 +225,82 @@ def _collect(module: cst.Module) -> TorchFacts:
                     facts.losses.append(TorchLoss(current, label, params, class_node))
                 visit(current, inner, class_node)
                 continue
-            if isinstance(current, cst.ClassDef) and current is not node:
+            if kind is cst.ClassDef and current is not node:
                 scope.bind(current.name, None)
                 visit(current, Scope(current, None), current)  # a class body: not a place we resolve names
                 continue
-            if isinstance(current, cst.Call):
+            if kind is cst.Call:
                 scope.calls.append(current)
-            elif isinstance(current, cst.Assign):
+            elif kind is cst.Assign:
                 for t in current.targets:
                     scope.bind(t.target, current.value if len(current.targets) == 1 else None)
                     target = t.target
-                    if (class_node is not None and isinstance(target, cst.Attribute)
-                            and isinstance(target.value, cst.Name) and target.value.value == "self"):
+                    if (
+                        class_node is not None
+                        and isinstance(target, cst.Attribute)
+                        and isinstance(target.value, cst.Name)
+                        and target.value.value == "self"
+                    ):
                         attrs = facts.self_attrs.setdefault(id(class_node), {})
                         attrs.setdefault(target.attr.value, []).append(current.value)
-            elif isinstance(current, cst.AnnAssign):
+            elif kind is cst.AnnAssign:
                 scope.bind(current.target, current.value)
-            elif isinstance(current, cst.AugAssign):
+            elif kind is cst.AugAssign:
                 scope.bind(current.target, None)
-            elif isinstance(current, cst.For):
+            elif kind is cst.For:
                 scope.bind(current.target, None)
-            elif isinstance(current, cst.WithItem) and current.asname is not None:
+            elif kind is cst.WithItem and current.asname is not None:
                 scope.bind(current.asname.name, None)
-            elif isinstance(current, cst.NamedExpr):
+            elif kind is cst.NamedExpr:
                 scope.bind(current.target, None)
-            elif isinstance(current, cst.Import):
+            elif kind is cst.Import:
                 facts.imports.add_import(current)
-                for alias in current.names:
-                    scope.bind(cst.Name((alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else (_dotted(alias.name) or "_").split(".")[0])), None)
-            elif isinstance(current, cst.ImportFrom):
+            elif kind is cst.ImportFrom:
                 facts.imports.add_import_from(current)
-            stack.extend(reversed(list(children(current))))
+            more = children(current)
+            more.reverse()
+            stack.extend(more)
 
     visit(module, facts.scopes[0], None)
     return facts
 
 
-_CACHE: list[tuple[cst.Module, TorchFacts]] = []  # identity-keyed; libcst nodes take no weakrefs
+_FACTS_KEY = "_losscheck_torch_facts"  # where the facts live on the core's FileContext
 
 
-def torch_facts(module: cst.Module, source: str | None = None) -> TorchFacts:
-    """The facts of ``module``, computed once. Files that never mention torch cost nothing."""
-    for cached_module, facts in _CACHE:
-        if cached_module is module:
-            return facts
-    if source is not None and "torch" not in source:
-        facts = TorchFacts(module)
-    else:
-        facts = _collect(module)
-        if not facts.imports.uses_torch:
-            facts = TorchFacts(module, facts.imports)  # not PyTorch code: every rule stays quiet
-    _CACHE.insert(0, (module, facts))
-    del _CACHE[4:]
+def torch_facts(ctx: "FileContext") -> TorchFacts:
+    """The facts of the file, computed once per FileContext (kept in its ``__dict__``, as the
+    core keeps its own extra facts). Files that never mention torch cost nothing."""
+    facts = ctx.__dict__.get(_FACTS_KEY)
+    if facts is None:
+        if "torch" not in ctx.source:
+            facts = TorchFacts(ctx.module)
+        else:
+            facts = _collect(ctx.module)
+            if not facts.imports.uses_torch:
+                facts = TorchFacts(ctx.module, facts.imports)  # not PyTorch code: every rule stays quiet
+        ctx.__dict__[_FACTS_KEY] = facts
     return facts
 
 
 # -- small helpers over libcst expressions -------------------------------------------------
 def names_in(expr: cst.CSTNode) -> set[str]:
-    """Every bare ``Name`` read in ``expr`` (attribute names like ``x.shape``'s ``shape`` excluded)."""
+    """Every bare ``Name`` read in ``expr`` (attribute names like ``x.shape``'s ``shape`` and
+    keyword names excluded)."""
+    from losscheck_torch._walk import children
+
     out: set[str] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
             out.add(node.value)
-
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            node.value.visit(self)
-            return False
-
-        def visit_Arg(self, node: cst.Arg) -> bool:  # keyword names are not reads
-            node.value.visit(self)
-            return False
-
-    expr.visit(Visitor())
+        elif isinstance(node, cst.Attribute):
+            stack.append(node.value)
+        elif isinstance(node, cst.Arg):
+            stack.append(node.value)
+        else:
+            stack.extend(children(node))
     return out
 
 
@@ -299,30 +321,3 @@ def string_value(expr: cst.BaseExpression) -> str | None:
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     return None
-
-
-def calls_in(node: cst.CSTNode) -> Iterator[cst.Call]:
-    """Calls in ``node``'s own code: nested functions and classes are scopes of their own."""
-    found: list[cst.Call] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-        def visit_FunctionDef(self, inner: cst.FunctionDef) -> bool:
-            return inner is node
-
-        def visit_ClassDef(self, inner: cst.ClassDef) -> bool:
-            return inner is node
-
-    node.visit(Visitor())
-    return iter(found)
-
-
-def _all_params(node: cst.FunctionDef) -> list[cst.Param]:
-    p = node.params
-    out = [*p.posonly_params, *p.params, *p.kwonly_params]
-    for star in (p.star_arg, p.star_kwarg):
-        if isinstance(star, cst.Param):
-            out.append(star)
-    return out

@@ -17,14 +17,26 @@ from losscheck_torch._facts import ImportMap, keyword, positional, string_value
 FUNCTIONAL = "torch.nn.functional"
 # torch.nn.functional loss -> the nn.Module class computing the same loss
 LOSS_CLASSES: dict[str, str] = {
-    "l1_loss": "L1Loss", "mse_loss": "MSELoss", "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss",
-    "binary_cross_entropy": "BCELoss", "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
-    "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss", "kl_div": "KLDivLoss",
-    "poisson_nll_loss": "PoissonNLLLoss", "gaussian_nll_loss": "GaussianNLLLoss",
-    "soft_margin_loss": "SoftMarginLoss", "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
-    "multilabel_margin_loss": "MultiLabelMarginLoss", "multi_margin_loss": "MultiMarginLoss",
-    "hinge_embedding_loss": "HingeEmbeddingLoss", "cosine_embedding_loss": "CosineEmbeddingLoss",
-    "margin_ranking_loss": "MarginRankingLoss", "triplet_margin_loss": "TripletMarginLoss", "ctc_loss": "CTCLoss",
+    "l1_loss": "L1Loss",
+    "mse_loss": "MSELoss",
+    "cross_entropy": "CrossEntropyLoss",
+    "nll_loss": "NLLLoss",
+    "binary_cross_entropy": "BCELoss",
+    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
+    "smooth_l1_loss": "SmoothL1Loss",
+    "huber_loss": "HuberLoss",
+    "kl_div": "KLDivLoss",
+    "poisson_nll_loss": "PoissonNLLLoss",
+    "gaussian_nll_loss": "GaussianNLLLoss",
+    "soft_margin_loss": "SoftMarginLoss",
+    "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
+    "multilabel_margin_loss": "MultiLabelMarginLoss",
+    "multi_margin_loss": "MultiMarginLoss",
+    "hinge_embedding_loss": "HingeEmbeddingLoss",
+    "cosine_embedding_loss": "CosineEmbeddingLoss",
+    "margin_ranking_loss": "MarginRankingLoss",
+    "triplet_margin_loss": "TripletMarginLoss",
+    "ctc_loss": "CTCLoss",
 }
 CLASS_TO_FUNCTIONAL = {cls: fn for fn, cls in LOSS_CLASSES.items()}
 UNKNOWN = "<unknown>"
@@ -59,11 +71,13 @@ class Resolver:
         self,
         imports: ImportMap,
         local: dict[str, cst.BaseExpression],
+        local_names: set[str],
         module_level: dict[str, cst.BaseExpression],
         self_attrs: dict[str, cst.BaseExpression] | None = None,
     ) -> None:
         self.imports = imports
-        self.local = local
+        self.local = local  # names assigned once in this scope, with their value
+        self.local_names = local_names  # every name bound in this scope (params included)
         self.module_level = module_level
         self.self_attrs = self_attrs or {}
 
@@ -72,8 +86,9 @@ class Resolver:
         for _ in range(hops):
             nxt: cst.BaseExpression | None = None
             if isinstance(expr, cst.Name):
-                nxt = self.local.get(expr.value)
-                if nxt is None and expr.value not in self.local:
+                if expr.value in self.local_names:
+                    nxt = self.local.get(expr.value)
+                else:
                     nxt = self.module_level.get(expr.value)
             elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
                 nxt = self.self_attrs.get(expr.attr.value)
@@ -134,7 +149,11 @@ class Resolver:
         # nn.Softmax(dim=1)(x)
         if isinstance(value.func, cst.Call):
             cls = self.qualname(value.func.func) or ""
-            mapping = {"torch.nn.Softmax": "softmax", "torch.nn.LogSoftmax": "log_softmax", "torch.nn.Sigmoid": "sigmoid"}
+            mapping = {
+                "torch.nn.Softmax": "softmax",
+                "torch.nn.LogSoftmax": "log_softmax",
+                "torch.nn.Sigmoid": "sigmoid",
+            }
             if cls in mapping:
                 return mapping[cls], value
         return None
@@ -157,22 +176,3 @@ def _reduction(call: cst.Call, positional_limit: int) -> tuple[str, bool]:
         return "mean", False
     value = string_value(arg.value)
     return (value if value in {"mean", "sum", "none", "batchmean"} else UNKNOWN), True
-
-
-def self_attributes(class_node: cst.ClassDef) -> dict[str, cst.BaseExpression]:
-    """``self.attr = value`` assignments anywhere in a class's methods, where the attribute is
-    assigned exactly once."""
-    seen: dict[str, list[cst.BaseExpression]] = {}
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                target = t.target
-                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
-                    seen.setdefault(target.attr.value, []).append(node.value)
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return node is class_node
-
-    class_node.visit(Visitor())
-    return {name: values[0] for name, values in seen.items() if len(values) == 1}

@@ -13,9 +13,28 @@ import libcst as cst
 
 # Fields that hold whitespace, punctuation or operators, never code we look at.
 _SKIP_FIELD = (
-    "whitespace", "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators",
-    "header", "footer", "newline", "equal", "colon", "dot", "operator", "asynchronous", "star", "arrow",
-    "walrus", "between", "first_line", "last_line", "trailing",
+    "whitespace",
+    "lpar",
+    "rpar",
+    "comma",
+    "semicolon",
+    "leading_lines",
+    "lines_after_decorators",
+    "header",
+    "footer",
+    "newline",
+    "equal",
+    "colon",
+    "dot",
+    "operator",
+    "asynchronous",
+    "star",
+    "arrow",
+    "walrus",
+    "between",
+    "first_line",
+    "last_line",
+    "trailing",
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
 _LEAVES = (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis, cst.Pass, cst.Break, cst.Continue)
@@ -29,24 +48,46 @@ def _fields(node_type: type) -> tuple[str, ...]:
     return names
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+_WANTED: dict[type, bool] = {}  # node type -> worth yielding (isinstance on libcst's ABCs is slow)
+
+
+def _wanted(value_type: type) -> bool:
+    wanted = _WANTED.get(value_type)
+    if wanted is None:
+        wanted = issubclass(value_type, cst.CSTNode) and not issubclass(value_type, _LEAVES)
+        _WANTED[value_type] = wanted
+    return wanted
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            if not isinstance(value, _LEAVES):
-                yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, cst.CSTNode) and not isinstance(item, _LEAVES):
-                    yield item
+        value_type = type(value)
+        if value_type is list or value_type is tuple:
+            out.extend(item for item in value if _wanted(type(item)))
+        elif value is not None and _wanted(value_type):
+            out.append(value)
+    return out
 
 
 def walk(root: cst.CSTNode, enter: Callable[[cst.CSTNode], bool] | None = None) -> Iterator[cst.CSTNode]:
     """Every node under ``root`` (not ``root`` itself), in source order. ``enter(node)`` False:
     the node is yielded but not descended into (e.g. nested functions)."""
-    stack = list(reversed(list(children(root))))
+    stack = children(root)
+    stack.reverse()
     while stack:
         node = stack.pop()
         yield node
         if enter is None or enter(node):
-            stack.extend(reversed(list(children(node))))
+            more = children(node)
+            more.reverse()
+            stack.extend(more)
+
+
+_SCOPE_TYPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+def own_nodes(fn: cst.FunctionDef) -> Iterator[cst.CSTNode]:
+    """The nodes of a function's own code: nested functions, classes and lambdas are not opened."""
+    return walk(fn, lambda node: type(node) not in _SCOPE_TYPES)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from losscheck_torch.rules.activation import LogSoftmaxBeforeCrossEntropy, SoftmaxBeforeCrossEntropy
+from losscheck_torch.rules.activation import (
+    LogSoftmaxBeforeCrossEntropy,
+    SoftmaxBeforeCrossEntropy,
+)
 from losscheck_torch.rules.detach import ItemOrNumpyInLoss
 from losscheck_torch.rules.indexing import TorchBatchIndexing
 from losscheck_torch.rules.reduction import PerSampleBatchReduction

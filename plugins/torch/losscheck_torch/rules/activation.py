@@ -8,9 +8,10 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Finding
-from losscheck.lint.rule import Invalid, Rule, Valid
-from losscheck_torch._facts import calls_in, scopes, torch_facts
+from losscheck.lint.rule import Invalid
+from losscheck_torch._facts import torch_facts
 from losscheck_torch._losscalls import LossCall, Resolver
+from losscheck_torch.rules._base import TorchRule
 
 PLUGIN_API = 1
 
@@ -27,13 +28,11 @@ _DOUBLE = {
 
 def _activation_before_loss(ctx: FileContext) -> Iterable[tuple[LossCall, str, cst.Call, bool]]:
     """(loss call, activation name, activation call, whether the activation is written inline)."""
-    facts = torch_facts(ctx.module)
-    if not facts.imports.uses_torch:
-        return
-    for scope, class_node in scopes(ctx.module):
+    facts = torch_facts(ctx)
+    for scope in facts.scopes:
         resolver: Resolver | None = None
-        for call in calls_in(scope):
-            resolver = resolver or facts.resolver(scope, class_node)
+        for call in scope.calls:
+            resolver = resolver or facts.resolver(scope)
             loss = resolver.loss_call(call)
             if loss is None or loss.input is None:
                 continue
@@ -43,7 +42,7 @@ def _activation_before_loss(ctx: FileContext) -> Iterable[tuple[LossCall, str, c
                 yield loss, name, act, act is loss.input
 
 
-class SoftmaxBeforeCrossEntropy(Rule):
+class SoftmaxBeforeCrossEntropy(TorchRule):
     """Softmax before `F.cross_entropy`, sigmoid before a `*_with_logits` loss, softmax before `nll_loss`.
 
     ## What it does
@@ -77,7 +76,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
 
     code = "LTH102"
     name = "softmax-before-cross-entropy"
-    summary = "softmax/sigmoid applied before a loss that applies it itself (or expects log-probabilities)"
+    summary = "Softmax/sigmoid applied before a loss that applies it itself (or expects log-probabilities)"
     severity = "error"
 
     VALID = [
@@ -229,7 +228,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         return None
 
 
-class LogSoftmaxBeforeCrossEntropy(Rule):
+class LogSoftmaxBeforeCrossEntropy(TorchRule):
     """`log_softmax` before `F.cross_entropy`: the loss applies it already.
 
     ## What it does
@@ -260,7 +259,7 @@ class LogSoftmaxBeforeCrossEntropy(Rule):
 
     code = "LTH103"
     name = "log-softmax-before-cross-entropy"
-    summary = "log_softmax before cross_entropy, which applies it itself (redundant)"
+    summary = "A log_softmax before cross_entropy, which applies it itself (redundant)"
     severity = "warning"
 
     VALID = [
@@ -308,7 +307,11 @@ class LogSoftmaxBeforeCrossEntropy(Rule):
     def check(self, ctx: FileContext) -> Iterable[Finding] | None:
         for loss, activation, act_call, inline in _activation_before_loss(ctx):
             if loss.functional == "cross_entropy" and activation == "log_softmax":
-                fix = _unwrap_fix(ctx, act_call, "pass the logits; cross_entropy applies log_softmax", safe=True) if inline else None
+                fix = (
+                    _unwrap_fix(ctx, act_call, "pass the logits; cross_entropy applies log_softmax", safe=True)
+                    if inline
+                    else None
+                )
                 ctx.report(
                     self,
                     loss.call,
@@ -322,7 +325,7 @@ class LogSoftmaxBeforeCrossEntropy(Rule):
 def _unwrap_fix(ctx: FileContext, act_call: cst.Call, description: str, safe: bool = False):
     # method form `x.softmax(dim=1)`: the input is the receiver
     func = act_call.func
-    if isinstance(func, cst.Attribute) and torch_facts(ctx.module).imports.qualname(func.value) is None:
+    if isinstance(func, cst.Attribute) and torch_facts(ctx).imports.qualname(func.value) is None:
         inner: cst.BaseExpression | None = func.value
     elif isinstance(func, cst.Call):
         return None  # nn.Softmax(dim=1)(x): leave it to the user

@@ -9,12 +9,22 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Finding
-from losscheck.lint.rule import Invalid, Rule
-from losscheck_torch._facts import LOGGING_CALL, ImportMap, TorchLoss, names_in, torch_facts
+from losscheck.lint.rule import Invalid
+from losscheck_torch._facts import (
+    LOGGING_CALL,
+    ImportMap,
+    TorchLoss,
+    names_in,
+    torch_facts,
+)
+from losscheck_torch._walk import children, own_nodes, walk
+from losscheck_torch.rules._base import TorchRule
 
 PLUGIN_API = 1
 
 _TO_PYTHON = frozenset({"item", "tolist", "numpy"})
+# Values made for humans (metric dicts, f-strings) or deferred (lambdas): not part of the loss.
+_HUMAN_TYPES = (cst.Dict, cst.FormattedString, cst.Lambda)
 
 
 @dataclass
@@ -28,27 +38,23 @@ class _Flow:
     def detach_points(self, expr: cst.CSTNode) -> list[tuple[cst.Call, str]]:
         """Calls in ``expr`` that turn a gradient-carrying tensor into Python or NumPy values,
         with why; calls inside logging, dicts and f-strings are for humans and are skipped."""
-        flow = self
         found: list[tuple[cst.Call, str]] = []
-
-        class Visitor(cst.CSTVisitor):
-            def visit_Dict(self, node: cst.Dict) -> bool:
-                return False
-
-            def visit_FormattedString(self, node: cst.FormattedString) -> bool:
-                return False
-
-            def visit_Lambda(self, node: cst.Lambda) -> bool:
-                return False
-
-            def visit_Call(self, node: cst.Call) -> bool:
-                why = flow.why_detached(node)
+        stack: list[cst.CSTNode] = [expr]
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind in _HUMAN_TYPES:
+                continue
+            if kind is cst.Call:
+                why = self.why_detached(node)
                 if why is not None:
                     found.append((node, why))
-                    return False
-                return not _is_logging(node)
-
-        expr.visit(Visitor())
+                    continue
+                if _is_logging(node):
+                    continue
+            more = children(node)
+            more.reverse()
+            stack.extend(more)
         return found
 
     def carries_grad(self, expr: cst.CSTNode) -> bool:
@@ -59,7 +65,12 @@ class _Flow:
         if isinstance(func, cst.Attribute) and func.attr.value in _TO_PYTHON and not call.args:
             if self.imports.qualname(func.value) is None and self.carries_grad(func.value):
                 return f"`.{func.attr.value}()` leaves autograd"
-        if isinstance(func, cst.Name) and func.value == "float" and len(call.args) == 1 and self.carries_grad(call.args[0].value):
+        if (
+            isinstance(func, cst.Name)
+            and func.value == "float"
+            and len(call.args) == 1
+            and self.carries_grad(call.args[0].value)
+        ):
             return "`float()` leaves autograd"
         qual = self.imports.qualname(func)
         if qual and (qual == "numpy" or qual.startswith("numpy.")):
@@ -75,10 +86,10 @@ def _is_logging(call: cst.Call) -> bool:
 
 
 def _explicitly_detached(call: cst.Call) -> bool:
-    return "detach" in cst.Module([]).code_for_node(call) or "no_grad" in cst.Module([]).code_for_node(call)
+    return any(type(n) is cst.Attribute and n.attr.value == "detach" for n in walk(call))
 
 
-class ItemOrNumpyInLoss(Rule):
+class ItemOrNumpyInLoss(TorchRule):
     """`.item()`, `.numpy()`, `float()` or NumPy on the prediction, on its way to the returned loss.
 
     ## What it does
@@ -115,7 +126,7 @@ class ItemOrNumpyInLoss(Rule):
 
     code = "LTH201"
     name = "item-or-numpy-in-loss"
-    summary = ".item(), .numpy(), float() or NumPy on the prediction inside loss code (no gradient)"
+    summary = "Calling .item(), .numpy(), float() or NumPy on the prediction inside loss code (no gradient)"
     severity = "error"
     losses_only = True
 
@@ -203,7 +214,7 @@ class ItemOrNumpyInLoss(Rule):
     ]
 
     def check(self, ctx: FileContext) -> Iterable[Finding] | None:
-        facts = torch_facts(ctx.module)
+        facts = torch_facts(ctx)
         for fn in facts.losses:
             if fn.pred_params:
                 self._check_function(ctx, fn, facts.imports)
@@ -222,7 +233,11 @@ class ItemOrNumpyInLoss(Rule):
             if isinstance(stmt, cst.Return):
                 if stmt.value is None:
                     continue
-                value = stmt.value.elements[0].value if isinstance(stmt.value, cst.Tuple) and stmt.value.elements else stmt.value
+                value = (
+                    stmt.value.elements[0].value
+                    if isinstance(stmt.value, cst.Tuple) and stmt.value.elements
+                    else stmt.value
+                )
                 for call, why in flow.detach_points(value):
                     report(call, why, "the returned loss gets no gradient from this part of the prediction")
                 for name in sorted(names_in(value) & flow.detached.keys()):
@@ -236,10 +251,15 @@ class ItemOrNumpyInLoss(Rule):
             points = flow.detach_points(value)
             for call, why in points:
                 if why.startswith("`np.") and not _explicitly_detached(call):
-                    report(call, why, "on a tensor that requires grad this raises RuntimeError; "
-                           "keep the computation in torch")
-            source = points[0][0] if points else next(
-                (flow.detached[n] for n in sorted(names_in(value)) if n in flow.detached), None
+                    report(
+                        call,
+                        why,
+                        "on a tensor that requires grad this raises RuntimeError; keep the computation in torch",
+                    )
+            source = (
+                points[0][0]
+                if points
+                else next((flow.detached[n] for n in sorted(names_in(value)) if n in flow.detached), None)
             )
             for target in targets:
                 if source is not None:
@@ -266,22 +286,9 @@ def _assignment(stmt: cst.CSTNode) -> tuple[list[str], cst.BaseExpression | None
 
 def _statements(fn: cst.FunctionDef) -> list[cst.CSTNode]:
     """Small statements of the function's own code, in source order (compound bodies flattened)."""
-    found: list[cst.CSTNode] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-            found.extend(node.body)
-            return False
-
-        def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> bool:
-            found.extend(node.body)  # `if cond: return loss.item()`
-            return False
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    fn.visit(Visitor())
-    return found
+    return [
+        stmt
+        for node in own_nodes(fn)
+        if type(node) is cst.SimpleStatementLine or type(node) is cst.SimpleStatementSuite
+        for stmt in node.body
+    ]

@@ -9,9 +9,11 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Finding
-from losscheck.lint.rule import Invalid, Rule
-from losscheck_torch._facts import TorchLoss, calls_in, names_in, torch_facts
+from losscheck.lint.rule import Invalid
+from losscheck_torch._facts import Scope, TorchLoss, torch_facts
 from losscheck_torch._losscalls import Resolver
+from losscheck_torch._walk import own_nodes
+from losscheck_torch.rules._base import TorchRule
 
 PLUGIN_API = 1
 
@@ -23,12 +25,12 @@ _JAXTYPING_BATCH = re.compile(r"^\s*\.*\*?(b|batch|bs|batch_size|n)\b", re.IGNOR
 _KERAS_NAMES = frozenset({"y_true", "y_pred"})
 
 
-def _batch_evidence(fn: TorchLoss, resolver: Resolver) -> dict[str, str]:
+def _batch_evidence(fn: TorchLoss, scope: Scope, resolver: Resolver) -> dict[str, str]:
     """Parameters whose axis 0 is known to be the batch, with how we know it."""
     evidence: dict[str, str] = {}
     params = set(fn.params) - _KERAS_NAMES - {"self"}
     # 1. passed whole as the input/target of a loss whose axis 0 is N
-    for call in calls_in(fn.node):
+    for call in scope.calls:
         loss = resolver.loss_call(call)
         if loss is None or loss.functional not in _BATCH_FIRST_LOSSES:
             continue
@@ -58,31 +60,38 @@ def _batch_evidence(fn: TorchLoss, resolver: Resolver) -> dict[str, str]:
 
 
 def _assign_statements(fn: cst.FunctionDef) -> list[tuple[str, cst.BaseExpression]]:
-    found: list[tuple[str, cst.BaseExpression]] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    found.append((t.target.value, node.value))
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-    fn.visit(Visitor())
-    return found
+    return [
+        (t.target.value, node.value)
+        for node in own_nodes(fn)
+        if type(node) is cst.Assign
+        for t in node.targets
+        if type(t.target) is cst.Name
+    ]
 
 
 def _size0_of(value: cst.BaseExpression) -> str | None:
     """``x.shape[0]`` / ``x.size(0)`` / ``len(x)`` -> ``"x"``."""
-    if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Attribute) and value.value.attr.value == "shape":
+    if (
+        isinstance(value, cst.Subscript)
+        and isinstance(value.value, cst.Attribute)
+        and value.value.attr.value == "shape"
+    ):
         if len(value.slice) == 1 and _int_index(value.slice[0]) == 0 and isinstance(value.value.value, cst.Name):
             return value.value.value.value
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "size":
-        if len(value.args) == 1 and isinstance(value.args[0].value, cst.Integer) and value.args[0].value.evaluated_value == 0:
+        if (
+            len(value.args) == 1
+            and isinstance(value.args[0].value, cst.Integer)
+            and value.args[0].value.evaluated_value == 0
+        ):
             if isinstance(value.func.value, cst.Name):
                 return value.func.value.value
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "len" and len(value.args) == 1:
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value == "len"
+        and len(value.args) == 1
+    ):
         if isinstance(value.args[0].value, cst.Name):
             return value.args[0].value.value
     return None
@@ -95,12 +104,16 @@ def _int_index(element: cst.SubscriptElement) -> int | None:
     value = index.value
     if isinstance(value, cst.Integer):
         return int(value.evaluated_value)
-    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus) and isinstance(value.expression, cst.Integer):
+    if (
+        isinstance(value, cst.UnaryOperation)
+        and isinstance(value.operator, cst.Minus)
+        and isinstance(value.expression, cst.Integer)
+    ):
         return -int(value.expression.evaluated_value)
     return None
 
 
-class TorchBatchIndexing(Rule):
+class TorchBatchIndexing(TorchRule):
     """Integer indexing on the batch axis of a PyTorch loss's tensor: `pred[0]` is a sample.
 
     ## What it does
@@ -138,7 +151,7 @@ class TorchBatchIndexing(Rule):
 
     code = "LTH104"
     name = "torch-batch-indexing"
-    summary = "integer index on the batch axis (pred[0] is a sample, not an output or channel)"
+    summary = "Integer index on the batch axis (pred[0] is a sample, not an output or channel)"
     severity = "error"
     losses_only = True
 
@@ -204,9 +217,10 @@ class TorchBatchIndexing(Rule):
     ]
 
     def check(self, ctx: FileContext) -> Iterable[Finding] | None:
-        facts = torch_facts(ctx.module)
+        facts = torch_facts(ctx)
         for fn in facts.losses:
-            evidence = _batch_evidence(fn, facts.resolver(fn.node, fn.class_node))
+            scope = facts.scope_of(fn.node)
+            evidence = _batch_evidence(fn, scope, facts.resolver(scope))
             if not evidence:
                 continue
             for sub in _subscripts(fn.node):
@@ -230,18 +244,9 @@ def _subscripts(fn: cst.FunctionDef) -> list[cst.Subscript]:
     """Subscripts read in the function's own code (assignment targets like `x[0] = ...` excluded)."""
     found: list[cst.Subscript] = []
     targets: set[int] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            if isinstance(node.target, cst.Subscript):
-                targets.add(id(node.target))
-
-        def visit_Subscript(self, node: cst.Subscript) -> None:
-            if id(node) not in targets:
-                found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-    fn.visit(Visitor())
+    for node in own_nodes(fn):  # source order: an assignment comes before its target
+        if type(node) is cst.AssignTarget and type(node.target) is cst.Subscript:
+            targets.add(id(node.target))
+        elif type(node) is cst.Subscript and id(node) not in targets:
+            found.append(node)
     return found

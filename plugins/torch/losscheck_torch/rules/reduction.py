@@ -8,15 +8,25 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Finding
-from losscheck.lint.rule import Invalid, Rule
+from losscheck.lint.rule import Invalid
 from losscheck_torch._facts import TorchLoss, keyword, names_in, positional, torch_facts
 from losscheck_torch._losscalls import Resolver
+from losscheck_torch._walk import own_nodes
+from losscheck_torch.rules._base import TorchRule
 
 PLUGIN_API = 1
 
 SAMPLE_WEIGHT_NAMES = frozenset(
-    {"sample_weight", "sample_weights", "per_sample_weight", "per_sample_weights", "instance_weight",
-     "instance_weights", "example_weight", "example_weights"}
+    {
+        "sample_weight",
+        "sample_weights",
+        "per_sample_weight",
+        "per_sample_weights",
+        "instance_weight",
+        "instance_weights",
+        "example_weight",
+        "example_weights",
+    }
 )
 # Methods that keep a scalar a scalar: we look through them to the reduction underneath.
 _PASS_THROUGH = frozenset({"float", "double", "half", "to", "type", "clone", "contiguous", "squeeze", "unsqueeze"})
@@ -25,54 +35,36 @@ _PASS_THROUGH = frozenset({"float", "double", "half", "to", "type", "clone", "co
 def _assignments(fn: cst.FunctionDef) -> dict[str, list[cst.BaseExpression]]:
     """Every value assigned to each plain name in the function's own code (augmented ones too)."""
     found: dict[str, list[cst.BaseExpression]] = {}
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
+    for node in own_nodes(fn):
+        kind = type(node)
+        if kind is cst.Assign:
             for t in node.targets:
-                if isinstance(t.target, cst.Name):
+                if type(t.target) is cst.Name:
                     found.setdefault(t.target.value, []).append(node.value)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if isinstance(node.target, cst.Name) and node.value is not None:
-                found.setdefault(node.target.value, []).append(node.value)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if isinstance(node.target, cst.Name):
-                found.setdefault(node.target.value, []).append(node.value)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    fn.visit(Visitor())
+        elif (
+            (kind is cst.AnnAssign or kind is cst.AugAssign)
+            and type(node.target) is cst.Name
+            and node.value is not None
+        ):
+            found.setdefault(node.target.value, []).append(node.value)
     return found
 
 
 def returned_values(fn: cst.FunctionDef) -> list[cst.BaseExpression]:
     """What the function returns (the first element of a returned tuple: the loss, by convention)."""
     found: list[cst.BaseExpression] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Return(self, node: cst.Return) -> None:
+    for node in own_nodes(fn):
+        if type(node) is cst.Return and node.value is not None:
             value = node.value
             if isinstance(value, cst.Tuple) and value.elements:
                 value = value.elements[0].value
-            if value is not None:
-                found.append(value)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    fn.visit(Visitor())
+            found.append(value)
     return found
 
 
-def value_terms(expr: cst.BaseExpression, assigns: dict[str, list[cst.BaseExpression]], seen: set[str] | None = None) -> Iterator[cst.Call]:
+def value_terms(
+    expr: cst.BaseExpression, assigns: dict[str, list[cst.BaseExpression]], seen: set[str] | None = None
+) -> Iterator[cst.Call]:
     """The calls whose results make up ``expr`` arithmetically: through + - * /, unary minus,
     local names (every value assigned to them) and dtype/device casts. Calls are not opened."""
     seen = set() if seen is None else seen
@@ -109,7 +101,9 @@ def batch_reduction(call: cst.Call, resolver: Resolver) -> str | None:
         target = positional(call, 0)
         dim = keyword(call, "dim") or positional(call, 1)
         what = f"`{qual}(...)`"
-    elif isinstance(func, cst.Attribute) and func.attr.value in {"mean", "sum"} and resolver.qualname(func.value) is None:
+    elif (
+        isinstance(func, cst.Attribute) and func.attr.value in {"mean", "sum"} and resolver.qualname(func.value) is None
+    ):
         target = func.value
         dim = keyword(call, "dim") or positional(call, 0)
         what = f"`.{func.attr.value}()`"
@@ -124,7 +118,7 @@ def batch_reduction(call: cst.Call, resolver: Resolver) -> str | None:
     return None
 
 
-class PerSampleBatchReduction(Rule):
+class PerSampleBatchReduction(TorchRule):
     """A per-sample PyTorch loss that returns one value for the whole batch.
 
     ## What it does
@@ -161,7 +155,7 @@ class PerSampleBatchReduction(Rule):
 
     code = "LTH101"
     name = "torch-batch-reduction"
-    summary = "a per-sample PyTorch loss reduces over the batch (reduction=\"mean\", .mean() without dim)"
+    summary = 'A per-sample PyTorch loss reduces over the batch (reduction="mean", .mean() without dim)'
     severity = "error"
     losses_only = True
 
@@ -267,12 +261,12 @@ class PerSampleBatchReduction(Rule):
     ]
 
     def check(self, ctx: FileContext) -> Iterable[Finding] | None:
-        facts = torch_facts(ctx.module)
+        facts = torch_facts(ctx)
         for fn in facts.losses:
             weights = [p for p in fn.params if p in SAMPLE_WEIGHT_NAMES]
             if not (fn.per_sample or weights):
                 continue
-            resolver = facts.resolver(fn.node, fn.class_node)
+            resolver = facts.resolver(facts.scope_of(fn.node))
             assigns = _assignments(fn.node)
             reported: set[int] = set()
             if fn.per_sample:

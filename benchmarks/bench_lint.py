@@ -1,0 +1,411 @@
+"""Benchmark `losscheck lint` against ruff, flake8, pylint and fixit, same files, same run.
+
+What it measures (issue 6; method and recorded numbers in docs/benchmarks.md):
+
+1. Whole-tree lint of the installed Keras source (site-packages/keras) and TensorFlow's Python
+   sources (site-packages/tensorflow, *.py only), each copied to a scratch folder first so every
+   tool sees the same files and none of them skips a path because it lies under site-packages.
+   - losscheck cold: ``--no-cache``; cold+write: an empty cache dir (the first run of a user);
+     cached: the same command again on the unchanged tree (median of ``--repeat`` runs).
+   - ruff: ``--no-cache`` cold, and with its cache warm (it has one too); flake8, pylint
+     (``--jobs=2``) and fixit cold (they have no content cache).
+2. Single-file latency (median of ``--repeat`` fresh processes): a file with no loss code
+   (keras/src/layers/core/dense.py) and a 322-line loss module (benchmarks/data/loss_module_300.py).
+3. Peak memory: ``/usr/bin/time -f %M`` (max RSS of the largest single process of the run).
+
+Ratios are ``peer time / losscheck time`` for the same files in the same run (> 1: losscheck faster).
+
+``--quick`` (the default) runs the slow peers (pylint, fixit) only on a fixed subset of the Keras
+tree: every k-th file of the sorted list of its .py files, k = files // N (N = ``--subset``, 100),
+the first N of those; losscheck, ruff and flake8 run on that subset too, so the subset has its own
+ratios. ``--full`` also runs pylint and fixit on the whole Keras tree (~8 and ~5 minutes), and
+``--full-tf`` on the whole TensorFlow tree as well (longer still).
+
+Writes benchmarks/out/report.json, report.md and report.png; ``--docs`` also copies the table
+into docs/benchmarks.md (between the ``bench:begin``/``bench:end`` markers) and the plot to
+docs/benchmarks.png. matplotlib is a benchmark-only dependency (``pip install matplotlib``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out"
+LOSS_MODULE = HERE / "data" / "loss_module_300.py"
+TOOLS = ("losscheck", "ruff", "flake8", "pylint", "fixit")
+SLOW_TOOLS = ("pylint", "fixit")
+
+
+def site_packages() -> Path:
+    import sysconfig
+
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+@dataclass
+class Measurement:
+    target: str  # "keras", "tensorflow", "keras-subset", "file:no-loss", "file:loss-module"
+    mode: str  # "cold", "cold+write", "cached"
+    tool: str
+    wall_s: float  # median over the runs
+    runs: list[float]
+    max_rss_mb: float
+    returncode: int
+    files: int
+    lines: int
+    note: str = ""
+
+
+@dataclass
+class Report:
+    quick: bool
+    machine: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    subset_rule: str = ""
+
+    def get(self, target: str, mode: str, tool: str) -> Measurement | None:
+        for m in self.measurements:
+            if (m.target, m.mode, m.tool) == (target, mode, tool):
+                return m
+        return None
+
+
+# -------------------------------------------------------------------------------------------
+# running things
+# -------------------------------------------------------------------------------------------
+def timed(command: list[str], cwd: Path, timeout: float, env: dict | None = None) -> tuple[float, float, int, str]:
+    """(wall seconds, max RSS MB, return code, stderr tail) of one run under /usr/bin/time."""
+    with tempfile.NamedTemporaryFile(suffix=".rss", delete=False) as tf:
+        rss_file = Path(tf.name)
+    try:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *command], cwd=cwd,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+                                  env={**os.environ, **(env or {})})
+            code, err = proc.returncode, proc.stderr.decode(errors="replace")[-600:]
+        except subprocess.TimeoutExpired:
+            code, err = 124, f"timed out after {timeout:.0f} s"
+        wall = time.perf_counter() - start
+        lines = rss_file.read_text().strip().splitlines()
+        rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
+    finally:
+        rss_file.unlink(missing_ok=True)
+    return wall, rss, code, err
+
+
+def command_for(tool: str, paths: list[str], *, cache_dir: Path | None) -> tuple[list[str], dict]:
+    """The command line (and environment) each tool is measured with: default rules, no config
+    files, parallel where the tool offers it."""
+    if tool == "losscheck":  # the cache folder comes from LOSSCHECK_CACHE_DIR
+        if cache_dir:
+            return ["losscheck", "lint", "--isolated", "--format", "concise", *paths], {
+                "LOSSCHECK_CACHE_DIR": str(cache_dir)}
+        return ["losscheck", "lint", "--isolated", "--format", "concise", "--no-cache", *paths], {}
+    if tool == "ruff":
+        cache = ["--cache-dir", str(cache_dir)] if cache_dir else ["--no-cache"]
+        return ["ruff", "check", "--isolated", "--output-format", "concise", *cache, *paths], {}
+    if tool == "flake8":  # --jobs defaults to the CPU count (2)
+        return ["flake8", "--isolated", *paths], {}
+    if tool == "pylint":
+        return ["pylint", "--jobs=2", "--score=n", "--persistent=n", "--rcfile=/dev/null", *paths], {}
+    if tool == "fixit":  # fixit 2 lints in a process pool by default
+        return ["fixit", "lint", *paths], {}
+    raise ValueError(tool)
+
+
+OK_CODES = {"losscheck": {0, 1}, "ruff": {0, 1}, "flake8": {0, 1}, "pylint": set(range(64)), "fixit": {0, 1}}
+
+
+def measure(report: Report, target: str, mode: str, tool: str, paths: list[str], cwd: Path, *,
+            repeat: int, files: int, lines: int, timeout: float, cache_dir: Path | None = None,
+            warm_first: bool = False) -> Measurement:
+    command, env = command_for(tool, paths, cache_dir=cache_dir)
+    if warm_first:  # fill the cache (losscheck, ruff) before timing the cached runs
+        timed(command, cwd, timeout, env)
+    runs, rss, codes, err = [], [], [], ""
+    for _ in range(repeat):
+        wall, mb, code, err = timed(command, cwd, timeout, env)
+        runs.append(wall)
+        rss.append(mb)
+        codes.append(code)
+        if code == 124:
+            break
+    bad = [c for c in codes if c not in OK_CODES[tool]]
+    m = Measurement(target, mode, tool, statistics.median(runs), [round(r, 3) for r in runs],
+                    max(rss), bad[0] if bad else codes[0], files, lines,
+                    note=(f"exit {bad[0]}: {err.strip()[-200:]}" if bad else ""))
+    report.measurements.append(m)
+    print(f"  {target:14s} {mode:10s} {tool:9s} {m.wall_s:8.3f} s  {m.max_rss_mb:7.0f} MB  rc={m.returncode}"
+          + (f"  !! {m.note}" if m.note else ""), flush=True)
+    return m
+
+
+# -------------------------------------------------------------------------------------------
+# inputs
+# -------------------------------------------------------------------------------------------
+def copy_tree(src: Path, dst: Path) -> list[Path]:
+    """Copy the .py files of ``src`` to ``dst`` (no caches, binaries or data); return them sorted."""
+    files = []
+    for path in sorted(src.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        files.append(target)
+    return files
+
+
+def count_lines(files: list[Path]) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in files)
+
+
+def subset(files: list[Path], n: int) -> list[Path]:
+    step = max(len(files) // n, 1)
+    return files[::step][:n]
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for tool, cmd in {"ruff": ["ruff", "--version"], "flake8": ["flake8", "--version"],
+                      "pylint": ["pylint", "--version"], "fixit": ["fixit", "--version"],
+                      "losscheck": ["losscheck", "--version"]}.items():
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()
+            found[tool] = out[0] if out else "?"
+        except (OSError, subprocess.TimeoutExpired):
+            found[tool] = "missing"
+    try:
+        import keras  # noqa: F401 - only its version, for the record (the benchmark, not losscheck)
+
+        found["keras"] = keras.__version__
+    except Exception:  # noqa: BLE001
+        pass
+    return found
+
+
+# -------------------------------------------------------------------------------------------
+# output
+# -------------------------------------------------------------------------------------------
+def fmt_time(m: Measurement | None) -> str:
+    if m is None:
+        return "–"
+    if m.returncode == 124:
+        return f"> {m.wall_s:.0f} s"
+    value = f"{m.wall_s:.2f} s" if m.wall_s < 100 else f"{m.wall_s:.0f} s"
+    return value + (" ⚠" if m.note else "")
+
+
+def ratio(peer: Measurement | None, ours: Measurement | None) -> str:
+    if peer is None or ours is None or ours.wall_s <= 0:
+        return ""
+    return f" ({peer.wall_s / ours.wall_s:.1f}x)"
+
+
+def markdown(report: Report) -> str:
+    rows = []
+    targets = []
+    for m in report.measurements:
+        if (m.target, m.mode) not in targets:
+            targets.append((m.target, m.mode))
+    header = "| input | files | lines | mode | " + " | ".join(TOOLS) + " |"
+    rows += [header, "|" + "---|" * (4 + len(TOOLS))]
+    for target, mode in targets:
+        ours = report.get(target, mode, "losscheck")
+        ref = next(m for m in report.measurements if (m.target, m.mode) == (target, mode))
+        cells = []
+        for tool in TOOLS:
+            peer = report.get(target, mode, tool)
+            if peer is None and mode == "cached":  # tools with no cache: compare with their only (cold) run
+                peer = report.get(target, "cold", tool) if tool not in ("losscheck", "ruff") else None
+            cells.append(fmt_time(peer) + ("" if tool == "losscheck" else ratio(peer, ours)))
+        rows.append(f"| {target} | {ref.files:,} | {ref.lines:,} | {mode} | " + " | ".join(cells) + " |")
+    mem = ["| input | mode | " + " | ".join(TOOLS) + " |", "|" + "---|" * (2 + len(TOOLS))]
+    for target, mode in targets:
+        cells = []
+        for tool in TOOLS:
+            m = report.get(target, mode, tool)
+            cells.append("–" if m is None else f"{m.max_rss_mb:.0f} MB")
+        mem.append(f"| {target} | {mode} | " + " | ".join(cells) + " |")
+    notes = [f"- {m.tool} on {m.target} ({m.mode}): {m.note}" for m in report.measurements if m.note]
+    goals = goal_lines(report)
+    return "\n".join([
+        f"Measured {report.machine.get('date', '')} on {report.machine.get('cpus')} CPU(s), "
+        f"load average at start {report.machine.get('load_start')}, at end {report.machine.get('load_end')}; "
+        f"{'quick' if report.quick else 'full'} mode. Times are wall-clock (median where several runs); "
+        "the ratio in parentheses is peer time / losscheck time on the same files in the same run. "
+        "For tools with no content cache, the `cached` row repeats their cold time.",
+        "", *rows, "", "Peak memory (max RSS of the largest single process, `/usr/bin/time -f %M`):", "", *mem, "",
+        "Goals (issue 6 / issue 3):", "", *goals, "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()) + ".",
+        *(["", "Runs that did not finish cleanly:", *notes] if notes else []),
+        f"\nSubset rule: {report.subset_rule}",
+    ]) + "\n"
+
+
+def goal_lines(report: Report) -> list[str]:
+    def line(label: str, m: Measurement | None, limit: float | None = None, peer: Measurement | None = None,
+             times: float | None = None) -> str:
+        if m is None:
+            return f"- {label}: not measured"
+        if limit is not None:
+            ok = m.wall_s < limit and m.returncode in (0, 1)
+            return f"- {label}: {m.wall_s:.3f} s (goal < {limit} s) {'✅' if ok else '❌'}"
+        if peer is None:
+            return f"- {label}: not measured"
+        r = peer.wall_s / m.wall_s
+        return f"- {label}: {r:.1f}x (goal >= {times:.0f}x) {'✅' if r >= times else '❌'}"
+
+    keras_fixit = report.get("keras", "cold", "fixit")
+    fixit_target = "keras" if keras_fixit else "keras-subset"
+    return [
+        line("Keras tree cold", report.get("keras", "cold", "losscheck"), 10.0),
+        line("Keras tree cached", report.get("keras", "cached", "losscheck"), 0.5),
+        line(f"vs fixit ({fixit_target}, cold)", report.get(fixit_target, "cold", "losscheck"),
+             peer=report.get(fixit_target, "cold", "fixit"), times=20),
+        line("single file, no loss code", report.get("file:no-loss", "cold", "losscheck"), 0.15),
+        line("single file, 322-line loss module", report.get("file:loss-module", "cold", "losscheck"), 0.6),
+    ]
+
+
+def plot(report: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [("keras", "cold"), ("keras", "cached"), ("keras-subset", "cold"), ("tensorflow", "cold"),
+              ("file:no-loss", "cold"), ("file:loss-module", "cold")]
+    groups = [g for g in groups if report.get(*g, "losscheck")]
+    colors = {"losscheck": "#d62728", "ruff": "#7f7f7f", "flake8": "#1f77b4", "pylint": "#2ca02c",
+              "fixit": "#9467bd"}
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.8 / len(TOOLS)
+    for t, tool in enumerate(TOOLS):
+        xs, ys = [], []
+        for g, (target, mode) in enumerate(groups):
+            m = report.get(target, mode, tool)
+            if m is None and mode == "cached" and tool not in ("losscheck", "ruff"):
+                continue
+            if m is not None and m.returncode != 124:
+                xs.append(g + (t - (len(TOOLS) - 1) / 2) * width)
+                ys.append(m.wall_s)
+        ax.bar(xs, ys, width, label=tool, color=colors[tool])
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(groups)))
+    labels = []
+    for target, mode in groups:
+        m = report.get(target, mode, "losscheck")
+        labels.append(f"{target}\n{mode}\n({m.files:,} files)" if m else target)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("wall time, seconds (log scale)")
+    ax.set_title(f"losscheck lint vs peers, {report.machine.get('cpus')} CPUs, same files, same run")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_docs(report_md: str, png: Path) -> None:
+    docs = REPO / "docs" / "benchmarks.md"
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    text = docs.read_text(encoding="utf-8") if docs.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    docs.write_text(f"{head}{begin}\n{report_md}{end}{tail}", encoding="utf-8")
+    shutil.copyfile(png, REPO / "docs" / "benchmarks.png")
+
+
+# -------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark losscheck lint against ruff, flake8, pylint, fixit.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="slow peers on a fixed subset only (default)")
+    mode.add_argument("--full", action="store_true", help="also pylint and fixit on the whole Keras tree")
+    parser.add_argument("--full-tf", action="store_true", help="with --full: slow peers on TensorFlow too")
+    parser.add_argument("--subset", type=int, default=100, help="files in the Keras subset (default 100)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per single-file/cached measurement")
+    parser.add_argument("--no-tf", action="store_true", help="skip the TensorFlow tree")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tools to run")
+    parser.add_argument("--timeout", type=float, default=1500, help="seconds before one run is abandoned")
+    parser.add_argument("--docs", action="store_true", help="copy the table and plot into docs/")
+    args = parser.parse_args(argv)
+    tools = [t for t in args.tools.split(",") if t]
+    full = args.full
+    sp = site_packages()
+    report = Report(quick=not full, machine={
+        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_start": round(os.getloadavg()[0], 2)}, versions=versions())
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="losscheck-bench-") as tmp:
+        work = Path(tmp)
+        cwd = work / "cwd"  # no config files of any tool here or above
+        cwd.mkdir()
+        keras_files = copy_tree(sp / "keras", work / "keras")
+        trees = [("keras", work / "keras", keras_files)]
+        if not args.no_tf:
+            trees.append(("tensorflow", work / "tensorflow", copy_tree(sp / "tensorflow", work / "tensorflow")))
+        sub = subset(keras_files, args.subset)
+        report.subset_rule = (f"every {max(len(keras_files) // args.subset, 1)}th file of the {len(keras_files)} "
+                              f"sorted .py files of keras {report.versions.get('keras', '')}, first {len(sub)}: "
+                              "benchmarks/out/subset.txt lists them.")
+        (OUT / "subset.txt").write_text("\n".join(str(p.relative_to(work)) for p in sub) + "\n")
+
+        for name, root, files in trees:
+            lines = count_lines(files)
+            print(f"{name}: {len(files)} files, {lines:,} lines", flush=True)
+            for tool in tools:
+                if tool in SLOW_TOOLS and not (full and (name == "keras" or args.full_tf)):
+                    continue
+                common = dict(repeat=1, files=len(files), lines=lines, timeout=args.timeout)
+                measure(report, name, "cold", tool, [str(root)], cwd, **common)
+                if tool in ("losscheck", "ruff"):
+                    cache = work / f"cache-{tool}-{name}"
+                    measure(report, name, "cold+write", tool, [str(root)], cwd, cache_dir=cache, **common)
+                    measure(report, name, "cached", tool, [str(root)], cwd, cache_dir=cache,
+                            **{**common, "repeat": args.repeat})
+
+        lines = count_lines(sub)
+        print(f"keras-subset: {len(sub)} files, {lines:,} lines", flush=True)
+        for tool in tools:
+            measure(report, "keras-subset", "cold", tool, [str(p) for p in sub], cwd, repeat=1, files=len(sub),
+                    lines=lines, timeout=args.timeout)
+
+        singles = [("file:no-loss", work / "keras" / "src" / "layers" / "core" / "dense.py"),
+                   ("file:loss-module", LOSS_MODULE)]
+        for name, path in singles:
+            for tool in tools:
+                measure(report, name, "cold", tool, [str(path)], cwd, repeat=args.repeat, files=1,
+                        lines=count_lines([path]), timeout=args.timeout)
+    report.machine["load_end"] = round(os.getloadavg()[0], 2)
+    (OUT / "report.json").write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+    md = markdown(report)
+    (OUT / "report.md").write_text(md, encoding="utf-8")
+    plot(report, OUT / "report.png")
+    print(md)
+    if args.docs:
+        write_docs(md, OUT / "report.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

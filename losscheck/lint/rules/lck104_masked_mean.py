@@ -1,0 +1,331 @@
+"""LCK104 masked-mean."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg, is_number, is_zero, own_nodes, read_names, walk
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.dataflow import FunctionFacts, function_facts
+from losscheck.lint.reductions import as_reduction
+from losscheck.lint.rule import Invalid, Rule, Valid
+
+_COMPARE_OPS = frozenset(
+    {"not_equal", "equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+     "logical_not", "is_finite", "is_nan", "isnan", "isfinite"}
+)
+_CAST_OPS = frozenset({"cast", "to_float", "to_int32", "cast_to_floatx", "stop_gradient", "expand_dims", "squeeze"})
+
+
+class _MaskFacts:
+    """Which expressions of one function are masks (0/1 gates over positions)."""
+
+    def __init__(self, ctx: FileContext, facts: FunctionFacts) -> None:
+        self.ctx = ctx
+        self.facts = facts
+        self._names: dict[str, bool] = {}
+
+    def is_mask(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        if depth > 6:
+            return False
+        if isinstance(expr, cst.Name):
+            return self._name_is_mask(expr.value, depth)
+        if isinstance(expr, cst.Comparison):
+            return True
+        if isinstance(expr, cst.Subscript):  # a slice of a mask is a mask
+            return self.is_mask(expr.value, depth + 1)
+        if isinstance(expr, cst.Call):
+            found = self.ctx.imports.api(expr.func)
+            if found is None:
+                return False
+            short = found.name.rsplit(".", 1)[-1]
+            if short in _COMPARE_OPS:
+                return True
+            if short in _CAST_OPS:
+                first = get_arg(expr, None, 0) or get_arg(expr, "x")
+                return first is not None and self.is_mask(first, depth + 1)
+            if short == "where":
+                # where(cond, 1.0, 0.0): a 0/1 mask
+                a, b = get_arg(expr, "x", 1), get_arg(expr, "y", 2)
+                return is_number(a) and is_number(b) and (is_zero(a) or is_zero(b))
+        return False
+
+    def _name_is_mask(self, name: str, depth: int) -> bool:
+        if name in self._names:
+            return self._names[name]
+        self._names[name] = False  # cycle guard
+        result = "mask" in name.lower()
+        if not result:
+            value = self.facts.single_value(name)
+            result = value is not None and self.is_mask(value, depth + 1)
+        self._names[name] = result
+        return result
+
+    def mask_in_product(self, expr: cst.BaseExpression, depth: int = 0) -> cst.BaseExpression | None:
+        """The mask factor of ``x * mask`` (nested products and ``tf.multiply`` too), else None."""
+        if depth > 4:
+            return None
+        if isinstance(expr, cst.Name):
+            value = self.facts.single_value(expr.value)
+            return self.mask_in_product(value, depth + 1) if value is not None else None
+        factors: list[cst.BaseExpression] = []
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+            factors = [expr.left, expr.right]
+        elif isinstance(expr, cst.Call):
+            found = self.ctx.imports.api(expr.func)
+            if found is not None and found.name.rsplit(".", 1)[-1] == "multiply":
+                factors = [a.value for a in expr.args[:2]]
+        for factor in factors:
+            if self.is_mask(factor):
+                return factor
+        for factor in factors:
+            inner = self.mask_in_product(factor, depth + 1) if not isinstance(factor, cst.Name) else None
+            if inner is not None:
+                return inner
+        return None
+
+    def mask_names(self, mask: cst.BaseExpression) -> set[str]:
+        return {n.value for n in read_names(mask)}
+
+
+class MaskedMean(Rule):
+    """
+    ## What it does
+    Checks for a masked loss averaged over all positions, `mean(loss * mask)`, instead of over the
+    positions the mask keeps, and for `sum(loss * mask) / sum(mask)` with an unguarded denominator.
+    A mask is a comparison (`y_true != 0`), a cast of one, `tf.not_equal(...)`,
+    `tf.where(cond, 1.0, 0.0)`, or a name containing `mask`.
+
+    ## Why is this bad?
+    `mean(loss * mask)` divides by every position, the masked-out ones included: the loss shrinks as
+    the mask gets sparser and two batches with different amounts of padding are weighted
+    differently. There is no error. And `sum(loss * mask) / sum(mask)` is NaN on a batch (or an
+    example) whose mask selects nothing.
+
+    ## Example
+    ```python
+    def masked_mse(y_true, y_pred):
+        mask = tf.cast(tf.not_equal(y_true, -1.0), tf.float32)
+        return tf.reduce_mean(tf.square(y_true - y_pred) * mask, axis=-1)
+    ```
+
+    ## Use instead
+    ```python
+    def masked_mse(y_true, y_pred):
+        mask = tf.cast(tf.not_equal(y_true, -1.0), tf.float32)
+        sq = tf.square(y_true - y_pred) * mask
+        return tf.reduce_sum(sq, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
+    ```
+    """
+
+    code = "LCK104"
+    name = "masked-mean"
+    summary = "A masked loss averaged over all positions instead of the mask's count (or divided by an unguarded count)"
+    severity = "error"
+
+    VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            def masked_mse(y_true, y_pred):
+                mask = tf.cast(tf.not_equal(y_true, -1.0), tf.float32)
+                sq = tf.square(y_true - y_pred) * mask
+                return tf.reduce_sum(sq, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def masked_bce(y_true, y_pred):
+                valid = tf.cast(y_true >= 0, tf.float32)
+                bce = tf.keras.backend.binary_crossentropy(tf.maximum(y_true, 0.0), y_pred)
+                return tf.math.divide_no_nan(tf.reduce_sum(bce * valid, axis=-1), tf.reduce_sum(valid, axis=-1))
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def ratio(y_true, y_pred):
+                mask = tf.cast(y_true > 0, tf.float32)
+                # mean/mean is sum/sum: correct
+                return tf.reduce_mean(tf.abs(y_true - y_pred) * mask, axis=-1) / (tf.reduce_mean(mask, axis=-1) + 1e-7)
+            """
+        ),
+        Valid(
+            """
+            import keras
+            from keras import ops
+
+            def weighted_mse(y_true, y_pred):
+                class_weights = ops.convert_to_tensor([1.0, 2.0, 0.5])
+                return ops.mean(ops.square(y_true - y_pred) * class_weights, axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def complementary(y_true, y_pred):
+                mask = tf.cast(y_true > 0.5, tf.float32)
+                err = tf.abs(y_true - y_pred)
+                return tf.reduce_mean(err * mask + 0.1 * err * (1.0 - mask), axis=-1)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def masked_mse(y_true, y_pred):
+                mask = tf.cast(tf.not_equal(y_true, -1.0), tf.float32)
+                return tf.reduce_mean(tf.square(y_true - y_pred) * mask, axis=-1)
+            """,
+            message="averages over ALL positions",
+            line=6,
+        ),
+        Invalid(
+            """
+            from keras import ops
+
+            def padded_loss(y_true, y_pred, padding_mask=None):
+                err = ops.abs(y_true - y_pred)
+                masked = err * padding_mask
+                return ops.mean(masked, axis=[1, 2])
+            """,
+            message="`ops.mean(...)` of a masked value averages over ALL positions",
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def seg_loss(y_true, y_pred):
+                labelled = y_true[..., 1:] != 0
+                ce = tf.keras.losses.categorical_crossentropy(y_true[..., :1], y_pred)
+                return tf.reduce_mean(ce * tf.cast(labelled[..., 0], ce.dtype), axis=[1, 2])
+            """,
+            message="Divide the masked sum by the mask's count",
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def masked_mae(y_true, y_pred):
+                mask = tf.cast(y_true > 0, tf.float32)
+                return tf.reduce_sum(tf.abs(y_true - y_pred) * mask, axis=-1) / tf.reduce_sum(mask, axis=-1)
+            """,
+            message="is zero when the mask selects nothing",
+            line=6,
+        ),
+        Invalid(
+            """
+            import keras.backend as K
+
+            def masked_loss(y_true, y_pred):
+                mask = K.cast(K.not_equal(y_true, 0), K.floatx())
+                return K.mean(K.square(y_pred - y_true) * mask, axis=-1)
+            """,
+            message="averages over ALL positions",
+        ),
+    ]
+
+    def check(self, ctx: FileContext) -> None:
+        for fn in ctx.losses():
+            facts = function_facts(ctx, fn)
+            masks = _MaskFacts(ctx, facts)
+            counted = self._counted_masks(ctx, fn, masks)
+            for node in own_nodes(fn.node):
+                if isinstance(node, cst.Call):
+                    self._masked_mean(ctx, fn, facts, masks, counted, node)
+                elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+                    self._unguarded(ctx, facts, masks, node)
+
+    def _counted_masks(self, ctx: FileContext, fn: LossFunction, masks: _MaskFacts) -> set[str]:
+        """Names of masks that the function reduces by sum/mean anywhere (it counts them itself)."""
+        counted: set[str] = set()
+        for node in own_nodes(fn.node):
+            if isinstance(node, cst.Call):
+                reduction = as_reduction(ctx, node)
+                if reduction is not None and (reduction.is_sum or reduction.is_mean):
+                    if masks.is_mask(reduction.operand) and masks.mask_in_product(reduction.operand) is None:
+                        counted |= masks.mask_names(reduction.operand)
+        return counted
+
+    def _masked_mean(
+        self,
+        ctx: FileContext,
+        fn: LossFunction,
+        facts: FunctionFacts,
+        masks: _MaskFacts,
+        counted: set[str],
+        node: cst.Call,
+    ) -> None:
+        reduction = as_reduction(ctx, node)
+        if reduction is None or not reduction.is_mean:
+            return
+        mask = masks.mask_in_product(reduction.operand)
+        if mask is None or not facts.derives(reduction.operand):
+            return
+        names = masks.mask_names(mask)
+        if names & counted:
+            return  # the mask's count is computed in this function: assume it is used to normalise
+        if self._divided_by_mask(facts, masks, node, names):
+            return
+        callee = ctx.code_for(node.func)
+        mask_text = ctx.code_for(mask)
+        short = mask_text if len(mask_text) <= 30 else "mask"
+        ctx.report(
+            self,
+            node,
+            f"`{callee}(...)` of a masked value averages over ALL positions, the ones `{mask_text}` masks out "
+            "included, so the loss shrinks as the mask gets sparser. Divide the masked sum by the mask's count: "
+            f"`sum(loss * {short}) / maximum(sum({short}), 1)` (same axes), or use `divide_no_nan`.",
+        )
+
+    @staticmethod
+    def _divided_by_mask(facts: FunctionFacts, masks: _MaskFacts, node: cst.Call, names: set[str]) -> bool:
+        parent = facts.parent(node)
+        while isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)):
+            if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Divide):
+                if {n.value for n in read_names(parent.right)} & names:
+                    return True
+            parent = facts.parent(parent)
+        return False
+
+    def _unguarded(self, ctx: FileContext, facts: FunctionFacts, masks: _MaskFacts, node: cst.BinaryOperation) -> None:
+        denominator = node.right
+        if isinstance(denominator, cst.Name):
+            value = facts.single_value(denominator.value)
+            if value is None:
+                return
+            denominator_call = value
+        else:
+            denominator_call = denominator
+        if not isinstance(denominator_call, cst.Call):
+            return
+        reduction = as_reduction(ctx, denominator_call)
+        if reduction is None or not reduction.is_sum or not masks.is_mask(reduction.operand):
+            return
+        mask_names = masks.mask_names(reduction.operand)
+        # the numerator must be a masked sum with the same mask: sum(loss * mask) / sum(mask)
+        numerator_ok = False
+        for sub in walk(node.left):
+            if isinstance(sub, cst.Call):
+                num = as_reduction(ctx, sub)
+                if num is not None and num.is_sum:
+                    factor = masks.mask_in_product(num.operand)
+                    if factor is not None and masks.mask_names(factor) & mask_names:
+                        numerator_ok = True
+        if not numerator_ok:
+            return
+        text = ctx.code_for(denominator)
+        ctx.report(
+            self,
+            denominator,
+            f"The denominator `{text}` is zero when the mask selects nothing (a batch or an example with no "
+            f"valid position), and the loss becomes NaN. Guard it: `maximum({text}, 1.0)`, add an epsilon, "
+            "or use `divide_no_nan`.",
+        )

@@ -1,0 +1,230 @@
+"""LCK201 numpy-in-loss."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg, own_nodes, walk
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.dataflow import function_facts
+from losscheck.lint.finder import is_keras_called
+from losscheck.lint.imports import is_numpy
+from losscheck.lint.rule import Invalid, Rule, Valid
+
+# functions whose callable argument runs eagerly on NumPy values: NumPy is fine inside them
+_EAGER_WRAPPERS = frozenset(
+    {"tensorflow.py_function", "tensorflow.numpy_function", "tensorflow.compat.v1.py_func",
+     "tensorflow.py_func", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v2.py_function",
+     "tensorflow.compat.v2.numpy_function"}
+)
+
+
+def _eager_callables(ctx: FileContext) -> tuple[set[str], set[int]]:
+    """Names of functions and ids of lambdas passed to tf.py_function / tf.numpy_function."""
+    cached = ctx.__dict__.get("_losscheck_eager")
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    lambdas: set[int] = set()
+    for node in walk(ctx.module, into_nested=True):
+        if isinstance(node, cst.Call) and ctx.imports.qualname(node.func) in _EAGER_WRAPPERS:
+            func = get_arg(node, "func", 0)
+            if isinstance(func, cst.Name):
+                names.add(func.value)
+            elif isinstance(func, cst.Lambda):
+                lambdas.add(id(func))
+    ctx.__dict__["_losscheck_eager"] = (names, lambdas)
+    return names, lambdas
+
+
+class NumpyInLoss(Rule):
+    """
+    ## What it does
+    Checks for NumPy calls on tensors inside loss and metric code (`np.mean(y_pred)`,
+    `np.abs(y_true - y_pred)`, NumPy arrays built from tensors) and for `.numpy()` calls there.
+    NumPy constants built outside the loss (and converted), dtypes such as `np.float32`, constants
+    such as `np.pi`, and functions run through `tf.py_function` / `tf.numpy_function` are fine.
+
+    ## Why is this bad?
+    Keras traces losses into a graph, where tensors are symbolic: NumPy raises
+    `NotImplementedError: Cannot convert a symbolic tensor to a numpy array` and `.numpy()` does not
+    exist. With `run_eagerly=True` it runs, but the NumPy part gets no gradient ("No gradients
+    provided for any variable", or silently a loss term that trains nothing). On JAX it raises
+    `TracerArrayConversionError`.
+
+    ## Example
+    ```python
+    def mae(y_true, y_pred):
+        return np.mean(np.abs(y_true - y_pred), axis=-1)
+    ```
+
+    ## Use instead
+    ```python
+    def mae(y_true, y_pred):
+        return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+    ```
+    """
+
+    code = "LCK201"
+    name = "numpy-in-loss"
+    summary = "NumPy calls or .numpy() on tensors inside loss or metric code"
+    severity = "error"
+
+    VALID = [
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            CLASS_WEIGHTS = np.array([1.0, 2.0, 5.0], dtype=np.float32)
+
+            def weighted_ce(y_true, y_pred):
+                w = tf.constant(CLASS_WEIGHTS)
+                return -tf.reduce_sum(w * y_true * tf.math.log(y_pred + 1e-7), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def angle_loss(y_true, y_pred):
+                diff = tf.math.floormod(y_true - y_pred + np.pi, 2 * np.pi) - np.pi
+                return tf.reduce_mean(tf.square(diff), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def _np_hausdorff(a, b):
+                return np.float32(np.max(np.abs(a - b)))
+
+            def hausdorff_loss(y_true, y_pred):
+                return tf.numpy_function(_np_hausdorff, [y_true, y_pred], tf.float32)
+            """
+        ),
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def scaled(y_true, y_pred):
+                eps = np.float32(1e-7)
+                kernel = np.ones((3, 3), dtype=np.float32) / 9.0
+                return tf.reduce_mean(tf.abs(y_true - y_pred) + eps, axis=-1) * kernel.sum()
+            """
+        ),
+        Valid(
+            """
+            import jax.numpy as jnp
+
+            def jax_mse(y_true, y_pred):
+                return jnp.mean((y_true - y_pred) ** 2, axis=-1)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import numpy as np
+
+            def mae(y_true, y_pred):
+                return np.mean(np.abs(y_true - y_pred), axis=-1)
+            """,
+            message="`np.mean(...)` is NumPy on a tensor",
+            line=5,
+            count=2,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def debug_loss(y_true, y_pred):
+                values = y_pred.numpy()
+                return tf.reduce_mean(tf.square(y_true - values), axis=-1)
+            """,
+            message="`.numpy()`",
+            line=5,
+        ),
+        Invalid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def weighted(y_true, y_pred):
+                w = np.where(y_true > 0, 2.0, 1.0)
+                return tf.reduce_mean(w * tf.square(y_true - y_pred), axis=-1)
+            """,
+            message="`np.where(...)` is NumPy on a tensor",
+        ),
+        Invalid(
+            """
+            import keras
+            import numpy
+
+            class L1(keras.losses.Loss):
+                def call(self, y_true, y_pred):
+                    diff = y_true - y_pred
+                    return numpy.sum(numpy.abs(diff), axis=-1)
+            """,
+            message="NumPy on a tensor",
+            count=2,
+        ),
+        Invalid(
+            """
+            import numpy as np
+
+            def iou_metric(y_true, y_pred):
+                inter = np.logical_and(y_true > 0.5, y_pred > 0.5).sum()
+                return inter
+
+            model.compile(loss="bce", metrics=[iou_metric])
+            """,
+            message="`np.logical_and(...)`",
+        ),
+    ]
+
+    def check(self, ctx: FileContext) -> None:
+        eager_names, eager_lambdas = _eager_callables(ctx)
+        for fn in ctx.functions:
+            if not is_keras_called(fn):
+                continue  # `(target, output)` helpers may be NumPy code on purpose (e.g. a NumPy backend)
+            if isinstance(fn.node, cst.FunctionDef) and fn.node.name.value in eager_names:
+                continue
+            if isinstance(fn.node, cst.Lambda) and id(fn.node) in eager_lambdas:
+                continue
+            self._check_function(ctx, fn)
+
+    def _check_function(self, ctx: FileContext, fn: LossFunction) -> None:
+        facts = function_facts(ctx, fn)
+        for node in own_nodes(fn.node):
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not node.args:
+                if ctx.imports.qualname(func) is None:  # `np.numpy` is not a thing; `x.numpy()` is
+                    ctx.report(
+                        self,
+                        node,
+                        f"`{ctx.code_for(node)}` in the {fn.kind} `{fn.name}`: `.numpy()` does not exist on the "
+                        "symbolic tensors Keras traces losses with, and under `run_eagerly=True` the value has "
+                        "no gradient. Keep the computation in `tf`/`keras.ops`.",
+                    )
+                continue
+            qualname = ctx.imports.qualname(func)
+            if not is_numpy(qualname):
+                continue
+            tensor_args = [a.value for a in node.args if facts.derives(a.value)]
+            if not tensor_args:
+                continue
+            written = ctx.code_for(func)
+            replacement = "keras.ops." + qualname.split(".", 1)[1] if qualname and "." in qualname else "keras.ops"
+            ctx.report(
+                self,
+                node,
+                f"`{written}(...)` is NumPy on a tensor in the {fn.kind} `{fn.name}`: under `fit` the tensor is "
+                "symbolic (NotImplementedError), and with `run_eagerly=True` this term gets no gradient. "
+                f"Use the tensor op instead (e.g. `{replacement}` or the `tf` equivalent).",
+            )

@@ -1,0 +1,173 @@
+"""The loss-function finder: which functions Keras calls as fn(y_true, y_pred)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from losscheck.lint.context import FileContext
+from losscheck.lint.finder import is_keras_called, is_loss_pair
+
+
+def found(source: str) -> list[tuple[str, str, str | None, str | None, str, tuple[str, ...]]]:
+    source = textwrap.dedent(source)
+    ctx = FileContext("t.py", source, cst.parse_module(source))
+    return [(f.name, f.kind, f.y_true, f.y_pred, f.origin, f.outputs) for f in ctx.functions]
+
+
+@pytest.mark.parametrize(
+    "params",
+    ["y_true, y_pred", "labels, logits", "target, output", "y, y_hat", "gt, pred", "true, pred",
+     "y_true, logits", "targets, predictions", "ytrue, ypred"],
+)
+def test_loss_like_signatures(params: str) -> None:
+    result = found(f"def my_loss({params}):\n    return 0\n")
+    first, second = [p.strip() for p in params.split(",")]
+    assert result == [("my_loss", "loss", first, second, "signature", ())]
+
+
+@pytest.mark.parametrize(
+    "params",
+    ["label, output", "x, y", "self, y_true", "y_pred, y_true", "a, y_true, y_pred", "y_true", "output, target"],
+)
+def test_other_signatures_are_not_losses(params: str) -> None:
+    assert found(f"def render({params}):\n    return 0\n") == []
+
+
+def test_compile_dict_list_factory_lambda_and_metrics() -> None:
+    result = found(
+        """
+        def seg_loss(a, b):
+            return a
+
+        def make_loss(weight):
+            def inner(t, p):
+                return weight * (t - p)
+            return inner
+
+        def make_lambda(w):
+            return lambda t, p: w * t
+
+        def dice_coef(y_true, y_pred):
+            return 1.0
+
+        losses = {"seg": seg_loss, "cls": make_loss(3)}
+        model.compile(optimizer="adam", loss=losses, metrics=[dice_coef, make_lambda(2)])
+        other.compile("sgd", [lambda u, v: u - v])
+        """
+    )
+    assert result == [
+        ("seg_loss", "loss", "a", "b", "compile", ("seg",)),
+        ("inner", "loss", "t", "p", "factory", ("cls",)),
+        ("<lambda>", "metric", "t", "p", "lambda", ()),
+        ("dice_coef", "metric", "y_true", "y_pred", "signature", ()),
+        ("<lambda>", "loss", "u", "v", "lambda", ()),
+    ]
+
+
+def test_used_as_loss_wins_over_metric_name() -> None:
+    result = found(
+        """
+        def dice_coef(y_true, y_pred):
+            return 1.0
+
+        model.compile(loss=dice_coef, metrics=[dice_coef])
+        """
+    )
+    assert [(name, kind) for name, kind, *_ in result] == [("dice_coef", "loss")]
+
+
+def test_loss_subclasses_through_a_local_base_and_aliases() -> None:
+    result = found(
+        """
+        import tensorflow as tf
+        from keras import losses
+
+        class Base(tf.keras.losses.Loss):
+            pass
+
+        class Dice(Base):
+            def call(self, y_true, y_pred):
+                return y_true
+
+        class Focal(losses.Loss):
+            def call(self, labels, probs):
+                return labels
+
+        class NotALoss:
+            def call(self, a, b):
+                return a
+
+            def helper(self, y_true, y_pred):  # not named like a loss, not a Loss class
+                return a
+        """
+    )
+    assert [(r[0], r[4], r[2], r[3]) for r in result] == [
+        ("Dice.call", "loss-subclass", "y_true", "y_pred"),
+        ("Focal.call", "loss-subclass", "labels", "probs"),
+    ]
+
+
+def test_test_case_reference_implementations_are_skipped() -> None:
+    source = """
+    class HuberLossTest(testing.TestCase):
+        def huber_loss(self, y_true, y_pred, delta=1.0):
+            return np.abs(y_true - y_pred)
+    """
+    assert found(source) == []
+
+
+def test_output_comment_binds_outputs() -> None:
+    result = found(
+        """
+        def depth_loss(y_true, y_pred):  # losscheck: output=depth, depth_aux
+            return y_true
+
+        # losscheck: output=mask
+        def mask_loss(y_true, y_pred):
+            return y_true
+        """
+    )
+    assert [(r[0], r[5]) for r in result] == [("depth_loss", ("depth", "depth_aux")), ("mask_loss", ("mask",))]
+
+
+def test_no_duplicates_and_extra_params() -> None:
+    source = textwrap.dedent(
+        """
+        def wl(y_true, y_pred, sample_weight=None, *, smooth=1.0):
+            return y_true
+
+        model.compile(loss={"a": wl, "b": wl}, metrics=[wl])
+        """
+    )
+    ctx = FileContext("t.py", source, cst.parse_module(source))
+    (fn,) = ctx.functions
+    assert fn.outputs == ("a", "b") and fn.kind == "loss" and fn.extra_params == ("sample_weight", "smooth")
+
+
+def test_is_keras_called_distinguishes_weak_pairs() -> None:
+    source = "def helper(targets, outputs):\n    return 0\n\ndef loss(y_true, y_pred):\n    return 0\n"
+    ctx = FileContext("t.py", source, cst.parse_module(source))
+    assert [is_keras_called(f) for f in ctx.functions] == [False, True]
+
+
+names = st.sampled_from(["y_true", "labels", "target", "y", "gt", "true", "x", "a", "inputs", "label"])
+preds = st.sampled_from(["y_pred", "logits", "output", "y_hat", "pred", "predictions", "b", "z", "probs"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(first=names, second=preds, decorate=st.booleans(), nested=st.booleans())
+def test_finder_agrees_with_the_pair_predicate(first: str, second: str, decorate: bool, nested: bool) -> None:
+    body = f"def fn({first}, {second}):\n    return 0\n"
+    if decorate:
+        body = "@tf.function\n" + body
+    if nested:
+        body = "def outer():\n" + textwrap.indent(body, "    ") + "    return fn\n"
+    result = found(body)
+    assert (len(result) == 1) == is_loss_pair(first, second)
+    # deterministic: the same source gives the same answer
+    assert found(body) == result
