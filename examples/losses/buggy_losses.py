@@ -29,7 +29,7 @@ def focal_loss(y_true, y_pred):
 def gated_regression(y_true, y_pred):
     present = tf.cast(y_pred[:, :1] > 0.5, tf.float32)  # the gate comes from the prediction
     err = tf.square(y_true[:, 1:] - y_pred[:, 1:]) * present
-    return tf.reduce_mean(err, axis=-1)
+    return tf.reduce_sum(err, axis=-1)
 
 
 def masked_mse(y_true, y_pred):

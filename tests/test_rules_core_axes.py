@@ -1,0 +1,248 @@
+"""batch-mean-reduction and wrong-axis: generated reductions, axes, aliases and data flow."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from losscheck.lint.context import FileContext
+from losscheck.lint.engine import lint_source
+from losscheck.lint.reductions import BATCH_AXIS_HOOKS
+from losscheck.lint.rules.lck101_batch_mean_reduction import BatchMeanReduction
+from losscheck.lint.rules.lck102_wrong_axis import WrongAxis
+
+
+def codes(source: str, rule) -> list[tuple[int, str]]:
+    findings = lint_source(textwrap.dedent(source), "t.py", rules=[rule])
+    return [(f.line, f.message) for f in findings if f.code == rule.code]
+
+
+# (import line, callee for a mean, callee for a sum) across the namespaces people use
+NAMESPACES = [
+    ("import tensorflow as tf", "tf.reduce_mean", "tf.reduce_sum"),
+    ("import tensorflow as tf", "tf.math.reduce_mean", "tf.math.reduce_max"),
+    ("from tensorflow import math as tm", "tm.reduce_mean", "tm.reduce_sum"),
+    ("from keras import ops", "ops.mean", "ops.sum"),
+    ("import keras", "keras.ops.mean", "keras.ops.max"),
+    ("import keras.backend as K", "K.mean", "K.sum"),
+    ("from tensorflow.keras import backend as K", "K.mean", "K.sum"),
+    ("import numpy as np", "np.mean", "np.sum"),
+]
+AXES = {
+    "": True,
+    ", axis=None": True,
+    ", axis=0": True,
+    ", 0": True,
+    ", axis=[0, 1]": True,
+    ", axis=(0,)": True,
+    ", axis=-1": False,
+    ", axis=[1, 2, 3]": False,
+    ", 1": False,
+    ", axis=(1, 2)": False,
+}
+SHAPES = ["direct", "named", "scaled", "unused"]
+
+
+def _loss_source(namespace: tuple[str, str, str], which: int, axis: str, shape: str) -> str:
+    imp, mean, other = namespace
+    callee = mean if which == 0 else other
+    reduced = f"{callee}(tf_sq{axis})"
+    per_example = f"{mean}(tf_sq, axis=-1)"
+    body = {
+        "direct": f"return {reduced}",
+        "named": f"loss = {reduced}\n    return loss",
+        "scaled": f"loss = 0.5 * {reduced} / 4.0\n    return loss",
+        # the reduction does not reach the return: the loss is per-example
+        "unused": f"tf_stat = {reduced}\n    return {per_example}",
+    }[shape]
+    return f"{imp}\n\ndef my_loss(y_true, y_pred):\n    tf_sq = (y_true - y_pred) ** 2\n    {body}\n"
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    namespace=st.sampled_from(NAMESPACES),
+    which=st.integers(0, 1),
+    axis=st.sampled_from(sorted(AXES)),
+    shape=st.sampled_from(SHAPES),
+)
+def test_batch_mean_fires_iff_batch_axis_reaches_return(namespace, which, axis, shape) -> None:
+    source = _loss_source(namespace, which, axis, shape)
+    expected = AXES[axis] and shape != "unused"
+    found = codes(source, BatchMeanReduction)
+    assert bool(found) == expected, source
+    if found:
+        assert len(found) == 1
+        assert "reduces over the batch axis" in found[0][1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(namespace=st.sampled_from(NAMESPACES), axis=st.sampled_from(sorted(AXES)), shape=st.sampled_from(SHAPES))
+def test_batch_mean_is_quiet_on_metrics(namespace, axis, shape) -> None:
+    source = _loss_source(namespace, 0, axis, shape) + "\nmodel.compile(loss='mse', metrics=[my_loss])\n"
+    assert codes(source, BatchMeanReduction) == []
+
+
+def test_loss_object_from_init_and_module() -> None:
+    source = """
+    import tensorflow as tf
+
+    BCE = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+    class Combo(tf.keras.losses.Loss):
+        def __init__(self):
+            super().__init__()
+            self.cce = tf.keras.losses.CategoricalCrossentropy()
+            self.raw = tf.keras.losses.CategoricalCrossentropy(reduction=tf.keras.losses.Reduction.NONE)
+
+        def call(self, y_true, y_pred):
+            return self.cce(y_true, y_pred)
+
+    class Fine(tf.keras.losses.Loss):
+        def __init__(self):
+            super().__init__()
+            self.raw = tf.keras.losses.CategoricalCrossentropy(reduction="none")
+
+        def call(self, y_true, y_pred):
+            return self.raw(y_true, y_pred)
+
+    def module_level(y_true, y_pred):
+        return BCE(y_true, y_pred)
+    """
+    found = codes(source, BatchMeanReduction)
+    assert [line for line, _ in found] == [13, 23]
+    assert all("Loss object" in message for _, message in found)
+
+
+def test_mixed_returns_are_not_reported() -> None:
+    source = """
+    import tensorflow as tf
+
+    def maybe(y_true, y_pred, reduce=False):
+        if reduce:
+            return tf.reduce_mean(y_true - y_pred)
+        return tf.reduce_mean(y_true - y_pred, axis=-1)
+    """
+    assert codes(source, BatchMeanReduction) == []
+
+
+def test_accumulated_reductions_and_lambda() -> None:
+    source = """
+    import tensorflow as tf
+
+    def total(y_true, y_pred):
+        loss = 0.0
+        for k in range(3):
+            loss += tf.reduce_mean(tf.abs(y_true[..., k] - y_pred[..., k]))
+        return loss
+
+    model.compile(loss={"a": lambda t, p: tf.reduce_sum(t * p)})
+    """
+    assert [line for line, _ in codes(source, BatchMeanReduction)] == [7, 10]
+
+
+@pytest.mark.parametrize(
+    "expr,fires",
+    [
+        ("y_true[0]", True),
+        ("y_true[0, ...]", True),
+        ("y_pred[2, :, 1]", True),
+        ("y_true[..., 0]", False),
+        ("y_true[:, 0]", False),
+        ("tf.shape(y_true)[0]", False),
+        ("y_true.shape[0]", False),
+        ("tf.keras.backend.int_shape(y_true)[0]", False),
+        ("tf.stack([y_true, y_pred])[0]", False),
+        ("tf.unstack(y_pred)[0]", False),
+        ("tf.transpose(y_pred)[0]", False),
+        ("y_true[-1]", True),
+    ],
+)
+def test_integer_index_on_axis_0(expr: str, fires: bool) -> None:
+    source = f"""
+    import tensorflow as tf
+
+    def my_loss(y_true, y_pred):
+        value = {expr}
+        return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1) + tf.reduce_sum(value)
+    """
+    found = codes(source, WrongAxis)
+    assert bool(found) == fires, found
+    if fires:
+        assert "SAMPLE" in found[0][1]
+
+
+def test_reassigned_parameter_after_stack_is_not_the_batch() -> None:
+    source = """
+    import tensorflow as tf
+
+    def my_loss(y_true, y_pred):
+        y_pred = tf.stack([y_pred[:, 0], y_pred[:, 1]])
+        return tf.abs(y_true[:, 0] - y_pred[0])
+    """
+    assert codes(source, WrongAxis) == []
+
+
+def test_cast_keeps_the_batch() -> None:
+    source = """
+    import tensorflow as tf
+
+    def my_loss(y_true, y_pred):
+        y_true = tf.cast(y_true, tf.float32)
+        return tf.abs(y_true[1] - y_pred[:, 1])
+    """
+    assert [line for line, _ in codes(source, WrongAxis)] == [6]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    op=st.sampled_from(
+        [("tf.nn.softmax", "softmax"), ("tf.argmax", "argmax"), ("tf.math.argmin", "argmax"),
+         ("keras.ops.softmax", "softmax"), ("keras.ops.argmax", "argmax")]
+    ),
+    axis=st.sampled_from([", axis=0", ", 0", ", axis=-1", ", -1", ", axis=1", ""]),
+    operand=st.sampled_from(["y_pred", "y_true", "tf.cast(y_pred, tf.float32)", "tf.stack([y_pred, y_true])", "w"]),
+)
+def test_axis_ops(op, axis, operand) -> None:
+    callee, kind = op
+    source = f"""
+    import tensorflow as tf
+    import keras
+
+    def my_loss(y_true, y_pred, w=None):
+        value = {callee}({operand}{axis})
+        return tf.reduce_sum(tf.square(y_true - y_pred) * tf.cast(value, tf.float32), axis=-1)
+    """
+    batch_first = operand in {"y_pred", "y_true", "tf.cast(y_pred, tf.float32)"}
+    if axis in {", axis=0", ", 0"}:
+        expected = batch_first
+    elif axis == "":
+        # tf.argmax defaults to axis 0, keras.ops.argmax flattens; softmax defaults to the last axis
+        expected = batch_first and kind == "argmax"
+    else:
+        expected = False
+    assert bool(codes(source, WrongAxis)) == expected
+
+
+def test_shape_hook_can_overrule_the_batch_axis() -> None:
+    source = textwrap.dedent(
+        """
+        import tensorflow as tf
+
+        def my_loss(y_true, y_pred):
+            return tf.reduce_mean(tf.square(y_true - y_pred))
+        """
+    )
+    assert codes(source, BatchMeanReduction)
+
+    def hook(ctx: FileContext, fn, operand: cst.BaseExpression, axes):
+        return False  # e.g. shape inference knows these tensors have no batch axis
+
+    BATCH_AXIS_HOOKS.append(hook)
+    try:
+        assert codes(source, BatchMeanReduction) == []
+    finally:
+        BATCH_AXIS_HOOKS.remove(hook)
