@@ -62,6 +62,7 @@ class Measurement:
     tool: str
     wall_s: float  # median over the runs
     runs: list[float]
+    cpu_s: float  # user + sys of the process and its children (median): robust to other load
     max_rss_mb: float
     returncode: int
     files: int
@@ -87,25 +88,30 @@ class Report:
 # -------------------------------------------------------------------------------------------
 # running things
 # -------------------------------------------------------------------------------------------
-def timed(command: list[str], cwd: Path, timeout: float, env: dict | None = None) -> tuple[float, float, int, str]:
-    """(wall seconds, max RSS MB, return code, stderr tail) of one run under /usr/bin/time."""
+def timed(command: list[str], cwd: Path, timeout: float, env: dict | None = None
+          ) -> tuple[float, float, float, int, str]:
+    """(wall s, CPU s (user+sys, children included), max RSS MB, return code, stderr tail) of one
+    run under /usr/bin/time."""
     with tempfile.NamedTemporaryFile(suffix=".rss", delete=False) as tf:
         rss_file = Path(tf.name)
     try:
         start = time.perf_counter()
         try:
-            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *command], cwd=cwd,
+            proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file), *command], cwd=cwd,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
                                   env={**os.environ, **(env or {})})
             code, err = proc.returncode, proc.stderr.decode(errors="replace")[-600:]
         except subprocess.TimeoutExpired:
             code, err = 124, f"timed out after {timeout:.0f} s"
         wall = time.perf_counter() - start
-        lines = rss_file.read_text().strip().splitlines()
-        rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
+        fields = (rss_file.read_text().strip().splitlines() or [""])[-1].split()
+        try:
+            rss, cpu = int(fields[0]) / 1024, float(fields[1]) + float(fields[2])
+        except (IndexError, ValueError):  # killed by the timeout: time wrote no figures
+            rss, cpu = float("nan"), float("nan")
     finally:
         rss_file.unlink(missing_ok=True)
-    return wall, rss, code, err
+    return wall, cpu, rss, code, err
 
 
 def command_for(tool: str, paths: list[str], *, cache_dir: Path | None) -> tuple[list[str], dict]:
@@ -137,20 +143,21 @@ def measure(report: Report, target: str, mode: str, tool: str, paths: list[str],
     command, env = command_for(tool, paths, cache_dir=cache_dir)
     if warm_first:  # fill the cache (losscheck, ruff) before timing the cached runs
         timed(command, cwd, timeout, env)
-    runs, rss, codes, err = [], [], [], ""
+    runs, cpus, rss, codes, err = [], [], [], [], ""
     for _ in range(repeat):
-        wall, mb, code, err = timed(command, cwd, timeout, env)
+        wall, cpu, mb, code, err = timed(command, cwd, timeout, env)
         runs.append(wall)
+        cpus.append(cpu)
         rss.append(mb)
         codes.append(code)
         if code == 124:
             break
     bad = [c for c in codes if c not in OK_CODES[tool]]
     m = Measurement(target, mode, tool, statistics.median(runs), [round(r, 3) for r in runs],
-                    max(rss), bad[0] if bad else codes[0], files, lines,
+                    statistics.median(cpus), max(rss), bad[0] if bad else codes[0], files, lines,
                     note=(f"exit {bad[0]}: {err.strip()[-200:]}" if bad else ""))
     report.measurements.append(m)
-    print(f"  {target:14s} {mode:10s} {tool:9s} {m.wall_s:8.3f} s  {m.max_rss_mb:7.0f} MB  rc={m.returncode}"
+    print(f"  {target:14s} {mode:10s} {tool:9s} {m.wall_s:8.3f} s  cpu {m.cpu_s:8.2f} s  {m.max_rss_mb:7.0f} MB  rc={m.returncode}"
           + (f"  !! {m.note}" if m.note else ""), flush=True)
     return m
 
@@ -190,12 +197,13 @@ def versions() -> dict:
             found[tool] = out[0] if out else "?"
         except (OSError, subprocess.TimeoutExpired):
             found[tool] = "missing"
-    try:
-        import keras  # noqa: F401 - only its version, for the record (the benchmark, not losscheck)
+    from importlib import metadata
 
-        found["keras"] = keras.__version__
-    except Exception:  # noqa: BLE001
-        pass
+    for dist in ("keras", "tensorflow", "libcst"):
+        try:  # from the package metadata: importing keras would load TensorFlow (seconds)
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
     return found
 
 

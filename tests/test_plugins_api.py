@@ -140,9 +140,12 @@ def test_broken_plugins_are_named_and_the_core_keeps_working(broken_site, exampl
 
 def test_lint_still_works_beside_broken_plugins(broken_site, example_site, tmp_path):
     (tmp_path / "losses.py").write_text(LOSS_WITH_PRINT)
-    (tmp_path / "bad.py").write_text("import tensorflow as tf\n\ndef my_loss(y_true, y_pred):\n    return tf.reduce_mean(y_pred)\n")
-    done = run_with([broken_site, example_site], "losscheck", "lint", "--no-cache", "--format", "json", ".",
-                    cwd=tmp_path)
+    (tmp_path / "bad.py").write_text(
+        "import tensorflow as tf\n\ndef my_loss(y_true, y_pred):\n    return tf.reduce_mean(y_pred)\n"
+    )
+    done = run_with(
+        [broken_site, example_site], "losscheck", "lint", "--no-cache", "--format", "json", ".", cwd=tmp_path
+    )
     assert "Traceback" not in done.stderr
     assert "'losscheck-broken-demo:crash' failed to load" in done.stderr
     codes = {(f["path"].split("/")[-1], f["code"]) for f in json.loads(done.stdout)}

@@ -1,10 +1,17 @@
-"""The PyTorch rule pack's VALID/INVALID examples, run through the *installed* entry point.
+"""The PyTorch rule pack's VALID/INVALID examples, run through the *installed* entry point,
+plus the pack's precision on real PyTorch code and on the modules the torch emitter generates.
 
 The core's tests/test_rule_examples.py runs the built-in rules only; this file runs the rules
-that `losscheck_torch` contributes, loaded exactly as `losscheck lint` loads them.
+that `losscheck_torch` contributes, loaded exactly as `losscheck lint` loads them, and the rule
+of plugins/example_minimal (the docs' example, loaded from its source: tests/test_plugins_api.py
+installs it for real).
 """
 
 from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +22,27 @@ from losscheck.lint.rule import DOC_SECTIONS
 
 pytest.importorskip("losscheck_torch", reason="pip install -e plugins/torch")
 
+REPO = Path(__file__).resolve().parent.parent
 REGISTRY = load_registry(plugins=True)
-RULES = [r for r in REGISTRY.rules if r.origin == "losscheck-torch"]
+TORCH_RULES = [r for r in REGISTRY.rules if r.origin == "losscheck-torch"]
+
+
+def _example_rules() -> list:
+    path = REPO / "plugins" / "example_minimal" / "losscheck_example_minimal" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("losscheck_example_minimal_src", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.PLUGIN_API == 1
+    return list(module.RULES)
+
+
+RULES = TORCH_RULES + _example_rules()
 
 VALID_CASES = [
-    pytest.param(rule, case, id=f"{rule.name}-valid-{i}") for rule in RULES for i, case in enumerate(rule.valid_examples())
+    pytest.param(rule, case, id=f"{rule.name}-valid-{i}")
+    for rule in RULES
+    for i, case in enumerate(rule.valid_examples())
 ]
 INVALID_CASES = [
     pytest.param(rule, case, id=f"{rule.name}-invalid-{i}")
@@ -34,9 +57,9 @@ def _findings(rule, code: str):
 
 def test_pack_is_loaded_through_the_entry_point():
     assert not [e for e in REGISTRY.errors if "losscheck-torch" in e.plugin], REGISTRY.errors
-    codes = {r.code for r in RULES}
+    codes = {r.code for r in TORCH_RULES}
     assert {"LTH101", "LTH102", "LTH103", "LTH104", "LTH201"} <= codes, codes
-    for rule in RULES:
+    for rule in TORCH_RULES:
         assert rule.code.startswith("LTH") and len(rule.code) == 6  # flake8-compatible: 3 capitals + 3 digits
 
 
@@ -68,3 +91,128 @@ def test_invalid(rule, case):
     if case.fixed is not None:
         fixed, _applied = apply_fixes(case.code, findings, unsafe=True)
         assert fixed == case.fixed
+
+
+# -- precision and speed beyond the examples ---------------------------------------------------
+def test_prefilter_skips_files_without_torch():
+    from losscheck.lint.prefilter import Prefilter
+
+    pre = Prefilter(TORCH_RULES)
+    assert pre.wants(b"import torch.nn.functional as F\n")
+    assert pre.wants(b"from torch import nn\n")
+    assert not pre.wants(b"import tensorflow as tf\n\ndef loss(y_true, y_pred):\n    return y_pred\n")
+
+
+def test_quiet_on_pytorch_own_loss_code():
+    """torch's own loss modules are full of `forward(input, target)` calling F.* with
+    `reduction=self.reduction`, softmax and indexing: the pack must find nothing there."""
+    torch_dir = Path(importlib.util.find_spec("torch").origin).parent if importlib.util.find_spec("torch") else None
+    if torch_dir is None:
+        pytest.skip("torch is not installed")
+    for rel in ("nn/modules/loss.py", "nn/functional.py"):
+        source = (torch_dir / rel).read_text()
+        findings = lint_source(source, rel, rules=TORCH_RULES)
+        assert findings == [], findings[:3]
+
+
+PRECISION = [
+    # the reduction is the caller's setting (self.reduction): the mean branch is not a mistake
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
+    class PerSampleFocal(nn.Module):
+        def __init__(self, reduction="none"):
+            super().__init__()
+            self.reduction = reduction
+
+        def forward(self, logits, target):
+            loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+            if self.reduction == "mean":
+                return loss.mean()
+            return loss
+    """,
+    # self.softmax is an nn.LogSoftmax: nll_loss on log-probabilities is right
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.softmax = nn.LogSoftmax(dim=1)
+
+        def forward(self, logits, target):
+            return F.nll_loss(self.softmax(logits), target)
+    """,
+    # a per-sample loss whose reduction comes from the caller: unknown, so quiet
+    """
+    import torch.nn.functional as F
+
+    def per_sample_ce(logits, target, reduction="none"):
+        return F.cross_entropy(logits, target, reduction=reduction)
+    """,
+    # sigmoid before binary_cross_entropy (probabilities) is right
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def loss_fn(logits, target):
+        return F.binary_cross_entropy(torch.sigmoid(logits), target)
+    """,
+    # a local function named softmax that is not torch's
+    """
+    import torch.nn.functional as F
+
+    def softmax(x, dim):
+        return x
+
+    def loss_fn(logits, target):
+        return F.cross_entropy(softmax(logits, 1), target)
+    """,
+    # `outputs` is a tuple of heads: outputs[0] is right
+    """
+    import torch.nn.functional as F
+
+    def loss_fn(outputs, target):
+        logits, aux = outputs[0], outputs[1]
+        return F.cross_entropy(logits, target) + 0.1 * aux.mean()
+    """,
+    # .item() only for the log line, loss keeps its graph
+    """
+    import torch
+    import torch.nn.functional as F
+
+    class Criterion(torch.nn.Module):
+        def forward(self, logits, target):
+            loss = F.cross_entropy(logits, target)
+            self.last = loss.item()
+            return loss
+    """,
+]
+
+
+@pytest.mark.parametrize("code", PRECISION)
+def test_precision_cases(code):
+    import textwrap
+
+    assert lint_source(textwrap.dedent(code), "x.py", rules=TORCH_RULES) == []
+
+
+def test_generated_torch_modules_draw_no_finding(tmp_path):
+    """Every default-enabled rule, core and plugins, is quiet on the torch emitter's output."""
+    from losscheck.gen.plan import build_plan
+    from losscheck.layout.load import parse
+    from losscheck.layout.validate import validate
+    from losscheck_torch.emitter import EMITTER
+
+    rules = [r for r in REGISTRY.rules if r.default_enabled]
+    layouts = sorted((REPO / "examples" / "layouts").glob("*.json"))
+    assert layouts
+    for path in layouts:
+        data = json.loads(path.read_text())
+        data["framework"] = "torch"
+        layout = validate(parse(json.dumps(data), path.name), frameworks=None)
+        source = EMITTER.emit(build_plan(layout, "torch"))
+        findings = lint_source(source, f"{path.stem}_torch.py", rules=rules)
+        assert findings == [], (path.name, findings[:3])

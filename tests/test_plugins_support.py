@@ -28,8 +28,20 @@ def pip_install_target(sources: list[Path], target: Path, scratch: Path) -> Path
         copies.append(str(copy))
     # --no-deps/--no-build-isolation/--no-index: losscheck, libcst and setuptools are installed
     # already; nothing is fetched, and the global environment is not changed.
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-           "--disable-pip-version-check", "--target", str(target), *copies]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        *copies,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return target

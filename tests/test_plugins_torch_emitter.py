@@ -59,7 +59,9 @@ def compare_modules(layout: dict, directory: Path, rng: np.random.Generator, bat
         np.testing.assert_allclose(got.numpy(), np.asarray(keras_module.LOSSES[name](yt, yp)), **TOL, err_msg=name)
         # pack_targets: same layout as the Keras module's, as a tensor
         targets = _targets_by_task(out, yt)
-        packed = torch_module.pack_targets(name, {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.items()})
+        packed = torch_module.pack_targets(
+            name, {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.items()}
+        )
         assert isinstance(packed, torch.Tensor)
         np.testing.assert_array_equal(packed.numpy(), keras_module.pack_targets(name, targets))
 
@@ -85,22 +87,59 @@ FEATURES = {
             "spatial": [3, 4],
             "channel_axis": 1,
             "tasks": [
-                {"name": "mask", "type": "binary", "units": 1, "loss": ["binary_crossentropy", {"name": "dice", "weight": 0.5}],
-                 "weight": 0.7, "pos_weight": 3.0},
-                {"name": "lesion", "type": "categorical", "units": 3, "targets": "sparse", "from_logits": True,
-                 "weight": 0.3, "ignore_value": -1, "loss": ["categorical_crossentropy", "categorical_focal_crossentropy"]},
-                {"name": "size", "type": "regression", "units": 2, "loss": {"name": "huber", "delta": 0.5},
-                 "when": {"task": "mask", "equals": 1}},
+                {
+                    "name": "mask",
+                    "type": "binary",
+                    "units": 1,
+                    "loss": ["binary_crossentropy", {"name": "dice", "weight": 0.5}],
+                    "weight": 0.7,
+                    "pos_weight": 3.0,
+                },
+                {
+                    "name": "lesion",
+                    "type": "categorical",
+                    "units": 3,
+                    "targets": "sparse",
+                    "from_logits": True,
+                    "weight": 0.3,
+                    "ignore_value": -1,
+                    "loss": ["categorical_crossentropy", "categorical_focal_crossentropy"],
+                },
+                {
+                    "name": "size",
+                    "type": "regression",
+                    "units": 2,
+                    "loss": {"name": "huber", "delta": 0.5},
+                    "when": {"task": "mask", "equals": 1},
+                },
             ],
         },
         {
             "name": "cls",
             "tasks": [
-                {"name": "kind", "type": "categorical", "units": 4,
-                 "loss": [{"name": "categorical_crossentropy", "classes": [0, 2, 3]}, {"name": "dice", "weight": 0.25}]},
-                {"name": "tags", "type": "multilabel", "units": 3, "from_logits": True,
-                 "loss": {"name": "binary_focal_crossentropy", "alpha": 0.25, "gamma": 1.5}},
-                {"name": "age", "type": "regression", "units": 1, "loss": ["log_cosh", "mae", "mse"], "ignore_value": 255},
+                {
+                    "name": "kind",
+                    "type": "categorical",
+                    "units": 4,
+                    "loss": [
+                        {"name": "categorical_crossentropy", "classes": [0, 2, 3]},
+                        {"name": "dice", "weight": 0.25},
+                    ],
+                },
+                {
+                    "name": "tags",
+                    "type": "multilabel",
+                    "units": 3,
+                    "from_logits": True,
+                    "loss": {"name": "binary_focal_crossentropy", "alpha": 0.25, "gamma": 1.5},
+                },
+                {
+                    "name": "age",
+                    "type": "regression",
+                    "units": 1,
+                    "loss": ["log_cosh", "mae", "mse"],
+                    "ignore_value": 255,
+                },
             ],
         },
     ],

@@ -113,7 +113,7 @@ def test_loss_object_from_init_and_module() -> None:
         return BCE(y_true, y_pred)
     """
     found = codes(source, BatchMeanReduction)
-    assert [line for line, _ in found] == [13, 23]
+    assert [line for line, _ in found] == [13, 24]
     assert all("Loss object" in message for _, message in found)
 
 
@@ -241,8 +241,66 @@ def test_shape_hook_can_overrule_the_batch_axis() -> None:
     def hook(ctx: FileContext, fn, operand: cst.BaseExpression, axes):
         return False  # e.g. shape inference knows these tensors have no batch axis
 
-    BATCH_AXIS_HOOKS.append(hook)
+    BATCH_AXIS_HOOKS.insert(0, hook)
     try:
         assert codes(source, BatchMeanReduction) == []
     finally:
         BATCH_AXIS_HOOKS.remove(hook)
+
+
+@pytest.mark.parametrize(
+    "bound,fires",
+    [("3", True), ("num_classes", True), ("n_outputs", True), ("batch_size", False), ("BATCH", False),
+     ("tf.shape(y_true)[0]", False), ("len(y_pred)", False), ("y_true.shape[0]", False)],
+)
+def test_loop_index_on_axis_0(bound: str, fires: bool) -> None:
+    source = f"""
+    import tensorflow as tf
+
+    def my_loss(y_true, y_pred, num_classes=3, n_outputs=2, batch_size=8, BATCH=8):
+        parts = []
+        for i in range({bound}):
+            parts.append(tf.reduce_sum(tf.abs(y_true[i] - y_pred[i])))
+        return tf.stack(parts)
+    """
+    assert bool(codes(source, WrongAxis)) == fires
+
+
+@pytest.mark.parametrize(
+    "line,fires",
+    [
+        ("x = tf.concat([y_pred[:, 0:1], y_pred[:, 2:3]], axis=0)", True),
+        ("x = tf.concat([y_pred[:, 0:1], y_pred[:, 2:3]], axis=-1)", False),
+        ("x = tf.concat([y_true, y_pred], axis=0)", False),  # e.g. contrastive pairs: deliberate
+        ("x = keras.ops.concatenate([y_pred[:, :1], y_pred[:, 1:2]])", True),  # default axis 0
+        ("x = tf.one_hot(tf.cast(y_true, tf.int32), 5, axis=0)", True),
+        ("x = tf.one_hot(tf.cast(y_true, tf.int32), 5)", False),
+        ("x = tf.gather(y_pred, [0, 2])", True),
+        ("x = tf.gather(y_pred, [0, 2], axis=-1)", False),
+        ("x = tf.gather(y_pred, idx)", False),
+        ("x = keras.ops.take(y_pred, [1, 3])", True),  # flattens without an axis
+    ],
+)
+def test_concat_one_hot_gather(line: str, fires: bool) -> None:
+    source = f"""
+    import tensorflow as tf
+    import keras
+
+    def my_loss(y_true, y_pred, idx=None):
+        {line}
+        return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1) + tf.reduce_sum(tf.cast(x, tf.float32), axis=-1)
+    """
+    assert bool(codes(source, WrongAxis)) == fires
+
+
+def test_keras_dice_without_axis_reduces_everything() -> None:
+    source = """
+    import keras
+
+    def seg_loss(y_true, y_pred):
+        return keras.losses.dice(y_true, y_pred)
+
+    def per_example(y_true, y_pred):
+        return keras.losses.dice(y_true, y_pred, axis=[1, 2, 3])
+    """
+    assert [line for line, _ in codes(source, BatchMeanReduction)] == [5]

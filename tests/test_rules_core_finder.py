@@ -171,3 +171,27 @@ def test_finder_agrees_with_the_pair_predicate(first: str, second: str, decorate
     assert (len(result) == 1) == is_loss_pair(first, second)
     # deterministic: the same source gives the same answer
     assert found(body) == result
+
+
+def test_partial_and_instances_passed_to_compile() -> None:
+    result = found(
+        """
+        import functools
+        from functools import partial
+
+        def weighted(a, b, weight):
+            return weight * (a - b)
+
+        class Custom:
+            def call(self, t, p):
+                return t - p
+
+        custom = Custom()
+        model.compile(loss={"x": functools.partial(weighted, weight=2.0), "y": custom})
+        model.compile(loss=partial(weighted, weight=3.0))
+        """
+    )
+    assert [(r[0], r[2], r[3], r[4], r[5]) for r in result] == [
+        ("weighted", "a", "b", "compile", ("x",)),
+        ("Custom.call", "t", "p", "loss-subclass", ("y",)),
+    ]

@@ -231,3 +231,29 @@ def test_keras_tensors_in_functions_and_factory_arguments() -> None:
 def test_files_without_keras_have_no_facts() -> None:
     result = facts("model = Sequential()\nmodel.fit(x, [a, b])\n")
     assert result.calls == [] and result.models == []
+
+
+@pytest.mark.parametrize(
+    "shadow",
+    [
+        "def train(model):\n    model.fit(x, [a, b])\n",
+        "def train(*model):\n    model.fit(x, [a, b])\n",
+        "def train(**model):\n    model.fit(x, [a, b])\n",
+        "results = [model.fit(x, [a, b]) for model in models]\n",
+        "fits = map(lambda model: model.fit(x, [a, b]), models)\n",
+        "def train():\n    try:\n        pass\n    except E as model:\n        model.fit(x, [a, b])\n",
+        "def train():\n    if (model := other()):\n        model.fit(x, [a, b])\n",
+        "def train():\n    for model in models:\n        model.fit(x, [a, b])\n",
+        "def train():\n    import model\n    model.fit(x, [a, b])\n",
+    ],
+)
+def test_shadowing_names_are_not_the_module_model(shadow: str) -> None:
+    source = "import keras\nmodel = keras.Sequential()\n" + shadow
+    assert calls(source) == []
+
+
+def test_nested_functions_see_a_model_bound_once() -> None:
+    source = "import keras\nmodel = keras.Sequential()\ndef train():\n    model.fit(x, [a, b])\n"
+    assert [(c.method, c.model.kind) for c in calls(source)] == [("fit", "sequential")]
+    twice = source + "model = keras.Model(inp, out)\n"
+    assert calls(twice) == []  # which one `train` sees depends on when it runs

@@ -29,7 +29,8 @@ def dict_outputs_source(names: list[str], call: str, dict_form: str = "literal")
         outputs = "{" + ", ".join(f"{n!r}: {n}_head" for n in names) + "}"
     else:
         outputs = "dict(" + ", ".join(f"{n}={n}_head" for n in names) + ")"
-    return f"import keras\ninputs = keras.Input((8,))\n{heads}\nmodel = keras.Model(inputs, outputs={outputs})\n{call}\n"
+    model = f"model = keras.Model(inputs, outputs={outputs})"
+    return f"import keras\ninputs = keras.Input((8,))\n{heads}\n{model}\n{call}\n"
 
 
 @settings(max_examples=60)
@@ -143,12 +144,25 @@ def test_sequential_one_target_is_quiet(fit_args: str) -> None:
     assert lint(source, SequentialMultiOutput) == []
 
 
-def test_sequential_messages_name_the_first_loss_and_the_weights() -> None:
+def test_sequential_message_names_the_first_loss() -> None:
     source = """
     import keras
     model = keras.Sequential([keras.layers.Dense(1)])
-    model.compile(loss=(keras.losses.Huber(), "mae"), loss_weights={"a": 1.0, "b": 2.0})
+    model.compile(loss=(keras.losses.Huber(), "mae"))
     """
-    first, second = lint(source, SequentialMultiOutput)
+    (first,) = lint(source, SequentialMultiOutput)
     assert "silently uses only the first (`keras.losses.Huber()`)" in first.message
-    assert "gets 2 loss weights" in second.message
+
+
+@pytest.mark.parametrize(
+    "compile_args, expected",
+    [
+        ('loss=["mae", "mse"], loss_weights=[3.0, 2.0]', "silently applies only the first (`3.0`), to the first loss"),
+        ('loss="mse", loss_weights=[3.0, 2.0]', "Keras 3 raises ValueError"),
+        ('loss="mse", loss_weights={"a": 3.0, "b": 2.0}', "Keras 3 and legacy tf.keras raise ValueError"),
+    ],
+)
+def test_sequential_loss_weights_messages(compile_args: str, expected: str) -> None:
+    source = f"import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile({compile_args})\n"
+    weights = [f for f in lint(source, SequentialMultiOutput) if "loss weights" in f.message]
+    assert len(weights) == 1 and expected in weights[0].message, weights

@@ -82,7 +82,7 @@ def test_undefined_name_reported_once_at_its_first_use(name: str, uses: int, as_
     (finding,) = lint(source, UndefinedName)
     assert finding.message.startswith(f"`{name}` is not defined in any scope that `{function}` can see")
     line = source.splitlines()[finding.line - 1]
-    assert finding.column - 1 == line.index(f"({name}") + 1
+    assert finding.column - 1 == line.index(f"* ({name}") + 3
     assert line[finding.column - 1 : finding.end_column - 1] == name
 
 
@@ -91,7 +91,11 @@ def test_functions_without_loss_shape_are_not_checked() -> None:
 
 
 def test_annotations_are_not_loss_code() -> None:
-    source = "from __future__ import annotations\ndef loss(y_true: Tensor, y_pred: Tensor) -> Tensor:\n    return y_true - y_pred\n"
+    source = (
+        "from __future__ import annotations\n"
+        "def loss(y_true: Tensor, y_pred: Tensor) -> Tensor:\n"
+        "    return y_true - y_pred\n"
+    )
     assert lint(source, UndefinedName) == []
 
 

@@ -214,7 +214,7 @@ def test_cli_bad_layout_is_a_clear_error(tmp_path, capsys):
 def test_no_finding_on_generated_modules_bound_to_their_outputs(layout):
     from losscheck.gen.cli import generate
 
-    text, plan = generate(layout)
+    text, _plan = generate(layout)
     module = cst.parse_module(text)
     data = json.loads(layout.read_text())
     outputs = [o["name"] for o in data["outputs"]]

@@ -202,8 +202,8 @@ def _run_real(expr: str, a: tuple[int, ...], b: tuple[int, ...], ns: str) -> tup
         ya, yb = tf.constant(ya), tf.constant(yb)
     try:
         with np.errstate(all="ignore"):
-            out = eval(expr, {"tf": tf, "np": np, "y_true": ya, "y_pred": yb})  # noqa: S307 - test-made text
-    except Exception:  # TF and NumPy raise many exception types for shape errors
+            out = eval(expr, {"tf": tf, "np": np, "y_true": ya, "y_pred": yb})
+    except Exception:  # noqa: BLE001 - TF and NumPy raise many exception types for shape errors
         return None
     return tuple(int(d) for d in np.shape(out))
 

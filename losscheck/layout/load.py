@@ -14,7 +14,7 @@ import json.decoder
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from losscheck.errors import UserError
 
@@ -41,13 +41,24 @@ def format_path(path: JsonPath) -> str:
 
 @dataclass
 class Document:
-    """A parsed JSON document: its value plus the (line, column) where each value starts."""
+    """A parsed JSON document: its value plus the (line, column) where each value starts.
+
+    Positions are only needed for messages, so a well-formed file is read with the C
+    ``json`` parser and positions are computed on first use (``line_of``).
+    """
 
     source_name: str  # how messages name the file (the path as given)
     value: Any
-    positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    _positions: Optional[dict[JsonPath, tuple[int, int]]] = None
     # keys seen twice in one object: (path of the object, key, line of the repeat)
     duplicate_keys: list[tuple[JsonPath, str, int]] = field(default_factory=list)
+    text: Optional[str] = None
+
+    @property
+    def positions(self) -> dict[JsonPath, tuple[int, int]]:
+        if self._positions is None:
+            self._positions = _Parser(self.text or "", self.source_name).run()[1]
+        return self._positions
 
     def line_of(self, path: JsonPath) -> int:
         """Line of the value at ``path``, or of its nearest existing ancestor (1 for the root)."""
@@ -70,6 +81,13 @@ class _Parser:
         self.duplicates: list[tuple[JsonPath, str, int]] = []
         # line starts, for offset -> (line, col) by bisection
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def run(self) -> tuple[Any, dict[JsonPath, tuple[int, int]]]:
+        value, end = self.value(0, (), 0)
+        end = self.skip_ws(end)
+        if end != len(self.text):
+            raise self.fail(end, "extra data after the JSON value")
+        return value, self.positions
 
     def where(self, offset: int) -> tuple[int, int]:
         from bisect import bisect_right
@@ -159,14 +177,31 @@ class _Parser:
             raise self.fail(i, "expected ',' or ']' in an array")
 
 
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)  # NaN / Infinity are not JSON
+
+
 def parse(text: str, name: str = "<layout>") -> Document:
     """Parse JSON text; raises :class:`JsonSyntaxError` (a ``UserError``) with line and column."""
+    try:  # fast path: the C parser; anything unusual goes to the position-keeping parser
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return Document(name, value, text=text)
+    except (ValueError, _Duplicate, RecursionError):
+        pass
     parser = _Parser(text, name)
-    value, end = parser.value(0, (), 0)
-    end = parser.skip_ws(end)
-    if end != len(text):
-        raise parser.fail(end, "extra data after the JSON value")
-    return Document(name, value, parser.positions, parser.duplicates)
+    value, positions = parser.run()
+    return Document(name, value, positions, parser.duplicates, text)
 
 
 def load(path: str | Path) -> Document:

@@ -59,6 +59,8 @@ def _environment_fingerprint() -> list[Any]:
     """Changes when a distribution (a plugin) is installed or removed: its sys.path folder changes."""
     out: list[Any] = []
     for entry in sys.path:
+        if not entry or not os.path.isabs(entry):
+            continue  # the working directory: its mtime changes with every file saved there
         try:
             out.append((entry, os.stat(entry or ".").st_mtime_ns))
         except OSError:

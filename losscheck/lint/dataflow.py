@@ -37,6 +37,9 @@ class FunctionFacts:
     taint: dict[str, frozenset[str]] = field(default_factory=dict)
     returns: list[cst.BaseExpression] = field(default_factory=list)
     parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    _sources: dict[cst.CSTNode, frozenset[str]] = field(default_factory=dict, repr=False)
+    # every node of the function's own body (not of nested defs/lambdas/classes), pre-order
+    nodes: list[cst.CSTNode] = field(default_factory=list, repr=False)
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -50,10 +53,13 @@ class FunctionFacts:
 
     def sources(self, expr: cst.CSTNode) -> frozenset[str]:
         """{"true", "pred"}: which of y_true / y_pred the expression derives from."""
-        found: set[str] = set()
-        for name in read_names(expr):
-            found |= self.taint.get(name.value, frozenset())
-        return frozenset(found)
+        cached = self._sources.get(expr)
+        if cached is None:
+            found: set[str] = set()
+            for name in read_names(expr):
+                found |= self.taint.get(name.value, frozenset())
+            cached = self._sources[expr] = frozenset(found)
+        return cached
 
     def derives(self, expr: cst.CSTNode) -> bool:
         return bool(self.sources(expr))
@@ -86,6 +92,7 @@ class _Scan:
             facts.returns.append(fn.body)
         parents = facts.parents
         for node in own_nodes(fn):
+            facts.nodes.append(node)
             for child in iter_children(node):
                 parents[child] = node
             if isinstance(node, cst.Assign):

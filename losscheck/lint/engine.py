@@ -9,6 +9,7 @@ libcst is imported on first parse only, so files the pre-filter rejects never pa
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -58,7 +59,18 @@ def run_rules(ctx: "FileContext", rules: Sequence[type["Rule"]]) -> list[Finding
     return unique
 
 
-def _syntax_error(path: str, exc: Exception) -> Finding:
+def _syntax_error(path: str, exc: Exception, source: str | None = None) -> Finding:
+    if source is not None:
+        # CPython's own parser pinpoints the error better than libcst's; ask it first
+        # (only bad files pay for this second parse).
+        try:
+            compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as py_exc:
+            line = py_exc.lineno or 1
+            column = py_exc.offset or 1
+            return diagnostics.make(diagnostics.SYNTAX_ERROR, path, f"syntax error: {py_exc.msg}", line, column)
+        except (ValueError, RecursionError, MemoryError, OverflowError):
+            pass
     line = int(getattr(exc, "raw_line", 1) or 1)
     column = int(getattr(exc, "raw_column", 0) or 0) + 1
     message = getattr(exc, "message", None) or str(exc).splitlines()[0]
@@ -95,7 +107,7 @@ def lint_source(
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        return [_syntax_error(path, exc)]
+        return [_syntax_error(path, exc, source)]
     except (RecursionError, MemoryError, ValueError, TypeError) as exc:
         return [_syntax_error(path, exc)]
     ctx = FileContext(path=path, source=source, module=module, options=options)

@@ -352,6 +352,10 @@ class _Finder:
             for element in value.elements:
                 if isinstance(element, cst.Element):
                     self._callables(element.value, kind, scope, outputs, depth + 1)
+        elif isinstance(value, cst.Call) and self.imports.qualname(value.func) == "functools.partial":
+            # `loss=functools.partial(weighted, weight=2.0)`: Keras calls the wrapped function
+            if value.args and value.args[0].keyword is None and not value.args[0].star:
+                self._callables(value.args[0].value, kind, scope, outputs, depth + 1)
         elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
             name = value.func.value
             if name in self.index.classes:  # `loss=DiceLoss()`: the class's call method

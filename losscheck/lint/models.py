@@ -22,8 +22,9 @@ answer "is this expression ``keras...Sequential``?".
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Literal, Mapping, Union
+from typing import Literal
 
 import libcst as cst
 
@@ -230,7 +231,8 @@ class _Builder:
 
 
 _Unknown = None
-Binding = Union[ModelInfo, _KerasTensor, _Layer, _Literal, _Builder, None]
+_OWN_SCOPE_EXPRESSIONS = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+Binding = ModelInfo | _KerasTensor | _Layer | _Literal | _Builder | None
 
 
 @dataclass
@@ -243,7 +245,7 @@ class ModuleModels:
     model_targets: dict[cst.CSTNode, ModelInfo] = field(default_factory=dict)
     # Calls of user functions with a KerasTensor argument: function name -> [(call, param index or kw)].
     keras_tensor_args: dict[str, list[tuple[cst.Call, int | str, str]]] = field(default_factory=dict)
-    aliases: "_Resolver | None" = None
+    aliases: _Resolver | None = None
 
     def calls_of(self, *methods: str) -> Iterator[ModelCall]:
         return (c for c in self.calls if c.method in methods)
@@ -304,7 +306,7 @@ class _Analyzer:
         self.recording = False
         for stmt in module.body:
             if isinstance(stmt, cst.FunctionDef) and top_level_counts.get(stmt.name.value) == 1:
-                returns = self.run_scope(stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else [], {})
+                returns = self.run_scope(_body_of(stmt.body), {}, _param_names(stmt.params))
                 models = [r for r in returns if isinstance(r, ModelInfo)]
                 if returns and len(models) == len(returns) and len({id(m) for m in models}) == 1:
                     self.builders[stmt.name.value] = _Builder(models[0])
@@ -330,29 +332,35 @@ class _Analyzer:
         return None
 
     # -- scopes -----------------------------------------------------------------------------
-    def run_scope(self, body: Iterable[cst.CSTNode], parent: Mapping[str, Binding]) -> list[Binding]:
-        """Walk one scope's statements in order. Returns the bindings of its ``return`` values."""
+    def run_scope(
+        self, body: Iterable[cst.CSTNode], parent: Mapping[str, Binding], params: Iterable[str] = ()
+    ) -> list[Binding]:
+        """Walk one scope's statements in order. Returns the bindings of its ``return`` values.
+
+        ``params``: the function's parameters, bound to unknown values (they shadow outer names).
+        """
         env: dict[str, Binding] = {}
         counts: dict[str, int] = {}
         returns: list[Binding] = []
         deferred: list[cst.FunctionDef] = []
         globals_declared: set[str] = set()
         state = _ScopeState(env, counts, returns, deferred, globals_declared, parent)
+        for name in params:
+            state.bind(name, _Unknown)
         self._block(list(body), state)
         # Nested functions run later, when the enclosing scope's names have their final bindings:
         # only names bound exactly once in this scope are trusted inside them.
         stable = {k: v for k, v in dict(parent).items() if k not in counts}
         stable.update({k: v for k, v in env.items() if counts.get(k) == 1 and k not in globals_declared})
         for fn in deferred:
-            if isinstance(fn.body, cst.IndentedBlock):
-                self.run_scope(fn.body.body, stable)
+            self.run_scope(_body_of(fn.body), stable, _param_names(fn.params))
         return returns
 
-    def _block(self, statements: list[cst.CSTNode], state: "_ScopeState") -> None:
+    def _block(self, statements: list[cst.CSTNode], state: _ScopeState) -> None:
         for stmt in statements:
             self._statement(stmt, state)
 
-    def _statement(self, stmt: cst.CSTNode, state: "_ScopeState") -> None:
+    def _statement(self, stmt: cst.CSTNode, state: _ScopeState) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 self._small(small, state)
@@ -362,7 +370,7 @@ class _Analyzer:
         elif isinstance(stmt, cst.ClassDef):
             state.bind(stmt.name.value, _Unknown)
             # Methods: scopes of their own that see module names (not class-body names).
-            for inner in stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else []:
+            for inner in _body_of(stmt.body):
                 if isinstance(inner, cst.FunctionDef):
                     state.deferred.append(inner)
         elif isinstance(stmt, cst.With):
@@ -375,11 +383,9 @@ class _Analyzer:
         elif isinstance(stmt, (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match)):
             self._conditional(stmt, state)
         else:
-            for node in walk(stmt):
-                if isinstance(node, cst.Call):
-                    self._call_effects(node, state)
+            self._effects(stmt, state)
 
-    def _conditional(self, stmt: cst.CSTNode, state: "_ScopeState") -> None:
+    def _conditional(self, stmt: cst.CSTNode, state: _ScopeState) -> None:
         """A block that may run zero or several times: its re-bindings are unknown afterwards."""
         before = dict(state.env)
         for header in _headers_of(stmt):
@@ -387,13 +393,17 @@ class _Analyzer:
         if isinstance(stmt, cst.For):
             for name in _target_names(stmt.target):
                 state.bind(name, _Unknown)
+        if isinstance(stmt, (cst.Try, cst.TryStar)):
+            for handler in stmt.handlers:
+                if handler.name is not None and isinstance(handler.name.name, cst.Name):
+                    state.bind(handler.name.name.value, _Unknown)
         for block in _blocks_of(stmt):
             self._block(block, state)
         for name, binding in list(state.env.items()):
             if name not in before or before[name] is not binding:
                 state.env[name] = _Unknown
 
-    def _small(self, small: cst.BaseSmallStatement, state: "_ScopeState") -> None:
+    def _small(self, small: cst.BaseSmallStatement, state: _ScopeState) -> None:
         if isinstance(small, cst.Assign):
             value = self._expression(small.value, state)
             for target in small.targets:
@@ -430,12 +440,10 @@ class _Analyzer:
         elif isinstance(small, cst.Expr):
             self._expression(small.value, state)
         else:
-            for node in walk(small):
-                if isinstance(node, cst.Call):
-                    self._call_effects(node, state)
+            self._effects(small, state)
 
     def _assign(self, target: cst.BaseExpression, value: Binding, value_node: cst.BaseExpression,
-                state: "_ScopeState") -> None:
+                state: _ScopeState) -> None:
         if isinstance(target, cst.Name):
             state.bind(target.value, value, target)
             if isinstance(value, _KerasTensor):
@@ -454,24 +462,40 @@ class _Analyzer:
                 state.bind(name_node.value, element_value, name_node)
                 if isinstance(element_value, _KerasTensor):
                     self._mark_tensor(name_node, element_value)
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+        elif (
+            isinstance(target, cst.Subscript)
+            and isinstance(target.value, cst.Name)
+            and isinstance(state.lookup(target.value.value), _Literal)
+        ):
             # ``outputs["a"] = ...`` changes a dict we may be tracking: forget it.
-            if isinstance(state.lookup(target.value.value), _Literal):
-                state.bind(target.value.value, _Unknown)
+            state.bind(target.value.value, _Unknown)
 
     def _mark_tensor(self, target: cst.CSTNode, value: _KerasTensor) -> None:
         if self.recording:
             self.facts.keras_tensor_targets[target] = value.node
 
     # -- expressions ------------------------------------------------------------------------
-    def _expression(self, expr: cst.BaseExpression, state: "_ScopeState", effects: bool = True) -> Binding:
+    def _expression(self, expr: cst.BaseExpression, state: _ScopeState, effects: bool = True) -> Binding:
         if effects:
-            for node in walk(expr):
-                if isinstance(node, cst.Call):
-                    self._call_effects(node, state)
+            self._effects(expr, state)
         return self._value(expr, state)
 
-    def _value(self, expr: cst.BaseExpression, state: "_ScopeState") -> Binding:
+    def _effects(self, root: cst.CSTNode, state: _ScopeState) -> None:
+        """Record the calls in ``root``. Lambdas and comprehensions have names of their own
+        (``[m.fit(x, y) for m in models]``), so calls inside them are not tied to this scope's bindings;
+        a walrus re-binds its name."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, _OWN_SCOPE_EXPRESSIONS):
+                continue
+            if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+                state.bind(node.target.value, _Unknown)
+            if isinstance(node, cst.Call):
+                self._call_effects(node, state)
+            stack.extend(reversed(_children(node)))
+
+    def _value(self, expr: cst.BaseExpression, state: _ScopeState) -> Binding:
         if isinstance(expr, cst.Name):
             return state.lookup(expr.value)
         if isinstance(expr, (cst.Dict, cst.List, cst.Tuple)):
@@ -494,12 +518,12 @@ class _Analyzer:
             return _KerasTensor(expr)
         return _Unknown
 
-    def _is_tensor(self, expr: cst.BaseExpression, state: "_ScopeState") -> bool:
+    def _is_tensor(self, expr: cst.BaseExpression, state: _ScopeState) -> bool:
         if isinstance(expr, (cst.List, cst.Tuple)):
             return any(self._is_tensor(e.value, state) for e in expr.elements)
         return isinstance(self._value(expr, state), _KerasTensor)
 
-    def _attribute_value(self, expr: cst.Attribute, state: "_ScopeState") -> Binding:
+    def _attribute_value(self, expr: cst.Attribute, state: _ScopeState) -> Binding:
         attr = expr.attr.value
         if attr in ("output", "outputs", "input", "inputs"):
             owner = expr.value
@@ -516,7 +540,7 @@ class _Analyzer:
                 return _KerasTensor(expr)
         return _Unknown
 
-    def _call_value(self, call: cst.Call, state: "_ScopeState") -> Binding:
+    def _call_value(self, call: cst.Call, state: _ScopeState) -> Binding:
         func = call.func
         kind = self._keras_kind(func)
         if kind in ("sequential", "functional"):
@@ -548,7 +572,7 @@ class _Analyzer:
             return _KerasTensor(call)
         return _Unknown
 
-    def _functional(self, call: cst.Call, state: "_ScopeState") -> ModelInfo:
+    def _functional(self, call: cst.Call, state: _ScopeState) -> ModelInfo:
         outputs: cst.BaseExpression | None = None
         positional = [a for a in call.args if a.keyword is None and not a.star]
         for arg in call.args:
@@ -584,7 +608,7 @@ class _Analyzer:
             info.outputs_form = "single"
         return info
 
-    def _call_effects(self, call: cst.Call, state: "_ScopeState") -> None:
+    def _call_effects(self, call: cst.Call, state: _ScopeState) -> None:
         """Record ``var.compile/fit(...)`` calls and user-function calls with layer-output arguments."""
         if not self.recording:
             return
@@ -636,6 +660,14 @@ class _ScopeState:
         if name in self.counts or name in self.globals_declared:
             return _Unknown
         return self.parent.get(name, _Unknown)
+
+
+def _param_names(params: cst.Parameters) -> list[str]:
+    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return names
 
 
 def _body_of(block: cst.BaseSuite) -> list[cst.CSTNode]:
@@ -766,7 +798,7 @@ def _all_scopes(ctx) -> list:
             if scope is not None:
                 seen.setdefault(id(scope), scope)
         cached = list(seen.values())
-        setattr(ctx, "_losscheck_all_scopes", cached)
+        ctx._losscheck_all_scopes = cached
     return cached
 
 
@@ -791,7 +823,7 @@ def reads_in(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> list[OuterRead]:
     cached = getattr(ctx, "_losscheck_loss_reads", None)
     if cached is None:
         cached = _loss_reads(ctx)
-        setattr(ctx, "_losscheck_loss_reads", cached)
+        ctx._losscheck_loss_reads = cached
     return cached.get(fn_node, [])
 
 
@@ -843,3 +875,17 @@ def full_range(ctx, node: cst.CSTNode):
     if lpar and rpar:
         return CodeRange(ctx.position(lpar[0]).start, ctx.position(rpar[-1]).end)
     return where
+
+
+def short_code(ctx, node: cst.CSTNode, limit: int = 40) -> str:
+    """The node's source on one line, cut to ``limit`` characters, for messages."""
+    text = " ".join(ctx.code_for(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_CALL_WORDS = ("compile(", "fit(", "evaluate(", "train_on_batch(", "test_on_batch(")
+
+
+def mentions_model_calls(source: str) -> bool:
+    """Cheap text check: can the file hold a ``compile``/``fit``-style call at all?"""
+    return any(word in source for word in _CALL_WORDS)

@@ -161,17 +161,41 @@ def compile_callable(data: bytes) -> bool:
     return False
 
 
+_CONTAINER = rb"(?:[\[{(]|(?:dict|list|tuple)\s*\()"
 _CONTAINER_ARG = re.compile(
-    rb"(?:\bloss(?:_weights)?\s*=\s*(?:[\[{(]|dict\s*\())"  # loss=[...] / {...} / (...) / dict(...)
-    rb"|(?:\by\s*=\s*(?:[\[{(]|dict\s*\())"  # fit(..., y=[...])
-    rb"|^\s*[^,\[\]{}()=]+,\s*(?:[\[{(]|dict\s*\()"  # second positional argument is a container
+    rb"(?:loss(?:_weights)?|y)\s*=\s*" + _CONTAINER  # loss=[...] / loss_weights={...} / y=(...)
+    + rb"|^\s*[^,\[\]{}()=]+,\s*" + _CONTAINER  # the second positional argument is a container
 )
+_NAME_ARG = re.compile(rb"(?:loss(?:_weights)?|y)\s*=\s*([A-Za-z_]\w*)\s*[,)]?|^\s*[^,\[\]{}()=]+,\s*([A-Za-z_]\w*)\s*(?:[,)]|$)")
+_CONTAINER_START = re.compile(rb"\s*=\s*" + _CONTAINER)
+_MODEL_CALLS = (b"compile", b"fit", b"evaluate", b"train_on_batch", b"test_on_batch")
+
+
+def _assigned_container(data: bytes, name: bytes) -> bool:
+    """Is ``name = [...]`` / ``{...}`` / ``(...)`` / ``dict(...)`` somewhere in ``data``?"""
+    i = data.find(name)
+    while i != -1:
+        end = i + len(name)
+        if _word_at(data, i, end):
+            m = _CONTAINER_START.match(data, end)
+            if m and data[end : m.end()].count(b"=") == 1:
+                return True
+        i = data.find(name, end)
+    return False
 
 
 def model_multi(data: bytes) -> bool:
-    """compile/fit/evaluate/train_on_batch given several losses or targets (list, tuple, dict)."""
-    names = [n for n in (b"compile", b"fit", b"evaluate", b"train_on_batch", b"test_on_batch") if b"." + n in data]
-    return any(_CONTAINER_ARG.search(w) for w in _call_windows(data, names))
+    """compile/fit/evaluate/train_on_batch given several losses, loss weights or targets: a list,
+    tuple or dict written in the call, or a name assigned one somewhere in the file."""
+    names = [n for n in _MODEL_CALLS if b"." + n in data]
+    for window in _call_windows(data, names):
+        if _CONTAINER_ARG.search(window):
+            return True
+        for m in _NAME_ARG.finditer(window):
+            name = m.group(1) or m.group(2)
+            if name and _assigned_container(data, name):
+                return True
+    return False
 
 
 _KERAS_BACKEND = re.compile(
@@ -243,29 +267,39 @@ def triggers_for(rule: object) -> tuple[str | bytes, ...] | None:
 
 
 class Prefilter:
-    """The union of the selected rules' triggers; ``wants(data)`` is the per-file test."""
+    """The selected rules' triggers. ``select(data)`` names the rules worth running on a file
+    (each check runs at most once per file); ``wants(data)``: is any?"""
 
     def __init__(self, rules: Sequence[object]) -> None:
-        self.always = False
-        self.checks: list[Callable[[bytes], bool]] = []
-        seen: set[str | bytes] = set()
+        self.rules: list[tuple[str, list[tuple[str | bytes, Callable[[bytes], object]]] | None]] = []
+        compiled: dict[str | bytes, Callable[[bytes], object]] = {}
         for rule in rules:
             trig = triggers_for(rule)
+            code = getattr(rule, "code", "?")
             if trig is None:
-                self.always = True
+                self.rules.append((code, None))
                 continue
+            checks = []
             for t in trig:
-                if t in seen:
-                    continue
-                seen.add(t)
-                if isinstance(t, bytes):
-                    self.checks.append(re.compile(t).search)  # type: ignore[arg-type]
-                elif t in CHECKS:
-                    self.checks.append(CHECKS[t])
-                else:
-                    raise ValueError(f"rule {getattr(rule, 'code', rule)!r} names an unknown trigger {t!r}")
+                if t not in compiled:
+                    if isinstance(t, bytes):
+                        compiled[t] = re.compile(t).search
+                    elif t in CHECKS:
+                        compiled[t] = CHECKS[t]
+                    else:
+                        raise ValueError(f"rule {code!r} names an unknown trigger {t!r}")
+                checks.append((t, compiled[t]))
+            self.rules.append((code, checks))
+
+    def select(self, data: bytes) -> list[str]:
+        memo: dict[str | bytes, bool] = {}
+
+        def hit(key: str | bytes, fn: Callable[[bytes], object]) -> bool:
+            if key not in memo:
+                memo[key] = bool(fn(data))
+            return memo[key]
+
+        return [code for code, checks in self.rules if checks is None or any(hit(k, fn) for k, fn in checks)]
 
     def wants(self, data: bytes) -> bool:
-        if self.always:
-            return True
-        return any(check(data) for check in self.checks)
+        return bool(self.select(data))

@@ -241,7 +241,7 @@ _ELEMENTWISE = frozenset(
 )
 # produce values that do not carry the batch as data (sizes, shapes, dtypes, constants)
 _CONST_OPS = frozenset(
-    {"size", "shape", "int_shape", "rank", "ndim", "constant", "epsilon", "floatx", "cast_to_floatx",
+    {"size", "shape", "int_shape", "rank", "ndim", "constant", "epsilon", "floatx", "dtype", "as_dtype",
      "ones", "zeros", "count_params", "shape_n"}
 )
 
@@ -256,6 +256,15 @@ def _combine(verdicts: list[Verdict]) -> Verdict:
         if v.kind is Kind.REDUCED:
             return v
     return Verdict(Kind.CONST)
+
+
+def reduced_returns(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.BaseExpression, "Verdict"]]:
+    """``ReturnClassifier(ctx, fn).reduced_returns()``, computed once per function and file."""
+    cache: dict[int, list] = ctx.__dict__.setdefault("_losscheck_reduced_returns", {})
+    key = id(fn.node)
+    if key not in cache:
+        cache[key] = ReturnClassifier(ctx, fn).reduced_returns()
+    return cache[key]
 
 
 class ReturnClassifier:

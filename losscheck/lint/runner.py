@@ -30,8 +30,9 @@ class FileJob:
     display: str
     relpath: str
     data: bytes
-    codes: tuple[str, ...]
+    codes: tuple[str, ...]  # the rules to run on the file
     key: str | None
+    enabled: tuple[str, ...] = ()  # every rule enabled for the file (for LCK901)
 
 
 @dataclass
@@ -101,6 +102,7 @@ def lint_job(job: FileJob, options: dict[str, Any]) -> list[Finding]:
     from losscheck.lint.engine import lint_bytes
 
     try:
+        options = {**options, "enabled_codes": job.enabled or job.codes}
         return lint_bytes(job.data, job.display, rules=_rule_classes(job.codes), options=options)
     except Exception as exc:  # noqa: BLE001 - last line of defence: one file, one diagnostic
         return [diagnostics.make(diagnostics.INTERNAL_ERROR, job.display, f"{type(exc).__name__}: {exc}")]
@@ -162,12 +164,15 @@ def run(
         pre = prefilters.get(codes)
         if pre is None:
             pre = prefilters[codes] = Prefilter(rules)
-        if not pre.wants(data):
+        # Only the rules whose triggers match run on the file (LCK901 still judges every
+        # enabled code: a rule filtered out here could not have reported on this file).
+        worth = pre.select(data)
+        if not worth:
             per_file[index] = []
             if key is not None:
                 cache.put(key, [])
             continue
-        todo.append(FileJob(index, display, relpath, data, codes, key))
+        todo.append(FileJob(index, display, relpath, data, tuple(worth), key, codes))
     result.parsed = len(todo)
     for job, findings in zip(todo, _lint_all(todo, the_plan.options, jobs)):
         per_file[job.index] = findings

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from losscheck.shapes.domain import ANY, BATCH, SCALAR, Broadcast, Dim, Shape, Sym, broadcast
+from losscheck.shapes.domain import (
+    ANY,
+    BATCH,
+    SCALAR,
+    Broadcast,
+    Dim,
+    Shape,
+    Sym,
+    broadcast,
+)
 from losscheck.shapes.interp import Interpreter, Note
 from losscheck.shapes.sources import Declared, Sources, find_sources
 from losscheck.shapes.values import UNKNOWN, Const, Tensor, Value
@@ -60,18 +69,27 @@ class ShapeFacts:
         return [v.shape if isinstance(v, Tensor) else None for _, v in self.returns]
 
 
-def module_constants(ctx: "FileContext") -> dict[str, Value]:
+def module_constants(ctx: FileContext) -> dict[str, Value]:
     """Module-level ``NAME = <int>`` bound exactly once (``NUM_CLASSES = 3``)."""
     cached = ctx.__dict__.get(_CONSTS_ATTR)
     if cached is not None:
         return cached
+    import re
+
+    from losscheck.shapes.interp import assigned_names
+
     counts: dict[str, int] = {}
     values: dict[str, Value] = {}
+    elsewhere: set[str] = set()
     for stmt in ctx.module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            elsewhere.add(stmt.name.value)
+            continue  # a function rebinds a module name only with `global` (checked below)
         if not isinstance(stmt, cst.SimpleStatementLine):
+            elsewhere |= assigned_names(stmt)  # if/for/with/try blocks at module level
             continue
         for small in stmt.body:
-            targets = []
+            targets: list[cst.BaseExpression] = []
             value = None
             if isinstance(small, cst.Assign):
                 targets = [t.target for t in small.targets]
@@ -84,19 +102,31 @@ def module_constants(ctx: "FileContext") -> dict[str, Value]:
                     counts[target.value] = counts.get(target.value, 0) + 1
                     if isinstance(value, cst.Integer) and len(targets) == 1:
                         values[target.value] = Const(int(value.evaluated_value))
-    # assigned anywhere else too (inside a function with `global`, or in a block): not a constant
-    from losscheck.shapes.interp import assigned_names
-
-    elsewhere: set[str] = set()
-    for stmt in ctx.module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            elsewhere |= assigned_names(stmt)
-    result = {k: v for k, v in values.items() if counts.get(k) == 1 and k not in elsewhere}
+    result = {
+        k: v
+        for k, v in values.items()
+        if counts.get(k) == 1 and k not in elsewhere and not re.search(rf"\bglobal\b[^\n]*\b{k}\b", ctx.source)
+    }
     ctx.__dict__[_CONSTS_ATTR] = result
     return result
 
 
-def infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
+class _LazyConstants(dict):
+    """Module constants, computed on the first lookup of a free name (most functions need none)."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+        self._loaded = False
+
+    def get(self, key, default=None):  # type: ignore[override]
+        if not self._loaded:
+            self.update(module_constants(self._ctx))
+            self._loaded = True
+        return super().get(key, default)
+
+
+def infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
     """Shape facts for ``fn`` (memoised on ``ctx``)."""
     cache: dict[int, ShapeFacts] = ctx.__dict__.setdefault(_CACHE_ATTR, {})
     key = id(fn.node)
@@ -107,7 +137,7 @@ def infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
     return facts
 
 
-def _infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
+def _infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
     sources: Sources = find_sources(ctx, fn)
     facts = ShapeFacts(declared=dict(sources.shapes))
     env: dict[str, Value] = {}
@@ -120,7 +150,7 @@ def _infer(ctx: "FileContext", fn: "LossFunction") -> ShapeFacts:
             # undeclared: rank unknown, but Keras always passes the batch on axis 0
             env[param] = Tensor(declared.shape, role) if declared else Tensor(None, role, BATCH)
     interp = Interpreter(
-        ctx.module, ctx.imports, env, constants=module_constants(ctx), channels=sources.channels
+        ctx.module, ctx.imports, env, constants=_LazyConstants(ctx), channels=sources.channels
     )
     result = interp.run_function(fn.node)
     facts.values = result.values

@@ -17,8 +17,9 @@ which silently gives ``(B, B)``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence, Union
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,9 @@ class Sym:
 class _Any:
     """A dimension we know nothing about (singleton ``ANY``)."""
 
-    _instance: "_Any | None" = None
+    _instance: _Any | None = None
 
-    def __new__(cls) -> "_Any":
+    def __new__(cls) -> _Any:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -50,7 +51,7 @@ class _Any:
 
 ANY = _Any()
 BATCH = Sym("B")
-Dim = Union[int, Sym, _Any]
+Dim = int | Sym | _Any
 
 
 def dim_str(dim: Dim) -> str:
@@ -74,7 +75,7 @@ class Shape:
     dims: tuple[Dim, ...]
 
     @staticmethod
-    def of(*dims: Dim) -> "Shape":
+    def of(*dims: Dim) -> Shape:
         return Shape(tuple(dims))
 
     @property

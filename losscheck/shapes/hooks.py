@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def batch_axis_verdict(
-    ctx: "FileContext", fn: "LossFunction", operand: cst.BaseExpression, axes: tuple[int, ...] | None
+    ctx: FileContext, fn: LossFunction, operand: cst.BaseExpression, axes: tuple[int, ...] | None
 ) -> bool | None:
     if axes is None:
         return None
@@ -48,7 +48,7 @@ def batch_axis_verdict(
     return None
 
 
-def batch_axis_note(ctx: "FileContext", fn: "LossFunction", operand: cst.BaseExpression, axes: tuple[int, ...] | None) -> str:
+def batch_axis_note(ctx: FileContext, fn: LossFunction, operand: cst.BaseExpression, axes: tuple[int, ...] | None) -> str:
     """A sentence for messages when the batch sits on an axis other than 0 (``axis=-1`` of a (B,) value)."""
     if not axes or 0 in axes:
         return ""
@@ -62,7 +62,7 @@ def batch_axis_note(ctx: "FileContext", fn: "LossFunction", operand: cst.BaseExp
     return f" Here `{code}` is {shape}, so axis {hit[0]} is its batch axis."
 
 
-def lost_batch_returns(ctx: "FileContext", fn: "LossFunction") -> list[tuple[cst.CSTNode, str]]:
+def lost_batch_returns(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.CSTNode, str]]:
     """Returned values computed from y_true/y_pred whose inferred shape has no batch axis left.
 
     Only when every return is such a value, with a fully known shape (no ``?``) and a declared

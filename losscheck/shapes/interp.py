@@ -13,8 +13,9 @@ shape are collected as gaps for the ``inference-gap`` rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -145,7 +146,7 @@ class Interpreter:
     def __init__(
         self,
         module: cst.Module,
-        imports: "ImportMap | None",
+        imports: ImportMap | None,
         env: Mapping[str, Value],
         *,
         constants: Mapping[str, Value] | None = None,
@@ -154,7 +155,7 @@ class Interpreter:
         self.module = module
         self.imports = imports
         self.env: dict[str, Value] = dict(env)
-        self.constants = dict(constants or {})
+        self.constants = constants if constants is not None else {}
         self.channels = dict(channels or {})
         self.result = Result()
 
@@ -446,7 +447,7 @@ class Interpreter:
             if isinstance(left, (Seq, Const)) and isinstance(right, (Seq, Const)):
                 return UNKNOWN  # list + list is concatenation, not a tensor op
             return UNKNOWN
-        operands = [(self.text(lnode), left), (self.text(rnode), right)]
+        operands = [(lambda: self.text(lnode), left), (lambda: self.text(rnode), right)]
         shape, message = ops_mod.broadcast_message(operands, ops_mod.OP_WORDS.get(word, "result"))
         if message:
             self.problem(node, message, "silent" if shape is not None else "error")
@@ -630,6 +631,10 @@ class Interpreter:
             return UNKNOWN
         family, name = api
         spec = ops_mod.lookup(family, name)
+        if spec is not None and spec.options.get("tuple_axes"):
+            qual = self.imports.qualname(func) if self.imports is not None else None
+            if not (qual or "").startswith("numpy."):  # jax.numpy / tf.experimental.numpy: not NumPy's rule
+                spec = ops_mod.OpSpec(spec.kind, spec.params, {**spec.options, "tuple_axes": False})
         if spec is None or starred:
             self._gap_if_known(node, positional + list(keywords.values()), f"`{self.text(func)}` is not modelled")
             return UNKNOWN
@@ -647,17 +652,17 @@ class Interpreter:
                 continue  # name=, dtype=, from_logits=...: no effect on the shape
             args[target] = value
             arg_nodes[target] = kw_nodes[key]
-        return self.call_spec(node, spec, self.text(func), args, arg_nodes)
+        return self.call_spec(node, spec, func, args, arg_nodes)
 
     def call_spec(
         self,
         node: cst.CSTNode,
         spec: ops_mod.OpSpec,
-        label: str,
+        label: str | cst.CSTNode,
         args: dict[str, Value],
         arg_nodes: Mapping[str, cst.CSTNode],
     ) -> Value:
-        call = ops_mod.OpCall(spec, label, args, {k: self.text(v) for k, v in arg_nodes.items()})
+        call = ops_mod.OpCall(spec, label, args, arg_nodes, self.text)
         value = ops_mod.HANDLERS[spec.kind](call)
         for message in call.problems:
             # a problem with a result shape is the silent batch-axes broadcast (where/binary ops)

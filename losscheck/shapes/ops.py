@@ -13,8 +13,9 @@ certain problem calls ``call.problem(message)``. Anything a handler cannot decid
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from losscheck.shapes import shapefns as sf
 from losscheck.shapes.domain import BATCH, SCALAR, Dim, Shape, broadcast
@@ -46,10 +47,16 @@ class OpCall:
     """One call being interpreted: bound arguments, their source text, and a problem sink."""
 
     spec: OpSpec
-    label: str  # the callee as written, for messages ("tf.reduce_mean")
+    label_node: Any  # the callee node (or a ready string), rendered only for messages
     args: dict[str, Value]
-    texts: dict[str, str]
+    nodes: Mapping[str, Any]  # parameter -> argument node, rendered only for messages
+    render: Callable[[Any], str] = str
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The callee as written, for messages (``tf.reduce_mean``)."""
+        return self.label_node if isinstance(self.label_node, str) else self.render(self.label_node)
 
     def arg(self, name: str, default: Value = UNKNOWN) -> Value:
         return self.args.get(name, default)
@@ -58,7 +65,8 @@ class OpCall:
         return name in self.args
 
     def text(self, name: str) -> str:
-        return self.texts.get(name, name)
+        node = self.nodes.get(name)
+        return name if node is None else self.render(node)
 
     def problem(self, message: str) -> None:
         self.problems.append(message)
@@ -87,7 +95,7 @@ def _one_hot_depth(value: Value) -> int | None:
 
 
 def broadcast_message(
-    operands: list[tuple[str, Value]], word: str
+    operands: list[tuple[Any, Value]], word: str
 ) -> tuple[Shape | None, str | None]:
     """Broadcast the operands' shapes; (result, problem message or None).
 
@@ -97,6 +105,8 @@ def broadcast_message(
     result = broadcast(*shapes)
     if result.status == "ok":
         return result.shape, None
+    # texts are rendered only now, for the message (callables: source text is not free)
+    operands = [(t() if callable(t) else t, v) for t, v in operands]
     described = " and ".join(f"`{t}` is {s}" for (t, _), s in zip(operands, shapes))
     if result.status == "incompatible":
         axis = result.axis or -1
@@ -177,7 +187,7 @@ def h_to_tensor(call: OpCall) -> Value:
 
 
 def h_binary(call: OpCall) -> Value:
-    operands = [(call.text("x"), call.arg("x")), (call.text("y"), call.arg("y"))]
+    operands = [(lambda: call.text("x"), call.arg("x")), (lambda: call.text("y"), call.arg("y"))]
     shape, message = broadcast_message(operands, OP_WORDS.get(call.opt("word", ""), "result"))
     if message:
         call.problem(message)
@@ -187,7 +197,7 @@ def h_binary(call: OpCall) -> Value:
 def h_where(call: OpCall) -> Value:
     if not (call.has("x") and call.has("y")):
         return UNKNOWN  # one-argument where returns indices: data dependent
-    operands = [(call.text(n), call.arg(n)) for n in ("cond", "x", "y")]
+    operands = [((lambda n=n: call.text(n)), call.arg(n)) for n in ("cond", "x", "y")]
     shape, message = broadcast_message(operands, "result of `where`")
     if message:
         call.problem(message)
@@ -233,6 +243,10 @@ def _bool_arg(call: OpCall, name: str, default: bool = False) -> bool | None:
 
 def h_reduce(call: OpCall) -> Value:
     shape = tensor_shape(call.arg("x"))
+    axis_value = call.arg("axis", Const(None))
+    if call.opt("tuple_axes") and isinstance(axis_value, Seq) and axis_value.kind == "list":
+        call.problem(f"`{call.label}` takes a tuple of axes, not a list: `axis={call.text('axis')}` raises a TypeError")
+        return _tensor(None)
     known, axis = _axis_arg(call)
     keepdims = _bool_arg(call, "keepdims") if call.opt("has_keepdims", True) else False
     if shape is None and known and keepdims is not None:
@@ -622,7 +636,12 @@ for word, tf_names, kops_names, np_names in (
     ("add", "add add_v2", "add", "add"),
     ("subtract", "subtract squared_difference", "subtract", "subtract"),
     ("multiply", "multiply multiply_no_nan xlogy", "multiply", "multiply"),
-    ("divide", "divide truediv realdiv divide_no_nan xdivy floordiv floormod mod", "divide true_divide divide_no_nan floor_divide mod", "divide true_divide floor_divide mod"),
+    (
+        "divide",
+        "divide truediv realdiv divide_no_nan xdivy floordiv floormod mod",
+        "divide true_divide divide_no_nan floor_divide mod",
+        "divide true_divide floor_divide mod",
+    ),
     ("power", "pow", "power", "power"),
     ("compare", "equal not_equal greater greater_equal less less_equal logical_and logical_or logical_xor maximum minimum",
      "equal not_equal greater greater_equal less less_equal logical_and logical_or logical_xor maximum minimum",
@@ -655,6 +674,9 @@ _add(KB, "argmax argmin", "reduce", ("x", "axis"), default_axis=-1, has_keepdims
 # NumPy: keepdims is keyword-only in practice (its position differs between functions)
 _add(NP, "mean sum max min prod any all std var amax amin nanmean nansum nanmax nanmin average", "reduce", ("x", "axis"))
 _add(NP, "argmax argmin", "reduce", ("x", "axis"))
+for _key, _spec in list(TABLE.items()):
+    if _key[0] == NP and _spec.kind == "reduce":  # NumPy refuses a list of axes (TypeError)
+        TABLE[_key] = OpSpec(_spec.kind, _spec.params, {**_spec.options, "tuple_axes": True})
 
 # structure
 _add(TF, "expand_dims", "expand_dims", ("x", "axis"))

@@ -9,10 +9,19 @@ Slicing past the end of a known axis does not fail at run time (it silently clip
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Union
 
-from losscheck.shapes.domain import ANY, SCALAR, Dim, Shape, Sym, normalize_axis, same_dim
+from losscheck.shapes.domain import (
+    ANY,
+    SCALAR,
+    Dim,
+    Shape,
+    Sym,
+    normalize_axis,
+    same_dim,
+)
 
 
 class ShapeError(Exception):

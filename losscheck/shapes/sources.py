@@ -19,9 +19,10 @@ unknown parts become ``?`` and an unknown rank gives nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -130,28 +131,24 @@ def shapes_in_text(text: str, names: Iterable[str]) -> dict[str, Shape | None]:
 # -- comments, docstrings, annotations ---------------------------------------------------------
 
 
-class _Comments(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.comments: list[str] = []
+def _texts_for(module: cst.Module, fn_node: cst.FunctionDef | cst.Lambda, above: Iterable[str]) -> list[str]:
+    """Comments and docstring of the function, plus the comment block above it.
 
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.comments.append(node.value)
-
-
-def _texts_for(fn_node: cst.FunctionDef | cst.Lambda, above: Iterable[str]) -> list[str]:
+    Comments are read from the function's source text (the part of each line after ``#``)
+    instead of a libcst visitor, which would rebuild every node of the body: declarations
+    only matter when the text says "shape" at all, which most functions do not.
+    """
     texts = list(above)
     if isinstance(fn_node, cst.FunctionDef):
+        code = module.code_for_node(fn_node)
+        if "shape" not in code:
+            return texts
         doc = fn_node.get_docstring(clean=False)
         if doc:
             texts.append(doc)
-        collector = _Comments()
-        fn_node.body.visit(collector)
-        # comments between the decorators and the def, and on the def line itself
-        for line in fn_node.lines_after_decorators:
-            if line.comment is not None:
-                collector.comments.append(line.comment.value)
-        fn_node.whitespace_before_colon.visit(collector)
-        texts.extend(collector.comments)
+        for line in code.splitlines():
+            if "#" in line:
+                texts.append(line[line.index("#") :])
     return texts
 
 
@@ -165,7 +162,7 @@ def _comment_block(lines: Iterable[cst.EmptyLine]) -> list[str]:
     return list(reversed(out))
 
 
-def _comments_above(ctx: "FileContext", fn_node: cst.CSTNode) -> list[str]:
+def _comments_above(ctx: FileContext, fn_node: cst.CSTNode) -> list[str]:
     """The block of ``#`` comment lines right above the function (or its decorators).
 
     Read from the syntax tree (``leading_lines``), not from positions: resolving positions
@@ -223,7 +220,7 @@ def load_layout(path: str) -> Any:
     return validate(load(path))
 
 
-def _layout(ctx: "FileContext") -> Any:
+def _layout(ctx: FileContext) -> Any:
     layout = ctx.options.get("layout")
     if layout is not None and not isinstance(layout, (str, bytes)):
         return layout
@@ -256,7 +253,7 @@ def output_shapes(output: Any) -> dict[str, tuple[Shape, ChannelInfo]]:
     return result
 
 
-def _bound_outputs(ctx: "FileContext", fn: "LossFunction") -> tuple[str, ...]:
+def _bound_outputs(ctx: FileContext, fn: LossFunction) -> tuple[str, ...]:
     names = tuple(fn.outputs)
     mapping = ctx.options.get("outputs") or {}
     if isinstance(mapping, Mapping):
@@ -271,7 +268,7 @@ def _bound_outputs(ctx: "FileContext", fn: "LossFunction") -> tuple[str, ...]:
 # -- putting it together ------------------------------------------------------------------------
 
 
-def find_sources(ctx: "FileContext", fn: "LossFunction") -> Sources:
+def find_sources(ctx: FileContext, fn: LossFunction) -> Sources:
     params = {p: role for p, role in ((fn.y_true, "y_true"), (fn.y_pred, "y_pred")) if p}
     sources = Sources()
     if not params:
@@ -289,7 +286,7 @@ def find_sources(ctx: "FileContext", fn: "LossFunction") -> Sources:
     undeclared = [p for p in params if p not in annotations]
     if undeclared:
         merged: dict[str, Shape | None] = {}
-        for text in _texts_for(fn.node, _comments_above(ctx, fn.node)):
+        for text in _texts_for(ctx.module, fn.node, _comments_above(ctx, fn.node)):
             for name, shape in shapes_in_text(text, list(params)).items():
                 if name not in undeclared:
                     continue

@@ -42,7 +42,7 @@ class Const:
 
 @dataclass(frozen=True)
 class Seq:
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     kind: str = "tuple"  # "tuple" | "list"
 
 
@@ -61,7 +61,7 @@ class LossObj:
     fn: str  # the keras.losses function the class wraps, e.g. "binary_crossentropy"
     family: str  # "keras.losses" | "tf.keras.losses"
     reduction: str | None  # "sum_over_batch_size" (default), "none", ... ; None: unknown
-    kwargs: tuple[tuple[str, "Value"], ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
 
 
 class _Unknown:

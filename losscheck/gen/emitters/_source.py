@@ -222,7 +222,7 @@ class SourceEmitter:
             cols = ", ".join(f"({t.name!r}, {t.y_true.count})" for t in o.tasks)
             rows.append(f"    {o.name!r}: ({o.channel_axis}, {tuple(o.spatial)!r}, ({cols},)),\n")
         table = "# output -> (channel axis, spatial shape, ((task, y_true channels), ...))\n" \
-                "_LC_PACKING = {\n" + "".join(rows) + "}"
+                "_lc_packing = {\n" + "".join(rows) + "}"
         return table + "\n\n\n" + _PACK_TARGETS
 
 
@@ -234,9 +234,9 @@ _PACK_TARGETS = '''def pack_targets(output, targets, dtype="float32"):
     sparse class indices). The result is laid out like the output (channels first when
     its channel axis is 1).
     """
-    if output not in _LC_PACKING:
-        raise ValueError(f"unknown output {output!r}; this module has {sorted(_LC_PACKING)}")
-    channel_axis, spatial, columns = _LC_PACKING[output]
+    if output not in _lc_packing:
+        raise ValueError(f"unknown output {output!r}; this module has {sorted(_lc_packing)}")
+    channel_axis, spatial, columns = _lc_packing[output]
     names = [name for name, _ in columns]
     missing = [name for name in names if name not in targets]
     unknown = sorted(str(name) for name in targets if name not in names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from losscheck.lint.context import FileContext
-from losscheck.lint.reductions import ReturnClassifier, as_reduction
+from losscheck.lint.reductions import as_reduction, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
 _WHY = (
@@ -186,9 +186,8 @@ class BatchMeanReduction(Rule):
 
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.losses():
-            classifier = ReturnClassifier(ctx, fn)
             reported: set[int] = set()
-            reduced = classifier.reduced_returns()
+            reduced = reduced_returns(ctx, fn)
             if not reduced:  # shape inference: a returned value whose inferred shape lost the batch axis
                 from losscheck.shapes.hooks import lost_batch_returns
 

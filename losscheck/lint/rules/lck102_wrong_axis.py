@@ -6,11 +6,17 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, literal_int, literal_ints, own_nodes
+from losscheck.lint.astutil import get_arg, literal_int, literal_ints
 from losscheck.lint.context import FileContext, LossFunction
-from losscheck.lint.dataflow import PRED, FunctionFacts, function_facts, reaching_values
+from losscheck.lint.dataflow import (
+    PRED,
+    TRUE,
+    FunctionFacts,
+    function_facts,
+    reaching_values,
+)
 from losscheck.lint.finder import is_keras_called
-from losscheck.lint.reductions import ReturnClassifier, as_reduction, axis0_is_batch
+from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
 
@@ -58,9 +64,11 @@ class WrongAxis(Rule):
     Checks for operations on the batch axis (axis 0) of `y_true`/`y_pred` where a feature axis is
     meant: `softmax`, `argmax`, `one_hot`, `concat` or `gather` with `axis=0` (or a default that is
     axis 0, like `tf.argmax(y_pred)` and `tf.gather(y_pred, [0, 2])`), integer indexing on axis 0
-    (`y_true[0]`, `y_pred[i]`, `y_true[0, ...]`), and a reduction of the prediction over `axis=0` that
-    feeds the returned loss (a batch reduction of the whole returned value is
-    `batch-mean-reduction`).
+    (`y_true[0]`, `y_pred[i]`, `y_true[0, ...]`), and a reduction over `axis=0` of the error between
+    `y_true` and `y_pred` that is then mixed into the returned loss (a batch reduction of the whole
+    returned value is `batch-mean-reduction`). Batch statistics of the labels alone (class counts)
+    or of the prediction alone (centre terms) are deliberate and not reported; nor are loops over
+    the samples (`for i in range(batch_size)`).
 
     ## Why is this bad?
     Keras hands a loss one output's tensors with the batch first: `y_true[0]` is the first
@@ -141,6 +149,16 @@ class WrongAxis(Rule):
                 return -tf.reduce_sum(weights * y_true * tf.math.log(y_pred + 1e-7), axis=-1)
             """
         ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def centre_loss(y_true, y_pred):
+                # a batch statistic of the prediction, on purpose
+                centres = tf.reduce_mean(y_pred, axis=0, keepdims=True)
+                return tf.reduce_sum(tf.square(y_pred - centres), axis=-1)
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -150,7 +168,7 @@ class WrongAxis(Rule):
             def two_head_loss(y_true, y_pred):
                 return tf.square(y_true[0] - y_pred[0])
             """,
-            message="`y_true[0]` selects the first SAMPLE of the batch, not the first output",
+            message="`y_true[0]` selects the first SAMPLE of the batch, not an output",
             line=5,
             count=2,
             fixed="""
@@ -208,12 +226,12 @@ class WrongAxis(Rule):
             """
             import tensorflow as tf
 
-            def entropy_reg(y_true, y_pred):
+            def per_feature(y_true, y_pred):
                 ce = tf.keras.losses.categorical_crossentropy(y_true, y_pred)
-                centre = tf.reduce_mean(y_pred, axis=0)
-                return ce + tf.reduce_sum(tf.square(y_pred - centre), axis=-1)
+                feature_err = tf.reduce_mean(tf.square(y_true - y_pred), axis=0)
+                return ce + tf.reduce_sum(feature_err)
             """,
-            message="reduces the prediction over axis 0",
+            message="reduces the error over axis 0",
         ),
     ]
 
@@ -229,7 +247,7 @@ class WrongAxis(Rule):
 
     # -- y_true[0], y_pred[i] ------------------------------------------------------------------
     def _indexing(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
-        for node in own_nodes(fn.node):
+        for node in function_facts(ctx, fn).nodes:
             if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
                 continue
             if not node.slice or not facts.is_param(node.value.value):
@@ -255,7 +273,7 @@ class WrongAxis(Rule):
             rest = "".join(", " + ctx.code_for(el.slice) for el in node.slice[1:])
             suggestion = f"{var}[..., {idx}]" if not rest else f"{var}[:{rest}]... (index the channel axis)"
             message = (
-                f"`{written}` selects {what}, not the first output or channel: Keras calls a single loss "
+                f"`{written}` selects {what}, not an output or a channel: Keras calls a single loss "
                 f"once per output with that output's tensors, batch first. For channel {idx} write "
                 f"`{var}[..., {idx}]` (or `{var}[:, {idx}]`); for several outputs pass "
                 "`loss={\"name\": fn, ...}` to compile."
@@ -273,7 +291,11 @@ class WrongAxis(Rule):
         if not iters or name in facts.assigns or name in facts.aug_assigns:
             return False
         return all(
-            isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" for it in iters
+            isinstance(it, cst.Call)
+            and isinstance(it.func, cst.Name)
+            and it.func.value == "range"
+            and not _loops_over_samples(it)
+            for it in iters
         )
 
     @staticmethod
@@ -294,7 +316,7 @@ class WrongAxis(Rule):
 
     # -- softmax/argmax/one_hot/concat/gather over axis 0 -----------------------------------------
     def _axis_ops(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
-        for node in own_nodes(fn.node):
+        for node in function_facts(ctx, fn).nodes:
             if not isinstance(node, cst.Call):
                 continue
             found = ctx.imports.api(node.func)
@@ -390,12 +412,12 @@ class WrongAxis(Rule):
 
     # -- reductions of the prediction over axis 0 that feed the loss -----------------------------
     def _reductions(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
-        claimed = {id(v.witness) for _e, v in ReturnClassifier(ctx, fn).reduced_returns()}
+        claimed = {id(v.witness) for _e, v in reduced_returns(ctx, fn)}
         reaching = reaching_values(facts, facts.returns)
         reaching_ids: set[int] = set()
         for expr in reaching:
             reaching_ids.update(id(n) for n in own_nodes_of(expr))
-        for node in own_nodes(fn.node):
+        for node in function_facts(ctx, fn).nodes:
             if not isinstance(node, cst.Call) or id(node) in claimed or id(node) not in reaching_ids:
                 continue
             reduction = as_reduction(ctx, node)
@@ -404,9 +426,10 @@ class WrongAxis(Rule):
             axes = literal_ints(reduction.axis)
             if axes is None or 0 not in axes:
                 continue
-            # batch statistics of the labels (class counts for weighting) are deliberate: only the
-            # prediction reduced over the batch is flagged
-            if PRED not in facts.sources(reduction.operand):
+            # batch statistics of the labels (class counts for weighting) or of the prediction
+            # (centre/diversity terms) are deliberate; the ERROR between them reduced over the batch
+            # and then mixed into a per-example loss is not
+            if facts.sources(reduction.operand) != frozenset({PRED, TRUE}):
                 continue
             if not axis0_is_batch(ctx, facts, reduction.operand):
                 continue
@@ -414,10 +437,25 @@ class WrongAxis(Rule):
             ctx.report(
                 self,
                 node,
-                f"`{callee}(..., axis=0)` reduces the prediction over axis 0, the batch, and the result feeds "
+                f"`{callee}(..., axis=0)` reduces the error over axis 0, the batch, and the result feeds "
                 f"the loss `{fn.name}`: every example's loss then depends on the other examples in the batch "
                 "(and on the batch size). If a feature axis was meant, use `axis=-1`.",
             )
+
+
+_SAMPLE_WORDS = ("batch", "sample", "shape", "len", "size", "bs", "n_examples", "num_examples")
+
+
+def _loops_over_samples(range_call: cst.Call) -> bool:
+    """`range(batch_size)`, `range(tf.shape(y_true)[0])`, `range(len(y_pred))`: a deliberate loop
+    over the samples, so `y_pred[i]` is meant to be sample i."""
+    for arg in range_call.args:
+        for node in own_nodes_of(arg.value):
+            if isinstance(node, cst.Name) and any(word in node.value.lower() for word in _SAMPLE_WORDS):
+                return True
+            if isinstance(node, cst.Subscript):
+                return True  # `shape[0]`-like bounds
+    return False
 
 
 def own_nodes_of(expr: cst.CSTNode):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import own_nodes, string_value
+from losscheck.lint.astutil import string_value
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
 from losscheck.lint.finder import is_keras_called
@@ -151,7 +151,7 @@ class OutputIndexing(Rule):
             if not is_keras_called(fn):
                 continue
             facts = function_facts(ctx, fn)
-            for node in own_nodes(fn.node):
+            for node in function_facts(ctx, fn).nodes:
                 self._check_node(ctx, fn, facts, node)
 
     def _param(self, facts: FunctionFacts, expr: cst.BaseExpression) -> str | None:
@@ -208,4 +208,3 @@ class OutputIndexing(Rule):
                     f"`{ctx.code_for(node)}` treats `{var}` as a dict of outputs, but it is one tensor: "
                     f"{_ONCE_PER_OUTPUT}. {_USE_DICT}",
                 )
-

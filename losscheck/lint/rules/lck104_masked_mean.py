@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, is_number, is_zero, own_nodes, read_names, walk
+from losscheck.lint.astutil import (
+    get_arg,
+    is_number,
+    is_zero,
+    read_names,
+    walk,
+)
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
 from losscheck.lint.reductions import as_reduction
@@ -237,7 +243,7 @@ class MaskedMean(Rule):
             facts = function_facts(ctx, fn)
             masks = _MaskFacts(ctx, facts)
             counted = self._counted_masks(ctx, fn, masks)
-            for node in own_nodes(fn.node):
+            for node in function_facts(ctx, fn).nodes:
                 if isinstance(node, cst.Call):
                     self._masked_mean(ctx, fn, facts, masks, counted, node)
                 elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
@@ -246,7 +252,7 @@ class MaskedMean(Rule):
     def _counted_masks(self, ctx: FileContext, fn: LossFunction, masks: _MaskFacts) -> set[str]:
         """Names of masks that the function reduces by sum/mean anywhere (it counts them itself)."""
         counted: set[str] = set()
-        for node in own_nodes(fn.node):
+        for node in function_facts(ctx, fn).nodes:
             if isinstance(node, cst.Call):
                 reduction = as_reduction(ctx, node)
                 if reduction is not None and (reduction.is_sum or reduction.is_mean):

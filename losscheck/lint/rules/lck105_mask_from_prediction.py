@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, is_number, is_zero, own_nodes
+from losscheck.lint.astutil import get_arg, is_number, is_zero
 from losscheck.lint.context import FileContext
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts, function_facts
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -223,7 +223,7 @@ class MaskFromPrediction(Rule):
             facts = function_facts(ctx, fn)
             gates = _Gates(ctx, facts)
             reported: set[int] = set()
-            for node in own_nodes(fn.node):
+            for node in function_facts(ctx, fn).nodes:
                 for gate_expr, how in self._uses(ctx, facts, node):
                     origin = gates.origin(gate_expr)
                     if origin is None or id(origin) in reported:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, own_nodes, walk
+from losscheck.lint.astutil import get_arg, walk
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
 from losscheck.lint.finder import is_keras_called
@@ -199,7 +199,7 @@ class NumpyInLoss(Rule):
 
     def _check_function(self, ctx: FileContext, fn: LossFunction) -> None:
         facts = function_facts(ctx, fn)
-        for node in own_nodes(fn.node):
+        for node in function_facts(ctx, fn).nodes:
             if not isinstance(node, cst.Call):
                 continue
             func = node.func

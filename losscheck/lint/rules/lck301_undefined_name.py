@@ -142,7 +142,7 @@ class UndefinedName(Rule):
         Invalid(
             """
             import tensorflow as tf
-            model.compile(optimizer="adam", loss=lambda y_true, y_pred: tf.reduce_mean(tf.abs(y_true - y_pred) * scale, axis=-1))
+            model.compile(loss=lambda y_true, y_pred: tf.reduce_mean(tf.abs(y_true - y_pred) * scale, axis=-1))
             """,
             message="`scale` is not defined",
         ),
@@ -171,7 +171,7 @@ class UndefinedName(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
         functions = ctx.functions
         if not functions:
             return  # no loss code: do not pay for scope analysis
@@ -246,7 +246,7 @@ def _pattern_captures(module: cst.Module) -> set[str]:
     return names
 
 
-def _guarded_by_name_error(ctx: "FileContext", tries: list[cst.Try], name_node: cst.Name) -> bool:
+def _guarded_by_name_error(ctx: FileContext, tries: list[cst.Try], name_node: cst.Name) -> bool:
     """``try: x ... except NameError:`` (or a bare ``except``) expects the name may be missing."""
     where = ctx.position(name_node)
     for node in tries:

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 import libcst as cst
 from libcst.metadata import FunctionScope
 
-from losscheck.lint.models import in_source_order, loss_scope, model_facts, reads_in, walk, within
+from losscheck.lint.models import (
+    in_source_order,
+    loss_scope,
+    model_facts,
+    reads_in,
+    short_code,
+    walk,
+    within,
+)
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
@@ -26,11 +34,6 @@ _ADVICE = (
     "(Keras 3: \"Failed to convert elements of (None,) to Tensor\"). Compute the term inside a layer "
     "with `self.add_loss(...)`, or make it a model output with a loss of its own."
 )
-
-
-def _short(ctx: "FileContext", node: cst.CSTNode, limit: int = 50) -> str:
-    text = " ".join(ctx.code_for(node).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ModelTensorInLoss(Rule):
@@ -136,7 +139,10 @@ class ModelTensorInLoss(Rule):
                 kl = -0.5 * keras.ops.sum(1 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=-1)
                 return keras.losses.binary_crossentropy(y_true, y_pred) + kl
             """,
-            message="`z_log_var` is a layer output (a symbolic KerasTensor: `layers.Dense(2)(h)`, line 7) captured by `vae_loss`",
+            message=(
+                "`z_log_var` is a layer output (a symbolic KerasTensor: `layers.Dense(2)(h)`, line 7) "
+                "captured by `vae_loss`"
+            ),
             line=9,
             count=2,
         ),
@@ -184,7 +190,7 @@ class ModelTensorInLoss(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
         functions = ctx.functions
         if not functions:
             return
@@ -215,8 +221,8 @@ class ModelTensorInLoss(Rule):
 
     def _message(
         self,
-        ctx: "FileContext",
-        facts: "ModuleModels",
+        ctx: FileContext,
+        facts: ModuleModels,
         function: str,
         name: str,
         refs: tuple,
@@ -225,7 +231,7 @@ class ModelTensorInLoss(Rule):
         nodes = [getattr(r, "node", None) for r in refs]
         if all(n in facts.keras_tensor_targets for n in nodes):
             last = max(nodes, key=lambda n: (ctx.position(n).start.line, ctx.position(n).start.column))
-            producer = _short(ctx, facts.keras_tensor_targets[last])
+            producer = short_code(ctx, facts.keras_tensor_targets[last], 50)
             line = ctx.position(last).start.line
             return (
                 f"`{name}` is a layer output (a symbolic KerasTensor: `{producer}`, line {line}) "
@@ -233,7 +239,7 @@ class ModelTensorInLoss(Rule):
             )
         if model_read is not None and all(n in facts.model_targets for n in nodes):
             return (
-                f"`{_short(ctx, model_read)}` is a layer output (a symbolic KerasTensor of model `{name}`) "
+                f"`{short_code(ctx, model_read, 50)}` is a layer output (a symbolic KerasTensor of model `{name}`) "
                 f"read by `{function}`: {_ADVICE}"
             )
         if len(refs) == 1 and isinstance(nodes[0], cst.Param):
@@ -247,7 +253,7 @@ class ModelTensorInLoss(Rule):
         return None
 
 
-def _factory_argument(facts: "ModuleModels", scope: object, param: cst.Param) -> tuple[cst.Call, str, str] | None:
+def _factory_argument(facts: ModuleModels, scope: object, param: cst.Param) -> tuple[cst.Call, str, str] | None:
     """(call, argument name, factory name) when a call of the enclosing factory passes a KerasTensor there."""
     factory = getattr(scope, "node", None)
     if not isinstance(scope, FunctionScope) or not isinstance(factory, cst.FunctionDef):
@@ -261,16 +267,20 @@ def _factory_argument(facts: "ModuleModels", scope: object, param: cst.Param) ->
 
 
 def _model_attribute_reads(fn_node: cst.CSTNode) -> dict[cst.Name, cst.Attribute]:
-    """``model.output``, ``model.layers[i].output``, ``model.get_layer(n).output``: the model's Name -> the attribute."""
+    """``model.output``, ``model.layers[i].output``, ``model.get_layer(n).output``: model Name -> attribute."""
     found: dict[cst.Name, cst.Attribute] = {}
     for node in walk(fn_node):
         if not isinstance(node, cst.Attribute) or node.attr.value not in _OUTPUT_ATTRS:
             continue
         base = node.value
-        if isinstance(base, cst.Subscript) and isinstance(base.value, cst.Attribute) and base.value.attr.value == "layers":
-            base = base.value.value
-        elif isinstance(base, cst.Call) and isinstance(base.func, cst.Attribute) and base.func.attr.value == "get_layer":
-            base = base.func.value
+        if isinstance(base, cst.Subscript) and _attr_named(base.value, "layers"):
+            base = base.value.value  # type: ignore[attr-defined]
+        elif isinstance(base, cst.Call) and _attr_named(base.func, "get_layer"):
+            base = base.func.value  # type: ignore[attr-defined]
         if isinstance(base, cst.Name):
             found[base] = node
     return found
+
+
+def _attr_named(node: cst.BaseExpression, name: str) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == name

@@ -206,7 +206,7 @@ class ShapeMismatch(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
         seen: set[tuple[int, int, str]] = set()
         for fn in ctx.functions:
             facts = ctx.shapes(fn)

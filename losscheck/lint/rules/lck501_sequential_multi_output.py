@@ -7,8 +7,10 @@ Measured (TF 2.21, Keras 3.15.1 and tf-keras 2.21.0), on ``Sequential([..., Dens
 - ``fit(X, {"a": y1, "b": y2})``: ValueError in both.
 - ``compile(loss=["mae", "mse"])``: both silently use the first loss only.
 - ``compile(loss={"a": ..., "b": ...})``: Keras 3 TypeError, legacy ValueError.
-- ``compile(loss_weights=[3.0, 2.0])``: Keras 3 ValueError ("must match the number of losses");
-  legacy silently uses the first weight only.
+- ``compile(loss="mse", loss_weights=[3.0, 2.0])``: Keras 3 ValueError ("must match the number of
+  losses"); legacy silently uses the first weight only.
+- ``compile(loss=["mae", "mse"], loss_weights=[3.0, 2.0])``: both silently compute 3.0 * mae.
+- ``compile(loss="mse", loss_weights={"a": 3.0, "b": 2.0})``: ValueError in both.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from losscheck.lint.models import (
     full_range,
     is_target_like,
     literal_elements,
+    mentions_model_calls,
     model_facts,
+    short_code,
 )
 from losscheck.lint.rule import Invalid, Rule
 
@@ -32,11 +36,6 @@ if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
 
 _FIX_HINT = "build a functional model with one output per target: `keras.Model(inputs, outputs=[...])`"
-
-
-def _short(ctx: "FileContext", node: cst.CSTNode, limit: int = 40) -> str:
-    text = " ".join(ctx.code_for(node).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class SequentialMultiOutput(Rule):
@@ -52,8 +51,8 @@ class SequentialMultiOutput(Rule):
     A `Sequential` model has exactly one output, however many `Dense` layers it stacks. Keras 3
     raises `ValueError: y_true and y_pred have different structures` for `fit(X, [y1, y2])`, while
     legacy tf.keras silently trains on `y1` only. A list of losses is worse: both silently use the
-    first loss and ignore the others; a list of loss weights silently keeps only the first weight
-    in legacy tf.keras.
+    first loss and ignore the others; with a list of loss weights, only the first weight is used
+    (or Keras 3 raises a ValueError when there is one loss).
 
     ## Example
     ```python
@@ -189,7 +188,9 @@ class SequentialMultiOutput(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
+        if not mentions_model_calls(ctx.source):
+            return
         for call in model_facts(ctx).calls:
             if call.model.kind != "sequential":
                 continue
@@ -201,7 +202,7 @@ class SequentialMultiOutput(Rule):
     def _lead(self, call: ModelCall) -> str:
         return f"`{call.receiver}` is a Sequential model, which has one output, but `{call.method}` gets"
 
-    def _compile(self, ctx: "FileContext", call: ModelCall) -> None:
+    def _compile(self, ctx: FileContext, call: ModelCall) -> None:
         loss = call.arg(1, "loss")
         value = call.literal(loss)
         elements = literal_elements(value) if value is not None else None
@@ -210,7 +211,7 @@ class SequentialMultiOutput(Rule):
             ctx.report(
                 self, loss,
                 f"{self._lead(call)} {len(elements)} losses: Keras (3 and legacy tf.keras) silently uses only "
-                f"the first (`{_short(ctx, elements[0])}`) and ignores the rest; {_FIX_HINT}.",
+                f"the first (`{short_code(ctx, elements[0])}`) and ignores the rest; {_FIX_HINT}.",
                 range=full_range(ctx, loss),
             )
         elif loss is not None and items is not None and len(items) >= 2:
@@ -221,18 +222,33 @@ class SequentialMultiOutput(Rule):
                 range=full_range(ctx, loss),
             )
         weights = call.arg(None, "loss_weights")
-        value = call.literal(weights)
-        if weights is not None and value is not None:
-            count = len(literal_elements(value) or dict_items(value) or [])
-            if count >= 2:
-                ctx.report(
-                    self, weights,
-                    f"{self._lead(call)} {count} loss weights: Keras 3 raises ValueError (\"`loss_weights` must "
-                    f"match the number of losses\") and legacy tf.keras silently keeps only the first; {_FIX_HINT}.",
-                    range=full_range(ctx, weights),
-                )
+        weight_value = call.literal(weights)
+        if weights is None or weight_value is None or items is not None:
+            return  # no weights, or a dict of losses: that finding already says Keras raises
+        weight_list = literal_elements(weight_value)
+        weight_items = dict_items(weight_value)
+        count = len(weight_list or weight_items or [])
+        if count < 2:
+            return
+        if elements is not None and len(elements) >= 2 and weight_list is not None:
+            what = (
+                f"Keras (3 and legacy tf.keras) silently applies only the first (`{short_code(ctx, weight_list[0])}`), "
+                "to the first loss"
+            )
+        elif weight_list is not None:
+            what = (
+                "Keras 3 raises ValueError (\"`loss_weights` must match the number of losses\") and legacy "
+                "tf.keras silently keeps only the first"
+            )
+        else:
+            what = "Keras 3 and legacy tf.keras raise ValueError"
+        ctx.report(
+            self, weights,
+            f"{self._lead(call)} {count} loss weights: {what}; {_FIX_HINT}.",
+            range=full_range(ctx, weights),
+        )
 
-    def _fit(self, ctx: "FileContext", call: ModelCall) -> None:
+    def _fit(self, ctx: FileContext, call: ModelCall) -> None:
         y = call.y()
         value = call.literal(y)
         if y is None or value is None:
@@ -244,7 +260,7 @@ class SequentialMultiOutput(Rule):
                 self, y,
                 f"{self._lead(call)} {len(elements)} targets: Keras 3 raises ValueError (\"y_true and y_pred have "
                 f"different structures\") and legacy tf.keras silently trains on the first "
-                f"(`{_short(ctx, elements[0])}`) only; {_FIX_HINT}.",
+                f"(`{short_code(ctx, elements[0])}`) only; {_FIX_HINT}.",
                 range=full_range(ctx, y),
             )
         elif items is not None and len(items) >= 2 and all(is_target_like(v) for _, v in items):
@@ -256,11 +272,11 @@ class SequentialMultiOutput(Rule):
             )
 
 
-def _keys(ctx: "FileContext", items: list[tuple[cst.BaseExpression, cst.BaseExpression]]) -> str:
+def _keys(ctx: FileContext, items: list[tuple[cst.BaseExpression, cst.BaseExpression]]) -> str:
     names = []
     for key, _ in items:
         if isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str):
             names.append(repr(key.evaluated_value))
         else:
-            names.append(_short(ctx, key, 20))
+            names.append(short_code(ctx, key, 20))
     return ", ".join(names)

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from losscheck.lint.finding import Edit, Fix
-from losscheck.lint.models import FIT_METHODS, ModelCall, full_range, is_target_like, literal_elements, model_facts
+from losscheck.lint.models import (
+    FIT_METHODS,
+    ModelCall,
+    full_range,
+    is_target_like,
+    literal_elements,
+    mentions_model_calls,
+    model_facts,
+)
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
@@ -162,7 +170,9 @@ class ListForDictOutputs(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
+        if not mentions_model_calls(ctx.source):
+            return
         for call in model_facts(ctx).calls:
             model = call.model
             names = model.output_names
@@ -182,7 +192,7 @@ class ListForDictOutputs(Rule):
 
     def _check_arg(
         self,
-        ctx: "FileContext",
+        ctx: FileContext,
         call: ModelCall,
         names: tuple[str, ...],
         arg: cst.BaseExpression | None,

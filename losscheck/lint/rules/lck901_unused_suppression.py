@@ -95,7 +95,11 @@ class UnusedSuppression(Rule):
         if not directives:
             return []
         known = _known_rules(ctx)
-        enabled_keys = {r.code for r in enabled} | {r.name for r in enabled}
+        # The runner passes every rule enabled for the file ("enabled_codes"): the pre-filter may
+        # have skipped some that could not report here, which makes their suppressions unused.
+        codes = ctx.options.get("enabled_codes")
+        enabled_codes = set(codes) if codes is not None else {r.code for r in enabled}
+        enabled_keys = enabled_codes | {name for code, name in known.values() if code in enabled_codes}
         lines = ctx.source.splitlines()
         out: list[Finding] = []
         for d in directives:
@@ -170,6 +174,7 @@ def _known_rules(ctx: "FileContext") -> dict[str, tuple[str, str]]:
         rules = load_registry().rules
     known: dict[str, tuple[str, str]] = {}
     for r in rules:
-        known[r.code] = (r.code, r.name)
-        known[r.name] = (r.code, r.name)
+        code, name = r if isinstance(r, tuple) else (r.code, r.name)
+        known[code] = (code, name)
+        known[name] = (code, name)
     return known

@@ -140,7 +140,7 @@ class InferenceGap(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
         seen: set[tuple[int, int]] = set()
         for fn in ctx.functions:
             for note in ctx.shapes(fn).gaps:

@@ -53,8 +53,8 @@ class PrintInLoss(Rule):
             return (y_true - y_pred) ** 2
         """,
         """
-        def report(y_true, y_pred):
-            print("not a loss")
+        def report(epoch, logs):  # not loss code: print is fine here
+            print(epoch, logs)
         """,
     ]
     INVALID = [
@@ -72,8 +72,12 @@ class PrintInLoss(Rule):
     def check(self, ctx):  # type: ignore[no-untyped-def]
         for fn in ctx.functions:
             for call in _print_calls(fn.node):
-                ctx.report(self, call, f"`print` runs once, when Keras traces `{fn.name}`, and shows no values: "
-                           "use `keras.ops.print` (or `tf.print`)")
+                ctx.report(
+                    self,
+                    call,
+                    f"`print` runs once, when Keras traces `{fn.name}`, and shows no values: "
+                    "use `keras.ops.print` (or `tf.print`)",
+                )
 
 
 def _print_calls(node: cst.CSTNode) -> list[cst.Call]:

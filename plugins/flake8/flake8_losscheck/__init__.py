@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 # flake8 owns `# noqa` when it runs us: judging suppressions is not our job here.
 _NOT_IN_FLAKE8 = frozenset({"LCK901"})
+_SELECTION: dict[frozenset[str], tuple[list[Any], Any]] = {}
 
 
 class LosscheckChecker:
@@ -50,23 +51,29 @@ class LosscheckChecker:
         cls.enabled = frozenset(str(x).strip() for x in (options.losscheck_enable or []) if str(x).strip())
 
     @classmethod
-    def rules(cls) -> list[Any]:
-        from losscheck.lint.registry import load_registry
+    def rules(cls) -> tuple[list[Any], Any]:
+        """The rules to run and their pre-filter, built once per process and set of options."""
+        cached = _SELECTION.get(cls.enabled)
+        if cached is None:
+            from losscheck.lint.prefilter import Prefilter
+            from losscheck.lint.registry import load_registry
 
-        return [
-            r
-            for r in load_registry(plugins=True).rules
-            if r.code not in _NOT_IN_FLAKE8 and (r.default_enabled or r.code in cls.enabled or r.name in cls.enabled)
-        ]
+            rules = [
+                r
+                for r in load_registry(plugins=True).rules
+                if r.code not in _NOT_IN_FLAKE8
+                and (r.default_enabled or r.code in cls.enabled or r.name in cls.enabled)
+            ]
+            cached = _SELECTION[cls.enabled] = (rules, Prefilter(rules))
+        return cached
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         from losscheck.lint.engine import lint_source
-        from losscheck.lint.prefilter import Prefilter
 
         source = "".join(self.lines)
-        rules = self.rules()
+        rules, prefilter = self.rules()
         # the same cheap bytes test `losscheck lint` uses: most files hold no loss code
-        if not Prefilter(rules).wants(source.encode("utf-8", "surrogateescape")):
+        if not prefilter.wants(source.encode("utf-8", "surrogateescape")):
             return
         for finding in lint_source(source, self.filename, rules=rules):
             # flake8 columns are 0-based here (it prints col + 1); losscheck's are 1-based

@@ -120,10 +120,6 @@ class TorchLoss:
         return tuple(p for p in self.params if p in PRED_NAMES)
 
     @property
-    def target_params(self) -> tuple[str, ...]:
-        return tuple(p for p in self.params if p in TARGET_NAMES)
-
-    @property
     def per_sample(self) -> bool:
         """The function's own name promises one value per sample (see ``PER_SAMPLE_NAME``)."""
         names = [self.node.name.value] + ([self.class_name] if self.class_name else [])

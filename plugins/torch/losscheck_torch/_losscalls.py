@@ -142,21 +142,27 @@ class Resolver:
                 if rest == "expit":  # torch.special.expit is the sigmoid
                     return "sigmoid", value
             return None
-        # a tensor method: x.softmax(dim=1); only when the receiver is not an imported module
+        # a tensor method: x.softmax(dim=1); only when the receiver is not an imported module,
+        # and not `self` (self.softmax is a module attribute: we follow it to its constructor)
         if isinstance(value.func, cst.Attribute) and value.func.attr.value in names:
-            if self.qualname(value.func.value) is None:
+            receiver = value.func.value
+            if isinstance(receiver, cst.Name) and receiver.value == "self":
+                ctor = self.value_of(value.func)
+                if isinstance(ctor, cst.Call):
+                    return self._module_activation(ctor, value)
+                return None
+            if self.qualname(receiver) is None:
                 return value.func.attr.value, value
-        # nn.Softmax(dim=1)(x)
-        if isinstance(value.func, cst.Call):
-            cls = self.qualname(value.func.func) or ""
-            mapping = {
-                "torch.nn.Softmax": "softmax",
-                "torch.nn.LogSoftmax": "log_softmax",
-                "torch.nn.Sigmoid": "sigmoid",
-            }
-            if cls in mapping:
-                return mapping[cls], value
+        # nn.Softmax(dim=1)(x), or act(x) / self.act(x) with act = nn.Softmax(dim=1)
+        ctor = value.func if isinstance(value.func, cst.Call) else self.value_of(value.func)
+        if isinstance(ctor, cst.Call):
+            return self._module_activation(ctor, value)
         return None
+
+    def _module_activation(self, ctor: cst.Call, call: cst.Call) -> tuple[str, cst.Call] | None:
+        mapping = {"torch.nn.Softmax": "softmax", "torch.nn.LogSoftmax": "log_softmax", "torch.nn.Sigmoid": "sigmoid"}
+        name = mapping.get(self.qualname(ctor.func) or "")
+        return (name, call) if name else None
 
 
 def _reduction(call: cst.Call, positional_limit: int) -> tuple[str, bool]:

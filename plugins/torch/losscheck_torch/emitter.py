@@ -40,26 +40,26 @@ _HELPERS = {
     "_lc_masked_mean": '''def _lc_masked_mean(loss, mask, axes):
     """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where none counts."""
     return torch.sum(loss * mask, dim=axes) / torch.clamp(torch.sum(mask, dim=axes), min=1.0)''',
-    "_lc_mean_squared_error": '''def _lc_mean_squared_error(truth, pred):
-    return F.mse_loss(pred, truth, reduction="none").mean(dim=-1)''',
-    "_lc_mean_absolute_error": '''def _lc_mean_absolute_error(truth, pred):
-    return F.l1_loss(pred, truth, reduction="none").mean(dim=-1)''',
-    "_lc_huber": '''def _lc_huber(truth, pred, delta):
-    return F.huber_loss(pred, truth, reduction="none", delta=delta).mean(dim=-1)''',
-    "_lc_log_cosh": f'''def _lc_log_cosh(truth, pred):
+    "_lc_mean_squared_error": """def _lc_mean_squared_error(truth, pred):
+    return F.mse_loss(pred, truth, reduction="none").mean(dim=-1)""",
+    "_lc_mean_absolute_error": """def _lc_mean_absolute_error(truth, pred):
+    return F.l1_loss(pred, truth, reduction="none").mean(dim=-1)""",
+    "_lc_huber": """def _lc_huber(truth, pred, delta):
+    return F.huber_loss(pred, truth, reduction="none", delta=delta).mean(dim=-1)""",
+    "_lc_log_cosh": f"""def _lc_log_cosh(truth, pred):
     error = pred - truth
-    return torch.mean(error + F.softplus(-2.0 * error) - {_LN2}, dim=-1)''',
+    return torch.mean(error + F.softplus(-2.0 * error) - {_LN2}, dim=-1)""",
     "_lc_bce_elements": f'''def _lc_bce_elements(truth, pred, from_logits):
     """Element-wise binary crossentropy, as Keras computes it (probabilities clipped to [eps, 1 - eps])."""
     if from_logits:
         return F.binary_cross_entropy_with_logits(pred, truth, reduction="none")
     return F.binary_cross_entropy(torch.clamp(pred, {EPSILON}, 1.0 - {EPSILON}), truth, reduction="none")''',
-    "_lc_binary_crossentropy": '''def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
+    "_lc_binary_crossentropy": """def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     elements = _lc_bce_elements(truth, pred, from_logits)
     if pos_weight is not None:
         elements = elements * (truth * pos_weight + (1.0 - truth))
-    return elements.mean(dim=-1)''',
-    "_lc_binary_focal_crossentropy": '''def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
+    return elements.mean(dim=-1)""",
+    "_lc_binary_focal_crossentropy": """def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
     if from_logits:
         pred = torch.sigmoid(pred)
     bce = _lc_bce_elements(truth, pred, False)
@@ -67,26 +67,26 @@ _HELPERS = {
     focal = torch.pow(1.0 - p_t, gamma) * bce
     if alpha is not None:
         focal = (truth * alpha + (1.0 - truth) * (1.0 - alpha)) * focal
-    return focal.mean(dim=-1)''',
-    "_lc_categorical_crossentropy": f'''def _lc_categorical_crossentropy(truth, pred, from_logits):
+    return focal.mean(dim=-1)""",
+    "_lc_categorical_crossentropy": f"""def _lc_categorical_crossentropy(truth, pred, from_logits):
     if from_logits:  # F.cross_entropy takes the classes on dim 1 and accepts probability targets
         return F.cross_entropy(torch.movedim(pred, -1, 1), torch.movedim(truth, -1, 1), reduction="none")
     pred = torch.clamp(pred / torch.sum(pred, dim=-1, keepdim=True), {EPSILON}, 1.0 - {EPSILON})
-    return -torch.sum(truth * torch.log(pred), dim=-1)''',
-    "_lc_sparse_categorical_crossentropy": f'''def _lc_sparse_categorical_crossentropy(index, pred, from_logits):
+    return -torch.sum(truth * torch.log(pred), dim=-1)""",
+    "_lc_sparse_categorical_crossentropy": f"""def _lc_sparse_categorical_crossentropy(index, pred, from_logits):
     index = index[..., 0].long()
     if not from_logits:  # Keras: log of the clipped probabilities, used as logits
         pred = torch.log(torch.clamp(pred, {EPSILON}, 1.0 - {EPSILON}))
-    return F.cross_entropy(torch.movedim(pred, -1, 1), index, reduction="none")''',
-    "_lc_categorical_focal_crossentropy": f'''def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
+    return F.cross_entropy(torch.movedim(pred, -1, 1), index, reduction="none")""",
+    "_lc_categorical_focal_crossentropy": f"""def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
     if from_logits:
         pred = torch.softmax(pred, dim=-1)
     pred = torch.clamp(pred / torch.sum(pred, dim=-1, keepdim=True), {EPSILON}, 1.0 - {EPSILON})
-    return torch.sum(alpha * torch.pow(1.0 - pred, gamma) * (-truth * torch.log(pred)), dim=-1)''',
-    "_lc_dice": f'''def _lc_dice(truth, pred, axes):
+    return torch.sum(alpha * torch.pow(1.0 - pred, gamma) * (-truth * torch.log(pred)), dim=-1)""",
+    "_lc_dice": f"""def _lc_dice(truth, pred, axes):
     overlap = torch.sum(truth * pred, dim=axes)
     total = torch.sum(truth, dim=axes) + torch.sum(pred, dim=axes) + {EPSILON}
-    return 1.0 - 2.0 * overlap / total''',
+    return 1.0 - 2.0 * overlap / total""",
 }
 
 # The Keras module's docstring tells Keras users what to do; ours tells PyTorch users.
@@ -168,10 +168,11 @@ class TorchEmitter(SourceEmitter):
 
     def pack_targets(self, plan: Plan) -> str:
         numpy_version = super().pack_targets(plan)
-        if "def pack_targets(output, targets, dtype=\"float32\"):" not in numpy_version:
+        if 'def pack_targets(output, targets, dtype="float32"):' not in numpy_version:
             raise RuntimeError("losscheck's pack_targets template changed: update losscheck-torch")
         numpy_version = numpy_version.replace(
-            'def pack_targets(output, targets, dtype="float32"):', 'def _lc_pack_numpy(output, targets, dtype="float32"):'
+            'def pack_targets(output, targets, dtype="float32"):',
+            'def _lc_pack_numpy(output, targets, dtype="float32"):',
         )
         return numpy_version + _PACK_AND_TOTAL
 

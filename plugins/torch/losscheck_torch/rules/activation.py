@@ -199,6 +199,21 @@ class SoftmaxBeforeCrossEntropy(TorchRule):
         ),
         Invalid(
             """
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.act = nn.Softmax(dim=1)
+
+                def forward(self, logits, target):
+                    return F.cross_entropy(self.act(logits), target)
+            """,
+            message="applies log_softmax itself",
+        ),
+        Invalid(
+            """
             import torch
             import torch.nn as nn
 
@@ -325,6 +340,11 @@ class LogSoftmaxBeforeCrossEntropy(TorchRule):
 def _unwrap_fix(ctx: FileContext, act_call: cst.Call, description: str, safe: bool = False):
     # method form `x.softmax(dim=1)`: the input is the receiver
     func = act_call.func
+    if isinstance(func, cst.Attribute) and (
+        func.attr.value not in {"softmax", "log_softmax", "sigmoid"}
+        or (isinstance(func.value, cst.Name) and func.value.value == "self")
+    ):
+        return None  # self.act(x) / self.softmax(x): a module attribute, leave it to the user
     if isinstance(func, cst.Attribute) and torch_facts(ctx).imports.qualname(func.value) is None:
         inner: cst.BaseExpression | None = func.value
     elif isinstance(func, cst.Call):

@@ -23,6 +23,38 @@ from losscheck_torch.rules._base import TorchRule
 PLUGIN_API = 1
 
 _TO_PYTHON = frozenset({"item", "tolist", "numpy"})
+# What carries no gradient, whatever tensor it is taken from.
+_NO_GRAD_ATTRS = frozenset({"shape", "ndim", "dtype", "device", "is_cuda", "requires_grad", "layout"})
+_NO_GRAD_METHODS = frozenset(
+    {
+        "size",
+        "dim",
+        "numel",
+        "detach",
+        "argmax",
+        "argmin",
+        "long",
+        "int",
+        "bool",
+        "nonzero",
+        "eq",
+        "ne",
+        "gt",
+        "lt",
+        "ge",
+        "le",
+        "sign",
+        "round",
+        "floor",
+        "ceil",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "data_ptr",
+        "element_size",
+    }
+)
+_NO_GRAD_BUILTINS = frozenset({"len", "int", "bool", "isinstance", "type", "id", "str", "repr"})
 # Values made for humans (metric dicts, f-strings) or deferred (lambdas): not part of the loss.
 _HUMAN_TYPES = (cst.Dict, cst.FormattedString, cst.Lambda)
 
@@ -58,7 +90,33 @@ class _Flow:
         return found
 
     def carries_grad(self, expr: cst.CSTNode) -> bool:
-        return bool(names_in(expr) & self.grad)
+        """Does ``expr`` carry the prediction's gradient? Sizes, dtypes, comparisons, argmax and
+        explicit ``.detach()`` carry none (``float(pred.size(0))`` is not a lost gradient)."""
+        stack: list[cst.CSTNode] = [expr]
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is cst.Name:
+                if node.value in self.grad:
+                    return True
+                continue
+            if kind is cst.Comparison:
+                continue
+            if kind is cst.Attribute:
+                if node.attr.value not in _NO_GRAD_ATTRS:
+                    stack.append(node.value)
+                continue
+            if kind is cst.Call:
+                func = node.func
+                if type(func) is cst.Attribute and func.attr.value in _NO_GRAD_METHODS:
+                    continue
+                if type(func) is cst.Name and func.value in _NO_GRAD_BUILTINS:
+                    continue
+            if kind is cst.Arg:
+                stack.append(node.value)
+                continue
+            stack.extend(children(node))
+        return False
 
     def why_detached(self, call: cst.Call) -> str | None:
         func = call.func
@@ -165,6 +223,16 @@ class ItemOrNumpyInLoss(TorchRule):
             print(f"loss {loss.item():.3f}")
             return loss
         """,
+        # an explicit .detach() says "no gradient here" on purpose; sizes carry no gradient
+        """
+        import numpy as np
+        import torch.nn.functional as F
+
+        def loss_fn(logits, target):
+            conf = np.max(F.softmax(logits, dim=1).detach().cpu().numpy(), axis=1)
+            n = float(logits.size(0))
+            return F.cross_entropy(logits, target, reduction="sum") / n + 0.0 * float(conf.mean())
+        """,
     ]
     INVALID = [
         Invalid(
@@ -190,15 +258,15 @@ class ItemOrNumpyInLoss(TorchRule):
         ),
         Invalid(
             """
-            import numpy as np
             import torch.nn.functional as F
 
             def loss_fn(logits, target):
                 probs = F.softmax(logits, dim=1)
-                conf = np.max(probs.detach().numpy(), axis=1)
-                return F.cross_entropy(logits, target) + float(conf.mean())
+                confidence = float(probs.max())
+                return F.cross_entropy(logits, target) + confidence
             """,
-            line=7,
+            message="`float()` leaves autograd",
+            line=6,
         ),
         Invalid(
             """

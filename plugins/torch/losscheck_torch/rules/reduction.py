@@ -264,18 +264,24 @@ class PerSampleBatchReduction(TorchRule):
         facts = torch_facts(ctx)
         for fn in facts.losses:
             weights = [p for p in fn.params if p in SAMPLE_WEIGHT_NAMES]
-            if not (fn.per_sample or weights):
+            if not (fn.per_sample or weights) or _configurable(fn):
                 continue
             resolver = facts.resolver(facts.scope_of(fn.node))
             assigns = _assignments(fn.node)
             reported: set[int] = set()
             if fn.per_sample:
-                for value in returned_values(fn.node):
-                    for call in value_terms(value, assigns):
-                        why = batch_reduction(call, resolver)
-                        if why and id(call) not in reported:
-                            reported.add(id(call))
-                            ctx.report(self, call, _per_sample_message(fn, why))
+                # every return must reduce the batch: a function with one per-sample return path
+                # is one whose reduction depends on its caller, and we cannot judge that
+                per_return = [
+                    [(call, why) for call in value_terms(value, assigns) if (why := batch_reduction(call, resolver))]
+                    for value in returned_values(fn.node)
+                ]
+                if per_return and all(per_return):
+                    for terms in per_return:
+                        for call, why in terms:
+                            if id(call) not in reported:
+                                reported.add(id(call))
+                                ctx.report(self, call, _per_sample_message(fn, why))
             for weight in weights:
                 for call in _weighted_terms(fn, assigns, weight):
                     why = batch_reduction(call, resolver)
@@ -288,6 +294,21 @@ class PerSampleBatchReduction(TorchRule):
                             f'each sample: use reduction="none", reduce the non-batch dims, then weight',
                         )
         return None
+
+
+def _configurable(fn: TorchLoss) -> bool:
+    """The function reads a ``reduction``/``reduce`` setting (``self.reduction``, a parameter):
+    what it returns is the caller's choice, not a mistake we can see."""
+    keywords = {id(fn.node.name)}  # the function's own name (`unreduced_mse`) is not a setting
+    for node in own_nodes(fn.node):
+        kind = type(node)
+        if kind is cst.Arg and node.keyword is not None:
+            keywords.add(id(node.keyword))
+        elif kind is cst.Name and "reduc" in node.value and id(node) not in keywords:
+            return True
+        elif kind is cst.Attribute and "reduc" in node.attr.value:
+            return True
+    return any("reduc" in p for p in fn.params)
 
 
 def _per_sample_message(fn: TorchLoss, why: str) -> str:
