@@ -7,10 +7,13 @@ What it measures (issue 6; method and recorded numbers in docs/benchmarks.md):
    tool sees the same files and none of them skips a path because it lies under site-packages.
    - losscheck cold: ``--no-cache``; cold+write: an empty cache dir (the first run of a user);
      cached: the same command again on the unchanged tree (median of ``--repeat`` runs).
-   - ruff: ``--no-cache`` cold, and with its cache warm (it has one too); flake8, pylint
+   - ruff: ``--no-cache`` cold, and with its cache warm (it has one too); flake8 (stock plugins:
+     benchmarks/flake8_stock.py hides the flake8-losscheck plugin), pylint
      (``--jobs=2``) and fixit cold (they have no content cache).
 2. Single-file latency (median of ``--repeat`` fresh processes): a file with no loss code
-   (keras/src/layers/core/dense.py) and a 322-line loss module (benchmarks/data/loss_module_300.py).
+   (keras/src/layers/core/dense.py) and a 322-line loss module (benchmarks/data/loss_module_300.py),
+   ``cold`` (no cache) and ``edited`` (the tool's cache warm, the file's content new on every run:
+   what an editor save or a pre-commit hook sees).
 3. Peak memory: ``/usr/bin/time -f %M`` (max RSS of the largest single process of the run).
 
 Ratios are ``peer time / losscheck time`` for the same files in the same run (> 1: losscheck faster).
@@ -125,8 +128,8 @@ def command_for(tool: str, paths: list[str], *, cache_dir: Path | None) -> tuple
     if tool == "ruff":
         cache = ["--cache-dir", str(cache_dir)] if cache_dir else ["--no-cache"]
         return ["ruff", "check", "--isolated", "--output-format", "concise", *cache, *paths], {}
-    if tool == "flake8":  # --jobs defaults to the CPU count (2)
-        return ["flake8", "--isolated", *paths], {}
+    if tool == "flake8":  # --jobs defaults to the CPU count (2); stock plugins only (see flake8_stock.py)
+        return [sys.executable, str(HERE / "flake8_stock.py"), "--isolated", *paths], {}
     if tool == "pylint":
         return ["pylint", "--jobs=2", "--score=n", "--persistent=n", "--rcfile=/dev/null", *paths], {}
     if tool == "fixit":  # fixit 2 lints in a process pool by default
@@ -139,12 +142,14 @@ OK_CODES = {"losscheck": {0, 1}, "ruff": {0, 1}, "flake8": {0, 1}, "pylint": set
 
 def measure(report: Report, target: str, mode: str, tool: str, paths: list[str], cwd: Path, *,
             repeat: int, files: int, lines: int, timeout: float, cache_dir: Path | None = None,
-            warm_first: bool = False) -> Measurement:
+            warm_first: bool = False, before_each=None) -> Measurement:
     command, env = command_for(tool, paths, cache_dir=cache_dir)
     if warm_first:  # fill the cache (losscheck, ruff) before timing the cached runs
         timed(command, cwd, timeout, env)
     runs, cpus, rss, codes, err = [], [], [], [], ""
-    for _ in range(repeat):
+    for n in range(repeat):
+        if before_each is not None:
+            before_each(n)
         wall, cpu, mb, code, err = timed(command, cwd, timeout, env)
         runs.append(wall)
         cpus.append(cpu)
@@ -156,6 +161,7 @@ def measure(report: Report, target: str, mode: str, tool: str, paths: list[str],
     m = Measurement(target, mode, tool, statistics.median(runs), [round(r, 3) for r in runs],
                     statistics.median(cpus), max(rss), bad[0] if bad else codes[0], files, lines,
                     note=(f"exit {bad[0]}: {err.strip()[-200:]}" if bad else ""))
+    report.measurements = [o for o in report.measurements if (o.target, o.mode, o.tool) != (target, mode, tool)]
     report.measurements.append(m)
     print(f"  {target:14s} {mode:10s} {tool:9s} {m.wall_s:8.3f} s  cpu {m.cpu_s:8.2f} s  {m.max_rss_mb:7.0f} MB  rc={m.returncode}"
           + (f"  !! {m.note}" if m.note else ""), flush=True)
@@ -189,7 +195,7 @@ def subset(files: list[Path], n: int) -> list[Path]:
 
 def versions() -> dict:
     found = {"python": platform.python_version()}
-    for tool, cmd in {"ruff": ["ruff", "--version"], "flake8": ["flake8", "--version"],
+    for tool, cmd in {"ruff": ["ruff", "--version"], "flake8": [sys.executable, str(HERE / "flake8_stock.py"), "--version"],
                       "pylint": ["pylint", "--version"], "fixit": ["fixit", "--version"],
                       "losscheck": ["losscheck", "--version"]}.items():
         try:
@@ -210,59 +216,74 @@ def versions() -> dict:
 # -------------------------------------------------------------------------------------------
 # output
 # -------------------------------------------------------------------------------------------
-def fmt_time(m: Measurement | None) -> str:
+def fmt_time(m: Measurement | None, metric: str = "wall_s") -> str:
     if m is None:
         return "–"
     if m.returncode == 124:
-        return f"> {m.wall_s:.0f} s"
-    value = f"{m.wall_s:.2f} s" if m.wall_s < 100 else f"{m.wall_s:.0f} s"
+        return f"> {m.wall_s:.0f} s (timeout)"
+    v = getattr(m, metric)
+    value = f"{v:.3f} s" if v < 1 else f"{v:.2f} s" if v < 100 else f"{v:.0f} s"
     return value + (" ⚠" if m.note else "")
 
 
-def ratio(peer: Measurement | None, ours: Measurement | None) -> str:
-    if peer is None or ours is None or ours.wall_s <= 0:
+def ratio(peer: Measurement | None, ours: Measurement | None, metric: str = "wall_s") -> str:
+    if peer is None or ours is None or peer.returncode == 124 or getattr(ours, metric) <= 0:
         return ""
-    return f" ({peer.wall_s / ours.wall_s:.1f}x)"
+    r = getattr(peer, metric) / getattr(ours, metric)
+    return f" ({r:.1f}x)" if r >= 0.95 else f" (1/{1 / r:.0f})" if r > 0 else " (1/∞)"
 
 
-def markdown(report: Report) -> str:
-    rows = []
-    targets = []
+def _targets(report: Report) -> list[tuple[str, str]]:
+    targets: list[tuple[str, str]] = []
     for m in report.measurements:
         if (m.target, m.mode) not in targets:
             targets.append((m.target, m.mode))
-    header = "| input | files | lines | mode | " + " | ".join(TOOLS) + " |"
-    rows += [header, "|" + "---|" * (4 + len(TOOLS))]
-    for target, mode in targets:
+    return targets
+
+
+def _peer(report: Report, target: str, mode: str, tool: str) -> Measurement | None:
+    peer = report.get(target, mode, tool)
+    if peer is None and mode in ("cached", "cold+write", "edited") and tool not in ("losscheck", "ruff"):
+        peer = report.get(target, "cold", tool)  # no content cache: their only run is the comparison
+    return peer
+
+
+def table(report: Report, metric: str) -> list[str]:
+    rows = ["| input | files | lines | mode | " + " | ".join(TOOLS) + " |", "|" + "---|" * (4 + len(TOOLS))]
+    for target, mode in _targets(report):
         ours = report.get(target, mode, "losscheck")
         ref = next(m for m in report.measurements if (m.target, m.mode) == (target, mode))
         cells = []
         for tool in TOOLS:
-            peer = report.get(target, mode, tool)
-            if peer is None and mode == "cached":  # tools with no cache: compare with their only (cold) run
-                peer = report.get(target, "cold", tool) if tool not in ("losscheck", "ruff") else None
-            cells.append(fmt_time(peer) + ("" if tool == "losscheck" else ratio(peer, ours)))
+            peer = _peer(report, target, mode, tool)
+            cells.append(fmt_time(peer, metric) + ("" if tool == "losscheck" else ratio(peer, ours, metric)))
         rows.append(f"| {target} | {ref.files:,} | {ref.lines:,} | {mode} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def markdown(report: Report) -> str:
     mem = ["| input | mode | " + " | ".join(TOOLS) + " |", "|" + "---|" * (2 + len(TOOLS))]
-    for target, mode in targets:
+    for target, mode in _targets(report):
         cells = []
         for tool in TOOLS:
             m = report.get(target, mode, tool)
             cells.append("–" if m is None else f"{m.max_rss_mb:.0f} MB")
         mem.append(f"| {target} | {mode} | " + " | ".join(cells) + " |")
     notes = [f"- {m.tool} on {m.target} ({m.mode}): {m.note}" for m in report.measurements if m.note]
-    goals = goal_lines(report)
     return "\n".join([
-        f"Measured {report.machine.get('date', '')} on {report.machine.get('cpus')} CPU(s), "
-        f"load average at start {report.machine.get('load_start')}, at end {report.machine.get('load_end')}; "
-        f"{'quick' if report.quick else 'full'} mode. Times are wall-clock (median where several runs); "
-        "the ratio in parentheses is peer time / losscheck time on the same files in the same run. "
-        "For tools with no content cache, the `cached` row repeats their cold time.",
-        "", *rows, "", "Peak memory (max RSS of the largest single process, `/usr/bin/time -f %M`):", "", *mem, "",
-        "Goals (issue 6 / issue 3):", "", *goals, "",
+        f"Measured {report.machine.get('date', '')} on {report.machine.get('cpus')} CPUs "
+        f"({'quick' if report.quick else 'full'} mode); load average (1 min) {report.machine.get('load_start')} "
+        f"at the start, {report.machine.get('load_end')} at the end. In parentheses: peer / losscheck on the "
+        "same files in the same run (> 1 means losscheck is faster). A tool with no content cache is "
+        "compared with its cold run in the `cold+write` and `cached` rows.",
+        "", "**Wall-clock time** (median of the runs):", "", *table(report, "wall_s"), "",
+        "**CPU time** (user + sys, all processes of the run; the fair comparison when the machine is shared):",
+        "", *table(report, "cpu_s"), "",
+        "**Peak memory** (max RSS of the largest single process of the run, `/usr/bin/time -f %M`):", "", *mem, "",
+        "**Goals** (issues 3 and 6):", "", *goal_lines(report), "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()) + ".",
         *(["", "Runs that did not finish cleanly:", *notes] if notes else []),
-        f"\nSubset rule: {report.subset_rule}",
+        "", f"Subset rule: {report.subset_rule}",
     ]) + "\n"
 
 
@@ -273,11 +294,12 @@ def goal_lines(report: Report) -> list[str]:
             return f"- {label}: not measured"
         if limit is not None:
             ok = m.wall_s < limit and m.returncode in (0, 1)
-            return f"- {label}: {m.wall_s:.3f} s (goal < {limit} s) {'✅' if ok else '❌'}"
+            return (f"- {label}: {m.wall_s:.3f} s wall, {m.cpu_s:.3f} s CPU (goal < {limit} s wall) "
+                    f"{'met' if ok else 'NOT met'}")
         if peer is None:
             return f"- {label}: not measured"
-        r = peer.wall_s / m.wall_s
-        return f"- {label}: {r:.1f}x (goal >= {times:.0f}x) {'✅' if r >= times else '❌'}"
+        r, rc = peer.wall_s / m.wall_s, peer.cpu_s / max(m.cpu_s, 1e-9)
+        return f"- {label}: {r:.1f}x wall, {rc:.1f}x CPU (goal >= {times:.0f}x) {'met' if r >= times else 'NOT met'}"
 
     keras_fixit = report.get("keras", "cold", "fixit")
     fixit_target = "keras" if keras_fixit else "keras-subset"
@@ -286,8 +308,13 @@ def goal_lines(report: Report) -> list[str]:
         line("Keras tree cached", report.get("keras", "cached", "losscheck"), 0.5),
         line(f"vs fixit ({fixit_target}, cold)", report.get(fixit_target, "cold", "losscheck"),
              peer=report.get(fixit_target, "cold", "fixit"), times=20),
-        line("single file, no loss code", report.get("file:no-loss", "cold", "losscheck"), 0.15),
-        line("single file, 322-line loss module", report.get("file:loss-module", "cold", "losscheck"), 0.6),
+        line("single file, no loss code (--no-cache)", report.get("file:no-loss", "cold", "losscheck"), 0.15),
+        line("single file, no loss code (cache warm, file edited)", report.get("file:no-loss", "edited", "losscheck"),
+             0.15),
+        line("single file, 322-line loss module (--no-cache)", report.get("file:loss-module", "cold", "losscheck"),
+             0.6),
+        line("single file, 322-line loss module (cache warm, file edited)",
+             report.get("file:loss-module", "edited", "losscheck"), 0.6),
     ]
 
 
@@ -355,22 +382,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tools to run")
     parser.add_argument("--timeout", type=float, default=1500, help="seconds before one run is abandoned")
     parser.add_argument("--docs", action="store_true", help="copy the table and plot into docs/")
+    parser.add_argument("--sections", default="trees,subset,singles",
+                        help="comma-separated: trees, subset, singles (default: all)")
+    parser.add_argument("--append", action="store_true",
+                        help="add to benchmarks/out/report.json (same input, mode and tool: replaced)")
+    parser.add_argument("--render", action="store_true", help="only rebuild report.md/png from report.json")
     args = parser.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
+    sections = set(args.sections.split(","))
     full = args.full
     sp = site_packages()
-    report = Report(quick=not full, machine={
-        "cpus": os.cpu_count(), "platform": platform.platform(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_start": round(os.getloadavg()[0], 2)}, versions=versions())
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.render or args.append:
+        report = load_report(OUT / "report.json")
+        if args.render:
+            return render(report, args.docs)
+        report.machine["load_start"] = max(report.machine.get("load_start", 0), round(os.getloadavg()[0], 2))
+        report.quick = report.quick and not full
+    else:
+        report = Report(quick=not full, machine={
+            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_start": round(os.getloadavg()[0], 2)}, versions=versions())
     with tempfile.TemporaryDirectory(prefix="losscheck-bench-") as tmp:
         work = Path(tmp)
         cwd = work / "cwd"  # no config files of any tool here or above
         cwd.mkdir()
         keras_files = copy_tree(sp / "keras", work / "keras")
         trees = [("keras", work / "keras", keras_files)]
-        if not args.no_tf:
+        if not args.no_tf and "trees" in sections:
             trees.append(("tensorflow", work / "tensorflow", copy_tree(sp / "tensorflow", work / "tensorflow")))
         sub = subset(keras_files, args.subset)
         report.subset_rule = (f"every {max(len(keras_files) // args.subset, 1)}th file of the {len(keras_files)} "
@@ -378,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                               "benchmarks/out/subset.txt lists them.")
         (OUT / "subset.txt").write_text("\n".join(str(p.relative_to(work)) for p in sub) + "\n")
 
-        for name, root, files in trees:
+        for name, root, files in trees if "trees" in sections else []:
             lines = count_lines(files)
             print(f"{name}: {len(files)} files, {lines:,} lines", flush=True)
             for tool in tools:
@@ -394,25 +434,49 @@ def main(argv: list[str] | None = None) -> int:
 
         lines = count_lines(sub)
         print(f"keras-subset: {len(sub)} files, {lines:,} lines", flush=True)
-        for tool in tools:
+        for tool in tools if "subset" in sections else []:
             measure(report, "keras-subset", "cold", tool, [str(p) for p in sub], cwd, repeat=1, files=len(sub),
                     lines=lines, timeout=args.timeout)
 
         singles = [("file:no-loss", work / "keras" / "src" / "layers" / "core" / "dense.py"),
                    ("file:loss-module", LOSS_MODULE)]
-        for name, path in singles:
+        for name, path in singles if "singles" in sections else []:
+            edited = work / "edited" / name.split(":")[1] / path.name
+            edited.parent.mkdir(parents=True, exist_ok=True)
+            original = path.read_text(encoding="utf-8")
+
+            def edit(n: int, edited: Path = edited, original: str = original) -> None:
+                # the editor-save / pre-commit case: the tool's cache is warm, this file's content is new
+                edited.write_text(original + f"# edit {n} {time.time_ns()}\n", encoding="utf-8")
+
             for tool in tools:
+                lines = count_lines([path])
                 measure(report, name, "cold", tool, [str(path)], cwd, repeat=args.repeat, files=1,
-                        lines=count_lines([path]), timeout=args.timeout)
+                        lines=lines, timeout=args.timeout)
+                if tool in ("losscheck", "ruff"):
+                    edit(-1)
+                    measure(report, name, "edited", tool, [str(edited)], cwd, repeat=args.repeat, files=1,
+                            lines=lines, timeout=args.timeout, cache_dir=work / f"cache-{tool}-{name}",
+                            warm_first=True, before_each=edit)
     report.machine["load_end"] = round(os.getloadavg()[0], 2)
     (OUT / "report.json").write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+    return render(report, args.docs)
+
+
+def render(report: Report, docs: bool) -> int:
     md = markdown(report)
     (OUT / "report.md").write_text(md, encoding="utf-8")
     plot(report, OUT / "report.png")
     print(md)
-    if args.docs:
+    if docs:
         write_docs(md, OUT / "report.png")
     return 0
+
+
+def load_report(path: Path) -> Report:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    measurements = [Measurement(**m) for m in data.pop("measurements")]
+    return Report(**data, measurements=measurements)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ import io
 import json
 from pathlib import Path
 
+import gen_helpers as H
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import gen_helpers as H
 from losscheck.cli import main
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "layouts").glob("*.json"))

@@ -13,12 +13,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import gen_helpers as H
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import gen_helpers as H
 
 pytestmark = pytest.mark.keras
 tf = pytest.importorskip("tensorflow")
@@ -151,6 +150,25 @@ TF_KERAS_SCRIPT = textwrap.dedent("""
             fn = module.TASK_LOSSES[key] if "." in key else module.LOSSES[key]
             got[key] = np.asarray(fn(tf.constant(data[out + "_true"]), tf.constant(data[out + "_pred"])))
         np.savez(job["result"], **got)
+        if job.get("fit"):  # several named outputs: compile, fit, evaluate, save and reload in Keras 2
+            keras2 = tf.keras
+            inputs = keras2.Input((4,))
+            outs = {out: keras2.layers.Dense(data[out + "_pred"].shape[-1], name=out)(inputs)
+                    for out in module.LOSSES}
+            model = keras2.Model(inputs, outs)
+            model.compile(optimizer="sgd", loss=module.LOSSES, loss_weights=module.LOSS_WEIGHTS)
+            x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+            y = {out: data[out + "_true"] for out in module.LOSSES}
+            model.fit(x, y, epochs=1, verbose=0)
+            before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+            pred = model.predict(x, verbose=0)
+            manual = sum(module.LOSS_WEIGHTS[o] * float(np.mean(module.LOSSES[o](y[o], pred[o]))) for o in y)
+            assert abs(before - manual) < 1e-4 * max(1.0, abs(manual)), (before, manual)
+            model.save(job["module"] + ".keras")
+            again = keras2.models.load_model(job["module"] + ".keras")  # no custom_objects
+            after = again.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+            assert abs(after - before) < 1e-5 * max(1.0, abs(before)), (before, after)
+            print("fit ok", before, after)
     print("ok", tf_keras.__version__)
 """)
 
@@ -178,15 +196,16 @@ def test_tf_keras_framework_gives_the_reference_numbers(tmp_path):
                 want[f"{out['name']}.{task['name']}"] = H.reference_task(out, task, yt, yp)
         np.savez(tmp_path / f"data{i}.npz", **data)
         jobs.append({"module": str(module_path), "data": str(tmp_path / f"data{i}.npz"), "keys": sorted(want),
-                     "result": str(tmp_path / f"got{i}.npz")})
+                     "result": str(tmp_path / f"got{i}.npz"), "fit": "age" in layout["outputs"][0]["name"]})
         expected.append(want)
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     script = tmp_path / "run.py"
     script.write_text(TF_KERAS_SCRIPT)
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, str(script), str(tmp_path / "jobs.json")],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fit ok" in proc.stdout
     for job, want in zip(jobs, expected):
         got = np.load(job["result"])
         for key, value in want.items():
@@ -224,3 +243,56 @@ def test_every_loss_layout_equals_reference(tmp_path):
     layout = _every_loss_layout()
     module, _ = H.generate_module(layout, tmp_path)
     check_against_reference(layout, module, np.random.default_rng(3), batch=4)
+
+
+def _split_targets(out, yt):
+    """y_true of one output -> {task: array (B, *S, c) channels last, or (B, *S) for one channel}."""
+    yt = _channels_last(out, yt)
+    targets, at = {}, 0
+    for i, task in enumerate(out["tasks"]):
+        c = H.true_units(task)
+        part = yt[..., at:at + c]
+        targets[task["name"]] = part[..., 0] if c == 1 and i % 2 == 0 else part  # both accepted forms
+        at += c
+    return targets
+
+
+@pytest.mark.parametrize("layout", [json.loads(p.read_text()) for p in EXAMPLES] + [_every_loss_layout()],
+                         ids=[p.stem for p in EXAMPLES] + ["every-loss"])
+def test_pack_targets_builds_y_true_in_the_output_layout(tmp_path, layout):
+    module, _ = H.generate_module(layout, tmp_path)
+    rng = np.random.default_rng(5)
+    for out in layout["outputs"]:
+        yt, yp = H.make_data(out, 3, rng)
+        packed = module.pack_targets(out["name"], _split_targets(out, yt))
+        assert isinstance(packed, np.ndarray) and packed.dtype == np.float32
+        np.testing.assert_array_equal(packed, yt)
+        np.testing.assert_allclose(np.asarray(module.LOSSES[out["name"]](packed, yp)),
+                                   H.reference_output(out, yt, yp), **TOL)
+
+
+def test_pack_targets_rejects_what_does_not_fit(tmp_path):
+    layout = _every_loss_layout()
+    module, _ = H.generate_module(layout, tmp_path)
+    out = layout["outputs"][0]
+    good = _split_targets(out, H.make_data(out, 2, np.random.default_rng(0))[0])
+    with pytest.raises(ValueError, match="unknown output 'zz'"):
+        module.pack_targets("zz", good)
+    with pytest.raises(ValueError, match=r"missing \['c'\]"):
+        module.pack_targets("a", {k: v for k, v in good.items() if k != "c"})
+    with pytest.raises(ValueError, match=r"unknown \['extra'\]"):
+        module.pack_targets("a", dict(good, extra=good["c"]))
+    with pytest.raises(ValueError, match=r"target a.r has shape \(2, 3, 2, 3\)"):
+        module.pack_targets("a", dict(good, r=np.zeros((2, 3, 2, 3))))
+    with pytest.raises(ValueError, match="target a.m"):  # spatial (3, 2) is known: (2, 5) is not it
+        module.pack_targets("a", dict(good, m=np.zeros((2, 5, 2))))
+    with pytest.raises(ValueError, match="disagree on the batch size"):
+        module.pack_targets("a", dict(good, m=np.zeros((4, 3, 2))))
+
+
+def test_wrong_tensor_shapes_fail_with_the_output_name(tmp_path):
+    layout = _every_loss_layout()
+    module, _ = H.generate_module(layout, tmp_path)
+    with pytest.raises(ValueError, match=r"output 'b': y_pred has shape \(2, 6\), but the layout expects rank 2 "
+                                         r"with 5 channels on axis -1"):
+        module.LOSSES["b"](np.zeros((2, 5), "float32"), np.zeros((2, 6), "float32"))

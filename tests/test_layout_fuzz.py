@@ -10,10 +10,10 @@ import json
 import re
 from pathlib import Path
 
+import gen_helpers as H
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import gen_helpers as H
 from losscheck.cli import main
 from losscheck.layout.load import parse
 from losscheck.layout.validate import check
@@ -45,6 +45,8 @@ def mutated_layouts(draw):
     layout = copy.deepcopy(draw(H.layouts()))
     for _ in range(draw(st.integers(1, 4))):
         paths = list(_paths(layout))
+        if len(paths) < 2:
+            break  # nothing left to mutate
         path = draw(st.sampled_from(paths[1:]))
         parent = layout
         for part in path[:-1]:

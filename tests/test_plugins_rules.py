@@ -94,13 +94,26 @@ def test_invalid(rule, case):
 
 
 # -- precision and speed beyond the examples ---------------------------------------------------
-def test_prefilter_skips_files_without_torch():
+def test_prefilter_skips_files_the_pack_cannot_report_on():
     from losscheck.lint.prefilter import Prefilter
 
     pre = Prefilter(TORCH_RULES)
-    assert pre.wants(b"import torch.nn.functional as F\n")
-    assert pre.wants(b"from torch import nn\n")
-    assert not pre.wants(b"import tensorflow as tf\n\ndef loss(y_true, y_pred):\n    return y_pred\n")
+    model = (
+        b"import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def forward(self, x):\n        return x\n"
+    )
+    keras = b"import tensorflow as tf\n\ndef loss(y_true, y_pred):\n    return tf.reduce_mean(y_pred[0])\n"
+    assert not pre.wants(model) and not pre.wants(keras)
+    assert pre.wants(b"import torch.nn.functional as F\n\ndef per_sample_loss(p, t):\n    return F.mse_loss(p, t)\n")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_triggers_cover_every_invalid_example(rule):
+    """A trigger that misses a file the rule reports on would be a silent miss of the linter."""
+    from losscheck.lint.prefilter import Prefilter
+
+    pre = Prefilter([rule])
+    for case in rule.invalid_examples():
+        assert pre.wants(case.code.encode()), case.code
 
 
 def test_quiet_on_pytorch_own_loss_code():
@@ -116,6 +129,18 @@ def test_quiet_on_pytorch_own_loss_code():
 
 
 PRECISION = [
+    # a NumPy helper in a file that also uses torch (as in Keras's own tests): not torch code
+    """
+    import numpy as np
+    import torch
+
+    def _apply_masks(logits, mask):
+        combined = np.ones_like(logits, dtype=np.bool_)
+        return np.where(combined, logits, -1e9)
+
+    def per_sample_loss(pred, target):
+        return ((pred - target) ** 2).mean()
+    """,
     # the reduction is the caller's setting (self.reduction): the mean branch is not a mistake
     """
     import torch.nn.functional as F
@@ -213,6 +238,27 @@ def test_generated_torch_modules_draw_no_finding(tmp_path):
         data = json.loads(path.read_text())
         data["framework"] = "torch"
         layout = validate(parse(json.dumps(data), path.name), frameworks=None)
-        source = EMITTER.emit(build_plan(layout, "torch"))
+        plan = build_plan(layout, "torch")
+        source = EMITTER.emit(plan)
+        assert EMITTER.emit(plan) == source  # deterministic: same plan, same bytes
         findings = lint_source(source, f"{path.stem}_torch.py", rules=rules)
         assert findings == [], (path.name, findings[:3])
+
+
+def test_example_files_of_the_plugin():
+    """plugins/torch/examples: the buggy file gets exactly the findings its `# expect:` comments
+    declare (line and code), the good one none; both through `losscheck lint`'s engine."""
+    import re
+
+    examples = REPO / "plugins" / "torch" / "examples"
+    buggy = (examples / "buggy_torch_losses.py").read_text()
+    expected = {
+        (n, m.group(1))
+        for n, line in enumerate(buggy.splitlines(), 1)
+        if (m := re.search(r"# expect: ([A-Z]{1,3}[0-9]{3})$", line))
+    }
+    assert len(expected) >= 9
+    got = {(f.line, f.code) for f in lint_source(buggy, "buggy_torch_losses.py", rules=TORCH_RULES)}
+    assert got == expected
+    good = (examples / "good_torch_losses.py").read_text()
+    assert lint_source(good, "good_torch_losses.py", rules=TORCH_RULES) == []

@@ -304,3 +304,31 @@ def test_keras_dice_without_axis_reduces_everything() -> None:
         return keras.losses.dice(y_true, y_pred, axis=[1, 2, 3])
     """
     assert [line for line, _ in codes(source, BatchMeanReduction)] == [5]
+
+
+@pytest.mark.parametrize(
+    "flatten,fires",
+    [
+        ("K.flatten(y_true)", True),
+        ("tf.reshape(y_true, [-1])", True),
+        ("keras.ops.reshape(y_true, (-1,))", True),
+        ("K.batch_flatten(y_true)", False),
+        ("tf.reshape(y_true, [tf.shape(y_true)[0], -1])", False),
+    ],
+)
+def test_flattened_dice_reduces_the_batch(flatten: str, fires: bool) -> None:
+    source = f"""
+    import keras
+    import tensorflow as tf
+    from tensorflow.keras import backend as K
+
+    def dice_loss(y_true, y_pred, smooth=1.0):
+        t = {flatten}
+        p = {flatten.replace("y_true", "y_pred")}
+        inter = K.sum(t * p, axis=-1)
+        return 1.0 - (2.0 * inter + smooth) / (K.sum(t, axis=-1) + K.sum(p, axis=-1) + smooth)
+    """
+    found = codes(source, BatchMeanReduction)
+    assert bool(found) == fires
+    if fires:
+        assert "flattened" in found[0][1]

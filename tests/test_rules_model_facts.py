@@ -6,8 +6,15 @@ import textwrap
 
 import libcst as cst
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from losscheck.lint.engine import lint_source
 from losscheck.lint.models import ModelCall, ModuleModels, analyze
+from losscheck.lint.rules.lck301_undefined_name import UndefinedName
+from losscheck.lint.rules.lck303_model_tensor_in_loss import ModelTensorInLoss
+from losscheck.lint.rules.lck501_sequential_multi_output import SequentialMultiOutput
+from losscheck.lint.rules.lck502_list_for_dict_outputs import ListForDictOutputs
 
 
 def facts(source: str) -> ModuleModels:
@@ -257,3 +264,98 @@ def test_nested_functions_see_a_model_bound_once() -> None:
     assert [(c.method, c.model.kind) for c in calls(source)] == [("fit", "sequential")]
     twice = source + "model = keras.Model(inp, out)\n"
     assert calls(twice) == []  # which one `train` sees depends on when it runs
+
+
+# -- robustness: mutated examples never crash the model rules -----------------------------------
+
+MODEL_RULES = [UndefinedName, ModelTensorInLoss, SequentialMultiOutput, ListForDictOutputs]
+EXAMPLES = [
+    case.code
+    for rule in MODEL_RULES
+    for case in [*rule.valid_examples(), *rule.invalid_examples()]
+]
+
+
+@settings(max_examples=60)
+@given(
+    example=st.sampled_from(EXAMPLES),
+    data=st.data(),
+)
+def test_mutated_examples_never_crash(example: str, data: st.DataObject) -> None:
+    lines = example.splitlines()
+    # drop, duplicate or shift lines: unbalanced scopes, names used before/without binding
+    for _ in range(data.draw(st.integers(1, 3))):
+        if not lines:
+            break
+        i = data.draw(st.integers(0, len(lines) - 1))
+        action = data.draw(st.sampled_from(["drop", "dup", "dedent", "indent"]))
+        if action == "drop":
+            del lines[i]
+        elif action == "dup":
+            lines.insert(i, lines[i])
+        elif action == "dedent":
+            lines[i] = lines[i].removeprefix("    ")
+        else:
+            lines[i] = "    " + lines[i]
+    source = "\n".join(lines) + "\n"
+    findings = lint_source(source, "m.py", rules=MODEL_RULES)
+    assert not [f for f in findings if f.code == "LCK997"], [f.message for f in findings]
+
+
+@pytest.mark.parametrize(
+    "build, names",
+    [
+        # a dict filled key by key keeps insertion order
+        (
+            'outs = {}\nouts["seg"] = a\nouts["cls"] = b\nouts["seg"] = c\nmodel = keras.Model(inp, outs)\n',
+            ("seg", "cls"),
+        ),
+        # a comprehension over a list constant, in a builder function
+        (
+            (
+                'TASKS = ["seg", "cls"]\ndef build():\n    return keras.Model(inp, {t: head(t) for t in TASKS})\n'
+                "model = build()\n"
+            ),
+            ("seg", "cls"),
+        ),
+        ('model = keras.Model(inp, {t: head(t) for t in ("z", "a")})\n', ("z", "a")),
+        # unknowable orders: a set, a filtered comprehension, a constant re-bound in a branch
+        ('model = keras.Model(inp, {t: head(t) for t in {"z", "a"}})\n', None),
+        ('model = keras.Model(inp, {t: head(t) for t in ["z", "a"] if t})\n', None),
+        (
+            (
+                'TASKS = ["seg", "cls"]\nif small:\n    TASKS = ["cls"]\n'
+                "def build():\n    return keras.Model(inp, {t: head(t) for t in TASKS})\nmodel = build()\n"
+            ),
+            None,
+        ),
+    ],
+)
+def test_dict_output_names(build: str, names: tuple[str, ...] | None) -> None:
+    found = calls("import keras\n" + build + "model.fit(x, y)\n")
+    assert [(c.model.outputs_form, c.model.output_names) for c in found] == [("dict", names)]
+
+
+def test_dict_filled_in_a_loop_is_unknown() -> None:
+    source = "import keras\nouts = {}\nfor t in TASKS:\n    outs[t] = head(t)\n"
+    source += "m = keras.Model(inp, outs)\nm.fit(x, y)\n"
+    found = calls(source)
+    assert [(c.model.outputs_form, c.model.output_names) for c in found] == [("unknown", None)]
+
+
+@pytest.mark.parametrize(
+    "code, methods",
+    [
+        # the else branch does not see the if branch's model
+        ("if c:\n    m = keras.Sequential()\nelse:\n    m.fit(x, y)\n", []),
+        ("if c:\n    m = keras.Sequential()\n    m.fit(x, y)\nelse:\n    m.fit(x, y)\n", ["fit"]),
+        ("match c:\n    case 1:\n        m = keras.Sequential()\n    case _:\n        m.fit(x, y)\n", []),
+        # an except block may run before the try body re-bound anything
+        ("m = keras.Sequential()\ntry:\n    m = load()\nexcept E:\n    m.fit(x, y)\n", []),
+        ("m = keras.Sequential()\ntry:\n    pass\nexcept E:\n    m.fit(x, y)\n", ["fit"]),
+        # a loop body runs with the binding from before it (first iteration)
+        ("m = keras.Sequential()\nfor i in r:\n    m.fit(x, y)\n    m = other()\nm.fit(x, y)\n", ["fit"]),
+    ],
+)
+def test_branches(code: str, methods: list[str]) -> None:
+    assert [c.method for c in calls("import keras\n" + code)] == methods

@@ -187,3 +187,52 @@ def test_factory_with_a_number_or_keyword_tensor() -> None:
     """
     (finding,) = lint(source, ModelTensorInLoss)
     assert finding.message.startswith("`feats` is a layer output (the KerasTensor `z` passed to `make` at line 9)")
+
+
+def test_typo_hint_names_a_visible_name_only() -> None:
+    source = """
+    import keras
+    class_weights = [1.0, 5.0]
+    class Config:
+        smooth = 1.0
+    def loss(y_true, y_pred):
+        return (y_true - y_pred) * class_wieghts + smoth
+    """
+    first, second = lint(source, UndefinedName)
+    assert "(did you mean `class_weights`?)" in first.message
+    assert "did you mean" not in second.message  # `smooth` lives in a class body the loss cannot see
+
+
+@pytest.mark.parametrize(
+    "construct, reported",
+    [
+        ("VAELoss(z, 0.1)", True),
+        ("VAELoss(z_mean=z)", True),
+        ("VAELoss(0.5, beta=z)", False),  # `beta` is stored, but never read in `call`
+        ("VAELoss(z_np)", False),  # not a layer output
+    ],
+)
+def test_loss_subclass_given_a_layer_output(construct: str, reported: bool) -> None:
+    source = f"""
+    import keras
+    class VAELoss(keras.losses.Loss):
+        def __init__(self, z_mean, beta=1.0):
+            super().__init__()
+            self.z_mean = z_mean
+            self.beta = beta
+        def call(self, y_true, y_pred):
+            return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1) + keras.ops.sum(self.z_mean, axis=-1)
+    z = keras.layers.Dense(2)(keras.Input((8,)))
+    z_np = load()
+    model.compile(loss={construct})
+    """
+    findings = lint(source, ModelTensorInLoss)
+    if not reported:
+        assert findings == []
+        return
+    (finding,) = findings
+    assert finding.message.startswith("`self.z_mean` holds a layer output (the KerasTensor `z` passed to `VAELoss`")
+    line = textwrap.dedent(source).splitlines()[finding.line - 1]
+    assert line.strip().startswith("return keras.ops.mean")
+    start = line.index("self.z_mean, axis")
+    assert (finding.column - 1, finding.end_column - 1) == (start, start + len("self.z_mean"))

@@ -237,3 +237,39 @@ def test_a_module_constant_assigned_twice_is_not_trusted() -> None:
     facts = facts_for(source)
     assert facts.problems == []
     assert facts.return_shapes() == [None]  # the depth is unknown, so is everything after it
+
+
+@pytest.mark.parametrize(
+    "expr,expected",
+    [
+        ("abs(y_true - y_pred)", "(B, 3)"),
+        ("sum([y_true[:, 0], y_pred[:, 1], y_pred[:, 2]])", "(B,)"),
+        ("sum([y_true[:, 0], y_pred[:, 1:2]])", "!the sum broadcasts to (B, B)"),
+        ("tf.losses.categorical_crossentropy(y_true, y_pred)", "(B,)"),
+        ("keras.metrics.mean_squared_error(y_true, y_pred)", "(B,)"),
+        ("tf.ones((len(y_pred), 3)) * y_pred", "(B, 3)"),
+        ("np.zeros((3, 2)) + y_pred", "!they do not broadcast"),
+        ("tf.fill(tf.shape(y_pred), 0.5) - y_pred", "(B, 3)"),
+        ("tf.ones(get_shape()) * y_pred", None),
+    ],
+)
+def test_builtins_and_aliases(expr: str, expected: str | None) -> None:
+    test_op_semantics("(B, 3)", "(B, 3)", expr, expected)
+
+
+def test_module_level_loss_objects_are_followed() -> None:
+    source = HEADER + textwrap.dedent(
+        """
+        bce = keras.losses.BinaryCrossentropy(reduction="none")
+        cce = keras.losses.CategoricalCrossentropy()
+
+        def loss(y_true, y_pred):
+            # y_true shape: (batch_size, 1)
+            # y_pred shape: (batch_size, 4)
+            return bce(y_true, y_pred[:, :1]) + cce(y_true, y_pred)
+        """
+    )
+    facts = facts_for(source)
+    assert [p.message for p in facts.problems] == [
+        "`y_true` is (B, 1) and `y_pred` is (B, 4): categorical_crossentropy needs operands of the same shape"
+    ]

@@ -1,4 +1,4 @@
-"""Shape inference against real TensorFlow and NumPy on random concrete shapes and ops.
+"""Shape inference against real TensorFlow, keras.ops (TF backend) and NumPy on random concrete shapes and ops.
 
 Hypothesis draws the shapes of ``y_true``/``y_pred`` and one op with random arguments, writes
 a loss function as source text (shapes declared in comments, as users write them), and runs it
@@ -21,6 +21,8 @@ from losscheck.lint.context import FileContext
 
 tf = pytest.importorskip("tensorflow")
 np = pytest.importorskip("numpy")
+keras = pytest.importorskip("keras")
+ops = keras.ops
 
 pytestmark = pytest.mark.keras
 
@@ -77,8 +79,8 @@ def index_expr(draw, rank: int) -> str:
 
 @st.composite
 def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
-    """(expression, y_true shape, y_pred shape, namespace "tf" or "np")."""
-    ns = draw(st.sampled_from(["tf", "np"]))
+    """(expression, y_true shape, y_pred shape, namespace "tf", "np" or "ops" (keras.ops))."""
+    ns = draw(st.sampled_from(["tf", "np", "ops"]))
     op = draw(
         st.sampled_from(
             [
@@ -102,7 +104,7 @@ def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
         return f"{ns}.where(y_true > 0, y_true, y_pred)", a, b, ns
     if op == "reduce":
         name = draw(st.sampled_from(["sum", "mean", "max", "min", "prod"]))
-        fn = f"tf.reduce_{name}" if ns == "tf" else f"np.{name}"
+        fn = f"tf.reduce_{name}" if ns == "tf" else f"{ns}.{name}"
         keep = draw(st.booleans())
         if draw(st.integers(0, 4)) == 0 or not a:
             axis = "None"
@@ -113,7 +115,8 @@ def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
             norm = {p % len(a) for p in picked}
             if len(norm) != len(picked):
                 picked = sorted(norm)
-            axis = "[" + ", ".join(map(str, picked)) + "]"
+            # NumPy wants a tuple of axes (a list raises): exercise both
+            axis = ("[{}]" if ns != "np" or draw(st.integers(0, 4)) == 0 else "({},)").format(", ".join(map(str, picked)))
         return f"{fn}(y_true, axis={axis}, keepdims={keep})", a, b, ns
     if op == "argmax":
         a = draw(shapes(min_rank=1))
@@ -139,7 +142,7 @@ def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
             b = tuple(draw(dims) if j == i else d for j, d in enumerate(a))
         axis = _axis(draw, len(a))
         if op == "concat":
-            fn = "tf.concat" if ns == "tf" else "np.concatenate"
+            fn = "tf.concat" if ns == "tf" else f"{ns}.concatenate"
         else:
             fn = f"{ns}.stack"
         return f"{fn}([y_true, y_pred], axis={axis})", a, b, ns
@@ -149,9 +152,10 @@ def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
         if draw(st.integers(0, 5)) == 0:
             perm = perm[:-1] if perm else [0]
         kw = "perm" if ns == "tf" else "axes"
+        perm = tuple(perm) if ns == "ops" else list(perm)
         if draw(st.integers(0, 4)) == 0:
             return f"{ns}.transpose(y_true)", a, b, ns
-        return f"{ns}.transpose(y_true, {kw}={list(perm)})", a, b, ns
+        return f"{ns}.transpose(y_true, {kw}={perm!r})", a, b, ns
     if op == "matmul":
         a = draw(shapes(min_rank=2))
         b = draw(shapes(min_rank=2))
@@ -160,6 +164,8 @@ def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
         return f"{ns}.matmul(y_true, y_pred)", a, b, ns
     if op == "one_hot":
         depth = draw(st.integers(1, 4))
+        if ns == "ops":
+            return f"ops.one_hot(ops.cast(y_true, 'int32'), {depth})", a, b, ns
         return f"tf.one_hot(tf.cast(y_true, tf.int32), {depth})", a, b, "tf"
     if op == "reshape":
         a = draw(shapes(min_rank=1))
@@ -171,7 +177,7 @@ def programs(draw) -> tuple[str, tuple[int, ...], tuple[int, ...], str]:
     a = draw(shapes(min_rank=1))
     axis = draw(st.integers(-len(a), len(a) - 1))
     indices = draw(st.lists(st.integers(0, 4), min_size=1, max_size=3))
-    fn = "tf.gather" if ns == "tf" else "np.take"
+    fn = "tf.gather" if ns == "tf" else f"{ns}.take"
     return f"{fn}(y_true, {indices}, axis={axis})", a, b, ns
 
 
@@ -184,6 +190,7 @@ def _source(expr: str, a: tuple[int, ...], b: tuple[int, ...]) -> str:
         f"""\
         import numpy as np
         import tensorflow as tf
+        from keras import ops
 
         def loss(y_true, y_pred):
             # y_true shape: {_shape_text(a)}
@@ -198,11 +205,11 @@ def _run_real(expr: str, a: tuple[int, ...], b: tuple[int, ...], ns: str) -> tup
     rng = np.random.default_rng(0)
     ya = rng.integers(0, 3, size=a).astype("float32")
     yb = rng.integers(0, 3, size=b).astype("float32")
-    if ns == "tf":
+    if ns in ("tf", "ops"):
         ya, yb = tf.constant(ya), tf.constant(yb)
     try:
         with np.errstate(all="ignore"):
-            out = eval(expr, {"tf": tf, "np": np, "y_true": ya, "y_pred": yb})
+            out = eval(expr, {"tf": tf, "np": np, "ops": ops, "y_true": ya, "y_pred": yb})
     except Exception:  # noqa: BLE001 - TF and NumPy raise many exception types for shape errors
         return None
     return tuple(int(d) for d in np.shape(out))

@@ -110,7 +110,7 @@ def run_gen(args: argparse.Namespace) -> int:
         raise
     except RecursionError:
         raise UserError("the layout is nested too deeply", str(layout)) from None
-    except Exception as exc:  # never a traceback: say what happened and where
+    except Exception as exc:  # noqa: BLE001 -- never a traceback: say what happened and where
         raise UserError(f"internal error ({type(exc).__name__}: {exc}); please report it with the layout",
                         str(layout)) from None
     if args.output == "-":

@@ -31,7 +31,7 @@ class Emitter(Protocol):
         ...
 
 
-def num(value: float | int) -> str:
+def num(value: float) -> str:
     """A validated, finite number as Python source (``repr`` of float/int: round-trips exactly)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"not a number: {value!r}")

@@ -29,13 +29,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Optional
 
 from losscheck.layout.model import (
     DEFAULT_CATEGORICAL_ALPHA,
     DEFAULT_DELTA,
     DEFAULT_GAMMA,
     Layout,
+    Task,
+    Term,
 )
 
 # Module-level names emitters may use in generated code; generated function names avoid
@@ -73,13 +74,13 @@ class TermPlan:
 
     loss: str
     weight: float
-    classes: Optional[tuple[int, ...]] = None  # gather these channels (categorical, dense targets)
-    delta: Optional[float] = None  # huber: always set
-    gamma: Optional[float] = None  # focal: always set
+    classes: tuple[int, ...] | None = None  # gather these channels (categorical, dense targets)
+    delta: float | None = None  # huber: always set
+    gamma: float | None = None  # focal: always set
     # categorical focal: always set; binary focal: None = no class balancing (Keras's
     # apply_class_balancing=False), a number = apply_class_balancing=True with that alpha.
-    alpha: Optional[float] = None
-    pos_weight: Optional[float] = None  # binary_crossentropy: weight of elements whose target is 1
+    alpha: float | None = None
+    pos_weight: float | None = None  # binary_crossentropy: weight of elements whose target is 1
 
     @property
     def is_dice(self) -> bool:
@@ -120,8 +121,8 @@ class TaskPlan:
     y_true: Channels
     y_pred: Channels
     terms: tuple[TermPlan, ...]
-    gate: Optional[GatePlan] = None
-    ignore_value: Optional[float] = None
+    gate: GatePlan | None = None
+    ignore_value: float | None = None
 
     @property
     def key(self) -> str:
@@ -156,7 +157,7 @@ class OutputPlan:
     name: str
     function_name: str
     weight: float
-    spatial: tuple[Optional[int], ...]
+    spatial: tuple[int | None, ...]
     channel_axis: int  # -1 or 1
     true_channels: int
     pred_channels: int
@@ -214,7 +215,7 @@ class _Names:
         return name
 
 
-def _term(term, task) -> TermPlan:  # type: ignore[no-untyped-def]
+def _term(term: Term, task: Task) -> TermPlan:
     loss = term.name
     return TermPlan(
         loss=loss,

@@ -14,11 +14,11 @@ import json.decoder
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from losscheck.errors import UserError
 
-JsonPath = tuple[Union[str, int], ...]
+JsonPath = tuple[str | int, ...]
 
 # The grammar's number, exactly (json.scanner.NUMBER_RE is the same, but private).
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
@@ -49,10 +49,10 @@ class Document:
 
     source_name: str  # how messages name the file (the path as given)
     value: Any
-    _positions: Optional[dict[JsonPath, tuple[int, int]]] = None
+    _positions: dict[JsonPath, tuple[int, int]] | None = None
     # keys seen twice in one object: (path of the object, key, line of the repeat)
     duplicate_keys: list[tuple[JsonPath, str, int]] = field(default_factory=list)
-    text: Optional[str] = None
+    text: str | None = None
 
     @property
     def positions(self) -> dict[JsonPath, tuple[int, int]]:

@@ -8,7 +8,7 @@ identifiers that are not keywords, numbers are finite ``int``/``float``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 TaskType = Literal["binary", "multilabel", "categorical", "regression"]
 Targets = Literal["dense", "sparse"]
@@ -43,10 +43,10 @@ class Term:
 
     name: str
     weight: float = 1.0
-    classes: Optional[tuple[int, ...]] = None  # categorical, dense targets only
-    delta: Optional[float] = None  # huber (None -> DEFAULT_DELTA)
-    alpha: Optional[float] = None  # focal
-    gamma: Optional[float] = None  # focal (None -> DEFAULT_GAMMA)
+    classes: tuple[int, ...] | None = None  # categorical, dense targets only
+    delta: float | None = None  # huber (None -> DEFAULT_DELTA)
+    alpha: float | None = None  # focal
+    gamma: float | None = None  # focal (None -> DEFAULT_GAMMA)
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,9 @@ class Task:
     targets: Targets = "dense"  # meaningful for categorical only; "dense" elsewhere
     from_logits: bool = False
     weight: float = 1.0
-    pos_weight: Optional[float] = None  # None: not given (means 1)
-    when: Optional[When] = None
-    ignore_value: Optional[float | int] = None
+    pos_weight: float | None = None  # None: not given (means 1)
+    when: When | None = None
+    ignore_value: float | int | None = None
 
     @property
     def true_units(self) -> int:
@@ -78,7 +78,7 @@ class Task:
 class Output:
     name: str
     tasks: tuple[Task, ...]
-    spatial: tuple[Optional[int], ...] = ()
+    spatial: tuple[int | None, ...] = ()
     channel_axis: int = -1  # -1 or 1
     weight: float = 1.0
 

@@ -13,10 +13,11 @@ import difflib
 import json
 import keyword
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from losscheck.errors import UserError
 from losscheck.layout.load import Document, JsonPath, format_path
@@ -331,7 +332,7 @@ def _raw_terms(task: dict[str, Any], tpath: JsonPath) -> list[_RawTerm] | None:
     loss = task.get("loss")
     if loss is None and "loss" not in task:
         ttype = task.get("type")
-        return [_RawTerm(tpath, DEFAULT_LOSS[ttype])] if ttype in DEFAULT_LOSS else None
+        return [_RawTerm(tpath, DEFAULT_LOSS[ttype])] if isinstance(ttype, str) and ttype in DEFAULT_LOSS else None
     items = loss if isinstance(loss, list) else [loss]
     base = tpath + ("loss",)
     terms: list[_RawTerm] = []
@@ -353,7 +354,7 @@ def _check_name(name: Any, path: JsonPath, out: _Collector) -> None:
 
 def _check_task(task: dict[str, Any], tpath: JsonPath, tasks_by_name: dict[str, dict[str, Any]],
                 out: _Collector) -> None:
-    ttype = task.get("type")
+    ttype = task.get("type") if isinstance(task.get("type"), str) else None  # junk is the schema's to report
     units = task.get("units")
     typed = ttype in LOSSES_BY_TYPE
     if ttype == "binary" and _is_int(units) and units != 1:

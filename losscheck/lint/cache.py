@@ -56,11 +56,14 @@ def _package_fingerprint() -> list[Any]:
 
 
 def _environment_fingerprint() -> list[Any]:
-    """Changes when a distribution (a plugin) is installed or removed: its sys.path folder changes."""
+    """Changes when a distribution (a plugin) is installed or removed: its site folder changes.
+
+    Only site folders count: the working directory (sys.path[0] under ``-m``) changes with
+    every file saved there, the cache's own folder included."""
     out: list[Any] = []
     for entry in sys.path:
-        if not entry or not os.path.isabs(entry):
-            continue  # the working directory: its mtime changes with every file saved there
+        if os.path.basename(entry.rstrip("/\\")) not in ("site-packages", "dist-packages"):
+            continue
         try:
             out.append((entry, os.stat(entry or ".").st_mtime_ns))
         except OSError:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any, Sequence
 
 from losscheck.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UserError
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.add_argument("--config", metavar="FILE", help="use this pyproject.toml instead of searching for one")
     lint.add_argument("--isolated", action="store_true", help="ignore every config file")
     lint.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: CPU count)")
+    lint.add_argument("--verbose", "-v", action="store_true", help="print file counts and timings to stderr")
     lint.set_defaults(func=run_lint)
 
     rules = subparsers.add_parser("rules", help="list the rules")
@@ -113,7 +115,15 @@ def run_lint(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     if args.unsafe_fixes and not (args.fix or args.diff):
         raise UserError("--unsafe-fixes needs --fix or --diff")
+    started = time.perf_counter()
     result = runner.run(paths, the_plan, use_cache=not args.no_cache, jobs=args.jobs)
+    if args.verbose:
+        print(
+            f"losscheck: {result.files} files: {result.cached} from the cache, {result.parsed} parsed, "
+            f"{result.files - result.cached - result.parsed} skipped by the pre-filter; "
+            f"{time.perf_counter() - started:.2f} s",
+            file=sys.stderr,
+        )
     for missing in result.missing:
         print(f"losscheck: error: {missing}: no such file or directory", file=sys.stderr)
 

@@ -42,9 +42,9 @@ _KERAS_PREFIXES = (
     "keras.",
 )
 
+# Methods that take ``(x, y, ...)``: y is the second positional argument or ``y=`` in all of them
+# (Keras 3 and tf.keras alike).
 FIT_METHODS = ("fit", "evaluate", "train_on_batch", "test_on_batch")
-# (positional index of y, keyword) for each data method
-_Y_ARG = {"fit": (1, "y"), "evaluate": (1, "y"), "train_on_batch": (1, "y"), "test_on_batch": (1, "y")}
 
 
 def keras_path(qualname: str | None) -> str | None:
@@ -202,8 +202,7 @@ class ModelCall:
         return None
 
     def y(self) -> cst.BaseExpression | None:
-        position, keyword = _Y_ARG[self.method]
-        return self.arg(position, keyword)
+        return self.arg(1, "y") if self.method in FIT_METHODS else None
 
 
 @dataclass(frozen=True)
@@ -224,6 +223,13 @@ class _Literal:
 
 
 @dataclass(frozen=True)
+class _BuiltDict:
+    """A dict filled key by key: ``outputs = {}``, ``outputs["seg"] = ...``; names in insertion order."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Builder:
     """A user function whose every ``return`` returns a model of one known shape."""
 
@@ -232,7 +238,7 @@ class _Builder:
 
 _Unknown = None
 _OWN_SCOPE_EXPRESSIONS = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-Binding = ModelInfo | _KerasTensor | _Layer | _Literal | _Builder | None
+Binding = ModelInfo | _KerasTensor | _Layer | _Literal | _BuiltDict | _Builder | None
 
 
 @dataclass
@@ -243,12 +249,10 @@ class ModuleModels:
     keras_tensor_targets: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
     # Name nodes (assignment targets) bound to a model construction.
     model_targets: dict[cst.CSTNode, ModelInfo] = field(default_factory=dict)
-    # Calls of user functions with a KerasTensor argument: function name -> [(call, param index or kw)].
+    # Calls of user functions/classes with a KerasTensor argument (``make_loss(z_mean)``):
+    # callee name -> [(the call, positional index or keyword, the argument's name)].
     keras_tensor_args: dict[str, list[tuple[cst.Call, int | str, str]]] = field(default_factory=dict)
     aliases: _Resolver | None = None
-
-    def calls_of(self, *methods: str) -> Iterator[ModelCall]:
-        return (c for c in self.calls if c.method in methods)
 
 
 _FACTS_ATTR = "_losscheck_model_facts"
@@ -293,20 +297,29 @@ class _Analyzer:
 
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self, module: cst.Module) -> None:
-        top_level_counts: dict[str, int] = {}
+        # How often each name is bound anywhere in the file: a class, builder or constant is trusted
+        # only when its name is bound exactly once (no re-definition in a branch, no shadowing).
+        bound_counts = _binding_counts(module)
         for stmt in module.body:
-            for name in _assigned_names_of_statement(stmt):
-                top_level_counts[name] = top_level_counts.get(name, 0) + 1
-        for stmt in module.body:
-            if isinstance(stmt, cst.ClassDef) and top_level_counts.get(stmt.name.value) == 1:
+            if isinstance(stmt, cst.ClassDef) and bound_counts.get(stmt.name.value) == 1:
                 for base in stmt.bases:
                     if base.keyword is None and self._keras_kind(base.value) == "functional":
                         self.model_classes.add(stmt.name.value)
+        # Module-level constants such as ``TASKS = ["seg", "cls"]``, bound once: builders may use them.
+        constants: dict[str, Binding] = {}
+        for stmt in module.body:
+            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+                small = stmt.body[0]
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+                        and isinstance(small.targets[0].target, cst.Name) \
+                        and bound_counts.get(small.targets[0].target.value) == 1 \
+                        and isinstance(small.value, (cst.Dict, cst.List, cst.Tuple)):
+                    constants[small.targets[0].target.value] = _Literal(small.value)
         # Builder functions: a dry run (nothing recorded) of each top-level def.
         self.recording = False
         for stmt in module.body:
-            if isinstance(stmt, cst.FunctionDef) and top_level_counts.get(stmt.name.value) == 1:
-                returns = self.run_scope(_body_of(stmt.body), {}, _param_names(stmt.params))
+            if isinstance(stmt, cst.FunctionDef) and bound_counts.get(stmt.name.value) == 1:
+                returns = self.run_scope(_body_of(stmt.body), constants, _param_names(stmt.params))
                 models = [r for r in returns if isinstance(r, ModelInfo)]
                 if returns and len(models) == len(returns) and len({id(m) for m in models}) == 1:
                     self.builders[stmt.name.value] = _Builder(models[0])
@@ -322,13 +335,13 @@ class _Analyzer:
             return "sequential"
         if last in ("Model", "Functional"):
             return "functional"
-        if last == "Input" or path in ("layers.Input", "Input"):
+        if last == "Input":
             return "input"
         parts = path.split(".")
         if "layers" in parts[:-1] and last[:1].isupper():
             return "layer"
-        if parts[0] == "ops" or (len(parts) > 1 and parts[-2] == "ops"):
-            return "op"
+        if parts[0] in ("ops", "backend") or (len(parts) > 1 and parts[-2] == "ops"):
+            return "op"  # keras.ops / Keras 2's backend functions applied to layer outputs
         return None
 
     # -- scopes -----------------------------------------------------------------------------
@@ -386,7 +399,12 @@ class _Analyzer:
             self._effects(stmt, state)
 
     def _conditional(self, stmt: cst.CSTNode, state: _ScopeState) -> None:
-        """A block that may run zero or several times: its re-bindings are unknown afterwards."""
+        """A block that may run zero or several times: its re-bindings are unknown afterwards.
+
+        Alternatives (``if``/``else``, ``match`` cases) each start from the bindings before the
+        statement; ``except``/``else``/``finally`` blocks start from those with everything the
+        earlier blocks re-bound made unknown (they may run after any part of them).
+        """
         before = dict(state.env)
         for header in _headers_of(stmt):
             self._expression(header, state)
@@ -397,11 +415,21 @@ class _Analyzer:
             for handler in stmt.handlers:
                 if handler.name is not None and isinstance(handler.name.name, cst.Name):
                     state.bind(handler.name.name.value, _Unknown)
-        for block in _blocks_of(stmt):
+        start = dict(state.env)
+        changed: set[str] = set()
+        for block, mode in _blocks_of(stmt):
+            if mode != "continue":
+                state.env.clear()
+                state.env.update(start)
+                if mode == "uncertain":
+                    for name in changed:
+                        state.env[name] = _Unknown
             self._block(block, state)
-        for name, binding in list(state.env.items()):
-            if name not in before or before[name] is not binding:
-                state.env[name] = _Unknown
+            changed.update(n for n, b in state.env.items() if n not in start or start[n] is not b)
+        state.env.clear()
+        state.env.update(start)
+        for name in changed | {n for n in start if n not in before or before[n] is not start[n]}:
+            state.env[name] = _Unknown
 
     def _small(self, small: cst.BaseSmallStatement, state: _ScopeState) -> None:
         if isinstance(small, cst.Assign):
@@ -462,13 +490,19 @@ class _Analyzer:
                 state.bind(name_node.value, element_value, name_node)
                 if isinstance(element_value, _KerasTensor):
                     self._mark_tensor(name_node, element_value)
-        elif (
-            isinstance(target, cst.Subscript)
-            and isinstance(target.value, cst.Name)
-            and isinstance(state.lookup(target.value.value), _Literal)
-        ):
-            # ``outputs["a"] = ...`` changes a dict we may be tracking: forget it.
-            state.bind(target.value.value, _Unknown)
+        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            # ``outputs["a"] = ...``: a dict filled key by key keeps its names in insertion order;
+            # any other change to a tracked literal makes it unknown.
+            name = target.value.value
+            bound = state.lookup(name)
+            names = bound.names if isinstance(bound, _BuiltDict) else None
+            if isinstance(bound, _Literal) and isinstance(bound.node, cst.Dict):
+                names = _dict_keys(bound.node)
+            key = _subscript_string(target)
+            if names is not None and key is not None:
+                state.bind(name, _BuiltDict(names if key in names else (*names, key)))
+            elif isinstance(bound, (_Literal, _BuiltDict)):
+                state.bind(name, _Unknown)
 
     def _mark_tensor(self, target: cst.CSTNode, value: _KerasTensor) -> None:
         if self.recording:
@@ -498,7 +532,7 @@ class _Analyzer:
     def _value(self, expr: cst.BaseExpression, state: _ScopeState) -> Binding:
         if isinstance(expr, cst.Name):
             return state.lookup(expr.value)
-        if isinstance(expr, (cst.Dict, cst.List, cst.Tuple)):
+        if isinstance(expr, (cst.Dict, cst.List, cst.Tuple, cst.DictComp)):
             return _Literal(expr)
         if isinstance(expr, cst.Call):
             return self._call_value(expr, state)
@@ -590,6 +624,10 @@ class _Analyzer:
             bound = state.lookup(outputs.value)
             if isinstance(bound, _Literal):
                 literal = bound.node
+            elif isinstance(bound, _BuiltDict):
+                info.outputs_form = "dict"
+                info.output_names = bound.names
+                return info
             elif isinstance(bound, _KerasTensor):
                 info.outputs_form = "single"
                 return info
@@ -602,11 +640,35 @@ class _Analyzer:
             info.output_names = tuple(a.keyword.value for a in literal.args)  # type: ignore[union-attr]
         elif isinstance(literal, cst.DictComp):
             info.outputs_form = "dict"
+            info.output_names = self._comprehension_keys(literal, state)
         elif isinstance(literal, (cst.List, cst.Tuple)):
             info.outputs_form = "list"
         elif self._is_tensor(literal, state):
             info.outputs_form = "single"
         return info
+
+    def _comprehension_keys(self, comp: cst.DictComp, state: _ScopeState) -> tuple[str, ...] | None:
+        """``{t: head(t) for t in ["seg", "cls"]}`` (or a name bound to that list): the keys in order."""
+        loop = comp.for_in
+        if loop.inner_for_in is not None or loop.ifs or loop.asynchronous is not None:
+            return None
+        if not (isinstance(comp.key, cst.Name) and isinstance(loop.target, cst.Name)):
+            return None
+        if comp.key.value != loop.target.value:
+            return None
+        source = loop.iter
+        if isinstance(source, cst.Name):
+            bound = state.lookup(source.value)
+            source = bound.node if isinstance(bound, _Literal) else None
+        elements = literal_elements(source) if source is not None else None
+        if elements is None:
+            return None
+        names = []
+        for element in elements:
+            if not (isinstance(element, cst.SimpleString) and isinstance(element.evaluated_value, str)):
+                return None
+            names.append(element.evaluated_value)
+        return tuple(names) if len(set(names)) == len(names) else None
 
     def _call_effects(self, call: cst.Call, state: _ScopeState) -> None:
         """Record ``var.compile/fit(...)`` calls and user-function calls with layer-output arguments."""
@@ -678,29 +740,31 @@ def _body_of(block: cst.BaseSuite) -> list[cst.CSTNode]:
     return []
 
 
-def _blocks_of(stmt: cst.CSTNode) -> Iterator[list[cst.CSTNode]]:
+def _blocks_of(stmt: cst.CSTNode) -> Iterator[tuple[list[cst.CSTNode], str]]:
+    """The blocks of a compound statement with how each starts: "fresh" (from the bindings before
+    the statement), "continue" (after the previous block) or "uncertain" (fresh, minus re-bindings)."""
     if isinstance(stmt, cst.If):
-        yield _body_of(stmt.body)
+        yield _body_of(stmt.body), "fresh"
         if stmt.orelse is not None:
             if isinstance(stmt.orelse, cst.If):
-                yield [stmt.orelse]
+                yield [stmt.orelse], "fresh"
             else:
-                yield _body_of(stmt.orelse.body)
+                yield _body_of(stmt.orelse.body), "fresh"
     elif isinstance(stmt, (cst.For, cst.While)):
-        yield _body_of(stmt.body)
+        yield _body_of(stmt.body), "continue"
         if stmt.orelse is not None:
-            yield _body_of(stmt.orelse.body)
+            yield _body_of(stmt.orelse.body), "uncertain"
     elif isinstance(stmt, (cst.Try, cst.TryStar)):
-        yield _body_of(stmt.body)
+        yield _body_of(stmt.body), "continue"
         for handler in stmt.handlers:
-            yield _body_of(handler.body)
+            yield _body_of(handler.body), "uncertain"
         if stmt.orelse is not None:
-            yield _body_of(stmt.orelse.body)
+            yield _body_of(stmt.orelse.body), "uncertain"
         if stmt.finalbody is not None:
-            yield _body_of(stmt.finalbody.body)
+            yield _body_of(stmt.finalbody.body), "uncertain"
     elif isinstance(stmt, cst.Match):
         for case in stmt.cases:
-            yield _body_of(case.body)
+            yield _body_of(case.body), "fresh"
 
 
 def _headers_of(stmt: cst.CSTNode) -> Iterator[cst.BaseExpression]:
@@ -720,6 +784,40 @@ def _target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
             yield from _target_name_nodes(element.value)
     elif isinstance(target, cst.StarredElement):
         yield from _target_name_nodes(target.value)
+
+
+def _binding_counts(module: cst.Module) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    def add(names: Iterable[str]) -> None:
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+
+    for node in walk(module):
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+            add(_target_names(node.target))
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            add([node.name.value])
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            add(_target_names(node.asname.name))
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            add(_target_names(node.name.name))
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                local = alias.asname.name if alias.asname is not None else alias.name
+                add([(_dotted(local) or "").split(".")[0]])
+        elif isinstance(node, cst.Global):
+            add(item.name.value for item in node.names)  # set from elsewhere: never "bound once"
+    return counts
+
+
+def _subscript_string(target: cst.Subscript) -> str | None:
+    if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
+        return None
+    key = target.slice[0].slice.value
+    if isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str):
+        return key.evaluated_value
+    return None
 
 
 def _dict_keys(node: cst.Dict) -> tuple[str, ...] | None:

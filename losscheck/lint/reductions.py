@@ -366,6 +366,10 @@ class ReturnClassifier:
                 return operand
             if operand.kind is Kind.UNKNOWN and not facts.derives(reduction.operand):
                 return Verdict(Kind.UNKNOWN)
+            if reduction.axes() is not None and self._flattened(reduction.operand):
+                # `K.sum(K.flatten(y_true) * K.flatten(y_pred), axis=-1)`: the batch was merged into the
+                # one remaining axis, so any reduction of it reduces over the batch
+                return Verdict(Kind.REDUCED, call, "flattened")
             verdict = reduces_batch(ctx, self.fn, reduction)
             if verdict is True:
                 axes = reduction.axes()
@@ -400,6 +404,32 @@ class ReturnClassifier:
         if facts.derives(call):
             return Verdict(Kind.UNKNOWN)
         return Verdict(Kind.UNKNOWN)
+
+    def _flattened(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """Is ``expr`` a batch tensor flattened to one axis (``K.flatten``, ``reshape(x, [-1])``)?"""
+        if depth > 6:
+            return False
+        if isinstance(expr, cst.Name):
+            value = self.facts.single_value(expr.value)
+            return value is not None and self._flattened(value, depth + 1)
+        if isinstance(expr, cst.BinaryOperation):
+            sides = [s for s in (expr.left, expr.right) if self.facts.derives(s)]
+            return bool(sides) and all(self._flattened(s, depth + 1) for s in sides)
+        if isinstance(expr, cst.Call):
+            found = self.ctx.imports.api(expr.func)
+            if found is None or not self.facts.derives(expr):
+                return False
+            short = found.name.rsplit(".", 1)[-1]
+            if short in {"flatten", "ravel"} and found.family in {"keras.backend", "tf.keras.backend", "keras.ops",
+                                                                  "numpy"}:
+                return True
+            if short == "reshape":
+                shape = get_arg(expr, "shape", 1) or get_arg(expr, "newshape", 1) or get_arg(expr, "new_shape", 1)
+                return literal_ints(shape) == (-1,)
+            if short in _ELEMENTWISE:
+                tensor_args = [a.value for a in expr.args if a.keyword is None and self.facts.derives(a.value)]
+                return bool(tensor_args) and all(self._flattened(a, depth + 1) for a in tensor_args)
+        return False
 
     def _local_loss(self, name: str) -> LossFunction | None:
         matches = [f for f in self.ctx.functions if isinstance(f.node, cst.FunctionDef) and f.name == name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -168,8 +169,10 @@ def run(
         # enabled code: a rule filtered out here could not have reported on this file).
         worth = pre.select(data)
         if not worth:
-            per_file[index] = []
-            if key is not None:
+            # Not parsed, so syntax errors go unreported here; bytes that no Python could
+            # decode are cheap to spot and always reported.
+            per_file[index] = _decodable(data, display)
+            if key is not None and not per_file[index]:
                 cache.put(key, [])
             continue
         todo.append(FileJob(index, display, relpath, data, tuple(worth), key, codes))
@@ -184,6 +187,21 @@ def run(
     return result
 
 
+def _decodable(data: bytes, display: str) -> list[Finding]:
+    try:
+        data.decode("utf-8")
+        return []
+    except UnicodeDecodeError:
+        pass
+    from losscheck.lint.engine import decode
+
+    try:
+        decode(data)  # a PEP 263 coding line may make it valid
+    except ValueError as exc:
+        return [diagnostics.make(diagnostics.UNREADABLE_FILE, display, f"cannot decode the file: {exc}")]
+    return []
+
+
 def default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -194,7 +212,9 @@ def default_jobs() -> int:
 def _lint_all(todo: list[FileJob], options: dict[str, Any], jobs: int | None) -> list[list[Finding]]:
     workers = min(jobs or default_jobs(), len(todo))
     total = sum(len(j.data) for j in todo)
-    if workers <= 1 or len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES:
+    # An explicit --jobs N is obeyed; by default small runs stay in this process.
+    small = jobs is None and (len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES)
+    if workers <= 1 or small:
         return [lint_job(job, options) for job in todo]
     import multiprocessing
 
@@ -207,7 +227,12 @@ def _lint_all(todo: list[FileJob], options: dict[str, Any], jobs: int | None) ->
     out: dict[int, list[Finding]] = {}
     # Biggest files first so that no worker is left with a big one at the end.
     ordered = sorted(todo, key=lambda j: -len(j.data))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for index, findings in pool.map(_worker, [(j, options) for j in ordered], chunksize=1):
-            out[index] = findings
-    return [out[j.index] for j in todo]
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for index, findings in pool.map(_worker, [(j, options) for j in ordered], chunksize=1):
+                out[index] = findings
+    except BrokenProcessPool:
+        # A worker died (killed for memory, a crash in native code): finish in this process,
+        # so the run still reports every file.
+        pass
+    return [out[j.index] if j.index in out else lint_job(j, options) for j in todo]

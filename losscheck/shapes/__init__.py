@@ -25,13 +25,14 @@ from losscheck.shapes.domain import (
 )
 from losscheck.shapes.interp import Interpreter, Note
 from losscheck.shapes.sources import Declared, Sources, find_sources
-from losscheck.shapes.values import UNKNOWN, Const, Tensor, Value
+from losscheck.shapes.values import UNKNOWN, Const, LossObj, Tensor, Value
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext, LossFunction
 
 __all__ = [
-    "ANY", "BATCH", "SCALAR", "Broadcast", "Dim", "Shape", "ShapeFacts", "Sym", "broadcast", "infer",
+    "ANY", "BATCH", "SCALAR", "Broadcast", "Dim", "Shape", "ShapeFacts", "Sym", "broadcast", "has_declared_shapes",
+    "infer",
 ]
 
 _CACHE_ATTR = "_losscheck_shape_facts"
@@ -102,6 +103,10 @@ def module_constants(ctx: FileContext) -> dict[str, Value]:
                     counts[target.value] = counts.get(target.value, 0) + 1
                     if isinstance(value, cst.Integer) and len(targets) == 1:
                         values[target.value] = Const(int(value.evaluated_value))
+                    elif isinstance(value, cst.Call) and len(targets) == 1:
+                        loss_obj = _module_loss_object(ctx, value)
+                        if loss_obj is not None:
+                            values[target.value] = loss_obj  # bce = keras.losses.BinaryCrossentropy()
     result = {
         k: v
         for k, v in values.items()
@@ -109,6 +114,16 @@ def module_constants(ctx: FileContext) -> dict[str, Value]:
     }
     ctx.__dict__[_CONSTS_ATTR] = result
     return result
+
+
+def _module_loss_object(ctx: FileContext, call: cst.Call) -> Value | None:
+    """A module-level ``keras.losses.SomeLoss(...)`` as a LossObj (its arguments must be constants)."""
+    found = ctx.imports.api(call.func)
+    if found is None or found.family not in ("keras.losses", "tf.keras.losses") or not found.name[:1].isupper():
+        return None
+    interp = Interpreter(ctx.module, ctx.imports, {})
+    value = interp.eval(call)
+    return value if isinstance(value, LossObj) else None
 
 
 class _LazyConstants(dict):
@@ -126,13 +141,34 @@ class _LazyConstants(dict):
         return super().get(key, default)
 
 
+def has_declared_shapes(ctx: FileContext, fn: LossFunction) -> bool:
+    """Cheap test (no interpretation): does any source declare a shape for ``fn``'s y_true/y_pred?
+
+    Rules that only report on declared shapes (shape-mismatch, inference-gap) skip the other
+    functions; the axis rules still get the batch-axis facts through ``infer`` on demand.
+    """
+    cache: dict[int, bool] = ctx.__dict__.setdefault(_CACHE_ATTR + "_declared", {})
+    key = id(fn.node)
+    if key not in cache:
+        try:
+            cache[key] = bool(find_sources(ctx, fn).shapes)
+        except RecursionError:
+            cache[key] = False
+    return cache[key]
+
+
 def infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
     """Shape facts for ``fn`` (memoised on ``ctx``)."""
     cache: dict[int, ShapeFacts] = ctx.__dict__.setdefault(_CACHE_ATTR, {})
     key = id(fn.node)
     if key in cache:
         return cache[key]
-    facts = _infer(ctx, fn)
+    try:
+        facts = _infer(ctx, fn)
+    except RecursionError:
+        # absurdly deep expressions (libcst's codegen and this interpreter recurse): say
+        # nothing rather than crash every rule that asks for shapes
+        facts = ShapeFacts()
     cache[key] = facts
     return facts
 
@@ -144,6 +180,13 @@ def _infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
     params = fn.node.params
     for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
         env[param.name.value] = UNKNOWN
+        # Keras calls fn(y_true, y_pred): other parameters keep their defaults, and a number
+        # default (smooth=1.0, gamma=2.0) is a scalar hyperparameter.
+        default = param.default
+        if isinstance(default, cst.UnaryOperation) and isinstance(default.operator, cst.Minus):
+            default = default.expression
+        if isinstance(default, (cst.Integer, cst.Float)):
+            env[param.name.value] = Tensor(SCALAR)  # a scalar of unknown value
     for param, role in ((fn.y_true, "y_true"), (fn.y_pred, "y_pred")):
         if param:
             declared = sources.shapes.get(param)

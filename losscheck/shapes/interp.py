@@ -616,10 +616,16 @@ class Interpreter:
                 return base
             if isinstance(base, Tensor) and base.shape is not None:
                 self.gap(node, f"shape inference stops at the method `.{func.attr.value}()` on {base.shape}")
+            else:
+                self._gap_if_known(node, positional + list(keywords.values()), f"`{self.text(func)}` is not followed")
             return UNKNOWN
         api = self._api(func)
+        if api is None and isinstance(func, cst.Name) and func.value not in self.env and not starred:
+            builtin = self._builtin(node, func.value, positional, pos_nodes, keywords)
+            if builtin is not None:
+                return builtin
         if api is None:
-            callee = self.eval(func) if not isinstance(func, cst.Name) or func.value in self.env else UNKNOWN
+            callee = self.eval(func)  # a local or module-level Loss object, a called factory...
             if isinstance(callee, LossObj) and not starred and len(positional) >= 2:
                 texts = (self.text(pos_nodes[0]), self.text(pos_nodes[1]))
                 problems: list[str] = []
@@ -653,6 +659,35 @@ class Interpreter:
             args[target] = value
             arg_nodes[target] = kw_nodes[key]
         return self.call_spec(node, spec, func, args, arg_nodes)
+
+    def _builtin(
+        self,
+        node: cst.Call,
+        name: str,
+        positional: list[Value],
+        pos_nodes: list[cst.CSTNode],
+        keywords: dict[str, Value],
+    ) -> Value | None:
+        """Python builtins applied to tensors: ``abs(x)``, ``len(x)``, ``sum([l1, l2])``."""
+        if self.imports is not None and self.imports.resolve_name(name) is not None:
+            return None  # imported under a builtin's name
+        if name == "abs" and len(positional) == 1 and isinstance(positional[0], Tensor):
+            return ops_mod._tensor(positional[0].shape, lead=positional[0].lead)
+        if name == "len" and len(positional) == 1 and isinstance(positional[0], Tensor):
+            dim = positional[0].axis0
+            if dim is None or dim is ANY:
+                return UNKNOWN
+            return Const(dim) if isinstance(dim, int) else DimValue(dim)
+        if name == "sum" and len(positional) == 1 and not keywords and isinstance(positional[0], Seq):
+            items = positional[0].items
+            if not items or not all(isinstance(v, Tensor) for v in items):
+                return None
+            texts = [f"{self.text(pos_nodes[0])}[{i}]" for i in range(len(items))]
+            shape, message = ops_mod.broadcast_message(list(zip(texts, items)), "sum")
+            if message:
+                self.problem(node, message, "silent" if shape is not None else "error")
+            return ops_mod._tensor(shape, lead=ops_mod.common_lead(list(items)))
+        return None
 
     def call_spec(
         self,

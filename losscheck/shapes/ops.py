@@ -438,6 +438,14 @@ def h_number(call: OpCall) -> Value:
     return Const(float(call.opt("value", 0.0)))
 
 
+def h_constructor(call: OpCall) -> Value:
+    """tf.ones(shape) / np.zeros(shape) / tf.fill(dims, v): a tensor of the given shape."""
+    dims = _dims_arg(call.arg("shape"))
+    if dims is None or any(isinstance(d, int) and d < 0 for d in dims):
+        return _tensor(None)
+    return _tensor(Shape(tuple(dims)))
+
+
 def h_shape(call: OpCall) -> Value:
     shape = tensor_shape(call.arg("x"))
     return ShapeOf(shape) if shape is not None else UNKNOWN
@@ -557,6 +565,7 @@ HANDLERS: dict[str, Callable[[OpCall], Value]] = {
     "gather": h_gather,
     "one_hot": h_one_hot,
     "shape": h_shape,
+    "constructor": h_constructor,
     "number": h_number,
     "loss_fn": h_loss_fn,
     "nn_ce": h_nn_ce,
@@ -718,6 +727,8 @@ for fam in ("keras", "tf.keras"):
     _add(fam, "utils.to_categorical", "one_hot", ("x", "depth"), default_axis=-1, squeeze_last=True)
 _add(KB, "epsilon", "number", (), value=1e-7)
 _add("keras", "config.epsilon backend.epsilon", "number", (), value=1e-7)
+_add((TF, KOPS, NP) + KB, "ones zeros", "constructor", ("shape",))
+_add(TF, "fill", "constructor", ("shape", "value"))
 _add(TF, "shape", "shape", ("x",))
 _add(KOPS, "shape", "shape", ("x",))
 _add(KB, "int_shape shape", "shape", ("x",))
@@ -804,7 +815,7 @@ KEYWORD_ALIASES: dict[str, str] = {
     "tensors": "values", "arrays": "values", "newshape": "shape", "axes": "perm", "pattern": "perm",
     "num_classes": "depth", "clip_value_min": "lo", "clip_value_max": "hi", "x_min": "lo", "x_max": "hi",
     "min_value": "lo", "max_value": "hi", "a_min": "lo", "a_max": "hi", "target": "y_true", "output": "y_pred",
-    "keep_dims": "keepdims", "indices": "indices", "y": "x", "dim": "axis",
+    "keep_dims": "keepdims", "indices": "indices", "y": "x", "dim": "axis", "dims": "shape",
     "labels": "y_true", "logits": "y_pred",
 }
 
@@ -818,4 +829,9 @@ def lookup(family: str, name: str) -> OpSpec | None:
         family, name = "tf.keras.losses", name[len("losses.") :]
     elif family == "keras" and name.startswith("losses."):
         family, name = "keras.losses", name[len("losses.") :]
+    elif family == TF and name.startswith("losses."):  # tf.losses.* are the tf.keras.losses functions
+        family, name = "tf.keras.losses", name[len("losses.") :]
+    if family in ("keras.metrics", "tf.keras.metrics") and name[:1].islower():
+        # metric *functions* compute the same per-example values as the loss functions
+        family = family.replace("metrics", "losses")
     return TABLE.get((family, name))

@@ -224,8 +224,12 @@ class BatchMeanReduction(Rule):
             )
         reduction = as_reduction(ctx, node)
         op = f"`{callee}(...)`"
-        how = "with no axis reduces over the batch axis" if reason == "no-axis" else "with axis=0 reduces over the batch axis"
-        if reason != "no-axis" and reduction is not None and reduction.axis is not None:
+        how = {
+            "no-axis": "with no axis reduces over the batch axis",
+            "flattened": "of a flattened tensor (`flatten`/`reshape(x, [-1])` merged the batch into its one axis) "
+            "reduces over the batch axis",
+        }.get(reason, "with axis=0 reduces over the batch axis")
+        if reason not in ("no-axis", "flattened") and reduction is not None and reduction.axis is not None:
             # shape inference can find the batch on another axis (axis=-1 of a (B,) value): say which
             how = f"with axis={ctx.code_for(reduction.axis)} reduces over the batch axis"
         extra = ""

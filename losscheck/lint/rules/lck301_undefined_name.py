@@ -9,11 +9,12 @@ the file can create names in ways a static reader cannot follow.
 from __future__ import annotations
 
 import builtins
+import difflib
 import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import ClassScope
+from libcst.metadata import ClassScope, GlobalScope
 
 from losscheck.lint.models import OuterRead, in_source_order, reads_in, walk
 from losscheck.lint.rule import Invalid, Rule
@@ -169,6 +170,16 @@ class UndefinedName(Rule):
             """,
             count=2,
         ),
+        Invalid(
+            """
+            import keras
+            class_weights = keras.ops.convert_to_tensor([1.0, 5.0])
+            def weighted_bce(y_true, y_pred):
+                w = keras.ops.take(class_wieghts, keras.ops.cast(y_true, "int32"))
+                return keras.ops.mean(w * keras.losses.binary_crossentropy(y_true, y_pred), axis=-1)
+            """,
+            message="`class_wieghts` is not defined in any scope that `weighted_bce` can see (did you mean",
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
@@ -209,11 +220,27 @@ def _message(name: str, function: str, scope: object) -> str:
             f"`{name}` is defined in the body of class `{owner}`, which its methods cannot see as a bare "
             f"name: this raises NameError when Keras calls the loss. Use `self.{name}` (or `{owner}.{name}`)."
         )
+    close = difflib.get_close_matches(name, sorted(_visible_names(scope)), n=1, cutoff=0.8)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
     return (
-        f"`{name}` is not defined in any scope that `{function}` can see: Keras calls the loss only at "
+        f"`{name}` is not defined in any scope that `{function}` can see{hint}: Keras calls the loss only at "
         f"fit/evaluate time, where this raises NameError (compile does not catch it). Define it at module "
         f"level, or pass it in through a factory (`def make_loss({name}): ...` returning the loss)."
     )
+
+
+def _visible_names(scope: object) -> set[str]:
+    """Names assigned in the scope and the enclosing ones that it can see (not class bodies)."""
+    names: set[str] = set()
+    current = scope
+    while current is not None:
+        if current is scope or not isinstance(current, ClassScope):
+            names.update(a.name for a in getattr(current, "assignments", ()))
+        parent = getattr(current, "parent", None)
+        if parent is current or isinstance(current, GlobalScope):
+            break  # not the builtins: a typo of `sum` is rarely a real name
+        current = parent
+    return names
 
 
 def _class_defining(scope: object, name: str) -> str | None:

@@ -67,10 +67,10 @@ class ModelTensorInLoss(Rule):
     class KLDivergence(layers.Layer):
         def call(self, z_mean, z_log_var):
             kl = -0.5 * keras.ops.sum(1 + z_log_var - z_mean**2 - keras.ops.exp(z_log_var), axis=-1)
-            self.add_loss(keras.ops.mean(kl))
-            return z_mean
+            self.add_loss(keras.ops.mean(kl))  # added to the model's loss, per batch
+            return z_mean, z_log_var
 
-    z_mean = KLDivergence()(layers.Dense(2)(h), layers.Dense(2)(h))
+    z_mean, z_log_var = KLDivergence()(layers.Dense(2)(h), layers.Dense(2)(h))
     ```
     """
 
@@ -116,6 +116,21 @@ class ModelTensorInLoss(Rule):
                 return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1) * beta
             return loss
         model.compile(loss=make_loss(0.5))
+        """,
+        # a Loss subclass given numbers, and one that re-binds its attribute
+        """
+        import keras
+        class Weighted(keras.losses.Loss):
+            def __init__(self, weight, scale=1.0):
+                super().__init__()
+                self.weight = weight
+                self.scale = scale
+            def set_scale(self, s):
+                self.scale = s
+            def call(self, y_true, y_pred):
+                return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1) * self.weight * self.scale
+        z = keras.layers.Dense(2)(keras.Input((4,)))
+        model.compile(loss=Weighted(0.5, scale=z))
         """,
         # the add_loss pattern: the KerasTensor is used where the graph is built, not in a loss
         """
@@ -167,7 +182,7 @@ class ModelTensorInLoss(Rule):
             def make_vae_loss(mu, log_var):
                 def vae_loss(y_true, y_pred):
                     kl = -0.5 * keras.ops.sum(1 + log_var - mu**2 - keras.ops.exp(log_var), axis=-1)
-                    return keras.losses.mse(y_true, y_pred) + kl
+                    return keras.losses.mean_squared_error(y_true, y_pred) + kl
                 return vae_loss
             inputs = keras.Input((10,))
             z_mu = keras.layers.Dense(2)(inputs)
@@ -175,6 +190,25 @@ class ModelTensorInLoss(Rule):
             model.compile(loss=make_vae_loss(z_mu, z_lv))
             """,
             message="`log_var` is a layer output (the KerasTensor `z_lv` passed to `make_vae_loss` at line 11)",
+            count=2,
+        ),
+        Invalid(
+            """
+            import keras
+            class VAELoss(keras.losses.Loss):
+                def __init__(self, z_mean, z_log_var, name="vae_loss"):
+                    super().__init__(name=name)
+                    self.z_mean = z_mean
+                    self.z_log_var = z_log_var
+                def call(self, y_true, y_pred):
+                    kl = -0.5 * keras.ops.sum(1 + self.z_log_var - self.z_mean**2, axis=-1)
+                    return keras.losses.mean_squared_error(y_true, y_pred) + kl
+            inputs = keras.Input((10,))
+            z_mean = keras.layers.Dense(2)(inputs)
+            z_log_var = keras.layers.Dense(2)(inputs)
+            model.compile(loss=VAELoss(z_mean, z_log_var))
+            """,
+            message="`self.z_log_var` holds a layer output (the KerasTensor `z_log_var` passed to `VAELoss` at line 14",
             count=2,
         ),
         Invalid(
@@ -218,6 +252,37 @@ class ModelTensorInLoss(Rule):
                 seen.add(name)
                 target = model_reads.get(read.node) or read.node
                 ctx.report(self, target, message)
+            if fn.class_node is not None and isinstance(fn.node, cst.FunctionDef):
+                self._constructor_captures(ctx, facts, fn.name, fn.node, fn.class_node)
+
+    def _constructor_captures(
+        self, ctx: FileContext, facts: ModuleModels, function: str, call: cst.FunctionDef, cls: cst.ClassDef
+    ) -> None:
+        """``VAELoss(z_mean)`` with ``self.z_mean = z_mean`` in ``__init__`` and ``self.z_mean`` in ``call``."""
+        passed = facts.keras_tensor_args.get(cls.name.value)
+        params = [*call.params.posonly_params, *call.params.params]
+        if not passed or not params:
+            return
+        self_name = params[0].name.value
+        stored = _init_stores(cls)
+        reported: set[str] = set()
+        for node in walk(call.body):
+            if not (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)):
+                continue
+            attr = node.attr.value
+            if node.value.value != self_name or attr not in stored or attr in reported:
+                continue
+            index, param = stored[attr]
+            for call_node, slot, argument in passed:
+                if slot == param or slot == index:
+                    reported.add(attr)
+                    ctx.report(
+                        self, node,
+                        f"`{self_name}.{attr}` holds a layer output (the KerasTensor `{argument}` passed to "
+                        f"`{cls.name.value}` at line {ctx.position(call_node).start.line}) read by `{function}`: "
+                        f"{_ADVICE}",
+                    )
+                    break
 
     def _message(
         self,
@@ -284,3 +349,51 @@ def _model_attribute_reads(fn_node: cst.CSTNode) -> dict[cst.Name, cst.Attribute
 
 def _attr_named(node: cst.BaseExpression, name: str) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value == name
+
+
+def _init_stores(cls: cst.ClassDef) -> dict[str, tuple[int | None, str]]:
+    """``self.attr = param`` in ``__init__``: attr -> (the param's position in a call of the class, its name).
+
+    Only attributes assigned exactly once in the class, from an ``__init__`` parameter that is
+    never re-bound there, so the attribute surely holds what the caller passed.
+    """
+    init = next(
+        (s for s in _statements(cls.body) if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None
+    )
+    if init is None:
+        return {}
+    positional = [p.name.value for p in (*init.params.posonly_params, *init.params.params)][1:]  # minus self
+    all_params = set(positional) | {p.name.value for p in init.params.kwonly_params}
+    self_name = ([*init.params.posonly_params, *init.params.params] or [None])[0]
+    if self_name is None:
+        return {}
+    assigned_attrs: dict[str, int] = {}
+    rebound: set[str] = set()
+    stores: dict[str, str] = {}
+    for node in walk(cls):
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+            target = node.target
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+                assigned_attrs[target.attr.value] = assigned_attrs.get(target.attr.value, 0) + 1
+            elif isinstance(target, cst.Name):
+                rebound.add(target.value)
+    for node in walk(init.body):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1:
+            target = node.targets[0].target
+            if (
+                isinstance(target, cst.Attribute)
+                and isinstance(target.value, cst.Name)
+                and target.value.value == self_name.name.value
+                and isinstance(node.value, cst.Name)
+                and node.value.value in all_params
+            ):
+                stores[target.attr.value] = node.value.value
+    result: dict[str, tuple[int | None, str]] = {}
+    for attr, param in stores.items():
+        if assigned_attrs.get(attr) == 1 and param not in rebound:
+            result[attr] = (positional.index(param) if param in positional else None, param)
+    return result
+
+
+def _statements(body: cst.BaseSuite) -> list[cst.CSTNode]:
+    return list(body.body) if isinstance(body, cst.IndentedBlock) else []

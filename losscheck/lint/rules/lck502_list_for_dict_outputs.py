@@ -40,9 +40,8 @@ class ListForDictOutputs(Rule):
     Finds functional models built with dict outputs (`keras.Model(inputs, outputs={"b": ..., "a": ...})`)
     and reports `compile(loss=[...])`, `compile(loss_weights=[...])` (next to a dict or list of
     losses) and `fit(x, [...])` on them when the list has one entry per output and the names are
-    not written in sorted order. The
-    message spells out the pairing Keras will make. An unsafe fix rewrites an inline list as a
-    dict keyed by the output names in the order written.
+    not written in sorted order. The message spells out the pairing Keras will make. An unsafe
+    fix rewrites an inline list as a dict keyed by the output names in the order written.
 
     ## Why is this bad?
     Keras 3 flattens dict outputs in sorted-name order and pairs a list with that order, not with

@@ -38,9 +38,7 @@ PRED_NAMES = frozenset(
         "predicted",
     }
 )
-TARGET_NAMES = frozenset(
-    {"target", "targets", "y", "label", "labels", "y_true", "gt", "ground_truth", "truth", "true", "mask"}
-)
+TARGET_NAMES = frozenset({"target", "targets", "y", "label", "labels", "y_true", "gt", "ground_truth", "truth", "true"})
 # A function whose name says its result is one value per sample (or per element).
 PER_SAMPLE_NAME = re.compile(
     r"per_?(sample|example|pixel|element|instance|item|image)s?|unreduced|elementwise|element_wise"
@@ -261,6 +259,87 @@ def _collect(module: cst.Module) -> TorchFacts:
     return facts
 
 
+# Methods of torch.Tensor that numpy.ndarray does not have: calling one shows a tensor.
+_TENSOR_ONLY_METHODS = frozenset(
+    {
+        "size",
+        "dim",
+        "numel",
+        "detach",
+        "backward",
+        "permute",
+        "unsqueeze",
+        "softmax",
+        "log_softmax",
+        "sigmoid",
+        "to",
+        "cpu",
+        "cuda",
+        "float",
+        "long",
+        "half",
+        "double",
+        "int",
+        "bool",
+        "abs",
+        "exp",
+        "log",
+        "pow",
+        "sqrt",
+        "clamp",
+        "clamp_min",
+        "masked_fill",
+        "expand",
+        "contiguous",
+        "requires_grad_",
+        "relu",
+        "tanh",
+        "neg",
+        "sub",
+        "add",
+        "mul",
+        "div",
+        "gather",
+        "index_select",
+        "type_as",
+        "new_zeros",
+        "new_ones",
+        "new_tensor",
+        "norm",
+        "logsumexp",
+        "movedim",
+        "narrow",
+    }
+)
+
+
+def _is_torch_code(fn: TorchLoss, facts: TorchFacts) -> bool:
+    """Does the function itself show that it computes with torch? A file that imports torch may
+    also hold NumPy or Keras helpers named like losses; those are not ours to judge."""
+
+    def torch_name(expr: cst.BaseExpression | None) -> bool:
+        return expr is not None and (facts.imports.qualname(expr) or "").startswith("torch")
+
+    for call in facts.scope_of(fn.node).calls:
+        func = call.func
+        if torch_name(func):
+            return True
+        if isinstance(func, cst.Attribute) and func.attr.value in _TENSOR_ONLY_METHODS:
+            return True  # `pred.size(0)`, `x.abs()`: methods NumPy arrays do not have
+    if fn.class_node is not None and any(torch_name(base.value) for base in fn.class_node.bases):
+        return True  # a method of an nn.Module (or a torch loss class)
+    params = fn.node.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        if param.annotation is not None:
+            ann = param.annotation.annotation
+            if torch_name(ann) or (
+                isinstance(ann, cst.Subscript)
+                and any(isinstance(el.slice, cst.Index) and torch_name(el.slice.value) for el in ann.slice)
+            ):
+                return True  # `pred: torch.Tensor`, `Float[Tensor, "b c"]`
+    return False
+
+
 _FACTS_KEY = "_losscheck_torch_facts"  # where the facts live on the core's FileContext
 
 
@@ -275,6 +354,8 @@ def torch_facts(ctx: "FileContext") -> TorchFacts:
             facts = _collect(ctx.module)
             if not facts.imports.uses_torch:
                 facts = TorchFacts(ctx.module, facts.imports)  # not PyTorch code: every rule stays quiet
+            else:
+                facts.losses = [fn for fn in facts.losses if _is_torch_code(fn, facts)]
         ctx.__dict__[_FACTS_KEY] = facts
     return facts
 

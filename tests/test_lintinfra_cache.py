@@ -1,0 +1,97 @@
+"""The result cache: repeat runs skip the work, any change invalidates, concurrent runs are safe.
+Also: parallel and sequential runs print the same bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LOSS = "import tensorflow as tf\n\n\ndef seg_loss(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
+
+
+def lint(cwd: Path, cache: Path, *args: str, importtime: bool = False) -> subprocess.CompletedProcess:
+    select = [] if "--select" in args else ["--select", "LCK"]  # our rules only: plugins may come and go
+    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "losscheck", "lint", *select, *args]
+    env = {**os.environ, "LOSSCHECK_CACHE_DIR": str(cache)}
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def imported(stderr: str) -> set[str]:
+    return {l.split("|")[-1].strip() for l in stderr.splitlines() if l.startswith("import time:")}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    for i in range(12):
+        pkg = src / f"pkg{i % 3}"
+        pkg.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / "examples" / "losses" / "buggy_losses.py", pkg / f"buggy_{i}.py")
+        (pkg / f"loss_{i}.py").write_text(LOSS.replace("seg_loss", f"loss_{i}") + "x = 1  # noqa: LCK101\n")
+        (pkg / f"plain_{i}.py").write_text("def f(a):\n    return a\n")
+    return src
+
+
+def test_cached_run_is_identical_and_parses_nothing(tree, tmp_path):
+    cache = tmp_path / "cache"
+    cold = lint(tree, cache, "--format", "json", ".")
+    assert cold.returncode == 1
+    assert any(cache.rglob("*.json")) and (cache / "CACHEDIR.TAG").is_file()
+    warm = lint(tree, cache, "--format", "json", ".", importtime=True)
+    assert warm.stdout == cold.stdout
+    assert "libcst" not in imported(warm.stderr)  # every file came from the cache
+
+
+def test_changes_invalidate(tree, tmp_path):
+    cache = tmp_path / "cache"
+    first = json.loads(lint(tree, cache, "--format", "json", "pkg0").stdout)
+    target = tree / "pkg0" / "loss_0.py"
+    target.write_text(target.read_text().replace("tf.reduce_mean(tf.square(y_true - y_pred))",
+                                                 "tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)"))
+    second = json.loads(lint(tree, cache, "--format", "json", "pkg0").stdout)
+    assert [f for f in first if f["path"].endswith("loss_0.py") and f["code"] == "LCK101" and f["line"] == 5]
+    assert not [f for f in second if f["path"].endswith("loss_0.py") and f["code"] == "LCK101" and f["line"] == 5]
+    # settings are part of the key
+    only901 = json.loads(lint(tree, cache, "--format", "json", "--select", "LCK901", "pkg0").stdout)
+    assert {f["code"] for f in only901} == {"LCK901"}
+    # --no-cache neither reads nor writes
+    fresh = tmp_path / "fresh"
+    assert lint(tree, fresh, "--no-cache", "pkg0").returncode == 1 and not fresh.exists()
+
+
+def test_corrupt_entries_are_ignored(tree, tmp_path):
+    cache = tmp_path / "cache"
+    cold = lint(tree, cache, "--format", "concise", "pkg1").stdout
+    for entry in (cache / "v1" / "results").rglob("*.json"):
+        entry.write_text("{not json")
+    assert lint(tree, cache, "--format", "concise", "pkg1").stdout == cold
+
+
+def test_concurrent_runs_agree_and_leave_a_valid_cache(tree, tmp_path):
+    cache = tmp_path / "cache"
+    env = {**os.environ, "LOSSCHECK_CACHE_DIR": str(cache)}
+    cmd = [sys.executable, "-m", "losscheck", "lint", "--select", "LCK", "--format", "concise", "--jobs", "1", "."]
+    procs = [subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert outs[0] and outs.count(outs[0]) == 3
+    for entry in (cache / "v1" / "results").rglob("*"):
+        if entry.is_file():
+            assert not entry.name.startswith(".tmp-"), "a temporary file was left behind"
+            json.loads(entry.read_text())
+    assert lint(tree, cache, "--format", "concise", ".").stdout == outs[0]
+
+
+def test_parallel_output_equals_sequential(tree, tmp_path):
+    seq = lint(tree, tmp_path / "c1", "--no-cache", "--jobs", "1", "--format", "json", ".")
+    par = lint(tree, tmp_path / "c2", "--no-cache", "--jobs", "2", "--format", "json", ".")
+    assert seq.returncode == par.returncode == 1
+    assert par.stdout == seq.stdout
+    paths = [f["path"] for f in json.loads(seq.stdout)]
+    assert paths == sorted(paths)
