@@ -138,7 +138,7 @@ def test_bad_config_is_exit_2_with_file_and_key(tmp_path, body, expected):
     _write(tmp_path / "a.py", "x = 1\n")
     proc = subprocess.run(
         [sys.executable, "-m", "losscheck", "lint", "--no-cache", "a.py"],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "LOSSCHECK_CACHE_DIR": str(tmp_path / "c")},
+        cwd=tmp_path, check=False, capture_output=True, text=True, env={**os.environ, "LOSSCHECK_CACHE_DIR": str(tmp_path / "c")},
     )
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr and "pyproject.toml" in proc.stderr

@@ -57,6 +57,10 @@ def test_exclude_globs_by_name_and_relative_path(tmp_path):
     touch(tmp_path, "a.py", "migrations/m.py", "pkg/vendor/v.py", "pkg/ok.py")
     found = discover([str(tmp_path)], exclude=["migrations", "pkg/vendor"], root=str(tmp_path)).files
     assert rel(tmp_path, found) == ["a.py", "pkg/ok.py"]
+    named = [str(tmp_path / "migrations" / "m.py"), str(tmp_path / "a.py")]
+    assert len(discover(named, exclude=["migrations"], root=str(tmp_path)).files) == 2  # named files are linted
+    forced = discover(named, exclude=["migrations"], root=str(tmp_path), force_exclude=True).files
+    assert rel(tmp_path, forced) == ["a.py"]
 
 
 SEG = st.sampled_from(["a", "b", "ab", "x.py", "y.py", "sub", "deep"])
@@ -86,7 +90,7 @@ def test_gitignore_matches_git_check_ignore(tmp_path_factory, patterns, paths):
         touch(root, p)
     proc = subprocess.run(
         [GIT, "-C", str(root), "check-ignore", "--no-index", "--stdin"],
-        input="\n".join(files) + "\n", capture_output=True, text=True,
+        input="\n".join(files) + "\n", check=False, capture_output=True, text=True,
     )
     git_ignored = set(proc.stdout.split())
 

@@ -94,6 +94,8 @@ def test_noqa_and_losscheck_ignore_suppress_by_code_or_name():
     assert lint("a = x  # losscheck: ignore[LCK990]\n") == []
     assert lint("a = x  # losscheck: ignore\n") == []
     assert [f.code for f in lint("a = x  # noqa: E501\n")] == ["LCK990"]  # someone else's code
+    assert lint("a = x  # NOQA:lck990\n") == []
+    assert [f.code for f in lint("a = x  # noqa: lck101\n")] == ["LCK990", "LCK901"]  # not a bare noqa
 
 
 def test_directive_in_a_string_is_not_a_directive():

@@ -59,7 +59,7 @@ def _loss_source(namespace: tuple[str, str, str], which: int, axis: str, shape: 
         # the reduction does not reach the return: the loss is per-example
         "unused": f"tf_stat = {reduced}\n    return {per_example}",
     }[shape]
-    return f"{imp}\n\ndef my_loss(y_true, y_pred):\n    tf_sq = (y_true - y_pred) ** 2\n    {body}\n"
+    return f"import tensorflow as tf\n{imp}\n\ndef my_loss(y_true, y_pred):\n    tf_sq = (y_true - y_pred) ** 2\n    {body}\n"
 
 
 @settings(max_examples=120, deadline=None)

@@ -195,3 +195,49 @@ def test_partial_and_instances_passed_to_compile() -> None:
         ("weighted", "a", "b", "compile", ("x",)),
         ("Custom.call", "t", "p", "loss-subclass", ("y",)),
     ]
+
+
+def test_numpy_only_files_hold_evaluation_code_not_keras_losses() -> None:
+    source = """
+    import numpy as np
+    from sklearn.metrics import r2_score
+
+    def rmse(y_true, y_pred):
+        return np.sqrt(np.mean((y_true - y_pred) ** 2))
+    """
+    assert found(source) == []
+    # the same function in a Keras file is checked; a bare snippet (no imports) too
+    assert [r[0] for r in found("import tensorflow as tf\n" + textwrap.dedent(source))] == ["rmse"]
+    assert [r[0] for r in found("def rmse(y_true, y_pred):\n    return 0\n")] == ["rmse"]
+
+
+def test_functions_called_directly_outside_loss_code_are_dropped() -> None:
+    result = found(
+        """
+        import tensorflow as tf
+
+        def evaluate(y_true, y_pred):  # called on model.predict output: NumPy land
+            return tf.reduce_mean(tf.abs(y_true - y_pred))
+
+        def step_loss(y_true, y_pred):  # a custom training loop wants a scalar
+            return tf.reduce_mean(tf.square(y_true - y_pred))
+
+        def dice(y_true, y_pred):  # a helper of a loss: still loss code
+            return tf.reduce_sum(y_true * y_pred, axis=-1)
+
+        def dice_loss(y_true, y_pred):
+            return 1.0 - dice(y_true, y_pred)
+
+        def both(y_true, y_pred):
+            return y_true
+
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = step_loss(y, model(x))
+            return loss
+
+        print(evaluate(y_test, model.predict(x_test)), both(1, 2))
+        model.compile(loss=both)
+        """
+    )
+    assert [r[0] for r in result] == ["dice", "dice_loss", "both"]

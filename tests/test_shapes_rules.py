@@ -314,3 +314,41 @@ def test_per_example_returns_stay_quiet_with_shapes():
         )
         == []
     )
+
+
+# -- shape-aware axis rules (LCK102 wrong-axis) ------------------------------------------------------
+
+
+def test_wrong_axis_follows_the_batch_through_stack_and_reductions():
+    findings = lint("""
+        import tensorflow as tf
+
+        def stacked_first(y_true, y_pred):
+            s = tf.stack([y_true, y_pred])
+            p = tf.nn.softmax(s, axis=0)  # axis 0 is the two stacked tensors: fine
+            return tf.reduce_mean(p[0], axis=-1)
+
+        def reduced_then_softmax(y_true, y_pred):
+            t = tf.reduce_sum(y_true, axis=[1, 2])  # the batch is still axis 0
+            return tf.reduce_mean(tf.nn.softmax(t, axis=0), axis=-1)
+
+        def stacked_last(y_true, y_pred):
+            s = tf.stack([y_true, y_pred], axis=1)  # the batch is still axis 0
+            return tf.reduce_mean(tf.argmax(s, axis=0), axis=-1)
+    """, "LCK102")
+    assert [(f.line, f.code) for f in findings] == [(11, "LCK102"), (15, "LCK102")]
+
+
+def test_layout_and_output_binding_from_pyproject(tmp_path, capsys, monkeypatch):
+    (tmp_path / "layout.json").write_text(json.dumps(LAYOUT))
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.losscheck]\nlayout = "layout.json"\n\n[tool.losscheck.outputs]\nseg_loss = "seg"\n'
+    )
+    # no compile() call in the file: the config is what binds seg_loss to the output
+    (tmp_path / "train.py").write_text(LOSS_FILE.split("\n\nmodel =")[0] + "\n")
+    monkeypatch.chdir(tmp_path)
+    code = main(["lint", "--no-cache", "--select", "LCK401", "--format", "json", "train.py"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(f["line"], f["code"]) for f in out] == [(7, "LCK401")]
+    assert "takes channels 0:2 of output 'seg'" in out[0]["message"]

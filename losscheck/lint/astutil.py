@@ -165,8 +165,26 @@ def names_in(expr: cst.CSTNode) -> set[str]:
     return {name.value for name in read_names(expr)}
 
 
+_READ_NAMES: dict[int, tuple[cst.CSTNode, list[cst.Name]]] = {}
+
+
 def read_names(expr: cst.CSTNode) -> list[cst.Name]:
-    """The Name nodes in ``expr`` that are variable reads (not attribute members or keywords)."""
+    """The Name nodes in ``expr`` that are variable reads (not attribute members or keywords).
+
+    Rules ask this of the same sub-expressions again and again (taint, masks, gates), so results
+    are memoised by node identity (the node is kept with its entry, so an id is never reused
+    while cached); the memo is dropped when it grows large."""
+    entry = _READ_NAMES.get(id(expr))
+    if entry is not None and entry[0] is expr:
+        return entry[1]
+    result = _read_names(expr)
+    if len(_READ_NAMES) > 100_000:
+        _READ_NAMES.clear()
+    _READ_NAMES[id(expr)] = (expr, result)
+    return result
+
+
+def _read_names(expr: cst.CSTNode) -> list[cst.Name]:
     skip: set[int] = set()
     out: list[cst.Name] = []
     for node in walk(expr):
@@ -227,3 +245,16 @@ def traverse(root: cst.CSTNode, enter, leave=None) -> None:
             stack.append((node, True))
         if descend is not False:
             stack.extend((child, False) for child in reversed(list(iter_children(node))))
+
+
+def all_nodes(ctx) -> list[cst.CSTNode]:  # ctx: FileContext (not imported: no cycle)
+    """Every syntax node of the file, pre-order, nested scopes included (computed once per file,
+    by the loss-function finder's walk)."""
+    nodes = ctx.__dict__.get("_losscheck_nodes")
+    if nodes is None:
+        _ = ctx.functions  # the finder's walk records them
+        nodes = ctx.__dict__.get("_losscheck_nodes")
+        if nodes is None:  # functions were provided some other way
+            nodes = list(walk(ctx.module, into_nested=True))
+            ctx.__dict__["_losscheck_nodes"] = nodes
+    return nodes

@@ -20,10 +20,10 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from losscheck import __version__
 from losscheck.lint.finding import Finding
@@ -77,6 +77,8 @@ def tool_key() -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile  # only writers pay for it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     try:
@@ -114,7 +116,7 @@ class ResultCache:
     misses: int = 0
 
     @classmethod
-    def open(cls, root: Path, tool: str, settings_fingerprint: Any, enabled: bool = True) -> "ResultCache":
+    def open(cls, root: Path, tool: str, settings_fingerprint: Any, enabled: bool = True) -> ResultCache:
         run_key = hashlib.blake2b(
             json.dumps([tool, settings_fingerprint], sort_keys=True, default=str).encode(), digest_size=16
         ).hexdigest()
@@ -178,7 +180,7 @@ class RuleInfo:
     triggers_are_regex: tuple[bool, ...] = ()
 
     @classmethod
-    def of(cls, rule: Any) -> "RuleInfo":
+    def of(cls, rule: Any) -> RuleInfo:
         from losscheck.lint.prefilter import triggers_for
 
         trig = triggers_for(rule)

@@ -11,7 +11,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from losscheck.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UserError
 from losscheck.lint import config as cfg

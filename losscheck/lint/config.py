@@ -17,9 +17,10 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from losscheck.errors import UserError
 
@@ -58,6 +59,7 @@ class Settings:
     exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     extend_exclude: list[str] = field(default_factory=list)
     respect_gitignore: bool = True
+    force_exclude: bool = False  # apply exclude to files named on the command line too
     layout: str | None = None  # absolute path of a layout file for shape inference
     outputs: dict[str, str] = field(default_factory=dict)  # function name -> output name
     output_format: str = "full"
@@ -69,7 +71,7 @@ class Settings:
     def fingerprint(self) -> dict[str, Any]:
         """What changes findings (for the cache key); not output format or paths of the run."""
         data = self.to_dict()
-        for key in ("output_format", "cache_dir", "config_path", "exclude", "extend_exclude", "respect_gitignore"):
+        for key in ("output_format", "cache_dir", "config_path", "exclude", "extend_exclude", "respect_gitignore", "force_exclude"):
             data.pop(key)
         if self.layout:
             try:
@@ -89,6 +91,7 @@ _KEYS: dict[str, str] = {
     "exclude": "list",
     "extend-exclude": "list",
     "respect-gitignore": "bool",
+    "force-exclude": "bool",
     "layout": "str",
     "outputs": "table-of-str",
     "output-format": "str",
@@ -189,6 +192,7 @@ def build_settings(
         exclude=list(table.get("exclude", DEFAULT_EXCLUDE)),
         extend_exclude=list(table.get("extend-exclude", [])),
         respect_gitignore=bool(table.get("respect-gitignore", True)),
+        force_exclude=bool(table.get("force-exclude", False)),
         layout=str(Path(root, layout).resolve()) if layout else None,
         outputs=dict(table.get("outputs", {})),
         output_format=table.get("output-format", "full"),

@@ -11,9 +11,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 SUFFIXES = (".py", ".pyi")
 
@@ -81,9 +81,7 @@ def parse_gitignore(text: str) -> list[IgnoreRule]:
         if not line or line.startswith("#"):
             continue
         negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        elif line.startswith("\\!") or line.startswith("\\#"):
+        if negate or line.startswith(("\\!", "\\#")):
             line = line[1:]
         dir_only = line.endswith("/")
         line = line.rstrip("/")
@@ -176,6 +174,7 @@ def discover(
     exclude: Sequence[str] = (),
     root: str | None = None,
     respect_gitignore: bool = True,
+    force_exclude: bool = False,
 ) -> Discovery:
     result = Discovery()
     excluder = Excluder(list(exclude), os.path.abspath(root or os.getcwd()))
@@ -189,7 +188,9 @@ def discover(
 
     for given in paths:
         if os.path.isfile(given):
-            add(os.path.normpath(given))
+            # pre-commit and editors pass files one by one: with force-exclude they obey `exclude` too
+            if not (force_exclude and _excluded_anywhere(excluder, given)):
+                add(os.path.normpath(given))
         elif os.path.isdir(given):
             top = os.path.abspath(given)
             ignores = _ancestor_ignores(top) if respect_gitignore else []
@@ -199,6 +200,18 @@ def discover(
             result.missing.append(given)
     result.files.sort()
     return result
+
+
+def _excluded_anywhere(excluder: Excluder, path: str) -> bool:
+    """Is the file, or any folder above it (up to the project root), excluded?"""
+    current = os.path.abspath(path)
+    while True:
+        if excluder.excluded(current, os.path.basename(current)):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current or not (parent + os.sep).startswith(excluder.root + os.sep):
+            return False
+        current = parent
 
 
 def _walk(

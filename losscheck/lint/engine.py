@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from losscheck.lint import diagnostics, suppress
 from losscheck.lint.finding import Finding
@@ -31,7 +32,7 @@ def decode(data: bytes) -> str:
         raise ValueError(str(exc)) from exc
 
 
-def run_rules(ctx: "FileContext", rules: Sequence[type["Rule"]]) -> list[Finding]:
+def run_rules(ctx: FileContext, rules: Sequence[type[Rule]]) -> list[Finding]:
     """Run each rule; a rule that raises becomes one LCK997 finding and loses its other findings."""
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
@@ -81,7 +82,7 @@ def lint_source(
     source: str,
     path: str = "<string>",
     *,
-    rules: Sequence[type["Rule"]],
+    rules: Sequence[type[Rule]],
     options: Mapping[str, Any] | None = None,
 ) -> list[Finding]:
     """Lint ``source``; returns findings sorted by position, suppressions applied.
@@ -132,7 +133,7 @@ def lint_bytes(
     data: bytes,
     path: str,
     *,
-    rules: Sequence[type["Rule"]],
+    rules: Sequence[type[Rule]],
     options: Mapping[str, Any] | None = None,
 ) -> list[Finding]:
     try:

@@ -114,6 +114,8 @@ class _Index:
         self.by_name: dict[str, list[cst.FunctionDef]] = {}
         self.classes: dict[str, list[cst.ClassDef]] = {}
         self.compile_calls: list[tuple[cst.Call, cst.FunctionDef | None]] = []
+        # `name(...)` calls with the innermost function or lambda they sit in (None: module level)
+        self.direct_calls: list[tuple[str, cst.FunctionDef | cst.Lambda | None]] = []
         # simple `name = value` assignments, per enclosing function (None: module level)
         self.assigns: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
         self._stack: list[cst.CSTNode] = []
@@ -168,6 +170,15 @@ class _Index:
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
             self.compile_calls.append((node, self._enclosing_function()))
+        elif isinstance(node.func, cst.Name):
+            scope = next((n for n in reversed(self._stack) if isinstance(n, (cst.FunctionDef, cst.Lambda))), None)
+            self.direct_calls.append((node.func.value, scope))
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._stack.append(node)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self._stack.pop()
 
 
 class _Finder:
@@ -388,6 +399,40 @@ class _Finder:
                     result.extend(v for v in assigned if isinstance(v, cst.Lambda))
         return result
 
+    # -- precision: drop what is surely not called by Keras ---------------------------------
+    def prune(self) -> None:
+        """Drop functions found only by their signature when Keras surely does not call them:
+
+        - the file imports NumPy, scikit-learn, pandas, SciPy or PyTorch but no TensorFlow/Keras/JAX:
+          `def rmse(y_true, y_pred)` there is evaluation code (or PyTorch, which has its own
+          plugin), where `np.mean` and `y_true[0]` are right. A file with no imports at all (a
+          snippet) is still checked;
+        - the function is called directly, and only from code that is not itself loss code
+          (`rmse(y_test, model.predict(x))`, or a custom training loop, where a scalar loss is
+          what `tape.gradient` wants).
+        """
+        heads = {target.split(".")[0] for target in self.imports.names.values()}
+        tensor_file = bool(heads & {"tensorflow", "keras", "tf_keras", "jax"}) or bool(self.imports.star_modules)
+        array_file = bool(heads & {"numpy", "sklearn", "scipy", "pandas", "torch"})
+        candidates = [f for f in self.found.values() if f.origin == "signature" and not f.uses]
+        if array_file and not tensor_file:
+            for f in candidates:
+                del self.found[f.node]
+            return
+        called_from: dict[str, list[cst.CSTNode | None]] = {}
+        for name, scope in self.index.direct_calls:
+            called_from.setdefault(name, []).append(scope)
+        changed = True
+        while changed:
+            changed = False
+            for f in candidates:
+                if f.node not in self.found or not isinstance(f.node, cst.FunctionDef) or f.class_node is not None:
+                    continue
+                scopes = called_from.get(f.node.name.value)
+                if scopes and not any(scope is not None and scope in self.found for scope in scopes):
+                    del self.found[f.node]
+                    changed = True
+
     # -- result --------------------------------------------------------------------------
     def result(self) -> list[LossFunction]:
         order = self.index.order
@@ -417,9 +462,11 @@ def _own_returns(fn: cst.FunctionDef) -> list[cst.Return]:
 def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
     finder = _Finder(ctx)
     ctx.__dict__["_losscheck_loss_classes"] = frozenset(finder.loss_classes)
+    ctx.__dict__["_losscheck_nodes"] = list(finder.index.order)  # pre-order: see astutil.all_nodes
     finder.by_signature()
     finder.by_compile()
     finder.by_comment()
+    finder.prune()
     return finder.result()
 
 

@@ -7,7 +7,7 @@ loop re-lints and gets another chance at it on the next pass.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from losscheck.lint.finding import Edit, Finding, Fix
 

@@ -13,8 +13,9 @@ import io
 import os
 import tempfile
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from losscheck.lint import config as cfg
 from losscheck.lint.diagnostics import DIAGNOSTIC_CODES

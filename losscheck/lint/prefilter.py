@@ -20,7 +20,7 @@ Where a rule gets its triggers:
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 # Names the finder accepts as y_true / y_pred (superset of finder._STRONG_TRUE/_STRONG_PRED).
 STRONG_NAMES: frozenset[str] = frozenset(
@@ -133,9 +133,8 @@ def _assigned_from(data: bytes, name: bytes, defined: set[bytes]) -> bool:
         if _word_at(data, i, end):
             rest = data[end : data.find(b"\n", end) if b"\n" in data[end:] else len(data)]
             stripped = rest.lstrip()
-            if stripped.startswith(b"=") and not stripped.startswith(b"=="):
-                if set(_IDENT.findall(stripped)) & defined:
-                    return True
+            if stripped.startswith(b"=") and not stripped.startswith(b"==") and set(_IDENT.findall(stripped)) & defined:
+                return True
         i = data.find(name, end)
     return False
 

@@ -8,14 +8,20 @@ Rule classes (and libcst) are imported only when some file actually has to be pa
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from losscheck.lint import config as cfg
 from losscheck.lint import diagnostics
-from losscheck.lint.cache import Manifest, ResultCache, RuleInfo, cache_root, load_manifest, tool_key
+from losscheck.lint.cache import (
+    Manifest,
+    ResultCache,
+    RuleInfo,
+    cache_root,
+    load_manifest,
+    tool_key,
+)
 from losscheck.lint.discover import discover
 from losscheck.lint.finding import Finding
 from losscheck.lint.prefilter import Prefilter
@@ -71,7 +77,26 @@ def plan(settings: cfg.Settings, *, use_cache: bool = True) -> Plan:
         "layout_path": settings.layout,
         "outputs": dict(settings.outputs),
     }
+    if settings.layout:
+        options["layout"] = _load_layout(settings.layout)
     return Plan(settings, manifest, list(enabled), options)  # type: ignore[arg-type]
+
+
+def _load_layout(path: str) -> Any:
+    """Validate the layout once, up front: a bad layout is a usage error (exit 2) naming the file
+    and JSON path, not an internal error in every file. The loaded layout goes to the shape
+    engine in ``options["layout"]`` (workers get it pickled), so no file loads it again."""
+    import pickle
+
+    from losscheck.layout.load import load
+    from losscheck.layout.validate import validate
+
+    layout = validate(load(path))  # raises UserError/LayoutError with the file and place
+    try:
+        pickle.dumps(layout)
+    except Exception:  # noqa: BLE001 - not picklable: workers load it from layout_path
+        return None
+    return layout
 
 
 def _relpath(path: str, root: str) -> str:
@@ -131,6 +156,7 @@ def run(
         exclude=[*settings.exclude, *settings.extend_exclude],
         root=settings.root,
         respect_gitignore=settings.respect_gitignore,
+        force_exclude=settings.force_exclude,
     )
     result = RunResult(missing=found.missing, files=len(found.files))
     tool = tool_key() if use_cache else ""
@@ -216,7 +242,9 @@ def _lint_all(todo: list[FileJob], options: dict[str, Any], jobs: int | None) ->
     small = jobs is None and (len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES)
     if workers <= 1 or small:
         return [lint_job(job, options) for job in todo]
-    import multiprocessing
+    import multiprocessing  # imported here: single-file runs never pay for the pool machinery
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # fork: workers inherit the imported modules and the loaded registry (no re-import cost).
     try:

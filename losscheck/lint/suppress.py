@@ -14,17 +14,18 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Literal
 
 from losscheck.lint.diagnostics import DIAGNOSTIC_CODES
 from losscheck.lint.finding import Finding
 
 DirectiveKind = Literal["noqa", "ignore", "ignore-file"]
 
-# flake8/ruff syntax: "# noqa", "# noqa: A1,B2", "# noqa:A1 B2" ("noqa" in any case)
+# flake8/ruff syntax: a bare NOQA comment, or with codes: "NOQA: A1,B2", "NOQA:A1 B2" (any case)
 _NOQA = re.compile(
-    r"#\s*(?i:noqa)(?::\s?(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*))?"
+    r"#\s*(?i:noqa)(?::\s?(?P<codes>(?i:[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*)))?"
 )
 _OURS = re.compile(
     r"#\s*losscheck:\s*(?P<kind>ignore-file|ignore)\b(?:\[(?P<entries>[^\]]*)\])?"
@@ -77,7 +78,8 @@ def parse_directives(source: str) -> list[Directive]:
         spans: list[tuple[int, int, DirectiveKind, tuple[str, ...] | None]] = []
         for m in _NOQA.finditer(text):
             codes = m.group("codes")
-            entries = tuple(c for c in re.split(r"[\s,]+", codes) if c) if codes else None
+            # codes in any case ("noqa: lck101"): a lowercase list must not become a bare noqa
+            entries = tuple(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else None
             spans.append((m.start(), m.end(), "noqa", entries))
         for m in _OURS.finditer(text):
             raw = m.group("entries")
@@ -110,7 +112,6 @@ def apply(findings: list[Finding], directives: list[Directive]) -> list[Finding]
         suppressed = False
         for d in files + by_line.get(f.line, []):
             entry = d.matches(f)
-            # A bare `# noqa` is shared with other linters; ours all start "losscheck:".
             if entry is not None:
                 d.used.add(entry)
                 suppressed = True

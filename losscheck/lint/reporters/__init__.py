@@ -6,8 +6,8 @@ Findings arrive sorted (path, line, column, code), so every format is determinis
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from losscheck.lint.finding import Finding
 

@@ -4,7 +4,7 @@ severity, message, fix), in the same order as every other format."""
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from losscheck.lint.finding import Finding
 from losscheck.lint.reporters import ReportContext

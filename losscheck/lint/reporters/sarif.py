@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from losscheck import __version__
 from losscheck.lint.finding import Finding
@@ -19,7 +20,7 @@ def _uri(path: str) -> str:
 
 
 def render_sarif(findings: Sequence[Finding], ctx: ReportContext) -> str:
-    infos = {getattr(r, "code"): r for r in ctx.rules}
+    infos = {r.code: r for r in ctx.rules}
     used = sorted({f.code for f in findings} | set(infos))
     rule_index = {code: i for i, code in enumerate(used)}
     by_code = {f.code: f for f in findings}

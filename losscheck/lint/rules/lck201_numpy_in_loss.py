@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, walk
+from losscheck.lint.astutil import all_nodes, get_arg
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
 from losscheck.lint.finder import is_keras_called
@@ -26,7 +26,7 @@ def _eager_callables(ctx: FileContext) -> tuple[set[str], set[int]]:
         return cached
     names: set[str] = set()
     lambdas: set[int] = set()
-    for node in walk(ctx.module, into_nested=True):
+    for node in all_nodes(ctx):
         if isinstance(node, cst.Call) and ctx.imports.qualname(node.func) in _EAGER_WRAPPERS:
             func = get_arg(node, "func", 0)
             if isinstance(func, cst.Name):
@@ -129,12 +129,13 @@ class NumpyInLoss(Rule):
         Invalid(
             """
             import numpy as np
+            import tensorflow as tf
 
             def mae(y_true, y_pred):
                 return np.mean(np.abs(y_true - y_pred), axis=-1)
             """,
             message="`np.mean(...)` is NumPy on a tensor",
-            line=5,
+            line=6,
             count=2,
         ),
         Invalid(

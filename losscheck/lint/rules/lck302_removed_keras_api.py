@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import walk
+from losscheck.lint.astutil import all_nodes
 from losscheck.lint.context import FileContext
 from losscheck.lint.imports import dotted_name
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -228,7 +228,7 @@ class RemovedKerasApi(Rule):
             return
         keras_bound = imports.resolve_name("keras") == "keras"
         parents: dict[int, cst.CSTNode] = {}
-        for node in walk(ctx.module, into_nested=True):
+        for node in all_nodes(ctx):
             if isinstance(node, cst.ImportFrom):
                 self._import_from(ctx, node)
                 continue

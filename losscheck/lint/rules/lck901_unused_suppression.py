@@ -6,7 +6,8 @@ The engine runs this rule after the other rules and the suppressions (it sets
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from losscheck.lint.finding import Edit, Finding, Fix
 from losscheck.lint.rule import Invalid, Rule
@@ -85,12 +86,12 @@ class UnusedSuppression(Rule):
         ),
     ]
 
-    def check(self, ctx: "FileContext") -> None:
+    def check(self, ctx: FileContext) -> None:
         return None  # everything happens in check_suppressions
 
     @classmethod
     def check_suppressions(
-        cls, ctx: "FileContext", directives: "list[Directive]", enabled: Sequence[type[Rule]]
+        cls, ctx: FileContext, directives: list[Directive], enabled: Sequence[type[Rule]]
     ) -> Iterable[Finding]:
         if not directives:
             return []
@@ -135,7 +136,7 @@ class UnusedSuppression(Rule):
 
     @classmethod
     def _finding(
-        cls, ctx: "FileContext", d: "Directive", message: str, lines: list[str], keep: tuple[str, ...]
+        cls, ctx: FileContext, d: Directive, message: str, lines: list[str], keep: tuple[str, ...]
     ) -> Finding:
         line_text = lines[d.line - 1] if d.line - 1 < len(lines) else ""
         if keep:
@@ -165,7 +166,7 @@ class UnusedSuppression(Rule):
         )
 
 
-def _known_rules(ctx: "FileContext") -> dict[str, tuple[str, str]]:
+def _known_rules(ctx: FileContext) -> dict[str, tuple[str, str]]:
     """code or name -> (code, name) of every rule that exists (enabled or not)."""
     rules = ctx.options.get("known_rules")
     if rules is None:

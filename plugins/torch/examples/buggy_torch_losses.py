@@ -12,7 +12,7 @@ def per_sample_bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, target)  # expect: LTH101
 
 
-def weighted_mse(pred, target, sample_weight):
+def weighted_mse_loss(pred, target, sample_weight):
     return F.mse_loss(pred, target) * sample_weight  # expect: LTH101
 
 

@@ -9,7 +9,7 @@ def per_sample_bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).mean(1)
 
 
-def weighted_mse(pred, target, sample_weight):
+def weighted_mse_loss(pred, target, sample_weight):
     per_sample = F.mse_loss(pred, target, reduction="none").flatten(1).mean(1)
     return (per_sample * sample_weight).mean()
 

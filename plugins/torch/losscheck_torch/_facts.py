@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
     from losscheck_torch._losscalls import Resolver
 
-# Parameter names that mean "the model's prediction" / "the ground truth" in PyTorch code.
+# Parameter names that mean "the model's prediction" in PyTorch code.
 PRED_NAMES = frozenset(
     {
         "pred",
@@ -38,13 +38,16 @@ PRED_NAMES = frozenset(
         "predicted",
     }
 )
-TARGET_NAMES = frozenset({"target", "targets", "y", "label", "labels", "y_true", "gt", "ground_truth", "truth", "true"})
 # A function whose name says its result is one value per sample (or per element).
-PER_SAMPLE_NAME = re.compile(
-    r"per_?(sample|example|pixel|element|instance|item|image)s?|unreduced|elementwise|element_wise"
-    r"|samplewise|sample_wise|no_reduction|reduction_none",
-    re.IGNORECASE,
+PER_SAMPLE_WORDS = (
+    r"per_?(?:sample|example|pixel|element|instance|item|image)|unreduced|element_?wise|sample_?wise"
+    r"|no_?reduction|reduction_?none"
 )
+PER_SAMPLE_NAME = re.compile(PER_SAMPLE_WORDS, re.IGNORECASE)
+# A function or class is loss code when its name says so (the pre-filter trigger in
+# rules/_base.py matches the same words in `def`/`class` lines, so the two must agree).
+LOSS_NAME_WORDS = r"loss|criterion"
+LOSS_NAME = re.compile(f"{LOSS_NAME_WORDS}|{PER_SAMPLE_WORDS}", re.IGNORECASE)
 # Calls whose arguments are for humans (logging), not for the loss value.
 LOGGING_CALL = re.compile(r"(^|\.|_)(log\w*|print|info|debug|warning|append|extend|add_scalar\w*|update)$")
 
@@ -135,12 +138,12 @@ def _params(node: cst.FunctionDef) -> tuple[str, ...]:
 
 
 def _is_loss(node: cst.FunctionDef, class_name: str | None, params: Sequence[str]) -> bool:
-    name = node.name.value.lower()
-    if "loss" in name or "criterion" in name:
+    """Loss code by name: ``per_sample_ce``, ``focal_loss``, ``DiceLoss.forward``. (A pair of
+    prediction/target parameters alone is not enough: ``forward(self, input, target)`` is in
+    every other PyTorch module, and the pre-filter could not see it cheaply.)"""
+    if LOSS_NAME.search(node.name.value):
         return True
-    if class_name and re.search(r"loss|criterion", class_name, re.IGNORECASE) and name in {"forward", "__call__"}:
-        return True
-    return any(p in PRED_NAMES for p in params) and any(p in TARGET_NAMES for p in params)
+    return bool(class_name and LOSS_NAME.search(class_name) and node.name.value in {"forward", "__call__"})
 
 
 @dataclass

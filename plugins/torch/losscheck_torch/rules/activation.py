@@ -11,7 +11,7 @@ from losscheck.lint.finding import Finding
 from losscheck.lint.rule import Invalid
 from losscheck_torch._facts import torch_facts
 from losscheck_torch._losscalls import LossCall, Resolver
-from losscheck_torch.rules._base import TorchRule
+from losscheck_torch.rules._base import ACTIVATION_TRIGGER, TorchRule
 
 PLUGIN_API = 1
 
@@ -78,6 +78,7 @@ class SoftmaxBeforeCrossEntropy(TorchRule):
     name = "softmax-before-cross-entropy"
     summary = "Softmax/sigmoid applied before a loss that applies it itself (or expects log-probabilities)"
     severity = "error"
+    triggers = (ACTIVATION_TRIGGER,)
 
     VALID = [
         """
@@ -276,6 +277,7 @@ class LogSoftmaxBeforeCrossEntropy(TorchRule):
     name = "log-softmax-before-cross-entropy"
     summary = "A log_softmax before cross_entropy, which applies it itself (redundant)"
     severity = "warning"
+    triggers = (ACTIVATION_TRIGGER,)
 
     VALID = [
         """
