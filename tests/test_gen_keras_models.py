@@ -114,7 +114,7 @@ def test_saved_model_reloads_without_custom_objects(tmp_path):
     proc = subprocess.run([sys.executable, str(tmp_path / "reload.py"), module_file, str(tmp_path / "model.keras"),
                            str(tmp_path / "data.npz")], capture_output=True, text=True, env=ENV, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Could not" not in proc.stderr, proc.stderr[-2000:]  # e.g. "Could not deserialize" the losses
+    assert "deserializ" not in proc.stderr, proc.stderr[-2000:]  # Keras warns when it cannot rebuild the losses
     after = float(proc.stdout.split("LOSS")[1])
     np.testing.assert_allclose(after, before, rtol=1e-5)
 

@@ -26,7 +26,9 @@ def expressions(depth: int = 0) -> st.SearchStrategy[str]:
     leaves = st.one_of(
         st.sampled_from(NAMES),
         st.sampled_from(["0", "1", "0.5", "-1", "None", "'name'", "1e-7"]),
-        st.builds(lambda n, k: f"{n}[{k}]", st.sampled_from(NAMES), st.sampled_from(["0", "i", "..., 0", ":, 1", "'x'", "0, ..."])),
+        st.builds(
+            lambda n, k: f"{n}[{k}]", st.sampled_from(NAMES), st.sampled_from(["0", "i", "..., 0", ":, 1", "'x'", "0, ..."])
+        ),
     )
     if depth >= 3:
         return leaves
@@ -47,7 +49,11 @@ def statements() -> st.SearchStrategy[str]:
         st.builds(lambda n, x: f"{n} = {x}", st.sampled_from(NAMES), expr),
         st.builds(lambda n, x: f"{n} += {x}", st.sampled_from(NAMES), expr),
         st.builds(lambda x: f"a, b = {x}", expr),
-        st.builds(lambda x, y: f"for i in {x}:\n        loss = {y}", st.sampled_from(["range(3)", "y_true", "range(batch_size)", "zip(y_true, y_pred)"]), expr),
+        st.builds(
+            lambda x, y: f"for i in {x}:\n        loss = {y}",
+            st.sampled_from(["range(3)", "y_true", "range(batch_size)", "zip(y_true, y_pred)"]),
+            expr,
+        ),
         st.builds(lambda x, y: f"if {x}:\n        return {y}", expr, expr),
         st.builds(lambda x: f"return {x}", expr),
     )
@@ -66,13 +72,17 @@ IMPORTS = (
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(header=st.sampled_from(HEADERS), body=st.lists(statements(), min_size=1, max_size=6),
-       compile_line=st.sampled_from(["", "model.compile(loss=my_loss, metrics=[helper])", "model.compile(loss={'a': f, 'b': lambda t, p: t})"]))
+@given(
+    header=st.sampled_from(HEADERS),
+    body=st.lists(statements(), min_size=1, max_size=6),
+    compile_line=st.sampled_from(
+        ["", "model.compile(loss=my_loss, metrics=[helper])", "model.compile(loss={'a': f, 'b': lambda t, p: t})"]
+    ),
+)
 def test_generated_losses_never_crash(header: str, body: list[str], compile_line: str) -> None:
-    indent = "    " if header.startswith("def") else "    "
     lines = [IMPORTS, header]
     for statement in body:
-        lines.append(indent + statement)
+        lines.append("    " + statement)
     source = "\n".join(lines) + "\n" + compile_line + "\n"
     try:
         cst.parse_module(source)

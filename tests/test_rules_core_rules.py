@@ -242,7 +242,8 @@ def test_lint_path_imports_no_tensorflow_keras_or_numpy() -> None:
         import sys
         from losscheck.lint.engine import lint_source
         from losscheck.lint.registry import builtin_rules
-        source = "import tensorflow as tf\\nimport numpy as np\\ndef l(y_true, y_pred):\\n    return np.mean(tf.reduce_mean(y_true))\\n"
+        source = ("import tensorflow as tf\\nimport numpy as np\\n"
+                  "def l(y_true, y_pred):\\n    return np.mean(tf.reduce_mean(y_true))\\n")
         findings = lint_source(source, "t.py", rules=builtin_rules())
         assert findings
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"tensorflow", "keras", "numpy", "jax", "torch"})

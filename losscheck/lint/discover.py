@@ -102,9 +102,10 @@ class IgnoreFile:
 
     def decide(self, abspath: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by '!', None: no opinion."""
-        rel = os.path.relpath(abspath, self.base).replace(os.sep, "/")
-        if rel.startswith(".."):
+        prefix = self.base.rstrip(os.sep) + os.sep
+        if not abspath.startswith(prefix):  # string test: relpath() per entry is the walk's hot spot
             return None
+        rel = abspath[len(prefix) :].replace(os.sep, "/")
         verdict: bool | None = None
         for rule in self.rules:
             if rule.dir_only and not is_dir:
@@ -147,19 +148,26 @@ def _is_ignored(ignores: Sequence[IgnoreFile], abspath: str, is_dir: bool) -> bo
     return verdict
 
 
-@dataclass
 class Excluder:
-    patterns: list[str]
-    root: str
+    """``exclude`` globs: a glob without ``/`` matches an entry's name, one with ``/`` its path
+    relative to the project root (or its absolute path). All globs are compiled into one regex
+    per kind: the walk asks this for every entry, so it must cost one match, not one per glob."""
+
+    def __init__(self, patterns: list[str], root: str) -> None:
+        self.patterns = patterns
+        self.root = root
+        names = [fnmatch.translate(p) for p in patterns if "/" not in p]
+        paths = [fnmatch.translate(p.rstrip("/")) for p in patterns if "/" in p]
+        self._names = re.compile("|".join(names)) if names else None
+        self._paths = re.compile("|".join(paths)) if paths else None
 
     def excluded(self, abspath: str, name: str) -> bool:
-        if not self.patterns:
+        if self._names is not None and self._names.match(name):
+            return True
+        if self._paths is None:
             return False
         rel = os.path.relpath(abspath, self.root).replace(os.sep, "/")
-        for pat in self.patterns:
-            if fnmatch.fnmatchcase(name, pat) or fnmatch.fnmatchcase(rel, pat) or fnmatch.fnmatchcase(abspath, pat):
-                return True
-        return False
+        return bool(self._paths.match(rel) or self._paths.match(abspath.replace(os.sep, "/")))
 
 
 @dataclass

@@ -295,7 +295,7 @@ class ReturnClassifier:
         verdicts = [self.classify(v) for v in values]
         if not verdicts or any(v.kind is not Kind.REDUCED for v in verdicts):
             return []
-        return list(zip(values, verdicts))
+        return list(zip(values, verdicts, strict=True))
 
     # -- the classifier ---------------------------------------------------------------------
     def classify(self, expr: cst.BaseExpression) -> Verdict:

@@ -100,15 +100,28 @@ def _load_layout(path: str) -> Any:
 
 
 def _relpath(path: str, root: str) -> str:
+    """Posix path relative to the project root; absolute when outside it."""
     absolute = os.path.abspath(path)
-    rel = os.path.relpath(absolute, root) if not os.path.relpath(absolute, root).startswith("..") else absolute
-    return rel.replace(os.sep, "/")
+    if absolute.startswith(root.rstrip(os.sep) + os.sep):
+        return absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    return absolute.replace(os.sep, "/")
 
 
 def display_path(path: str) -> str:
     """Relative to the working directory when inside it (as ruff prints), else as given."""
-    rel = os.path.relpath(os.path.abspath(path))
-    return path if rel.startswith("..") else rel
+    if not os.path.isabs(path):
+        return path  # as given, relative to the working directory (discover normalised it)
+    cwd = _cwd_prefix()
+    return path[len(cwd) :] if path.startswith(cwd) else path
+
+
+_CWD: list[str] = []
+
+
+def _cwd_prefix() -> str:
+    if not _CWD:
+        _CWD.append(os.getcwd().rstrip(os.sep) + os.sep)
+    return _CWD[0]
 
 
 # -- the per-file work (runs in workers) -----------------------------------------------------
