@@ -149,6 +149,7 @@ class Run:
     max_rss_mb: float
     stdout_bytes: int
     stderr_tail: str
+    findings: int | None = None  # records in the JSON output, when the command printed JSON
 
 
 def measure(what: str, command: list[str], timeout: float = 900) -> Run:
@@ -165,8 +166,12 @@ def measure(what: str, command: list[str], timeout: float = 900) -> Run:
         rss_kb = int(rss_text[-1]) if rss_text and rss_text[-1].isdigit() else -1
     finally:
         os.unlink(time_file)
+    try:
+        findings = len(json.loads(proc.stdout)) if proc.stdout.strip().startswith(b"[") else None
+    except ValueError:
+        findings = None
     return Run(what, command, proc.returncode, wall, rss_kb / 1024, len(proc.stdout),
-               proc.stderr.decode(errors="replace")[-2000:])
+               proc.stderr.decode(errors="replace")[-2000:], findings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,10 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         results["python_file"] = make_python_file(py, args.mb)
         lint = measure("lint", [sys.executable, "-m", "losscheck", "lint", "--no-cache", "--format", "json", str(py)])
         results["lint"] = asdict(lint)
-        if lint.returncode in (0, 1):
-            results["lint"]["findings"] = len(json.loads(subprocess.run(
-                [sys.executable, "-m", "losscheck", "lint", "--no-cache", "--format", "json", str(py)],
-                capture_output=True, text=True).stdout or "[]"))
+        results["lint"]["findings"] = lint.findings
         layout = tmpdir / "big_layout.json"
         results["layout"] = make_layout(layout, args.tasks)
         gen_out = tmpdir / "big_losses_gen.py"

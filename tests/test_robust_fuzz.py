@@ -408,8 +408,8 @@ def run_cli(paths: list[Path], *extra: str) -> subprocess.CompletedProcess:
 
 
 def check_cli_batch(tmp_path: Path, sources: list[str]) -> None:
-    """The real CLI on a folder of files: exit 0/1/2, JSON on stdout, no traceback, no LCK997,
-    and LCK999 exactly for the files CPython cannot parse."""
+    """The real CLI on a folder of files: exit 0/1/2, JSON on stdout, no traceback, no LCK997, no
+    LCK999 on a file CPython parses, LCK999 on a loss-like file libcst cannot parse."""
     paths = []
     for n, source in enumerate(sources):
         path = tmp_path / f"prog_{n:03d}.py"
@@ -425,7 +425,9 @@ def check_cli_batch(tmp_path: Path, sources: list[str]) -> None:
         if _python_parses(source):
             # libcst and CPython agree on every program these strategies produce that CPython accepts
             assert path.name not in bad_syntax, source
-        elif _libcst_rejects(source):
+        elif _libcst_rejects(source) and ("y_true" in source or "y_pred" in source):
+            # The pre-filter skips files with no loss-like names without parsing them (so a syntax
+            # error there goes unreported, by design); one that mentions y_true/y_pred is parsed.
             assert path.name in bad_syntax, source
     if bad_syntax:
         assert proc.returncode == 2
@@ -438,7 +440,7 @@ def test_generated_loss_programs_api(source: str) -> None:
     check_api(source)
 
 
-@settings(FUZZ, max_examples=max(FUZZ.max_examples // 2, 10))
+@settings(FUZZ, max_examples=max(FUZZ.max_examples // 3, 10))
 @given(hypothesmith.from_node())
 def test_hypothesmith_programs_api(source: str) -> None:
     check_api(source)
@@ -473,10 +475,10 @@ def test_mutated_loss_modules_cli(tmp_path_factory, sources: list[str]) -> None:
     check_cli_batch(tmp_path_factory.mktemp("mut"), sources)
 
 
-@settings(FUZZ, max_examples=2)
-@given(st.lists(hypothesmith.from_node(), min_size=10, max_size=10))
-def test_hypothesmith_programs_cli(tmp_path_factory, sources: list[str]) -> None:
-    check_cli_batch(tmp_path_factory.mktemp("hsm"), sources)
+@settings(FUZZ, max_examples=4)
+@given(hypothesmith.from_node())  # one program per example: hypothesmith records a target per draw
+def test_hypothesmith_programs_cli(tmp_path_factory, source: str) -> None:
+    check_cli_batch(tmp_path_factory.mktemp("hsm"), [source])
 
 
 # -- bytes that are not text --------------------------------------------------------------

@@ -885,14 +885,64 @@ def loss_scope(ctx, fn_node: cst.FunctionDef | cst.Lambda):
     inner = fn_node.body
     if isinstance(inner, cst.IndentedBlock) and inner.body:
         inner = inner.body[0]
-    return ctx.scopes.get(inner)
+    return loss_scopes(ctx).get(inner)
+
+
+_STUB_BODY = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
+
+
+def loss_scopes(ctx) -> Mapping[cst.CSTNode, object]:
+    """libcst ScopeProvider results for the parts of the module that loss code can see.
+
+    The scope analysis is the most expensive fact (~1 s for a 1,000-line file), and a loss
+    function sees only its own scopes, the enclosing ones and module-level names. So the
+    analysis runs on a copy of the module in which every top-level ``def``/``class`` that holds
+    no loss function (and no ``global``/``nonlocal`` statement, which could bind a module name
+    from inside) has its body replaced by ``pass``: its name is still bound, nothing it binds
+    inside could be seen by a loss. libcst shares unchanged subtrees between the copy and the
+    original, so the loss functions' nodes (and module-level statements) are the very nodes of
+    ``ctx.module`` and the mapping can be read with them.
+    """
+    cached = ctx.__dict__.get("_losscheck_loss_scopes")
+    if cached is None:
+        from libcst.metadata import MetadataWrapper, ScopeProvider
+
+        module = _pruned_module(ctx)
+        if module is ctx.module:
+            cached = ctx.scopes
+        else:
+            cached = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+        ctx.__dict__["_losscheck_loss_scopes"] = cached
+    return cached
+
+
+def _pruned_module(ctx) -> cst.Module:
+    module = ctx.module
+    keep_ids = {id(fn.node) for fn in ctx.functions}
+    body: list[cst.CSTNode] = []
+    changed = False
+    for stmt in module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and not _holds(stmt, keep_ids):
+            body.append(stmt.with_changes(body=_STUB_BODY))
+            changed = True
+        else:
+            body.append(stmt)
+    return module.with_changes(body=body) if changed else module
+
+
+def _holds(stmt: cst.CSTNode, keep_ids: set[int]) -> bool:
+    """Does ``stmt`` contain a loss function, or a ``global``/``nonlocal`` statement?"""
+    for node in walk(stmt):
+        if id(node) in keep_ids or isinstance(node, (cst.Global, cst.Nonlocal)):
+            return True
+    return False
 
 
 def _all_scopes(ctx) -> list:
     cached = getattr(ctx, "_losscheck_all_scopes", None)
     if cached is None:
         seen: dict[int, object] = {}
-        for scope in ctx.scopes.values():
+        for scope in loss_scopes(ctx).values():
             if scope is not None:
                 seen.setdefault(id(scope), scope)
         cached = list(seen.values())

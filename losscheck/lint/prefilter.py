@@ -202,9 +202,39 @@ _KERAS_BACKEND = re.compile(
 )
 
 
+# What Keras 3's ``keras.backend`` still has (a copy of lck302's KERAS3_BACKEND, which the
+# prefilter test checks; the rules are not imported here: files the filter rejects never load them).
+KERAS3_BACKEND_NAMES: frozenset[bytes] = frozenset(
+    {b"backend", b"clear_session", b"epsilon", b"floatx", b"get_uid", b"image_data_format", b"is_float_dtype",
+     b"is_int_dtype", b"is_keras_tensor", b"result_type", b"set_epsilon", b"set_floatx", b"set_image_data_format",
+     b"standardize_dtype"}
+)
+# LCK302 needs a module import of ``keras``/``keras.*`` (``import keras``, ``from keras... import``).
+_KERAS_IMPORT = re.compile(rb"\bimport\b[^\n]*\bkeras\b|\bfrom\s+keras\b")
+_KERAS_ALIAS = re.compile(rb"\bimport\s+keras\s+as\s+(\w+)")
+_BACKEND_ATTR = re.compile(rb"keras\s*\.\s*backend\s*\.\s*(\w+)")
+
+
 def keras_backend(data: bytes) -> bool:
-    """``keras.backend`` imported or used (Keras 3 removed most of its functions)."""
-    return b"backend" in data and _KERAS_BACKEND.search(data) is not None
+    """``keras.backend`` imported or used in a way LCK302 may report (Keras 3 removed most of its
+    functions): an import of ``keras``, and ``keras.backend`` bound to a name (``from keras import
+    backend``, ``import keras.backend as K``, ``K = keras.backend``), a ``from keras.backend import``,
+    or ``keras.backend.NAME`` for a NAME Keras 3 lacks. ``keras.backend.floatx()`` alone is fine."""
+    if b"backend" not in data or _KERAS_IMPORT.search(data) is None:
+        return False
+    for alias in _KERAS_ALIAS.findall(data):  # `import keras as k` ... `k.backend.mean(x)`
+        if alias != b"keras" and re.search(rb"\b" + alias + rb"\s*\.\s*backend\b", data):
+            return True
+    for m in _KERAS_BACKEND.finditer(data):
+        if not m.group(0).startswith(b"keras"):
+            return True  # a `from keras import backend` form
+        attr = _BACKEND_ATTR.match(data, m.start())
+        if attr is None:
+            return True  # `keras.backend` itself: bound to a name, imported from, passed around
+        name = attr.group(1)
+        if name not in KERAS3_BACKEND_NAMES and not name.startswith(b"_"):
+            return True
+    return False
 
 
 _OUTPUT_COMMENT = re.compile(rb"losscheck:\s*output")
