@@ -35,3 +35,12 @@ def test_rule_table_lists_every_builtin_rule():
     rows = dict(re.findall(r"^\| `(LCK\d{3})` \| `([a-z-]+)` \|", README, re.M))
     registry = load_registry(plugins=False)
     assert rows == {rule.code: rule.name for rule in registry.rules}
+
+
+def test_readme_shape_messages_are_what_the_docs_examples_print():
+    # docs/shapes.md's outputs are re-run by tests/test_shapes_docs.py; the README quotes them.
+    docs = (ROOT / "docs" / "shapes.md").read_text(encoding="utf-8")
+    quoted = re.search(r"### Shape inference.*?```text\n(.*?)```", README, re.S)
+    assert quoted
+    for line in quoted.group(1).splitlines():
+        assert line in docs, line

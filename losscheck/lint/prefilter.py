@@ -94,9 +94,22 @@ def loss_signature(data: bytes) -> bool:
     return False
 
 
+_CLASS_BASES = re.compile(rb"class\s+\w+\s*\(([^)]*)")
+_LOSS_BASE_WORD = re.compile(rb"\bLoss(?:FunctionWrapper)?\b")
+# ``Loss`` under another name: ``from keras.losses import Loss as Base``, ``Base = keras.losses.Loss``
+_LOSS_ALIAS = re.compile(rb"\bLoss(?:FunctionWrapper)?\s+as\s+\w|=[ \t]*[\w. \t]*\bLoss(?:FunctionWrapper)?[ \t]*(?:#[^\n]*)?$", re.M)
+
+
 def loss_class(data: bytes) -> bool:
-    """A Loss subclass: its base (or the import that brings the base in) names ``Loss``."""
-    return b"Loss" in data and (_has_word(data, b"Loss") or b"LossFunctionWrapper" in data)
+    """A Loss subclass: a class whose bases name ``Loss``/``LossFunctionWrapper`` (the finder's
+    subclasses of same-file Loss subclasses start from one), or ``Loss`` bound to another name."""
+    if b"Loss" not in data or not (_has_word(data, b"Loss") or b"LossFunctionWrapper" in data):
+        return False
+    if b"class" in data:
+        for m in _CLASS_BASES.finditer(data):
+            if _LOSS_BASE_WORD.search(m.group(1)):
+                return True
+    return _LOSS_ALIAS.search(data) is not None
 
 
 def _call_windows(data: bytes, names: Sequence[bytes]) -> Iterable[bytes]:
