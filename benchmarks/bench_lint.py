@@ -272,8 +272,8 @@ def markdown(report: Report) -> str:
     notes = [f"- {m.tool} on {m.target} ({m.mode}): {m.note}" for m in report.measurements if m.note]
     return "\n".join([
         f"Measured {report.machine.get('date', '')} on {report.machine.get('cpus')} CPUs "
-        f"({'quick' if report.quick else 'full'} mode); load average (1 min) {report.machine.get('load_start')} "
-        f"at the start, {report.machine.get('load_end')} at the end. In parentheses: peer / losscheck on the "
+        f"({'quick' if report.quick else 'full'} mode); highest 1-minute load average at the start of a "
+        f"run {report.machine.get('load_start')}, {report.machine.get('load_end')} at the end. In parentheses: peer / losscheck on the "
         "same files in the same run (> 1 means losscheck is faster). A tool with no content cache is "
         "compared with its cold run in the `cold+write` and `cached` rows.",
         "", "**Wall-clock time** (median of the runs):", "", *table(report, "wall_s"), "",
@@ -325,7 +325,7 @@ def plot(report: Report, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     groups = [("keras", "cold"), ("keras", "cached"), ("keras-subset", "cold"), ("tensorflow", "cold"),
-              ("file:no-loss", "cold"), ("file:loss-module", "cold")]
+              ("file:no-loss", "cold"), ("file:no-loss", "edited"), ("file:loss-module", "cold")]
     groups = [g for g in groups if report.get(*g, "losscheck")]
     colors = {"losscheck": "#d62728", "ruff": "#7f7f7f", "flake8": "#1f77b4", "pylint": "#2ca02c",
               "fixit": "#9467bd"}
@@ -350,7 +350,8 @@ def plot(report: Report, path: Path) -> None:
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel("wall time, seconds (log scale)")
     ax.set_title(f"losscheck lint vs peers, {report.machine.get('cpus')} CPUs, same files, same run")
-    ax.legend(fontsize=8)
+    ax.set_ylim(top=ax.get_ylim()[1] * 30)  # room for the legend above the bars
+    ax.legend(fontsize=8, ncol=len(TOOLS), loc="upper left")
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -398,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.render:
             return render(report, args.docs)
         report.machine["load_start"] = max(report.machine.get("load_start", 0), round(os.getloadavg()[0], 2))
+        first = str(report.machine.get("date", "")).split(" to ")[0]
+        report.machine["date"] = f"{first} to {time.strftime('%H:%M UTC', time.gmtime())}"
         report.quick = report.quick and not full
     else:
         report = Report(quick=not full, machine={

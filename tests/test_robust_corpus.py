@@ -32,7 +32,7 @@ crawl = _load_crawl()
 
 @pytest.fixture(scope="module")
 def sample() -> list[Path]:
-    files = crawl.sample_files(n_plain=200, n_lossy=40)
+    files = crawl.sample_files(n_plain=400, n_lossy=60)
     assert len(files) > 200, len(files)
     return files
 

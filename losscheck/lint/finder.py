@@ -463,6 +463,7 @@ def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
     finder = _Finder(ctx)
     ctx.__dict__["_losscheck_loss_classes"] = frozenset(finder.loss_classes)
     ctx.__dict__["_losscheck_nodes"] = list(finder.index.order)  # pre-order: see astutil.all_nodes
+    ctx.__dict__["_losscheck_order"] = finder.index.order  # node -> pre-order index (models.loss_scopes)
     finder.by_signature()
     finder.by_compile()
     finder.by_comment()

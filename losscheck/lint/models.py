@@ -21,13 +21,13 @@ answer "is this expression ``keras...Sequential``?".
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
 
+from losscheck.lint.astutil import iter_children
 from losscheck.lint.imports import ImportMap
 
 # Roots under which a qualified name is Keras's public (or private) API.
@@ -109,22 +109,10 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         stack.extend(reversed(_children(current)))
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
 def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = tuple(f.name for f in dataclasses.fields(node))
-        _FIELDS[type(node)] = names
-    found: list[cst.CSTNode] = []
-    for name in names:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(v for v in value if isinstance(v, cst.CSTNode))
-    return found
+    # Syntax children only: whitespace, comments, brackets and commas are about half of a
+    # tree's nodes and nothing here looks at them.
+    return list(iter_children(node))
 
 
 def _assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
@@ -786,6 +774,12 @@ def _target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
         yield from _target_name_nodes(target.value)
 
 
+_BINDING_NODE_TYPES = frozenset({
+    cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.FunctionDef,
+    cst.ClassDef, cst.WithItem, cst.ExceptHandler, cst.Import, cst.ImportFrom, cst.Global,
+})
+
+
 def _binding_counts(module: cst.Module) -> dict[str, int]:
     counts: dict[str, int] = {}
 
@@ -794,6 +788,8 @@ def _binding_counts(module: cst.Module) -> dict[str, int]:
             counts[name] = counts.get(name, 0) + 1
 
     for node in walk(module):
+        if type(node) not in _BINDING_NODE_TYPES:
+            continue  # most nodes (checked by exact type: isinstance on libcst's ABCs is slow)
         if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
             add(_target_names(node.target))
         elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
@@ -917,25 +913,58 @@ def loss_scopes(ctx) -> Mapping[cst.CSTNode, object]:
 
 
 def _pruned_module(ctx) -> cst.Module:
-    module = ctx.module
-    keep_ids = {id(fn.node) for fn in ctx.functions}
-    body: list[cst.CSTNode] = []
-    changed = False
-    for stmt in module.body:
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and not _holds(stmt, keep_ids):
-            body.append(stmt.with_changes(body=_STUB_BODY))
-            changed = True
-        else:
-            body.append(stmt)
-    return module.with_changes(body=body) if changed else module
+    """``ctx.module`` with the bodies of the defs and classes loss code cannot look into stubbed
+    out (see ``loss_scopes``): top-level ones, and, inside a def or class that holds a loss
+    function, its own direct children (the loss function itself and what encloses one stay whole).
 
+    Containment is read from pre-order indices: a statement's subtree spans the indices up to its
+    next sibling's (or its parent's end), so one bisect tells whether it holds a loss function."""
+    from bisect import bisect_left
 
-def _holds(stmt: cst.CSTNode, keep_ids: set[int]) -> bool:
-    """Does ``stmt`` contain a loss function, or a ``global``/``nonlocal`` statement?"""
-    for node in walk(stmt):
-        if id(node) in keep_ids or isinstance(node, (cst.Global, cst.Nonlocal)):
-            return True
-    return False
+    from losscheck.lint.astutil import all_nodes
+
+    order: Mapping[cst.CSTNode, int] | None = ctx.__dict__.get("_losscheck_order")
+    nodes = None
+    if order is None or ctx.module not in order:
+        nodes = all_nodes(ctx)
+        order = {node: i for i, node in enumerate(nodes)}
+    losses = {id(fn.node) for fn in ctx.functions}
+    marks = [order[fn.node] for fn in ctx.functions if fn.node in order]
+    if len(marks) != len(losses):
+        return ctx.module  # a loss function the index does not know: analyse everything
+    if "global" in ctx.source or "nonlocal" in ctx.source:
+        # a `global`/`nonlocal` statement can bind a name loss code sees: keep its def whole
+        marks.extend(order[n] for n in (nodes or all_nodes(ctx)) if isinstance(n, (cst.Global, cst.Nonlocal)))
+    marks.sort()
+
+    def holds(lo: int, hi: int) -> bool:
+        i = bisect_left(marks, lo)
+        return i < len(marks) and marks[i] < hi
+
+    def prune(statements: list[cst.CSTNode], end: int) -> tuple[list[cst.CSTNode], bool]:
+        out: list[cst.CSTNode] = []
+        changed = False
+        for k, stmt in enumerate(statements):
+            lo = order.get(stmt)
+            hi = order.get(statements[k + 1], -1) if k + 1 < len(statements) else end
+            if lo is None or hi < 0 or not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) \
+                    or id(stmt) in losses:
+                out.append(stmt)
+            elif not holds(lo, hi):
+                out.append(stmt.with_changes(body=_STUB_BODY))
+                changed = True
+            elif isinstance(stmt.body, cst.IndentedBlock):
+                inner, inner_changed = prune(list(stmt.body.body), hi)
+                if inner_changed:
+                    stmt = stmt.with_changes(body=stmt.body.with_changes(body=inner))
+                    changed = True
+                out.append(stmt)
+            else:
+                out.append(stmt)
+        return out, changed
+
+    body, changed = prune(list(ctx.module.body), len(order))
+    return ctx.module.with_changes(body=body) if changed else ctx.module
 
 
 def _all_scopes(ctx) -> list:

@@ -69,8 +69,7 @@ def _has_word(data: bytes, word: bytes) -> bool:
     return False
 
 
-def loss_signature(data: bytes) -> bool:
-    """A strong y_true/y_pred name anywhere as a whole word, or a weak pair as a def/lambda's params."""
+def _strong_anywhere(data: bytes) -> bool:
     for needle in _STRONG_NEEDLES:
         i = data.find(needle)
         while i != -1:
@@ -78,6 +77,54 @@ def loss_signature(data: bytes) -> bool:
             if m and _word_at(data, m.start(), m.end()):
                 return True
             i = data.find(needle, i + 1)
+    return False
+
+
+_DEF_OPEN = re.compile(rb"def\s+\w+\s*\(")
+_LAMBDA_LINE = re.compile(rb"lambda\b[^\n]*")
+
+
+def _param_windows(data: bytes) -> Iterable[bytes]:
+    """The text of every def's parameter list (bracket-balanced: annotations such as
+    ``Float[Tensor, "b 2"]`` and defaults such as ``f(x)`` stay in, at most 4 KB) and the rest
+    of the line after every ``lambda``."""
+    for m in _DEF_OPEN.finditer(data):
+        start = m.end()
+        close = data.find(b")", start)
+        if close != -1 and not any(c in data[start:close] for c in (b"(", b"[", b"{")):
+            yield data[start:close]  # the common case: no brackets inside the list
+            continue
+        depth, j, end = 1, start, min(len(data), start + 4096)
+        while j < end:
+            c = data[j]
+            if c in b"([{":
+                depth += 1
+            elif c in b")]}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        yield data[start:j]
+    for m in _LAMBDA_LINE.finditer(data):
+        yield m.group(0)
+
+
+def _strong_param(data: bytes) -> bool:
+    """A strong name in a def's or lambda's parameters: the finder takes a function as a loss
+    by its first two parameters, so a file that only *uses* ``y_pred`` (a ``train_step``, a
+    metric test) holds no signature loss."""
+    if not _strong_anywhere(data):
+        return False
+    for window in _param_windows(data):
+        if _strong_anywhere(window):
+            return True
+    return False
+
+
+def loss_signature(data: bytes) -> bool:
+    """A strong y_true/y_pred name in a def/lambda's parameters, or a weak pair as its first two."""
+    if _strong_param(data):
+        return True
     if b"def" not in data and b"lambda" not in data:
         return False
     for m in (*_DEF_PARAMS.finditer(data), *_LAMBDA_PARAMS.finditer(data)):

@@ -241,14 +241,19 @@ class ModelTensorInLoss(Rule):
                 read for read in reads_in(ctx, fn.node)
                 if read.referents and not any(within(r.scope, own) for r in read.referents)
             ]
-            for read in in_source_order(ctx, outer):
-                refs = read.referents
+            # Messages first (most reads have none), then source order for the few that do:
+            # positions cost a PositionProvider pass over the whole file.
+            messages = {}
+            for read in outer:
+                message = self._message(ctx, facts, fn.name, read.node.value, read.referents,
+                                        model_reads.get(read.node))
+                if message is not None:
+                    messages[id(read)] = message
+            for read in in_source_order(ctx, [r for r in outer if id(r) in messages]):
                 name = read.node.value
                 if name in seen:
-                    continue
-                message = self._message(ctx, facts, fn.name, name, refs, model_reads.get(read.node))
-                if message is None:
-                    continue
+                    continue  # the first read of a name in source order is the one reported
+                message = messages[id(read)]
                 seen.add(name)
                 target = model_reads.get(read.node) or read.node
                 ctx.report(self, target, message)
