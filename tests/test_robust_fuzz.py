@@ -30,7 +30,6 @@ from pathlib import Path
 
 import hypothesmith
 import libcst as cst
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -105,6 +105,20 @@ class _Found:
         return self.kind
 
 
+_HANDLERS: dict[tuple[str, type], str | None] = {}
+
+
+def _handler_name(prefix: str, cls: type) -> str | None:
+    """``_Index``'s method for a node type, looked up once per type (most types have none)."""
+    key = (prefix, cls)
+    try:
+        return _HANDLERS[key]
+    except KeyError:
+        name = prefix + cls.__name__
+        _HANDLERS[key] = name if hasattr(_Index, name) else None
+        return _HANDLERS[key]
+
+
 class _Index:
     """One walk: every function with its class and parent function, classes, compile calls."""
 
@@ -125,15 +139,15 @@ class _Index:
 
     def _enter(self, node: cst.CSTNode) -> bool:
         self.order.setdefault(node, len(self.order))
-        handler = getattr(self, "visit_" + type(node).__name__, None)
-        if handler is not None:
-            handler(node)
+        name = _handler_name("visit_", type(node))
+        if name is not None:
+            getattr(self, name)(node)
         return True
 
     def _leave(self, node: cst.CSTNode) -> None:
-        handler = getattr(self, "leave_" + type(node).__name__, None)
-        if handler is not None:
-            handler(node)
+        name = _handler_name("leave_", type(node))
+        if name is not None:
+            getattr(self, name)(node)
 
     def _enclosing_function(self) -> cst.FunctionDef | None:
         for node in reversed(self._stack):
