@@ -106,3 +106,11 @@ def test_rejected_files_have_no_findings(source):
     """What the tighter triggers now reject really has nothing to report (linting it anyway)."""
     assert not prefilter.Prefilter(RULES).wants(source.encode())
     assert lint_source(source, "t.py", rules=RULES) == []
+
+
+def test_lambda_bound_to_a_name_then_compiled_passes():
+    """``fn = lambda t, p: ...`` then ``compile(loss=fn)``: the finder takes the lambda as a loss
+    (its parameter names prove nothing), so the pre-filter must not hide the file."""
+    source = "import tensorflow as tf\nfn = lambda t, p: tf.reduce_mean(tf.abs(t - p))\nmodel.compile(loss=fn)\n"
+    assert prefilter.Prefilter(RULES).wants(source.encode())
+    assert [f.code for f in lint_source(source, "t.py", rules=RULES)] == ["LCK101"]

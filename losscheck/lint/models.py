@@ -260,9 +260,16 @@ def model_facts(ctx) -> ModuleModels:
     return cached
 
 
+_ROOT_WORDS = ("Sequential", "Model", "Functional", "Input")
+
+
 def analyze(module: cst.Module, source: str | None = None, imports: ImportMap | None = None) -> ModuleModels:
     text = source if source is not None else module.code
     if "keras" not in text:  # cheap pre-filter: every fact below needs a Keras import
+        return ModuleModels()
+    if not any(word in text for word in _ROOT_WORDS):
+        # Every fact starts from a model construction or an ``Input``: a name whose qualified
+        # name ends in one of these words, which the file must then spell out somewhere.
         return ModuleModels()
     aliases = _Resolver(imports or ImportMap.from_module(module), module)
     facts = ModuleModels(aliases=aliases)

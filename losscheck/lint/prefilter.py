@@ -186,15 +186,17 @@ _KWARG = re.compile(rb"\w+\s*=(?!=)")
 
 
 def _assigned_from(data: bytes, name: bytes, defined: set[bytes]) -> bool:
-    """Is ``name = <...a function the file defines...>`` somewhere in ``data``?"""
+    """Is ``name = <...a function the file defines...>`` or ``name = lambda ...`` somewhere in ``data``?"""
     i = data.find(name)
     while i != -1:
         end = i + len(name)
         if _word_at(data, i, end):
             rest = data[end : data.find(b"\n", end) if b"\n" in data[end:] else len(data)]
             stripped = rest.lstrip()
-            if stripped.startswith(b"=") and not stripped.startswith(b"==") and set(_IDENT.findall(stripped)) & defined:
-                return True
+            if stripped.startswith(b"=") and not stripped.startswith(b"==") and (
+                set(_IDENT.findall(stripped)) & defined or stripped[1:].lstrip().startswith(b"lambda")
+            ):
+                return True  # `fn = make_loss(3)` or `fn = lambda t, p: ...`
         i = data.find(name, end)
     return False
 

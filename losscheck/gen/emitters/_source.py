@@ -116,17 +116,28 @@ class SourceEmitter:
             if task.gate is not None:
                 gate = self.channel_expr(output, "y_true", task.gate.channel)
                 conds.append(self.op("equal", gate, num(float(task.gate.equals))))
-            if task.ignore_value is not None:
+            if task.ignore_value is not None and task.y_true.count == 1 and "not_equal" in self.OPS:
+                # one target channel: "no channel equals" is a single comparison (no any(), no not)
+                conds.append(self.op("not_equal", "y[..., 0]", num(task.ignore_value)))
+            elif task.ignore_value is not None:
                 conds.append(self.op("logical_not", self.op("any_last", self.op("equal", "y", num(task.ignore_value)))))
             keep = conds[0] if len(conds) == 1 else self.op("logical_and", *conds)
+            what = "the error p - y is" if self.error_form(task) else "y and p are"
             lines += [
-                "    # Positions that count come from y_true only; elsewhere y and p are replaced",
+                f"    # Positions that count come from y_true only; elsewhere {what} replaced",
                 "    # (not multiplied) so NaN/inf or a bad class index there reaches neither value nor gradient.",
                 f"    keep = {keep}",
-                f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}",
-                f"    p = {self.op('where', 'keep[..., None]', 'p', self.op('fill_like', 'p', num(task.safe_pred)))}",
-                f"    mask = {self.op('cast', 'keep', 'y_pred.dtype')}",
             ]
+            if self.error_form(task):
+                # every regression loss is a function of p - y alone: one where() on the error
+                # instead of one on y and one on p (0 there is what p = y = 0 gave)
+                lines.append(f"    error = {self.op('where', 'keep[..., None]', 'p - y', self.op('fill_like', 'p', '0.0'))}")
+            else:
+                lines += [
+                    f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}",
+                    f"    p = {self.op('where', 'keep[..., None]', 'p', self.op('fill_like', 'p', num(task.safe_pred)))}",
+                ]
+            lines.append(f"    mask = {self.op('cast', 'keep', 'y_pred.dtype')}")
         if task.sparse and any("focal" in t.loss for t in task.terms):
             lines.append(f"    y_onehot = {self.op('one_hot', 'y', str(task.units))}")
         result = []
@@ -145,7 +156,22 @@ class SourceEmitter:
         lines.append(f"    return {' + '.join(result)}")
         return "\n".join(lines)
 
+    def error_form(self, task: TaskPlan) -> bool:
+        """Whether this masked task's terms are written on the guarded error ``p - y``.
+
+        Only regression losses depend on ``p - y`` alone, and only a dialect whose HELPERS
+        has an ``_lc_<loss>_of_error`` for each of the task's terms writes them so (a plugin
+        built on this class without them keeps the where() on y and p).
+        """
+        return task.masked and task.type == "regression" and all(
+            f"_lc_{t.loss}_of_error" in self.HELPERS for t in task.terms
+        )
+
     def term_expr(self, output: OutputPlan, task: TaskPlan, term: TermPlan) -> str:
+        if self.error_form(task):
+            helper = self.use(f"_lc_{term.loss}_of_error")
+            expr = f"{helper}(error, {num(term.delta)})" if term.loss == "huber" else f"{helper}(error)"
+            return expr if term.weight == 1.0 else f"{num(term.weight)} * {expr}"
         y, p = ("y_onehot" if task.sparse and "focal" in term.loss else "y"), "p"
         if term.is_dice and task.from_logits:
             # dice needs probabilities: softmax over all the task's classes (before a class subset

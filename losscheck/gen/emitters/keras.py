@@ -30,6 +30,18 @@ _HELPERS = {
     "_lc_log_cosh": f'''def _lc_log_cosh(truth, pred):
     error = pred - truth
     return ops.mean(error + ops.softplus(-2.0 * error) - {_LN2}, axis=-1)''',
+    # the same losses on the error pred - truth (masked regression tasks guard the error once)
+    "_lc_mean_squared_error_of_error": '''def _lc_mean_squared_error_of_error(error):
+    return ops.mean(ops.square(error), axis=-1)''',
+    "_lc_mean_absolute_error_of_error": '''def _lc_mean_absolute_error_of_error(error):
+    return ops.mean(ops.abs(error), axis=-1)''',
+    "_lc_huber_of_error": '''def _lc_huber_of_error(error, delta):
+    abs_error = ops.abs(error)
+    quadratic = 0.5 * ops.square(error)
+    linear = delta * abs_error - 0.5 * delta * delta
+    return ops.mean(ops.where(abs_error <= delta, quadratic, linear), axis=-1)''',
+    "_lc_log_cosh_of_error": f'''def _lc_log_cosh_of_error(error):
+    return ops.mean(error + ops.softplus(-2.0 * error) - {_LN2}, axis=-1)''',
     "_lc_binary_crossentropy": '''def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     elements = ops.binary_crossentropy(truth, pred, from_logits=from_logits)
     if pos_weight is not None:
@@ -47,8 +59,8 @@ _HELPERS = {
     "_lc_categorical_crossentropy": '''def _lc_categorical_crossentropy(truth, pred, from_logits):
     return ops.categorical_crossentropy(truth, pred, from_logits=from_logits, axis=-1)''',
     "_lc_sparse_categorical_crossentropy": '''def _lc_sparse_categorical_crossentropy(index, pred, from_logits):
-    index = ops.cast(index[..., 0], "int32")
-    return ops.sparse_categorical_crossentropy(index, pred, from_logits=from_logits, axis=-1)''',
+    # the float index goes in as it is: the backend casts it to its own integer type once
+    return ops.sparse_categorical_crossentropy(index[..., 0], pred, from_logits=from_logits, axis=-1)''',
     "_lc_categorical_focal_crossentropy": '''def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
     if from_logits:
         pred = ops.softmax(pred, axis=-1)
@@ -70,6 +82,7 @@ class KerasEmitter(SourceEmitter):
         "cast": "ops.cast({0}, {1})",
         "transpose": "ops.transpose({0}, {1})",
         "equal": "ops.equal({0}, {1})",
+        "not_equal": "ops.not_equal({0}, {1})",
         "logical_not": "ops.logical_not({0})",
         "logical_and": "ops.logical_and({0}, {1})",
         "any_last": "ops.any({0}, axis=-1)",
