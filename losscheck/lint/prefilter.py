@@ -84,6 +84,22 @@ _DEF_OPEN = re.compile(rb"def\s+\w+\s*\(")
 _LAMBDA_LINE = re.compile(rb"lambda\b[^\n]*")
 
 
+def _closing(data: bytes, start: int, depth: int, limit: int = 4096) -> int:
+    """Index of the bracket that closes the one open ``depth`` levels before ``start`` (scanning at
+    most ``limit`` bytes; the scan's end when it is not found)."""
+    j, end = start, min(len(data), start + limit)
+    while j < end:
+        c = data[j]
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+            if depth == 0:
+                break
+        j += 1
+    return j
+
+
 def _param_windows(data: bytes) -> Iterable[bytes]:
     """The text of every def's parameter list (bracket-balanced: annotations such as
     ``Float[Tensor, "b 2"]`` and defaults such as ``f(x)`` stay in, at most 4 KB) and the rest
@@ -94,17 +110,7 @@ def _param_windows(data: bytes) -> Iterable[bytes]:
         if close != -1 and not any(c in data[start:close] for c in (b"(", b"[", b"{")):
             yield data[start:close]  # the common case: no brackets inside the list
             continue
-        depth, j, end = 1, start, min(len(data), start + 4096)
-        while j < end:
-            c = data[j]
-            if c in b"([{":
-                depth += 1
-            elif c in b")]}":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
-        yield data[start:j]
+        yield data[start : _closing(data, start, depth=1)]
     for m in _LAMBDA_LINE.finditer(data):
         yield m.group(0)
 
@@ -168,17 +174,7 @@ def _call_windows(data: bytes, names: Sequence[bytes]) -> Iterable[bytes]:
             while i < len(data) and data[i : i + 1] in b" \t":
                 i += 1
             if data[i : i + 1] == b"(" and not _WORD.match(data[start + len(name) + 1 : start + len(name) + 2] or b" "):
-                depth, j, end = 0, i, min(len(data), i + 4096)
-                while j < end:
-                    c = data[j]
-                    if c in b"([{":
-                        depth += 1
-                    elif c in b")]}":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    j += 1
-                yield data[i + 1 : j]
+                yield data[i + 1 : _closing(data, i, depth=0)]
             start = data.find(b"." + name, start + 1)
 
 

@@ -21,6 +21,19 @@ from losscheck.gen.plan import OutputPlan, Plan, TaskPlan, TermPlan
 
 _LN2 = "0.6931471805599453"  # log(2), for log_cosh
 
+# Helpers whose text is the same for every framework (they only read ``tensor.shape``).
+SHARED_HELPERS = {
+    "_lc_check": '''def _lc_check(truth, pred, output, rank, true_channels, pred_channels, channel_axis):
+    """Fail when the model's tensors do not fit the layout (at trace time, naming the output)."""
+    for role, tensor, channels in (("y_true", truth, true_channels), ("y_pred", pred, pred_channels)):
+        shape = tuple(tensor.shape)
+        if len(shape) != rank or shape[channel_axis] not in (None, channels):
+            raise ValueError(
+                f"output {output!r}: {role} has shape {shape}, but the layout expects rank {rank} "
+                f"with {channels} channels on axis {channel_axis}"
+            )''',
+}
+
 
 def _docstring(text: str, indent: str = "    ") -> str:
     """A docstring wrapped at 100 columns (its text holds only validated names and numbers)."""

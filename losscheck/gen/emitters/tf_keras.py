@@ -6,18 +6,10 @@ so both frameworks give the same numbers for the same layout.
 
 from __future__ import annotations
 
-from losscheck.gen.emitters._source import _LN2, SourceEmitter
+from losscheck.gen.emitters._source import _LN2, SHARED_HELPERS, SourceEmitter
 
 _HELPERS = {
-    "_lc_check": '''def _lc_check(truth, pred, output, rank, true_channels, pred_channels, channel_axis):
-    """Fail when the model's tensors do not fit the layout (at trace time, naming the output)."""
-    for role, tensor, channels in (("y_true", truth, true_channels), ("y_pred", pred, pred_channels)):
-        shape = tuple(tensor.shape)
-        if len(shape) != rank or shape[channel_axis] not in (None, channels):
-            raise ValueError(
-                f"output {output!r}: {role} has shape {shape}, but the layout expects rank {rank} "
-                f"with {channels} channels on axis {channel_axis}"
-            )''',
+    **SHARED_HELPERS,
     "_lc_masked_mean": '''def _lc_masked_mean(loss, mask, axes):
     """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where none counts."""
     return tf.reduce_sum(loss * mask, axis=axes) / tf.maximum(tf.reduce_sum(mask, axis=axes), 1.0)''',
