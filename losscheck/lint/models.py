@@ -28,6 +28,7 @@ from typing import Literal
 import libcst as cst
 
 from losscheck.lint.astutil import iter_children
+from losscheck.lint.binder import Bindings, Scope, bind_module
 from losscheck.lint.imports import ImportMap
 
 # Roots under which a qualified name is Keras's public (or private) API.
@@ -879,121 +880,33 @@ class OuterRead:
     """A name read inside a loss function (or a scope nested in it)."""
 
     node: cst.Name
-    scope: object  # the libcst Scope the access is in
-    referents: tuple  # libcst assignments it may refer to (empty: defined nowhere)
+    scope: Scope  # the scope the read is in
+    referents: tuple  # the bindings it may refer to (empty: a builtin, or defined nowhere)
 
 
-def loss_scope(ctx, fn_node: cst.FunctionDef | cst.Lambda):
-    """The libcst scope of the function's own body (None if the scope analysis has none)."""
-    inner = fn_node.body
-    if isinstance(inner, cst.IndentedBlock) and inner.body:
-        inner = inner.body[0]
-    return loss_scopes(ctx).get(inner)
-
-
-_STUB_BODY = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
-
-
-def loss_scopes(ctx) -> Mapping[cst.CSTNode, object]:
-    """libcst ScopeProvider results for the parts of the module that loss code can see.
-
-    The scope analysis is the most expensive fact (~1 s for a 1,000-line file), and a loss
-    function sees only its own scopes, the enclosing ones and module-level names. So the
-    analysis runs on a copy of the module in which every top-level ``def``/``class`` that holds
-    no loss function (and no ``global``/``nonlocal`` statement, which could bind a module name
-    from inside) has its body replaced by ``pass``: its name is still bound, nothing it binds
-    inside could be seen by a loss. libcst shares unchanged subtrees between the copy and the
-    original, so the loss functions' nodes (and module-level statements) are the very nodes of
-    ``ctx.module`` and the mapping can be read with them.
-    """
-    cached = ctx.__dict__.get("_losscheck_loss_scopes")
+def bindings(ctx) -> Bindings:
+    """The name bindings loss code can see (``binder.bind_module``), computed once per file."""
+    cached = ctx.__dict__.get("_losscheck_bindings")
     if cached is None:
-        from libcst.metadata import MetadataWrapper, ScopeProvider
-
-        module = _pruned_module(ctx)
-        if module is ctx.module:
-            cached = ctx.scopes
-        else:
-            cached = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
-        ctx.__dict__["_losscheck_loss_scopes"] = cached
+        loss_nodes = [fn.node for fn in ctx.functions]  # the finder's walk also records the pre-order index
+        order: Mapping[cst.CSTNode, int] | None = ctx.__dict__.get("_losscheck_order")
+        if order is not None and ctx.module not in order:
+            order = None
+        cached = bind_module(ctx.module, loss_nodes, order, ctx.source)
+        ctx.__dict__["_losscheck_bindings"] = cached
     return cached
 
 
-def _pruned_module(ctx) -> cst.Module:
-    """``ctx.module`` with the bodies of the defs and classes loss code cannot look into stubbed
-    out (see ``loss_scopes``): top-level ones, and, inside a def or class that holds a loss
-    function, its own direct children (the loss function itself and what encloses one stay whole).
-
-    Containment is read from pre-order indices: a statement's subtree spans the indices up to its
-    next sibling's (or its parent's end), so one bisect tells whether it holds a loss function."""
-    from bisect import bisect_left
-
-    from losscheck.lint.astutil import all_nodes
-
-    order: Mapping[cst.CSTNode, int] | None = ctx.__dict__.get("_losscheck_order")
-    nodes = None
-    if order is None or ctx.module not in order:
-        nodes = all_nodes(ctx)
-        order = {node: i for i, node in enumerate(nodes)}
-    losses = {id(fn.node) for fn in ctx.functions}
-    marks = [order[fn.node] for fn in ctx.functions if fn.node in order]
-    if len(marks) != len(losses):
-        return ctx.module  # a loss function the index does not know: analyse everything
-    if "global" in ctx.source or "nonlocal" in ctx.source:
-        # a `global`/`nonlocal` statement can bind a name loss code sees: keep its def whole
-        marks.extend(order[n] for n in (nodes or all_nodes(ctx)) if isinstance(n, (cst.Global, cst.Nonlocal)))
-    marks.sort()
-
-    def holds(lo: int, hi: int) -> bool:
-        i = bisect_left(marks, lo)
-        return i < len(marks) and marks[i] < hi
-
-    def prune(statements: list[cst.CSTNode], end: int) -> tuple[list[cst.CSTNode], bool]:
-        out: list[cst.CSTNode] = []
-        changed = False
-        for k, stmt in enumerate(statements):
-            lo = order.get(stmt)
-            hi = order.get(statements[k + 1], -1) if k + 1 < len(statements) else end
-            if lo is None or hi < 0 or not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) \
-                    or id(stmt) in losses:
-                out.append(stmt)
-            elif not holds(lo, hi):
-                out.append(stmt.with_changes(body=_STUB_BODY))
-                changed = True
-            elif isinstance(stmt.body, cst.IndentedBlock):
-                inner, inner_changed = prune(list(stmt.body.body), hi)
-                if inner_changed:
-                    stmt = stmt.with_changes(body=stmt.body.with_changes(body=inner))
-                    changed = True
-                out.append(stmt)
-            else:
-                out.append(stmt)
-        return out, changed
-
-    body, changed = prune(list(ctx.module.body), len(order))
-    return ctx.module.with_changes(body=body) if changed else ctx.module
-
-
-def _all_scopes(ctx) -> list:
-    cached = getattr(ctx, "_losscheck_all_scopes", None)
-    if cached is None:
-        seen: dict[int, object] = {}
-        for scope in loss_scopes(ctx).values():
-            if scope is not None:
-                seen.setdefault(id(scope), scope)
-        cached = list(seen.values())
-        ctx._losscheck_all_scopes = cached
-    return cached
+def loss_scope(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> Scope | None:
+    """The scope of the function's own body (None if the binder did not reach it)."""
+    return bindings(ctx).scope_of(fn_node)
 
 
 def within(scope, ancestor) -> bool:
     while scope is not None:
         if scope is ancestor:
             return True
-        parent = getattr(scope, "parent", None)
-        if parent is scope:
-            return False
-        scope = parent
+        scope = scope.parent
     return False
 
 
@@ -1001,44 +914,18 @@ def reads_in(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> list[OuterRead]:
     """Every name read in the function's body and in the scopes nested in it (in no set order).
 
     Annotations are left out: they are evaluated when the ``def`` runs (or never, with
-    ``from __future__ import annotations``), not when Keras calls the loss. Computed for all loss
-    functions of the file in one pass over its scopes, shared by the rules that ask.
+    ``from __future__ import annotations``), not when Keras calls the loss.
     """
-    cached = getattr(ctx, "_losscheck_loss_reads", None)
-    if cached is None:
-        cached = _loss_reads(ctx)
-        ctx._losscheck_loss_reads = cached
-    return cached.get(fn_node, [])
-
-
-def _loss_reads(ctx) -> dict[cst.CSTNode, list[OuterRead]]:
-    owners: dict[int, cst.CSTNode] = {}
-    for fn in ctx.functions:
-        scope = loss_scope(ctx, fn.node)
-        if scope is not None:
-            owners[id(scope)] = fn.node
-    result: dict[cst.CSTNode, list[OuterRead]] = {node: [] for node in owners.values()}
-    if not owners:
-        return result
-    for scope in _all_scopes(ctx):
-        containing = []
-        current = scope
-        while current is not None:
-            if id(current) in owners:
-                containing.append(owners[id(current)])
-            parent = getattr(current, "parent", None)
-            if parent is current:
-                break
-            current = parent
-        if not containing:
-            continue
-        for access in scope.accesses:
-            if not isinstance(access.node, cst.Name) or access.is_annotation or access.is_type_hint:
-                continue
-            read = OuterRead(access.node, scope, tuple(access.referents))
-            for fn_node in containing:
-                result[fn_node].append(read)
-    return result
+    cache = ctx.__dict__.setdefault("_losscheck_loss_reads", {})
+    reads = cache.get(fn_node)
+    if reads is None:
+        own = loss_scope(ctx, fn_node)
+        reads = []
+        if own is not None:
+            for scope in own.walk():
+                reads.extend(OuterRead(name, scope, scope.lookup(name.value)) for name in scope.reads)
+        cache[fn_node] = reads
+    return reads
 
 
 def in_source_order(ctx, reads: Iterable[OuterRead]) -> list[OuterRead]:

@@ -2,7 +2,7 @@
 
 Keras calls a loss only at fit/evaluate time, so a missing global such as ``num_classes``
 passes ``compile`` and fails later with NameError (measured: all Keras versions). The rule uses
-libcst's ScopeProvider (resolved only for files that hold loss functions) and stays quiet whenever
+losscheck's name binder (``lint/binder.py``, run only for files that hold loss functions) and stays quiet whenever
 the file can create names in ways a static reader cannot follow.
 """
 
@@ -14,12 +14,11 @@ import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import ClassScope, GlobalScope
-
 from losscheck.lint.models import OuterRead, in_source_order, reads_in, walk
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
+    from losscheck.lint.binder import Scope
     from losscheck.lint.context import FileContext, LossFunction
 
 # Names that exist at run time without an assignment libcst can see.
@@ -120,6 +119,18 @@ class UndefinedName(Rule):
             def call(self, y_true, y_pred):
                 return keras.ops.mean((1 - y_pred) ** self.gamma * y_true, axis=-1)
         """,
+        # a loop-carried local: read before its assignment in source order, bound by an earlier
+        # iteration (Python makes a name assigned anywhere in a function local to all of it)
+        """
+        import keras
+        def loss(y_true, y_pred):
+            total = 0.0
+            for step in range(3):
+                if step:
+                    total = total + previous
+                previous = keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+            return total
+        """,
         # pattern-matching captures
         """
         def loss(y_true, y_pred):
@@ -197,14 +208,13 @@ class UndefinedName(Rule):
             return
         # Whole-module walks only for files that have a candidate (most have none).
         declared_global = _declared_global(ctx.module)
-        captured = _pattern_captures(ctx.module)
         tries = [node for node in walk(ctx.module) if isinstance(node, cst.Try)]
         reported: set[cst.Name] = set()
         seen: set[tuple[int, str]] = set()
         order = {id(read): i for i, read in enumerate(in_source_order(ctx, [r for _, r in candidates]))}
         for fn, read in sorted(candidates, key=lambda pair: order[id(pair[1])]):
             name = read.node.value
-            if name in declared_global or name in captured or (id(fn), name) in seen or read.node in reported:
+            if name in declared_global or (id(fn), name) in seen or read.node in reported:
                 continue
             if _guarded_by_name_error(ctx, tries, read.node):
                 continue
@@ -213,7 +223,7 @@ class UndefinedName(Rule):
             ctx.report(self, read.node, _message(name, fn.name, read.scope))
 
 
-def _message(name: str, function: str, scope: object) -> str:
+def _message(name: str, function: str, scope: Scope) -> str:
     owner = _class_defining(scope, name)
     if owner is not None:
         return (
@@ -229,27 +239,19 @@ def _message(name: str, function: str, scope: object) -> str:
     )
 
 
-def _visible_names(scope: object) -> set[str]:
-    """Names assigned in the scope and the enclosing ones that it can see (not class bodies)."""
-    names: set[str] = set()
-    current = scope
+def _visible_names(scope: Scope) -> set[str]:
+    """Names assigned in the scope and the enclosing ones that it can see (not class bodies, not the
+    builtins: a typo of `sum` is rarely a real name)."""
+    return scope.visible_names()
+
+
+def _class_defining(scope: Scope, name: str) -> str | None:
+    current = scope.parent
     while current is not None:
-        if current is scope or not isinstance(current, ClassScope):
-            names.update(a.name for a in getattr(current, "assignments", ()))
-        parent = getattr(current, "parent", None)
-        if parent is current or isinstance(current, GlobalScope):
-            break  # not the builtins: a typo of `sum` is rarely a real name
-        current = parent
-    return names
-
-
-def _class_defining(scope: object, name: str) -> str | None:
-    current = getattr(scope, "parent", None)
-    while current is not None and current is not getattr(current, "parent", None):
-        if isinstance(current, ClassScope) and name in current.assignments:
-            node = getattr(current, "node", None)
+        if current.kind == "class" and name in current.assignments:
+            node = current.node
             return node.name.value if isinstance(node, cst.ClassDef) else "?"
-        current = getattr(current, "parent", None)
+        current = current.parent
     return None
 
 
@@ -259,17 +261,6 @@ def _declared_global(module: cst.Module) -> set[str]:
     for node in walk(module):
         if isinstance(node, cst.Global):
             names.update(item.name.value for item in node.names)
-    return names
-
-
-def _pattern_captures(module: cst.Module) -> set[str]:
-    """Names bound by ``match`` patterns, which libcst's scope analysis does not record."""
-    names: set[str] = set()
-    for node in walk(module):
-        if isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
-            names.add(node.name.value)
-        elif isinstance(node, cst.MatchMapping) and node.rest is not None:
-            names.add(node.rest.value)
     return names
 
 

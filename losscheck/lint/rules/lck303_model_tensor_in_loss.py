@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import FunctionScope
 
 from losscheck.lint.models import (
     in_source_order,
@@ -326,7 +325,7 @@ class ModelTensorInLoss(Rule):
 def _factory_argument(facts: ModuleModels, scope: object, param: cst.Param) -> tuple[cst.Call, str, str] | None:
     """(call, argument name, factory name) when a call of the enclosing factory passes a KerasTensor there."""
     factory = getattr(scope, "node", None)
-    if not isinstance(scope, FunctionScope) or not isinstance(factory, cst.FunctionDef):
+    if getattr(scope, "kind", None) != "function" or not isinstance(factory, cst.FunctionDef):
         return None
     positional = [*factory.params.posonly_params, *factory.params.params]
     index = next((i for i, p in enumerate(positional) if p is param), None)
