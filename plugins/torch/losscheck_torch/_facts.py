@@ -138,9 +138,12 @@ def _params(node: cst.FunctionDef) -> tuple[str, ...]:
 
 
 def _is_loss(node: cst.FunctionDef, class_name: str | None, params: Sequence[str]) -> bool:
-    """Loss code by name: ``per_sample_ce``, ``focal_loss``, ``DiceLoss.forward``. (A pair of
+    """Loss code by name: ``per_sample_ce``, ``focal_loss``, ``DiceLoss.forward``, but not a
+    ``test_*`` function (pytest's tests about losses compare values on purpose). (A pair of
     prediction/target parameters alone is not enough: ``forward(self, input, target)`` is in
     every other PyTorch module, and the pre-filter could not see it cheaply.)"""
+    if node.name.value.startswith("test"):
+        return False  # a pytest test about a loss checks values (.item(), NumPy): it is not loss code
     if LOSS_NAME.search(node.name.value):
         return True
     return bool(class_name and LOSS_NAME.search(class_name) and node.name.value in {"forward", "__call__"})

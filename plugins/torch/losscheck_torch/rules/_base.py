@@ -15,8 +15,9 @@ from losscheck.lint.rule import Rule
 from losscheck_torch._facts import LOSS_NAME_WORDS, PER_SAMPLE_WORDS
 
 TORCH_IMPORT = rb"(?:import|from)\s+torch\b"
-# Loss code as the pack sees it (_facts._is_loss): a def or class whose name holds a loss word.
-LOSS_DEF = rb"(?:def|class)\s+\w*(?i:" + (LOSS_NAME_WORDS + "|" + PER_SAMPLE_WORDS).encode() + rb")"
+# Loss code as the pack sees it (_facts._is_loss): a def or class whose name holds a loss word,
+# a def not named test* (pytest tests are not loss code; it keeps 0.6 MB of Keras tests unparsed).
+LOSS_DEF = rb"(?:def\s+(?!test)|class\s+)\w*(?i:" + (LOSS_NAME_WORDS + "|" + PER_SAMPLE_WORDS).encode() + rb")"
 # What LTH102/LTH103 need, anywhere in the file: a loss that applies an activation, and one.
 LOSS_CALL = rb"cross_entropy|nll_loss|CrossEntropyLoss|NLLLoss|with_logits|BCEWithLogitsLoss"
 ACTIVATION = rb"softmax|Softmax|sigmoid|Sigmoid|expit"

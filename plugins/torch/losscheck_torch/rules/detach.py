@@ -223,6 +223,16 @@ class ItemOrNumpyInLoss(TorchRule):
             print(f"loss {loss.item():.3f}")
             return loss
         """,
+        # a pytest test about a loss is not loss code: comparing values with .item() is the point
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def test_per_sample_loss_matches_reference():
+            pred, target = torch.randn(4, 3), torch.randn(4, 3)
+            value = F.mse_loss(pred, target, reduction="none").mean(dim=1)
+            assert abs(value.sum().item() - ((pred - target) ** 2).mean(dim=1).sum().item()) < 1e-6
+        """,
         # an explicit .detach() says "no gradient here" on purpose; sizes carry no gradient
         """
         import numpy as np
