@@ -286,7 +286,9 @@ class _Analyzer:
         self.aliases = aliases
         self.facts = facts
         self.model_classes: set[str] = set()  # user subclasses of keras.Model (module level)
-        self.builders: dict[str, _Builder] = {}
+        self.builders: dict[str, _Builder | None] = {}  # filled lazily by builder()
+        self.builder_defs: dict[str, cst.FunctionDef] = {}
+        self.constants: dict[str, Binding] = {}
         self.recording = True
         # One ModelInfo per construction call, however often the call is evaluated.
         self.model_by_call: dict[cst.Call, ModelInfo] = {}
@@ -311,15 +313,33 @@ class _Analyzer:
                         and bound_counts.get(small.targets[0].target.value) == 1 \
                         and isinstance(small.value, (cst.Dict, cst.List, cst.Tuple)):
                     constants[small.targets[0].target.value] = _Literal(small.value)
-        # Builder functions: a dry run (nothing recorded) of each top-level def.
-        self.recording = False
-        for stmt in module.body:
-            if isinstance(stmt, cst.FunctionDef) and bound_counts.get(stmt.name.value) == 1:
-                returns = self.run_scope(_body_of(stmt.body), constants, _param_names(stmt.params))
-                models = [r for r in returns if isinstance(r, ModelInfo)]
-                if returns and len(models) == len(returns) and len({id(m) for m in models}) == 1:
-                    self.builders[stmt.name.value] = _Builder(models[0])
-        self.recording = True
+        # Builder functions (a top-level def that returns one model): found lazily, by a dry run
+        # of the def the first time a call to it is evaluated; most defs are never called from
+        # model code, and a dry run of each would cost a pass over the whole file.
+        self.constants = constants
+        self.builder_defs = {
+            stmt.name.value: stmt
+            for stmt in module.body
+            if isinstance(stmt, cst.FunctionDef) and bound_counts.get(stmt.name.value) == 1
+        }
+
+    def builder(self, name: str) -> _Builder | None:
+        """The model the top-level def ``name`` builds, from a dry run (nothing recorded), once."""
+        if name in self.builders:
+            return self.builders[name]
+        stmt = self.builder_defs.get(name)
+        self.builders[name] = None  # also what a recursive call sees while the dry run is on
+        if stmt is None:
+            return None
+        recording, self.recording = self.recording, False
+        try:
+            returns = self.run_scope(_body_of(stmt.body), self.constants, _param_names(stmt.params))
+        finally:
+            self.recording = recording
+        models = [r for r in returns if isinstance(r, ModelInfo)]
+        if returns and len(models) == len(returns) and len({id(m) for m in models}) == 1:
+            self.builders[name] = _Builder(models[0])
+        return self.builders[name]
 
     # -- classification ---------------------------------------------------------------------
     def _keras_kind(self, func: cst.BaseExpression) -> str | None:
@@ -593,8 +613,8 @@ class _Analyzer:
         if isinstance(func, cst.Name):
             if func.value in self.model_classes and state.lookup(func.value) is _Unknown:
                 return self.model_by_call.setdefault(call, ModelInfo("subclassed", call))
-            builder = self.builders.get(func.value)
-            if builder is not None and state.lookup(func.value) is _Unknown:
+            builder = self.builder(func.value) if state.lookup(func.value) is _Unknown else None
+            if builder is not None:
                 return builder.model
         callee = self._value(func, state) if not isinstance(func, cst.Call) else self._call_value(func, state)
         if isinstance(callee, (_Layer, ModelInfo)) and call.args and not call.args[0].keyword \

@@ -130,10 +130,15 @@ _RULE_CLASSES: dict[str, Any] = {}
 
 
 def _rule_classes(codes: Sequence[str]) -> list[Any]:
-    if not _RULE_CLASSES:
+    """The rule classes for ``codes``. Plugins are imported only when a plugin rule is needed:
+    a file that triggers only built-in rules never pays for reading entry points (~30 ms) and
+    importing rule packs."""
+    if any(c not in _RULE_CLASSES for c in codes):
         from losscheck.lint.registry import load_registry
 
-        _RULE_CLASSES.update(load_registry().by_code())
+        _RULE_CLASSES.update(load_registry(plugins=False).by_code())
+        if any(c not in _RULE_CLASSES for c in codes):
+            _RULE_CLASSES.update(load_registry().by_code())
     return [_RULE_CLASSES[c] for c in codes if c in _RULE_CLASSES]
 
 
@@ -264,7 +269,7 @@ def _lint_all(todo: list[FileJob], options: dict[str, Any], jobs: int | None) ->
         context = multiprocessing.get_context("fork")
     except ValueError:  # pragma: no cover - platforms without fork
         context = multiprocessing.get_context()
-    _rule_classes(todo[0].codes)  # import the rules once, before forking
+    _rule_classes(sorted({c for job in todo for c in job.codes}))  # import the rules once, before forking
     out: dict[int, list[Finding]] = {}
     # Biggest files first so that no worker is left with a big one at the end.
     ordered = sorted(todo, key=lambda j: -len(j.data))

@@ -131,7 +131,7 @@ def shapes_in_text(text: str, names: Iterable[str]) -> dict[str, Shape | None]:
 # -- comments, docstrings, annotations ---------------------------------------------------------
 
 
-def _texts_for(module: cst.Module, fn_node: cst.FunctionDef | cst.Lambda, above: Iterable[str]) -> list[str]:
+def _texts_for(ctx: FileContext, fn_node: cst.FunctionDef | cst.Lambda, above: Iterable[str]) -> list[str]:
     """Comments and docstring of the function, plus the comment block above it.
 
     Comments are read from the function's source text (the part of each line after ``#``)
@@ -140,16 +140,31 @@ def _texts_for(module: cst.Module, fn_node: cst.FunctionDef | cst.Lambda, above:
     """
     texts = list(above)
     if isinstance(fn_node, cst.FunctionDef):
-        code = module.code_for_node(fn_node)
+        doc = fn_node.get_docstring(clean=False)
+        if doc and "shape" in doc:
+            texts.append(doc)
+        if not _has_shape_comment(ctx):
+            return texts  # no comment in the file says "shape": skip regenerating the code
+        code = ctx.module.code_for_node(fn_node)
         if "shape" not in code:
             return texts
-        doc = fn_node.get_docstring(clean=False)
-        if doc:
-            texts.append(doc)
         for line in code.splitlines():
             if "#" in line:
                 texts.append(line[line.index("#") :])
     return texts
+
+
+_SHAPE_COMMENT = re.compile(r"#[^\n]*shape")
+
+
+def _has_shape_comment(ctx: FileContext) -> bool:
+    """Whether any line of the file has "shape" after a ``#`` (a superset of the comments that
+    do: a ``#`` in a string counts too). One regex over the source, once per file, instead of
+    regenerating the code of every loss function (libcst codegen is the costly part)."""
+    cached = ctx.__dict__.get("_losscheck_shape_comment")
+    if cached is None:
+        cached = ctx.__dict__["_losscheck_shape_comment"] = bool(_SHAPE_COMMENT.search(ctx.source))
+    return cached
 
 
 def _comment_block(lines: Iterable[cst.EmptyLine]) -> list[str]:
@@ -286,7 +301,7 @@ def find_sources(ctx: FileContext, fn: LossFunction) -> Sources:
     undeclared = [p for p in params if p not in annotations]
     if undeclared:
         merged: dict[str, Shape | None] = {}
-        for text in _texts_for(ctx.module, fn.node, _comments_above(ctx, fn.node)):
+        for text in _texts_for(ctx, fn.node, _comments_above(ctx, fn.node)):
             for name, shape in shapes_in_text(text, list(params)).items():
                 if name not in undeclared:
                     continue
