@@ -84,7 +84,15 @@ class FileContext:
     def functions(self) -> list[LossFunction]:
         from losscheck.lint.finder import find_loss_functions
 
-        return find_loss_functions(self)
+        found = find_loss_functions(self)
+        uses = self.options.get("compile_uses")
+        if uses:
+            # a piece of a chunked file (chunks.py): compile() calls in other pieces count too
+            for fn in found:
+                base = fn.name.rsplit(".", 1)[-1]
+                if fn.kind == "loss" and base in uses["metric"] and base not in uses["loss"]:
+                    fn.kind = "metric"
+        return found
 
     def losses(self) -> list[LossFunction]:
         return [f for f in self.functions if f.kind == "loss"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from losscheck.lint import diagnostics, suppress
+from losscheck.lint import chunks, diagnostics, suppress
 from losscheck.lint.finding import Finding
 
 if TYPE_CHECKING:
@@ -105,14 +105,25 @@ def lint_source(
 
     from losscheck.lint.context import FileContext
 
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        return [_syntax_error(path, exc, source)]
-    except (RecursionError, MemoryError, ValueError, TypeError) as exc:
-        return [_syntax_error(path, exc)]
-    ctx = FileContext(path=path, source=source, module=module, options=options)
-    findings = run_rules(ctx, rules)
+    pieces = None
+    if len(source) > chunks.CHUNK_THRESHOLD:
+        pieces = chunks.chunks(source)
+    if pieces is not None:
+        # a very large file: one piece at a time, so only one piece's tree is alive (chunks.py)
+        findings = _lint_chunks(source, path, pieces, rules, options)
+        if any(f.code == diagnostics.SYNTAX_ERROR.code for f in findings):
+            return findings
+    else:
+        try:
+            module = cst.parse_module(source)
+        except cst.ParserSyntaxError as exc:
+            return [_syntax_error(path, exc, source)]
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+            return [_syntax_error(path, exc)]
+        ctx = FileContext(path=path, source=source, module=module, options=options)
+        findings = run_rules(ctx, rules)
+    if pieces is not None:  # what LCK901 needs: the whole file's text, no tree
+        ctx = FileContext(path=path, source=source, module=cst.Module(body=[]), options=options)
     findings = suppress.apply(findings, directives)
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
@@ -127,6 +138,53 @@ def lint_source(
                     )
                 )
     return sorted(findings, key=Finding.sort_key)
+
+
+def _lint_chunks(
+    source: str,
+    path: str,
+    pieces: Iterable[chunks.Chunk],
+    rules: Sequence[type[Rule]],
+    options: Mapping[str, Any],
+) -> list[Finding]:
+    import libcst as cst
+
+    from losscheck.lint.context import FileContext
+
+    found: list[Finding] = []
+    options = {**options, "compile_uses": chunks.compile_uses(source)}
+    for piece in pieces:
+        try:
+            module = cst.parse_module(piece.text)
+        except cst.ParserSyntaxError as exc:  # reported where it is in the file, alone
+            return [chunks.place(_syntax_error(path, exc, piece.text), piece, anywhere=True)]
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+            return [chunks.place(_syntax_error(path, exc), piece, anywhere=True)]
+        ctx = FileContext(path=path, source=piece.text, module=module, options=options)
+        for finding in run_rules(ctx, rules):
+            if finding.code == UNDEFINED_NAME:
+                name = _text_at(piece.text, finding)
+                if name and chunks.defined_elsewhere(name, source, piece):
+                    continue
+            # a diagnostic (a crashed rule: line 1) is kept, at the piece's first line
+            placed = chunks.place(finding, piece, anywhere=finding.code in diagnostics.DIAGNOSTIC_CODES)
+            if placed is not None:
+                found.append(placed)
+        del ctx, module  # before the next piece is parsed: one tree alive at a time
+    return found
+
+
+UNDEFINED_NAME = "LCK301"
+
+
+def _text_at(text: str, finding: Finding) -> str | None:
+    """The source text a one-line finding covers (its columns are 1-based)."""
+    if finding.line != finding.end_line:
+        return None
+    lines = text.splitlines()
+    if not 0 < finding.line <= len(lines):
+        return None
+    return lines[finding.line - 1][finding.column - 1 : finding.end_column - 1] or None
 
 
 def lint_bytes(

@@ -1,0 +1,215 @@
+"""Very large files are linted in chunks of whole top-level statements, so memory stays bounded.
+
+libcst holds about 0.75 GB of syntax tree per MB of source (measured: a 1 MB file, 765 MB
+parsed), so a 10 MB file parsed at once needs ~8 GB. Above ``CHUNK_THRESHOLD`` characters (1 MB) the
+engine instead cuts the file between top-level statements (found with the tokenizer, which
+streams) into pieces of about ``CHUNK_TARGET`` characters and lints each piece on its own, one
+at a time: peak memory is that of one piece.
+
+What a piece cannot see, and how that is kept from becoming a false positive:
+
+- imports: every top-level ``import``/``from`` statement of the file is put in front of each
+  piece (the *header*), so aliases such as ``K`` or ``np`` resolve everywhere; findings on the
+  header's lines are dropped, the others are moved back to their lines in the file;
+- names defined in another piece: an ``undefined-name`` finding is kept only if the name is
+  written nowhere else in the file (and the file never writes ``globals()``);
+- a function passed to ``compile(metrics=...)`` in another piece: the names written in any
+  ``metrics=``/``weighted_metrics=`` argument of the file are collected from its text
+  (``compile_uses``), and a function of a piece with such a name, and never written in a
+  ``loss=`` argument, is treated as a metric, as the whole-file finder would;
+- other facts that span pieces (a model built in one piece and captured in another, a
+  ``Sequential`` compiled in the next piece) are not seen: that can only hide findings.
+
+Fixes are not offered in chunked files (their edits would have to be moved too; a file this
+size is generated code, not something to fix by hand).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Literal, overload
+
+from losscheck.lint.finding import Finding
+
+# Files up to this size are parsed whole (Keras's largest file is 0.45 MB; a 1 MB file peaks
+# at ~0.9 GB); larger ones in pieces of ~CHUNK_TARGET characters (~0.25 GB peak).
+CHUNK_THRESHOLD = 1_000_000
+CHUNK_TARGET = 250_000
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One top-level statement (decorators included): its first and last line, 1-based."""
+
+    start: int
+    end: int
+    is_import: bool
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str  # the header, then the piece's own lines
+    header_lines: int
+    start_line: int  # the file line of the piece's first line
+
+    def to_file_line(self, line: int) -> int | None:
+        """The file line of ``line`` in ``text``; None on a header line."""
+        if line <= self.header_lines:
+            return None
+        return line - self.header_lines + self.start_line - 1
+
+
+_CONTINUES = frozenset({"else", "elif", "except", "finally"})
+
+
+def top_level_statements(source: str) -> list[Statement] | None:
+    """The file's top-level statements, in order; None when the tokenizer rejects the file
+    (the whole-file parse then reports the syntax error properly)."""
+    out: list[Statement] = []
+    depth = 0
+    start: int | None = None
+    first: str | None = None
+    pending_decorator: int | None = None
+    last = ""  # the last significant token: ":" before NEWLINE opens a block
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            kind = tok.type
+            if kind == tokenize.INDENT:
+                depth += 1
+                continue
+            if kind == tokenize.DEDENT:
+                depth -= 1
+                if depth == 0 and start is not None:
+                    out.append(Statement(start, tok.start[0] - 1, False))
+                    start = None
+                continue
+            if kind in (tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER, tokenize.ENCODING):
+                continue
+            if kind != tokenize.NEWLINE:
+                last = tok.string
+            if depth == 0 and start is None:
+                # the first token of a top-level logical line
+                start = pending_decorator or tok.start[0]
+                first = tok.string
+                pending_decorator = None
+                if first in _CONTINUES and out:
+                    start = out.pop().start  # `else:`/`except:`... belong to the statement above
+            if kind == tokenize.NEWLINE and depth == 0 and start is not None:
+                if first == "@":
+                    pending_decorator = start  # the decorated def/class follows: same statement
+                    start = None
+                    continue
+                if last != ":":  # not a block opener (`def f():`): the statement ends here
+                    out.append(Statement(start, tok.start[0], first in ("import", "from")))
+                    start = None
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    if start is not None:
+        out.append(Statement(start, source.count("\n") + 1, False))
+    return out
+
+
+def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
+    """The file in pieces of about ``target`` characters (default ``CHUNK_TARGET``), cut only
+    between top-level statements; None when the file cannot be tokenized."""
+    target = target or CHUNK_TARGET
+    statements = top_level_statements(source)
+    if not statements:
+        return None
+    lines = source.splitlines(keepends=True)
+    header = "".join("".join(lines[s.start - 1 : s.end]) for s in statements if s.is_import)
+    if header and not header.endswith("\n"):
+        header += "\n"
+    header_lines = header.count("\n")
+
+    def pieces() -> Iterator[Chunk]:
+        begin = 1
+        size = 0
+        for s in statements:
+            size += sum(len(line) for line in lines[s.start - 1 : s.end])
+            if size >= target:
+                yield Chunk(header + "".join(lines[begin - 1 : s.end]), header_lines, begin)
+                begin, size = s.end + 1, 0
+        if begin <= len(lines):
+            yield Chunk(header + "".join(lines[begin - 1 :]), header_lines, begin)
+
+    return pieces()
+
+
+_USE = re.compile(r"(?<![\w.])(loss|metrics|weighted_metrics)\s*=(?!=)\s*")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_CLOSE = {"[": "]", "(": ")", "{": "}"}
+
+
+def compile_uses(source: str) -> dict[str, frozenset[str]]:
+    """Names written in ``loss=`` and in ``metrics=``/``weighted_metrics=`` anywhere in the file
+    (keyword arguments and assignments alike: a superset, read from the text in one pass)."""
+    found: dict[str, set[str]] = {"loss": set(), "metric": set()}
+    for match in _USE.finditer(source):
+        start = match.end()
+        text = _argument_text(source, start)
+        kind = "loss" if match.group(1) == "loss" else "metric"
+        found[kind].update(_IDENT.findall(text))
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def _argument_text(source: str, start: int, limit: int = 2000) -> str:
+    """The expression at ``start``: up to the bracket that closes the one it opens, else up to
+    the first ``,``, ``)`` or end of line (bounded: it only feeds a name set)."""
+    if start < len(source) and source[start] in _CLOSE:
+        stack = [_CLOSE[source[start]]]
+        i = start + 1
+        end = min(len(source), start + limit)
+        while i < end and stack:
+            ch = source[i]
+            if ch in _CLOSE:
+                stack.append(_CLOSE[ch])
+            elif ch == stack[-1]:
+                stack.pop()
+            i += 1
+        return source[start:i]
+    m = re.compile(r"[^,)\n]*").match(source, start)
+    return m.group(0) if m else ""
+
+
+@overload
+def place(finding: Finding, chunk: Chunk, *, anywhere: Literal[True]) -> Finding: ...
+@overload
+def place(finding: Finding, chunk: Chunk, *, anywhere: bool = False) -> Finding | None: ...
+def place(finding: Finding, chunk: Chunk, *, anywhere: bool = False) -> Finding | None:
+    """``finding`` moved from the chunk's text to the file; None when it is on the header,
+    unless ``anywhere`` (a diagnostic: then at the piece's first line)."""
+    line = chunk.to_file_line(finding.line)
+    end_line = chunk.to_file_line(finding.end_line)
+    if line is None or end_line is None:
+        if not anywhere:
+            return None
+        line = end_line = chunk.start_line
+        return replace(finding, line=line, end_line=end_line, column=1, end_column=1, fix=None)
+    return replace(finding, line=line, end_line=end_line, fix=None)
+
+
+def defined_elsewhere(name: str, source: str, chunk: Chunk) -> bool:
+    """Whether ``name`` is written anywhere in the file outside the chunk's own lines (where
+    another piece could define it), or the file writes ``globals()``."""
+    if "globals()" in source:
+        return True
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    own_lines = chunk.text.count("\n") - chunk.header_lines
+    start = _offset_of_line(source, chunk.start_line)
+    end = _offset_of_line(source, chunk.start_line + own_lines)
+    return bool(word.search(source, 0, start) or word.search(source, end))
+
+
+def _offset_of_line(source: str, line: int) -> int:
+    offset = 0
+    for _ in range(line - 1):
+        offset = source.find("\n", offset)
+        if offset == -1:
+            return len(source)
+        offset += 1
+    return offset

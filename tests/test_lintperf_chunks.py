@@ -1,0 +1,208 @@
+"""Very large files are linted in chunks of top-level statements (lint/chunks.py).
+
+The chunked path must report what the whole-file path reports, on the same lines: checked here
+with a small chunk size so that ordinary test inputs are cut into many pieces. What it cannot
+see (facts that span pieces) may only hide findings, never add one: a Hypothesis property.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from losscheck.lint import chunks, engine
+from losscheck.lint.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = [r for r in load_registry(plugins=False).rules if getattr(r, "default_enabled", True)]
+
+
+def _key(finding) -> tuple:
+    return (finding.line, finding.column, finding.end_line, finding.end_column, finding.code, finding.message)
+
+
+def _lint(source: str, monkeypatch, *, chunked: bool, target: int = 1) -> list:
+    monkeypatch.setattr(chunks, "CHUNK_THRESHOLD", 0 if chunked else 10**12)
+    monkeypatch.setattr(chunks, "CHUNK_TARGET", target)
+    return engine.lint_source(source, "big.py", rules=RULES)
+
+
+# -- cutting ------------------------------------------------------------------------------------
+
+def test_statements_keep_decorators_blocks_and_continuations_whole() -> None:
+    source = textwrap.dedent('''\
+        from __future__ import annotations
+        import keras  # comment
+        from keras import (ops,
+            losses)
+
+        @decorator
+        @other(x=[1,
+            2])
+        def f(y_true, y_pred):  # a comment after the colon
+            """doc
+        def not_a_statement(): at column 0 inside a string"""
+            return 1
+
+        # between
+        class A: pass
+        x = {1:
+          2}
+        if x:
+            y = 1
+        elif x > 1:
+            y = 3
+        else:
+            y = 2
+        try:
+            import a
+        except ImportError:
+            a = None
+        finally:
+            pass
+        def g(): return 3
+        ''')
+    got = [(s.start, s.end, s.is_import) for s in chunks.top_level_statements(source)]
+    assert got == [
+        (1, 1, True), (2, 2, True), (3, 4, True),
+        (6, 14, False),  # decorators, def, docstring with a column-0 "def", trailing blank/comment
+        (15, 15, False), (16, 17, False),
+        (18, 23, False),  # if / elif / else
+        (24, 29, False),  # try / except / finally
+        (30, 30, False),
+    ]
+
+
+def test_chunks_are_lossless_and_each_parses() -> None:
+    source = (REPO / "benchmarks" / "data" / "loss_module_300.py").read_text()
+    pieces = list(chunks.chunks(source, target=500))
+    assert len(pieces) > 5
+    own = ["".join(p.text.splitlines(keepends=True)[p.header_lines:]) for p in pieces]
+    assert "".join(own) == source
+    for piece in pieces:
+        cst.parse_module(piece.text)  # header + whole statements: valid Python
+        assert piece.text.startswith(pieces[0].text.splitlines(keepends=True)[0])  # same header
+
+
+def test_untokenizable_file_is_not_chunked() -> None:
+    assert chunks.chunks("def f(:\n    x = '''\n") is None
+
+
+# -- same findings as the whole file -----------------------------------------------------------
+
+def test_large_input_block_file_same_findings(monkeypatch) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import large_inputs
+
+    blocks = "".join(large_inputs.BLOCK.format(n=n) for n in range(12))
+    source = large_inputs.HEADER + blocks if hasattr(large_inputs, "HEADER") else blocks
+    whole = _lint(source, monkeypatch, chunked=False)
+    parts = _lint(source, monkeypatch, chunked=True, target=2000)
+    assert len(whole) >= 12 * 3
+    assert sorted(map(_key, parts)) == sorted(map(_key, whole))
+
+
+def test_names_and_imports_across_pieces(monkeypatch) -> None:
+    source = textwrap.dedent('''\
+        import keras.backend as K
+        from keras import ops
+
+
+        def first(y_true, y_pred):
+            return ops.mean(ops.square(y_true - y_pred) * WEIGHT, axis=-1)
+
+
+        def second(y_true, y_pred):
+            return K.mean(y_true - y_pred, axis=-1)
+
+
+        def third(y_true, y_pred):
+            return ops.mean(y_pred[..., :num_classes] - y_true, axis=-1)
+
+
+        WEIGHT = 0.5
+        ''')
+    parts = _lint(source, monkeypatch, chunked=True)
+    whole = _lint(source, monkeypatch, chunked=False)
+    assert sorted(map(_key, parts)) == sorted(map(_key, whole))
+    got = {(f.code, f.line) for f in parts}
+    assert ("LCK302", 10) in got  # K.mean: the alias from the file's imports, in a later piece
+    assert ("LCK301", 14) in got  # num_classes: written nowhere else
+    assert not any(f.code == "LCK301" and f.line == 6 for f in parts)  # WEIGHT: another piece
+
+
+def test_metric_compiled_in_another_piece_is_a_metric(monkeypatch) -> None:
+    source = textwrap.dedent('''\
+        import keras
+        from keras import ops
+
+
+        def accuracy_gap(y_true, y_pred):
+            return ops.mean(ops.abs(y_true - y_pred))
+
+
+        model.compile(loss="mse", metrics=[accuracy_gap])
+        ''')
+    whole = _lint(source, monkeypatch, chunked=False)
+    parts = _lint(source, monkeypatch, chunked=True)
+    assert not any(f.code == "LCK101" for f in whole)
+    assert sorted(map(_key, parts)) == sorted(map(_key, whole))
+
+
+def test_syntax_error_in_a_late_piece_is_reported_where_it_is(monkeypatch) -> None:
+    good = "".join(f"def loss_{i}(y_true, y_pred):\n    return y_true - y_pred\n\n\n" for i in range(20))
+    source = good + "def broken(y_true, y_pred:\n    return 1\n"
+    parts = _lint(source, monkeypatch, chunked=True, target=200)
+    assert [f.code for f in parts] == ["LCK999"]
+    assert parts[0].line == good.count("\n") + 1
+
+
+def test_suppressions_apply_to_chunked_files(monkeypatch) -> None:
+    source = textwrap.dedent('''\
+        import keras
+
+
+        def loss(y_true, y_pred):
+            return keras.ops.mean(y_true - y_pred)  # noqa: LCK101
+
+
+        def other(y_true, y_pred):
+            return keras.ops.mean(y_true - y_pred)
+        ''')
+    parts = _lint(source, monkeypatch, chunked=True)
+    assert [(f.code, f.line) for f in parts] == [("LCK101", 9)]
+
+
+# -- property: chunking only ever hides findings ------------------------------------------------
+
+from test_robust_fuzz import loss_programs  # noqa: E402  (the fuzz suite's program strategy)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(loss_programs())
+def test_chunked_findings_are_a_subset_of_whole_file_findings(source: str) -> None:
+    try:
+        cst.parse_module(source)
+    except Exception:  # noqa: BLE001 - only valid programs: both paths then parse
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        whole = set(map(_key, _lint(source, mp, chunked=False)))
+        parts = set(map(_key, _lint(source, mp, chunked=True)))
+    assert parts <= whole, f"chunking added findings: {sorted(parts - whole)}"
+
+
+def test_a_crashing_rule_in_a_piece_is_reported_not_dropped(monkeypatch) -> None:
+    from losscheck.lint.rules.lck101_batch_mean_reduction import BatchMeanReduction
+
+    def boom(self, ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(BatchMeanReduction, "check", boom)
+    source = "import keras\n\n\ndef loss(y_true, y_pred):\n    return keras.ops.mean(y_true - y_pred)\n"
+    parts = _lint(source, monkeypatch, chunked=True)
+    assert [(f.code, "boom" in f.message) for f in parts] == [("LCK997", True)] * len(parts) and parts
