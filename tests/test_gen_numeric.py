@@ -72,6 +72,15 @@ def _pred_channels(out, task):
     raise AssertionError
 
 
+def _true_channels(out, task):
+    start = 0
+    for t in out["tasks"]:
+        if t["name"] == task["name"]:
+            return start, start + H.true_units(t)
+        start += H.true_units(t)
+    raise AssertionError
+
+
 def _channels_last(out, a):
     return np.moveaxis(a, 1, -1) if out.get("channel_axis", -1) == 1 else a
 
@@ -82,7 +91,7 @@ def _channels_back(out, a):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(layout=H.layouts(), seed=st.integers(0, 2**16))
-def test_gradients_are_finite_and_nan_in_masked_positions_cannot_leak(tmp_path_factory, layout, seed):
+def test_gradients_are_finite_and_nan_targets_in_masked_positions_cannot_leak(tmp_path_factory, layout, seed):
     module, _ = H.generate_module(layout, tmp_path_factory.mktemp("grad"))
     rng = np.random.default_rng(seed)
     for out in layout["outputs"]:
@@ -93,17 +102,24 @@ def test_gradients_are_finite_and_nan_in_masked_positions_cannot_leak(tmp_path_f
             assert grad is None or np.isfinite(grad.numpy()).all(), task
             if "when" not in task and "ignore_value" not in task:
                 continue
-            # NaN in y_pred wherever the mask is 0: same value, finite gradient, zero there
+            # NaN targets wherever the mask is 0 (a missing label): same value, finite gradient,
+            # zero gradient there (the gate channel itself is left alone: it defines the mask)
             m = H.mask_of(out, task, yt)
-            a, b = _pred_channels(out, task)
-            poisoned = _channels_last(out, yp.copy())
-            poisoned[..., a:b][m == 0] = np.nan
+            a, b = _true_channels(out, task)
+            poisoned = _channels_last(out, yt.copy())
+            region = poisoned[..., a:b]  # a view: writes go to poisoned
+            spoil = np.broadcast_to((m == 0)[..., None], region.shape).copy()
+            if "ignore_value" in task:
+                spoil &= region != task["ignore_value"]  # keep what marks the position as ignored
+            region[spoil] = np.nan
             poisoned = _channels_back(out, poisoned)
-            value2, grad2 = _grads(fn, yt, poisoned)
+            assert (H.mask_of(out, task, poisoned) == m).all()
+            value2, grad2 = _grads(fn, poisoned, yp)
             np.testing.assert_allclose(value2, value, **TOL)
             g = _channels_last(out, grad2.numpy())
             assert np.isfinite(g).all(), task
-            assert (g[..., a:b][m == 0] == 0).all()
+            c, d = _pred_channels(out, task)
+            assert (g[..., c:d][m == 0] == 0).all()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))

@@ -157,7 +157,7 @@ def test_masks_that_select_nothing_give_zero_loss_and_finite_gradients(tmp_path)
     yt, yp = H.make_data(out, 2, np.random.default_rng(0))
     yt[:, 0] = 0.0  # no position has mask == 1: `size` counts nowhere
     yt[:, 1] = -1.0  # every lesion position is ignored
-    yp[:, 1:] = np.nan  # ...and NaN there must reach neither the value nor the gradient
+    yt[:, 2:] = np.nan  # ...and NaN `size` targets (missing labels) reach neither value nor gradient
     pred = torch.from_numpy(yp).requires_grad_(True)
     for key in ("seg.lesion", "seg.size"):
         value = torch_module.TASK_LOSSES[key](torch.from_numpy(yt), pred)

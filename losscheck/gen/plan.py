@@ -11,10 +11,11 @@ task of output ``o`` with ``S = o.spatial``:
 1. ``Y = y_true[channels task.y_true]``, ``P = y_pred[channels task.y_pred]`` on
    ``o.channel_axis``, then channels moved last: ``(B, *S, c)``.
 2. Mask ``M`` of shape ``(B, *S)``: 1, times ``y_true[gate.channel] == gate.equals``
-   (``task.gate``), times "no channel of Y equals ``task.ignore_value``". Positions
-   where ``M == 0`` must not influence the value or the gradient: replace ``Y`` and
-   ``P`` there by safe values (``Y``: 0; ``P``: :attr:`TaskPlan.safe_pred`) *before*
-   computing any term, so a NaN/inf or an out-of-range class index there cannot leak.
+   (``task.gate``), times "no channel of Y equals ``task.ignore_value``". Targets at
+   positions where ``M == 0`` must not influence the value or the gradient: replace ``Y``
+   there by 0 *before* computing any term (for regression, the error ``P - Y`` by 0), so a
+   NaN/inf target or an out-of-range class index there cannot leak. ``P`` is the model's
+   output and is used as it is: finite ``P`` times ``M == 0`` gives 0 value and 0 gradient.
 3. Map terms (every term but dice): a loss map ``L`` of shape ``(B, *S)``, summed
    with ``TermPlan.weight``; ``task = sum_S(L * M) / max(sum_S(M), 1)``.
 4. Dice terms: ``dice(Y, P, axis=(1, ..., rank-1))`` per example, added with their weight.
@@ -140,13 +141,6 @@ class TaskPlan:
     @property
     def dice_terms(self) -> tuple[TermPlan, ...]:
         return tuple(t for t in self.terms if t.is_dice)
-
-    @property
-    def safe_pred(self) -> float:
-        """A y_pred value that gives finite losses and gradients, used at masked positions."""
-        if self.type == "regression" or self.from_logits:
-            return 0.0
-        return 0.5
 
     def describe_loss(self) -> str:
         return " + ".join(t.describe() for t in self.terms)

@@ -135,21 +135,21 @@ class SourceEmitter:
             elif task.ignore_value is not None:
                 conds.append(self.op("logical_not", self.op("any_last", self.op("equal", "y", num(task.ignore_value)))))
             keep = conds[0] if len(conds) == 1 else self.op("logical_and", *conds)
-            what = "the error p - y is" if self.error_form(task) else "y and p are"
+            what = "the error p - y is" if self.error_form(task) else "y is"
             lines += [
-                f"    # Positions that count come from y_true only; elsewhere {what} replaced",
-                "    # (not multiplied) so NaN/inf or a bad class index there reaches neither value nor gradient.",
+                f"    # Positions that count come from y_true only; elsewhere {what} replaced (not",
+                "    # multiplied), so a NaN/inf target or a bad class index there reaches neither value nor gradient.",
                 f"    keep = {keep}",
             ]
             if self.error_form(task):
                 # every regression loss is a function of p - y alone: one where() on the error
-                # instead of one on y and one on p (0 there is what p = y = 0 gave)
+                # (0 there is what y = p gave)
                 lines.append(f"    error = {self.op('where', 'keep[..., None]', 'p - y', self.op('fill_like', 'p', '0.0'))}")
             else:
-                lines += [
-                    f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}",
-                    f"    p = {self.op('where', 'keep[..., None]', 'p', self.op('fill_like', 'p', num(task.safe_pred)))}",
-                ]
+                # y_pred is not replaced: the model's own output is finite wherever it is finite
+                # at all, and L * mask then gives 0 value and 0 gradient there. (A where() on the
+                # prediction cost 7-12% of a training step: benchmarks/bench_gen.py.)
+                lines.append(f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}")
             lines.append(f"    mask = {self.op('cast', 'keep', 'y_pred.dtype')}")
         if task.sparse and any("focal" in t.loss for t in task.terms):
             lines.append(f"    y_onehot = {self.op('one_hot', 'y', str(task.units))}")
