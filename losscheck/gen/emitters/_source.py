@@ -135,21 +135,15 @@ class SourceEmitter:
             elif task.ignore_value is not None:
                 conds.append(self.op("logical_not", self.op("any_last", self.op("equal", "y", num(task.ignore_value)))))
             keep = conds[0] if len(conds) == 1 else self.op("logical_and", *conds)
-            what = "the error p - y is" if self.error_form(task) else "y is"
             lines += [
-                f"    # Positions that count come from y_true only; elsewhere {what} replaced (not",
-                "    # multiplied), so a NaN/inf target or a bad class index there reaches neither value nor gradient.",
+                "    # Positions that count come from y_true only; elsewhere y is replaced (not multiplied),",
+                "    # so a NaN/inf target or a bad class index there reaches neither value nor gradient.",
                 f"    keep = {keep}",
+                # y_true only: it takes no gradient, so this where() costs no backward pass (one on
+                # the prediction or on the error p - y cost 7-12% of a training step in graph
+                # mode). y_pred is used as it is: finite p times mask 0 gives 0 value and gradient.
+                f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}",
             ]
-            if self.error_form(task):
-                # every regression loss is a function of p - y alone: one where() on the error
-                # (0 there is what y = p gave)
-                lines.append(f"    error = {self.op('where', 'keep[..., None]', 'p - y', self.op('fill_like', 'p', '0.0'))}")
-            else:
-                # y_pred is not replaced: the model's own output is finite wherever it is finite
-                # at all, and L * mask then gives 0 value and 0 gradient there. (A where() on the
-                # prediction cost 7-12% of a training step: benchmarks/bench_gen.py.)
-                lines.append(f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}")
             lines.append(f"    mask = {self.op('cast', 'keep', 'y_pred.dtype')}")
         if task.sparse and any("focal" in t.loss for t in task.terms):
             lines.append(f"    y_onehot = {self.op('one_hot', 'y', str(task.units))}")
@@ -169,22 +163,7 @@ class SourceEmitter:
         lines.append(f"    return {' + '.join(result)}")
         return "\n".join(lines)
 
-    def error_form(self, task: TaskPlan) -> bool:
-        """Whether this masked task's terms are written on the guarded error ``p - y``.
-
-        Only regression losses depend on ``p - y`` alone, and only a dialect whose HELPERS
-        has an ``_lc_<loss>_of_error`` for each of the task's terms writes them so (a plugin
-        built on this class without them keeps the where() on y and p).
-        """
-        return task.masked and task.type == "regression" and all(
-            f"_lc_{t.loss}_of_error" in self.HELPERS for t in task.terms
-        )
-
     def term_expr(self, output: OutputPlan, task: TaskPlan, term: TermPlan) -> str:
-        if self.error_form(task):
-            helper = self.use(f"_lc_{term.loss}_of_error")
-            expr = f"{helper}(error, {num(term.delta)})" if term.loss == "huber" else f"{helper}(error)"
-            return expr if term.weight == 1.0 else f"{num(term.weight)} * {expr}"
         y, p = ("y_onehot" if task.sparse and "focal" in term.loss else "y"), "p"
         if term.is_dice and task.from_logits:
             # dice needs probabilities: softmax over all the task's classes (before a class subset

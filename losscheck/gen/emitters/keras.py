@@ -22,18 +22,6 @@ _HELPERS = {
     "_lc_log_cosh": f'''def _lc_log_cosh(truth, pred):
     error = pred - truth
     return ops.mean(error + ops.softplus(-2.0 * error) - {_LN2}, axis=-1)''',
-    # the same losses on the error pred - truth (masked regression tasks guard the error once)
-    "_lc_mean_squared_error_of_error": '''def _lc_mean_squared_error_of_error(error):
-    return ops.mean(ops.square(error), axis=-1)''',
-    "_lc_mean_absolute_error_of_error": '''def _lc_mean_absolute_error_of_error(error):
-    return ops.mean(ops.abs(error), axis=-1)''',
-    "_lc_huber_of_error": '''def _lc_huber_of_error(error, delta):
-    abs_error = ops.abs(error)
-    quadratic = 0.5 * ops.square(error)
-    linear = delta * abs_error - 0.5 * delta * delta
-    return ops.mean(ops.where(abs_error <= delta, quadratic, linear), axis=-1)''',
-    "_lc_log_cosh_of_error": f'''def _lc_log_cosh_of_error(error):
-    return ops.mean(error + ops.softplus(-2.0 * error) - {_LN2}, axis=-1)''',
     "_lc_binary_crossentropy": '''def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     elements = ops.binary_crossentropy(truth, pred, from_logits=from_logits)
     if pos_weight is not None:

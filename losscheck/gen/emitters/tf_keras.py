@@ -26,18 +26,6 @@ _HELPERS = {
     "_lc_log_cosh": f'''def _lc_log_cosh(truth, pred):
     error = pred - truth
     return tf.reduce_mean(error + tf.math.softplus(-2.0 * error) - {_LN2}, axis=-1)''',
-    # the same losses on the error pred - truth (masked regression tasks guard the error once)
-    "_lc_mean_squared_error_of_error": '''def _lc_mean_squared_error_of_error(error):
-    return tf.reduce_mean(tf.square(error), axis=-1)''',
-    "_lc_mean_absolute_error_of_error": '''def _lc_mean_absolute_error_of_error(error):
-    return tf.reduce_mean(tf.abs(error), axis=-1)''',
-    "_lc_huber_of_error": '''def _lc_huber_of_error(error, delta):
-    abs_error = tf.abs(error)
-    quadratic = 0.5 * tf.square(error)
-    linear = delta * abs_error - 0.5 * delta * delta
-    return tf.reduce_mean(tf.where(abs_error <= delta, quadratic, linear), axis=-1)''',
-    "_lc_log_cosh_of_error": f'''def _lc_log_cosh_of_error(error):
-    return tf.reduce_mean(error + tf.math.softplus(-2.0 * error) - {_LN2}, axis=-1)''',
     "_lc_bce_elements": '''def _lc_bce_elements(truth, pred, from_logits):
     if from_logits:
         return tf.nn.sigmoid_cross_entropy_with_logits(labels=truth, logits=pred)
