@@ -206,3 +206,19 @@ def test_a_crashing_rule_in_a_piece_is_reported_not_dropped(monkeypatch) -> None
     source = "import keras\n\n\ndef loss(y_true, y_pred):\n    return keras.ops.mean(y_true - y_pred)\n"
     parts = _lint(source, monkeypatch, chunked=True)
     assert [(f.code, "boom" in f.message) for f in parts] == [("LCK997", True)] * len(parts) and parts
+
+
+def test_form_feeds_and_crlf_do_not_shift_the_cut(monkeypatch) -> None:
+    """str.splitlines() splits on a form feed; Python and the tokenizer do not. The pieces must
+    be cut on the tokenizer's lines, or a cut lands inside a statement."""
+    block = (
+        "import keras\r\n\x0c\r\n"
+        "def loss_{n}(y_true, y_pred):\r\n"
+        "    s = 'a\x0cb\x1cc'\r\n"
+        "    return keras.ops.mean(y_true - y_pred)\r\n\r\n\r\n"
+    )
+    source = "".join(block.format(n=n) for n in range(10))
+    whole = _lint(source, monkeypatch, chunked=False)
+    parts = _lint(source, monkeypatch, chunked=True, target=50)
+    assert [f.code for f in whole] == ["LCK101"] * 10
+    assert sorted(map(_key, parts)) == sorted(map(_key, whole))

@@ -120,7 +120,9 @@ def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
     statements = top_level_statements(source)
     if not statements:
         return None
-    lines = source.splitlines(keepends=True)
+    # lines as the tokenizer numbers them: split on "\n" only (str.splitlines would also split
+    # on form feeds and other separators that Python treats as whitespace)
+    lines = io.StringIO(source).readlines()
     header = "".join("".join(lines[s.start - 1 : s.end]) for s in statements if s.is_import)
     if header and not header.endswith("\n"):
         header += "\n"

@@ -181,7 +181,7 @@ def _text_at(text: str, finding: Finding) -> str | None:
     """The source text a one-line finding covers (its columns are 1-based)."""
     if finding.line != finding.end_line:
         return None
-    lines = text.splitlines()
+    lines = text.split("\n")  # libcst's line numbers: form feeds and the like are not line breaks
     if not 0 < finding.line <= len(lines):
         return None
     return lines[finding.line - 1][finding.column - 1 : finding.end_column - 1] or None
