@@ -100,7 +100,7 @@ def test_large_input_block_file_same_findings(monkeypatch) -> None:
     import large_inputs
 
     blocks = "".join(large_inputs.BLOCK.format(n=n) for n in range(12))
-    source = large_inputs.HEADER + blocks if hasattr(large_inputs, "HEADER") else blocks
+    source = large_inputs.HEADER + blocks
     whole = _lint(source, monkeypatch, chunked=False)
     parts = _lint(source, monkeypatch, chunked=True, target=2000)
     assert len(whole) >= 12 * 3

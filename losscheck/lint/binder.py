@@ -29,8 +29,6 @@ import libcst as cst
 
 from losscheck.lint.astutil import iter_children
 
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
-
 
 @dataclass(eq=False)
 class Binding:

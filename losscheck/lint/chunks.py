@@ -55,6 +55,8 @@ class Chunk:
     text: str  # the header, then the piece's own lines
     header_lines: int
     start_line: int  # the file line of the piece's first line
+    start: int  # the piece's own text is source[start:end]
+    end: int
 
     def to_file_line(self, line: int) -> int | None:
         """The file line of ``line`` in ``text``; None on a header line."""
@@ -128,16 +130,20 @@ def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
         header += "\n"
     header_lines = header.count("\n")
 
+    def piece(first: int, last: int, offset: int) -> Chunk:
+        own = "".join(lines[first - 1 : last])
+        return Chunk(header + own, header_lines, first, offset, offset + len(own))
+
     def pieces() -> Iterator[Chunk]:
-        begin = 1
-        size = 0
+        begin, size, offset = 1, 0, 0
         for s in statements:
             size += sum(len(line) for line in lines[s.start - 1 : s.end])
             if size >= target:
-                yield Chunk(header + "".join(lines[begin - 1 : s.end]), header_lines, begin)
-                begin, size = s.end + 1, 0
+                chunk = piece(begin, s.end, offset)
+                yield chunk
+                begin, size, offset = s.end + 1, 0, chunk.end
         if begin <= len(lines):
-            yield Chunk(header + "".join(lines[begin - 1 :]), header_lines, begin)
+            yield piece(begin, len(lines), offset)
 
     return pieces()
 
@@ -145,6 +151,7 @@ def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
 _USE = re.compile(r"(?<![\w.])(loss|metrics|weighted_metrics)\s*=(?!=)\s*")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _CLOSE = {"[": "]", "(": ")", "{": "}"}
+_TO_COMMA = re.compile(r"[^,)\n]*")
 
 
 def compile_uses(source: str) -> dict[str, frozenset[str]]:
@@ -174,8 +181,7 @@ def _argument_text(source: str, start: int, limit: int = 2000) -> str:
                 stack.pop()
             i += 1
         return source[start:i]
-    m = re.compile(r"[^,)\n]*").match(source, start)
-    return m.group(0) if m else ""
+    return _TO_COMMA.match(source, start).group(0)  # type: ignore[union-attr]  # `*` always matches
 
 
 @overload
@@ -195,23 +201,21 @@ def place(finding: Finding, chunk: Chunk, *, anywhere: bool = False) -> Finding 
     return replace(finding, line=line, end_line=end_line, fix=None)
 
 
-def defined_elsewhere(name: str, source: str, chunk: Chunk) -> bool:
-    """Whether ``name`` is written anywhere in the file outside the chunk's own lines (where
-    another piece could define it), or the file writes ``globals()``."""
+UNDEFINED_NAME = "LCK301"
+
+
+def defined_in_another_piece(finding: Finding, chunk: Chunk, source: str) -> bool:
+    """An ``undefined-name`` finding whose name another piece could define: the name is written
+    somewhere in the file outside the chunk's own text, or the file writes ``globals()``."""
+    if finding.code != UNDEFINED_NAME or finding.line != finding.end_line:
+        return False
+    lines = chunk.text.split("\n")  # libcst's line numbers: form feeds and the like are not breaks
+    if not 0 < finding.line <= len(lines):
+        return False
+    name = lines[finding.line - 1][finding.column - 1 : finding.end_column - 1]
+    if not name:
+        return False
     if "globals()" in source:
         return True
     word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
-    own_lines = chunk.text.count("\n") - chunk.header_lines
-    start = _offset_of_line(source, chunk.start_line)
-    end = _offset_of_line(source, chunk.start_line + own_lines)
-    return bool(word.search(source, 0, start) or word.search(source, end))
-
-
-def _offset_of_line(source: str, line: int) -> int:
-    offset = 0
-    for _ in range(line - 1):
-        offset = source.find("\n", offset)
-        if offset == -1:
-            return len(source)
-        offset += 1
-    return offset
+    return bool(word.search(source, 0, chunk.start) or word.search(source, chunk.end))

@@ -113,6 +113,8 @@ def lint_source(
         findings = _lint_chunks(source, path, pieces, rules, options)
         if any(f.code == diagnostics.SYNTAX_ERROR.code for f in findings):
             return findings
+        # what LCK901 needs below: the whole file's text, no tree
+        ctx = FileContext(path=path, source=source, module=cst.Module(body=[]), options=options)
     else:
         try:
             module = cst.parse_module(source)
@@ -122,8 +124,6 @@ def lint_source(
             return [_syntax_error(path, exc)]
         ctx = FileContext(path=path, source=source, module=module, options=options)
         findings = run_rules(ctx, rules)
-    if pieces is not None:  # what LCK901 needs: the whole file's text, no tree
-        ctx = FileContext(path=path, source=source, module=cst.Module(body=[]), options=options)
     findings = suppress.apply(findings, directives)
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
@@ -162,29 +162,14 @@ def _lint_chunks(
             return [chunks.place(_syntax_error(path, exc), piece, anywhere=True)]
         ctx = FileContext(path=path, source=piece.text, module=module, options=options)
         for finding in run_rules(ctx, rules):
-            if finding.code == UNDEFINED_NAME:
-                name = _text_at(piece.text, finding)
-                if name and chunks.defined_elsewhere(name, source, piece):
-                    continue
+            if chunks.defined_in_another_piece(finding, piece, source):
+                continue
             # a diagnostic (a crashed rule: line 1) is kept, at the piece's first line
             placed = chunks.place(finding, piece, anywhere=finding.code in diagnostics.DIAGNOSTIC_CODES)
             if placed is not None:
                 found.append(placed)
         del ctx, module  # before the next piece is parsed: one tree alive at a time
     return found
-
-
-UNDEFINED_NAME = "LCK301"
-
-
-def _text_at(text: str, finding: Finding) -> str | None:
-    """The source text a one-line finding covers (its columns are 1-based)."""
-    if finding.line != finding.end_line:
-        return None
-    lines = text.split("\n")  # libcst's line numbers: form feeds and the like are not line breaks
-    if not 0 < finding.line <= len(lines):
-        return None
-    return lines[finding.line - 1][finding.column - 1 : finding.end_column - 1] or None
 
 
 def lint_bytes(

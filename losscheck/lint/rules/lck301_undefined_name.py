@@ -230,19 +230,13 @@ def _message(name: str, function: str, scope: Scope) -> str:
             f"`{name}` is defined in the body of class `{owner}`, which its methods cannot see as a bare "
             f"name: this raises NameError when Keras calls the loss. Use `self.{name}` (or `{owner}.{name}`)."
         )
-    close = difflib.get_close_matches(name, sorted(_visible_names(scope)), n=1, cutoff=0.8)
+    close = difflib.get_close_matches(name, sorted(scope.visible_names()), n=1, cutoff=0.8)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     return (
         f"`{name}` is not defined in any scope that `{function}` can see{hint}: Keras calls the loss only at "
         f"fit/evaluate time, where this raises NameError (compile does not catch it). Define it at module "
         f"level, or pass it in through a factory (`def make_loss({name}): ...` returning the loss)."
     )
-
-
-def _visible_names(scope: Scope) -> set[str]:
-    """Names assigned in the scope and the enclosing ones that it can see (not class bodies, not the
-    builtins: a typo of `sum` is rarely a real name)."""
-    return scope.visible_names()
 
 
 def _class_defining(scope: Scope, name: str) -> str | None:
