@@ -14,6 +14,7 @@ from typing import Sequence
 
 from losscheck import __version__
 from losscheck.errors import EXIT_ERROR, UserError
+from losscheck.startup import dataclass_code_memo
 
 # subcommand -> module that registers it (kept as strings: nothing is imported until used)
 SUBCOMMANDS: dict[str, str] = {
@@ -40,6 +41,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with dataclass_code_memo():  # most of libcst's import is dataclass compiles: keep them (startup.py)
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Register only the module the command needs (fast path), all of them for --help.
     command = next((a for a in argv if not a.startswith("-")), None)

@@ -7,6 +7,9 @@ from typing import Iterator
 import libcst as cst
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+# The same, for ``type(node) in ...``: these node classes have no subclasses, and an exact type test
+# is ~5x cheaper than isinstance on libcst's ABC-based classes (the walks below run it per node).
+_NESTED_SCOPE_TYPES = frozenset(_NESTED_SCOPES)
 
 # -- fast traversal ---------------------------------------------------------------------------
 # libcst's `node.children` and `node.visit(visitor)` rebuild every node they pass (measured: about
@@ -55,15 +58,45 @@ def _kind(cls: type) -> int:
 
 def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The syntactic children of ``node`` in field order (no whitespace, brackets or commas)."""
+    return iter(children(node))
+
+
+def _compute_children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
+    out: list[cst.CSTNode] = []
     for name in _child_fields(type(node)):
         value = getattr(node, name)
         kind = _kind(type(value))
         if kind == 1:
-            yield value
+            out.append(value)
         elif kind == 2:
-            for item in value:
-                if _kind(type(item)) == 1:
-                    yield item
+            out.extend(item for item in value if _kind(type(item)) == 1)
+    return tuple(out)
+
+
+# The finder, the binder, the data flow and several rules each walk the same loss code, so a
+# node's children are computed once per file: keyed by id() for a cheap int hash, with the node
+# kept in the entry so an id is never reused while it is cached. The engine calls forget() after
+# each file (or piece of a large file); the size bound is a backstop for other callers.
+_CHILDREN: dict[int, tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = {}
+_MEMO_LIMIT = 400_000
+
+
+def children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
+    """The syntactic children of ``node`` in field order, as a tuple (memoised per file)."""
+    entry = _CHILDREN.get(id(node))
+    if entry is not None and entry[0] is node:
+        return entry[1]
+    kids = _compute_children(node)
+    if len(_CHILDREN) > _MEMO_LIMIT:
+        _CHILDREN.clear()
+    _CHILDREN[id(node)] = (node, kids)
+    return kids
+
+
+def forget() -> None:
+    """Drop the per-file memos (children, read names): the engine calls it after each file."""
+    _CHILDREN.clear()
+    _READ_NAMES.clear()
 
 
 def get_arg(call: cst.Call, name: str | None, position: int | None = None) -> cst.BaseExpression | None:
@@ -155,9 +188,9 @@ def walk(node: cst.CSTNode, *, into_nested: bool = False) -> Iterator[cst.CSTNod
     while stack:
         current = stack.pop()
         yield current
-        if current is not node and not into_nested and isinstance(current, _NESTED_SCOPES):
+        if current is not node and not into_nested and type(current) in _NESTED_SCOPE_TYPES:
             continue
-        stack.extend(reversed(list(iter_children(current))))
+        stack.extend(reversed(children(current)))
 
 
 def names_in(expr: cst.CSTNode) -> set[str]:
@@ -188,11 +221,12 @@ def _read_names(expr: cst.CSTNode) -> list[cst.Name]:
     skip: set[int] = set()
     out: list[cst.Name] = []
     for node in walk(expr):
-        if isinstance(node, cst.Attribute):
+        kind = type(node)
+        if kind is cst.Attribute:
             skip.add(id(node.attr))
-        elif isinstance(node, cst.Arg) and node.keyword is not None:
+        elif kind is cst.Arg and node.keyword is not None:
             skip.add(id(node.keyword))
-        elif isinstance(node, cst.Name) and id(node) not in skip:
+        elif kind is cst.Name and id(node) not in skip:
             out.append(node)
     return out
 
@@ -208,9 +242,9 @@ def own_nodes(fn: cst.FunctionDef | cst.Lambda) -> Iterator[cst.CSTNode]:
     while stack:
         current = stack.pop()
         yield current
-        if isinstance(current, _NESTED_SCOPES):
+        if type(current) in _NESTED_SCOPE_TYPES:
             continue
-        stack.extend(reversed(list(iter_children(current))))
+        stack.extend(reversed(children(current)))
 
 
 def assign_targets(target: cst.BaseExpression) -> list[str]:
@@ -244,7 +278,7 @@ def traverse(root: cst.CSTNode, enter, leave=None) -> None:
         if leave is not None:
             stack.append((node, True))
         if descend is not False:
-            stack.extend((child, False) for child in reversed(list(iter_children(node))))
+            stack.extend((child, False) for child in reversed(children(node)))
 
 
 def all_nodes(ctx) -> list[cst.CSTNode]:  # ctx: FileContext (not imported: no cycle)

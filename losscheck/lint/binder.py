@@ -6,7 +6,7 @@ It replaces libcst's ``ScopeProvider``, which was the most expensive fact of a l
 visitor framework and an expression-context pass over every node. Rules only ask one question:
 for a name read inside loss code, which bindings can it refer to? So the binder
 
-- walks the syntax fields directly (``astutil.iter_children``), never libcst visitors;
+- walks the syntax fields directly (``astutil.children``), never libcst visitors;
 - enters only the defs and classes that are, or enclose, a loss function or a ``global``
   statement: any other def or class binds its own name and nothing a loss could see;
 - follows Python's rules (LEGB): a name bound anywhere in a function is local to all of it;
@@ -27,7 +27,7 @@ from typing import Iterator, Mapping
 
 import libcst as cst
 
-from losscheck.lint.astutil import iter_children
+from losscheck.lint.astutil import children
 
 
 @dataclass(eq=False)
@@ -195,14 +195,14 @@ class _Binder:
         if handler is not None:
             handler(self, node, scope, end)
             return
-        if isinstance(node, cst.BaseSuite) or isinstance(node, cst.BaseCompoundStatement):
+        if _is_compound(type(node)):
             self._compound(node, scope, end)
             return
-        self._push_all(iter_children(node), scope, end)
+        self._push_all(children(node), scope, end)
 
     def _compound(self, node: cst.CSTNode, scope: Scope, end: int) -> None:
-        for child in reversed(list(iter_children(node))):
-            if isinstance(child, cst.IndentedBlock):
+        for child in reversed(children(node)):
+            if type(child) is cst.IndentedBlock:
                 self._statements(child.body, scope, end)
             else:
                 self._push(child, scope, end)
@@ -444,3 +444,14 @@ _HANDLERS = {
 }
 if hasattr(cst, "TypeAlias"):
     _HANDLERS[cst.TypeAlias] = _Binder._type_alias
+
+
+_COMPOUND: dict[type, bool] = {}
+
+
+def _is_compound(kind: type) -> bool:
+    """A suite or compound statement (per type, once: issubclass on libcst's ABCs is slow)."""
+    known = _COMPOUND.get(kind)
+    if known is None:
+        known = _COMPOUND[kind] = issubclass(kind, (cst.BaseSuite, cst.BaseCompoundStatement))
+    return known

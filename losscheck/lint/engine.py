@@ -103,6 +103,7 @@ def lint_source(
 
     import libcst as cst  # lazily: 0.25 s of import that pre-filtered files never pay
 
+    from losscheck.lint import astutil
     from losscheck.lint.context import FileContext
 
     pieces = None
@@ -124,6 +125,7 @@ def lint_source(
             return [_syntax_error(path, exc)]
         ctx = FileContext(path=path, source=source, module=module, options=options)
         findings = run_rules(ctx, rules)
+        astutil.forget()  # the per-file memos hold the tree: let it go with the file
     findings = suppress.apply(findings, directives)
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
@@ -149,6 +151,7 @@ def _lint_chunks(
 ) -> list[Finding]:
     import libcst as cst
 
+    from losscheck.lint import astutil
     from losscheck.lint.context import FileContext
 
     found: list[Finding] = []
@@ -169,6 +172,7 @@ def _lint_chunks(
             if placed is not None:
                 found.append(placed)
         del ctx, module  # before the next piece is parsed: one tree alive at a time
+        astutil.forget()
     return found
 
 

@@ -27,7 +27,7 @@ from typing import Literal
 
 import libcst as cst
 
-from losscheck.lint.astutil import iter_children
+from losscheck.lint.astutil import children
 from losscheck.lint.binder import Bindings, Scope, bind_module
 from losscheck.lint.imports import ImportMap
 
@@ -110,10 +110,10 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         stack.extend(reversed(_children(current)))
 
 
-def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+def _children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
     # Syntax children only: whitespace, comments, brackets and commas are about half of a
-    # tree's nodes and nothing here looks at them.
-    return list(iter_children(node))
+    # tree's nodes and nothing here looks at them (memoised per file by astutil).
+    return children(node)
 
 
 def _assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
@@ -227,6 +227,7 @@ class _Builder:
 
 _Unknown = None
 _OWN_SCOPE_EXPRESSIONS = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_OWN_SCOPE_TYPES = frozenset(_OWN_SCOPE_EXPRESSIONS)
 Binding = ModelInfo | _KerasTensor | _Layer | _Literal | _BuiltDict | _Builder | None
 
 
@@ -537,11 +538,12 @@ class _Analyzer:
         stack = [root]
         while stack:
             node = stack.pop()
-            if isinstance(node, _OWN_SCOPE_EXPRESSIONS):
+            kind = type(node)  # exact types: cheaper than isinstance on libcst's ABCs, per node
+            if kind in _OWN_SCOPE_TYPES:
                 continue
-            if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            if kind is cst.NamedExpr and type(node.target) is cst.Name:
                 state.bind(node.target.value, _Unknown)
-            if isinstance(node, cst.Call):
+            elif kind is cst.Call:
                 self._call_effects(node, state)
             stack.extend(reversed(_children(node)))
 

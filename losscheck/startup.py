@@ -1,0 +1,127 @@
+"""Start faster: keep the code that ``dataclasses`` compiles, the way Python keeps ``.pyc`` files.
+
+Why: libcst defines its ~270 node classes as dataclasses. Creating a dataclass builds its
+``__init__``, ``__repr__``, ``__eq__``... as source text and compiles it with ``exec``. That is
+about 1,000 ``compile`` calls on every start, 0.15-0.2 s of libcst's 0.25 s import, and the largest
+single cost of linting one file.
+
+How: while the block runs, the name ``exec`` inside the ``dataclasses`` module resolves to
+:func:`_MemoizedExec` instead of the builtin. It looks the text up in a memo of code objects read
+from disk, compiles (and records) only text it has not seen, and then runs the code object with the
+builtin ``exec`` as before.
+
+Why it is safe:
+- ``compile`` is a pure function of the text and the flags. ``dataclasses`` has no ``__future__``
+  imports, so its ``exec(text)`` compiles with no flags, which is what ``dont_inherit=True`` does.
+- The code objects are stored with :mod:`marshal`, which is how ``.pyc`` files store them. The
+  memo file is keyed like a ``.pyc`` (interpreter tag and optimisation level) and sits beside
+  losscheck's own bytecode. It is written only when Python may write bytecode
+  (``sys.dont_write_bytecode`` / ``PYTHONDONTWRITEBYTECODE``).
+- An unreadable, corrupt or foreign file is ignored. The file is replaced atomically, so
+  parallel runs never read half of one.
+- Only text that is byte-for-byte the same reuses a code object, so a new libcst or Python
+  version just adds entries. The file is rewritten from this run's entries when it grows past
+  :data:`MAX_ENTRIES`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import marshal
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import CodeType
+
+MAX_ENTRIES = 20_000  # about 4x what libcst + losscheck + a plugin need; bounds the file at a few MB
+
+def _magic() -> bytes:
+    import importlib.util
+
+    # the bytecode magic, as in a .pyc: code objects only load into the Python that wrote them
+    return b"losscheck-dataclass-code-1:" + importlib.util.MAGIC_NUMBER + b"\n"
+
+
+def memo_path() -> Path | None:
+    """Where the memo lives: beside this module's ``.pyc`` (honours ``sys.pycache_prefix``)."""
+    import importlib.util
+
+    try:
+        pyc = importlib.util.cache_from_source(__file__)
+    except (NotImplementedError, ValueError):  # no cache tag: this Python keeps no bytecode
+        return None
+    return Path(pyc).with_suffix(".dataclass-code")
+
+
+class _MemoizedExec:
+    """Stands in for ``exec`` inside ``dataclasses``: same call, memoised compile."""
+
+    def __init__(self, memo: dict[str, CodeType]) -> None:
+        self.memo = memo
+        self.used: dict[str, CodeType] = {}
+        self.compiled = 0
+
+    def __call__(self, source, globals=None, locals=None, /):  # noqa: A002 - exec's own names
+        if isinstance(source, str):
+            code = self.memo.get(source)
+            if code is None:
+                code = compile(source, "<string>", "exec", dont_inherit=True)
+                self.compiled += 1
+            self.used[source] = code
+            source = code
+        return builtins.exec(source, globals, locals)
+
+
+def _read(path: Path) -> dict[str, CodeType]:
+    try:
+        data = path.read_bytes()
+        magic = _magic()
+        if not data.startswith(magic):
+            return {}
+        memo = marshal.loads(data[len(magic) :])
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(memo, dict):
+        return {}
+    return {k: v for k, v in memo.items() if isinstance(k, str) and isinstance(v, CodeType)}
+
+
+def _write(path: Path, memo: dict[str, CodeType]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_magic() + marshal.dumps(memo))
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; bytecode caches are world-readable
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, ValueError):
+        pass  # a read-only install: the next start compiles again, nothing else changes
+
+
+@contextmanager
+def dataclass_code_memo(path: Path | None = None) -> Iterator[_MemoizedExec | None]:
+    """Memoise the code ``dataclasses`` compiles inside the block (see the module docstring)."""
+    import dataclasses
+
+    path = path if path is not None else memo_path()
+    if os.environ.get("LOSSCHECK_NO_STARTUP_MEMO"):
+        path = None  # the escape hatch, and the benchmark's baseline
+    if path is None or sys.implementation.name != "cpython" or "exec" in vars(dataclasses):
+        yield None  # no place to keep it, another interpreter, or someone else already patched it
+        return
+    shim = _MemoizedExec(_read(path))
+    dataclasses.exec = shim  # type: ignore[attr-defined]
+    try:
+        yield shim
+    finally:
+        del dataclasses.exec  # type: ignore[attr-defined]
+        if shim.compiled and not sys.dont_write_bytecode:
+            merged = {**shim.memo, **shim.used}
+            _write(path, merged if len(merged) <= MAX_ENTRIES else shim.used)
