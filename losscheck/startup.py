@@ -14,8 +14,8 @@ Why it is safe:
 - ``compile`` is a pure function of the text and the flags. ``dataclasses`` has no ``__future__``
   imports, so its ``exec(text)`` compiles with no flags, which is what ``dont_inherit=True`` does.
 - The code objects are stored with :mod:`marshal`, which is how ``.pyc`` files store them. The
-  memo file is keyed like a ``.pyc`` (interpreter tag and optimisation level) and sits beside
-  losscheck's own bytecode. It is written only when Python may write bytecode
+  memo files (one per top-level package) are keyed like a ``.pyc`` (interpreter tag and
+  optimisation level) and sit beside losscheck's own bytecode. It is written only when Python may write bytecode
   (``sys.dont_write_bytecode`` / ``PYTHONDONTWRITEBYTECODE``).
 - An unreadable, corrupt or foreign file is ignored. The file is replaced atomically, so
   parallel runs never read half of one.
@@ -46,7 +46,8 @@ def _magic() -> bytes:
 
 
 def memo_path() -> Path | None:
-    """Where the memo lives: beside this module's ``.pyc`` (honours ``sys.pycache_prefix``)."""
+    """Where the memo lives: beside this module's ``.pyc`` (honours ``sys.pycache_prefix``); the
+    base name of its per-package files (:func:`shard_path`)."""
     import importlib.util
 
     try:
@@ -56,23 +57,54 @@ def memo_path() -> Path | None:
     return Path(pyc).with_suffix(".dataclass-code")
 
 
-class _MemoizedExec:
-    """Stands in for ``exec`` inside ``dataclasses``: same call, memoised compile."""
+def shard_path(base: Path, package: str) -> Path:
+    """One memo file per top-level package (``startup.cpython-311.libcst.dataclass-code``)."""
+    return base.with_name(f"{base.stem}.{package}{base.suffix}")
 
-    def __init__(self, memo: dict[str, CodeType]) -> None:
-        self.memo = memo
-        self.used: dict[str, CodeType] = {}
-        self.compiled = 0
+
+def _package(globals: dict | None) -> str:  # noqa: A002
+    name = str((globals or {}).get("__name__") or "")
+    top = name.partition(".")[0]
+    return top if top.isidentifier() else "_"
+
+
+class _MemoizedExec:
+    """Stands in for ``exec`` inside ``dataclasses``: same call, memoised compile.
+
+    The memo is kept in one file per top-level package of the class being built, each read the
+    first time that package builds a dataclass. A run that never imports libcst (every file
+    rejected by the pre-filter) does not read libcst's ~1 MB of code objects."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.shards: dict[str, dict[str, CodeType]] = {}  # package -> text -> code, as read
+        self.used: dict[str, dict[str, CodeType]] = {}  # package -> what this run used
+        self.compiled_in: dict[str, int] = {}  # package -> compiles this run
+
+    @property
+    def compiled(self) -> int:
+        return sum(self.compiled_in.values())
 
     def __call__(self, source, globals=None, locals=None, /):  # noqa: A002 - exec's own names
         if isinstance(source, str):
-            code = self.memo.get(source)
+            package = _package(globals)
+            memo = self.shards.get(package)
+            if memo is None:
+                memo = self.shards[package] = _read(shard_path(self.base, package))
+                self.used[package] = {}
+            code = memo.get(source)
             if code is None:
                 code = compile(source, "<string>", "exec", dont_inherit=True)
-                self.compiled += 1
-            self.used[source] = code
+                self.compiled_in[package] = self.compiled_in.get(package, 0) + 1
+            self.used[package][source] = code
             source = code
         return builtins.exec(source, globals, locals)
+
+    def save(self) -> None:
+        """Write the shards that compiled something new (only these changed)."""
+        for package, count in self.compiled_in.items():
+            merged = {**self.shards[package], **self.used[package]}
+            _write(shard_path(self.base, package), merged if len(merged) <= MAX_ENTRIES else self.used[package])
 
 
 def _read(path: Path) -> dict[str, CodeType]:
@@ -116,12 +148,11 @@ def dataclass_code_memo(path: Path | None = None) -> Iterator[_MemoizedExec | No
     if path is None or sys.implementation.name != "cpython" or "exec" in vars(dataclasses):
         yield None  # no place to keep it, another interpreter, or someone else already patched it
         return
-    shim = _MemoizedExec(_read(path))
+    shim = _MemoizedExec(path)
     dataclasses.exec = shim  # type: ignore[attr-defined]
     try:
         yield shim
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
-        if shim.compiled and not sys.dont_write_bytecode:
-            merged = {**shim.memo, **shim.used}
-            _write(path, merged if len(merged) <= MAX_ENTRIES else shim.used)
+        if not sys.dont_write_bytecode:
+            shim.save()

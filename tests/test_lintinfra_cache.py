@@ -95,3 +95,64 @@ def test_parallel_output_equals_sequential(tree, tmp_path):
     assert par.stdout == seq.stdout
     paths = [f["path"] for f in json.loads(seq.stdout)]
     assert paths == sorted(paths)
+
+
+# -- the rule manifest beside losscheck's bytecode --------------------------------------------
+@pytest.fixture
+def install_dir(tmp_path, monkeypatch):
+    from losscheck.lint import cache
+
+    folder = tmp_path / "pycache"
+    folder.mkdir()
+    monkeypatch.setattr(cache, "install_cache_dir", lambda: folder)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    return folder
+
+
+def test_manifest_is_kept_beside_the_bytecode_and_read_under_no_cache(install_dir, monkeypatch):
+    from losscheck.lint import cache
+
+    built = cache.load_manifest(None, tool="k1")  # --no-cache: no project cache at all
+    assert [p.name for p in install_dir.iterdir()] == ["rules-manifest.k1.json"]
+
+    def must_not_build():
+        raise AssertionError("the manifest was built again instead of read")
+
+    monkeypatch.setattr(cache, "_build_manifest", must_not_build)
+    again = cache.load_manifest(None, tool="k1")
+    assert again == built and any(r.code == "LCK101" for r in again.rules)
+
+
+def test_a_new_manifest_replaces_the_ones_of_earlier_code(install_dir):
+    from losscheck.lint import cache
+
+    cache.load_manifest(None, tool="old")
+    cache.load_manifest(None, tool="new")
+    assert [p.name for p in install_dir.iterdir()] == ["rules-manifest.new.json"]
+
+
+def test_an_unwritable_install_keeps_the_manifest_in_the_project_cache(tmp_path, install_dir, monkeypatch):
+    from losscheck.lint import cache
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # a file where the folder should be: no write succeeds, even as root
+    monkeypatch.setattr(cache, "install_cache_dir", lambda: blocker / "pycache")
+    cache.load_manifest(tmp_path / "project-cache", tool="k2")
+    assert (tmp_path / "project-cache" / cache.FORMAT / "rules-manifest.k2.json").is_file()
+
+
+def test_nothing_is_written_beside_the_bytecode_when_python_may_not(tmp_path, install_dir, monkeypatch):
+    from losscheck.lint import cache
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    cache.load_manifest(tmp_path / "project-cache", tool="k3")
+    assert not list(install_dir.iterdir())
+    assert (tmp_path / "project-cache" / cache.FORMAT / "rules-manifest.k3.json").is_file()
+
+
+def test_a_plugin_folder_on_the_import_path_changes_the_key(tmp_path, monkeypatch):
+    from losscheck.lint import cache
+
+    before = cache.tool_key()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(tmp_path / "plugins")])
+    assert cache.tool_key() != before

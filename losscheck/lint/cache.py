@@ -7,7 +7,9 @@ Two things are cached, both keyed so that a stale entry can never be read:
   file, the file's path and its bytes. A repeat run over an unchanged tree reads each file
   (to hash it) and one small entry per file: no pre-filter, no libcst import, no parse.
 - **the rule manifest**: the code, name, defaults and triggers of every rule, so that
-  selection and the pre-filter work without importing the rule modules (and libcst).
+  selection and the pre-filter work without importing the rule modules (and libcst). It derives
+  from the installed code alone, so it is kept beside losscheck's bytecode when Python may write
+  there (shared by every project, kept under ``--no-cache``), else in the project cache.
 
 Writes go to a temporary file in the same folder, then ``os.replace``: readers see the old
 entry or the new one, never a partial one, so concurrent runs are safe. A cache that cannot
@@ -56,18 +58,22 @@ def _package_fingerprint() -> list[Any]:
 
 
 def _environment_fingerprint() -> list[Any]:
-    """Changes when a distribution (a plugin) is installed or removed: its site folder changes.
+    """Changes when a distribution (a plugin) is installed or removed, or an import folder is added.
 
-    Only site folders count: the working directory (sys.path[0] under ``-m``) changes with
-    every file saved there, the cache's own folder included."""
+    Every import folder counts by its path (``PYTHONPATH=plugins_dir`` changes the key); site
+    folders also by their modification time (installing adds a ``*.dist-info`` folder there). Other
+    folders' times are left out: a project's own ``src`` on ``PYTHONPATH`` changes with every
+    atomic save. ``sys.path[0]`` is left out too: it is the working directory under ``-m`` or
+    the console script's folder."""
     out: list[Any] = []
-    for entry in sys.path:
+    for entry in sys.path[1:]:
         if os.path.basename(entry.rstrip("/\\")) not in ("site-packages", "dist-packages"):
+            out.append(entry)
             continue
         try:
             out.append((entry, os.stat(entry or ".").st_mtime_ns))
         except OSError:
-            continue
+            out.append((entry, None))
     return out
 
 
@@ -223,12 +229,20 @@ def _build_manifest() -> Manifest:
     return Manifest([RuleInfo.of(r) for r in registry.rules], [str(e) for e in registry.errors])
 
 
-def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
-    """The rule manifest, from the cache when losscheck's code and the environment are unchanged."""
-    if root is None:
-        return _build_manifest()
-    tool = tool or tool_key()
-    path = root / FORMAT / f"manifest-{tool}.json"
+MANIFEST_PREFIX = "rules-manifest."
+
+
+def install_cache_dir() -> Path | None:
+    """Beside losscheck's own bytecode: the place for what derives from the installed code alone
+    (the rule manifest, the dataclass memo of ``losscheck/startup.py``). Every project shares it and
+    ``--no-cache`` (which is about results) keeps it, as Python keeps ``.pyc`` files."""
+    from losscheck.startup import memo_path
+
+    base = memo_path()
+    return base.parent if base is not None else None
+
+
+def _read_manifest(path: Path) -> Manifest | None:
     try:
         raw = json.loads(path.read_bytes())
         return Manifest(
@@ -237,12 +251,48 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
             list(raw["plugin_errors"]),
         )
     except (OSError, ValueError, TypeError, KeyError):
-        pass
+        return None
+
+
+def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
+    """The rule manifest, read when losscheck's code and the installed plugins are unchanged.
+
+    Looked for beside losscheck's bytecode first (shared, and kept under ``--no-cache``), then in
+    the project cache (``root``; None under ``--no-cache``); built by importing every rule, and
+    written back, only when neither has it."""
+    tool = tool or tool_key()
+    name = f"{MANIFEST_PREFIX}{tool}.json"
+    install = install_cache_dir()
+    places = [p for p in (install, root / FORMAT if root is not None else None) if p is not None]
+    for place in places:
+        found = _read_manifest(place / name)
+        if found is not None:
+            return found
     manifest = _build_manifest()
-    try:
-        _init_dir(root)
-        payload = {"rules": [asdict(r) for r in manifest.rules], "plugin_errors": manifest.plugin_errors}
-        _atomic_write(path, json.dumps(payload).encode())
-    except OSError:
-        pass
+    payload = json.dumps({"rules": [asdict(r) for r in manifest.rules],
+                          "plugin_errors": manifest.plugin_errors}).encode()
+    if install is not None and not sys.dont_write_bytecode and _write_install_manifest(install, name, payload):
+        return manifest
+    if root is not None:
+        try:
+            _init_dir(root)
+            _atomic_write(root / FORMAT / name, payload)
+        except OSError:
+            pass
     return manifest
+
+
+def _write_install_manifest(folder: Path, name: str, payload: bytes) -> bool:
+    """Write it beside the bytecode and drop the manifests of earlier code (one is ever current)."""
+    try:
+        _atomic_write(folder / name, payload)
+        os.chmod(folder / name, 0o644)  # like the bytecode beside it
+    except OSError:
+        return False  # a read-only install: the project cache holds it instead
+    for old in folder.glob(f"{MANIFEST_PREFIX}*.json"):
+        if old.name != name:
+            try:
+                old.unlink()
+            except OSError:
+                pass
+    return True

@@ -15,6 +15,7 @@ nothing: a rule that cannot tell what ``K`` is stays quiet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import libcst as cst
 
@@ -233,6 +234,7 @@ class Api:
         return is_numpy(self.qualname)
 
 
+@lru_cache(maxsize=4096)  # rules ask about the same few callees again and again; Api is frozen
 def api(qualname: str) -> Api | None:
     for prefix, family in _FAMILIES:
         if qualname == prefix:
