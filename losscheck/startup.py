@@ -1,26 +1,28 @@
-"""Start faster: keep the code that ``dataclasses`` compiles, the way Python keeps ``.pyc`` files.
+"""Start faster: a per-user cache of what derives from the installed code alone.
 
-Why: libcst defines its ~270 node classes as dataclasses. Creating a dataclass builds its
-``__init__``, ``__repr__``, ``__eq__``... as source text and compiles it with ``exec``. That is
-about 1,000 ``compile`` calls on every start, 0.15-0.2 s of libcst's 0.25 s import, and the largest
-single cost of linting one file.
+Two things live there (:func:`startup_cache_dir`): the rule manifest (``lint/cache.py``), and the
+**dataclass code memo** this module keeps.
+
+Why the memo: libcst defines its ~270 node classes as dataclasses. Creating a dataclass builds
+its ``__init__``, ``__repr__``, ``__eq__``... as source text and compiles it with ``exec``. That is
+about 1,000 ``compile`` calls on every start, 0.15-0.2 s of libcst's 0.25 s import, and the
+largest single cost of linting one file.
 
 How: while the block runs, the name ``exec`` inside the ``dataclasses`` module resolves to
-:func:`_MemoizedExec` instead of the builtin. It looks the text up in a memo of code objects read
-from disk, compiles (and records) only text it has not seen, and then runs the code object with the
-builtin ``exec`` as before.
+:class:`_MemoizedExec` instead of the builtin. It looks the text up in a memo of code objects read
+from disk, compiles (and records) only text it has not seen, and then runs the code object with
+the builtin ``exec`` as before.
 
 Why it is safe:
 - ``compile`` is a pure function of the text and the flags. ``dataclasses`` has no ``__future__``
   imports, so its ``exec(text)`` compiles with no flags, which is what ``dont_inherit=True`` does.
-- The code objects are stored with :mod:`marshal`, which is how ``.pyc`` files store them. The
-  memo files (one per top-level package) are keyed like a ``.pyc`` (interpreter tag and
-  optimisation level) and sit beside losscheck's own bytecode. It is written only when Python may write bytecode
-  (``sys.dont_write_bytecode`` / ``PYTHONDONTWRITEBYTECODE``).
-- An unreadable, corrupt or foreign file is ignored. The file is replaced atomically, so
-  parallel runs never read half of one.
+- The code objects are stored with :mod:`marshal`, which is how ``.pyc`` files store them, under
+  a header holding the interpreter's bytecode magic number; the folder is per interpreter tag and
+  optimisation level. A file from another Python is ignored.
+- An unreadable, corrupt or foreign file is ignored. Files are replaced atomically, so parallel
+  runs never read half of one.
 - Only text that is byte-for-byte the same reuses a code object, so a new libcst or Python
-  version just adds entries. The file is rewritten from this run's entries when it grows past
+  version just adds entries. A file is rewritten from this run's entries when it grows past
   :data:`MAX_ENTRIES`.
 """
 
@@ -36,7 +38,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import CodeType
 
-MAX_ENTRIES = 20_000  # about 4x what libcst + losscheck + a plugin need; bounds the file at a few MB
+MAX_ENTRIES = 20_000  # about 4x what libcst + losscheck + a plugin need; bounds a file at a few MB
+STARTUP_CACHE_ENV = "LOSSCHECK_STARTUP_CACHE"  # a folder to use instead, or "off"
+_OFF = frozenset({"off", "0", "false", "no", "none"})
+
 
 def _magic() -> bytes:
     import importlib.util
@@ -45,21 +50,38 @@ def _magic() -> bytes:
     return b"losscheck-dataclass-code-1:" + importlib.util.MAGIC_NUMBER + b"\n"
 
 
-def memo_path() -> Path | None:
-    """Where the memo lives: beside this module's ``.pyc`` (honours ``sys.pycache_prefix``); the
-    base name of its per-package files (:func:`shard_path`)."""
-    import importlib.util
+def _user_cache_home() -> Path:
+    """The platform's per-user cache folder (what platformdirs' ``user_cache_dir`` gives)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "losscheck" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "losscheck"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "losscheck"
 
-    try:
-        pyc = importlib.util.cache_from_source(__file__)
-    except (NotImplementedError, ValueError):  # no cache tag: this Python keeps no bytecode
+
+def startup_cache_dir() -> Path | None:
+    """The folder for this installation of losscheck on this interpreter, or None when turned off.
+
+    Per user (``~/.cache/losscheck`` on Linux; ``$LOSSCHECK_STARTUP_CACHE`` wins, ``off`` turns it
+    off), then per interpreter tag, optimisation level and install folder, so two virtualenvs never
+    share a manifest. Nothing is written into the installed package: an uninstall leaves nothing
+    behind there, and a read-only install works the same."""
+    import zlib
+
+    configured = os.environ.get(STARTUP_CACHE_ENV)
+    if configured is not None and configured.strip().lower() in _OFF:
         return None
-    return Path(pyc).with_suffix(".dataclass-code")
+    tag = sys.implementation.cache_tag
+    if tag is None:  # an interpreter that keeps no bytecode
+        return None
+    root = Path(configured) if configured else _user_cache_home()
+    install = zlib.crc32(str(Path(__file__).resolve().parent).encode())
+    return root / f"{tag}-O{sys.flags.optimize}-{install:08x}"
 
 
-def shard_path(base: Path, package: str) -> Path:
-    """One memo file per top-level package (``startup.cpython-311.libcst.dataclass-code``)."""
-    return base.with_name(f"{base.stem}.{package}{base.suffix}")
+def shard_path(folder: Path, package: str) -> Path:
+    """One memo file per top-level package (``dataclass-code.libcst.marshal``)."""
+    return folder / f"dataclass-code.{package}.marshal"
 
 
 def _package(globals: dict | None) -> str:  # noqa: A002
@@ -75,8 +97,8 @@ class _MemoizedExec:
     first time that package builds a dataclass. A run that never imports libcst (every file
     rejected by the pre-filter) does not read libcst's ~1 MB of code objects."""
 
-    def __init__(self, base: Path) -> None:
-        self.base = base
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.shards: dict[str, dict[str, CodeType]] = {}  # package -> text -> code, as read
         self.used: dict[str, dict[str, CodeType]] = {}  # package -> what this run used
         self.compiled_in: dict[str, int] = {}  # package -> compiles this run
@@ -90,7 +112,7 @@ class _MemoizedExec:
             package = _package(globals)
             memo = self.shards.get(package)
             if memo is None:
-                memo = self.shards[package] = _read(shard_path(self.base, package))
+                memo = self.shards[package] = _read(shard_path(self.folder, package))
                 self.used[package] = {}
             code = memo.get(source)
             if code is None:
@@ -102,9 +124,9 @@ class _MemoizedExec:
 
     def save(self) -> None:
         """Write the shards that compiled something new (only these changed)."""
-        for package, count in self.compiled_in.items():
+        for package in self.compiled_in:
             merged = {**self.shards[package], **self.used[package]}
-            _write(shard_path(self.base, package), merged if len(merged) <= MAX_ENTRIES else self.used[package])
+            _write(shard_path(self.folder, package), merged if len(merged) <= MAX_ENTRIES else self.used[package])
 
 
 def _read(path: Path) -> dict[str, CodeType]:
@@ -128,31 +150,29 @@ def _write(path: Path, memo: dict[str, CodeType]) -> None:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(_magic() + marshal.dumps(memo))
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; bytecode caches are world-readable
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
             raise
     except (OSError, ValueError):
-        pass  # a read-only install: the next start compiles again, nothing else changes
+        pass  # an unwritable cache folder: the next start compiles again, nothing else changes
 
 
 @contextmanager
-def dataclass_code_memo(path: Path | None = None) -> Iterator[_MemoizedExec | None]:
-    """Memoise the code ``dataclasses`` compiles inside the block (see the module docstring)."""
+def dataclass_code_memo(folder: Path | None = None) -> Iterator[_MemoizedExec | None]:
+    """Memoise the code ``dataclasses`` compiles inside the block (see the module docstring).
+
+    ``folder``: where the memo files are (default: :func:`startup_cache_dir`)."""
     import dataclasses
 
-    path = path if path is not None else memo_path()
-    if os.environ.get("LOSSCHECK_NO_STARTUP_MEMO"):
-        path = None  # the escape hatch, and the benchmark's baseline
-    if path is None or sys.implementation.name != "cpython" or "exec" in vars(dataclasses):
-        yield None  # no place to keep it, another interpreter, or someone else already patched it
+    folder = folder if folder is not None else startup_cache_dir()
+    if folder is None or sys.implementation.name != "cpython" or "exec" in vars(dataclasses):
+        yield None  # turned off, another interpreter, or someone else already patched it
         return
-    shim = _MemoizedExec(path)
+    shim = _MemoizedExec(folder)
     dataclasses.exec = shim  # type: ignore[attr-defined]
     try:
         yield shim
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
-        if not sys.dont_write_bytecode:
-            shim.save()
+        shim.save()

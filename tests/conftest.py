@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # also inherited by subprocesses the tests start
@@ -16,3 +17,18 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_startup_cache(tmp_path_factory):
+    """The suite never writes the user's own ~/.cache/losscheck (the rule manifest and dataclass
+    memo of losscheck/startup.py): every run, subprocesses included, gets a fresh folder."""
+    from losscheck.startup import STARTUP_CACHE_ENV
+
+    saved = os.environ.get(STARTUP_CACHE_ENV)
+    os.environ[STARTUP_CACHE_ENV] = str(tmp_path_factory.mktemp("startup-cache"))
+    yield
+    if saved is None:
+        os.environ.pop(STARTUP_CACHE_ENV, None)
+    else:
+        os.environ[STARTUP_CACHE_ENV] = saved

@@ -97,7 +97,7 @@ def test_parallel_output_equals_sequential(tree, tmp_path):
     assert paths == sorted(paths)
 
 
-# -- the rule manifest beside losscheck's bytecode --------------------------------------------
+# -- the rule manifest in the per-user start-up cache --------------------------------------------
 @pytest.fixture
 def install_dir(tmp_path, monkeypatch):
     from losscheck.lint import cache
@@ -105,11 +105,10 @@ def install_dir(tmp_path, monkeypatch):
     folder = tmp_path / "pycache"
     folder.mkdir()
     monkeypatch.setattr(cache, "install_cache_dir", lambda: folder)
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
     return folder
 
 
-def test_manifest_is_kept_beside_the_bytecode_and_read_under_no_cache(install_dir, monkeypatch):
+def test_manifest_is_kept_in_the_startup_cache_and_read_under_no_cache(install_dir, monkeypatch):
     from losscheck.lint import cache
 
     built = cache.load_manifest(None, tool="k1")  # --no-cache: no project cache at all
@@ -141,12 +140,13 @@ def test_an_unwritable_install_keeps_the_manifest_in_the_project_cache(tmp_path,
     assert (tmp_path / "project-cache" / cache.FORMAT / "rules-manifest.k2.json").is_file()
 
 
-def test_nothing_is_written_beside_the_bytecode_when_python_may_not(tmp_path, install_dir, monkeypatch):
+def test_with_the_startup_cache_off_the_project_cache_holds_the_manifest(tmp_path, monkeypatch):
     from losscheck.lint import cache
+    from losscheck.startup import STARTUP_CACHE_ENV
 
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setenv(STARTUP_CACHE_ENV, "off")
+    assert cache.install_cache_dir() is None
     cache.load_manifest(tmp_path / "project-cache", tool="k3")
-    assert not list(install_dir.iterdir())
     assert (tmp_path / "project-cache" / cache.FORMAT / "rules-manifest.k3.json").is_file()
 
 

@@ -5,7 +5,7 @@ What is checked:
   dataclass options that change the generated methods (Hypothesis over specs);
 - a second process reuses every code object (nothing compiled) and libcst still round-trips code;
 - a corrupt, foreign or truncated memo file is ignored and replaced;
-- nothing is written when Python may not write bytecode, and the escape hatch turns it off;
+- the folder is per user and per installation, and ``LOSSCHECK_STARTUP_CACHE=off`` turns it off;
 - the patch is undone after the block, even when the block raises.
 """
 
@@ -23,13 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from losscheck import startup
-
-
-@pytest.fixture(autouse=True)
-def _may_write_bytecode(monkeypatch):
-    # the memo is written only where Python may write bytecode; the in-process tests need it on
-    # whatever PYTHONDONTWRITEBYTECODE the runner has (the subprocess tests set it themselves)
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)
 
 
 def _methods(cls: type) -> dict[str, tuple]:
@@ -73,7 +66,7 @@ def _build(spec: dict) -> type:
 @settings(max_examples=60, deadline=None)
 @given(SPECS)
 def test_memoised_classes_have_the_same_code_as_fresh_ones(tmp_path_factory, spec):
-    path = tmp_path_factory.mktemp("memo") / "memo.dataclass-code"
+    path = tmp_path_factory.mktemp("memo")
     fresh = _build(spec)
     with startup.dataclass_code_memo(path) as cold:  # compiles, records
         first = _build(spec)
@@ -105,15 +98,15 @@ def test_nested_use_leaves_the_outer_patch_alone(tmp_path):
     assert "exec" not in vars(dataclasses)
 
 
-def _shard(base: Path) -> Path:
+def _shard(folder: Path) -> Path:
     """The memo file the classes that ``_build`` makes are kept in."""
-    return startup.shard_path(base, _build.__module__.partition(".")[0])
+    return startup.shard_path(folder, _build.__module__.partition(".")[0])
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage", b"losscheck-dataclass-code-1:\x00\x00\r\n\n\x01",
                                      None])
 def test_a_bad_memo_file_is_ignored_and_replaced(tmp_path, content):
-    base = tmp_path / "memo.dataclass-code"
+    base = tmp_path / "startup"
     path = _shard(base)
     if content is None:  # the right header, a truncated body
         with startup.dataclass_code_memo(base):
@@ -121,6 +114,7 @@ def test_a_bad_memo_file_is_ignored_and_replaced(tmp_path, content):
                     "kw_only": False, "slots": False, "unsafe_hash": False})
         path.write_bytes(path.read_bytes()[:-40])
     else:
+        path.parent.mkdir()
         path.write_bytes(content)
     with startup.dataclass_code_memo(base) as shim:
         cls = _build({"fields": ["a"], "defaults": 0, "frozen": False, "order": False, "eq": True,
@@ -131,17 +125,15 @@ def test_a_bad_memo_file_is_ignored_and_replaced(tmp_path, content):
 
 
 def _run(code: str, env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "LOSSCHECK_NO_STARTUP_MEMO")}
+    env = {k: v for k, v in os.environ.items() if k != startup.STARTUP_CACHE_ENV}
     env.update(env_extra)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=120, check=True)
 
 
 IMPORT_LIBCST = """
-    import sys
-    from pathlib import Path
     from losscheck.startup import dataclass_code_memo
-    with dataclass_code_memo(Path({path!r})) as shim:
+    with dataclass_code_memo() as shim:
         import libcst
     source = "def loss(y_true, y_pred):\\n    return (y_true - y_pred) ** 2  # kept\\n"
     module = libcst.parse_module(source)
@@ -152,29 +144,41 @@ IMPORT_LIBCST = """
 
 
 def test_a_second_process_imports_libcst_without_compiling(tmp_path):
-    path = tmp_path / "memo.dataclass-code"
-    first = _run(IMPORT_LIBCST.format(path=str(path)), {}, tmp_path).stdout.split()
+    env = {startup.STARTUP_CACHE_ENV: str(tmp_path / "cache")}
+    first = _run(IMPORT_LIBCST, env, tmp_path).stdout.split()
     assert int(first[0]) > 100, "libcst's node classes were not built through the memo"
-    assert startup.shard_path(path, "libcst").is_file()
-    second = _run(IMPORT_LIBCST.format(path=str(path)), {}, tmp_path).stdout.split()
+    assert list((tmp_path / "cache").glob("*/dataclass-code.libcst.marshal"))
+    second = _run(IMPORT_LIBCST, env, tmp_path).stdout.split()
     assert second[0] == "0", f"the warm process compiled {second[0]} functions"
     assert second[1] == first[1]
 
 
-def test_nothing_is_written_when_python_may_not_write_bytecode(tmp_path):
-    path = tmp_path / "memo.dataclass-code"
-    _run(IMPORT_LIBCST.format(path=str(path)), {"PYTHONDONTWRITEBYTECODE": "1"}, tmp_path)
-    assert not list(tmp_path.iterdir())
+@pytest.mark.parametrize("value", ["off", "0", "OFF"])
+def test_the_switch_turns_it_off(tmp_path, value):
+    out = _run(IMPORT_LIBCST, {startup.STARTUP_CACHE_ENV: value, "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+                               "HOME": str(tmp_path / "home")}, tmp_path).stdout.split()
+    assert out[0] == "off"
+    assert not list(tmp_path.rglob("*.marshal"))
 
 
-def test_the_escape_hatch_turns_it_off(tmp_path):
-    path = tmp_path / "memo.dataclass-code"
-    out = _run(IMPORT_LIBCST.format(path=str(path)), {"LOSSCHECK_NO_STARTUP_MEMO": "1"}, tmp_path).stdout.split()
-    assert out[0] == "off" and not list(tmp_path.iterdir())
+def test_the_folder_is_per_user_per_interpreter_and_per_installation(tmp_path, monkeypatch):
+    monkeypatch.delenv(startup.STARTUP_CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = startup.startup_cache_dir()
+    assert folder is not None
+    if sys.platform.startswith("linux"):
+        assert folder.parent == tmp_path / "xdg" / "losscheck"
+    assert folder.name.startswith(f"{sys.implementation.cache_tag}-O{sys.flags.optimize}-")
+    # another install of losscheck (another virtualenv) gets another folder
+    monkeypatch.setattr(startup, "__file__", str(tmp_path / "other-venv" / "losscheck" / "startup.py"))
+    assert startup.startup_cache_dir() != folder
 
 
-def test_the_memo_sits_beside_losscheck_bytecode():
-    path = startup.memo_path()
-    assert path is not None
-    assert path.parent.name == "__pycache__" or sys.pycache_prefix
-    assert sys.implementation.cache_tag in path.name
+def test_the_cli_writes_nothing_into_the_installed_package(tmp_path):
+    package = Path(startup.__file__).parent
+    before = {p for p in package.rglob("*") if "__pycache__" not in p.parts or not p.name.endswith(".pyc")}
+    subprocess.run([sys.executable, "-m", "losscheck", "lint", "--no-cache", str(Path(__file__))],
+                   capture_output=True, timeout=120, env={**os.environ, startup.STARTUP_CACHE_ENV: str(tmp_path)})
+    after = {p for p in package.rglob("*") if "__pycache__" not in p.parts or not p.name.endswith(".pyc")}
+    assert after == before
+    assert list(tmp_path.glob("*/rules-manifest.*.json")) and list(tmp_path.glob("*/dataclass-code.*.marshal"))

@@ -8,8 +8,9 @@ Two things are cached, both keyed so that a stale entry can never be read:
   (to hash it) and one small entry per file: no pre-filter, no libcst import, no parse.
 - **the rule manifest**: the code, name, defaults and triggers of every rule, so that
   selection and the pre-filter work without importing the rule modules (and libcst). It derives
-  from the installed code alone, so it is kept beside losscheck's bytecode when Python may write
-  there (shared by every project, kept under ``--no-cache``), else in the project cache.
+  from the installed code alone, so it is kept in the per-user start-up cache
+  (``losscheck/startup.py``: shared by every project, kept under ``--no-cache``), else in the
+  project cache.
 
 Writes go to a temporary file in the same folder, then ``os.replace``: readers see the old
 entry or the new one, never a partial one, so concurrent runs are safe. A cache that cannot
@@ -233,13 +234,12 @@ MANIFEST_PREFIX = "rules-manifest."
 
 
 def install_cache_dir() -> Path | None:
-    """Beside losscheck's own bytecode: the place for what derives from the installed code alone
-    (the rule manifest, the dataclass memo of ``losscheck/startup.py``). Every project shares it and
-    ``--no-cache`` (which is about results) keeps it, as Python keeps ``.pyc`` files."""
-    from losscheck.startup import memo_path
+    """The per-user folder for what derives from the installed code alone (the rule manifest, the
+    dataclass memo of ``losscheck/startup.py``). Every project shares it and ``--no-cache``
+    (which is about results) keeps it, as Python keeps ``.pyc`` files."""
+    from losscheck.startup import startup_cache_dir
 
-    base = memo_path()
-    return base.parent if base is not None else None
+    return startup_cache_dir()
 
 
 def _read_manifest(path: Path) -> Manifest | None:
@@ -257,8 +257,8 @@ def _read_manifest(path: Path) -> Manifest | None:
 def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
     """The rule manifest, read when losscheck's code and the installed plugins are unchanged.
 
-    Looked for beside losscheck's bytecode first (shared, and kept under ``--no-cache``), then in
-    the project cache (``root``; None under ``--no-cache``); built by importing every rule, and
+    Looked for in the per-user start-up cache first (shared, and kept under ``--no-cache``), then
+    in the project cache (``root``; None under ``--no-cache``); built by importing every rule, and
     written back, only when neither has it."""
     tool = tool or tool_key()
     name = f"{MANIFEST_PREFIX}{tool}.json"
@@ -271,7 +271,7 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
     manifest = _build_manifest()
     payload = json.dumps({"rules": [asdict(r) for r in manifest.rules],
                           "plugin_errors": manifest.plugin_errors}).encode()
-    if install is not None and not sys.dont_write_bytecode and _write_install_manifest(install, name, payload):
+    if install is not None and _write_install_manifest(install, name, payload):
         return manifest
     if root is not None:
         try:
@@ -283,12 +283,12 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
 
 
 def _write_install_manifest(folder: Path, name: str, payload: bytes) -> bool:
-    """Write it beside the bytecode and drop the manifests of earlier code (one is ever current)."""
+    """Write it to the start-up cache and drop the manifests of earlier code (one is ever current:
+    the folder is this installation's alone)."""
     try:
         _atomic_write(folder / name, payload)
-        os.chmod(folder / name, 0o644)  # like the bytecode beside it
     except OSError:
-        return False  # a read-only install: the project cache holds it instead
+        return False  # an unwritable home: the project cache holds it instead
     for old in folder.glob(f"{MANIFEST_PREFIX}*.json"):
         if old.name != name:
             try:
