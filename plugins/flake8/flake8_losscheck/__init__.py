@@ -57,10 +57,15 @@ class LosscheckChecker:
         if cached is None:
             from losscheck.lint.prefilter import Prefilter
             from losscheck.lint.registry import load_registry
+            from losscheck.startup import dataclass_code_memo
 
+            # importing the rules imports libcst: with the start-up cache's dataclass memo, as
+            # `losscheck lint` does (~0.15 s less per flake8 process)
+            with dataclass_code_memo():
+                registry = load_registry(plugins=True)
             rules = [
                 r
-                for r in load_registry(plugins=True).rules
+                for r in registry.rules
                 if r.code not in _NOT_IN_FLAKE8
                 and (r.default_enabled or r.code in cls.enabled or r.name in cls.enabled)
             ]
