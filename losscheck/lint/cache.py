@@ -262,8 +262,8 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
     written back, only when neither has it."""
     tool = tool or tool_key()
     name = f"{MANIFEST_PREFIX}{tool}.json"
-    install = install_cache_dir()
-    places = [p for p in (install, root / FORMAT if root is not None else None) if p is not None]
+    startup = install_cache_dir()
+    places = [p for p in (startup, root / FORMAT if root is not None else None) if p is not None]
     for place in places:
         found = _read_manifest(place / name)
         if found is not None:
@@ -271,7 +271,7 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
     manifest = _build_manifest()
     payload = json.dumps({"rules": [asdict(r) for r in manifest.rules],
                           "plugin_errors": manifest.plugin_errors}).encode()
-    if install is not None and _write_install_manifest(install, name, payload):
+    if startup is not None and _write_startup_manifest(startup, name, payload):
         return manifest
     if root is not None:
         try:
@@ -282,7 +282,7 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
     return manifest
 
 
-def _write_install_manifest(folder: Path, name: str, payload: bytes) -> bool:
+def _write_startup_manifest(folder: Path, name: str, payload: bytes) -> bool:
     """Write it to the start-up cache and drop the manifests of earlier code (one is ever current:
     the folder is this installation's alone)."""
     try:

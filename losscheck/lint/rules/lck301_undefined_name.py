@@ -14,7 +14,9 @@ import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from losscheck.lint.models import OuterRead, in_source_order, reads_in, walk
+
+from losscheck.lint.astutil import walk
+from losscheck.lint.models import OuterRead, in_source_order, reads_in
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
@@ -208,7 +210,7 @@ class UndefinedName(Rule):
             return
         # Whole-module walks only for files that have a candidate (most have none).
         declared_global = _declared_global(ctx.module)
-        tries = [node for node in walk(ctx.module) if isinstance(node, cst.Try)]
+        tries = [node for node in walk(ctx.module, into_nested=True) if isinstance(node, cst.Try)]
         reported: set[cst.Name] = set()
         seen: set[tuple[int, str]] = set()
         order = {id(read): i for i, read in enumerate(in_source_order(ctx, [r for _, r in candidates]))}
@@ -252,7 +254,7 @@ def _class_defining(scope: Scope, name: str) -> str | None:
 def _declared_global(module: cst.Module) -> set[str]:
     """Names in any ``global`` statement: another function (or module) may set them."""
     names: set[str] = set()
-    for node in walk(module):
+    for node in walk(module, into_nested=True):
         if isinstance(node, cst.Global):
             names.update(item.name.value for item in node.names)
     return names

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.lint.astutil import walk
 from losscheck.lint.models import (
     in_source_order,
     loss_scope,
     model_facts,
     reads_in,
     short_code,
-    walk,
     within,
 )
 from losscheck.lint.rule import Invalid, Rule
@@ -270,7 +270,7 @@ class ModelTensorInLoss(Rule):
         self_name = params[0].name.value
         stored = _init_stores(cls)
         reported: set[str] = set()
-        for node in walk(call.body):
+        for node in walk(call.body, into_nested=True):
             if not (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)):
                 continue
             attr = node.attr.value
@@ -338,7 +338,7 @@ def _factory_argument(facts: ModuleModels, scope: object, param: cst.Param) -> t
 def _model_attribute_reads(fn_node: cst.CSTNode) -> dict[cst.Name, cst.Attribute]:
     """``model.output``, ``model.layers[i].output``, ``model.get_layer(n).output``: model Name -> attribute."""
     found: dict[cst.Name, cst.Attribute] = {}
-    for node in walk(fn_node):
+    for node in walk(fn_node, into_nested=True):
         if not isinstance(node, cst.Attribute) or node.attr.value not in _OUTPUT_ATTRS:
             continue
         base = node.value
@@ -374,14 +374,14 @@ def _init_stores(cls: cst.ClassDef) -> dict[str, tuple[int | None, str]]:
     assigned_attrs: dict[str, int] = {}
     rebound: set[str] = set()
     stores: dict[str, str] = {}
-    for node in walk(cls):
+    for node in walk(cls, into_nested=True):
         if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
             target = node.target
             if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
                 assigned_attrs[target.attr.value] = assigned_attrs.get(target.attr.value, 0) + 1
             elif isinstance(target, cst.Name):
                 rebound.add(target.value)
-    for node in walk(init.body):
+    for node in walk(init.body, into_nested=True):
         if isinstance(node, cst.Assign) and len(node.targets) == 1:
             target = node.targets[0].target
             if (
