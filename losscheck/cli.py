@@ -8,9 +8,11 @@ adds its parser and sets ``func`` (``func(args) -> int`` exit code).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from losscheck import __version__
 from losscheck.errors import EXIT_ERROR, UserError
@@ -42,7 +44,94 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     with dataclass_code_memo():  # most of libcst's import is dataclass compiles: keep them (startup.py)
-        return _main(argv)
+        return _guarded(argv)
+
+
+class OutputError(Exception):
+    """Writing to standard output failed: it is closed, its reader went away, or its disk is full."""
+
+    def __init__(self, cause: OSError | None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+    @property
+    def broken_pipe(self) -> bool:
+        return isinstance(self.cause, BrokenPipeError) or getattr(self.cause, "errno", None) == errno.EPIPE
+
+    def __str__(self) -> str:
+        if self.cause is None:
+            return "standard output is closed"
+        return self.cause.strerror or str(self.cause)
+
+
+class _GuardedStdout:
+    """Stands in for ``sys.stdout`` while a command runs. A failed write or flush becomes
+    :class:`OutputError`, so that it is told apart from every other ``OSError`` (a file the
+    command could not write has its own message). ``stream`` is None when the process was
+    started with standard output closed."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            raise OutputError(None)
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            raise OutputError(exc) from exc
+
+    def flush(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        if self._stream is None:
+            raise OutputError(None)
+        return getattr(self._stream, name)
+
+
+def _guarded(argv: Sequence[str] | None) -> int:
+    real = sys.stdout
+    sys.stdout = _GuardedStdout(real)  # type: ignore[assignment]
+    try:
+        try:
+            code = _main(argv)
+        except SystemExit:  # argparse's --help, --version and usage errors
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # a full disk shows only here, when the buffer is written
+        return code
+    except OutputError as err:
+        _silence(real)
+        if not err.broken_pipe:  # a reader that went away (`| head`) is not worth a message
+            _error(f"cannot write the output: {err}")
+        return EXIT_ERROR
+    finally:
+        sys.stdout = real
+
+
+def _silence(stream: Any) -> None:
+    """Point standard output at /dev/null, so that the interpreter's own flush at exit does not
+    fail again on what is still buffered (and print "Exception ignored ...")."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _error(message: str) -> None:
+    if sys.stderr is not None:
+        print(f"losscheck: error: {message}", file=sys.stderr)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -57,9 +146,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args))
     except UserError as err:
-        print(f"losscheck: error: {err}", file=sys.stderr)
+        _error(str(err))
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
