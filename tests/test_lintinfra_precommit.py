@@ -1,8 +1,11 @@
 """Both hooks of .pre-commit-hooks.yaml through the real `pre-commit`, on a scratch repository.
 
 The hook repository is a COPY of this checkout committed in a temporary git repository (this
-checkout's own git state is never touched). pre-commit builds its virtualenv with the system
-site-packages visible and no build isolation, so no package is downloaded.
+checkout's own git state is never touched). pre-commit builds the hook's virtualenv and installs
+the checkout into it, offline: losscheck's own dependencies (and the build backend) are taken from
+the interpreter running the tests, linked one distribution at a time into a folder on
+``PYTHONPATH``. Nothing comes from the base interpreter's site-packages, whose versions may be
+older, and no package is downloaded.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import re
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 PRE_COMMIT = shutil.which("pre-commit")
@@ -29,6 +35,48 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 LAYOUT = '{"version": 1, "outputs": [{"name": "seg", "tasks": [{"name": "mask", "type": "binary", "units": 1}]}]}\n'
+
+
+# The build backend pip needs to install the checkout without build isolation.
+BUILD_BACKEND = ["setuptools"]
+
+
+def project_requirements() -> list[str]:
+    """losscheck's runtime dependencies, as this checkout declares them."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the installed metadata says the same
+        return [r for r in metadata.requires("losscheck") or [] if "extra ==" not in r]
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def dependency_closure(requirements: list[str]) -> list[metadata.Distribution]:
+    """The installed distributions that ``requirements`` need, transitively (extras left out)."""
+    seen: dict[str, metadata.Distribution] = {}
+    todo = list(requirements)
+    while todo:
+        req = Requirement(todo.pop())
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        key = re.sub(r"[-_.]+", "-", req.name).lower()
+        if key in seen:
+            continue
+        dist = metadata.distribution(req.name)
+        assert dist.version in req.specifier or not req.specifier, f"{req} but {dist.version} is installed"
+        seen[key] = dist
+        todo.extend(dist.requires or [])
+    return list(seen.values())
+
+
+def link_distributions(dists: list[metadata.Distribution], dest: Path) -> None:
+    """Link each distribution's top-level modules and its metadata folder into ``dest``, so that
+    ``dest`` on ``PYTHONPATH`` holds exactly these distributions (pip sees them as installed)."""
+    dest.mkdir()
+    for dist in dists:
+        for top in {Path(f).parts[0] for f in dist.files or [] if not str(f).startswith("..")}:
+            target = Path(dist.locate_file(top))
+            if target.exists() and not (dest / top).exists() and not top.endswith(".pth"):
+                (dest / top).symlink_to(target)
 
 
 def git(cwd: Path, *args: str, env: dict) -> str:
@@ -49,12 +97,15 @@ def copy_checkout(dest: Path) -> None:
 
 
 def test_hooks_run_through_pre_commit(tmp_path):
+    deps = tmp_path / "deps"
+    link_distributions(dependency_closure(project_requirements() + BUILD_BACKEND), deps)
     env = {**os.environ, **GIT_ENV, "HOME": str(tmp_path / "home"), "PRE_COMMIT_HOME": str(tmp_path / "pc"),
-           "VIRTUALENV_SYSTEM_SITE_PACKAGES": "true", "PIP_NO_INDEX": "1",
+           "PYTHONPATH": str(deps), "PIP_NO_INDEX": "1",
            # pip reads PIP_NO_BUILD_ISOLATION inverted: "0" turns build isolation OFF (no download)
            "PIP_NO_BUILD_ISOLATION": "0",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "LOSSCHECK_CACHE_DIR": str(tmp_path / "lc-cache")}
-    env.pop("PYTHONPATH", None)
+    for name in ("VIRTUALENV_SYSTEM_SITE_PACKAGES", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        env.pop(name, None)
     (tmp_path / "home").mkdir()
     hooks_repo = tmp_path / "hooks-repo"
     hooks_repo.mkdir()
