@@ -17,10 +17,14 @@ Why it is safe:
 - ``compile`` is a pure function of the text and the flags. ``dataclasses`` has no ``__future__``
   imports, so its ``exec(text)`` compiles with no flags, which is what ``dont_inherit=True`` does.
 - The code objects are stored with :mod:`marshal`, which is how ``.pyc`` files store them, under
-  a header holding the interpreter's bytecode magic number; the folder is per interpreter tag and
-  optimisation level. A file from another Python is ignored.
-- An unreadable, corrupt or foreign file is ignored. Files are replaced atomically, so parallel
-  runs never read half of one.
+  a header holding the interpreter's bytecode magic number and the SHA-256 of the marshal data;
+  the folder is per interpreter tag and optimisation level. A file from another Python is ignored.
+- ``marshal.loads`` trusts its input: flipped bits can make code objects that raise
+  ``SystemError`` or crash the interpreter when run. So the checksum is verified before a byte
+  is unmarshalled, and a file that fails it is ignored and rewritten by the same run.
+- An unreadable, corrupt, oversized or foreign file, or anything but a regular file (a named
+  pipe is never opened for a blocking read), is ignored. Files are replaced atomically, so
+  parallel runs never read half of one.
 - Only text that is byte-for-byte the same reuses a code object, so a new libcst or Python
   version just adds entries. A file is rewritten from this run's entries when it grows past
   :data:`MAX_ENTRIES`.
@@ -31,6 +35,7 @@ from __future__ import annotations
 import builtins
 import marshal
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -39,6 +44,7 @@ from pathlib import Path
 from types import CodeType
 
 MAX_ENTRIES = 20_000  # about 4x what libcst + losscheck + a plugin need; bounds a file at a few MB
+MAX_MEMO_BYTES = 64 << 20  # far above MAX_ENTRIES' worth: a larger file is not ours
 STARTUP_CACHE_ENV = "LOSSCHECK_STARTUP_CACHE"  # a folder to use instead, or "off"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
 
@@ -47,25 +53,73 @@ def _magic() -> bytes:
     import importlib.util
 
     # the bytecode magic, as in a .pyc: code objects only load into the Python that wrote them
-    return b"losscheck-dataclass-code-1:" + importlib.util.MAGIC_NUMBER + b"\n"
+    return b"losscheck-dataclass-code-2:" + importlib.util.MAGIC_NUMBER + b"\n"
 
 
-def _user_cache_home() -> Path:
-    """The platform's per-user cache folder (what platformdirs' ``user_cache_dir`` gives)."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "losscheck" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "losscheck"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "losscheck"
+_DIGEST_SIZE = 32  # SHA-256, stored raw after the magic
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes | None:
+    """The bytes of a regular file of at most ``limit`` bytes; None for anything else.
+
+    Every cache file (and the code hashed for cache keys) is read through here, so a cache
+    folder can never hang or flood a run: the open is non-blocking (a named pipe opens at once
+    instead of waiting for a writer), the opened file must be a regular one (``fstat`` on the
+    descriptor, so a swap after a check cannot fool it), and at most its size plus one byte is
+    read. A file whose length changes while it is read is None too (cache files are replaced
+    whole, never written in place)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return _read_exactly(fd, info.st_size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    left = size + 1  # the extra byte tells a file that grew since fstat
+    while left > 0:
+        chunk = os.read(fd, left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    data = b"".join(chunks)
+    return data if len(data) == size else None
+
+
+def _user_cache_home() -> Path | None:
+    """The platform's per-user cache folder for losscheck (``~/.cache/losscheck`` on Linux,
+    ``$XDG_CACHE_HOME`` when it is absolute), or None when there is no usable one."""
+    # imported here: a run given LOSSCHECK_STARTUP_CACHE never pays for it (~3 ms)
+    from platformdirs import user_cache_dir
+
+    try:
+        # appauthor=False: no vendor folder on Windows (%LOCALAPPDATA%\losscheck\Cache)
+        folder = Path(user_cache_dir("losscheck", appauthor=False))
+    except (RuntimeError, KeyError, OSError):  # no home folder to be found
+        return None
+    # a relative folder would put the cache inside whatever project the run starts in
+    return folder if folder.is_absolute() else None
 
 
 def startup_cache_dir() -> Path | None:
     """The folder for this installation of losscheck on this interpreter, or None when turned off.
 
-    Per user (``~/.cache/losscheck`` on Linux; ``$LOSSCHECK_STARTUP_CACHE`` wins, ``off`` turns it
-    off), then per interpreter tag, optimisation level and install folder, so two virtualenvs never
-    share a manifest. Nothing is written into the installed package: an uninstall leaves nothing
-    behind there, and a read-only install works the same."""
+    Per user (platformdirs' ``user_cache_dir``: ``~/.cache/losscheck`` on Linux;
+    ``$LOSSCHECK_STARTUP_CACHE`` wins, ``off`` turns it off), then per interpreter tag,
+    optimisation level and install folder, so two virtualenvs never share a manifest. Nothing is
+    written into the installed package: an uninstall leaves nothing behind there, and a
+    read-only install works the same."""
     import zlib
 
     configured = os.environ.get(STARTUP_CACHE_ENV)
@@ -75,6 +129,8 @@ def startup_cache_dir() -> Path | None:
     if tag is None:  # an interpreter that keeps no bytecode
         return None
     root = Path(configured) if configured else _user_cache_home()
+    if root is None:
+        return None
     install = zlib.crc32(str(Path(__file__).resolve().parent).encode())
     return root / f"{tag}-O{sys.flags.optimize}-{install:08x}"
 
@@ -129,18 +185,39 @@ class _MemoizedExec:
             _write(shard_path(self.folder, package), merged if len(merged) <= MAX_ENTRIES else self.used[package])
 
 
+def _sha256(data: bytes) -> bytes:
+    import hashlib  # already imported by the lint path; a memo read alone pays for it here
+
+    return hashlib.sha256(data).digest()
+
+
+def _payload(data: bytes) -> bytes | None:
+    """The marshal data of a memo file whose magic and checksum are right, else None."""
+    magic = _magic()
+    if not data.startswith(magic):
+        return None
+    digest = data[len(magic) : len(magic) + _DIGEST_SIZE]
+    payload = data[len(magic) + _DIGEST_SIZE :]
+    return payload if len(digest) == _DIGEST_SIZE and _sha256(payload) == digest else None
+
+
 def _read(path: Path) -> dict[str, CodeType]:
+    data = read_regular_file(path, MAX_MEMO_BYTES)
+    payload = None if data is None else _payload(data)
+    if payload is None:
+        return {}
     try:
-        data = path.read_bytes()
-        magic = _magic()
-        if not data.startswith(magic):
-            return {}
-        memo = marshal.loads(data[len(magic) :])
-    except (OSError, EOFError, ValueError, TypeError):
+        memo = marshal.loads(payload)  # only what this module wrote: the checksum matched
+    except Exception:  # noqa: BLE001 - a cache that cannot be read is a miss, whatever the cause
         return {}
     if not isinstance(memo, dict):
         return {}
     return {k: v for k, v in memo.items() if isinstance(k, str) and isinstance(v, CodeType)}
+
+
+def _encode(memo: dict[str, CodeType]) -> bytes:
+    payload = marshal.dumps(memo)
+    return _magic() + _sha256(payload) + payload
 
 
 def _write(path: Path, memo: dict[str, CodeType]) -> None:
@@ -149,7 +226,7 @@ def _write(path: Path, memo: dict[str, CodeType]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(_magic() + marshal.dumps(memo))
+                handle.write(_encode(memo))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
