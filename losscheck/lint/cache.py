@@ -12,9 +12,23 @@ Two things are cached, both keyed so that a stale entry can never be read:
   (``losscheck/startup.py``: shared by every project, kept under ``--no-cache``), else in the
   project cache.
 
-Writes go to a temporary file in the same folder, then ``os.replace``: readers see the old
-entry or the new one, never a partial one, so concurrent runs are safe. A cache that cannot
-be read or written is ignored (the run is only slower).
+Every key is made of content hashes, never of modification times: losscheck's own files, the
+code of every installed rule plugin, the settings (the layout file by its bytes), the file.
+
+A cache cannot lie, hang or crash a run:
+
+- writes go to a temporary file in the same folder, then ``os.replace``: readers see the old
+  entry or the new one, never a partial one, so concurrent runs are safe;
+- every file is *sealed*: a checksum of its body and of the key it was written for comes
+  first, and is checked before the body is parsed, so a flipped bit, a truncation or an entry
+  copied to another key is a miss;
+- what a sealed body holds is checked field by field (a result entry is a list of findings of
+  the right types; the rule manifest lists every built-in rule);
+- reads are bounded and never block: only regular files are opened (a named pipe is not
+  waited on), and an entry larger than :data:`MAX_ENTRY_BYTES` is not read.
+
+A cache that cannot be read is a miss (the entry is written again); one that cannot be written
+is ignored (the run is only slower).
 """
 
 from __future__ import annotations
@@ -22,17 +36,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from losscheck import __version__
-from losscheck.lint.finding import Finding
+from losscheck.lint.finding import Edit, Finding, Fix
+from losscheck.startup import read_regular_file
 
 CACHE_ENV = "LOSSCHECK_CACHE_DIR"
 FORMAT = "v1"
+MAX_ENTRY_BYTES = 64 << 20  # a result entry (19,000 findings of a 10 MB file: ~6 MB)
+MAX_MANIFEST_BYTES = 16 << 20
+MAX_HASHED_FILE_BYTES = 256 << 20  # a file hashed into a key (a layout): larger is not one
 
 
 def cache_root(project_root: str, configured: str | None = None) -> Path:
@@ -40,47 +60,204 @@ def cache_root(project_root: str, configured: str | None = None) -> Path:
     return Path(env) if env else Path(configured) if configured else Path(project_root) / ".losscheck_cache"
 
 
-def _package_fingerprint() -> list[Any]:
-    """Changes when losscheck's code changes (an editable install needs no version bump)."""
+# Built-in rules declare their code as a class attribute: ``code = "LCK101"``.
+_RULE_CODE = re.compile(rb"""^[ \t]+code[ \t]*(?::[^=\n]*)?=[ \t]*["']([A-Z]{1,3}[0-9]{3})["']""", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PackageState:
+    digest: str  # a content hash of losscheck's code (an editable install needs no version bump)
+    builtin_codes: frozenset[str]  # the codes the built-in rule modules declare
+
+
+@lru_cache(maxsize=1)
+def package_state() -> PackageState:
+    """Hash losscheck's own files by content, and read the built-in rule codes on the way (the
+    rule manifest must list them all). Once per process: the code a process runs is fixed."""
     import losscheck
 
     base = Path(losscheck.__file__).parent
-    stats: list[Any] = []
+    rules = os.path.join(base, "lint", "rules")
+    digest = hashlib.blake2b(digest_size=16)
+    codes: set[str] = set()
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
-            if name.endswith((".py", ".json")):
-                try:
-                    st = os.stat(os.path.join(folder, name))
-                except OSError:
-                    continue
-                stats.append((os.path.relpath(os.path.join(folder, name), base), st.st_mtime_ns, st.st_size))
-    return stats
+            if not name.endswith((".py", ".json")):
+                continue
+            path = os.path.join(folder, name)
+            data = read_regular_file(path, MAX_HASHED_FILE_BYTES)
+            relpath = os.path.relpath(path, base).replace(os.sep, "/")
+            digest.update(relpath.encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(b"-\0" if data is None else b"%d\0" % len(data) + data)
+            if data is not None and _is_rule_module(folder, name, rules):
+                codes.update(m.decode() for m in _RULE_CODE.findall(data))
+    return PackageState(digest.hexdigest(), frozenset(codes))
+
+
+def _is_rule_module(folder: str, name: str, rules: str) -> bool:
+    """A module ``registry.builtin_rules`` imports: ``rules/x.py`` or ``rules/pkg/__init__.py``."""
+    if folder == rules:
+        return name != "__init__.py"
+    return name == "__init__.py" and os.path.dirname(folder) == rules
 
 
 def _environment_fingerprint() -> list[Any]:
-    """Changes when a distribution (a plugin) is installed or removed, or an import folder is added.
+    """Changes when a distribution is installed, upgraded or removed, when a rule plugin's code
+    changes (by content: an editable plugin changes in place), or when an import folder is added
+    (``PYTHONPATH=plugins_dir`` changes the key).
 
-    Every import folder counts by its path (``PYTHONPATH=plugins_dir`` changes the key); site
-    folders also by their modification time (installing adds a ``*.dist-info`` folder there). Other
-    folders' times are left out: a project's own ``src`` on ``PYTHONPATH`` changes with every
-    atomic save. ``sys.path[0]`` is left out too: it is the working directory under ``-m`` or
-    the console script's folder."""
-    out: list[Any] = []
-    for entry in sys.path[1:]:
-        if os.path.basename(entry.rstrip("/\\")) not in ("site-packages", "dist-packages"):
-            out.append(entry)
-            continue
-        try:
-            out.append((entry, os.stat(entry or ".").st_mtime_ns))
-        except OSError:
-            out.append((entry, None))
-    return out
+    ``sys.path[0]``'s own name is left out (the working directory under ``-m``, or the console
+    script's folder); what is installed there counts, as ``importlib.metadata`` finds it too."""
+    from losscheck.plugins import installed_fingerprint
+
+    return [sys.path[1:], installed_fingerprint(sys.path)]
+
+
+_TOOL_KEYS: dict[tuple[str, ...], str] = {}
 
 
 def tool_key() -> str:
-    material = json.dumps([__version__, FORMAT, _package_fingerprint(), _environment_fingerprint()])
-    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+    """The part of every key that describes the tool: its version and code, and the installed
+    plugins. Once per process and import path (a run asks twice: manifest, then results)."""
+    path = tuple(sys.path)
+    key = _TOOL_KEYS.get(path)
+    if key is None:
+        material = json.dumps([__version__, FORMAT, package_state().digest, _environment_fingerprint()])
+        key = _TOOL_KEYS[path] = hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+    return key
+
+
+def content_digest(path: str | os.PathLike[str]) -> str | None:
+    """A content hash of a file the settings name (a layout), for the results' key; None when it
+    cannot be read (the run then stops on it anyway)."""
+    data = read_regular_file(path, MAX_HASHED_FILE_BYTES)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+# -- sealed files ----------------------------------------------------------------------------
+
+_SEAL_HEAD = b'{"blake2b":"'
+_SEAL_MID = b'","data":'
+_SEAL_HEX = 32
+
+
+def _seal_digest(salt: str, body: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=_SEAL_HEX // 2)
+    h.update(salt.encode("utf-8", "surrogateescape") + b"\0")
+    h.update(body)
+    return h.hexdigest().encode()
+
+
+def seal(body: bytes, salt: str) -> bytes:
+    """``body`` (JSON) wrapped with a checksum of it and of ``salt`` (the key it is stored
+    under): ``{"blake2b":"<hex>","data":<body>}``, itself valid JSON."""
+    return _SEAL_HEAD + _seal_digest(salt, body) + _SEAL_MID + body + b"}"
+
+
+def unseal(raw: bytes, salt: str) -> bytes | None:
+    """The body of a sealed file whose checksum holds, else None. Checked on the raw bytes,
+    before any parsing: a corrupt body is never handed to the JSON parser."""
+    start = len(_SEAL_HEAD) + _SEAL_HEX
+    if not (raw.startswith(_SEAL_HEAD) and raw[start : start + len(_SEAL_MID)] == _SEAL_MID and raw.endswith(b"}")):
+        return None
+    body = raw[start + len(_SEAL_MID) : -1]
+    return body if raw[len(_SEAL_HEAD) : start] == _seal_digest(salt, body) else None
+
+
+def _read_sealed(path: str | os.PathLike[str], salt: str, limit: int) -> Any:
+    """The parsed body of a sealed JSON file, or None (missing, not a regular file, too large,
+    checksum wrong, not JSON, nested too deeply)."""
+    raw = read_regular_file(path, limit)
+    body = None if raw is None else unseal(raw, salt)
+    if body is None:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+# -- checking what a sealed body holds ---------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A cached value of the wrong shape or type: the entry is a miss."""
+
+
+def _int(value: Any, least: int) -> int:
+    if type(value) is not int or value < least:  # not bool: True is an int too
+        raise _Invalid
+    return value
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise _Invalid
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _Invalid
+    return value
+
+
+def _record(value: Any, keys: frozenset[str]) -> dict[str, Any]:
+    if type(value) is not dict or value.keys() != keys:
+        raise _Invalid
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise _Invalid
+    return value
+
+
+_FINDING_KEYS = frozenset({"line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix"})
+_FIX_KEYS = frozenset({"applicability", "message", "edits"})
+_EDIT_KEYS = frozenset({"line", "column", "end_line", "end_column", "content"})
+
+
+def _edit(value: Any) -> Edit:
+    r = _record(value, _EDIT_KEYS)
+    # lines 1-based, columns 0-based (libcst's convention)
+    return Edit(_int(r["line"], 1), _int(r["column"], 0), _int(r["end_line"], 1), _int(r["end_column"], 0),
+                _str(r["content"]))
+
+
+def _fix(value: Any) -> Fix | None:
+    if value is None:
+        return None
+    r = _record(value, _FIX_KEYS)
+    if r["applicability"] not in ("safe", "unsafe"):
+        raise _Invalid
+    return Fix(tuple(_edit(e) for e in _list(r["edits"])), r["applicability"] == "safe", _str(r["message"]))
+
+
+def _finding(value: Any, path: str) -> Finding:
+    r = _record(value, _FINDING_KEYS)
+    return Finding(
+        path=path,
+        line=_int(r["line"], 1),
+        column=_int(r["column"], 1),
+        end_line=_int(r["end_line"], 1),
+        end_column=_int(r["end_column"], 1),
+        code=_str(r["code"]),
+        rule=_str(r["rule"]),
+        severity=_str(r["severity"]),  # type: ignore[arg-type] - a plugin's own word is kept
+        message=_str(r["message"]),
+        fix=_fix(r["fix"]),
+    )
+
+
+def findings_from(value: Any, path: str) -> list[Finding] | None:
+    """The findings of a parsed result entry, or None when any field has the wrong shape or type."""
+    try:
+        return [_finding(v, path) for v in _list(value)]
+    except _Invalid:
+        return None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -149,13 +326,13 @@ class ResultCache:
         return os.path.join(str(self.root), FORMAT, "results")
 
     def get(self, key: str, display_path: str) -> list[Finding] | None:
+        """The findings stored for ``key``, or None: a missing, unreadable, corrupt or
+        ill-typed entry is a miss, and the run writes it again."""
         if not self.enabled:
             return None
-        try:
-            with open(self._file(key), "rb") as fh:
-                records = json.loads(fh.read())
-            findings = [Finding.from_dict({**r, "path": display_path}) for r in records]
-        except (OSError, ValueError, TypeError, KeyError):
+        value = _read_sealed(self._file(key), key, MAX_ENTRY_BYTES)
+        findings = None if value is None else findings_from(value, display_path)
+        if findings is None:
             self.misses += 1
             return None
         self.hits += 1
@@ -169,10 +346,15 @@ class ResultCache:
             d = f.to_dict()
             d.pop("path")
             records.append(d)
+        data = seal(json.dumps(records, separators=(",", ":")).encode(), key)
+        if len(data) > MAX_ENTRY_BYTES:
+            return  # it could never be read back
         try:
             if not (self.root / "CACHEDIR.TAG").exists():
                 _init_dir(self.root)
-            _atomic_write(self._path(key), json.dumps(records, separators=(",", ":")).encode())
+            _atomic_write(self._path(key), data)
+        except IsADirectoryError:
+            pass  # a folder where the entry belongs: this file stays uncached, the rest do not
         except OSError:
             self.enabled = False  # read-only checkout: run on, uncached
 
@@ -242,16 +424,68 @@ def install_cache_dir() -> Path | None:
     return startup_cache_dir()
 
 
-def _read_manifest(path: Path) -> Manifest | None:
+_MANIFEST_KEYS = frozenset({"rules", "plugin_errors"})
+_RULE_KEYS = frozenset(f.name for f in fields(RuleInfo))
+
+
+def _triggers(value: Any, regex: Any) -> tuple[tuple[str, ...] | None, tuple[bool, ...]]:
+    """Triggers the pre-filter can use: known trigger names, or regexes that compile."""
+    from losscheck.lint.prefilter import CHECKS
+
+    if value is None:
+        if _list(regex):
+            raise _Invalid
+        return None, ()
+    names = tuple(_str(t) for t in _list(value))
+    flags = tuple(_bool(r) for r in _list(regex))
+    if len(names) != len(flags):
+        raise _Invalid
+    for name, is_regex in zip(names, flags):
+        if not is_regex and name not in CHECKS:
+            raise _Invalid
+        if is_regex:
+            try:
+                re.compile(name.encode("latin-1"))  # cached by re: the pre-filter's compile is free
+            except (UnicodeEncodeError, re.error, RecursionError, OverflowError) as exc:
+                raise _Invalid from exc
+    return names, flags
+
+
+def _rule_info(value: Any) -> RuleInfo:
+    r = _record(value, _RULE_KEYS)
+    triggers, regex = _triggers(r["triggers"], r["triggers_are_regex"])
+    return RuleInfo(
+        code=_str(r["code"]),
+        name=_str(r["name"]),
+        summary=_str(r["summary"]),
+        severity=_str(r["severity"]),
+        default_enabled=_bool(r["default_enabled"]),
+        origin=_str(r["origin"]),
+        fix=_bool(r["fix"]),
+        triggers=triggers,
+        triggers_are_regex=regex,
+    )
+
+
+def manifest_from(value: Any, builtin_codes: frozenset[str]) -> Manifest | None:
+    """A parsed manifest whose every entry has the right shape, with unique codes and names, and
+    whose built-in rules are exactly ``builtin_codes``; else None (it is built again)."""
     try:
-        raw = json.loads(path.read_bytes())
-        return Manifest(
-            [RuleInfo(**{**r, "triggers": None if r["triggers"] is None else tuple(r["triggers"]),
-                         "triggers_are_regex": tuple(r["triggers_are_regex"])}) for r in raw["rules"]],
-            list(raw["plugin_errors"]),
-        )
-    except (OSError, ValueError, TypeError, KeyError):
+        raw = _record(value, _MANIFEST_KEYS)
+        rules = [_rule_info(r) for r in _list(raw["rules"])]
+        errors = [_str(e) for e in _list(raw["plugin_errors"])]
+    except _Invalid:
         return None
+    if len({r.code for r in rules}) != len(rules) or len({r.name for r in rules}) != len(rules):
+        return None
+    if {r.code for r in rules if r.origin == "losscheck"} != builtin_codes:
+        return None
+    return Manifest(rules, errors)
+
+
+def _read_manifest(path: Path) -> Manifest | None:
+    value = _read_sealed(path, path.name, MAX_MANIFEST_BYTES)
+    return None if value is None else manifest_from(value, package_state().builtin_codes)
 
 
 def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
@@ -269,8 +503,8 @@ def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
         if found is not None:
             return found
     manifest = _build_manifest()
-    payload = json.dumps({"rules": [asdict(r) for r in manifest.rules],
-                          "plugin_errors": manifest.plugin_errors}).encode()
+    payload = seal(json.dumps({"rules": [asdict(r) for r in manifest.rules],
+                               "plugin_errors": manifest.plugin_errors}).encode(), name)
     if startup is not None and _write_startup_manifest(startup, name, payload):
         return manifest
     if root is not None:

@@ -74,10 +74,10 @@ class Settings:
         for key in ("output_format", "cache_dir", "config_path", "exclude", "extend_exclude", "respect_gitignore", "force_exclude"):
             data.pop(key)
         if self.layout:
-            try:
-                data["layout_stat"] = os.stat(self.layout).st_mtime_ns
-            except OSError:
-                data["layout_stat"] = None
+            from losscheck.lint.cache import content_digest
+
+            # by content: an edit within the file system's time resolution keeps the mtime
+            data["layout_sha256"] = content_digest(self.layout)
         return data
 
 
