@@ -127,6 +127,8 @@ def run_lint(args: argparse.Namespace) -> int:
         )
     for missing in result.missing:
         print(f"losscheck: error: {missing}: no such file or directory", file=sys.stderr)
+    for path, why in result.unreadable:
+        print(f"losscheck: error: {path}: {why}", file=sys.stderr)
 
     fixed = 0
     changed_diff = False
@@ -153,6 +155,7 @@ def run_lint(args: argparse.Namespace) -> int:
             rules=the_plan.manifest.rules,
             unsafe_fixes=args.unsafe_fixes,
             fixed=fixed,
+            unchecked=len(result.missing) + len(result.unreadable),
         )
         sys.stdout.write(render(fmt, findings, ctx))
     sys.stdout.flush()

@@ -100,12 +100,12 @@ _KEYS: dict[str, str] = {
 
 
 def find_config(start: str) -> Path | None:
-    here = Path(start).resolve()
+    here = Path(os.path.realpath(start))  # realpath, unlike Path.resolve, survives a symlink loop
     if not here.is_dir():
         here = here.parent
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and _has_table(candidate):
+        if os.path.isfile(candidate) and _has_table(candidate):  # False, not an error, in an unreadable folder
             return candidate
     return None
 

@@ -11,88 +11,70 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SUFFIXES = (".py", ".pyi")
+_PATTERN_ERRORS = (ValueError, TypeError, re.error)  # what pathspec raises for a pattern git would skip
 
 
 @dataclass(frozen=True)
 class IgnoreRule:
-    regex: re.Pattern[str]
-    negate: bool
-    dir_only: bool
-
-
-def _translate(pattern: str) -> str:
-    """A gitignore glob (already stripped of '!' and a trailing '/') as a regex on a relative path."""
-    anchored = "/" in pattern
-    pattern = pattern.lstrip("/")
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == n:
-            out.append("/.*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[":
-            j = pattern.find("]", i + 2)
-            if j == -1:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j + 1
-        elif pattern[i] == "\\" and i + 1 < n:
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    body = "".join(out)
-    return body if anchored else "(?:.*/)?" + body
+    regex: re.Pattern[str]  # matches the path itself, relative to the .gitignore's folder ("dir/" for folders)
+    ignore: bool  # False for a `!` pattern, which re-includes
 
 
 def parse_gitignore(text: str) -> list[IgnoreRule]:
-    rules: list[IgnoreRule] = []
-    for raw in text.splitlines():
-        line = raw.rstrip("\r")
-        # trailing spaces are ignored unless escaped
-        stripped = line.rstrip(" ")
-        if stripped.endswith("\\") and len(line) > len(stripped):
-            stripped += " "
-        line = stripped
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        if negate or line.startswith(("\\!", "\\#")):
-            line = line[1:]
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        if not line:
-            continue
-        try:
-            regex = re.compile(_translate(line) + r"\Z", re.DOTALL)
-        except re.error:
-            continue  # git ignores patterns it cannot read; so do we
-        rules.append(IgnoreRule(regex, negate, dir_only))
-    return rules
+    """The patterns of one ``.gitignore`` file, translated by ``pathspec`` (as black does).
+
+    pathspec answers "is this path, or a folder above it, ignored?"; the walk asks about one
+    level at a time (a folder it will not enter is never looked into, as git does), so each
+    pattern's expression is anchored at the end to match the entry itself. ``pathspec`` is
+    imported only here: a tree without ``.gitignore`` files never pays for it."""
+    lines = [_per_entry(line) for line in text.splitlines()]
+    if not any(line.strip() and not line.startswith("#") for line in lines):
+        return []
+    try:
+        return _compile(lines)
+    except _PATTERN_ERRORS:
+        # git skips a pattern it cannot read and keeps the others; so do we
+        return [rule for line in lines for rule in _compile_or_skip(line)]
+
+
+def _per_entry(line: str) -> str:
+    """``x/**`` (and ``x/**/``) match what is below ``x``, not ``x`` itself; pathspec's expression
+    for them also matches ``x/``, which only works for whole paths. ``x/**/*`` says the same of
+    entries one at a time."""
+    core = line.rstrip(" ")
+    if core.endswith("/**") and not core.endswith("\\/**"):
+        return core + "/*"
+    if core.endswith("/**/") and not core.endswith("\\/**/"):
+        return core + "*/"
+    return line
+
+
+def _compile(lines: list[str]) -> list[IgnoreRule]:
+    import warnings
+
+    from pathspec import GitIgnoreSpec
+
+    with warnings.catch_warnings():
+        # `[[:alpha:]]` makes `re` warn about nested sets: the user's .gitignore is not our code
+        warnings.simplefilter("ignore", FutureWarning)
+        return [
+            IgnoreRule(re.compile(f"(?:{p.regex.pattern})\\Z", p.regex.flags), bool(p.include))
+            for p in GitIgnoreSpec.from_lines(lines).patterns
+            if p.include is not None and p.regex is not None
+        ]
+
+
+def _compile_or_skip(line: str) -> list[IgnoreRule]:
+    try:
+        return _compile([line])
+    except _PATTERN_ERRORS:
+        return []
 
 
 @dataclass
@@ -106,13 +88,12 @@ class IgnoreFile:
         if not abspath.startswith(prefix):  # string test: relpath() per entry is the walk's hot spot
             return None
         rel = abspath[len(prefix) :].replace(os.sep, "/")
-        verdict: bool | None = None
-        for rule in self.rules:
-            if rule.dir_only and not is_dir:
-                continue
-            if rule.regex.match(rel):
-                verdict = not rule.negate
-        return verdict
+        if is_dir:
+            rel += "/"  # pathspec's mark of a folder: `name/` patterns match only these
+        for rule in reversed(self.rules):  # the last matching pattern decides
+            if rule.regex.search(rel):
+                return rule.ignore
+        return None
 
 
 def _load_ignore(folder: str) -> IgnoreFile | None:
@@ -174,6 +155,9 @@ class Excluder:
 class Discovery:
     files: list[str] = field(default_factory=list)  # as the user would write them
     missing: list[str] = field(default_factory=list)
+    # paths that exist but could not be checked, with the reason: an unreadable folder, a
+    # symlink loop, something that is neither a file nor a folder
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
 def discover(
@@ -195,19 +179,45 @@ def discover(
             result.files.append(display)
 
     for given in paths:
-        if os.path.isfile(given):
+        kind = _kind(given, result)
+        if kind == "file":
             # pre-commit and editors pass files one by one: with force-exclude they obey `exclude` too
             if not (force_exclude and _excluded_anywhere(excluder, given)):
                 add(os.path.normpath(given))
-        elif os.path.isdir(given):
+        elif kind == "folder":
             top = os.path.abspath(given)
             ignores = _ancestor_ignores(top) if respect_gitignore else []
-            for display in _walk(os.path.normpath(given), top, ignores, excluder, respect_gitignore):
+            walk = _Walk(excluder, respect_gitignore, result.unreadable)
+            for display in walk.folder(os.path.normpath(given), top, ignores):
                 add(display)
-        else:
-            result.missing.append(given)
     result.files.sort()
     return result
+
+
+def _kind(given: str, result: Discovery) -> str | None:
+    """"file" or "folder"; None after recording why ``given`` cannot be linted."""
+    try:
+        mode = os.stat(given).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        result.missing.append(given)
+        return None
+    except OSError as exc:  # a symlink loop, a folder above that cannot be searched
+        result.unreadable.append((given, f"cannot read: {_reason(exc)}"))
+        return None
+    except ValueError:  # a NUL in the name
+        result.missing.append(given)
+        return None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    # a pipe or a device could block the run or never end: not source files
+    result.unreadable.append((given, "not a regular file or folder"))
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _excluded_anywhere(excluder: Excluder, path: str) -> bool:
@@ -222,31 +232,46 @@ def _excluded_anywhere(excluder: Excluder, path: str) -> bool:
         current = parent
 
 
-def _walk(
-    display: str, folder: str, ignores: list[IgnoreFile], excluder: Excluder, respect_gitignore: bool
-) -> Iterable[str]:
-    if respect_gitignore:
-        own = _load_ignore(folder)
-        if own is not None:
-            ignores = [*ignores, own]
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
+@dataclass
+class _Walk:
+    """One folder walk. What cannot be read is recorded in ``unreadable``, never skipped in
+    silence: the run must not say that it checked files it never saw."""
+
+    excluder: Excluder
+    respect_gitignore: bool
+    unreadable: list[tuple[str, str]]
+
+    def folder(self, display: str, folder: str, ignores: list[IgnoreFile]) -> Iterable[str]:
+        if self.respect_gitignore:
+            own = _load_ignore(folder)
+            if own is not None:
+                ignores = [*ignores, own]
         try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-            is_file = not is_dir and entry.is_file()
-        except OSError:
-            continue
-        if not (is_dir or (is_file and entry.name.endswith(SUFFIXES))):
-            continue
-        if excluder.excluded(entry.path, entry.name):
-            continue
-        if ignores and _is_ignored(ignores, entry.path, is_dir):
-            continue
-        child = os.path.join(display, entry.name) if display != "." else entry.name
-        if is_dir:
-            yield from _walk(child, entry.path, ignores, excluder, respect_gitignore)
-        else:
-            yield child
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            self.unreadable.append((display, f"cannot read the folder: {_reason(exc)}"))
+            return
+        for entry in entries:
+            child = os.path.join(display, entry.name) if display != "." else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)  # folder symlinks are not followed: no loops
+            except OSError as exc:
+                self.unreadable.append((child, f"cannot read: {_reason(exc)}"))
+                continue
+            if not (is_dir or entry.name.endswith(SUFFIXES)):
+                continue
+            if self.excluder.excluded(entry.path, entry.name):
+                continue
+            if ignores and _is_ignored(ignores, entry.path, is_dir):
+                continue
+            if is_dir:
+                yield from self.folder(child, entry.path, ignores)
+            elif self._is_file(entry, child):
+                yield child
+
+    def _is_file(self, entry: os.DirEntry[str], child: str) -> bool:
+        try:
+            return entry.is_file()  # follows a symlink to a file
+        except OSError as exc:  # a symlink loop named like a source file
+            self.unreadable.append((child, f"cannot read: {_reason(exc)}"))
+            return False

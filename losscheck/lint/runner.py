@@ -49,11 +49,12 @@ class RunResult:
     parsed: int = 0
     cached: int = 0
     missing: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not checked
     sources: dict[str, bytes] = field(default_factory=dict)  # display path -> bytes (for snippets/fixes)
 
     @property
     def has_errors(self) -> bool:
-        return bool(self.missing) or any(f.code in diagnostics.DIAGNOSTIC_CODES for f in self.findings)
+        return bool(self.missing or self.unreadable) or any(f.code in diagnostics.DIAGNOSTIC_CODES for f in self.findings)
 
 
 @dataclass
@@ -176,7 +177,7 @@ def run(
         respect_gitignore=settings.respect_gitignore,
         force_exclude=settings.force_exclude,
     )
-    result = RunResult(missing=found.missing, files=len(found.files))
+    result = RunResult(missing=found.missing, unreadable=found.unreadable, files=len(found.files))
     tool = tool_key() if use_cache else ""
     cache = ResultCache.open(
         cache_root(settings.root, settings.cache_dir), tool, settings.fingerprint(), enabled=use_cache
@@ -196,6 +197,9 @@ def run(
             continue
         if keep_sources:
             result.sources[display] = data
+        if b"\0" in data:  # Python refuses the whole file, comments included
+            per_file[index] = [_nul_byte(data, display)]
+            continue
         relpath = _relpath(path, settings.root)
         rules = cfg.per_file_rules(the_plan.enabled, relpath, settings.per_file_ignores)
         codes = tuple(r.code for r in rules)
@@ -229,6 +233,16 @@ def run(
     for index in sorted(per_file):
         result.findings.extend(per_file[index])
     return result
+
+
+def _nul_byte(data: bytes, display: str) -> Finding:
+    at = data.index(b"\0")
+    line_start = data.rfind(b"\n", 0, at) + 1
+    column = len(data[line_start:at].decode("utf-8", errors="replace")) + 1
+    line = data.count(b"\n", 0, at) + 1
+    return diagnostics.make(
+        diagnostics.SYNTAX_ERROR, display, "syntax error: source code cannot contain null bytes", line, column
+    )
 
 
 def _decodable(data: bytes, display: str) -> list[Finding]:

@@ -20,6 +20,7 @@ class ReportContext:
     rules: Sequence[object] = ()  # rule infos (code, name, summary, severity) for SARIF's rule table
     unsafe_fixes: bool = False
     fixed: int = 0  # fixes applied this run (--fix)
+    unchecked: int = 0  # paths named or found that could not be checked (missing, unreadable)
     show_fix_hints: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 

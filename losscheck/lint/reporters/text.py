@@ -19,8 +19,12 @@ def _summary(findings: Sequence[Finding], ctx: ReportContext) -> str:
         lines.append(f"Found {n + ctx.fixed} error{'s' if n + ctx.fixed != 1 else ''} ({ctx.fixed} fixed, {n} remaining).")
     elif n:
         lines.append(f"Found {n} error{'s' if n != 1 else ''}.")
-    else:
+    elif not ctx.unchecked:  # only when everything asked for was checked
         lines.append("All checks passed!")
+    if ctx.unchecked:
+        lines.append(
+            f"{ctx.unchecked} path{'s' if ctx.unchecked != 1 else ''} could not be checked; see the errors."
+        )
     if ctx.show_fix_hints:
         safe = sum(1 for f in findings if f.fix is not None and f.fix.safe)
         unsafe = sum(1 for f in findings if f.fix is not None and not f.fix.safe)
