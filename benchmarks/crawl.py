@@ -1,7 +1,7 @@
 """Crawl: lint the whole CPython standard library and every installed site-package with the real CLI.
 
-Issue 6: "lint the whole CPython standard library and every installed site-package (hundreds of
-thousands of lines) with zero internal errors". Runs ``losscheck lint --isolated --no-cache
+The goal: the whole CPython standard library and every installed site-package (hundreds of
+thousands of lines) lint with zero internal errors. Runs ``losscheck lint --isolated --no-cache
 --format json`` on each root and counts the diagnostics by code; any LCK997 (internal error) is
 printed with its message. Two passes:
 

@@ -1,6 +1,6 @@
 """Robustness: generated Python programs and mutated loss functions never crash the linter.
 
-Issue 6 asks that losscheck "never crash": whatever text a file holds, the linter reports findings
+losscheck never crashes: whatever text a file holds, the linter reports findings
 or a diagnostic for that file (LCK999 for a syntax error), never a traceback and never an
 internal error (LCK997). Three sources of input:
 

@@ -1,4 +1,4 @@
-"""Large inputs complete with bounded memory (issue 6), at test-suite scale.
+"""Large inputs complete with bounded memory, at test-suite scale.
 
 benchmarks/large_inputs.py holds the generators and the full-size run (10 MB file, 5,000-task
 layout); here the same generators at a size the CI budget allows, through the real CLI under

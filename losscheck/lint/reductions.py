@@ -1,7 +1,7 @@
 """Reductions, the batch axis, and "does this loss return one value per example?".
 
 The single place that decides whether a reduction's axis is the batch axis is
-:func:`reduces_batch`. Shape inference (issue 4) can refine it by appending a callable to
+:func:`reduces_batch`. Shape inference can refine it by appending a callable to
 :data:`BATCH_AXIS_HOOKS`: ``hook(ctx, fn, operand, axes) -> bool | None`` (None: no opinion),
 e.g. to say that axis 0 after ``tf.stack`` is not the batch.
 """
@@ -45,7 +45,7 @@ BatchHook = Callable[[FileContext, LossFunction, cst.BaseExpression, "tuple[int,
 def _shape_inference_hook(
     ctx: FileContext, fn: LossFunction, operand: cst.BaseExpression, axes: "tuple[int, ...] | None"
 ) -> "bool | None":
-    # Issue 4: inferred shapes (losscheck.shapes) say where the batch axis is, e.g. not axis 0 after tf.stack.
+    # inferred shapes (losscheck.shapes) say where the batch axis is, e.g. not axis 0 after tf.stack.
     from losscheck.shapes.hooks import batch_axis_verdict
 
     return batch_axis_verdict(ctx, fn, operand, axes)

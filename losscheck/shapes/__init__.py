@@ -1,4 +1,4 @@
-"""Static shape inference for loss code (issue 4).
+"""Static shape inference for loss code.
 
 ``infer(ctx, fn)`` runs the abstract interpreter (``interp.py``) over one loss function, with
 the shapes of ``y_true``/``y_pred`` taken from the layout, shape comments or jaxtyping
