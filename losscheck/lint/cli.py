@@ -132,17 +132,21 @@ def run_lint(args: argparse.Namespace) -> int:
 
     fixed = 0
     changed_diff = False
+    fix_failed = False
     findings = result.findings
     if args.fix or args.diff:
         from losscheck.lint.fixer import fix_files
 
         outcome = fix_files(findings, the_plan, unsafe=args.unsafe_fixes, write=not args.diff)
         findings, fixed = outcome.findings, outcome.fixed
+        for error in outcome.errors:
+            print(f"losscheck: error: {error}", file=sys.stderr)
+        fix_failed = bool(outcome.errors)
         if args.diff:
             sys.stdout.write(outcome.diff)
             changed_diff = bool(outcome.diff)
             print(f"Would fix {fixed} error{'s' if fixed != 1 else ''}.", file=sys.stderr)
-            if result.has_errors:
+            if result.has_errors or fix_failed:
                 return EXIT_ERROR
             return EXIT_FINDINGS if changed_diff and not args.exit_zero else EXIT_CLEAN
 
@@ -159,7 +163,7 @@ def run_lint(args: argparse.Namespace) -> int:
         )
         sys.stdout.write(render(fmt, findings, ctx))
     sys.stdout.flush()
-    if result.has_errors or any(f.code in _diag_codes() for f in findings):
+    if result.has_errors or fix_failed or any(f.code in _diag_codes() for f in findings):
         return EXIT_ERROR
     if findings and not args.exit_zero:
         return EXIT_FINDINGS

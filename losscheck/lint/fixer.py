@@ -2,8 +2,9 @@
 
 A fix changes the code that other findings point into, so after each pass the file is
 linted again and the fresh findings' fixes are applied, at most ``MAX_PASSES`` times.
-Files are written atomically in their own encoding; a file that would not parse after the
-fixes is left untouched (a rule's fix must never break code).
+Files are written atomically in their own encoding, through symlinks, keeping their mode; a
+file that would not parse after the fixes is left untouched (a rule's fix must never break
+code), and a read-only file or folder is reported, never written.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import difflib
 import io
 import os
+import stat
 import tempfile
 import tokenize
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from losscheck.lint import config as cfg
@@ -29,6 +31,7 @@ class FixOutcome:
     findings: list[Finding]  # what remains after fixing, all files, sorted
     fixed: int
     diff: str
+    errors: list[str] = field(default_factory=list)  # files whose fixes could not be written
 
 
 def fix_source(source: str, findings: list[Finding], rules: Sequence[Any], path: str, options: dict, unsafe: bool) -> tuple[str, list[Finding], int]:
@@ -51,23 +54,59 @@ def _encoding(data: bytes) -> str:
         return "utf-8"
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".losscheck-", suffix=".tmp")
+class NotWritten(Exception):
+    """A fixed file that could not be written; the file is left exactly as it was."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path}: not fixed: {why}")
+
+
+def write_fixed(path: str, data: bytes) -> None:
+    """Write ``data`` over the file at ``path``, atomically: a temporary file in the same folder,
+    then ``os.replace``. A symlink stays a symlink (its target is written), the file keeps its
+    mode and, where allowed, its owner. A read-only file (no write bit, even for root, who could
+    write it anyway) is refused: the user marked it so. Raises :class:`NotWritten`."""
+    target = os.path.realpath(path)
+    try:
+        st = os.stat(target)
+    except OSError as exc:
+        raise NotWritten(path, f"cannot read it: {exc.strerror or exc}") from None
+    if not (st.st_mode & 0o222) or not os.access(target, os.W_OK):
+        raise NotWritten(path, "the file is read-only")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".losscheck-", suffix=".tmp")
+    except OSError as exc:
+        raise NotWritten(path, f"cannot write in its folder: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
+            fh.flush()
+            os.fsync(fh.fileno())  # the data is on disk before the name points at it
+        _keep_owner(tmp, st)  # before the mode: a change of owner clears set-id bits
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.replace(tmp, target)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise NotWritten(path, f"cannot write it: {exc.strerror or exc}") from None
         raise
+
+
+def _keep_owner(tmp: str, st: os.stat_result) -> None:
+    """The new file belongs to whoever runs losscheck; give it back to the old file's owner
+    (possible for root, or for a group the user is in)."""
+    if not hasattr(os, "chown"):  # pragma: no cover - not POSIX
+        return
+    mine = os.stat(tmp)
+    if (mine.st_uid, mine.st_gid) == (st.st_uid, st.st_gid):
+        return
+    try:
+        os.chown(tmp, st.st_uid, st.st_gid)
+    except OSError:
+        pass  # not allowed: the content and mode are what matter
 
 
 def fix_files(findings: list[Finding], the_plan: Any, *, unsafe: bool, write: bool) -> FixOutcome:
@@ -80,22 +119,31 @@ def fix_files(findings: list[Finding], the_plan: Any, *, unsafe: bool, write: bo
     fixed = 0
     diffs: list[str] = []
     settings = the_plan.settings
+    errors: list[str] = []
     for path in sorted(by_path):
         file_findings = by_path[path]
         if not selected_fixes(file_findings, unsafe) or any(f.code in DIAGNOSTIC_CODES for f in file_findings):
             remaining.extend(file_findings)
             continue
-        with open(path, "rb") as fh:
-            data = fh.read()
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:  # gone or changed since it was linted
+            errors.append(f"{path}: not fixed: cannot read it: {exc.strerror or exc}")
+            remaining.extend(file_findings)
+            continue
         source = decode(data)
         infos = cfg.per_file_rules(the_plan.enabled, _relpath(path, settings.root), settings.per_file_ignores)
         rules = _rule_classes([r.code for r in infos])
         new, left, count = fix_source(source, file_findings, rules, path, the_plan.options, unsafe)
-        remaining.extend(left)
-        fixed += count
         if count and new != source:
             if write:
-                _write_atomic(path, new.encode(_encoding(data)))
+                try:
+                    write_fixed(path, new.encode(_encoding(data)))
+                except NotWritten as exc:
+                    errors.append(str(exc))
+                    remaining.extend(file_findings)  # nothing changed: the findings stand
+                    continue
             else:
                 diffs.append(
                     "".join(
@@ -104,5 +152,7 @@ def fix_files(findings: list[Finding], the_plan: Any, *, unsafe: bool, write: bo
                         )
                     )
                 )
+        remaining.extend(left)
+        fixed += count
     remaining.sort(key=Finding.sort_key)
-    return FixOutcome(remaining, fixed, "".join(diffs))
+    return FixOutcome(remaining, fixed, "".join(diffs), errors)
