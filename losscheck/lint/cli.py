@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sel.add_argument("--select", action="append", metavar="RULES", help="comma-separated codes, prefixes or names (replaces the config's select)")
     sel.add_argument("--extend-select", action="append", metavar="RULES", help="add to the selection")
     sel.add_argument("--ignore", action="append", metavar="RULES", help="rules to leave out")
-    lint.add_argument("--format", "--output-format", dest="format", choices=FORMATS, help="output format (default: full)")
+    # dest differs from `config --format` (how to print the settings), which is not an output format
+    lint.add_argument("--format", "--output-format", dest="output_format", choices=FORMATS, help="output format (default: full)")
     lint.add_argument("--fix", action="store_true", help="apply safe fixes")
     lint.add_argument("--unsafe-fixes", action="store_true", help="with --fix, also apply unsafe fixes")
     lint.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them (exit 1 if any)")
@@ -82,7 +83,7 @@ def _settings_from(args: argparse.Namespace, paths: Sequence[str]) -> cfg.Settin
         config=getattr(args, "config", None),
         isolated=getattr(args, "isolated", False),
         cli_layer=layer,
-        overrides={"layout": layout, "output_format": getattr(args, "format", None)},
+        overrides={"layout": layout, "output_format": getattr(args, "output_format", None)},
     )
     if settings.layout:
         # Validate once, up front: a bad layout is a usage error (exit 2), not a crash per file.

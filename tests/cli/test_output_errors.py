@@ -1,8 +1,10 @@
-"""Writing the report can fail (a closed standard output, a reader that went away, a full disk):
-one line on stderr (none for a broken pipe) and exit 2, never a traceback."""
+"""What losscheck writes. Writing can fail (a closed standard output, a reader that went away,
+a full disk): one line on stderr (none for a broken pipe) and exit 2, never a traceback. And what
+it says must be true and read well: the settings it shows, the rule messages it prints."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,16 +15,21 @@ import pytest
 BATCH_MEAN = "import tensorflow as tf\n\n\ndef seg_loss(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
 LAYOUT = '{"version": 1, "outputs": [{"name": "seg", "tasks": [{"name": "m", "type": "binary", "units": 1}]}]}\n'
 
-# Each command writes something to standard output.
-COMMANDS = [
+# Each command writes something to standard output. The entry point's handler words the error
+# for all of them; `gen` and `schema` may word their own (a generated module cut short by a
+# broken pipe is worth a message there), so for them only the shared guarantee is checked.
+LINT_COMMANDS = [
     ("lint", "loss.py"),
     ("lint", "--format", "json", "loss.py"),
     ("rules",),
     ("explain", "LCK101"),
     ("config",),
+]
+GEN_COMMANDS = [
     ("schema",),
     ("gen", "layout.json", "-o", "-"),
 ]
+COMMANDS = LINT_COMMANDS + GEN_COMMANDS
 
 
 @pytest.fixture
@@ -45,26 +52,42 @@ def _shell(tree: Path, redirect: str, *args: str) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
-def test_closed_stdout_is_one_line_and_exit_2(tree, args):
-    proc = _shell(tree, ">&-", *args)
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     lines = proc.stderr.splitlines()
-    assert lines[-1] == "losscheck: error: cannot write the output: standard output is closed", proc.stderr
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", LINT_COMMANDS, ids=lambda a: " ".join(a))
+def test_closed_stdout_is_one_line_and_exit_2(tree, args):
+    line = _one_error_line(_shell(tree, ">&-", *args))
+    assert line == "losscheck: error: cannot write the output: standard output is closed"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("args", LINT_COMMANDS, ids=lambda a: " ".join(a))
 def test_full_disk_is_one_line_and_exit_2(tree, args):
-    proc = _shell(tree, ">/dev/full", *args)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
-    assert proc.stderr.splitlines()[-1] == "losscheck: error: cannot write the output: No space left on device"
+    line = _one_error_line(_shell(tree, ">/dev/full", *args))
+    assert line == "losscheck: error: cannot write the output: No space left on device"
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("args", LINT_COMMANDS, ids=lambda a: " ".join(a))
 def test_broken_pipe_is_quiet_and_nonzero(tree, args):
+    returncode, stderr = _broken_pipe(tree, *args)
+    assert returncode == 2 and stderr == "", stderr
+
+
+@pytest.mark.parametrize("args", GEN_COMMANDS, ids=lambda a: " ".join(a))
+def test_gen_output_errors_are_one_line_and_exit_2(tree, args):
+    for redirect in (">&-", ">/dev/full") if os.path.exists("/dev/full") else (">&-",):
+        assert _one_error_line(_shell(tree, redirect, *args)).startswith("losscheck: error: ")
+    returncode, stderr = _broken_pipe(tree, *args)
+    assert returncode != 0 and "Traceback" not in stderr and len(stderr.splitlines()) <= 1, stderr
+
+
+def _broken_pipe(tree: Path, *args: str) -> tuple[int, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "losscheck", *args],
         cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(tree),
@@ -72,8 +95,7 @@ def test_broken_pipe_is_quiet_and_nonzero(tree, args):
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader is gone before anything is written (like `| head -0`)
     stderr = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) == 2
-    assert stderr == "", stderr
+    return proc.wait(timeout=120), stderr
 
 
 def test_broken_pipe_through_a_real_pipeline(tree):
@@ -93,3 +115,85 @@ def test_errors_from_other_writes_are_not_called_output_errors(tree):
         cwd=tree, check=False, capture_output=True, text=True, env=_env(tree), timeout=120,
     )
     assert "cannot write the output" not in proc.stderr
+
+
+# -- what the messages say ---------------------------------------------------------------------
+
+
+def _losscheck(tree: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "losscheck", *args],
+        cwd=tree, check=False, capture_output=True, text=True, env=_env(tree), timeout=120,
+    )
+
+
+def test_config_shows_the_real_default_output_format(tree):
+    from losscheck.lint.reporters import FORMATS
+
+    text = _losscheck(tree, "config").stdout
+    assert 'output_format = "full"' in text, text
+    data = json.loads(_losscheck(tree, "config", "--format", "json").stdout)
+    assert data["output_format"] == "full" and data["output_format"] in FORMATS
+    # the config file's value, and --format on lint, still win
+    (tree / "pyproject.toml").write_text('[tool.losscheck]\noutput-format = "concise"\n')
+    assert 'output_format = "concise"' in _losscheck(tree, "config").stdout
+    shown = _losscheck(tree, "lint", "--format", "json", "--show-settings").stdout
+    assert 'output_format = "json"' in shown
+
+
+GATHER = """import keras
+import tensorflow as tf
+
+
+def pick(y_true, y_pred):
+    chosen = tf.gather(y_pred, [0, 2])
+    return tf.reduce_mean(tf.square(y_true - chosen), axis=-1)
+
+
+def pick_axis0(y_true, y_pred):
+    chosen = tf.gather(y_pred, [0, 2], axis=0)
+    return tf.reduce_mean(tf.square(y_true - chosen), axis=-1)
+
+
+def take_flat(y_true, y_pred):
+    chosen = keras.ops.take(y_pred, [0, 2])
+    return tf.reduce_mean(tf.square(y_true - chosen), axis=-1)
+
+
+def arg_axis0(y_true, y_pred):
+    hit = tf.cast(tf.equal(tf.argmax(y_true, axis=0), tf.argmax(y_pred, axis=-1)), tf.float32)
+    return 1.0 - hit
+
+
+def arg_flat(y_true, y_pred):
+    hit = tf.cast(tf.equal(keras.ops.argmax(y_true), tf.argmax(y_pred, axis=-1)), tf.float32)
+    return 1.0 - hit
+
+
+def cat_default(y_true, y_pred):
+    both = keras.ops.concatenate([y_pred[:, 0:1], y_pred[:, 2:3]])
+    return tf.reduce_mean(tf.square(y_true - both), axis=-1)
+"""
+
+
+def test_wrong_axis_messages_read_as_sentences(tree):
+    (tree / "axes.py").write_text(GATHER)
+    proc = _losscheck(tree, "lint", "--no-cache", "--select", "LCK102", "--format", "json", "axes.py")
+    messages = {r["line"]: r["message"] for r in json.loads(proc.stdout)}
+    assert messages[6] == (
+        "`tf.gather` without an axis gathers along axis 0 of `y_pred`, the batch axis: it picks samples "
+        "of the batch, not channels. Pass `axis=-1` to pick channels."
+    )
+    assert messages[11] == (
+        "`tf.gather` with axis=0 gathers along axis 0 of `y_pred`, the batch axis: it picks samples "
+        "of the batch, not channels. Pass `axis=-1` to pick channels."
+    )
+    assert messages[16] == (
+        "`keras.ops.take` without an axis flattens `y_pred` first, batch axis included: the indices pick "
+        "single values of the whole batch, not channels. Pass `axis=-1` to pick channels."
+    )
+    assert messages[21].startswith("`tf.argmax` with axis=0 works along axis 0 of `y_true`, the batch axis:")
+    assert messages[26].startswith("`keras.ops.argmax` without an axis flattens `y_true` first, batch axis included:")
+    assert messages[31].startswith("`keras.ops.concatenate` without an axis stacks the channel slices")
+    for message in messages.values():  # no two verbs in a row: "with no axis uses axis 0 gathers"
+        assert "uses axis 0 gathers" not in message and "flattens the batch gathers" not in message

@@ -210,7 +210,7 @@ class WrongAxis(Rule):
                 hit = tf.cast(tf.equal(tf.argmax(y_true), tf.argmax(y_pred, axis=-1)), tf.float32)
                 return 1.0 - hit
             """,
-            message="`tf.argmax` with no axis uses axis 0",
+            message="`tf.argmax` without an axis works along axis 0",
         ),
         Invalid(
             """
@@ -333,12 +333,12 @@ class WrongAxis(Rule):
             if axis_expr is None:
                 if spec.default == "ok":
                     continue
-                on_batch, how = True, ("no axis uses axis 0" if spec.default == "0" else "no axis flattens the batch")
+                on_batch, default = True, spec.default
             else:
                 axes = literal_ints(axis_expr)
                 if axes is None or 0 not in axes:
                     continue
-                on_batch, how = True, "axis=0"
+                on_batch, default = True, None
             callee = ctx.code_for(node.func)
             operand = self._operand(node, spec)
             if operand is None or not facts.derives(operand):
@@ -356,7 +356,7 @@ class WrongAxis(Rule):
             elif not axis0_is_batch(ctx, facts, operand):
                 continue
             if on_batch:
-                ctx.report(self, node, self._axis_message(spec.kind, callee, how, ctx.code_for(operand)))
+                ctx.report(self, node, self._axis_message(spec.kind, callee, default, ctx.code_for(operand)))
 
     @staticmethod
     def _operand(call: cst.Call, spec: _AxisOp) -> cst.BaseExpression | None:
@@ -384,30 +384,41 @@ class WrongAxis(Rule):
         return True
 
     @staticmethod
-    def _axis_message(kind: str, callee: str, how: str, operand: str) -> str:
+    def _axis_message(kind: str, callee: str, default: str | None, operand: str) -> str:
+        """``default``: None when ``axis=0`` is written, else what the op does without an axis
+        ("0": axis 0; "flat": it flattens the tensor first)."""
+        if default == "flat":
+            what = {
+                "argmax": "it picks one position in the whole batch, not a class per sample. "
+                "Pass `axis=-1` (the class axis).",
+                "gather": "the indices pick single values of the whole batch, not channels. "
+                "Pass `axis=-1` to pick channels.",
+            }.get(kind, "it mixes the samples of the batch. Pass `axis=-1`.")
+            return f"`{callee}` without an axis flattens `{operand}` first, batch axis included: {what}"
+        given = "with axis=0" if default is None else "without an axis"
         if kind == "softmax":
             return (
-                f"`{callee}` with {how}: a softmax over axis 0 normalises across the samples of the batch, "
+                f"`{callee}` {given}: a softmax over axis 0 normalises across the samples of the batch, "
                 f"not across the classes of `{operand}`. Use `axis=-1` (the class axis)."
             )
         if kind == "argmax":
             return (
-                f"`{callee}` with {how} of `{operand}`, the batch axis: it picks a sample, not a class. "
-                "Pass `axis=-1` (the class axis)."
+                f"`{callee}` {given} works along axis 0 of `{operand}`, the batch axis: it picks a sample, "
+                "not a class. Pass `axis=-1` (the class axis)."
             )
         if kind == "one_hot":
             return (
-                f"`{callee}` with axis=0 puts the classes before the batch axis of `{operand}`; the result no "
+                f"`{callee}` {given} puts the classes before the batch axis of `{operand}`; the result no "
                 "longer lines up with `y_pred`. Leave the default (`axis=-1`)."
             )
         if kind == "concat":
             return (
-                f"`{callee}` with {how} stacks the channel slices of `{operand}` along the batch axis "
+                f"`{callee}` {given} stacks the channel slices of `{operand}` along the batch axis "
                 "(more rows, not more channels). Concatenate along `axis=-1`."
             )
         return (
-            f"`{callee}` with {how} gathers along axis 0 of `{operand}`, i.e. picks samples of the batch, "
-            "not channels. Pass `axis=-1` to pick channels."
+            f"`{callee}` {given} gathers along axis 0 of `{operand}`, the batch axis: it picks samples of the "
+            "batch, not channels. Pass `axis=-1` to pick channels."
         )
 
     # -- reductions of the prediction over axis 0 that feed the loss -----------------------------
