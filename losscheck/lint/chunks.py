@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal, overload
 
+from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.finding import Finding
 
 # Files up to this size are parsed whole (Keras's largest file is 0.45 MB; a 1 MB file peaks
@@ -206,7 +207,8 @@ UNDEFINED_NAME = "LCK301"
 
 def defined_in_another_piece(finding: Finding, chunk: Chunk, source: str) -> bool:
     """An ``undefined-name`` finding whose name another piece could define: the name is written
-    somewhere in the file outside the chunk's own text, or the file writes ``globals()``."""
+    somewhere in the file outside the chunk's own text, or the file creates names dynamically
+    (``exec``, ``globals()``, a module ``__getattr__``...), where the whole-file rule stays silent."""
     if finding.code != UNDEFINED_NAME or finding.line != finding.end_line:
         return False
     lines = chunk.text.split("\n")  # libcst's line numbers: form feeds and the like are not breaks
@@ -215,7 +217,7 @@ def defined_in_another_piece(finding: Finding, chunk: Chunk, source: str) -> boo
     name = lines[finding.line - 1][finding.column - 1 : finding.end_column - 1]
     if not name:
         return False
-    if "globals()" in source:
+    if creates_names_dynamically(source):  # the whole-file rule is silent on such files
         return True
     word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
     return bool(word.search(source, 0, chunk.start) or word.search(source, chunk.end))

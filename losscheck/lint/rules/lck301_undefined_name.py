@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from losscheck.lint.astutil import walk
+from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.models import OuterRead, in_source_order, reads_in
 from losscheck.lint.rule import Invalid, Rule
 
@@ -29,12 +30,7 @@ _IMPLICIT = frozenset(dir(builtins)) | {
     "__path__", "__annotations__", "__class__", "__debug__", "__cached__",
     "get_ipython", "display",  # notebooks exported to .py
 }
-# The file creates or rebinds names dynamically: a static reader cannot tell what exists.
-_DYNAMIC = re.compile(
-    r"\b(?:globals|exec|execfile|get_ipython)\s*\("
-    r"|__builtins__|\bimport\s+builtins\b|\bfrom\s+builtins\s+import\b|sys\.modules\s*\[\s*__name__\s*\]"
-    r"|\b__getattr__\b"
-)
+
 
 
 class UndefinedName(Rule):
@@ -199,7 +195,7 @@ class UndefinedName(Rule):
         functions = ctx.functions
         if not functions:
             return  # no loss code: do not pay for scope analysis
-        if ctx.imports.star_modules or _DYNAMIC.search(ctx.source):
+        if ctx.imports.star_modules or creates_names_dynamically(ctx.source):
             return
         candidates: list[tuple[LossFunction, OuterRead]] = []
         for fn in functions:
