@@ -112,7 +112,7 @@ def _ancestor_ignores(folder: str) -> list[IgnoreFile]:
     here = Path(folder)
     for parent in here.parents:
         chain.append(str(parent))
-        if (parent / ".git").exists():
+        if os.path.exists(parent / ".git"):  # False, not an error, where it cannot be looked up
             break
     else:
         return []  # not in a repository: git would not read those files either
