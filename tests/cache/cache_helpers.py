@@ -13,9 +13,10 @@ BUGGY = REPO / "examples" / "losses" / "buggy_losses.py"
 
 
 def lint(cwd: Path, cache: Path, *args: str, env: dict[str, str] | None = None, importtime: bool = False,
-         timeout: float = 120) -> subprocess.CompletedProcess:
-    """``losscheck lint --select LCK ARGS`` in ``cwd`` with the result cache in ``cache``."""
-    select = [] if "--select" in args else ["--select", "LCK"]  # our rules only: plugins may come and go
+         timeout: float = 120, our_rules: bool = True) -> subprocess.CompletedProcess:
+    """``losscheck lint --select LCK ARGS`` in ``cwd`` with the result cache in ``cache``
+    (``our_rules=False``: no ``--select``, the config's selection holds)."""
+    select = [] if "--select" in args or not our_rules else ["--select", "LCK"]  # plugins may come and go
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "losscheck", "lint", *select, *args]
     full_env = {**os.environ, "LOSSCHECK_CACHE_DIR": str(cache), **(env or {})}
     return subprocess.run(cmd, cwd=cwd, check=False, capture_output=True, text=True, env=full_env, timeout=timeout)
