@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,16 +59,71 @@ def run_schema(args: argparse.Namespace) -> int:
 
     text = schema_text()
     if args.output and args.output != "-":
-        from losscheck.gen.write import write
+        from losscheck.gen.write import read_head, write
 
         path = Path(args.output)
-        current = path.read_bytes() if path.is_file() else None
+        current = read_head(path, 4096)  # enough to see where the JSON starts; never a whole device
         # the schema is not a generated module: replace only a file that already holds a schema
-        force = current is None or current.lstrip().startswith(b"{")
+        # (a device or FIFO is written to as it is, never forced)
+        force = not path.exists() if current is None else current.lstrip().startswith(b"{")
         write(path, text, force=force)
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
     return EXIT_CLEAN
+
+
+def write_stdout(text: str) -> None:
+    """Print ``text``; a closed stdout, a broken pipe or a full disk is a ``UserError``, not a traceback.
+
+    Even a broken pipe gets its message here: a module cut short must not pass unnoticed.
+    """
+    from losscheck.cli import OutputError  # what the command line's guarded stdout raises
+
+    stream = sys.stdout
+    if stream is None:  # Python starts with sys.stdout = None when file descriptor 1 is closed
+        raise UserError("cannot write: standard output is closed", "<stdout>")
+    try:
+        stream.write(text)
+        stream.flush()
+    except OutputError as err:
+        _discard_stdout()
+        raise UserError(f"cannot write: {err}", "<stdout>") from None
+    except (OSError, ValueError) as err:  # an unguarded stream; ValueError: it was closed
+        _discard_stdout()
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else "standard output is closed"
+        raise UserError(f"cannot write: {reason}", "<stdout>") from None
+
+
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at /dev/null: the text still buffered must not fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except Exception:  # noqa: BLE001 -- no real descriptor (closed, or captured): nothing to flush at exit
+        pass
+    finally:
+        os.close(devnull)
+
+
+def ensure_compiles(text: str, layout: str | Path) -> None:
+    """The emitted text must be a valid Python module; otherwise nothing may be written.
+
+    Validation keeps layout text out of the code, so this never fails for a valid layout
+    and a correct emitter: it is the last line of defence against a bug in either.
+    """
+    try:
+        compile(text, "<generated module>", "exec", dont_inherit=True)
+    except SyntaxError as err:
+        detail = f"{type(err).__name__}: {err.msg}, line {err.lineno}"
+    except (ValueError, TypeError) as err:  # NUL bytes; not a str (a plugin's emitter)
+        detail = f"{type(err).__name__}: {err}"
+    else:
+        return
+    raise UserError(f"internal error: the generated module does not compile ({detail}); nothing written; "
+                    "please report it with the layout", str(layout))
 
 
 def generate(layout_path: str | Path, framework: str | None = None) -> tuple[str, Any]:
@@ -88,7 +145,41 @@ def generate(layout_path: str | Path, framework: str | None = None) -> tuple[str
                         "--framework")
     layout = validate(doc, frameworks=None if framework else registry.emitters)
     plan = build_plan(layout, framework)
-    return registry.emitters[plan.framework].emit(plan), plan
+    text = registry.emitters[plan.framework].emit(plan)
+    ensure_compiles(text, layout_path)
+    return text, plan
+
+
+def _path_arg(path: Path | str) -> str:
+    """A path as a command-line argument: one starting with '-' would be read as an option."""
+    text = str(path)
+    return "./" + text if text.startswith("-") else text
+
+
+def regenerate_command(args: argparse.Namespace, layout: Path, target: Path) -> str:
+    """The ``losscheck gen`` command that brings ``target`` up to date, quoted for a POSIX shell."""
+    from losscheck.gen import write as writer
+
+    argv = ["losscheck", "gen", _path_arg(layout)]
+    if args.output:
+        argv += ["-o", _path_arg(target)]
+    if args.framework:  # without it, gen would write the layout's own framework
+        argv += ["--framework", args.framework] if not args.framework.startswith("-") else \
+            [f"--framework={args.framework}"]
+    if writer.needs_force(target):
+        argv.append("--force")
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def _regenerate_hint(args: argparse.Namespace, layout: Path, target: Path) -> str:
+    from losscheck.gen import write as writer
+
+    command = regenerate_command(args, layout, target)
+    if writer.target_is_read_only(target):
+        return f"it is read-only: make it writable (chmod u+w {shlex.quote(str(target))}), then run `{command}`"
+    if writer.needs_force(target):
+        return f"it was not generated by losscheck; to replace it, run `{command}`"
+    return f"run `{command}`"
 
 
 def run_gen(args: argparse.Namespace) -> int:
@@ -114,7 +205,7 @@ def run_gen(args: argparse.Namespace) -> int:
         raise UserError(f"internal error ({type(exc).__name__}: {exc}); please report it with the layout",
                         str(layout)) from None
     if args.output == "-":
-        sys.stdout.write(text)
+        write_stdout(text)
         return EXIT_CLEAN
     from losscheck.gen import write as writer
 
@@ -122,8 +213,8 @@ def run_gen(args: argparse.Namespace) -> int:
     if args.check:
         result = writer.check(target, text)
         if result.status is writer.Status.STALE:
-            print(f"losscheck: {target} is stale (or missing): run `losscheck gen {layout}"
-                  f"{' -o ' + str(target) if args.output else ''}`", file=sys.stderr)
+            print(f"losscheck: {target} is stale (or missing): {_regenerate_hint(args, layout, target)}",
+                  file=sys.stderr)
             return EXIT_FINDINGS
         if not args.quiet:
             print(f"losscheck: {target} is up to date", file=sys.stderr)

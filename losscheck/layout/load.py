@@ -11,7 +11,9 @@ would hide a typo'd copy of a task). Strings use the C-accelerated
 from __future__ import annotations
 
 import json.decoder
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,9 @@ JsonPath = tuple[str | int, ...]
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
 _WS = re.compile(r"[ \t\n\r]*")
 _MAX_DEPTH = 128  # a layout is 4 levels deep; deeper input is junk, and recursion must stay bounded
+# A 5,000-task layout is about 1 MB: anything past this is not a layout, and reading it
+# (a runaway pipe, /dev/zero) must stop instead of eating memory.
+MAX_LAYOUT_BYTES = 50 * 1024 * 1024
 
 
 def format_path(path: JsonPath) -> str:
@@ -124,9 +129,10 @@ class _Parser:
             tok = m.group()
             if m.group(1) or m.group(2):
                 return float(tok), m.end()  # may be inf (1e999): validation rejects non-finite numbers
-            if len(tok) > 300:  # int() refuses > 4300 digits; no layout number needs 300
-                raise self.fail(i, "number has too many digits")
-            return int(tok), m.end()
+            try:  # the same limit as json.loads (int()'s digit limit), so both readers agree
+                return int(tok), m.end()
+            except ValueError:
+                raise self.fail(i, f"the number at {format_path(path)} has too many digits") from None
         raise self.fail(i, f"unexpected character {self.text[i]!r}")
 
     def string(self, i: int) -> tuple[str, int]:
@@ -204,15 +210,45 @@ def parse(text: str, name: str = "<layout>") -> Document:
     return Document(name, value, positions, parser.duplicates, text)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _read_bounded(path: str | Path) -> bytes:
+    """At most ``MAX_LAYOUT_BYTES`` of the file; a FIFO or device is read as a stream, never endlessly."""
+    # O_NONBLOCK: opening a FIFO that nobody writes to must not hang (reading it then gives end of file).
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_LAYOUT_BYTES:
+            raise _TooLarge
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_LAYOUT_BYTES:
+            chunk = handle.read(min(1 << 20, MAX_LAYOUT_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_LAYOUT_BYTES:
+            raise _TooLarge
+    return b"".join(chunks)
+
+
 def load(path: str | Path) -> Document:
     """Read and parse a layout file. Every failure is a ``UserError`` naming the file."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = _read_bounded(path)
     except FileNotFoundError:
         raise UserError("no such file", name) from None
     except IsADirectoryError:
         raise UserError("is a directory, not a layout file", name) from None
+    except _TooLarge:
+        raise UserError(f"larger than {MAX_LAYOUT_BYTES // (1024 * 1024)} MB: not a layout file", name) from None
     except OSError as err:
         raise UserError(f"cannot read: {err.strerror or err}", name) from None
     try:

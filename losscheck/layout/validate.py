@@ -13,6 +13,8 @@ import difflib
 import json
 import keyword
 import math
+import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,6 +36,12 @@ from losscheck.layout.model import (
 )
 
 BUILTIN_FRAMEWORKS = ("keras", "tf.keras")
+# Whole-string match (never `$`, which also matches before a final newline).
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENTIFIER_MESSAGE = "is not an ASCII Python identifier (letters, digits and _, not starting with a digit)"
+# An output's channels in all (its tasks' units summed): the same bound as one task's units.
+MAX_OUTPUT_CHANNELS = 1_000_000
+_MAX_CLASS = MAX_OUTPUT_CHANNELS - 1
 _CROSSENTROPIES = ("binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
                    "categorical_focal_crossentropy")
 
@@ -76,7 +84,11 @@ def schema_text() -> str:
 def _validator() -> Any:
     import jsonschema  # ~85 ms: only paid by gen/validation
 
-    return jsonschema.Draft202012Validator(schema())
+    # JSON Schema counts 3.0 as an integer; a layout must write whole numbers as such
+    # (units, classes, spatial sizes...), so that what is checked is what is generated.
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, v: _is_int(v))
+    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
+    return strict(schema())
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -104,6 +116,28 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+_EXACT_FLOAT_INTS = 2.0**53  # past this a float is not a count anyone wrote
+
+
+def _whole(v: Any) -> int | None:
+    """``v`` as an int when it is a whole number, written ``3`` or ``3.0`` (else None).
+
+    The schema rejects ``3.0`` where an integer is needed; the semantic checks still read
+    it as 3, so that a layout's every problem is reported in one run.
+    """
+    if _is_int(v):
+        return v
+    if isinstance(v, float) and abs(v) <= _EXACT_FLOAT_INTS and v.is_integer():
+        return int(v)
+    return None
+
+
+def _integer_hint(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return " (write whole numbers without a decimal point or an exponent)"
+    return ""
+
+
 _TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
                "number": "a number", "boolean": "true or false", "null": "null"}
 
@@ -128,8 +162,12 @@ class _Collector:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.problems: set[Problem] = set()
+        # paths already reported in full (a number too large): further messages there are noise
+        self.settled: set[JsonPath] = set()
 
     def add(self, path: JsonPath, message: str) -> None:
+        if tuple(path) in self.settled:
+            return
         self.problems.add(Problem(self.doc.line_of(path), tuple(path), message))
 
 
@@ -169,6 +207,8 @@ def _leaf_errors(error: Any) -> Iterator[Any]:
         error.message_override = "expected " + " or ".join(
             dict.fromkeys("a known name" if k == "enum" else _TYPE_NAMES.get(k, k) for k in kinds)
         ) + f", got {_json_type(error.instance)} {_show(error.instance)}"
+        if "integer" in kinds:
+            error.message_override += _integer_hint(error.instance)
         yield error
         return
     for sub in branches[best]:
@@ -188,7 +228,8 @@ def _schema_message(err: Any) -> list[tuple[JsonPath, str]]:
     if kind == "type":
         wanted = arg if isinstance(arg, list) else [arg]
         names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
-        return [(path, f"expected {names}, got {_json_type(inst)} {_show(inst)}")]
+        hint = _integer_hint(inst) if "integer" in wanted else ""
+        return [(path, f"expected {names}, got {_json_type(inst)} {_show(inst)}{hint}")]
     override = getattr(err, "message_override", None)
     if override:
         return [(path, override)]
@@ -200,8 +241,7 @@ def _schema_message(err: Any) -> list[tuple[JsonPath, str]]:
     if kind == "const":
         return [(path, f"must be {_show(arg)}, got {_show(inst)}")]
     if kind == "pattern":
-        return [(path, f"{_show(inst)} is not an ASCII Python identifier (letters, digits and _, not starting "
-                       "with a digit)")]
+        return [(path, f"{_show(inst)} {_IDENTIFIER_MESSAGE}")]
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
         return [(path, f"must be {words[kind]} {_show(arg)}, got {_show(inst)}")]
@@ -237,7 +277,7 @@ _TYPE_CHECKS = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
     "number": _is_num,
-    "integer": lambda v: _is_int(v) or (isinstance(v, float) and v.is_integer()),
+    "integer": _is_int,  # strict, like the validator (see _validator)
 }
 
 
@@ -308,15 +348,20 @@ def _schema_pass(doc: Document, out: _Collector) -> None:
 
 
 # -- semantic pass ------------------------------------------------------------------------
-def _finite_pass(value: Any, path: JsonPath, out: _Collector) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        out.add(path, "number is not finite")
+def _number_pass(value: Any, path: JsonPath, out: _Collector) -> None:
+    """Numbers beyond a float's range: JSON reads 1e400 as infinity and 10**400 as an int
+    that no float holds. Reported once, here; the other passes stay silent on that path."""
+    if _is_num(value) and not (isinstance(value, float) and math.isfinite(value)) and \
+            not (_is_int(value) and abs(value) <= sys.float_info.max):
+        shown = "" if isinstance(value, float) else f" {_show(value, 24)}"  # inf: the text is gone
+        out.add(path, f"number{shown} is not finite (too large for a float)")
+        out.settled.add(tuple(path))
     elif isinstance(value, dict):
         for k, v in value.items():
-            _finite_pass(v, path + (k,), out)
+            _number_pass(v, path + (k,), out)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _finite_pass(v, path + (i,), out)
+            _number_pass(v, path + (i,), out)
 
 
 @dataclass
@@ -348,19 +393,24 @@ def _raw_terms(task: dict[str, Any], tpath: JsonPath) -> list[_RawTerm] | None:
 
 
 def _check_name(name: Any, path: JsonPath, out: _Collector) -> None:
-    if isinstance(name, str) and keyword.iskeyword(name):
+    if not isinstance(name, str):
+        return
+    # The schema's pattern says the same; checked here too because names become code.
+    if not _IDENTIFIER.fullmatch(name):
+        out.add(path, f"{_show(name)} {_IDENTIFIER_MESSAGE}")
+    elif keyword.iskeyword(name):
         out.add(path, f"{name!r} is a Python keyword; names become Python identifiers")
 
 
 def _check_task(task: dict[str, Any], tpath: JsonPath, tasks_by_name: dict[str, dict[str, Any]],
                 out: _Collector) -> None:
     ttype = task.get("type") if isinstance(task.get("type"), str) else None  # junk is the schema's to report
-    units = task.get("units")
+    units = _whole(task.get("units"))
     typed = ttype in LOSSES_BY_TYPE
-    if ttype == "binary" and _is_int(units) and units != 1:
+    if ttype == "binary" and units is not None and units != 1:
         out.add(tpath + ("units",), f"a binary task has exactly 1 unit, got {units} (use type \"multilabel\" "
                                     "for several independent binary channels)")
-    if ttype == "categorical" and _is_int(units) and units < 2:
+    if ttype == "categorical" and units is not None and units < 2:
         out.add(tpath + ("units",), f"a categorical task needs units >= 2 (the class count), got {units} "
                                     "(use type \"binary\" for one channel)")
     sparse = ttype == "categorical" and task.get("targets") == "sparse"
@@ -424,7 +474,8 @@ def _get(obj: Any, rel: JsonPath) -> Any:
     return obj
 
 
-def _check_term_params(term: _RawTerm, canon: str, ttype: str, sparse: bool, units: Any, out: _Collector) -> None:
+def _check_term_params(term: _RawTerm, canon: str, ttype: str, sparse: bool, units: int | None,
+                       out: _Collector) -> None:
     p = term.params
     if "delta" in p and canon != "huber":
         out.add(term.path + ("delta",), f"\"delta\" is a parameter of huber, not of {canon}")
@@ -441,12 +492,15 @@ def _check_term_params(term: _RawTerm, canon: str, ttype: str, sparse: bool, uni
         out.add(cpath, "\"classes\" needs dense targets; this task's targets are sparse")
         return
     classes = p["classes"]
-    if not isinstance(classes, list) or not all(_is_int(c) for c in classes):
+    if not isinstance(classes, list):
         return  # the schema says what is wrong
     seen: set[int] = set()
-    for i, c in enumerate(classes):
-        if _is_int(units) and not 0 <= c < units:
-            out.add(cpath + (i,), f"class index {c} is out of range for {units} units (0..{units - 1})")
+    for i, raw in enumerate(classes):
+        c = _whole(raw)
+        if c is None:
+            continue  # not a whole number: the schema says so
+        if units is not None and not 0 <= c < units and c <= _MAX_CLASS:  # larger: the schema's maximum
+            out.add(cpath + (i,), f"class index {_show(c, 24)} is out of range for {units} units (0..{units - 1})")
         if c in seen:
             out.add(cpath + (i,), f"class index {c} is repeated")
         seen.add(c)
@@ -524,6 +578,21 @@ def _semantic_pass(doc: Document, out: _Collector, frameworks: Iterable[str] | N
         for task, tpath in listed:
             _check_task(task, tpath, by_name, out)
         _check_cycles(listed, out)
+        _check_channel_total(oname, listed, out)
+
+
+def _check_channel_total(oname: Any, tasks: list[tuple[dict[str, Any], JsonPath]], out: _Collector) -> None:
+    """Each task's units are bounded by the schema; their sum, the output's channels, is bounded too."""
+    total = 0
+    for task, tpath in tasks:
+        units = _whole(task.get("units"))
+        if units is None or not 1 <= units <= MAX_OUTPUT_CHANNELS:
+            continue  # the schema reports it
+        total += units
+        if total > MAX_OUTPUT_CHANNELS:
+            out.add(tpath + ("units",), f"output {_show(oname)} would have {total:,} channels with this task; "
+                                        f"an output has at most {MAX_OUTPUT_CHANNELS:,}")
+            return
 
 
 # -- building the model -------------------------------------------------------------------
@@ -582,7 +651,7 @@ def check(doc: Document, frameworks: Iterable[str] | None = BUILTIN_FRAMEWORKS) 
     out = _Collector(doc)
     for parent, key, line in doc.duplicate_keys:
         out.problems.add(Problem(line, parent + (key,), f"duplicate key {key!r} (JSON keeps only the last one)"))
-    _finite_pass(doc.value, (), out)
+    _number_pass(doc.value, (), out)
     _schema_pass(doc, out)
     _semantic_pass(doc, out, frameworks)
     return sorted(out.problems, key=lambda p: (p.line, [str(x) for x in p.path], p.message))
