@@ -176,6 +176,28 @@ def test_a_module_that_does_not_compile_is_an_internal_error_and_never_written(t
     assert main(["gen", str(layout), "-o", str(out), "--check"]) == 2
 
 
+@pytest.mark.parametrize("text,compiles", [
+    ('s = """one\n\n\nX at column 0 inside a string"""\n', True),  # cut inside a string: the whole decides
+    ("x = [\n    1,\n\n\n]\n", True),  # cut inside brackets
+    ("def f():\n    return 1\n\n\ndef g():\n    return f()\n", True),
+    ("def f():\n    return 1\n\n\ndef g(:\n    return 2\n", False),
+    ("x = 1\n\n\nglobal x\n", False),  # each piece compiles alone, the module does not
+    ("x = 1\n\n\nfrom __future__ import annotations\n", False),
+    ("x = 1\n\n\ny = '\0'\n", False),
+])
+def test_the_compile_check_judges_the_whole_module(tmp_path, text, compiles):
+    from losscheck.errors import UserError
+    from losscheck.gen.cli import ensure_compiles
+
+    layout = tmp_path / "layout.json"
+    if compiles:
+        ensure_compiles(text, layout)
+        return
+    with pytest.raises(UserError) as info:
+        ensure_compiles(text, layout)
+    assert str(info.value).startswith(f"{layout}: internal error: the generated module does not compile")
+
+
 # -- whole numbers written as floats --------------------------------------------------------
 @pytest.mark.parametrize("text,path,also", [
     (_layout_text(task='{"name": "m", "type": "binary", "units": 3.0}'), "$.outputs[0].tasks[0].units",
@@ -493,3 +515,14 @@ def test_deeply_nested_json_is_a_clear_error(tmp_path, capsys, depth):
         assert f"{T0}.ignore_value: expected a number, got an array" in err
     assert not (tmp_path / "m.py").exists()
 
+
+def test_the_layout_docs_link_only_to_files_in_the_repository():
+    """A clone has only the repository: every relative link of docs/layout.md must resolve in it."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    root = docs.parent
+    links = re.findall(r"\]\(([^)#\s]+)", (docs / "layout.md").read_text(encoding="utf-8"))
+    relative = [link for link in links if "://" not in link]
+    assert relative
+    for link in relative:
+        target = (docs / link).resolve()
+        assert target.is_relative_to(root) and target.exists(), link
