@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
@@ -77,7 +78,8 @@ def write_stdout(text: str) -> None:
 
     Even a broken pipe gets its message here: a module cut short must not pass unnoticed.
     """
-    from losscheck.cli import OutputError  # what the command line's guarded stdout raises
+    # what the command line's guarded stdout raises
+    from losscheck.cli import OutputError
 
     stream = sys.stdout
     if stream is None:  # Python starts with sys.stdout = None when file descriptor 1 is closed
@@ -101,9 +103,9 @@ def _discard_stdout() -> None:
     except OSError:
         return
     try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except Exception:  # noqa: BLE001 -- no real descriptor (closed, or captured): nothing to flush at exit
-        pass
+        # no real descriptor (closed, or a test's capture): nothing is flushed to it at exit
+        with contextlib.suppress(Exception):
+            os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
 

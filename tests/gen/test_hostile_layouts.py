@@ -47,8 +47,8 @@ def _write(tmp_path: Path, data: dict[str, Any] | str, name: str = "layout.json"
 
 def _layout_text(task_fields: str = "", output_fields: str = "", task: str = "") -> str:
     """Raw JSON text, so that numbers stay exactly as written (3.0, 1e400, 400 digits)."""
-    task = task or '{"name": "mask", "type": "binary", "units": 1%s}' % task_fields
-    return '{"version": 1, "outputs": [{"name": "seg"%s, "tasks": [%s]}]}' % (output_fields, task)
+    task = task or '{"name": "mask", "type": "binary", "units": 1' + task_fields + "}"
+    return '{"version": 1, "outputs": [{"name": "seg"' + output_fields + ', "tasks": [' + task + "]}]}"
 
 
 def _limited() -> None:
@@ -153,8 +153,8 @@ def not_python_emitter(tmp_path, monkeypatch):
     sys.modules.pop("not_python_demo", None)
 
 
-def test_a_module_that_does_not_compile_is_an_internal_error_and_never_written(tmp_path, capsys,
-                                                                              not_python_emitter):
+def test_a_module_that_does_not_compile_is_an_internal_error_and_never_written(
+        tmp_path, capsys, not_python_emitter):
     data = dict(LAYOUT, framework="not_python_demo")
     layout = _write(tmp_path, data)
     out = tmp_path / "m.py"
@@ -212,8 +212,8 @@ def test_the_compile_check_judges_the_whole_module(tmp_path, text, compiles):
     (_layout_text(task='{"name": "g", "type": "binary", "units": 1}, {"name": "r", "type": "regression", '
                        '"units": 1, "when": {"task": "g", "equals": 1.0}}'), "$.outputs[0].tasks[1].when.equals", None),
 ])
-def test_a_whole_number_written_as_a_float_is_an_error_the_semantic_checks_also_see(tmp_path, capsys, text, path,
-                                                                                     also):
+def test_a_whole_number_written_as_a_float_is_an_error_the_semantic_checks_also_see(
+        tmp_path, capsys, text, path, also):
     layout = _write(tmp_path, text)
     out = tmp_path / "m.py"
     assert main(["gen", str(layout), "-o", str(out)]) == 2
@@ -232,18 +232,19 @@ T0 = "$.outputs[0].tasks[0]"
 
 @pytest.mark.parametrize("text,path,words", [
     (_layout_text(task='{"name": "r", "type": "regression", "units": 1e400}'), f"{T0}.units", "too large"),
-    (_layout_text(task='{"name": "r", "type": "regression", "units": %s}' % BIG), f"{T0}.units", "too large"),
-    (_layout_text(task='{"name": "r", "type": "regression", "units": %s}' % ("9" * 5000)), f"{T0}.units",
+    (_layout_text(task='{"name": "r", "type": "regression", "units": ' + BIG + "}"), f"{T0}.units", "too large"),
+    (_layout_text(task='{"name": "r", "type": "regression", "units": ' + "9" * 5000 + "}"), f"{T0}.units",
      "too many digits"),
-    (_layout_text(output_fields=', "weight": %s' % BIG), "$.outputs[0].weight", "too large"),
+    (_layout_text(output_fields=', "weight": ' + BIG), "$.outputs[0].weight", "too large"),
     (_layout_text(', "weight": 1e300'), f"{T0}.weight", "must be <= 1000000"),
     (_layout_text(', "pos_weight": 1e300'), f"{T0}.pos_weight", "must be <= 1000000"),
-    (_layout_text(', "ignore_value": -%s' % BIG), f"{T0}.ignore_value", "too large"),
+    (_layout_text(', "ignore_value": -' + BIG), f"{T0}.ignore_value", "too large"),
     (_layout_text(', "ignore_value": 1e300'), f"{T0}.ignore_value", "must be <= 3.4028234663852886e+38"),
-    (_layout_text(output_fields=', "spatial": [%s]' % BIG), "$.outputs[0].spatial[0]", "too large"),
+    (_layout_text(output_fields=', "spatial": [' + BIG + "]"), "$.outputs[0].spatial[0]", "too large"),
     (_layout_text(output_fields=', "spatial": [1000000000000]'), "$.outputs[0].spatial[0]", "must be <= 2147483647"),
     (_layout_text(task='{"name": "c", "type": "categorical", "units": 3, "loss": {"name": '
-                       '"categorical_crossentropy", "classes": [0, %s]}}' % BIG), f"{T0}.loss.classes[1]", "too large"),
+                       '"categorical_crossentropy", "classes": [0, ' + BIG + "]}}"),
+     f"{T0}.loss.classes[1]", "too large"),
     (_layout_text(task='{"name": "r", "type": "regression", "units": 1, "loss": {"name": "huber", '
                        '"delta": 1e300}}'), f"{T0}.loss.delta", "must be <= 1000000"),
     (_layout_text(task='{"name": "a", "type": "regression", "units": 600000}, '
@@ -505,7 +506,7 @@ def test_a_layout_from_a_pipe_still_works(tmp_path):
 @pytest.mark.parametrize("depth", [100_000, 120])
 def test_deeply_nested_json_is_a_clear_error(tmp_path, capsys, depth):
     deep = "[" * depth + "]" * depth
-    layout = _write(tmp_path, _layout_text(', "ignore_value": %s' % deep))
+    layout = _write(tmp_path, _layout_text(', "ignore_value": ' + deep))
     assert main(["gen", str(layout), "-o", str(tmp_path / "m.py")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err
