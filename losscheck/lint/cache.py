@@ -306,11 +306,15 @@ class ResultCache:
         ).hexdigest()
         return cls(root=root, run_key=run_key, enabled=enabled)
 
-    def key(self, relpath: str, rule_codes: Sequence[str], data: bytes) -> str:
+    def key(self, relpath: str, rule_codes: Sequence[str], data: bytes, salt: str = "") -> str:
+        """``salt``: what else decides the file's findings (the dependency files its Keras target
+        is read from, ``keras_target.cache_salt``)."""
         h = hashlib.blake2b(digest_size=20)
         h.update(self.run_key.encode())
         h.update(b"\0" + relpath.encode("utf-8", "surrogateescape") + b"\0")
         h.update(",".join(rule_codes).encode() + b"\0")
+        if salt:
+            h.update(salt.encode("utf-8", "surrogateescape") + b"\0")
         h.update(data)
         return h.hexdigest()
 

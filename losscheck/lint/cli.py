@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them (exit 1 if any)")
     lint.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     lint.add_argument("--layout", metavar="FILE", help="layout.json for shape inference")
+    lint.add_argument("--target-keras", choices=cfg.TARGET_KERAS, help="the Keras the code is written for (default: auto)")
     lint.add_argument("--statistics", action="store_true", help="print counts per rule instead of the findings")
     lint.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     lint.add_argument("--show-settings", action="store_true", help="print the resolved settings and exit")
@@ -60,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     config.add_argument("paths", nargs="*", metavar="PATH")
     config.add_argument("--config", metavar="FILE")
     config.add_argument("--isolated", action="store_true")
+    config.add_argument("--target-keras", choices=cfg.TARGET_KERAS)
+    config.add_argument("--show-targets", action="store_true", help="list the Keras each file is written for, and why")
     config.add_argument("--format", choices=("text", "json"), default="text")
     config.set_defaults(func=run_config)
 
@@ -83,7 +86,8 @@ def _settings_from(args: argparse.Namespace, paths: Sequence[str]) -> cfg.Settin
         config=getattr(args, "config", None),
         isolated=getattr(args, "isolated", False),
         cli_layer=layer,
-        overrides={"layout": layout, "output_format": getattr(args, "output_format", None)},
+        overrides={"layout": layout, "output_format": getattr(args, "output_format", None),
+                   "target_keras": getattr(args, "target_keras", None)},
     )
     if settings.layout:
         # Validate once, up front: a bad layout is a usage error (exit 2), not a crash per file.
@@ -222,6 +226,11 @@ def run_config(args: argparse.Namespace) -> int:
     from losscheck.lint import runner
 
     settings = _settings_from(args, args.paths or ["."])
+    if args.show_targets:
+        from losscheck.lint import keras_target
+
+        sys.stdout.write(keras_target.show(args.paths or ["."], settings, args.format, cli=args.target_keras))
+        return EXIT_CLEAN
     the_plan = runner.plan(settings)
     if args.format == "json":
         print(json.dumps(_settings_dict(settings, the_plan), indent=2))

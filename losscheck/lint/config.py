@@ -31,6 +31,8 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".vscode", "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages",
     "venv", ".losscheck_cache",
 )
+# Files a folder walk lints, as ruff's defaults (a notebook is any ``*.ipynb``).
+DEFAULT_INCLUDE: tuple[str, ...] = ("*.py", "*.pyi", "*.ipynb")
 FORMATS = ("full", "concise", "json", "sarif", "github")
 EXACT = 1000  # specificity of a full code or a name
 
@@ -58,12 +60,16 @@ class Settings:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     extend_exclude: list[str] = field(default_factory=list)
+    include: list[str] = field(default_factory=lambda: list(DEFAULT_INCLUDE))  # files a folder walk lints
+    extend_include: list[str] = field(default_factory=list)
     respect_gitignore: bool = True
     force_exclude: bool = False  # apply exclude to files named on the command line too
     layout: str | None = None  # absolute path of a layout file for shape inference
     outputs: dict[str, str] = field(default_factory=dict)  # function name -> output name
     output_format: str = "full"
     cache_dir: str | None = None
+    target_keras: str = "auto"  # "auto" | "2" | "3": the Keras that removed-keras-api judges against
+    read_pins: bool = True  # auto: read the project's dependency pins (not under --isolated)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,7 +77,7 @@ class Settings:
     def fingerprint(self) -> dict[str, Any]:
         """What changes findings (for the cache key); not output format or paths of the run."""
         data = self.to_dict()
-        for key in ("output_format", "cache_dir", "config_path", "exclude", "extend_exclude", "respect_gitignore", "force_exclude"):
+        for key in ("output_format", "cache_dir", "config_path", "exclude", "extend_exclude", "include", "extend_include", "respect_gitignore", "force_exclude"):
             data.pop(key)
         if self.layout:
             from losscheck.lint.cache import content_digest
@@ -90,13 +96,17 @@ _KEYS: dict[str, str] = {
     "per-file-ignores": "table-of-lists",
     "exclude": "list",
     "extend-exclude": "list",
+    "include": "list",
+    "extend-include": "list",
     "respect-gitignore": "bool",
     "force-exclude": "bool",
     "layout": "str",
     "outputs": "table-of-str",
     "output-format": "str",
     "cache-dir": "str",
+    "target-keras": "target",
 }
+TARGET_KERAS = ("auto", "2", "3")
 
 
 def find_config(start: str) -> Path | None:
@@ -128,6 +138,7 @@ def _check_type(path: Path, key: str, value: Any, kind: str) -> None:
         "table-of-lists": isinstance(value, dict)
         and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()),
         "table-of-str": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
+        "target": str(value) in TARGET_KERAS and isinstance(value, (str, int)) and not isinstance(value, bool),
     }[kind]
     if not ok:
         expected = {
@@ -136,8 +147,10 @@ def _check_type(path: Path, key: str, value: Any, kind: str) -> None:
             "bool": "true or false",
             "table-of-lists": "a table of lists of strings",
             "table-of-str": "a table of strings",
+            "target": '"auto", "2" or "3"',
         }[kind]
-        raise UserError(f"expected {expected}, got {type(value).__name__}", where)
+        got = repr(value) if kind == "target" else type(value).__name__
+        raise UserError(f"expected {expected}, got {got}", where)
 
 
 def load_file_settings(path: Path) -> tuple[dict[str, Any], Path]:
@@ -191,12 +204,16 @@ def build_settings(
         per_file_ignores=dict(table.get("per-file-ignores", {})),
         exclude=list(table.get("exclude", DEFAULT_EXCLUDE)),
         extend_exclude=list(table.get("extend-exclude", [])),
+        include=list(table.get("include", DEFAULT_INCLUDE)),
+        extend_include=list(table.get("extend-include", [])),
         respect_gitignore=bool(table.get("respect-gitignore", True)),
         force_exclude=bool(table.get("force-exclude", False)),
         layout=str(Path(root, layout).resolve()) if layout else None,
         outputs=dict(table.get("outputs", {})),
         output_format=table.get("output-format", "full"),
         cache_dir=str(Path(root, table["cache-dir"])) if "cache-dir" in table else None,
+        target_keras=str(table.get("target-keras", "auto")),
+        read_pins=not isolated,
     )
     if settings.output_format not in FORMATS:
         raise UserError(f"output-format must be one of {', '.join(FORMATS)}, got {settings.output_format!r}", where)

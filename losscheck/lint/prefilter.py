@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from losscheck.lint.api.keras_backend import KERAS3_BACKEND
+
 # Names the finder accepts as y_true / y_pred (superset of finder._STRONG_TRUE/_STRONG_PRED).
 STRONG_NAMES: frozenset[str] = frozenset(
     {
@@ -260,13 +262,9 @@ _KERAS_BACKEND = re.compile(
 )
 
 
-# What Keras 3's ``keras.backend`` still has (a copy of lck302's KERAS3_BACKEND, which the
-# prefilter test checks; the rules are not imported here: files the filter rejects never load them).
-KERAS3_BACKEND_NAMES: frozenset[bytes] = frozenset(
-    {b"backend", b"clear_session", b"epsilon", b"floatx", b"get_uid", b"image_data_format", b"is_float_dtype",
-     b"is_int_dtype", b"is_keras_tensor", b"result_type", b"set_epsilon", b"set_floatx", b"set_image_data_format",
-     b"standardize_dtype"}
-)
+# What Keras 3's ``keras.backend`` still has: LCK302's own table (data only; the rules are not
+# imported here: files the filter rejects never load them).
+KERAS3_BACKEND_NAMES: frozenset[bytes] = frozenset(name.encode() for name in KERAS3_BACKEND)
 # LCK302 needs a module import of ``keras``/``keras.*`` (``import keras``, ``from keras... import``).
 _KERAS_IMPORT = re.compile(rb"\bimport\b[^\n]*\bkeras\b|\bfrom\s+keras\b")
 _KERAS_ALIAS = re.compile(rb"\bimport\s+keras\s+as\s+(\w+)")

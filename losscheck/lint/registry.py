@@ -49,6 +49,34 @@ def builtin_rules() -> list[type[Rule]]:
     return sorted(found, key=lambda r: r.code)
 
 
+def trigger_problem(rule: type[Rule]) -> str | None:
+    """What is wrong with a plugin rule's ``triggers``/``trigger_checks`` (None: nothing). A rule
+    with bad triggers is skipped at load time, like any broken plugin, rather than failing
+    every lint run in the pre-filter."""
+    from losscheck.lint.prefilter import CHECKS
+
+    triggers = getattr(rule, "triggers", ())
+    checks = getattr(rule, "trigger_checks", ())
+    if triggers is None:
+        triggers = ()
+    if not isinstance(triggers, (tuple, list)) or not isinstance(checks, (tuple, list)):
+        return f"rule {rule.code}: triggers and trigger_checks must be tuples"
+    for t in (*triggers, *checks):
+        if isinstance(t, str) and not t:
+            return f"rule {rule.code}: an empty trigger matches every file"
+        if isinstance(t, bytes):
+            try:
+                re.compile(t)
+            except re.error as exc:
+                return f"rule {rule.code}: trigger {t!r} is not a valid regex: {exc}"
+        elif not isinstance(t, str):
+            return f"rule {rule.code}: trigger {t!r} is neither a str nor a bytes regex"
+    unknown = [t for t in checks if isinstance(t, str) and t not in CHECKS]
+    if unknown:
+        return f"rule {rule.code}: unknown trigger check {unknown[0]!r} (known: {', '.join(sorted(CHECKS))})"
+    return None
+
+
 @lru_cache(maxsize=1)
 def load_registry(plugins: bool = True) -> Registry:
     registry = Registry(rules=builtin_rules())
@@ -67,6 +95,8 @@ def load_registry(plugins: bool = True) -> Registry:
                 problem = f"rule {getattr(rule, 'code', '?')} has an invalid code or name"
             elif rule.code in taken or rule.name in taken:
                 problem = f"rule {rule.code} ({rule.name}) clashes with a rule already loaded"
+            else:
+                problem = trigger_problem(rule)
             if problem:
                 registry.errors.append(PluginError(origin, problem))
                 continue

@@ -63,6 +63,19 @@ class Rule:
     losses_only: ClassVar[bool] = False  # True: skip functions found as metrics
     origin: ClassVar[str] = "losscheck"  # "losscheck" or the plugin's distribution name
 
+    # What a file must hold for the rule to be worth parsing it for; checked on the raw bytes
+    # before anything is parsed (``losscheck/lint/prefilter.py``). Left unset here on purpose:
+    # a plugin rule that does not set ``triggers`` runs on every file (correct, only slower).
+    #
+    # ``triggers``: literal substrings (plain ``str``, no regex); the file must contain one.
+    # ``trigger_checks``: then one of these must say yes: the core's checks by name
+    # (``"loss-code"``: what the built-in rules parse for; ``"model-multi"``, ...) or ``bytes``
+    # regexes. Unset, it is ``("loss-code",)``, right for a rule that reads ``ctx.functions``;
+    # ``()`` parses every file that holds a trigger.
+    # Both must hold on every file the rule can report on: a miss is a silent miss.
+    triggers: ClassVar[tuple[str, ...] | None]
+    trigger_checks: ClassVar[tuple[str | bytes, ...]]
+
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
 

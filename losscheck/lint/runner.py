@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from losscheck.lint import config as cfg
-from losscheck.lint import diagnostics
+from losscheck.lint import diagnostics, keras_target
 from losscheck.lint.cache import (
     Manifest,
     ResultCache,
@@ -77,6 +77,7 @@ def plan(settings: cfg.Settings, *, use_cache: bool = True) -> Plan:
         "known_rules": [(r.code, r.name) for r in rules],
         "layout_path": settings.layout,
         "outputs": dict(settings.outputs),
+        "keras_target": keras_target.options_for(settings),  # which Keras each file is written for
     }
     if settings.layout:
         options["layout"] = _load_layout(settings.layout)
@@ -203,7 +204,8 @@ def run(
         relpath = _relpath(path, settings.root)
         rules = cfg.per_file_rules(the_plan.enabled, relpath, settings.per_file_ignores)
         codes = tuple(r.code for r in rules)
-        key = cache.key(relpath, codes, data) if cache.enabled else None
+        salt = keras_target.cache_salt(path, codes, the_plan.options) if cache.enabled else ""  # pins
+        key = cache.key(relpath, codes, data, salt) if cache.enabled else None
         if key is not None:
             hit = cache.get(key, display)
             if hit is not None:

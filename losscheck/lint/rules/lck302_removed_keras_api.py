@@ -1,92 +1,34 @@
-"""LCK302 removed-keras-api."""
+"""LCK302 removed-keras-api: Keras 2 backend calls in code written for Keras 3.
+
+The replacements come from the table in ``losscheck/lint/api/keras_backend.py``; which Keras a
+file is written for comes from ``losscheck/lint/keras_target.py``.
+"""
 
 from __future__ import annotations
 
 import libcst as cst
 
+from losscheck.lint import keras_fix, keras_target
+from losscheck.lint.api.keras_backend import KERAS3_BACKEND, OUTSIDE_LOSS_CODE, REMOVED
 from losscheck.lint.astutil import all_nodes
 from losscheck.lint.context import FileContext
 from losscheck.lint.imports import dotted_name
 from losscheck.lint.rule import Invalid, Rule, Valid
 
-# What Keras 3's `keras.backend` still has. Read from the installed Keras 3.15.1 with
-# `python -c "import keras; print(dir(keras.backend))"` (public names only); re-read on upgrades.
-KERAS3_BACKEND = frozenset(
-    {"backend", "clear_session", "epsilon", "floatx", "get_uid", "image_data_format", "is_float_dtype",
-     "is_int_dtype", "is_keras_tensor", "result_type", "set_epsilon", "set_floatx", "set_image_data_format",
-     "standardize_dtype"}
-)
-
-# Keras 2 backend function -> Keras 3 replacement. Same-named `keras.ops` functions with the same
-# parameters (names, order and defaults) are EXACT: rewriting `K.mean(x)` to `keras.ops.mean(x)` is
-# a safe fix. The others are a pointer for the message only.
-EXACT_OPS = frozenset(
-    {"mean", "sum", "max", "min", "prod", "std", "var", "any", "all", "square", "sqrt", "abs", "exp", "log",
-     "sign", "round", "sigmoid", "tanh", "softplus", "softsign", "cast", "maximum", "minimum", "equal",
-     "not_equal", "greater", "greater_equal", "less", "less_equal", "softmax", "cos", "sin", "logsumexp",
-     "cumsum", "cumprod", "tile", "dot", "transpose", "reshape", "stack", "sort", "argsort"}
-)
-REPLACEMENTS: dict[str, str] = {
-    "binary_crossentropy": "keras.losses.binary_crossentropy",
-    "categorical_crossentropy": "keras.losses.categorical_crossentropy",
-    "sparse_categorical_crossentropy": "keras.losses.sparse_categorical_crossentropy",
-    "pow": "keras.ops.power",
-    "clip": "keras.ops.clip",
-    "argmax": "keras.ops.argmax (note: its default axis is None, not -1)",
-    "argmin": "keras.ops.argmin (note: its default axis is None, not -1)",
-    "concatenate": "keras.ops.concatenate (note: its default axis is 0, not -1)",
-    "expand_dims": "keras.ops.expand_dims (axis is required)",
-    "squeeze": "keras.ops.squeeze",
-    "flatten": "keras.ops.reshape(x, (-1,))",
-    "batch_flatten": "keras.ops.reshape(x, (keras.ops.shape(x)[0], -1))",
-    "zeros_like": "keras.ops.zeros_like",
-    "ones_like": "keras.ops.ones_like",
-    "zeros": "keras.ops.zeros",
-    "ones": "keras.ops.ones",
-    "shape": "keras.ops.shape",
-    "int_shape": "x.shape",
-    "ndim": "keras.ops.ndim",
-    "dtype": "x.dtype",
-    "relu": "keras.ops.relu",
-    "elu": "keras.ops.elu",
-    "l2_normalize": "keras.ops.normalize",
-    "switch": "keras.ops.where",
-    "gather": "keras.ops.take",
-    "one_hot": "keras.ops.one_hot",
-    "stop_gradient": "keras.ops.stop_gradient",
-    "constant": "keras.ops.convert_to_tensor",
-    "variable": "keras.Variable",
-    "get_value": "keras.ops.convert_to_numpy",
-    "eval": "keras.ops.convert_to_numpy",
-    "set_value": "variable.assign(value)",
-    "placeholder": "keras.Input",
-    "batch_dot": "keras.ops.einsum / keras.ops.matmul",
-    "categorical_hinge": "keras.losses.categorical_hinge",
-    "arange": "keras.ops.arange",
-    "repeat_elements": "keras.ops.repeat",
-    "log1p": "keras.ops.log1p",
-    "rnn": "keras.layers.RNN",
-    "random_normal": "keras.random.normal",
-    "random_uniform": "keras.random.uniform",
-    "random_binomial": "keras.random.binomial",
-    "dropout": "keras.random.dropout",
-    "conv2d": "keras.ops.conv",
-    "in_train_phase": "the `training` argument of `call`",
-    "learning_phase": "the `training` argument of `call`",
-    "set_learning_phase": "the `training` argument of `call`",
-    "function": "a `keras.Model` or `keras.ops` code",
-    "ctc_batch_cost": "keras.losses.ctc",
-    "map_fn": "keras.ops.vectorized_map or keras.ops.map",
-    "foldl": "keras.ops.fori_loop",
-    "cast_to_floatx": "keras.ops.cast(x, keras.config.floatx())",
-}
-_EXACT_KEYWORDS = frozenset({"axis", "keepdims", "dtype"})
+__all__ = ["KERAS3_BACKEND", "RemovedKerasApi", "hint_for"]
 
 
-def replacement_for(name: str) -> str | None:
-    if name in EXACT_OPS:
-        return f"keras.ops.{name}"
-    return REPLACEMENTS.get(name)
+def hint_for(name: str) -> str:
+    """What the message says to use instead of ``keras.backend.<name>``."""
+    entry = REMOVED.get(name)
+    if entry is not None:
+        if entry.safe:
+            return f"use `{entry.replacement}`"
+        return f"use `{entry.replacement}` (not the same values everywhere: {entry.why})"
+    pointer = OUTSIDE_LOSS_CODE.get(name)
+    if pointer is not None:
+        return f"use {pointer}"
+    return "it has no direct Keras 3 equivalent; use `keras.ops`"
 
 
 class RemovedKerasApi(Rule):
@@ -95,16 +37,29 @@ class RemovedKerasApi(Rule):
     Checks for backend functions that Keras 3 removed, called through Keras 3's `keras.backend`
     (`import keras.backend as K`, `from keras import backend as K`, `from keras.backend import mean`):
     `K.mean`, `K.square`, `K.sum`, `K.cast`, `K.binary_crossentropy`... The message names the Keras 3
-    replacement. `tf.keras.backend` (`from tensorflow.keras import backend as K`) and `tf_keras`
-    still have these functions and are not reported. Applies to the whole file.
+    replacement that gives the same values (`keras.ops.*` for the math), from a table checked against
+    real Keras 2 and Keras 3 (docs/keras3-migration.md). `K.epsilon()` and `K.floatx()` still exist and
+    are not reported; nor are `tf.keras.backend` (`from tensorflow.keras import backend as K`) and
+    `tf_keras`, which still have these functions. Applies to the whole file.
+
+    Only files written for Keras 3 are checked. The target Keras is decided per file:
+    `target-keras = "2" | "3"` in the config (or `--target-keras`), else the project's dependency
+    pins (`keras<3`, `tensorflow<2.16`, `tf-keras`... in pyproject.toml, requirements*.txt, setup.cfg,
+    setup.py, environment.yml, Pipfile), else the file's imports (`keras.engine`,
+    `keras.utils.np_utils`, `tf_keras`, `TF_USE_LEGACY_KERAS`... mean Keras 2), else Keras 3.
+    `losscheck config --show-targets PATH` prints each file's target and why.
 
     ## Why is this bad?
     Keras 3's `keras.backend` only keeps a handful of functions (`epsilon`, `floatx`,
     `image_data_format`, `clear_session`...). Code written for Keras 2 fails with
     `AttributeError: module 'keras.backend' has no attribute 'mean'` as soon as the loss runs.
+    Replacements that look alike are not always the same: `keras.losses.binary_crossentropy` averages
+    the last axis where `K.binary_crossentropy` was element-wise (`keras.ops.binary_crossentropy` is),
+    and `keras.ops.argmax` reduces every axis unless `axis` is given.
 
     ## Example
     ```python
+    import keras
     import keras.backend as K
 
     def rmse(y_true, y_pred):
@@ -118,8 +73,11 @@ class RemovedKerasApi(Rule):
     def rmse(y_true, y_pred):
         return keras.ops.sqrt(keras.ops.mean(keras.ops.square(y_pred - y_true), axis=-1))
     ```
-    When the file imports `keras`, `--fix` rewrites calls whose replacement is an exact rename in
-    `keras.ops` (same parameters and defaults).
+    When the file imports `keras`, `--fix` rewrites the call: a safe fix where the replacement gives
+    the same values, dtype and shape (Keras 2's defaults that keras.ops does not share are written
+    out, e.g. `axis=-1` for `K.argmax`; `K.sqrt(x)` becomes `keras.ops.sqrt(keras.ops.maximum(x, 0.0))`
+    since Keras 2 clipped negative inputs), an unsafe one (`--unsafe-fixes`) where they differ
+    somewhere (`K.binary_crossentropy`: Keras 2 added epsilon inside the logs).
     """
 
     code = "LCK302"
@@ -165,6 +123,37 @@ class RemovedKerasApi(Rule):
                 return K.mean(K.abs(y_true - y_pred), axis=-1)
             """
         ),
+        # Written for Keras 2: `keras.engine` exists only there.
+        Valid(
+            """
+            import keras.backend as K
+            from keras.engine.topology import Layer
+
+            def rmse(y_true, y_pred):
+                return K.sqrt(K.mean(K.square(y_pred - y_true), axis=-1))
+            """
+        ),
+        Valid(
+            """
+            from keras import backend as K
+            from keras.utils import np_utils
+
+            def bce(y_true, y_pred):
+                return K.mean(K.binary_crossentropy(y_true, y_pred), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import os
+
+            os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+            import keras.backend as K
+
+            def mae(y_true, y_pred):
+                return K.mean(K.abs(y_true - y_pred), axis=-1)
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -183,7 +172,7 @@ class RemovedKerasApi(Rule):
             import keras.backend as K
 
             def rmse(y_true, y_pred):
-                return keras.ops.sqrt(keras.ops.mean(keras.ops.square(y_pred - y_true), axis=-1))
+                return keras.ops.sqrt(keras.ops.maximum(keras.ops.mean(keras.ops.square(y_pred - y_true), axis=-1), 0.0))
             """,
         ),
         Invalid(
@@ -193,7 +182,7 @@ class RemovedKerasApi(Rule):
             def bce(y_true, y_pred):
                 return K.binary_crossentropy(y_true, y_pred) + 0.1 * K.mean(y_pred, axis=-1)
             """,
-            message="use `keras.losses.binary_crossentropy`",
+            message="use `keras.ops.binary_crossentropy` (not the same values everywhere",
             count=2,
         ),
         Invalid(
@@ -219,6 +208,40 @@ class RemovedKerasApi(Rule):
             message="use `keras.ops.clip`",
             line=6,
             count=1,
+            fixed="""
+            import keras
+
+            def focal(y_true, y_pred, gamma=2.0):
+                eps = keras.backend.epsilon()
+                y_pred = keras.ops.clip(y_pred, eps, 1.0 - eps)
+                return -keras.ops.sum(y_true * (1 - y_pred) ** gamma * keras.ops.log(y_pred), axis=-1)
+            """,
+        ),
+        # Keras 2's default axis (-1) is written out: keras.ops.argmax's default reduces every axis.
+        Invalid(
+            """
+            import keras
+            from keras import backend as K
+
+            WEIGHTS = K.constant([1.0, 2.0, 0.5])
+
+            def weighted_ce(y_true, y_pred):
+                w = K.gather(WEIGHTS, K.argmax(y_true))
+                return w * K.categorical_crossentropy(y_true, y_pred)
+            """,
+            message="use `keras.ops.convert_to_tensor(value, dtype=keras.config.floatx())`",
+            line=5,
+            count=4,
+            fixed="""
+            import keras
+            from keras import backend as K
+
+            WEIGHTS = keras.ops.convert_to_tensor([1.0, 2.0, 0.5], dtype=keras.config.floatx())
+
+            def weighted_ce(y_true, y_pred):
+                w = keras.ops.take(WEIGHTS, keras.ops.argmax(y_true, axis=-1), axis=0)
+                return w * keras.ops.categorical_crossentropy(y_true, y_pred)
+            """,
         ),
     ]
 
@@ -226,8 +249,10 @@ class RemovedKerasApi(Rule):
         imports = ctx.imports
         if not any(t == "keras" or t.startswith("keras.") for t in imports.names.values()):
             return
+        if keras_target.for_file(ctx).keras == "2":
+            return  # code written for Keras 2 is right to call these
         keras_bound = imports.resolve_name("keras") == "keras"
-        parents: dict[int, cst.CSTNode] = {}
+        parents: dict[int, cst.Call] = {}
         for node in all_nodes(ctx):
             if isinstance(node, cst.ImportFrom):
                 self._import_from(ctx, node)
@@ -242,24 +267,18 @@ class RemovedKerasApi(Rule):
             attr = qualname[len("keras.backend.") :]
             if "." in attr or attr in KERAS3_BACKEND or attr.startswith("_"):
                 continue
-            written = ctx.code_for(node)
-            target = replacement_for(attr)
-            hint = f"use `{target}`" if target else "it has no direct Keras 3 equivalent; use `keras.ops`"
             message = (
-                f"`{written}` does not exist in Keras 3's `keras.backend` (AttributeError when the code runs): "
-                f"{hint}. (`tf.keras.backend` still has it, for TensorFlow-only code.)"
+                f"`{ctx.code_for(node)}` does not exist in Keras 3's `keras.backend` (AttributeError when the code "
+                f"runs): {hint_for(attr)}. (`tf.keras.backend` still has it, for TensorFlow-only code.)"
             )
             fix = None
             call = parents.get(id(node))
-            if keras_bound and attr in EXACT_OPS and call is not None and self._exact_call(call):
-                fix = ctx.replace_fix(
-                    node, f"keras.ops.{attr}", safe=True, description=f"replace with `keras.ops.{attr}`"
-                )
+            entry = REMOVED.get(attr)
+            if keras_bound and entry is not None and call is not None:
+                fix = keras_fix.build(ctx, entry, node, call)
+            if fix is None and entry is not None and entry.note:
+                message += f" {entry.note}"  # rewritten by hand: the caveat matters
             ctx.report(self, node, message, fix=fix)
-
-    @staticmethod
-    def _exact_call(call: cst.Call) -> bool:
-        return all(arg.keyword is None or arg.keyword.value in _EXACT_KEYWORDS for arg in call.args)
 
     def _import_from(self, ctx: FileContext, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or dotted_name(node.module) != "keras.backend":
@@ -270,10 +289,8 @@ class RemovedKerasApi(Rule):
             attr = dotted_name(alias.name)
             if not attr or attr in KERAS3_BACKEND or attr.startswith("_"):
                 continue
-            target = replacement_for(attr)
-            hint = f"use `{target}`" if target else "it has no direct Keras 3 equivalent; use `keras.ops`"
             ctx.report(
                 self,
                 alias.name,
-                f"`keras.backend.{attr}` does not exist in Keras 3 (ImportError): {hint}.",
+                f"`keras.backend.{attr}` does not exist in Keras 3 (ImportError): {hint_for(attr)}.",
             )

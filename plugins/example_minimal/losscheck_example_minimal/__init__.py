@@ -44,8 +44,10 @@ class PrintInLoss(Rule):
     name = "print-in-loss"
     summary = "print() inside a loss runs once, at tracing time"
     severity = "warning"
-    # Let the core's bytes pre-filter skip files without the word: they are never parsed for us.
-    triggers: ClassVar[tuple[bytes, ...]] = (rb"\bprint\s*\(",)
+    # The core's pre-filter runs this rule only on files that hold the text "print" and, as the
+    # rule reads ``ctx.functions``, loss code (the default ``trigger_checks``): a file the
+    # built-in rules skip is never parsed for it.
+    triggers: ClassVar[tuple[str, ...]] = ("print",)
 
     VALID = [
         """

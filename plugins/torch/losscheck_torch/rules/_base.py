@@ -1,10 +1,13 @@
-"""The base of this pack's rules, and the bytes triggers the core's pre-filter runs for them.
+"""The base of this pack's rules, and the triggers the core's pre-filter runs for them.
 
 ``losscheck lint`` parses a file only when a trigger of a selected rule matches its bytes
 (``losscheck/lint/prefilter.py``). A trigger must match every file the rule can report on (a
 miss is a silent miss of the linter), so each trigger below is a *necessary* condition of its
 rules: the file imports torch, and holds a loss function (or, for the activation rules, a loss
 call and an activation).
+
+The literal ``"torch"`` comes first (a plain substring test, ~5 ms on the 904 files of the Keras
+tree): each regex below took ~0.16 s on all of them, and ~0.07 s on the 152 that say "torch".
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class TorchRule(Rule):
     """A rule about PyTorch code: every rule of the pack needs a file that imports torch (the
     facts in ``_facts.py`` are empty otherwise) and a loss function; the activation rules say
     what they need instead (``ACTIVATION_TRIGGER``). The pre-filter runs each distinct trigger
-    once per file, so the rules share the cost."""
+    once per file, so the rules share the cost.
 
-    triggers: ClassVar[tuple[bytes, ...]] = (LOSS_CODE_TRIGGER,)
+    PyTorch losses are not what the core calls loss code (``(y_true, y_pred)`` signatures,
+    ``Loss`` subclasses...), so the pack names its own check instead of the default one."""
+
+    triggers: ClassVar[tuple[str, ...]] = ("torch",)
+    trigger_checks: ClassVar[tuple[bytes, ...]] = (LOSS_CODE_TRIGGER,)

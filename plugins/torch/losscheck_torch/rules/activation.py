@@ -78,7 +78,7 @@ class SoftmaxBeforeCrossEntropy(TorchRule):
     name = "softmax-before-cross-entropy"
     summary = "Softmax/sigmoid applied before a loss that applies it itself (or expects log-probabilities)"
     severity = "error"
-    triggers = (ACTIVATION_TRIGGER,)
+    trigger_checks = (ACTIVATION_TRIGGER,)
 
     VALID = [
         """
@@ -277,7 +277,7 @@ class LogSoftmaxBeforeCrossEntropy(TorchRule):
     name = "log-softmax-before-cross-entropy"
     summary = "A log_softmax before cross_entropy, which applies it itself (redundant)"
     severity = "warning"
-    triggers = (ACTIVATION_TRIGGER,)
+    trigger_checks = (ACTIVATION_TRIGGER,)
 
     VALID = [
         """
