@@ -9,9 +9,12 @@ loss-function finder (``finder.py``); a test checks that the names below cover t
 Every check starts with a plain ``bytes.find``/``in`` (memchr speed) and runs a regex or a
 little Python only on the files that contain the literal.
 
-Where a rule gets its triggers:
-1. its own ``triggers`` class attribute: a tuple of trigger names from ``CHECKS`` below and/or
-   ``bytes`` regexes (plugins should set it); ``None`` means "always parse";
+Where a rule gets its triggers (``triggers_for`` and ``literals_for``):
+1. its own ``triggers`` class attribute (plugins set it; see ``Rule`` in ``rule.py``): literal
+   substrings, one of which the file must contain (a plain ``in`` test), then the checks of its
+   ``trigger_checks`` (by default the core's ``"loss-code"``): a plugin rule about loss code
+   parses no file that the built-in rules would not. ``bytes`` regexes and the names in
+   ``CHECKS`` are still accepted in ``triggers`` (plugin API 1); ``None`` means "always parse";
 2. else the table of built-in rule codes below;
 3. else, for a built-in rule, all the loss-code and model-code triggers; for a plugin rule,
    "always parse" (correct, only slower).
@@ -42,15 +45,30 @@ WEAK_PAIRS: frozenset[tuple[str, str]] = frozenset(
         ("y", "pred"), ("y", "logits"),
     }
 )
+_WEAK_SECONDS = {second.encode() for _, second in WEAK_PAIRS}
+# Substrings of which every weak pair's second name holds one ("pred" in "predictions").
+_WEAK_SECOND_NEEDLES = tuple(sorted(n for n in _WEAK_SECONDS if not any(o != n and o in n for o in _WEAK_SECONDS)))
 _WORD = re.compile(rb"\w")
-_STRONG_RE = re.compile(
-    rb"(?:" + b"|".join(re.escape(n.encode()) for n in sorted(STRONG_NAMES, key=len, reverse=True)) + rb")\b"
+# A strong name as a whole word, in two regexes that each start with a literal ("y", "_y"), so
+# the regex engine skips to its occurrences at C speed; the look-behinds after the literal ask
+# for a word boundary before the name (a leading \b would defeat the literal scan: 10x slower).
+_STRONG_Y = re.compile(
+    rb"y(?<!\wy)(?:"
+    + b"|".join(re.escape(n[1:].encode()) for n in sorted(STRONG_NAMES, key=len, reverse=True) if n[0] == "y")
+    + rb")\b"
 )
-# literal needles (first 3 bytes of each name): bytes.find is far faster than a regex scan
-_STRONG_NEEDLES = tuple(sorted({n[:3].encode() for n in STRONG_NAMES}))
+_STRONG_OTHER = [n.encode() for n in sorted(STRONG_NAMES) if n[0] != "y"]  # true_y, pred_y
+if not all(n.endswith(b"_y") for n in _STRONG_OTHER):  # the regex below looks for "_y" first
+    raise ImportError("every strong name must start with 'y' or end with '_y'")
+_STRONG_Y_SUFFIX = re.compile(rb"_y\b(?:" + b"|".join(rb"(?<=(?<!\w)" + n + rb")" for n in _STRONG_OTHER) + rb")")
 # (no leading \b: it defeats the regex engine's literal-prefix scan, 10x slower)
 _DEF_PARAMS = re.compile(rb"def\s+\w+\s*\(([^)]*)")
 _LAMBDA_PARAMS = re.compile(rb"lambda\b([^:\n]*):")
+# The same parameter lists, only those that hold a weak pair's second name (most do not): the
+# regex engine skips the others without a Python-level step per ``def``.
+_SECOND = b"|".join(_WEAK_SECOND_NEEDLES)
+_WEAK_DEF_PARAMS = re.compile(rb"def\s+\w+\s*\(([^)]*?(?:" + _SECOND + rb")[^)]*)")
+_WEAK_LAMBDA_PARAMS = re.compile(rb"lambda\b([^:\n]*?(?:" + _SECOND + rb")[^:\n]*):")
 _PARAM_NAME = re.compile(r"\s*\**\s*(\w+)")
 _IDENT = re.compile(rb"[A-Za-z_]\w*")
 _DEF_NAME = re.compile(rb"def\s+(\w+)")
@@ -72,14 +90,8 @@ def _has_word(data: bytes, word: bytes) -> bool:
 
 
 def _strong_anywhere(data: bytes) -> bool:
-    for needle in _STRONG_NEEDLES:
-        i = data.find(needle)
-        while i != -1:
-            m = _STRONG_RE.match(data, i)
-            if m and _word_at(data, m.start(), m.end()):
-                return True
-            i = data.find(needle, i + 1)
-    return False
+    """A strong y_true/y_pred name anywhere in ``data``, as a whole word."""
+    return _STRONG_Y.search(data) is not None or _STRONG_Y_SUFFIX.search(data) is not None
 
 
 _DEF_OPEN = re.compile(rb"def\s+\w+\s*\(")
@@ -135,7 +147,7 @@ def loss_signature(data: bytes) -> bool:
         return True
     if b"def" not in data and b"lambda" not in data:
         return False
-    for m in (*_DEF_PARAMS.finditer(data), *_LAMBDA_PARAMS.finditer(data)):
+    for m in (*_WEAK_DEF_PARAMS.finditer(data), *_WEAK_LAMBDA_PARAMS.finditer(data)):
         raw = m.group(1).decode("latin-1")
         names = []
         for part in raw.split(","):
@@ -183,19 +195,21 @@ def _call_windows(data: bytes, names: Sequence[bytes]) -> Iterable[bytes]:
 _KWARG = re.compile(rb"\w+\s*=(?!=)")
 
 
+def _assignment_of(name: bytes, then: bytes = b"") -> re.Pattern[bytes]:
+    """``name`` as a whole word, then blanks, one ``=`` (not ``==``) and ``then``. The name comes
+    first, so the regex engine jumps from one occurrence to the next at C speed (``re`` keeps
+    the compiled patterns)."""
+    word = re.escape(name)
+    return re.compile(word + rb"(?<!\w" + word + rb")[ \t\r\x0b\x0c]*=(?!=)" + then)
+
+
 def _assigned_from(data: bytes, name: bytes, defined: set[bytes]) -> bool:
     """Is ``name = <...a function the file defines...>`` or ``name = lambda ...`` somewhere in ``data``?"""
-    i = data.find(name)
-    while i != -1:
-        end = i + len(name)
-        if _word_at(data, i, end):
-            rest = data[end : data.find(b"\n", end) if b"\n" in data[end:] else len(data)]
-            stripped = rest.lstrip()
-            if stripped.startswith(b"=") and not stripped.startswith(b"==") and (
-                set(_IDENT.findall(stripped)) & defined or stripped[1:].lstrip().startswith(b"lambda")
-            ):
-                return True  # `fn = make_loss(3)` or `fn = lambda t, p: ...`
-        i = data.find(name, end)
+    for m in _assignment_of(name).finditer(data):
+        eol = data.find(b"\n", m.end())
+        value = data[m.end() : eol if eol != -1 else len(data)]  # what follows the `=` on its line
+        if set(_IDENT.findall(value)) & defined or value.lstrip().startswith(b"lambda"):
+            return True  # `fn = make_loss(3)` or `fn = lambda t, p: ...`
     return False
 
 
@@ -226,27 +240,21 @@ _CONTAINER_ARG = re.compile(
     + rb"|^\s*[^,\[\]{}()=]+,\s*" + _CONTAINER  # the second positional argument is a container
 )
 _NAME_ARG = re.compile(rb"(?:loss(?:_weights)?|y)\s*=\s*([A-Za-z_]\w*)\s*[,)]?|^\s*[^,\[\]{}()=]+,\s*([A-Za-z_]\w*)\s*(?:[,)]|$)")
-_CONTAINER_START = re.compile(rb"\s*=\s*" + _CONTAINER)
 _MODEL_CALLS = (b"compile", b"fit", b"evaluate", b"train_on_batch", b"test_on_batch")
+_MODEL_CALL = re.compile(rb"\.(" + b"|".join(_MODEL_CALLS) + rb")")  # one scan instead of five
 
 
 def _assigned_container(data: bytes, name: bytes) -> bool:
     """Is ``name = [...]`` / ``{...}`` / ``(...)`` / ``dict(...)`` somewhere in ``data``?"""
-    i = data.find(name)
-    while i != -1:
-        end = i + len(name)
-        if _word_at(data, i, end):
-            m = _CONTAINER_START.match(data, end)
-            if m and data[end : m.end()].count(b"=") == 1:
-                return True
-        i = data.find(name, end)
-    return False
+    word = re.escape(name)
+    return re.search(word + rb"(?<!\w" + word + rb")\s*=\s*" + _CONTAINER, data) is not None
 
 
 def model_multi(data: bytes) -> bool:
     """compile/fit/evaluate/train_on_batch given several losses, loss weights or targets: a list,
     tuple or dict written in the call, or a name assigned one somewhere in the file."""
-    names = [n for n in _MODEL_CALLS if b"." + n in data]
+    found = set(_MODEL_CALL.findall(data))
+    names = [n for n in _MODEL_CALLS if n in found]
     for window in _call_windows(data, names):
         if _CONTAINER_ARG.search(window):
             return True
@@ -257,8 +265,11 @@ def model_multi(data: bytes) -> bool:
     return False
 
 
-_KERAS_BACKEND = re.compile(
-    rb"keras\s*\.\s*backend\b|from\s+keras\s+import\s*\(?[^)\n]*\bbackend\b|from\s+keras\s+import\s*\([^)]*\bbackend\b"
+# Two regexes, each starting with a literal ("keras", "from") that the regex engine finds at
+# C speed; as one alternation they took 5x as long on the Keras tree.
+_KERAS_DOT_BACKEND = re.compile(rb"keras\s*\.\s*backend\b")
+_FROM_KERAS_BACKEND = re.compile(
+    rb"from\s+keras\s+import\s*\(?[^)\n]*\bbackend\b|from\s+keras\s+import\s*\([^)]*\bbackend\b"
 )
 
 
@@ -267,7 +278,7 @@ _KERAS_BACKEND = re.compile(
 KERAS3_BACKEND_NAMES: frozenset[bytes] = frozenset(name.encode() for name in KERAS3_BACKEND)
 # LCK302 needs a module import of ``keras``/``keras.*`` (``import keras``, ``from keras... import``).
 _KERAS_IMPORT = re.compile(rb"\bimport\b[^\n]*\bkeras\b|\bfrom\s+keras\b")
-_KERAS_ALIAS = re.compile(rb"\bimport\s+keras\s+as\s+(\w+)")
+_KERAS_ALIAS = re.compile(rb"import(?<!\wimport)\s+keras\s+as\s+(\w+)")  # \bimport, literal first
 _BACKEND_ATTR = re.compile(rb"keras\s*\.\s*backend\s*\.\s*(\w+)")
 
 
@@ -281,9 +292,9 @@ def keras_backend(data: bytes) -> bool:
     for alias in _KERAS_ALIAS.findall(data):  # `import keras as k` ... `k.backend.mean(x)`
         if alias != b"keras" and re.search(rb"\b" + alias + rb"\s*\.\s*backend\b", data):
             return True
-    for m in _KERAS_BACKEND.finditer(data):
-        if not m.group(0).startswith(b"keras"):
-            return True  # a `from keras import backend` form
+    if _FROM_KERAS_BACKEND.search(data):
+        return True  # a `from keras import backend` form
+    for m in _KERAS_DOT_BACKEND.finditer(data):
         attr = _BACKEND_ATTR.match(data, m.start())
         if attr is None:
             return True  # `keras.backend` itself: bound to a name, imported from, passed around
@@ -306,6 +317,15 @@ def directives(data: bytes) -> bool:
     return (b"losscheck:" in data or b"LCK" in data) and _DIRECTIVE.search(data) is not None
 
 
+LOSS_CODE = ("loss-signature", "loss-class", "compile-callable", "output-comment")
+MODEL_CODE = ("model-multi",)
+
+
+def loss_code(data: bytes) -> bool:
+    """Any of the loss-code checks (``"loss-code"``, the default check of a plugin rule)."""
+    return any(CHECKS[name](data) for name in LOSS_CODE)
+
+
 CHECKS: dict[str, Callable[[bytes], bool]] = {
     "loss-signature": loss_signature,
     "loss-class": loss_class,
@@ -314,9 +334,11 @@ CHECKS: dict[str, Callable[[bytes], bool]] = {
     "model-multi": model_multi,
     "keras-backend": keras_backend,
     "directives": directives,
+    "loss-code": loss_code,
 }
-LOSS_CODE = ("loss-signature", "loss-class", "compile-callable", "output-comment")
-MODEL_CODE = ("model-multi",)
+# Names that stand for several checks: the pre-filter runs the parts, so that rules naming the
+# group and rules naming a part share one run of each check per file.
+GROUPS: dict[str, tuple[str, ...]] = {"loss-code": LOSS_CODE}
 
 BUILTIN_TRIGGERS: dict[str, tuple[str, ...]] = {
     "LCK101": LOSS_CODE,
@@ -334,15 +356,41 @@ BUILTIN_TRIGGERS: dict[str, tuple[str, ...]] = {
     "LCK901": ("directives",),
     "LCK902": LOSS_CODE,
 }
+DEFAULT_CHECKS = ("loss-code",)  # what a plugin rule with literal triggers and no trigger_checks gets
 _MISSING = object()
 
 
+def _is_literal(trigger: object) -> bool:
+    return isinstance(trigger, str) and trigger not in CHECKS
+
+
+def _own_triggers(rule: object) -> tuple[tuple[str, ...], tuple[str | bytes, ...]] | None:
+    """A rule class's own (literals, checks); None when it does not set ``triggers`` or sets None."""
+    own = getattr(rule, "triggers", _MISSING)
+    if own is _MISSING or own is None:
+        return None
+    own = tuple(own)  # type: ignore[arg-type]
+    literals = tuple(t for t in own if _is_literal(t))
+    checks = tuple(t for t in own if not _is_literal(t))  # plugin API 1: names and regexes
+    extra = getattr(rule, "trigger_checks", _MISSING)
+    if extra is not _MISSING:
+        checks += tuple(extra)  # type: ignore[arg-type]
+    elif literals and not checks:
+        checks = DEFAULT_CHECKS
+    return literals, checks
+
+
 def triggers_for(rule: object) -> tuple[str | bytes, ...] | None:
+    """The checks (names in ``CHECKS``, ``bytes`` regexes) of which one must say yes; None: no
+    check (the file is parsed for the rule, when it holds one of ``literals_for(rule)``)."""
     if hasattr(rule, "trigger_values"):  # a cached RuleInfo (see cache.py)
         return rule.trigger_values()  # type: ignore[attr-defined,no-any-return]
-    own = getattr(rule, "triggers", _MISSING)
-    if own is not _MISSING:
-        return None if own is None else tuple(own)  # type: ignore[arg-type]
+    if getattr(rule, "triggers", _MISSING) is not _MISSING:
+        own = _own_triggers(rule)
+        if own is None:
+            return None
+        literals, checks = own
+        return None if literals and not checks else checks  # literals alone: no check after them
     code = getattr(rule, "code", "")
     if code in BUILTIN_TRIGGERS:
         return BUILTIN_TRIGGERS[code]
@@ -351,40 +399,63 @@ def triggers_for(rule: object) -> tuple[str | bytes, ...] | None:
     return None
 
 
+def literals_for(rule: object) -> tuple[str, ...] | None:
+    """The literal substrings of which a file must contain one for the rule; None: no such test."""
+    if hasattr(rule, "trigger_values"):  # a cached RuleInfo
+        return getattr(rule, "literals", None)
+    own = _own_triggers(rule)
+    return own[0] if own is not None and own[0] else None
+
+
+Check = tuple[object, Callable[[bytes], object]]  # (memo key, test)
+
+
 class Prefilter:
     """The selected rules' triggers. ``select(data)`` names the rules worth running on a file
-    (each check runs at most once per file); ``wants(data)``: is any?"""
+    (each literal test and check runs at most once per file); ``wants(data)``: is any?
+
+    A rule is worth running when the file holds one of its literals (if it has any) and one
+    of its checks says yes (if it has any)."""
 
     def __init__(self, rules: Sequence[object]) -> None:
-        self.rules: list[tuple[str, list[tuple[str | bytes, Callable[[bytes], object]]] | None]] = []
-        compiled: dict[str | bytes, Callable[[bytes], object]] = {}
+        self.rules: list[tuple[str, list[Check] | None, list[Check] | None]] = []
+        compiled: dict[object, Callable[[bytes], object]] = {}
         for rule in rules:
-            trig = triggers_for(rule)
             code = getattr(rule, "code", "?")
-            if trig is None:
-                self.rules.append((code, None))
-                continue
-            checks = []
-            for t in trig:
-                if t not in compiled:
-                    if isinstance(t, bytes):
-                        compiled[t] = re.compile(t).search
-                    elif t in CHECKS:
-                        compiled[t] = CHECKS[t]
-                    else:
-                        raise ValueError(f"rule {code!r} names an unknown trigger {t!r}")
-                checks.append((t, compiled[t]))
-            self.rules.append((code, checks))
+            literals = literals_for(rule)
+            checks = triggers_for(rule)
+            gate = None if literals is None else [self._literal(t.encode("utf-8")) for t in literals]
+            tests = None if checks is None else [c for t in checks for c in self._checks(code, t, compiled)]
+            self.rules.append((code, gate, tests))
+
+    @staticmethod
+    def _literal(needle: bytes) -> Check:
+        return ("literal", needle), lambda data: needle in data
+
+    @staticmethod
+    def _checks(code: str, trigger: str | bytes, compiled: dict[object, Callable[[bytes], object]]) -> list[Check]:
+        if isinstance(trigger, bytes):
+            if trigger not in compiled:
+                compiled[trigger] = re.compile(trigger).search
+            return [(trigger, compiled[trigger])]
+        if trigger not in CHECKS:
+            raise ValueError(f"rule {code!r} names an unknown trigger {trigger!r}")
+        return [(name, CHECKS[name]) for name in GROUPS.get(trigger, (trigger,))]
 
     def select(self, data: bytes) -> list[str]:
-        memo: dict[str | bytes, bool] = {}
+        memo: dict[object, bool] = {}
 
-        def hit(key: str | bytes, fn: Callable[[bytes], object]) -> bool:
+        def hit(key: object, fn: Callable[[bytes], object]) -> bool:
             if key not in memo:
                 memo[key] = bool(fn(data))
             return memo[key]
 
-        return [code for code, checks in self.rules if checks is None or any(hit(k, fn) for k, fn in checks)]
+        return [
+            code
+            for code, gate, tests in self.rules
+            if (gate is None or any(hit(k, fn) for k, fn in gate))
+            and (tests is None or any(hit(k, fn) for k, fn in tests))
+        ]
 
     def wants(self, data: bytes) -> bool:
         return bool(self.select(data))
