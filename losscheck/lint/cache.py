@@ -215,7 +215,9 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-_FINDING_KEYS = frozenset({"line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix"})
+_FINDING_KEYS = frozenset(
+    {"line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix", "cell"}
+)
 _FIX_KEYS = frozenset({"applicability", "message", "edits"})
 _EDIT_KEYS = frozenset({"line", "column", "end_line", "end_column", "content"})
 
@@ -249,6 +251,7 @@ def _finding(value: Any, path: str) -> Finding:
         severity=_str(r["severity"]),  # type: ignore[arg-type] - a plugin's own word is kept
         message=_str(r["message"]),
         fix=_fix(r["fix"]),
+        cell=None if r["cell"] is None else _int(r["cell"], 1),  # a notebook's cell
     )
 
 

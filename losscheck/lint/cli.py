@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.add_argument("--show-settings", action="store_true", help="print the resolved settings and exit")
     lint.add_argument("--config", metavar="FILE", help="use this pyproject.toml instead of searching for one")
     lint.add_argument("--isolated", action="store_true", help="ignore every config file")
+    lint.add_argument("--stdin-filename", metavar="PATH", help="lint standard input (`-`) under this name: messages, config, per-file-ignores; PATH.ipynb: a notebook")
     lint.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: CPU count)")
     lint.add_argument("--verbose", "-v", action="store_true", help="print file counts and timings to stderr")
     lint.set_defaults(func=run_lint)
@@ -111,7 +112,10 @@ def run_lint(args: argparse.Namespace) -> int:
     from losscheck.lint import runner
     from losscheck.lint.reporters import ReportContext, render
 
-    paths = args.paths or ["."]
+    from losscheck.lint import stdin
+
+    use_stdin = stdin.wanted(args)  # `-`: the config is found from --stdin-filename's path
+    paths = [args.stdin_filename or "."] if use_stdin else args.paths or ["."]
     settings = _settings_from(args, paths)
     the_plan = runner.plan(settings, use_cache=not args.no_cache)
     for error in the_plan.manifest.plugin_errors:
@@ -121,6 +125,8 @@ def run_lint(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     if args.unsafe_fixes and not (args.fix or args.diff):
         raise UserError("--unsafe-fixes needs --fix or --diff")
+    if use_stdin:
+        return stdin.run(args, the_plan)
     started = time.perf_counter()
     result = runner.run(paths, the_plan, use_cache=not args.no_cache, jobs=args.jobs)
     if args.verbose:
@@ -134,6 +140,8 @@ def run_lint(args: argparse.Namespace) -> int:
         print(f"losscheck: error: {missing}: no such file or directory", file=sys.stderr)
     for path, why in result.unreadable:
         print(f"losscheck: error: {path}: {why}", file=sys.stderr)
+    if not (result.files or result.missing or result.unreadable or getattr(args, "quiet", False)):
+        print("losscheck: warning: no Python files or notebooks found under the given paths", file=sys.stderr)
 
     fixed = 0
     changed_diff = False

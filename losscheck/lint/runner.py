@@ -22,7 +22,10 @@ from losscheck.lint.cache import (
     load_manifest,
     tool_key,
 )
+from losscheck.lint import notebook
 from losscheck.lint.discover import discover
+from losscheck.lint.notebook import Notebook
+from losscheck.lint.stdin import StdinFile, stdin_discovery
 from losscheck.lint.finding import Finding
 from losscheck.lint.prefilter import Prefilter
 
@@ -169,15 +172,22 @@ def run(
     use_cache: bool = True,
     jobs: int | None = None,
     keep_sources: bool = False,
+    stdin: StdinFile | None = None,
 ) -> RunResult:
+    """Lint ``paths``. ``stdin``: lint that buffer instead, under its file name (``paths`` is
+    not looked at; nothing is cached)."""
     settings = the_plan.settings
-    found = discover(
-        paths,
-        exclude=[*settings.exclude, *settings.extend_exclude],
-        root=settings.root,
-        respect_gitignore=settings.respect_gitignore,
-        force_exclude=settings.force_exclude,
-    )
+    if stdin is not None:
+        found, use_cache = stdin_discovery(stdin, settings), False
+    else:
+        found = discover(
+            paths,
+            exclude=[*settings.exclude, *settings.extend_exclude],
+            root=settings.root,
+            respect_gitignore=settings.respect_gitignore,
+            force_exclude=settings.force_exclude,
+            include=[*settings.include, *settings.extend_include],
+        )
     result = RunResult(missing=found.missing, unreadable=found.unreadable, files=len(found.files))
     tool = tool_key() if use_cache else ""
     cache = ResultCache.open(
@@ -186,11 +196,11 @@ def run(
     per_file: dict[int, list[Finding]] = {}
     todo: list[FileJob] = []
     prefilters: dict[tuple[str, ...], Prefilter] = {}
+    notebooks: dict[int, Notebook] = {}  # index -> the notebook, to put findings back in its cells
     for index, path in enumerate(found.files):
         display = display_path(path)
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = stdin.data if stdin is not None else _read(path)
         except OSError as exc:
             per_file[index] = [
                 diagnostics.make(diagnostics.UNREADABLE_FILE, display, f"cannot read the file: {exc.strerror or exc}")
@@ -198,7 +208,8 @@ def run(
             continue
         if keep_sources:
             result.sources[display] = data
-        if b"\0" in data:  # Python refuses the whole file, comments included
+        is_notebook = notebook.is_notebook(path)
+        if b"\0" in data and not is_notebook:  # Python refuses the whole file, comments included
             per_file[index] = [_nul_byte(data, display)]
             continue
         relpath = _relpath(path, settings.root)
@@ -212,6 +223,12 @@ def run(
                 per_file[index] = hit
                 result.cached += 1
                 continue
+        if is_notebook:  # after the cache: a cached notebook is not read again (nor nbformat imported)
+            prepared = notebook.prepare(data, display)
+            if isinstance(prepared, Finding):
+                per_file[index] = [prepared]
+                continue
+            data, notebooks[index] = prepared
         pre = prefilters.get(codes)
         if pre is None:
             pre = prefilters[codes] = Prefilter(rules)
@@ -228,6 +245,8 @@ def run(
         todo.append(FileJob(index, display, relpath, data, tuple(worth), key, codes))
     result.parsed = len(todo)
     for job, findings in zip(todo, _lint_all(todo, the_plan.options, jobs)):
+        if job.index in notebooks:
+            findings = notebooks[job.index].to_cells(findings)
         per_file[job.index] = findings
         # A file with a diagnostic is not cached: the next run reports it again, freshly.
         if job.key is not None and not any(f.code in diagnostics.DIAGNOSTIC_CODES for f in findings):
@@ -235,6 +254,11 @@ def run(
     for index in sorted(per_file):
         result.findings.extend(per_file[index])
     return result
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def _nul_byte(data: bytes, display: str) -> Finding:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from losscheck.lint.finding import Finding
 from losscheck.lint.reporters import ReportContext
+from losscheck.lint.reporters.cells import NotebookTexts, location
 
 
 def headline(f: Finding) -> str:
-    return f"{f.path}:{f.line}:{f.column}: {f.code} [{f.rule}] {f.message}"
+    return f"{location(f)}: {f.code} [{f.rule}] {f.message}"
 
 
 def _summary(findings: Sequence[Finding], ctx: ReportContext) -> str:
@@ -74,10 +75,15 @@ def snippet(f: Finding, lines: list[str]) -> list[str]:
 def render_full(findings: Sequence[Finding], ctx: ReportContext) -> str:
     blocks: list[str] = []
     cache: dict[str, list[str]] = {}
+    notebooks = NotebookTexts(ctx)
     for f in findings:
-        if f.path not in cache:
-            text = ctx.read_source(f.path)
-            cache[f.path] = text.splitlines() if text is not None else []
-        blocks.append("\n".join([headline(f), *snippet(f, cache[f.path])]))
+        if f.cell is not None:  # the lines of its cell, numbered within the cell
+            lines = notebooks.cell_lines(f.path, f.cell)
+        else:
+            if f.path not in cache:
+                text = ctx.read_source(f.path)
+                cache[f.path] = text.splitlines() if text is not None else []
+            lines = cache[f.path]
+        blocks.append("\n".join([headline(f), *snippet(f, lines)]))
     blocks.append(_summary(findings, ctx))
     return "\n\n".join(blocks) + "\n"
