@@ -16,7 +16,7 @@ from losscheck.lint.reporters import ReportContext, render
 
 UNUSED = "import os\n\nx = 1  # noqa: LCK101\ny = 2  # losscheck: ignore[wrong-axis]\n"
 BATCH_MEAN = "import tensorflow as tf\n\n\ndef seg_loss(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
-RECORD_KEYS = {"path", "line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix"}
+RECORD_KEYS = {"path", "line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix", "cell"}
 
 
 def run(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

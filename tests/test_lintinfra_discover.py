@@ -30,9 +30,15 @@ def rel(root: Path, files: list[str]) -> list[str]:
 def test_suffixes_order_and_explicit_files(tmp_path):
     touch(tmp_path, "b.py", "a.pyi", "c.txt", "d/e.py", "d/f.ipynb", "A.py")
     found = discover([str(tmp_path)]).files
-    assert rel(tmp_path, found) == ["A.py", "a.pyi", "b.py", "d/e.py"]
-    # an explicitly named file is linted whatever its name; duplicates are dropped
-    assert rel(tmp_path, discover([str(tmp_path / "c.txt"), str(tmp_path / "c.txt")]).files) == ["c.txt"]
+    assert rel(tmp_path, found) == ["A.py", "a.pyi", "b.py", "d/e.py", "d/f.ipynb"]
+    # an explicitly named file is linted when `include` matches it; duplicates are dropped
+    assert rel(tmp_path, discover([str(tmp_path / "b.py"), str(tmp_path / "b.py")]).files) == ["b.py"]
+    # any other is an error naming it, not skipped in silence
+    named = discover([str(tmp_path / "c.txt")])
+    assert named.files == [] and [p for p, _ in named.unreadable] == [str(tmp_path / "c.txt")]
+    assert "not a Python file or notebook" in named.unreadable[0][1]
+    # ...unless `include` matches it
+    assert rel(tmp_path, discover([str(tmp_path / "c.txt")], include=["*.txt"]).files) == ["c.txt"]
 
 
 def test_missing_paths_are_reported_not_fatal(tmp_path):

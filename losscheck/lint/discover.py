@@ -1,9 +1,12 @@
-"""Find the files to lint: explicit files as given, folders walked for ``*.py``/``*.pyi``.
+"""Find the files to lint: explicit files as given, folders walked for the ``include`` globs
+(``*.py``, ``*.pyi`` and ``*.ipynb`` by default).
 
 Walking respects ``.gitignore`` files (the walked folders' own, nested ones, and those of the
 folders above up to the repository root), ``exclude``/``extend-exclude`` globs, and never
-follows folder symlinks (no loops). Explicitly named files are always linted, as ruff does.
-The result is sorted, so output order never depends on the file system.
+follows folder symlinks (no loops). An explicitly named file is linted when ``include``
+matches it or it starts with a Python ``#!`` line; any other (``data.csv``) is an error that
+names it, never skipped in silence. The result is sorted, so output order never depends on
+the file system.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUFFIXES = (".py", ".pyi")
+DEFAULT_INCLUDE: tuple[str, ...] = ("*.py", "*.pyi", "*.ipynb")  # as config.DEFAULT_INCLUDE
+_PYTHON_SHEBANG = re.compile(rb"#![^\n]*\bpython[0-9.]*\b")
 _PATTERN_ERRORS = (ValueError, TypeError, re.error)  # what pathspec raises for a pattern git would skip
 
 
@@ -167,9 +171,11 @@ def discover(
     root: str | None = None,
     respect_gitignore: bool = True,
     force_exclude: bool = False,
+    include: Sequence[str] = DEFAULT_INCLUDE,
 ) -> Discovery:
     result = Discovery()
     excluder = Excluder(list(exclude), os.path.abspath(root or os.getcwd()))
+    includer = Excluder(list(include), excluder.root)  # the same glob rules: name, or path from the root
     seen: set[str] = set()
 
     def add(display: str) -> None:
@@ -182,12 +188,19 @@ def discover(
         kind = _kind(given, result)
         if kind == "file":
             # pre-commit and editors pass files one by one: with force-exclude they obey `exclude` too
-            if not (force_exclude and _excluded_anywhere(excluder, given)):
+            if force_exclude and _excluded_anywhere(excluder, given):
+                continue
+            if _lintable(includer, given):
                 add(os.path.normpath(given))
+            else:
+                patterns = ", ".join(include)
+                result.unreadable.append(
+                    (given, f"not a Python file or notebook: `include` ({patterns}) does not match it (add a pattern to `extend-include` to lint it as Python)")
+                )
         elif kind == "folder":
             top = os.path.abspath(given)
             ignores = _ancestor_ignores(top) if respect_gitignore else []
-            walk = _Walk(excluder, respect_gitignore, result.unreadable)
+            walk = _Walk(excluder, respect_gitignore, result.unreadable, includer)
             for display in walk.folder(os.path.normpath(given), top, ignores):
                 add(display)
     result.files.sort()
@@ -216,6 +229,19 @@ def _kind(given: str, result: Discovery) -> str | None:
     return None
 
 
+def _lintable(includer: Excluder, path: str) -> bool:
+    """A file named on the command line: one ``include`` matches, or a script with a Python ``#!``."""
+    absolute = os.path.abspath(path)
+    if includer.excluded(absolute, os.path.basename(absolute)):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return True  # reading it fails again, and is reported, when it is linted
+    return _PYTHON_SHEBANG.match(first) is not None
+
+
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -240,6 +266,7 @@ class _Walk:
     excluder: Excluder
     respect_gitignore: bool
     unreadable: list[tuple[str, str]]
+    includer: Excluder
 
     def folder(self, display: str, folder: str, ignores: list[IgnoreFile]) -> Iterable[str]:
         if self.respect_gitignore:
@@ -258,7 +285,7 @@ class _Walk:
             except OSError as exc:
                 self.unreadable.append((child, f"cannot read: {_reason(exc)}"))
                 continue
-            if not (is_dir or entry.name.endswith(SUFFIXES)):
+            if not (is_dir or self.includer.excluded(entry.path, entry.name)):
                 continue
             if self.excluder.excluded(entry.path, entry.name):
                 continue

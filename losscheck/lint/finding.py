@@ -47,9 +47,11 @@ class Finding:
     severity: Severity
     message: str
     fix: Fix | None = field(default=None, compare=False)
+    # In a notebook: the 1-based cell (line, end_line and the fix's edits are then within it).
+    cell: int | None = None
 
     def sort_key(self) -> tuple:
-        return (self.path, self.line, self.column, self.code)
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
 
     def to_dict(self) -> dict:
         data = asdict(self)

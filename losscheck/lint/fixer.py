@@ -1,5 +1,7 @@
 """``--fix`` / ``--diff``: apply fixes file by file, re-linting until nothing more applies.
 
+Notebooks are fixed cell by cell and written back into their JSON (``notebook_fix.py``).
+
 A fix changes the code that other findings point into, so after each pass the file is
 linted again and the fresh findings' fixes are applied, at most ``MAX_PASSES`` times.
 Files are written atomically in their own encoding, through symlinks, keeping their mode; a
@@ -109,16 +111,52 @@ def _keep_owner(tmp: str, st: os.stat_result) -> None:
         pass  # not allowed: the content and mode are what matter
 
 
-def fix_files(findings: list[Finding], the_plan: Any, *, unsafe: bool, write: bool) -> FixOutcome:
+@dataclass
+class FileFix:
+    data: bytes | None  # the fixed file's bytes; None when nothing changed
+    findings: list[Finding]  # what remains
+    fixed: int
+    diff: str
+
+
+def fix_data(path: str, data: bytes, findings: list[Finding], the_plan: Any, *, unsafe: bool) -> FileFix:
+    """Fix one file's bytes (a Python file or a notebook, by ``path``); nothing is written.
+    Raises :class:`NotWritten` when the fixed file could not be produced."""
+    from losscheck.lint import notebook
     from losscheck.lint.runner import _relpath, _rule_classes
 
+    settings = the_plan.settings
+    infos = cfg.per_file_rules(the_plan.enabled, _relpath(path, settings.root), settings.per_file_ignores)
+    rules = _rule_classes([r.code for r in infos])
+    if notebook.is_notebook(path):
+        from losscheck.lint.notebook_fix import InvalidNotebook, fix_notebook
+
+        try:
+            nb = fix_notebook(data, path, findings, rules, the_plan.options, unsafe)
+        except (InvalidNotebook, notebook.NotebookError) as exc:
+            raise NotWritten(path, str(exc)) from None
+        new_data = None if nb.text is None else nb.text.encode("utf-8")
+        return FileFix(new_data, nb.findings, nb.fixed, nb.diff)
+    try:
+        source = decode(data)
+    except ValueError as exc:  # changed since it was linted
+        raise NotWritten(path, f"cannot decode it: {exc}") from None
+    new, left, count = fix_source(source, findings, rules, path, the_plan.options, unsafe)
+    if not count or new == source:
+        return FileFix(None, left, count, "")
+    diff = "".join(
+        difflib.unified_diff(source.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}")
+    )
+    return FileFix(new.encode(_encoding(data)), left, count, diff)
+
+
+def fix_files(findings: list[Finding], the_plan: Any, *, unsafe: bool, write: bool) -> FixOutcome:
     by_path: dict[str, list[Finding]] = {}
     for f in findings:
         by_path.setdefault(f.path, []).append(f)
     remaining: list[Finding] = []
     fixed = 0
     diffs: list[str] = []
-    settings = the_plan.settings
     errors: list[str] = []
     for path in sorted(by_path):
         file_findings = by_path[path]
@@ -132,27 +170,17 @@ def fix_files(findings: list[Finding], the_plan: Any, *, unsafe: bool, write: bo
             errors.append(f"{path}: not fixed: cannot read it: {exc.strerror or exc}")
             remaining.extend(file_findings)
             continue
-        source = decode(data)
-        infos = cfg.per_file_rules(the_plan.enabled, _relpath(path, settings.root), settings.per_file_ignores)
-        rules = _rule_classes([r.code for r in infos])
-        new, left, count = fix_source(source, file_findings, rules, path, the_plan.options, unsafe)
-        if count and new != source:
-            if write:
-                try:
-                    write_fixed(path, new.encode(_encoding(data)))
-                except NotWritten as exc:
-                    errors.append(str(exc))
-                    remaining.extend(file_findings)  # nothing changed: the findings stand
-                    continue
-            else:
-                diffs.append(
-                    "".join(
-                        difflib.unified_diff(
-                            source.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-                        )
-                    )
-                )
-        remaining.extend(left)
-        fixed += count
+        try:
+            outcome = fix_data(path, data, file_findings, the_plan, unsafe=unsafe)
+            if outcome.data is not None and write:
+                write_fixed(path, outcome.data)
+        except NotWritten as exc:
+            errors.append(str(exc))
+            remaining.extend(file_findings)  # nothing changed: the findings stand
+            continue
+        if outcome.data is not None and not write:
+            diffs.append(outcome.diff)
+        remaining.extend(outcome.findings)
+        fixed += outcome.fixed
     remaining.sort(key=Finding.sort_key)
     return FixOutcome(remaining, fixed, "".join(diffs), errors)

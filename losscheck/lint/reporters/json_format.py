@@ -1,5 +1,7 @@
 """``--format json``: a list of objects (path, line, column, end_line, end_column, code, rule,
-severity, message, fix), in the same order as every other format."""
+severity, message, fix, cell), in the same order as every other format. ``cell`` is null for a
+Python file; in a notebook it is the 1-based cell, and line, end_line and the fix's edits are
+within that cell."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``--format sarif``: SARIF 2.1.0, the format code-scanning tools (GitHub, VS Code) read."""
+"""``--format sarif``: SARIF 2.1.0, the format code-scanning tools (GitHub, VS Code) read.
+
+A notebook finding's region is in the ``.ipynb`` file as stored; its cell and the position in
+the cell are in the result's ``properties`` and at the start of its message (docs/notebooks.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from losscheck import __version__
 from losscheck.lint.finding import Finding
 from losscheck.lint.reporters import ReportContext
+from losscheck.lint.reporters.cells import NotebookTexts, cell_place
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -17,6 +21,19 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 def _uri(path: str) -> str:
     return path.replace(os.sep, "/")
+
+
+def _region(f: Finding, notebooks: NotebookTexts) -> dict[str, int] | None:
+    """The finding's region in the file. For a notebook, in the .ipynb file as stored (the JSON
+    line that holds the code, as code scanning shows the file); None (the whole file) when the
+    notebook's text cannot be read."""
+    if f.cell is None:
+        return {"startLine": f.line, "startColumn": f.column, "endLine": f.end_line, "endColumn": f.end_column}
+    start = notebooks.file_position(f.path, f.cell, f.line, f.column)
+    end = notebooks.file_position(f.path, f.cell, f.end_line, f.end_column)
+    if start is None or end is None:
+        return None
+    return {"startLine": start[0], "startColumn": start[1], "endLine": end[0], "endColumn": end[1]}
 
 
 def render_sarif(findings: Sequence[Finding], ctx: ReportContext) -> str:
@@ -40,27 +57,29 @@ def render_sarif(findings: Sequence[Finding], ctx: ReportContext) -> str:
             }
         )
     results = []
+    notebooks = NotebookTexts(ctx)
     for f in findings:
+        location: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.path)}}
+        region = _region(f, notebooks)
+        if region is not None:
+            location["region"] = region
         result: dict[str, Any] = {
             "ruleId": f.code,
             "ruleIndex": rule_index[f.code],
             "level": LEVELS.get(f.severity, "error"),
-            "message": {"text": f.message},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.path)},
-                        "region": {
-                            "startLine": f.line,
-                            "startColumn": f.column,
-                            "endLine": f.end_line,
-                            "endColumn": f.end_column,
-                        },
-                    }
-                }
-            ],
+            "message": {"text": f.message if f.cell is None else f"{cell_place(f)}: {f.message}"},
+            "locations": [{"physicalLocation": location}],
         }
-        if f.fix is not None:
+        if f.cell is not None:
+            result["properties"] = {
+                "cell": f.cell,
+                "cellLine": f.line,
+                "cellColumn": f.column,
+                "cellEndLine": f.end_line,
+                "cellEndColumn": f.end_column,
+            }
+        # a notebook's edits are in cell coordinates, not the file's JSON text: no SARIF fix
+        if f.fix is not None and f.cell is None:
             result["fixes"] = [
                 {
                     "description": {"text": f.fix.description},
