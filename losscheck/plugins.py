@@ -145,7 +145,7 @@ def code_digest(module: str) -> str:
 
     from losscheck.startup import read_regular_file
 
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.sha256()
     budget = MAX_HASHED_BYTES
     for path in _code_files(module.partition(".")[0]):
         digest.update(path.encode("utf-8", "surrogateescape") + b"\0")

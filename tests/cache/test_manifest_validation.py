@@ -165,6 +165,17 @@ def test_a_plugin_rule_is_accepted(tmp_path):
     assert manifest is not None and manifest.rules[-1].trigger_values() == (rb"\bprint\s*\(",)
 
 
+def test_a_plugin_rules_triggers_are_kept_as_the_plugin_declares_them():
+    """A fresh build writes what the plugin declares; refusing it would rebuild on every run
+    (the pre-filter reports a plugin's unusable trigger when the rule is selected)."""
+    good = _good()
+    for triggers, regex in ((["no-such-trigger"], [False]), (["("], [True])):
+        plugin = {**good["rules"][0], "code": "XYZ123", "name": "xyz-rule", "origin": "some-plugin",
+                  "triggers": triggers, "triggers_are_regex": regex}
+        value = {**good, "rules": [*good["rules"], plugin]}
+        assert lcache.manifest_from(value, lcache.package_state().builtin_codes) is not None
+
+
 @pytest.fixture
 def install_dir(tmp_path, monkeypatch):
     folder = tmp_path / "startup"
