@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lint.add_argument("--stdin-filename", metavar="PATH", help="lint standard input (`-`) under this name: messages, config, per-file-ignores; PATH.ipynb: a notebook")
     lint.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: CPU count)")
     lint.add_argument("--verbose", "-v", action="store_true", help="print file counts and timings to stderr")
+    lint.add_argument("--quiet", "-q", action="store_true", help="print the findings only (no summary, warnings or progress)")
     lint.set_defaults(func=run_lint)
 
     rules = subparsers.add_parser("rules", help="list the rules")
@@ -110,6 +111,7 @@ def _read_text(path: str) -> str | None:
 
 def run_lint(args: argparse.Namespace) -> int:
     from losscheck.lint import runner
+    from losscheck.lint.progress import for_stderr
     from losscheck.lint.reporters import ReportContext, render
 
     from losscheck.lint import stdin
@@ -118,7 +120,7 @@ def run_lint(args: argparse.Namespace) -> int:
     paths = [args.stdin_filename or "."] if use_stdin else args.paths or ["."]
     settings = _settings_from(args, paths)
     the_plan = runner.plan(settings, use_cache=not args.no_cache)
-    for error in the_plan.manifest.plugin_errors:
+    for error in the_plan.manifest.plugin_errors if not args.quiet else ():
         print(f"losscheck: warning: {error}", file=sys.stderr)
     if args.show_settings:
         print(_settings_text(settings, the_plan))
@@ -128,7 +130,12 @@ def run_lint(args: argparse.Namespace) -> int:
     if use_stdin:
         return stdin.run(args, the_plan)
     started = time.perf_counter()
-    result = runner.run(paths, the_plan, use_cache=not args.no_cache, jobs=args.jobs)
+    bar = for_stderr(sys.stderr, quiet=args.quiet)  # a counter, for runs over a second, on a terminal
+    try:
+        result = runner.run(paths, the_plan, use_cache=not args.no_cache, jobs=args.jobs, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.verbose:
         print(
             f"losscheck: {result.files} files: {result.cached} from the cache, {result.parsed} parsed, "
@@ -158,7 +165,8 @@ def run_lint(args: argparse.Namespace) -> int:
         if args.diff:
             sys.stdout.write(outcome.diff)
             changed_diff = bool(outcome.diff)
-            print(f"Would fix {fixed} error{'s' if fixed != 1 else ''}.", file=sys.stderr)
+            if not args.quiet:
+                print(f"Would fix {fixed} error{'s' if fixed != 1 else ''}.", file=sys.stderr)
             if result.has_errors or fix_failed:
                 return EXIT_ERROR
             return EXIT_FINDINGS if changed_diff and not args.exit_zero else EXIT_CLEAN
@@ -173,6 +181,7 @@ def run_lint(args: argparse.Namespace) -> int:
             unsafe_fixes=args.unsafe_fixes,
             fixed=fixed,
             unchecked=len(result.missing) + len(result.unreadable),
+            extra={"quiet": args.quiet},
         )
         sys.stdout.write(render(fmt, findings, ctx))
     sys.stdout.flush()

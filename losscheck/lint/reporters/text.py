@@ -39,8 +39,10 @@ def _summary(findings: Sequence[Finding], ctx: ReportContext) -> str:
 
 
 def render_concise(findings: Sequence[Finding], ctx: ReportContext) -> str:
-    body = [headline(f) for f in findings]
-    return "\n".join([*body, _summary(findings, ctx)]) + "\n"
+    lines = [headline(f) for f in findings]
+    if not ctx.extra.get("quiet"):  # --quiet: the findings only
+        lines.append(_summary(findings, ctx))
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _expand_tabs_prefix(text: str, column: int) -> tuple[str, int]:
@@ -85,5 +87,6 @@ def render_full(findings: Sequence[Finding], ctx: ReportContext) -> str:
                 cache[f.path] = text.splitlines() if text is not None else []
             lines = cache[f.path]
         blocks.append("\n".join([headline(f), *snippet(f, lines)]))
-    blocks.append(_summary(findings, ctx))
-    return "\n\n".join(blocks) + "\n"
+    if not ctx.extra.get("quiet"):  # --quiet: the findings only
+        blocks.append(_summary(findings, ctx))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
