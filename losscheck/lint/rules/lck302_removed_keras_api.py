@@ -26,8 +26,10 @@ def hint_for(name: str) -> str:
             return f"use `{entry.replacement}`"
         return f"use `{entry.replacement}` (not the same values everywhere: {entry.why})"
     pointer = OUTSIDE_LOSS_CODE.get(name)
-    if pointer is not None:
+    if pointer:
         return f"use {pointer}"
+    if pointer is not None:
+        return "it has no Keras 3 counterpart (graph and session code)"
     return "it has no direct Keras 3 equivalent; use `keras.ops`"
 
 
