@@ -193,6 +193,11 @@ CROSS_PIECE = ("compile(", "fit(", "Sequential", "Input(", "Model(")
 @given(loss_programs())
 @example("def loss(y_true, y_pred):\n    return tf.reduce_mean(y_true - y_pred) + scale\n\n"
          "exec(open('settings.py').read())\n")
+@example("import tensorflow as tf\n\nmodel.compile(loss=dice)\n\ndef build():\n"
+         "    def dice(y_true, y_pred):\n        return tf.reduce_mean(y_true.numpy() - y_pred, axis=-1)\n"
+         "    model.compile(loss='mse', metrics=[dice])\n")  # a loss elsewhere, a metric in its own piece
+@example("model.compile(loss=seg_loss)\n\nasync def seg_loss(yt, yp):\n    async def loss(y_true, y_pred):\n"
+         "        return mask\n    return loss\n")  # compiled in another piece, by a name its signature lacks
 def test_chunked_and_whole_file_runs_agree(source: str) -> None:
     """Chunking never adds a finding; on programs without cross-piece facts, the only findings it
     may drop are undefined names that another piece writes (the documented trade-off)."""

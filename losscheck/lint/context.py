@@ -87,11 +87,14 @@ class FileContext:
         found = find_loss_functions(self)
         uses = self.options.get("compile_uses")
         if uses:
-            # a piece of a chunked file (chunks.py): compile() calls in other pieces count too
+            # a piece of a chunked file (chunks.py): compile() calls in other pieces count too,
+            # with the whole-file finder's priority (used as a loss anywhere -> loss)
             for fn in found:
                 base = fn.name.rsplit(".", 1)[-1]
                 if fn.kind == "loss" and base in uses["metric"] and base not in uses["loss"]:
                     fn.kind = "metric"
+                elif fn.kind == "metric" and base in uses["loss"]:
+                    fn.kind = "loss"
         return found
 
     def losses(self) -> list[LossFunction]:

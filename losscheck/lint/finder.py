@@ -310,6 +310,18 @@ class _Finder:
                 elif kw in {"metrics", "weighted_metrics"}:
                     self._callables(arg.value, "metric", scope, (), depth=0)
 
+    def by_compile_elsewhere(self, uses: dict[str, frozenset[str]]) -> None:
+        """A piece of a chunked file (``chunks.py``): module-level functions that ``compile()``
+        calls in other pieces name, as ``by_compile`` resolves a bare name at module level."""
+        for kind, names in (("loss", uses.get("loss", frozenset())), ("metric", uses.get("metric", frozenset()))):
+            for name in names:
+                fn = self._lookup_function(name, None)
+                if fn is None:
+                    continue
+                cls = next((c for f, c, _p in self.index.functions if f is fn), None)
+                if cls is None:
+                    self._add(fn, self._method_params(fn, False), kind, "compile", None)
+
     def by_comment(self) -> None:
         for fn, _cls, _parent in self.index.functions:
             found = self.found.get(fn)
@@ -480,6 +492,9 @@ def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
     ctx.__dict__["_losscheck_order"] = finder.index.order  # node -> pre-order index (models.loss_scopes)
     finder.by_signature()
     finder.by_compile()
+    uses = ctx.options.get("compile_uses")
+    if uses:
+        finder.by_compile_elsewhere(uses)
     finder.by_comment()
     finder.prune()
     return finder.result()
