@@ -226,7 +226,9 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-_FINDING_KEYS = frozenset({"line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix"})
+_FINDING_KEYS = frozenset(
+    {"line", "column", "end_line", "end_column", "code", "rule", "severity", "message", "fix", "cell"}
+)
 _FIX_KEYS = frozenset({"applicability", "message", "edits"})
 _EDIT_KEYS = frozenset({"line", "column", "end_line", "end_column", "content"})
 
@@ -260,6 +262,7 @@ def _finding(value: Any, path: str) -> Finding:
         severity=_str(r["severity"]),  # type: ignore[arg-type] - a plugin's own word is kept
         message=_str(r["message"]),
         fix=_fix(r["fix"]),
+        cell=None if r["cell"] is None else _int(r["cell"], 1),  # a notebook's cell
     )
 
 
@@ -390,10 +393,11 @@ class RuleInfo:
     fix: bool
     triggers: tuple[str, ...] | None  # trigger names or regex text (decoded latin-1); None: always parse
     triggers_are_regex: tuple[bool, ...] = ()
+    literals: tuple[str, ...] | None = None  # substrings of which a file must hold one (prefilter.literals_for)
 
     @classmethod
     def of(cls, rule: Any) -> RuleInfo:
-        from losscheck.lint.prefilter import triggers_for
+        from losscheck.lint.prefilter import literals_for, triggers_for
 
         trig = triggers_for(rule)
         return cls(
@@ -406,6 +410,7 @@ class RuleInfo:
             fix=bool(rule.has_fix()) if hasattr(rule, "has_fix") else False,
             triggers=None if trig is None else tuple(t.decode("latin-1") if isinstance(t, bytes) else t for t in trig),
             triggers_are_regex=() if trig is None else tuple(isinstance(t, bytes) for t in trig),
+            literals=literals_for(rule),
         )
 
     def trigger_values(self) -> tuple[str | bytes, ...] | None:
@@ -486,6 +491,7 @@ def _rule_info(value: Any) -> RuleInfo:
         fix=_bool(r["fix"]),
         triggers=triggers,
         triggers_are_regex=regex,
+        literals=None if r["literals"] is None else tuple(_str(t) for t in _list(r["literals"])),
     )
 
 

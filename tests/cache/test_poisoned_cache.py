@@ -146,7 +146,7 @@ def _finding(**over) -> Finding:
 
 def test_what_is_put_is_got_back(tmp_path):
     rc = lcache.ResultCache.open(tmp_path, "tool", {"s": 1})
-    findings = [_finding(), _finding(line=7, end_line=8, fix=None, severity="warning")]
+    findings = [_finding(), _finding(line=7, end_line=8, fix=None, severity="warning"), _finding(cell=2)]
     key = rc.key("a.py", ("LCK101",), b"data")
     rc.put(key, findings)
     assert rc.get(key, "a.py") == findings
