@@ -153,6 +153,11 @@ def test_what_is_put_is_got_back(tmp_path):
     assert [f.fix for f in rc.get(key, "a.py")] == [f.fix for f in findings]
 
 
+def test_the_checked_fields_are_the_findings_fields():
+    """A field added to Finding must be checked here too, or no entry would ever be read back."""
+    assert set(_finding().to_dict()) - {"path"} == lcache._FINDING_KEYS
+
+
 @pytest.mark.parametrize("body", [b"{}", b"null", b"3", b'"x"', DEEP, b'[{"line": 1}]', b"[1, 2]"],
                          ids=["object", "null", "number", "string", "deep", "partial-record", "numbers"])
 def test_a_sealed_entry_of_the_wrong_shape_is_a_miss(tmp_path, body):
