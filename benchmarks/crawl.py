@@ -10,7 +10,7 @@ printed with its message. Two passes:
 - ``--all-rules-api`` (optional, slow): every file through ``lint_bytes`` with every rule and no
   pre-filter, so the finder and the rules also see code that is nothing like a loss function.
 
-The test suite (tests/test_robust_corpus.py) runs a deterministic sample of the same files
+The test suite (tests/robust/test_corpus.py) runs a deterministic sample of the same files
 (``sample_files``); this script is the full run. Usage::
 
     python benchmarks/crawl.py                 # CLI over stdlib + site-packages

@@ -14,7 +14,7 @@ Usage::
     python benchmarks/large_inputs.py              # 10 MB file, 5,000 tasks
     python benchmarks/large_inputs.py --mb 1 --tasks 1000
 
-The test suite (tests/test_robust_large.py) imports ``make_python_file``, ``make_layout`` and
+The test suite (tests/robust/test_large_inputs.py) imports ``make_python_file``, ``make_layout`` and
 ``measure`` from this file by path.
 """
 

@@ -16,7 +16,7 @@ for a name read inside loss code, which bindings can it refer to? So the binder
   annotations are not reads (Keras never evaluates them when it calls the loss).
 
 The result is checked against libcst's ``ScopeProvider`` over the whole module by a differential
-test (tests/test_binder.py) on every rule example and on generated modules.
+test (tests/lint/test_binder.py) on every rule example and on generated modules.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PRE_COMMIT = shutil.which("pre-commit")
 GIT = shutil.which("git")
 pytestmark = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from losscheck.lint.registry import load_registry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
@@ -38,7 +38,7 @@ def test_rule_table_lists_every_builtin_rule():
 
 
 def test_readme_shape_messages_are_what_the_docs_examples_print():
-    # docs/shapes.md's outputs are re-run by tests/test_shapes_docs.py; the README quotes them.
+    # docs/shapes.md's outputs are re-run by tests/shapes/test_shapes_docs.py; the README quotes them.
     docs = (ROOT / "docs" / "shapes.md").read_text(encoding="utf-8")
     quoted = re.search(r"### Shape inference.*?```text\n(.*?)```", README, re.S)
     assert quoted

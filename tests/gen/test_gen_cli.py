@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from losscheck.cli import main
 from losscheck.gen.cli import default_output, generate
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "layouts" / "packed_seg_cls.json"
 
 

@@ -18,7 +18,7 @@ import pytest
 pytestmark = [pytest.mark.keras, pytest.mark.slow]
 keras = pytest.importorskip("keras")
 
-LAYOUTS = Path(__file__).parent.parent / "examples" / "layouts"
+LAYOUTS = Path(__file__).resolve().parents[2] / "examples" / "layouts"
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 

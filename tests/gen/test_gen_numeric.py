@@ -23,7 +23,7 @@ pytestmark = pytest.mark.keras
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "layouts").glob("*.json"))
+EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples", "layouts").glob("*.json"))
 TOL = dict(rtol=1e-5, atol=1e-5)
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from losscheck.cli import main
 
-EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "layouts").glob("*.json"))
+EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples", "layouts").glob("*.json"))
 
 
 def lint(module: Path, layout: Path | None) -> list[dict]:

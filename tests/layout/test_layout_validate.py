@@ -16,7 +16,7 @@ from losscheck.layout.load import format_path, parse
 from losscheck.layout.model import Term
 from losscheck.layout.validate import LayoutError, check, schema, validate
 
-EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "layouts").glob("*.json"))
+EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples", "layouts").glob("*.json"))
 
 BASE = {
     "version": 1,

@@ -28,7 +28,7 @@ from losscheck.lint.binder import bind_module
 from losscheck.lint.context import FileContext
 from losscheck.lint.registry import load_registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RULES = load_registry(plugins=False).rules
 RULES_BY_CODE = {r.code: r for r in RULES}
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from losscheck.lint import chunks, engine
 from losscheck.lint.registry import load_registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RULES = [r for r in load_registry(plugins=False).rules if getattr(r, "default_enabled", True)]
 
 
@@ -181,7 +181,7 @@ def test_suppressions_apply_to_chunked_files(monkeypatch) -> None:
 
 # -- property: chunking only ever hides findings ------------------------------------------------
 
-from test_robust_fuzz import loss_programs  # noqa: E402  (the fuzz suite's program strategy)
+from loss_programs import loss_programs  # noqa: E402
 
 
 # Facts that span top-level statements, which a piece cannot see: which functions compile()

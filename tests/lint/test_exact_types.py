@@ -11,7 +11,7 @@ import libcst as cst
 
 from losscheck.lint import astutil, models
 
-SOURCES = sorted((Path(__file__).resolve().parents[1] / "losscheck").rglob("*.py"))
+SOURCES = sorted((Path(__file__).resolve().parents[2] / "losscheck").rglob("*.py"))
 EXACT = re.compile(r"\bis cst\.(\w+)")
 
 

@@ -12,7 +12,7 @@ import pytest
 from losscheck.lint import models
 from losscheck.lint.registry import load_registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RULES = load_registry(plugins=False).rules
 
 

@@ -15,7 +15,7 @@ from losscheck.lint.prefilter import Prefilter
 from losscheck.lint.registry import load_registry
 
 RULES = load_registry(plugins=False).rules
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_names_cover_the_finders():

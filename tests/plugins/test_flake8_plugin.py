@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_plugins_support import PLUGINS, pip_install_target, run_with
+from plugin_install import PLUGINS, pip_install_target, run_with
 
 pytest.importorskip("flake8")
 

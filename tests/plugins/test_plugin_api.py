@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_plugins_support import PLUGINS, pip_install_target, run_with
+from plugin_install import PLUGINS, pip_install_target, run_with
 
 LOSS_WITH_PRINT = "def my_loss(y_true, y_pred):\n    print(y_pred)\n    return (y_true - y_pred) ** 2\n"
 

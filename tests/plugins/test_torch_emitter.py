@@ -22,7 +22,7 @@ pytest.importorskip("losscheck_torch", reason="pip install -e plugins/torch")
 torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 
-EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "layouts").glob("*.json"))
+EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples", "layouts").glob("*.json"))
 TOL = dict(rtol=1e-5, atol=1e-5)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 

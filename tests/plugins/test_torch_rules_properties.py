@@ -119,7 +119,7 @@ def test_batch_indexing_verdict(index, evidence, extra):
     assert bool(_codes(source, "LTH104")) == (evidence != "none"), source
 
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "plugins" / "torch" / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "plugins" / "torch" / "examples"
 EXAMPLES = [(EXAMPLES_DIR / name).read_text() for name in ("buggy_torch_losses.py", "good_torch_losses.py")]
 TORCH_RULES = [r for r in BY_CODE.values() if r.origin == "losscheck-torch"]
 

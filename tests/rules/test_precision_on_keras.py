@@ -59,7 +59,7 @@ def test_the_keras_losses_are_actually_inspected() -> None:
     assert {"mean_squared_error", "binary_crossentropy", "categorical_crossentropy", "dice"} <= names
 
 
-LAYOUTS = sorted((pathlib.Path(__file__).resolve().parent.parent / "examples" / "layouts").glob("*.json"))
+LAYOUTS = sorted((pathlib.Path(__file__).resolve().parents[2] / "examples" / "layouts").glob("*.json"))
 
 
 @pytest.mark.skipif(not LAYOUTS, reason="no example layouts in this checkout")

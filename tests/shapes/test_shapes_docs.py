@@ -16,7 +16,7 @@ import pytest
 
 from losscheck.cli import main
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "shapes.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "shapes.md"
 MARKER = re.compile(r"<!-- (file|run): (.+?) -->\n```[a-z]*\n(.*?)```", re.DOTALL)
 
 

@@ -19,7 +19,7 @@ from losscheck.lint.context import FileContext
 from losscheck.lint.engine import lint_source
 from losscheck.lint.registry import load_registry
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RULES = load_registry(plugins=False).by_code()
 LCK401 = RULES["LCK401"]
 

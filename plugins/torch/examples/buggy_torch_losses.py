@@ -1,5 +1,5 @@
 """PyTorch loss code with the mistakes losscheck-torch finds. Each bad line ends with
-`# expect: CODE` (tests/test_plugins_rules.py checks exactly these findings, no more)."""
+`# expect: CODE` (tests/plugins/test_torch_rules.py checks exactly these findings, no more)."""
 
 import numpy as np
 import torch

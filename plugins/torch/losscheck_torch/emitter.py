@@ -9,7 +9,7 @@ It is built on the core's :class:`SourceEmitter`, so the slicing, masking and te
 are the very code the Keras emitter runs; this module only gives the PyTorch spelling of each
 op and helper. Formulas follow Keras 3's (TensorFlow backend) to the letter -- the same
 epsilon (1e-7) and clipping for probabilities, the same normalisation of categorical
-probabilities -- so both modules give the same numbers (tests/test_plugins_torch_emitter.py).
+probabilities -- so both modules give the same numbers (tests/plugins/test_torch_emitter.py).
 
 Adapted to PyTorch:
 - ``pack_targets`` returns a ``torch.Tensor`` (it accepts NumPy arrays or tensors);
