@@ -109,15 +109,24 @@ def _read_text(path: str) -> str | None:
         return None
 
 
+def _stdin(args: argparse.Namespace) -> Any:
+    """The ``stdin`` module when standard input is to be linted (``-``, ``--stdin-filename``),
+    else None: a run over files does not import it."""
+    if "-" not in (args.paths or []) and args.stdin_filename is None:
+        return None
+    from losscheck.lint import stdin
+
+    stdin.wanted(args)  # a usage error for `-` with other paths
+    return stdin
+
+
 def run_lint(args: argparse.Namespace) -> int:
     from losscheck.lint import runner
     from losscheck.lint.progress import for_stderr
     from losscheck.lint.reporters import ReportContext, render
 
-    from losscheck.lint import stdin
-
-    use_stdin = stdin.wanted(args)  # `-`: the config is found from --stdin-filename's path
-    paths = [args.stdin_filename or "."] if use_stdin else args.paths or ["."]
+    stdin = _stdin(args)
+    paths = [args.stdin_filename or "."] if stdin else args.paths or ["."]  # stdin: config from its name
     settings = _settings_from(args, paths)
     the_plan = runner.plan(settings, use_cache=not args.no_cache)
     for error in the_plan.manifest.plugin_errors if not args.quiet else ():
@@ -127,7 +136,7 @@ def run_lint(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     if args.unsafe_fixes and not (args.fix or args.diff):
         raise UserError("--unsafe-fixes needs --fix or --diff")
-    if use_stdin:
+    if stdin is not None:
         return stdin.run(args, the_plan)
     started = time.perf_counter()
     bar = for_stderr(sys.stderr, quiet=args.quiet)  # a counter, for runs over a second, on a terminal

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.py", "*.pyi", "*.ipynb")  # as config.DEFAULT_INCLUDE
+NOTEBOOK_SUFFIX = ".ipynb"
 _PYTHON_SHEBANG = re.compile(rb"#![^\n]*\bpython[0-9.]*\b")
 _PATTERN_ERRORS = (ValueError, TypeError, re.error)  # what pathspec raises for a pattern git would skip
 
@@ -227,6 +228,11 @@ def _kind(given: str, result: Discovery) -> str | None:
     # a pipe or a device could block the run or never end: not source files
     result.unreadable.append((given, "not a regular file or folder"))
     return None
+
+
+def is_notebook(path: str) -> bool:
+    """A Jupyter notebook, linted cell by cell (``notebook.py``); any other file is Python."""
+    return path.lower().endswith(NOTEBOOK_SUFFIX)
 
 
 def _lintable(includer: Excluder, path: str) -> bool:

@@ -8,7 +8,8 @@ a line and column of a cell: ``Notebook.to_cells`` turns findings into cell coor
 Jupyter and ruff count them; ``line`` is the line within that cell).
 
 nbformat (which imports jsonschema and traitlets: ~0.1 s) is imported only here, when a
-notebook has to be read; a run over Python files, or over cached notebooks, never imports it.
+notebook has to be read; a run over Python files, or over cached notebooks, never imports it,
+nor this module.
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from losscheck.lint import diagnostics
+from losscheck.lint.discover import is_notebook
 from losscheck.lint.finding import Edit, Finding, Fix
 from losscheck.lint.magics import Masked, mask
 
-SUFFIX = ".ipynb"
 SUPPORTED_VERSIONS = (3, 4)
 _PYTHON_NAMES = ("python", "python2", "python3", "ipython", "ipython2", "ipython3")
-
-
-def is_notebook(path: str) -> bool:
-    return path.lower().endswith(SUFFIX)
+__all__ = ["CodeCell", "Notebook", "NotebookError", "cell_sources", "decode", "is_notebook", "parse", "prepare"]
 
 
 class NotebookError(Exception):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from losscheck.lint import config as cfg
 from losscheck.lint import diagnostics, keras_target
@@ -23,12 +23,13 @@ from losscheck.lint.cache import (
     load_manifest,
     tool_key,
 )
-from losscheck.lint import notebook
-from losscheck.lint.discover import discover
-from losscheck.lint.notebook import Notebook
-from losscheck.lint.stdin import StdinFile, stdin_discovery
+from losscheck.lint.discover import discover, is_notebook
 from losscheck.lint.finding import Finding
 from losscheck.lint.prefilter import Prefilter
+
+if TYPE_CHECKING:  # notebooks and stdin are imported when there is one
+    from losscheck.lint.notebook import Notebook
+    from losscheck.lint.stdin import StdinFile
 
 # Below this much work, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 4
@@ -189,6 +190,8 @@ def run(
     its file name (``paths`` is not looked at; nothing is cached)."""
     settings = the_plan.settings
     if stdin is not None:
+        from losscheck.lint.stdin import stdin_discovery
+
         found, use_cache = stdin_discovery(stdin, settings), False
     else:
         found = discover(
@@ -222,8 +225,8 @@ def run(
             continue
         if keep_sources:
             result.sources[display] = data
-        is_notebook = notebook.is_notebook(path)
-        if b"\0" in data and not is_notebook:  # Python refuses the whole file, comments included
+        notebook = is_notebook(path)
+        if b"\0" in data and not notebook:  # Python refuses the whole file, comments included
             per_file[index] = [_nul_byte(data, display)]
             continue
         relpath = _relpath(path, settings.root)
@@ -237,8 +240,10 @@ def run(
                 per_file[index] = hit
                 result.cached += 1
                 continue
-        if is_notebook:  # after the cache: a cached notebook is not read again (nor nbformat imported)
-            prepared = notebook.prepare(data, display)
+        if notebook:  # after the cache: a cached notebook is not read again (nor nbformat imported)
+            from losscheck.lint.notebook import prepare
+
+            prepared = prepare(data, display)
             if isinstance(prepared, Finding):
                 per_file[index] = [prepared]
                 continue

@@ -27,7 +27,8 @@ class StdinFile:
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    """Is standard input to be linted? ``-`` alone, or ``--stdin-filename`` with no path."""
+    """Is standard input to be linted? ``-`` alone, or ``--stdin-filename`` with no path.
+    Raises a usage error for ``-`` among other paths."""
     paths = list(args.paths or [])
     name = getattr(args, "stdin_filename", None)
     if STDIN in paths and paths != [STDIN]:

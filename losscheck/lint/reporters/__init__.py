@@ -25,6 +25,18 @@ class ReportContext:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+def cell_place(f: Finding) -> str:
+    """``cell 3:2:12``: a notebook finding's cell, line in the cell and column."""
+    return f"cell {f.cell}:{f.line}:{f.column}"
+
+
+def location(f: Finding) -> str:
+    """``path:line:col``, or ``path:cell N:line:col`` for a notebook finding (as ruff prints)."""
+    if f.cell is not None:
+        return f"{f.path}:{cell_place(f)}"
+    return f"{f.path}:{f.line}:{f.column}"
+
+
 def render(fmt: str, findings: Sequence[Finding], ctx: ReportContext) -> str:
     if fmt == "full":
         from losscheck.lint.reporters.text import render_full as fn

@@ -3,33 +3,22 @@ column of the ``.ipynb`` file (its JSON text) for tools that show the file as st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from losscheck.lint.finding import Finding
-from losscheck.lint.reporters import ReportContext
+from losscheck.lint.reporters import ReportContext, cell_place, location
+
+__all__ = ["NotebookTexts", "cell_place", "location"]
 
 
-def cell_place(f: Finding) -> str:
-    """``cell 3:2:12`` (cell, line in the cell, column)."""
-    return f"cell {f.cell}:{f.line}:{f.column}"
-
-
-def location(f: Finding) -> str:
-    """``path:line:col``, or ``path:cell N:line:col`` for a notebook finding."""
-    if f.cell is not None:
-        return f"{f.path}:{cell_place(f)}"
-    return f"{f.path}:{f.line}:{f.column}"
-
-
-@dataclass
 class NotebookTexts:
-    """The notebooks' texts (through ``ctx.read_source``), read once per path."""
+    """The notebooks' texts (through ``ctx.read_source``), read once per path. A plain class:
+    every report imports this module, and a dataclass costs start-up time."""
 
-    ctx: ReportContext
-    _texts: dict[str, str | None] = field(default_factory=dict)
-    _sources: dict[str, dict[int, str]] = field(default_factory=dict)
-    _spans: dict[str, dict[int, Any]] = field(default_factory=dict)  # cell -> notebook_json.SourceSpan
+    def __init__(self, ctx: ReportContext) -> None:
+        self.ctx = ctx
+        self._texts: dict[str, str | None] = {}
+        self._sources: dict[str, dict[int, str]] = {}
+        self._spans: dict[str, dict[int, Any]] = {}  # cell -> notebook_json.SourceSpan
 
     def text(self, path: str) -> str | None:
         if path not in self._texts:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from losscheck.lint.finding import Finding
-from losscheck.lint.reporters import ReportContext
-from losscheck.lint.reporters.cells import NotebookTexts, location
+from losscheck.lint.reporters import ReportContext, location
 
 
 def headline(f: Finding) -> str:
@@ -77,9 +76,13 @@ def snippet(f: Finding, lines: list[str]) -> list[str]:
 def render_full(findings: Sequence[Finding], ctx: ReportContext) -> str:
     blocks: list[str] = []
     cache: dict[str, list[str]] = {}
-    notebooks = NotebookTexts(ctx)
+    notebooks = None
     for f in findings:
         if f.cell is not None:  # the lines of its cell, numbered within the cell
+            if notebooks is None:
+                from losscheck.lint.reporters.cells import NotebookTexts
+
+                notebooks = NotebookTexts(ctx)
             lines = notebooks.cell_lines(f.path, f.cell)
         else:
             if f.path not in cache:
