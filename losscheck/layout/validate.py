@@ -465,15 +465,6 @@ def _check_task(task: dict[str, Any], tpath: JsonPath, tasks_by_name: dict[str, 
                            "binary task (its y_true is the 0/1 gate)")
 
 
-def _get(obj: Any, rel: JsonPath) -> Any:
-    for part in rel:
-        try:
-            obj = obj[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return obj
-
-
 def _check_term_params(term: _RawTerm, canon: str, ttype: str, sparse: bool, units: int | None,
                        out: _Collector) -> None:
     p = term.params

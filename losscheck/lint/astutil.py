@@ -115,19 +115,6 @@ def get_arg(call: cst.Call, name: str | None, position: int | None = None) -> cs
     return None
 
 
-def has_star_args(call: cst.Call) -> bool:
-    return any(arg.star for arg in call.args)
-
-
-def positional_args(call: cst.Call) -> list[cst.BaseExpression]:
-    out: list[cst.BaseExpression] = []
-    for arg in call.args:
-        if arg.keyword is not None or arg.star:
-            break
-        out.append(arg.value)
-    return out
-
-
 def literal_int(expr: cst.BaseExpression | None) -> int | None:
     """``3`` or ``-1`` (also parenthesised), else None."""
     if isinstance(expr, cst.Integer):
@@ -229,10 +216,6 @@ def _read_names(expr: cst.CSTNode) -> list[cst.Name]:
         elif kind is cst.Name and id(node) not in skip:
             out.append(node)
     return out
-
-
-def function_body(fn: cst.FunctionDef | cst.Lambda) -> cst.CSTNode:
-    return fn.body
 
 
 def own_nodes(fn: cst.FunctionDef | cst.Lambda) -> Iterator[cst.CSTNode]:

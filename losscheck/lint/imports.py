@@ -92,9 +92,6 @@ class ImportMap:
         target = self.names.get(name)
         return None if target is None or target == _AMBIGUOUS else target
 
-    def is_ambiguous(self, name: str) -> bool:
-        return self.names.get(name) == _AMBIGUOUS
-
     def api(self, expr: cst.BaseExpression) -> "Api | None":
         qn = self.qualname(expr)
         return api(qn) if qn else None
@@ -216,9 +213,6 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     ("jax.numpy", "numpy"),  # same op names and axis semantics as NumPy
     ("numpy", "numpy"),
 )
-
-# Families whose calls operate on tensors with NumPy-like axis semantics.
-TENSOR_FAMILIES = frozenset({"tensorflow", "keras.ops", "keras.backend", "tf.keras.backend", "numpy"})
 
 
 @dataclass(frozen=True)

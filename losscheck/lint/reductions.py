@@ -436,11 +436,6 @@ class ReturnClassifier:
         return matches[0] if len(matches) == 1 else None
 
 
-def reduction_text(ctx: FileContext, reduction_call: cst.Call) -> str:
-    """``tf.reduce_mean(...)``: the callee as written, for messages."""
-    return f"{ctx.code_for(reduction_call.func)}(...)"
-
-
 # -- is axis 0 of this expression the batch? ---------------------------------------------------
 
 # ops whose result keeps the batch on axis 0 when their (first) tensor argument has it there

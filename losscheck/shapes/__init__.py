@@ -61,11 +61,6 @@ class ShapeFacts:
         value = self.values.get(node)
         return value.shape if isinstance(value, Tensor) else None
 
-    def axis0_of(self, node: cst.CSTNode) -> Dim | None:
-        """What axis 0 of ``node``'s value is (B, a size, ?), known even when its rank is not."""
-        value = self.values.get(node)
-        return value.axis0 if isinstance(value, Tensor) else None
-
     def return_shapes(self) -> list[Shape | None]:
         return [v.shape if isinstance(v, Tensor) else None for _, v in self.returns]
 

@@ -17,7 +17,6 @@ which silently gives ``(B, B)``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,11 +64,6 @@ def same_dim(a: Dim, b: Dim) -> bool:
     return a == b
 
 
-def certainly_different(a: Dim, b: Dim) -> bool:
-    """True only when ``a`` and ``b`` are certainly different sizes (two different integers)."""
-    return isinstance(a, int) and isinstance(b, int) and a != b
-
-
 @dataclass(frozen=True)
 class Shape:
     dims: tuple[Dim, ...]
@@ -91,9 +85,6 @@ class Shape:
 
     def __getitem__(self, i: int) -> Dim:
         return self.dims[i]
-
-    def is_concrete(self) -> bool:
-        return all(isinstance(d, int) for d in self.dims)
 
     def size(self) -> int | None:
         """The number of elements when every dimension is a known integer."""
@@ -180,7 +171,3 @@ def normalize_axis(axis: int, rank: int) -> int | None:
     if -rank <= axis < rank:
         return axis % rank if rank else None
     return None
-
-
-def format_dims(dims: Sequence[Dim]) -> str:
-    return str(Shape(tuple(dims)))

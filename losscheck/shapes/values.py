@@ -136,7 +136,3 @@ def tensor_shape(value: Value) -> Shape | None:
             return None
         return Shape((len(value.items),) + first.dims)  # type: ignore[union-attr]
     return None
-
-
-def is_tensorish(value: Value) -> bool:
-    return isinstance(value, Tensor)
