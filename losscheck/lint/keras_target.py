@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 CHOICES = ("auto", "2", "3")
 
 # Modules that Keras 2 (standalone 2.x, 2.13+'s keras.src, or tf-keras) has and Keras 3 does not
-# (checked against the installed Keras 3 by the test suite). `keras.wrappers`, `keras.legacy` and
+# (the keras.* ones checked against the installed Keras 3 by the test suite). `keras.wrappers`, `keras.legacy` and
 # `keras.optimizers.legacy` exist in Keras 3 too, so only their Keras 2-only submodules count.
 KERAS2_ONLY_MODULES: tuple[str, ...] = (
     "keras.engine", "keras.src.engine", "keras.layers.merge", "keras.layers.core", "keras.layers.convolutional",
@@ -45,6 +45,8 @@ KERAS2_ONLY_MODULES: tuple[str, ...] = (
     "keras.backend.load_backend", "keras.objectives", "keras.preprocessing.text", "keras.saving.hdf5_format",
     "keras.callbacks.tensorboard_v1", "keras.optimizers.optimizer_v2", "keras.premade", "keras.estimator",
     "keras.dtensor", "tf_keras",
+    # Keras 3 runs on TensorFlow, JAX or PyTorch: a Theano or CNTK import is Keras 2.3 or older
+    "theano", "cntk",
 )
 LEGACY_FLAG = "TF_USE_LEGACY_KERAS"
 
@@ -195,13 +197,23 @@ def _file_imports(path: str) -> Target:
     import libcst as cst
 
     from losscheck.lint.astutil import walk
+    from losscheck.lint.discover import is_notebook
     from losscheck.lint.engine import decode
 
+    unreadable = Target(DEFAULT.keras, "default", "the file could not be read or parsed: Keras 3 is assumed")
     try:
         with open(path, "rb") as fh:
-            module = cst.parse_module(decode(fh.read()))
+            data = fh.read()
+        if is_notebook(path):  # its cells' code, as the linter sees it
+            from losscheck.lint.notebook import prepare
+
+            prepared = prepare(data, path)
+            if not isinstance(prepared, tuple):
+                return unreadable
+            data = prepared[0]
+        module = cst.parse_module(decode(data))
     except (OSError, ValueError, cst.ParserSyntaxError, RecursionError):
-        return Target(DEFAULT.keras, "default", "the file could not be read or parsed: Keras 3 is assumed")
+        return unreadable
     return _from_imports(walk(module, into_nested=True))
 
 
