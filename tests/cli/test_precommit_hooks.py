@@ -10,6 +10,7 @@ older, and no package is downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -145,8 +146,19 @@ def test_hooks_run_through_pre_commit(tmp_path):
     assert bad.returncode == 1
     assert "train.py:1:8: LCK901 [unused-suppression]" in bad.stdout
 
-    # a stale generated module fails the gen-check hook (and it writes nothing)
+    # a staged notebook is linted too, in cell coordinates
     (work / "train.py").write_text("x = 1\n")
+    cell = {"cell_type": "code", "execution_count": None, "id": "a", "metadata": {}, "outputs": [], "source": ["x = 1  # noqa: LCK101"]}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (work / "nb.ipynb").write_text(json.dumps(notebook))
+    git(work, "add", "-A", env=env)
+    in_notebook = pre_commit()
+    assert in_notebook.returncode == 1, in_notebook.stdout
+    assert "nb.ipynb:cell 1:1:8: LCK901 [unused-suppression]" in in_notebook.stdout
+    cell["source"] = ["x = 1"]
+    (work / "nb.ipynb").write_text(json.dumps(notebook))
+
+    # a stale generated module fails the gen-check hook (and it writes nothing)
     (work / "heads.json").write_text(LAYOUT.replace('"units": 1}', '"units": 1, "weight": 0.5}'))
     module = (work / "heads_losses.py").read_text()
     stale = pre_commit()
