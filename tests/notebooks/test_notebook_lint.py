@@ -249,3 +249,11 @@ def test_the_example_notebook_has_its_one_planted_mistake():
     found = [line for line in proc.stdout.splitlines() if ": LCK" in line]
     assert proc.returncode == 1 and len(found) == 1, proc.stdout
     assert found[0].startswith("examples/notebooks/multitask_training.ipynb:cell 6:5:12: LCK101")
+
+
+def test_notebooks_in_worker_processes_keep_their_cells(tmp_path):
+    for i in range(5):
+        write(tmp_path / f"n{i}.ipynb", notebook(code(IMPORTS), markdown("m"), code("x = 1\n" * i + BATCH_MEAN)))
+    proc = run(tmp_path, "lint", "--no-cache", "--jobs", "2", "--format", "concise", ".")
+    heads = [line.split(" [")[0] for line in proc.stdout.splitlines() if ": LCK" in line]
+    assert heads == [f"n{i}.ipynb:cell 3:{i + 2}:12: LCK101" for i in range(5)], proc.stdout + proc.stderr
