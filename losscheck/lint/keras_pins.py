@@ -311,24 +311,28 @@ def environment_yml(path: str) -> list[Pin]:
 # -- one folder, then upward -------------------------------------------------------------------
 
 
-def _dependency_files(folder: str, names: Iterable[str]) -> list[tuple[str, str]]:
+_KINDS = {
+    "pyproject.toml": "pyproject", "setup.cfg": "setup.cfg", "setup.py": "setup.py", "Pipfile": "pipfile",
+    "environment.yml": "environment", "environment.yaml": "environment",
+}
+
+
+def _dependency_files(folder: str, names: list[str]) -> list[tuple[str, str]]:
     """(path, kind) of the dependency files in ``folder``, in a fixed order."""
     found: list[tuple[str, str]] = []
-    for name in sorted(names):
-        kind = {
-            "pyproject.toml": "pyproject", "setup.cfg": "setup.cfg", "setup.py": "setup.py", "Pipfile": "pipfile",
-            "environment.yml": "environment", "environment.yaml": "environment",
-        }.get(name)
+    for name in names:  # one pass, no sort: a folder such as site-packages holds thousands
+        kind = _KINDS.get(name)
         if kind is None and name.startswith("requirements") and name.endswith(".txt"):
             kind = "requirements"
         if kind is not None:
             found.append((os.path.join(folder, name), kind))
-    sub = os.path.join(folder, "requirements")
-    if "requirements" in names and os.path.isdir(sub):
+    found.sort()
+    if "requirements" in names:
+        sub = os.path.join(folder, "requirements")
         try:
             found += [(os.path.join(sub, n), "requirements") for n in sorted(os.listdir(sub)) if n.endswith(".txt")]
         except OSError:
-            pass
+            pass  # a file, or unreadable
     return found
 
 

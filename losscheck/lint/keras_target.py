@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ DEFAULT = Target("3", "default", "nothing decides: Keras 3 is assumed")
 def options_for(settings: Settings) -> dict[str, Any]:
     """What the runner hands rules as ``options["keras_target"]`` (once per run: the pins read by an
     earlier run in this process are forgotten, they may have been edited since)."""
+    _absolute.cache_clear()  # the working directory may have changed
     if "losscheck.lint.keras_pins" in sys.modules:
         sys.modules["losscheck.lint.keras_pins"].clear()
     return {
@@ -89,9 +91,8 @@ def pinned_target(path: str, options: Mapping[str, Any] | None) -> Target | None
         return decided
     from losscheck.lint import keras_pins
 
-    folder = os.path.dirname(os.path.abspath(path))
     stop = options.get("stop")
-    found = keras_pins.pinned(folder, os.path.abspath(stop) if stop else None)
+    found = keras_pins.pinned(_folder_of(path), os.path.abspath(stop) if stop else None)
     if found is None:
         return None
     return Target(found.keras, "pins", found.reason(os.path.relpath(found.path)))
@@ -101,18 +102,29 @@ def pinned_target(path: str, options: Mapping[str, Any] | None) -> Target | None
 READERS = frozenset({"LCK302"})
 
 
-def cache_salt(path: str, codes: Iterable[str], options: Mapping[str, Any] | None) -> str:
-    """What, beyond the file's bytes and the settings, decides its target: the dependency files
-    the pins are read from (by content). Empty when no rule reading the target runs on the file
-    or nothing outside the file can decide it."""
+def cache_salt(path: str, codes: Iterable[str], options: Mapping[str, Any] | None, data: bytes = b"keras") -> str:
+    """What, beyond the file's bytes and the settings, decides its findings' target: the
+    dependency files the pins are read from (by content). Empty when no rule reading the target
+    runs on the file, when the config decides, or when the file never names Keras (the rule then
+    reports nothing whatever the target)."""
     settings = (options or {}).get("keras_target")
-    if not settings or READERS.isdisjoint(codes) or configured(settings) or not settings.get("pins", True):
+    if not settings or b"keras" not in data or READERS.isdisjoint(codes):
+        return ""
+    if configured(settings) or not settings.get("pins", True):
         return ""
     from losscheck.lint import keras_pins
 
     stop = settings.get("stop")
-    folder = os.path.dirname(os.path.abspath(path))
-    return "keras-pins=" + keras_pins.fingerprint(folder, os.path.abspath(stop) if stop else None)
+    return "keras-pins=" + keras_pins.fingerprint(_folder_of(path), os.path.abspath(stop) if stop else None)
+
+
+@lru_cache(maxsize=4096)
+def _absolute(folder: str) -> str:
+    return os.path.abspath(folder)
+
+
+def _folder_of(path: str) -> str:
+    return _absolute(os.path.dirname(path))  # once per folder: abspath normalises, which costs
 
 
 # -- the file's imports ---------------------------------------------------------------------------

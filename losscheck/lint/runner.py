@@ -232,7 +232,7 @@ def run(
         relpath = _relpath(path, settings.root)
         rules = cfg.per_file_rules(the_plan.enabled, relpath, settings.per_file_ignores)
         codes = tuple(r.code for r in rules)
-        salt = keras_target.cache_salt(path, codes, the_plan.options) if cache.enabled else ""  # pins
+        salt = keras_target.cache_salt(path, codes, the_plan.options, data) if cache.enabled else ""  # pins
         key = cache.key(relpath, codes, data, salt) if cache.enabled else None
         if key is not None:
             hit = cache.get(key, display)
