@@ -1,9 +1,10 @@
-"""Shared machinery of the built-in emitters: one module layout, two dialects of tensor ops.
+"""Shared machinery of the built-in emitters: one module layout, dialects of tensor ops.
 
 The generated module is: header and slice table; imports; small ``_lc_*`` helpers (only
 the ones used); one function per task and one per output; the ``LOSSES``,
 ``LOSS_WEIGHTS`` and ``TASK_LOSSES`` dicts; ``pack_targets`` (NumPy). A subclass gives
-its dialect: how to spell each op, the helpers' source, and the registration decorator.
+its dialect: how to spell each op (:func:`spell_ops`), the files its helpers are copied
+from (``HELPER_FILES``, see :mod:`losscheck.gen.helpers`), and the registration decorator.
 
 Generated-code conventions, chosen so ``losscheck lint`` finds nothing to say:
 no integer index on the batch axis, every reduction names its non-batch axes, masks
@@ -14,25 +15,53 @@ helpers take ``truth``/``pred`` (they are not loss functions themselves).
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 
 from losscheck.gen.emitter import header_lines, num
+from losscheck.gen.emitters._copy import Helper, function_text, helpers_in
+from losscheck.gen.helpers import COMMON
 from losscheck.gen.plan import OutputPlan, Plan, TaskPlan, TermPlan
 
-_LN2 = "0.6931471805599453"  # log(2), for log_cosh
-
-# Helpers whose text is the same for every framework (they only read ``tensor.shape``).
-SHARED_HELPERS = {
-    "_lc_check": '''def _lc_check(truth, pred, output, rank, true_channels, pred_channels, channel_axis):
-    """Fail when the model's tensors do not fit the layout (at trace time, naming the output)."""
-    for role, tensor, channels in (("y_true", truth, true_channels), ("y_pred", pred, pred_channels)):
-        shape = tuple(tensor.shape)
-        if len(shape) != rank or shape[channel_axis] not in (None, channels):
-            raise ValueError(
-                f"output {output!r}: {role} has shape {shape}, but the layout expects rank {rank} "
-                f"with {channels} channels on axis {channel_axis}"
-            )''',
+# The ops task functions call: op -> (the function's usual name, its arguments). {0}, {1}...
+# are argument expressions, {axis} the framework's axis keyword, {sum} its sum function.
+_CALLS: dict[str, tuple[str, str]] = {
+    "cast": ("cast", "{0}, {1}"),
+    "transpose": ("transpose", "{0}, {1}"),
+    "equal": ("equal", "{0}, {1}"),
+    "not_equal": ("not_equal", "{0}, {1}"),
+    "logical_not": ("logical_not", "{0}"),
+    "logical_and": ("logical_and", "{0}, {1}"),
+    "any_last": ("any", "{0}, {axis}=-1"),
+    "where": ("where", "{0}, {1}, {2}"),
+    "mean": ("mean", "{0}, {axis}={1}"),
+    "take_last": ("take", "{0}, {1}, {axis}=-1"),
+    "sigmoid": ("sigmoid", "{0}"),
+    "softmax_last": ("softmax", "{0}, {axis}=-1"),
+    "zeros_per_example": ("zeros_like", "{sum}(y_pred, {axis}={1})"),
 }
+
+
+def spell_ops(namespace: str, *, axis: str = "axis", renamed: Mapping[str, str | None] | None = None,
+              spelled: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An emitter's op table: op name -> format string of its call.
+
+    Every op of ``_CALLS`` is ``namespace.function(arguments)`` with the axis keyword ``axis``;
+    ``renamed`` maps a usual function name to the framework's (None: the op is left out, and
+    the emitter does without it), and ``spelled`` gives ops that are not such a call.
+    """
+    renamed = renamed or {}
+    table = {}
+    for op, (function, arguments) in _CALLS.items():
+        name = renamed.get(function, function)
+        if name is None:
+            continue
+        total = renamed.get("sum") or "sum"
+        arguments = arguments.replace("{axis}", axis).replace("{sum}", f"{namespace}.{total}")
+        table[op] = f"{namespace}.{name}({arguments})"
+    table.update(spelled or {})
+    return table
 
 
 def _docstring(text: str, indent: str = "    ") -> str:
@@ -46,13 +75,30 @@ def _docstring(text: str, indent: str = "    ") -> str:
 class SourceEmitter:
     framework: ClassVar[str]
     imports: ClassVar[tuple[str, ...]]
-    # op name -> format string; {0}, {1}... are argument expressions
+    # op name -> format string; {0}, {1}... are argument expressions (see spell_ops)
     OPS: ClassVar[dict[str, str]]
-    # helper name -> source (each a complete "def" block)
-    HELPERS: ClassVar[dict[str, str]]
+    # the files whose ``_lc`` functions are copied into generated modules, in the order the
+    # module holds them; a name is defined in one file only
+    HELPER_FILES: ClassVar[tuple[Path, ...]]
+    # how to use the module, in its docstring
+    USAGE: ClassVar[str] = (
+        "Use: ``model.compile(loss=LOSSES, loss_weights=LOSS_WEIGHTS)``, then\n"
+        "``model.fit(x, {name: pack_targets(name, targets) for name in LOSSES})``.\n"
+        "Every loss returns one value per example, shape (batch,): Keras applies\n"
+        "sample_weight and the batch mean.\n"
+    )
 
     def register_decorator(self, package: str) -> str:
         raise NotImplementedError
+
+    def register_statement(self, package: str) -> str:
+        """The statement that defines ``_lc_register``, the decorator of every loss function."""
+        return f"_lc_register = {self.register_decorator(package)}"
+
+    @property
+    def helpers(self) -> Mapping[str, Helper]:
+        """Every helper this emitter can copy in, in module order."""
+        return helpers_in(self.HELPER_FILES)
 
     def op(self, name: str, *args: str) -> str:
         return self.OPS[name].format(*args)
@@ -65,17 +111,13 @@ class SourceEmitter:
             for task in output.tasks:
                 bodies.append(self.task_function(output, task))
             bodies.append(self.output_function(output))
-        helpers = [self.HELPERS[name] for name in sorted(self._used, key=list(self.HELPERS).index)]
+        helpers = [helper.text for name, helper in self.helpers.items() if name in self._used]
         parts = [
             "\n".join(header_lines(plan)),
             f'"""Per-example loss functions for the output layout {plan.layout_name} (generated by losscheck).\n\n'
-            "Use: ``model.compile(loss=LOSSES, loss_weights=LOSS_WEIGHTS)``, then\n"
-            "``model.fit(x, {name: pack_targets(name, targets) for name in LOSSES})``.\n"
-            'Every loss returns one value per example, shape (batch,): Keras applies\n'
-            "sample_weight and the batch mean.\n"
-            '"""',
+            f'{self.USAGE}"""',
             "\n".join(self.imports),
-            f"_lc_register = {self.register_decorator(plan.registry_package)}",
+            self.register_statement(plan.registry_package),
             *helpers,
             *bodies,
             self.tables(plan),
@@ -84,7 +126,13 @@ class SourceEmitter:
         return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
     def use(self, helper: str) -> str:
-        self._used[helper] = None
+        """Name a helper in generated code: it, and the helpers it calls, are copied in."""
+        if helper not in self._used:
+            if helper not in self.helpers:  # an emitter bug: say where the helper should be
+                raise KeyError(f"no helper {helper!r} in {', '.join(p.name for p in self.HELPER_FILES)}")
+            self._used[helper] = None
+            for other in self.helpers[helper].needs:
+                self.use(other)
         return helper
 
     # -- slicing -------------------------------------------------------------------------
@@ -241,40 +289,5 @@ class SourceEmitter:
             rows.append(f"    {o.name!r}: ({o.channel_axis}, {tuple(o.spatial)!r}, ({cols},)),\n")
         table = "# output -> (channel axis, spatial shape, ((task, y_true channels), ...))\n" \
                 "_lc_packing = {\n" + "".join(rows) + "}"
-        return table + "\n\n\n" + _PACK_TARGETS
+        return table + "\n\n\n" + function_text(COMMON, "pack_targets")
 
-
-_PACK_TARGETS = '''def pack_targets(output, targets, dtype="float32"):
-    """Pack one output's per-task targets into its ``y_true`` (a NumPy array).
-
-    ``targets`` maps each task name of ``output`` to an array of shape (B, *spatial, c),
-    channels last, or (B, *spatial) when the task has one y_true channel (binary tasks,
-    sparse class indices). The result is laid out like the output (channels first when
-    its channel axis is 1).
-    """
-    if output not in _lc_packing:
-        raise ValueError(f"unknown output {output!r}; this module has {sorted(_lc_packing)}")
-    channel_axis, spatial, columns = _lc_packing[output]
-    names = [name for name, _ in columns]
-    missing = [name for name in names if name not in targets]
-    unknown = sorted(str(name) for name in targets if name not in names)
-    if missing or unknown:
-        raise ValueError(f"output {output!r} needs targets for {names}; missing {missing}, unknown {unknown}")
-    parts = []
-    for name, channels in columns:
-        part = np.asarray(targets[name], dtype=dtype)
-        if channels == 1 and part.ndim == len(spatial) + 1:
-            part = part[..., None]
-        wanted = ("B", *[s if s is not None else "?" for s in spatial], channels)
-        if part.ndim != len(wanted) or part.shape[-1] != channels or any(
-            s is not None and d != s for d, s in zip(part.shape[1:-1], spatial)
-        ):
-            raise ValueError(f"target {output}.{name} has shape {part.shape}; expected {wanted} (channels last)")
-        parts.append(part)
-    batch = {part.shape[0] for part in parts}
-    if len(batch) != 1:
-        raise ValueError(f"targets of output {output!r} disagree on the batch size: {sorted(batch)}")
-    packed = np.concatenate(parts, axis=-1)
-    if channel_axis == 1:
-        packed = np.moveaxis(packed, -1, 1)
-    return packed'''

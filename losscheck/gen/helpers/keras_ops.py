@@ -1,0 +1,88 @@
+"""Keras 3 functions of generated loss modules: ``keras.ops`` only, so they run on every backend.
+
+Each term function returns one value per position, the channels (last axis) reduced, exactly
+as the Keras 3 loss of the same name does with ``reduction=None``; the generated task function
+masks and averages those values. Copied verbatim into generated modules (see the package
+docstring).
+"""
+
+import keras
+from keras import ops
+
+
+def _lc_masked_mean(loss, mask, axes):
+    """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where none counts."""
+    return ops.sum(loss * mask, axis=axes) / ops.maximum(ops.sum(mask, axis=axes), 1.0)
+
+
+def _lc_mean_squared_error(truth, pred):
+    """``keras.losses.mean_squared_error``: mean squared error over the last axis."""
+    return ops.mean(ops.square(truth - pred), axis=-1)
+
+
+def _lc_mean_absolute_error(truth, pred):
+    """``keras.losses.mean_absolute_error``: mean absolute error over the last axis."""
+    return ops.mean(ops.abs(truth - pred), axis=-1)
+
+
+def _lc_huber(truth, pred, delta):
+    """``keras.losses.huber``: quadratic up to ``delta``, linear beyond, mean over the last axis."""
+    error = pred - truth
+    abs_error = ops.abs(error)
+    quadratic = 0.5 * ops.square(error)
+    linear = delta * abs_error - 0.5 * delta * delta
+    return ops.mean(ops.where(abs_error <= delta, quadratic, linear), axis=-1)
+
+
+def _lc_log_cosh(truth, pred):
+    """``keras.losses.log_cosh``, in its overflow-free form: x + softplus(-2x) - log(2)."""
+    error = pred - truth
+    return ops.mean(error + ops.softplus(-2.0 * error) - 0.6931471805599453, axis=-1)
+
+
+def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
+    """``keras.losses.binary_crossentropy``; with ``pos_weight``, elements whose target is 1
+    weigh ``pos_weight`` before the mean over the last axis."""
+    elements = ops.binary_crossentropy(truth, pred, from_logits=from_logits)
+    if pos_weight is not None:
+        elements = elements * (truth * pos_weight + (1.0 - truth))
+    return ops.mean(elements, axis=-1)
+
+
+def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
+    """``keras.losses.binary_focal_crossentropy``; ``alpha=None`` is ``apply_class_balancing=False``."""
+    if from_logits:
+        pred = ops.sigmoid(pred)
+    bce = ops.binary_crossentropy(truth, pred, from_logits=False)
+    p_t = truth * pred + (1.0 - truth) * (1.0 - pred)
+    focal = ops.power(1.0 - p_t, gamma) * bce
+    if alpha is not None:
+        focal = (truth * alpha + (1.0 - truth) * (1.0 - alpha)) * focal
+    return ops.mean(focal, axis=-1)
+
+
+def _lc_categorical_crossentropy(truth, pred, from_logits):
+    """``keras.losses.categorical_crossentropy`` over the last axis (one-hot or soft targets)."""
+    return ops.categorical_crossentropy(truth, pred, from_logits=from_logits, axis=-1)
+
+
+def _lc_sparse_categorical_crossentropy(index, pred, from_logits):
+    """``keras.losses.sparse_categorical_crossentropy``; ``index`` holds the class in its one channel."""
+    # the float index goes in as it is: the backend casts it to its own integer type once
+    return ops.sparse_categorical_crossentropy(index[..., 0], pred, from_logits=from_logits, axis=-1)
+
+
+def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
+    """``keras.losses.categorical_focal_crossentropy`` over the last axis."""
+    if from_logits:
+        pred = ops.softmax(pred, axis=-1)
+    epsilon = keras.config.epsilon()
+    pred = ops.clip(pred / ops.sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon)
+    return ops.sum(alpha * ops.power(1.0 - pred, gamma) * (-truth * ops.log(pred)), axis=-1)
+
+
+def _lc_dice(truth, pred, axes):
+    """``keras.losses.dice`` per example: 1 - 2 |truth * pred| / (|truth| + |pred|) over ``axes``."""
+    overlap = ops.sum(truth * pred, axis=axes)
+    total = ops.sum(truth, axis=axes) + ops.sum(pred, axis=axes) + keras.config.epsilon()
+    return 1.0 - 2.0 * overlap / total
