@@ -17,6 +17,7 @@ no fix.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -112,7 +113,8 @@ def _template(ctx: FileContext, entry: BackendFunction, call: cst.Call, bound: d
     matches = list(_PLACEHOLDER.finditer(template))
     order = [m.group(1) for m in matches]
     wrap = {name: any(not _whole_argument(template, m) for m in matches if m.group(1) == name) for name in bound}
-    if order and order == [_param_of(bound, a) for a in call.args] and not any(getattr(a.value, "lpar", ()) for a in call.args):
+    in_call_order = order == [_param_of(bound, a) for a in call.args]
+    if order and in_call_order and not any(getattr(a.value, "lpar", ()) for a in call.args):
         return _around_arguments(ctx, call, [bound[n] for n in order], _PLACEHOLDER.split(template)[0::2],
                                  [wrap[n] for n in order])
     for name, arg in bound.items():
@@ -140,7 +142,7 @@ def _around_arguments(
     opens = ["(" if w and not _atomic(a.value) else "" for a, w in zip(args, wrap)]
     closes = [")" if o else "" for o in opens]
     gaps = [(where.start.line, where.start.column, spans[0].start.line, spans[0].start.column)]
-    gaps += [(a.end.line, a.end.column, b.start.line, b.start.column) for a, b in zip(spans, spans[1:])]
+    gaps += [(a.end.line, a.end.column, b.start.line, b.start.column) for a, b in pairwise(spans)]
     gaps.append((spans[-1].end.line, spans[-1].end.column, where.end.line, where.end.column))
     source_lines = ctx.__dict__.get("_losscheck_lines")
     if source_lines is None:

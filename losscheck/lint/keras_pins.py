@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 KERAS = "keras"
@@ -42,9 +42,10 @@ _KERAS_LINES: tuple[Lines, Lines] = (((1, 0, 3), (2, 0, 16)), ((3, 0, 60), (4, 0
 _TF_LINES: tuple[Lines, Lines] = (((1, 0, 16), (2, 0, 16)), ((2, 16, 80), (3, 0, 1)))  # 2.16: Keras 3
 
 
-@lru_cache(maxsize=None)
+@cache
 def _versions(lines: Lines) -> tuple[str, ...]:
     return tuple(f"{a}.{b}.{c}" for a, first, end in lines for b in range(first, end) for c in _PATCHES)
+
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _SPEC = r"(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"

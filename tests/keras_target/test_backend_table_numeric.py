@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from losscheck.lint.api.keras_backend import KERAS3_BACKEND, OUTSIDE_LOSS_CODE, REMOVED, BackendFunction, Check
+from losscheck.lint.api.keras_backend import (
+    KERAS3_BACKEND,
+    OUTSIDE_LOSS_CODE,
+    REMOVED,
+    BackendFunction,
+    Check,
+)
 from losscheck.lint.engine import lint_source
 from losscheck.lint.fix import apply_fixes
 from losscheck.lint.keras_target import KERAS2_ONLY_MODULES
@@ -67,7 +72,10 @@ def inputs(env: Env, variant: str) -> dict[str, Any]:
     a3 = rng.normal(size=(2, 3, 4)) if variant == "random" else np.full((2, 3, 4), x.flat[0])
     b3 = rng.normal(size=(2, 4, 5)) if variant == "random" else np.full((2, 4, 5), y.flat[0])
     probs = rng.dirichlet(np.ones(5), size=(2, 6)) if variant == "random" else np.full((2, 6, 5), p.flat[0])
-    f32 = lambda a: tf.constant(a, dtype="float32")  # noqa: E731
+
+    def f32(a: Any) -> Any:
+        return tf.constant(a, dtype="float32")
+
     return {
         "x": f32(x), "y": f32(y), "p": f32(p), "t": f32(t), "logits": f32(logits),
         "t1h": f32(np.eye(3)[labels]) if variant != "zeros" else f32(np.zeros(shape)),
@@ -99,7 +107,7 @@ def keras3_code(check: Check) -> str:
 
 def evaluate(env: Env, code: str, names: dict[str, Any], keras2: bool) -> Any:
     scope = {"K": env.tf_keras.backend if keras2 else env.keras.backend, "keras": env.keras, **names}
-    return eval(code, scope)  # noqa: S307 - the table's own expressions
+    return eval(code, scope)  # the table's own expressions
 
 
 def as_array(env: Env, value: Any) -> Any:
@@ -136,7 +144,6 @@ def compare(env: Env, a: Any, b: Any) -> tuple[bool, float, str]:
 
 def compare_distribution(env: Env, a: Any, b: Any) -> tuple[bool, str]:
     """Same shape, dtype, mean and standard deviation (random draws); the values themselves differ."""
-    np = env.np
     a, b = as_array(env, a).astype("float64"), as_array(env, b).astype("float64")
     if a.shape != b.shape:
         return False, f"shape {a.shape} vs {b.shape}"

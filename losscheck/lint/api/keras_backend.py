@@ -82,7 +82,9 @@ class BackendFunction(NamedTuple):
         return param
 
 
-def _op(name: str, params: tuple[str, ...] = ("x",), *checks: str, to: str | None = None, **kw: object) -> BackendFunction:
+def _op(
+    name: str, params: tuple[str, ...] = ("x",), *checks: str, to: str | None = None, **kw: object
+) -> BackendFunction:
     """A rename to ``keras.ops.<to or name>``, checked on ``checks`` (Keras 2 expressions)."""
     target = f"keras.ops.{to or name}"
     return BackendFunction(
@@ -120,7 +122,8 @@ _ENTRIES: tuple[BackendFunction, ...] = (
         replacement="keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)", fix="keras.ops.clip(0.2 * {x} + 0.5, 0.0, 1.0)",
         note="`keras.ops.hard_sigmoid` is another function: clip(x / 6 + 0.5, 0, 1), not clip(0.2 x + 0.5, 0, 1)."),
     _op("relu", ("x",), "K.relu(x)",
-        note="With alpha, max_value or threshold there is no fix: use keras.ops.leaky_relu, keras.ops.relu6 or keras.ops.clip."),
+        note="With alpha, max_value or threshold there is no fix: use keras.ops.leaky_relu, keras.ops.relu6 "
+        "or keras.ops.clip."),
     _op("elu", ("x", "alpha"), "K.elu(x)", "K.elu(x, 0.5)"),
     _op("softmax", ("x", "axis"), "K.softmax(x)", "K.softmax(x, axis=0)"),
     _op("pow", ("x:x1", "a:x2"), "K.pow(p, 2.0)", "K.pow(x, 3)", to="power"),
@@ -165,7 +168,8 @@ _ENTRIES: tuple[BackendFunction, ...] = (
     _op("stack", ("x", "axis"), "K.stack([x, y])", "K.stack([x, y], axis=-1)"),
     _op("expand_dims", ("x", "axis"), "K.expand_dims(x)", "K.expand_dims(x, 0)", defaults=(("axis", "-1"),)),
     _op("squeeze", ("x", "axis"), "K.squeeze(K.expand_dims(x), -1)", "K.squeeze(a3[:, :1], axis=1)"),
-    _op("reshape", ("x", "shape:newshape"), "K.reshape(x, (-1,))", "K.reshape(x, (3, 4))", "K.reshape(x, shape=(2, 6))"),
+    _op("reshape", ("x", "shape:newshape"), "K.reshape(x, (-1,))", "K.reshape(x, (3, 4))",
+        "K.reshape(x, shape=(2, 6))"),
     _op("transpose", ("x",), "K.transpose(x)", "K.transpose(a3)"),
     _op("permute_dimensions", ("x", "pattern:axes"), "K.permute_dimensions(a3, (0, 2, 1))", to="transpose"),
     _op("tile", ("x", "n:repeats"), "K.tile(x, (2, 1))", "K.tile(x, [1, 3])",
@@ -227,7 +231,8 @@ _ENTRIES: tuple[BackendFunction, ...] = (
         safe=False,
         why=_EPS_BOUNDS,
         checks=(Check("K.binary_focal_crossentropy(t, p)",
-                      "keras.ops.power(1.0 - (t * p + (1 - t) * (1 - p)), 2.0) * keras.ops.binary_crossentropy(t, p)"),),
+                      "keras.ops.power(1.0 - (t * p + (1 - t) * (1 - p)), 2.0)"
+                      " * keras.ops.binary_crossentropy(t, p)"),),
     ),
     _op("categorical_focal_crossentropy",
         ("target:y_true", "output:y_pred", "alpha", "gamma", "from_logits", "axis"),
@@ -245,7 +250,8 @@ _ENTRIES: tuple[BackendFunction, ...] = (
         note="Keras 2's blank label is the last class, keras.ops.ctc_loss's is `mask_index` (default 0).",
     ),
     # -- casts, dtypes, shapes ----------------------------------------------------------------
-    _op("cast", ("x", "dtype"), "K.cast(x > 0, 'float32')", "K.cast(x * 3.0, 'int32')", "K.cast(labels, dtype='float32')"),
+    _op("cast", ("x", "dtype"), "K.cast(x > 0, 'float32')", "K.cast(x * 3.0, 'int32')",
+        "K.cast(labels, dtype='float32')"),
     _op("cast_to_floatx", ("x",), "K.cast_to_floatx(labels)", "K.cast_to_floatx(cond)",
         replacement="keras.ops.cast(x, keras.config.floatx())", fix="keras.ops.cast({x}, keras.config.floatx())"),
     _op("int_shape", ("x",), "K.int_shape(x)", "K.int_shape(a3)", replacement="x.shape", fix="{x}.shape",
@@ -264,7 +270,8 @@ _ENTRIES: tuple[BackendFunction, ...] = (
     _op("ones_like", ("x", "dtype"), "K.ones_like(x)", "K.ones_like(labels)"),
     _op("eye", ("size:N", "dtype"), "K.eye(3)", "K.eye(4, dtype='int32')", positional=1),
     _op("arange", ("start", "stop", "step", "dtype"), "K.arange(5)", "K.arange(1, 7, 2)", "K.arange(0.0, 1.0, 0.25)"),
-    _op("constant", ("value", "dtype"), "K.constant([1, 2, 3])", "K.constant(0.5)", "K.constant([[1, 2]], dtype='int32')",
+    _op("constant", ("value", "dtype"), "K.constant([1, 2, 3])", "K.constant(0.5)",
+        "K.constant([[1, 2]], dtype='int32')",
         replacement="keras.ops.convert_to_tensor(value, dtype=keras.config.floatx())",
         fix="keras.ops.convert_to_tensor({value}, dtype={dtype})", defaults=(("dtype", "keras.config.floatx()"),)),
     _op("variable", ("value", "dtype"), "K.variable([[1.0, 2.0], [3.0, 4.0]])", "K.variable([1, 2, 3])",
@@ -274,7 +281,8 @@ _ENTRIES: tuple[BackendFunction, ...] = (
     _op("eval", ("x",), "K.eval(x)", to="convert_to_numpy"),
     # -- metrics and functional helpers -------------------------------------------------------
     _op("in_top_k", ("predictions", "targets", "k"), "K.in_top_k(p, labels, 1)", "K.in_top_k(p, labels, 2)",
-        replacement="keras.ops.in_top_k(targets, predictions, k)", fix="keras.ops.in_top_k({targets}, {predictions}, {k})"),
+        replacement="keras.ops.in_top_k(targets, predictions, k)",
+        fix="keras.ops.in_top_k({targets}, {predictions}, {k})"),
     _op("map_fn", ("fn:f", "elems:xs"), "K.map_fn(lambda row: row * 2.0, x)", to="map",
         note="Keras 2's `dtype` and `name` arguments: no fix."),
     # -- random numbers (same distribution, other draws) --------------------------------------
@@ -332,4 +340,3 @@ OUTSIDE_LOSS_CODE: dict[str, str] = {
                      "manual_variable_initialization", "reset_uids", "is_sparse", "to_dense", "experimental"),
                     ""),  # graph and session code: no Keras 3 counterpart
 }
-
