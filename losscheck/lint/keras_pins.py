@@ -232,11 +232,13 @@ def _toml(path: str) -> dict | None:
     text = _read(path)
     if text is None:
         return None
-    import tomllib
-
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: read no TOML rather than fail
+        return None
     try:
         return tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+    except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return None  # not ours to judge: a broken file decides nothing
 
 

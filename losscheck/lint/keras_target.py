@@ -196,6 +196,10 @@ def describe(paths: Iterable[str], settings: Settings, *, where: str) -> list[di
         respect_gitignore=settings.respect_gitignore,
         force_exclude=settings.force_exclude,
     )
+    if found.missing:
+        from losscheck.errors import UserError
+
+        raise UserError("no such file or directory", found.missing[0])
     options = options_for(settings)
     rows = []
     for path in found.files:

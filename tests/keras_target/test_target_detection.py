@@ -281,6 +281,8 @@ def test_show_targets(tmp_path: Path) -> None:
     rows = json.loads(losscheck("config", "--show-targets", "--format", "json", "--target-keras", "3", ".",
                                 cwd=tmp_path).stdout)
     assert {r["target"] for r in rows} == {"3"} and rows[0]["reason"] == 'target-keras = "3" (--target-keras)'
+    missing = losscheck("config", "--show-targets", "nope.py", cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.py: no such file or directory" in missing.stderr
 
 
 def test_lint_target_keras_option(tmp_path: Path) -> None:
