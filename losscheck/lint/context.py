@@ -4,7 +4,8 @@ Pipeline position: discover -> parse -> **FileContext** (facts) -> rules -> find
 
 - ``imports``: what each local name really is (``K`` -> ``keras.backend``), see ``imports.py``.
 - ``functions``: the loss and metric functions found in the file, see ``finder.py``.
-- ``position(node)``: the node's source range (libcst ``PositionProvider``, resolved on first use).
+- ``position(node)``: the node's source range, as libcst's ``PositionProvider`` gives it, computed
+  for the reported node's statement only (``positions.py``).
 - ``scopes``: libcst ``ScopeProvider`` results, resolved only when a rule asks (it is the
   expensive one: ~1.3 kLOC/s).
 - ``shapes(fn)``: inferred tensor shapes for one loss function, see ``losscheck.shapes``.
@@ -17,12 +18,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, ScopeProvider
+from libcst.metadata import CodeRange, MetadataWrapper, ScopeProvider
 
 from losscheck.lint.finding import Finding, Fix
 
 if TYPE_CHECKING:
     from losscheck.lint.imports import ImportMap
+    from losscheck.lint.positions import Locator
     from losscheck.lint.rule import Rule
     from losscheck.shapes import ShapeFacts
 
@@ -64,11 +66,15 @@ class FileContext:
         return MetadataWrapper(self.module, unsafe_skip_copy=True)
 
     @cached_property
-    def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        return self.wrapper.resolve(PositionProvider)
+    def _locator(self) -> "Locator":
+        from losscheck.lint.positions import Locator
+
+        return Locator(self)
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        return self._positions[node]
+        """``node``'s range as libcst's ``PositionProvider`` gives it, computed for the statement
+        that holds it only (positions.py)."""
+        return self._locator.position(node)
 
     @cached_property
     def scopes(self) -> Mapping[cst.CSTNode, Any]:

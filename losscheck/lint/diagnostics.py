@@ -59,7 +59,21 @@ SYNTAX_ERROR = Diagnostic(
     "def loss(y_true, y_pred):\n    return y_pred\n```",
 )
 
-DIAGNOSTICS: tuple[Diagnostic, ...] = (INTERNAL_ERROR, UNREADABLE_FILE, SYNTAX_ERROR)
+TOO_COMPLEX = Diagnostic(
+    "LCK996",
+    "too-complex",
+    "The file is too large or too deeply nested to check safely.",
+    "## What it does\nReports a file that losscheck does not hand to its parser because one statement is\n"
+    "too large (over 1 MB) or nested too deeply (chains of hundreds of attribute accesses, calls,\n"
+    "subscripts, unary operators, lambdas or conditional expressions), at the place where the limit\n"
+    "is passed. The other files are still checked.\n\n## Why is this bad?\nParsing such a statement "
+    "would take minutes or gigabytes of memory, or crash the parser.\n\n## Example\n"
+    "Generated code: a 5 MB literal on one line, or `x.a.a.a...` repeated thousands of times.\n\n"
+    "## Use instead\nSplit the statement, load large data from a file, or exclude generated files "
+    "(`extend-exclude`).",
+)
+
+DIAGNOSTICS: tuple[Diagnostic, ...] = (TOO_COMPLEX, INTERNAL_ERROR, UNREADABLE_FILE, SYNTAX_ERROR)
 DIAGNOSTIC_CODES = frozenset(d.code for d in DIAGNOSTICS)
 
 

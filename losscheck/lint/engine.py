@@ -3,22 +3,32 @@
 Pipeline position: discover -> prefilter -> **engine** -> cache -> reporters.
 
 Nothing here stops a run: bad syntax becomes LCK999, undecodable bytes LCK998, a crashing
-rule LCK997 naming the rule (its other findings for the file are dropped, other rules run).
-libcst is imported on first parse only, so files the pre-filter rejects never pay for it.
+rule LCK997 naming the rule (its other findings for the file are dropped, other rules run), a
+statement too large or too deeply nested to parse safely LCK996 (``guard.py`` decides that from
+the text, before libcst sees it). libcst is imported on first parse only, so files the pre-filter
+rejects never pay for it.
+
+The per-file work runs on a thread with a large stack and a high recursion limit: libcst's parser
+and code generator, and some of the walks over its trees, recurse once per nesting level, and the
+statements the guard lets through (a 20,000-term sum rebuilt from a flat parse) are that deep.
 """
 
 from __future__ import annotations
 
 import ast
 import io
+import sys
+import threading
 import tokenize
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from losscheck.lint import chunks, diagnostics, suppress
+from losscheck.lint import chunks, diagnostics, guard, suppress
 from losscheck.lint.finding import Finding
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from losscheck.lint.context import FileContext
     from losscheck.lint.rule import Rule
 
@@ -34,6 +44,7 @@ def decode(data: bytes) -> str:
 
 def run_rules(ctx: FileContext, rules: Sequence[type[Rule]]) -> list[Finding]:
     """Run each rule; a rule that raises becomes one LCK997 finding and loses its other findings."""
+    seen: set[Finding] = set()  # findings are hashable: dedupe in linear time
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
             continue  # runs once the suppressions are known (LCK901)
@@ -41,23 +52,38 @@ def run_rules(ctx: FileContext, rules: Sequence[type[Rule]]) -> list[Finding]:
         try:
             produced = rule_cls().check(ctx)
             if produced is not None:
+                reported = set(ctx.findings[before:])
                 for finding in produced:
-                    if finding not in ctx.findings:
+                    if finding not in reported:
+                        reported.add(finding)
                         ctx.findings.append(finding)
         except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the run
             del ctx.findings[before:]
-            ctx.findings.append(
-                diagnostics.make(
-                    diagnostics.INTERNAL_ERROR,
-                    ctx.path,
-                    f"rule {rule_cls.code} ({rule_cls.name}) crashed: {type(exc).__name__}: {exc}",
-                )
-            )
+            ctx.findings.append(_crashed(ctx.path, rule_cls, exc))
     unique: list[Finding] = []
     for finding in ctx.findings:
-        if finding not in unique:
+        if finding not in seen:
+            seen.add(finding)
             unique.append(finding)
     return unique
+
+
+def _crashed(path: str, rule_cls: type[Rule], exc: BaseException) -> Finding:
+    return diagnostics.make(
+        diagnostics.INTERNAL_ERROR, path, f"rule {rule_cls.code} ({rule_cls.name}) crashed: {_describe(exc)}"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: first line of the message``, never failing: the message of an exception raised on a
+    very deep tree may itself recurse (a node's repr) or be huge."""
+    try:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+    except Exception:  # noqa: BLE001
+        text = ""
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _syntax_error(path: str, exc: Exception, source: str | None = None) -> Finding:
@@ -76,6 +102,47 @@ def _syntax_error(path: str, exc: Exception, source: str | None = None) -> Findi
     column = int(getattr(exc, "raw_column", 0) or 0) + 1
     message = getattr(exc, "message", None) or str(exc).splitlines()[0]
     return diagnostics.make(diagnostics.SYNTAX_ERROR, path, f"syntax error: {message}", line, column)
+
+
+def _refused(path: str, source: str, refusal: guard.Refusal) -> Finding:
+    """The guard's refusal as a diagnostic at its place: CPython's own limits are syntax errors."""
+    line, column = guard.line_column(guard.line_starts(source), refusal.offset)
+    if refusal.syntax:
+        return diagnostics.make(diagnostics.SYNTAX_ERROR, path, f"syntax error: {refusal.message}", line, column + 1)
+    message = f"not checked: {refusal.message}, too complex to parse safely"
+    return diagnostics.make(diagnostics.TOO_COMPLEX, path, message, line, column + 1)
+
+
+def _parse(text: str, path: str, flat: list[tuple[int, str]], unflattened: guard.Refusal | None,
+           whole: str) -> cst.Module | Finding:
+    """``text`` parsed (long operator chains in ``flat`` parsed flat, see guard.py), or the
+    diagnostic that replaces the tree. ``whole`` is the file (``text`` may be a piece of it)."""
+    import libcst as cst
+
+    try:
+        if flat:
+            try:
+                return guard.parse(text, flat)
+            except (cst.ParserSyntaxError, ValueError):
+                if unflattened is not None:  # as written the file is too deep to parse safely
+                    error = _python_syntax_error(path, text)
+                    return error if error is not None else _refused(path, whole, unflattened)
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        return _syntax_error(path, exc, text)
+    except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+        return _syntax_error(path, exc)
+
+
+def _python_syntax_error(path: str, source: str) -> Finding | None:
+    try:
+        compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        message = f"syntax error: {exc.msg}"
+        return diagnostics.make(diagnostics.SYNTAX_ERROR, path, message, exc.lineno or 1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError, OverflowError):
+        pass
+    return None
 
 
 def lint_source(
@@ -100,7 +167,23 @@ def lint_source(
             e.lower() for d in file_ignores for e in d.entries or ()
         }
         rules = [r for r in rules if r.code not in dropped and r.name not in dropped]
+    scan = guard.scan(source)
+    if scan.refusal is not None:
+        return [_refused(path, source, scan.refusal)]
+    return run_deep(_lint_scanned, source, path, rules, options, directives, scan)
 
+
+_STOPPING = frozenset({diagnostics.SYNTAX_ERROR.code, diagnostics.TOO_COMPLEX.code})
+
+
+def _lint_scanned(
+    source: str,
+    path: str,
+    rules: Sequence[type[Rule]],
+    options: dict[str, Any],
+    directives: list[suppress.Directive],
+    scan: guard.Scan,
+) -> list[Finding]:
     import libcst as cst  # lazily: 0.25 s of import that pre-filtered files never pay
 
     from losscheck.lint import astutil
@@ -111,34 +194,28 @@ def lint_source(
         pieces = chunks.chunks(source)
     if pieces is not None:
         # a very large file: one piece at a time, so only one piece's tree is alive (chunks.py)
-        findings = _lint_chunks(source, path, pieces, rules, options)
-        if any(f.code == diagnostics.SYNTAX_ERROR.code for f in findings):
+        findings = _lint_chunks(source, path, pieces, rules, options, scan)
+        if any(f.code in _STOPPING for f in findings):
             return findings
         # what LCK901 needs below: the whole file's text, no tree
         ctx = FileContext(path=path, source=source, module=cst.Module(body=[]), options=options)
     else:
+        parsed = _parse(source, path, scan.flat, scan.unflattened, source)
+        if isinstance(parsed, Finding):
+            return [parsed]
+        ctx = FileContext(path=path, source=source, module=parsed, options=options)
+        ctx.__dict__["_losscheck_scan"] = scan  # its logical lines locate nodes (positions.py)
         try:
-            module = cst.parse_module(source)
-        except cst.ParserSyntaxError as exc:
-            return [_syntax_error(path, exc, source)]
-        except (RecursionError, MemoryError, ValueError, TypeError) as exc:
-            return [_syntax_error(path, exc)]
-        ctx = FileContext(path=path, source=source, module=module, options=options)
-        findings = run_rules(ctx, rules)
-        astutil.forget()  # the per-file memos hold the tree: let it go with the file
+            findings = run_rules(ctx, rules)
+        finally:
+            astutil.forget()  # the per-file memos hold the tree: let it go with the file
     findings = suppress.apply(findings, directives)
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
             try:
                 findings.extend(rule_cls.check_suppressions(ctx, directives, rules))
             except Exception as exc:  # noqa: BLE001
-                findings.append(
-                    diagnostics.make(
-                        diagnostics.INTERNAL_ERROR,
-                        path,
-                        f"rule {rule_cls.code} ({rule_cls.name}) crashed: {type(exc).__name__}: {exc}",
-                    )
-                )
+                findings.append(_crashed(path, rule_cls, exc))
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -148,32 +225,95 @@ def _lint_chunks(
     pieces: Iterable[chunks.Chunk],
     rules: Sequence[type[Rule]],
     options: Mapping[str, Any],
+    scan: guard.Scan,
 ) -> list[Finding]:
-    import libcst as cst
-
     from losscheck.lint import astutil
     from losscheck.lint.context import FileContext
 
     found: list[Finding] = []
     options = {**options, "compile_uses": chunks.compile_uses(source)}
     for piece in pieces:
+        header = len(piece.text) - (piece.end - piece.start)
+        flat = [(header + at - piece.start, op) for at, op in scan.flat if piece.start <= at < piece.end]
+        parsed = _parse(piece.text, path, flat, scan.unflattened, source)
+        if isinstance(parsed, Finding):  # reported where it is in the file, alone
+            if parsed.code == diagnostics.TOO_COMPLEX.code:
+                return [parsed]  # placed in the whole file already
+            return [chunks.place(parsed, piece, anywhere=True)]
+        ctx = FileContext(path=path, source=piece.text, module=parsed, options=options)
         try:
-            module = cst.parse_module(piece.text)
-        except cst.ParserSyntaxError as exc:  # reported where it is in the file, alone
-            return [chunks.place(_syntax_error(path, exc, piece.text), piece, anywhere=True)]
-        except (RecursionError, MemoryError, ValueError, TypeError) as exc:
-            return [chunks.place(_syntax_error(path, exc), piece, anywhere=True)]
-        ctx = FileContext(path=path, source=piece.text, module=module, options=options)
-        for finding in run_rules(ctx, rules):
-            if chunks.defined_in_another_piece(finding, piece, source):
-                continue
-            # a diagnostic (a crashed rule: line 1) is kept, at the piece's first line
-            placed = chunks.place(finding, piece, anywhere=finding.code in diagnostics.DIAGNOSTIC_CODES)
-            if placed is not None:
-                found.append(placed)
-        del ctx, module  # before the next piece is parsed: one tree alive at a time
-        astutil.forget()
+            for finding in run_rules(ctx, rules):
+                if chunks.defined_in_another_piece(finding, piece, source):
+                    continue
+                # a diagnostic (a crashed rule: line 1) is kept, at the piece's first line
+                placed = chunks.place(finding, piece, anywhere=finding.code in diagnostics.DIAGNOSTIC_CODES)
+                if placed is not None:
+                    found.append(placed)
+        finally:
+            del ctx, parsed  # before the next piece is parsed: one tree alive at a time
+            astutil.forget()
     return found
+
+
+# -- deep trees --------------------------------------------------------------------------------
+
+_DEEP_STACK_BYTES = 512 * 1024 * 1024  # address space only: pages are touched as the stack grows
+_DEEP_RECURSION_LIMIT = 120_000
+_deep_lock = threading.Lock()
+_deep_state = {"users": 0, "saved": 0}
+_T = TypeVar("_T")
+
+
+def run_deep(function: Callable[..., _T], *args: Any) -> _T:
+    """``function(*args)`` on a thread with a large stack and a high recursion limit (see the
+    module docs); in this thread with the usual limits when no such thread can be started."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
+            outcome["error"] = exc
+
+    with _deep_lock:
+        previous = threading.stack_size()
+        try:
+            threading.stack_size(_DEEP_STACK_BYTES)
+            thread: threading.Thread | None = threading.Thread(target=target, name="losscheck-lint", daemon=True)
+        except (ValueError, RuntimeError):
+            thread = None
+        if thread is not None:
+            _raise_recursion_limit()
+            try:
+                thread.start()
+            except (RuntimeError, MemoryError):
+                _restore_recursion_limit()
+                thread = None
+        threading.stack_size(previous)
+    if thread is None:
+        return function(*args)
+    try:
+        thread.join()
+    finally:
+        with _deep_lock:
+            _restore_recursion_limit()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _raise_recursion_limit() -> None:
+    """Called with ``_deep_lock`` held; the limit is the interpreter's, shared by every deep thread."""
+    if _deep_state["users"] == 0:
+        _deep_state["saved"] = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(_deep_state["saved"], _DEEP_RECURSION_LIMIT))
+    _deep_state["users"] += 1
+
+
+def _restore_recursion_limit() -> None:
+    _deep_state["users"] -= 1
+    if _deep_state["users"] == 0:
+        sys.setrecursionlimit(_deep_state["saved"])
 
 
 def lint_bytes(
