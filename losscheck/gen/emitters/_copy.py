@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,13 @@ def function_text(path: Path, name: str) -> str:
         return functions_in(path)[name].text
     except KeyError:
         raise KeyError(f"{path} defines no function {name!r}") from None
+
+
+def function_text_as(path: Path, name: str, new_name: str) -> str:
+    """The source of one top-level function of ``path``, defined under another name."""
+    text = function_text(path, name)
+    return re.sub(rf"^((?:async[ \t]+)?def[ \t]+){re.escape(name)}\b", lambda m: m.group(1) + new_name, text,
+                  count=1, flags=re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=None)

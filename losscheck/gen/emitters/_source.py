@@ -283,11 +283,14 @@ class SourceEmitter:
         ])
 
     def pack_targets(self, plan: Plan) -> str:
+        """The packing table and the NumPy ``pack_targets`` that reads it."""
+        return self.packing_table(plan) + "\n\n\n" + function_text(COMMON, "pack_targets")
+
+    def packing_table(self, plan: Plan) -> str:
         rows = []
         for o in plan.outputs:
             cols = ", ".join(f"({t.name!r}, {t.y_true.count})" for t in o.tasks)
             rows.append(f"    {o.name!r}: ({o.channel_axis}, {tuple(o.spatial)!r}, ({cols},)),\n")
-        table = "# output -> (channel axis, spatial shape, ((task, y_true channels), ...))\n" \
-                "_lc_packing = {\n" + "".join(rows) + "}"
-        return table + "\n\n\n" + function_text(COMMON, "pack_targets")
+        return "# output -> (channel axis, spatial shape, ((task, y_true channels), ...))\n" \
+               "_lc_packing = {\n" + "".join(rows) + "}"
 

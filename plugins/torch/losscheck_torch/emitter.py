@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from losscheck.gen.emitters._copy import function_text
+from losscheck.gen.emitters._copy import function_text, function_text_as
 from losscheck.gen.emitters._source import SourceEmitter, spell_ops
 from losscheck.gen.helpers import COMMON
 from losscheck.gen.plan import Plan
@@ -32,9 +32,6 @@ from losscheck.gen.plan import Plan
 PLUGIN_API = 1
 # The functions generated modules are made of (read as text: nothing here imports torch).
 HELPERS = Path(__file__).with_name("helpers.py")
-# The NumPy ``pack_targets`` every generated module has becomes ``_lc_pack_numpy`` here: the
-# module's own ``pack_targets`` returns a tensor.
-_NUMPY_PACK = 'def pack_targets(output, targets, dtype="float32"):'
 
 
 class TorchEmitter(SourceEmitter):
@@ -69,12 +66,13 @@ class TorchEmitter(SourceEmitter):
         return function_text(HELPERS, "_lc_register")
 
     def pack_targets(self, plan: Plan) -> str:
-        numpy_version = super().pack_targets(plan)
-        if _NUMPY_PACK not in numpy_version:
-            raise RuntimeError("losscheck's pack_targets changed its signature: update losscheck-torch")
-        numpy_version = numpy_version.replace(_NUMPY_PACK, 'def _lc_pack_numpy(output, targets, dtype="float32"):')
-        return "\n\n\n".join([numpy_version, function_text(HELPERS, "pack_targets"),
-                                 function_text(HELPERS, "total_loss")])
+        # NumPy's pack_targets packs; the module's own wraps it to take and return tensors
+        return "\n\n\n".join([
+            self.packing_table(plan),
+            function_text_as(COMMON, "pack_targets", "_lc_pack_numpy"),
+            function_text(HELPERS, "pack_targets"),
+            function_text(HELPERS, "total_loss"),
+        ])
 
 
 EMITTER = TorchEmitter()
