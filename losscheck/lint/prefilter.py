@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from losscheck.lint.api.keras_backend import KERAS3_BACKEND
 
@@ -407,7 +408,57 @@ def literals_for(rule: object) -> tuple[str, ...] | None:
     return own[0] if own is not None and own[0] else None
 
 
-Check = tuple[object, Callable[[bytes], object]]  # (memo key, test)
+Part = tuple[object, Callable[[bytes], object]]  # (memo key, test)
+Conjunction = tuple[Part, ...]  # holds when every part does
+Condition = tuple[tuple[Conjunction, ...] | None, tuple[Conjunction, ...] | None]  # (literal gate, checks)
+
+_ALL_OF_HEAD, _ALL_OF_SEP, _ALL_OF_TAIL = rb"(?s)\A(?=.*?(?:", rb"))(?=.*?(?:", rb"))"
+
+
+def all_of(*patterns: bytes) -> bytes:
+    """One regex that matches a file containing a match of every pattern, in any order. The
+    pre-filter runs the patterns one by one (each with the regex engine's literal scan, and
+    once per file when several triggers share one): on the torch pack's triggers that is
+    three times faster than the lookaheads."""
+    return _ALL_OF_HEAD + _ALL_OF_SEP.join(patterns) + _ALL_OF_TAIL
+
+
+def all_of_parts(pattern: bytes) -> list[bytes] | None:
+    """The patterns of an ``all_of`` regex, or None for any other regex. A split is trusted only
+    when every part compiles alone (so the parentheses balance where ``all_of`` put them) and
+    refers to no group (numbers and names would change meaning)."""
+    if not (pattern.startswith(_ALL_OF_HEAD) and pattern.endswith(_ALL_OF_TAIL)):
+        return None
+    parts = pattern[len(_ALL_OF_HEAD) : len(pattern) - len(_ALL_OF_TAIL)].split(_ALL_OF_SEP)
+    if all_of(*parts) != pattern or any(re.search(rb"\\[1-9]|\(\?P=", part) for part in parts):
+        return None
+    try:
+        for part in parts:
+            re.compile(part, re.DOTALL)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return parts
+
+
+def _has(needle: bytes) -> Callable[[bytes], bool]:
+    return lambda data: needle in data
+
+
+@lru_cache(maxsize=None)
+def _conjunctions(code: str, trigger: str | bytes) -> tuple[Conjunction, ...]:
+    """What a trigger asks, as alternatives of conjunctions of memoised tests."""
+    if isinstance(trigger, bytes):
+        parts = all_of_parts(trigger)
+        if parts is not None:
+            return (tuple((part, re.compile(part, re.DOTALL).search) for part in parts),)
+        return (((trigger, re.compile(trigger).search),),)
+    if trigger not in CHECKS:
+        raise ValueError(f"rule {code!r} names an unknown trigger {trigger!r}")
+    return tuple(((name, CHECKS[name]),) for name in GROUPS.get(trigger, (trigger,)))
+
+
+def _keys(alternatives: tuple[Conjunction, ...] | None) -> tuple[object, ...] | None:
+    return None if alternatives is None else tuple(tuple(key for key, _ in c) for c in alternatives)
 
 
 class Prefilter:
@@ -415,47 +466,40 @@ class Prefilter:
     (each literal test and check runs at most once per file); ``wants(data)``: is any?
 
     A rule is worth running when the file holds one of its literals (if it has any) and one
-    of its checks says yes (if it has any)."""
+    of its checks says yes (if it has any). Rules with the same triggers (the ten loss-code
+    rules, the five torch rules) are judged once per file."""
 
     def __init__(self, rules: Sequence[object]) -> None:
-        self.rules: list[tuple[str, list[Check] | None, list[Check] | None]] = []
-        compiled: dict[object, Callable[[bytes], object]] = {}
+        self._conditions: list[Condition] = []
+        self._codes: list[tuple[str, int]] = []  # (code, index of its condition)
+        seen: dict[tuple[object, ...], int] = {}
         for rule in rules:
             code = getattr(rule, "code", "?")
-            literals = literals_for(rule)
-            checks = triggers_for(rule)
-            gate = None if literals is None else [self._literal(t.encode("utf-8")) for t in literals]
-            tests = None if checks is None else [c for t in checks for c in self._checks(code, t, compiled)]
-            self.rules.append((code, gate, tests))
-
-    @staticmethod
-    def _literal(needle: bytes) -> Check:
-        return ("literal", needle), lambda data: needle in data
-
-    @staticmethod
-    def _checks(code: str, trigger: str | bytes, compiled: dict[object, Callable[[bytes], object]]) -> list[Check]:
-        if isinstance(trigger, bytes):
-            if trigger not in compiled:
-                compiled[trigger] = re.compile(trigger).search
-            return [(trigger, compiled[trigger])]
-        if trigger not in CHECKS:
-            raise ValueError(f"rule {code!r} names an unknown trigger {trigger!r}")
-        return [(name, CHECKS[name]) for name in GROUPS.get(trigger, (trigger,))]
+            literals, checks = literals_for(rule), triggers_for(rule)
+            gate = None if literals is None else tuple(((("literal", t), _has(t.encode("utf-8"))),) for t in literals)
+            tests = None if checks is None else tuple(c for t in checks for c in _conjunctions(code, t))
+            key = (_keys(gate), _keys(tests))
+            if key not in seen:
+                seen[key] = len(self._conditions)
+                self._conditions.append((gate, tests))
+            self._codes.append((code, seen[key]))
 
     def select(self, data: bytes) -> list[str]:
         memo: dict[object, bool] = {}
 
-        def hit(key: object, fn: Callable[[bytes], object]) -> bool:
-            if key not in memo:
-                memo[key] = bool(fn(data))
-            return memo[key]
+        def holds(conjunction: Conjunction) -> bool:
+            for key, test in conjunction:
+                if key not in memo:
+                    memo[key] = bool(test(data))
+                if not memo[key]:
+                    return False
+            return True
 
-        return [
-            code
-            for code, gate, tests in self.rules
-            if (gate is None or any(hit(k, fn) for k, fn in gate))
-            and (tests is None or any(hit(k, fn) for k, fn in tests))
+        met = [
+            (gate is None or any(holds(c) for c in gate)) and (tests is None or any(holds(c) for c in tests))
+            for gate, tests in self._conditions
         ]
+        return [code for code, condition in self._codes if met[condition]]
 
     def wants(self, data: bytes) -> bool:
         return bool(self.select(data))

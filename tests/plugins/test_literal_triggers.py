@@ -303,3 +303,44 @@ def test_fast_checks_agree_on_real_trees():
         assert prefilter._strong_anywhere(data) == ref_strong_anywhere(data)
         assert prefilter.keras_backend(data) == ref_keras_backend(data)
         assert prefilter.loss_signature(data) == ref_loss_signature(data)
+
+
+# -- all_of regexes run part by part -----------------------------------------------------------
+PARTS = [rb"(?:import|from)\s+torch\b", rb"def\s+\w*loss", rb"softmax|sigmoid", rb"a.b", rb"(x)(?:y)", rb"[)]z"]
+
+
+@settings(max_examples=300)
+@given(parts=st.lists(st.sampled_from(PARTS), min_size=1, max_size=3), data=TEXT)
+@example(parts=[rb"a.b"], data=b"a\nb")  # the (?s) of the whole applies to each part
+def test_all_of_runs_part_by_part_with_the_same_answer(parts, data):
+    pattern = prefilter.all_of(*parts)
+    assert prefilter.all_of_parts(pattern) == parts
+
+    class AllOf(Rule):
+        code, name, origin = "XLT300", "all-of", "a-plugin"
+        triggers = (pattern,)
+
+    assert Prefilter([AllOf]).wants(data) == (re.search(pattern, data) is not None)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        rb"(?s)\A(?=.*?(?:(a)))(?=.*?(?:\1))",  # a back-reference across parts
+        rb"(?s)\A(?=.*?(?:(?P<n>a)))(?=.*?(?:(?P=n)))",
+        rb"(?s)\A(?=.*?(?:a))(?=.*?(?:b)))(?=.*?(?:c))",  # does not split where all_of joins
+        rb"(?s)\A(?=.*?(?:a))",
+        rb"\A(?=.*?(?:a))(?=.*?(?:b))",
+    ],
+)
+def test_other_regexes_are_run_whole(pattern):
+    parts = prefilter.all_of_parts(pattern)
+    assert parts is None or (len(parts) == 1 and pattern == prefilter.all_of(*parts))
+
+
+def test_torch_triggers_split():
+    _torch_rules()  # importable from the source tree
+    from losscheck_torch.rules._base import ACTIVATION_TRIGGER, LOSS_CODE_TRIGGER, TORCH_IMPORT
+
+    assert prefilter.all_of_parts(LOSS_CODE_TRIGGER)[0] == TORCH_IMPORT
+    assert len(prefilter.all_of_parts(ACTIVATION_TRIGGER)) == 3

@@ -7,13 +7,16 @@ rules: the file imports torch, and holds a loss function (or, for the activation
 call and an activation).
 
 The literal ``"torch"`` comes first (a plain substring test, ~5 ms on the 904 files of the Keras
-tree): each regex below took ~0.16 s on all of them, and ~0.07 s on the 152 that say "torch".
+tree), then the regexes, on the 152 files that say "torch", one part of each ``all_of`` at a time
+(the torch import is looked for once for both): ~0.06 s for the pack in all, where the two
+regexes took ~0.16 s each when run whole on every file.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from losscheck.lint.prefilter import all_of  # run part by part by the pre-filter
 from losscheck.lint.rule import Rule
 from losscheck_torch._facts import LOSS_NAME_WORDS, PER_SAMPLE_WORDS
 
@@ -24,11 +27,6 @@ LOSS_DEF = rb"(?:def\s+(?!test)|class\s+)\w*(?i:" + (LOSS_NAME_WORDS + "|" + PER
 # What LTH102/LTH103 need, anywhere in the file: a loss that applies an activation, and one.
 LOSS_CALL = rb"cross_entropy|nll_loss|CrossEntropyLoss|NLLLoss|with_logits|BCEWithLogitsLoss"
 ACTIVATION = rb"softmax|Softmax|sigmoid|Sigmoid|expit"
-
-
-def all_of(*patterns: bytes) -> bytes:
-    """One regex that matches a file containing every pattern, in any order."""
-    return rb"(?s)\A" + b"".join(rb"(?=.*?(?:" + p + rb"))" for p in patterns)
 
 
 LOSS_CODE_TRIGGER = all_of(TORCH_IMPORT, LOSS_DEF)
