@@ -18,16 +18,17 @@ the enclosing statement, and finally to one pass over the whole module: never a 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import libcst as cst
+from libcst.metadata import CodePosition, CodeRange
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from losscheck.lint import guard
 
 if TYPE_CHECKING:
-    from libcst.metadata import CodeRange
-
     from losscheck.lint.context import FileContext
 
 
@@ -38,15 +39,50 @@ class _Ranges:
         self._computed: dict[cst.CSTNode, CodeRange] = {}
 
 
-def _generate(node: cst.CSTNode, module: cst.Module, line: int, indents: list[str]) -> tuple[str, dict]:
+class _Reached(Exception):
+    """The node asked for has its range: the rest of the statement need not be generated."""
+
+
+class _UntilState(PositionProvidingCodegenState):
+    stop_at: cst.CSTNode | None = None
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        super().after_codegen(node)
+        if node is self.stop_at:
+            raise _Reached
+
+    @contextmanager
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
+    ) -> Iterator[None]:
+        # libcst's, without its `finally`: a node left by _Reached is not complete, it gets no range
+        start = CodePosition(self.line, self.column)
+        yield
+        end = CodePosition(self.line, self.column)
+        computed = self.provider._computed
+        start = computed[start_node].start if start_node is not None else start
+        end = computed[end_node].end if end_node is not None else end
+        computed[node] = CodeRange(start, end)
+
+
+def _generate(
+    node: cst.CSTNode, module: cst.Module, line: int, indents: list[str], stop_at: cst.CSTNode | None = None
+) -> tuple[str, dict, bool]:
+    """The code of ``node`` generated from ``line`` with ``indents`` around it, the ranges of the
+    nodes in it, and whether generation stopped early at ``stop_at``."""
     ranges = _Ranges()
-    state = PositionProvidingCodegenState(
+    state = _UntilState(
         default_indent=module.default_indent, default_newline=module.default_newline, provider=ranges
     )
     state.line = line
     state.indent_tokens = list(indents)
-    node._codegen(state)
-    return "".join(state.tokens), ranges._computed
+    state.stop_at = stop_at
+    stopped = False
+    try:
+        node._codegen(state)
+    except _Reached:
+        stopped = True
+    return "".join(state.tokens), ranges._computed, stopped
 
 
 def _clauses(stmt: cst.CSTNode) -> list[cst.CSTNode | None] | None:
@@ -108,7 +144,8 @@ class Locator:
         scan = ctx.__dict__.get("_losscheck_scan")
         self.scan = scan if scan is not None else guard.scan(ctx.source)
         self.known: dict[cst.CSTNode, CodeRange] = {}
-        self.done: set[int] = set()  # statements whose code was generated
+        self.done: set[int] = set()  # statements whose code was generated in full
+        self.tried: set[int] = set()  # statements generated up to a node
         self._starts: list[int] | None = None
         self._next: list[int] | None = None
         self._blocks: dict[int, tuple[list[int], list[int]]] = {}
@@ -119,10 +156,18 @@ class Locator:
         if found is not None:
             return found
         for stmt, line, indents in reversed(self._path(node)):
-            if id(stmt) in self.done:
+            key = id(stmt)
+            if key in self.done:
                 continue
-            if self._statement(stmt, line, indents) and node in self.known:
+            # first time: generate up to the node only (a 10,000-term sum need not be generated
+            # for its first term); again: the whole statement, once
+            stop_at = node if key not in self.tried else None
+            self.tried.add(key)
+            if self._statement(stmt, line, indents, stop_at) and node in self.known:
                 return self.known[node]
+            if stop_at is not None and key not in self.done and self._statement(stmt, line, indents, None):
+                if node in self.known:
+                    return self.known[node]
         self._module()
         return self.known[node]
 
@@ -133,9 +178,11 @@ class Locator:
             self._whole = True
 
     # -- one statement --------------------------------------------------------------------------
-    def _statement(self, stmt: cst.CSTNode, line: int, indents: list[str]) -> bool:
-        self.done.add(id(stmt))
-        text, ranges = _generate(stmt, self.module, line, indents)
+    def _statement(self, stmt: cst.CSTNode, line: int, indents: list[str], stop_at: cst.CSTNode | None) -> bool:
+        """Generate ``stmt`` (up to ``stop_at``) and keep its ranges if the text is the file's."""
+        text, ranges, stopped = _generate(stmt, self.module, line, indents, stop_at)
+        if not stopped:
+            self.done.add(id(stmt))
         starts = self._line_starts()
         if not 1 <= line <= len(starts):
             return False
@@ -144,6 +191,7 @@ class Locator:
             # the file's last statement without its final line break: the module drops it
             stripped = text[:-2] if text.endswith("\r\n") else text[:-1]
             if not (text.endswith(("\n", "\r")) and self.source[begin:] == stripped):
+                self.done.add(id(stmt))  # a layout this does not know: not again
                 return False
         self.known.update(ranges)
         return True
