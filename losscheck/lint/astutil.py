@@ -247,6 +247,20 @@ def assign_targets(target: cst.BaseExpression) -> list[str]:
     return []
 
 
+def match_captures(match: cst.Match) -> list[str]:
+    """The names a ``match`` statement's patterns capture (``case (a, b)``, ``case {"k": v, **rest}``,
+    ``case [x, *others]``, ``case Point(x=px) as p``), in source order."""
+    names: list[str] = []
+    for case in match.cases:
+        for node in walk(case.pattern):
+            kind = type(node)
+            if (kind is cst.MatchAs or kind is cst.MatchStar) and node.name is not None:
+                names.append(node.name.value)
+            elif kind is cst.MatchMapping and node.rest is not None:
+                names.append(node.rest.value)
+    return names
+
+
 def traverse(root: cst.CSTNode, enter, leave=None) -> None:
     """Pre-order walk calling ``enter(node)`` (return False to skip the children) and, after the
     children, ``leave(node)``. Iterative (deep ``a + b + c + ...`` chains do not hit the recursion

@@ -16,7 +16,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from losscheck.lint.astutil import assign_targets, children, own_nodes, read_names
+from losscheck.lint.astutil import assign_targets, children, match_captures, own_nodes, read_names
 from losscheck.lint.context import FileContext, LossFunction
 
 TRUE = "true"
@@ -127,6 +127,12 @@ class _Scan:
                 names = assign_targets(node.target)
                 facts.complex_bound.update(names)
                 self.flows.append((names, node.value))
+            elif kind is cst.Match:
+                # `case (a, b):`, `case {"k": v}`, `case [first, *rest]`: captures take parts of
+                # the subject, like unpacking
+                names = match_captures(node)
+                facts.complex_bound.update(names)
+                self.flows.append((names, node.subject))
             elif kind is cst.Return and node.value is not None:
                 facts.returns.append(node.value)
 
@@ -151,8 +157,9 @@ class _Scan:
 
 
 def function_facts(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
-    cache: dict[int, FunctionFacts] = ctx.__dict__.setdefault("_losscheck_dataflow", {})
-    key = id(fn.node)
+    cache: dict[tuple[int, str | None, str | None], FunctionFacts] = ctx.__dict__.setdefault("_losscheck_dataflow", {})
+    # the parameters are part of the key: a helper (summaries.py) is analysed once per way it is called
+    key = (id(fn.node), fn.y_true, fn.y_pred)
     if key not in cache:
         facts = FunctionFacts(fn)
         scan = _Scan(facts)

@@ -84,58 +84,44 @@ def join(a: Value, b: Value) -> Value:
     return UNKNOWN
 
 
-class _Assigned(cst.CSTVisitor):
-    """Names a block of statements may (re)bind."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def _target(self, node: cst.BaseExpression) -> None:
-        if isinstance(node, cst.Name):
-            self.names.add(node.value)
-        elif isinstance(node, (cst.Tuple, cst.List)):
-            for el in node.elements:
-                self._target(el.value)
-        elif isinstance(node, cst.StarredElement):
-            self._target(node.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._target(node.target)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._target(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._target(node.name)  # type: ignore[arg-type]
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.names.update(n.name.value for n in node.names)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        self.names.update(n.name.value for n in node.names)
+def _bound(target: cst.BaseExpression | None, names: set[str]) -> None:
+    if isinstance(target, cst.Name):
+        names.add(target.value)
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            _bound(el.value, names)
+    elif isinstance(target, cst.StarredElement):
+        _bound(target.value, names)
 
 
 def assigned_names(node: cst.CSTNode) -> set[str]:
-    visitor = _Assigned()
-    node.visit(visitor)
-    return visitor.names
+    """Names a block of statements may (re)bind: assignment, loop, ``with``/``except``/``import``
+    ``as`` and walrus targets, match captures, ``global``/``nonlocal`` names, and the names of
+    nested defs and classes (not what is bound inside them). Iterative: the block may be deep."""
+    from losscheck.lint.astutil import children
+
+    names: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        kind = type(current)
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
+            names.add(current.name.value)
+            continue
+        if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign or kind is cst.For:
+            _bound(current.target, names)
+        elif kind is cst.NamedExpr:
+            _bound(current.target, names)
+        elif kind is cst.AsName:
+            _bound(current.name, names)  # type: ignore[arg-type]
+        elif kind is cst.Global or kind is cst.Nonlocal:
+            names.update(n.name.value for n in current.names)
+        elif (kind is cst.MatchAs or kind is cst.MatchStar) and current.name is not None:
+            names.add(current.name.value)
+        elif kind is cst.MatchMapping and current.rest is not None:
+            names.add(current.rest.value)
+        stack.extend(children(current))
+    return names
 
 
 class _Return(Exception):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.context import FileContext
-from losscheck.lint.reductions import as_reduction, reduced_returns
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.reductions import as_reduction, mixed_batch_terms, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
 _WHY = (
@@ -112,8 +112,88 @@ class BatchMeanReduction(Rule):
                     return (1.0 - p_t) ** self.gamma * ce
             """
         ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def regression_loss(y_true, y_pred, kind="mse"):
+                match kind:
+                    case "mse":
+                        return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+                    case _:
+                        return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def paired_loss(y_true, y_pred):
+                match (y_true, y_pred):
+                    case (target, prediction):
+                        return tf.reduce_mean(tf.square(target - prediction), axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def _per_row(values):
+                return tf.reduce_mean(values, axis=-1)
+
+            def _over_rows(values):
+                # axis 0 of what the loss passes is the channel axis: the batch is on axis 1
+                return tf.reduce_sum(values, axis=0)
+
+            def row_loss(y_true, y_pred):
+                return _per_row(tf.abs(y_true - y_pred))
+
+            def column_loss(y_true, y_pred):
+                return _over_rows(tf.transpose(tf.square(y_true - y_pred)))
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def shifted_bce(y_true, y_pred):
+                # a batch statistic of the labels alone, not a loss term over the batch
+                bce = tf.keras.losses.binary_crossentropy(y_true, y_pred)
+                return bce - 0.01 * tf.reduce_mean(y_true)
+            """
+        ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def _average(t):
+                return tf.reduce_mean(t)
+
+            def l1_loss(y_true, y_pred):
+                gap = tf.abs(y_true - y_pred)
+                return _average(gap)
+            """,
+            message="`_average(...)` returns a value reduced over the whole batch",
+            line=9,
+        ),
+        Invalid(
+            """
+            import keras
+            from keras import ops
+
+            def overlap(truth, guess):
+                t = ops.reshape(truth, [-1])
+                g = ops.reshape(guess, [-1])
+                return 2.0 * ops.sum(t * g, axis=-1) / (ops.sum(t, axis=-1) + ops.sum(g, axis=-1) + 1.0)
+
+            def bce_plus_overlap(y_true, y_pred):
+                return keras.losses.binary_crossentropy(y_true, y_pred) + (1.0 - overlap(y_true, y_pred))
+            """,
+            message="is added to the per-example loss in `bce_plus_overlap`",
+            line=11,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -182,6 +262,34 @@ class BatchMeanReduction(Rule):
             """,
             message="`np.average(...)` with no axis",
         ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def regression_loss(y_true, y_pred, kind="mse"):
+                match kind:
+                    case "mse":
+                        return tf.reduce_mean(tf.square(y_true - y_pred))
+                    case _:
+                        return tf.reduce_mean(tf.abs(y_true - y_pred))
+            """,
+            message="`tf.reduce_mean(...)` with no axis reduces over the batch axis",
+            line=7,
+            count=2,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def paired_loss(y_true, y_pred):
+                match (y_true, y_pred):
+                    case (target, prediction):
+                        return tf.reduce_mean(tf.square(target - prediction))
+            """,
+            message="`tf.reduce_mean(...)` with no axis reduces over the batch axis",
+            line=7,
+            count=1,
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
@@ -193,6 +301,8 @@ class BatchMeanReduction(Rule):
 
                 for node, what in lost_batch_returns(ctx, fn):
                     ctx.report(self, node, f"{what} in the loss `{fn.name}`, {_WHY}.")
+                    reported.add(id(node))
+                self._mixed(ctx, fn, reported)
             for _expr, verdict in reduced:
                 node = verdict.witness
                 if node is None or id(node) in reported:
@@ -205,6 +315,24 @@ class BatchMeanReduction(Rule):
 
                     message += batch_axis_note(ctx, fn, reduction.operand, reduction.axes())
                 ctx.report(self, node, message)
+
+    def _mixed(self, ctx: FileContext, fn: LossFunction, reported: set[int]) -> None:
+        """A batch-wide loss term added to the per-example loss: one value shared by every example."""
+        for verdict in mixed_batch_terms(ctx, fn):
+            node = verdict.witness
+            if not isinstance(node, cst.Call) or id(node) in reported:
+                continue
+            reported.add(id(node))
+            callee = ctx.code_for(node.func)
+            what = "returns a value reduced" if verdict.reason == "helper" else "reduces"
+            ctx.report(
+                self,
+                node,
+                f"`{callee}(...)` {what} over the whole batch and is added to the per-example loss in "
+                f"`{fn.name}`: that term is one value shared by every example, so Keras's `sample_weight`/"
+                "`class_weight` and its per-example averaging do not apply to it as they do to the rest. "
+                "Reduce it over the non-batch axes only (e.g. `axis=-1` or `axis=[1, 2, 3]`).",
+            )
 
     @staticmethod
     def _message(ctx: FileContext, fn_name: str, node: cst.CSTNode, reason: str, helper: str) -> str:
