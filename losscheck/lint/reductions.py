@@ -101,10 +101,12 @@ def as_reduction(ctx: FileContext, call: cst.Call) -> Reduction | None:
     return Reduction(call, found, operand, axis)
 
 
-def reduces_batch(ctx: FileContext, fn: LossFunction, reduction: Reduction) -> bool | None:
-    """True: the reduction includes axis 0 of a batch-first tensor; False: it does not; None: unknown."""
+def reduces_batch(ctx: FileContext, fn: LossFunction, reduction: Reduction, hooks: bool = True) -> bool | None:
+    """True: the reduction includes axis 0 of a batch-first tensor; False: it does not; None: unknown.
+
+    ``hooks=False`` skips shape inference (helpers: see ``summaries.py``)."""
     axes = reduction.axes()
-    for hook in BATCH_AXIS_HOOKS:
+    for hook in BATCH_AXIS_HOOKS if hooks else ():
         verdict = hook(ctx, fn, reduction.operand, axes)
         if verdict is not None:
             return verdict
@@ -260,23 +262,39 @@ def _combine(verdicts: list[Verdict]) -> Verdict:
 
 def reduced_returns(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.BaseExpression, "Verdict"]]:
     """``ReturnClassifier(ctx, fn).reduced_returns()``, computed once per function and file."""
-    cache: dict[int, list] = ctx.__dict__.setdefault("_losscheck_reduced_returns", {})
-    key = id(fn.node)
+    return _classifier(ctx, fn).result
+
+
+def mixed_batch_terms(ctx: FileContext, fn: LossFunction) -> list["Verdict"]:
+    """Loss terms reduced over the whole batch that a returned per-example value adds or subtracts
+    (``bce(y_true, y_pred) + dice_over_batch(y_true, y_pred)``): Keras weights and scales the
+    per-example part, not them."""
+    return _classifier(ctx, fn).mixed
+
+
+def _classifier(ctx: FileContext, fn: LossFunction) -> "ReturnClassifier":
+    cache: dict[tuple, ReturnClassifier] = ctx.__dict__.setdefault("_losscheck_reduced_returns", {})
+    key = (id(fn.node), fn.y_true, fn.y_pred)
     if key not in cache:
-        cache[key] = ReturnClassifier(ctx, fn).reduced_returns()
+        classifier = cache[key] = ReturnClassifier(ctx, fn)
+        classifier.result = classifier.reduced_returns()
     return cache[key]
 
 
 class ReturnClassifier:
     """Classifies a loss's returned expressions (see :class:`Kind`)."""
 
-    def __init__(self, ctx: FileContext, fn: LossFunction, depth: int = 0) -> None:
+    def __init__(self, ctx: FileContext, fn: LossFunction, depth: int = 0, hooks: bool = True) -> None:
         self.ctx = ctx
         self.fn = fn
         self.facts = function_facts(ctx, fn)
         self.depth = depth
+        # shape inference is keyed by function: a helper bound in several ways is read without it
+        self.hooks = hooks
         self._names: dict[str, Verdict] = {}
         self._busy: set[str] = set()
+        self.result: list[tuple[cst.BaseExpression, Verdict]] = []
+        self.mixed: list[Verdict] = []  # see mixed_batch_terms
 
     def returns(self) -> Verdict:
         values = self.facts.returns
@@ -310,7 +328,10 @@ class ReturnClassifier:
         if isinstance(expr, cst.UnaryOperation):
             return self.classify(expr.expression)
         if isinstance(expr, cst.BinaryOperation):
-            return _combine([self.classify(expr.left), self.classify(expr.right)])
+            sides = [self.classify(expr.left), self.classify(expr.right)]
+            if isinstance(expr.operator, (cst.Add, cst.Subtract)):
+                self._note_mixed(sides)
+            return _combine(sides)
         if isinstance(expr, cst.IfExp):
             a, b = self.classify(expr.body), self.classify(expr.orelse)
             if a.kind is b.kind:
@@ -324,6 +345,17 @@ class ReturnClassifier:
         if isinstance(expr, cst.Call):
             return self._call(expr)
         return Verdict(Kind.UNKNOWN)
+
+    def _note_mixed(self, sides: list[Verdict]) -> None:
+        """``per_example + term`` where ``term`` is a loss of y_true and y_pred over the whole batch
+        (not a statistic of one of them, which may be meant as a constant)."""
+        if {v.kind for v in sides} != {Kind.TENSOR, Kind.REDUCED}:
+            return
+        term = next(v for v in sides if v.kind is Kind.REDUCED)
+        if term.witness is None or term.reason not in {"no-axis", "flattened", "helper"}:
+            return
+        if len(self.facts.sources(term.witness)) == 2 and all(term.witness is not v.witness for v in self.mixed):
+            self.mixed.append(term)
 
     def _name(self, name: str) -> Verdict:
         if name in self._names:
@@ -370,7 +402,7 @@ class ReturnClassifier:
                 # `K.sum(K.flatten(y_true) * K.flatten(y_pred), axis=-1)`: the batch was merged into the
                 # one remaining axis, so any reduction of it reduces over the batch
                 return Verdict(Kind.REDUCED, call, "flattened")
-            verdict = reduces_batch(ctx, self.fn, reduction)
+            verdict = reduces_batch(ctx, self.fn, reduction, self.hooks)
             if verdict is True:
                 axes = reduction.axes()
                 return Verdict(Kind.REDUCED, call, "no-axis" if axes == () else "axis-0")
@@ -401,6 +433,12 @@ class ReturnClassifier:
                     return Verdict(Kind.REDUCED, call, "helper", helper.name)
                 if inner.kind is Kind.TENSOR:
                     return Verdict(Kind.TENSOR)
+            elif helper is None and self.depth < 3 and facts.derives(call):
+                from losscheck.lint.summaries import helper_call_verdict  # a plain helper: see summaries.py
+
+                summary = helper_call_verdict(self, call)
+                if summary is not None:
+                    return summary
         if facts.derives(call):
             return Verdict(Kind.UNKNOWN)
         return Verdict(Kind.UNKNOWN)

@@ -1,0 +1,236 @@
+"""Helper functions that loss code calls, seen from the call site.
+
+A loss often delegates: ``return _reduce(err)``, ``dc = dice_coef(y_true, y_pred)``, with a helper
+whose parameters have any names (``(x)``, ``(truth, prediction)``) and that is not loss code
+itself. This module answers, for a call ``name(...)`` inside a loss:
+
+- which ``def`` the name reaches (:func:`lookup_helper`): a function nested in the caller or in
+  one of its enclosing functions, or a module-level function; never a method, and never a name
+  the caller rebinds or that more than one ``def`` in the same scope defines;
+- which of the helper's parameters receive the loss's ``y_true`` / ``y_pred`` (:func:`helper_call`):
+  the helper is returned as a :class:`LossFunction` whose ``y_true``/``y_pred`` are those
+  parameters, so the per-function facts (``dataflow.py``) and the return classifier
+  (``reductions.py``) read it exactly as they read a loss;
+- which helpers a loss reaches, directly or through other helpers (:func:`reached_helpers`), for
+  rules that look inside them (a gate built from the prediction in ``dice_coef``).
+
+Everything is computed once per file (the index), once per call (the binding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from losscheck.lint.astutil import traverse
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts, function_facts
+
+if TYPE_CHECKING:
+    from losscheck.lint.reductions import ReturnClassifier, Verdict
+
+_MAX_DEPTH = 3  # helpers of helpers of helpers: deeper chains are rare and not worth the time
+
+
+@dataclass
+class _Index:
+    """Every ``def`` of the file with the function it is nested in (None: module level)."""
+
+    parent: dict[cst.FunctionDef, cst.FunctionDef | None] = field(default_factory=dict)
+    # (enclosing function or None, name) -> the plain functions (not methods) defined there
+    by_scope: dict[tuple[cst.FunctionDef | None, str], list[cst.FunctionDef]] = field(default_factory=dict)
+
+
+def _index(ctx: FileContext) -> _Index:
+    cached = ctx.__dict__.get("_losscheck_helper_index")
+    if cached is not None:
+        return cached
+    index = _Index()
+    stack: list[cst.CSTNode] = []
+
+    def enter(node: cst.CSTNode) -> bool:
+        kind = type(node)
+        if kind is cst.FunctionDef:
+            enclosing = next((n for n in reversed(stack) if type(n) is cst.FunctionDef), None)
+            index.parent[node] = enclosing  # type: ignore[index]
+            in_class = bool(stack) and type(stack[-1]) is cst.ClassDef
+            if not in_class:
+                index.by_scope.setdefault((enclosing, node.name.value), []).append(node)  # type: ignore[attr-defined]
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
+            stack.append(node)
+            return True
+        # only statements hold definitions: expressions need not be walked
+        return isinstance(node, (cst.Module, cst.BaseCompoundStatement, cst.BaseSuite, cst.SimpleStatementLine,
+                                 cst.Else, cst.ExceptHandler, cst.Finally))
+
+    def leave(node: cst.CSTNode) -> None:
+        if stack and stack[-1] is node:
+            stack.pop()
+
+    traverse(ctx.module, enter, leave)
+    ctx.__dict__["_losscheck_helper_index"] = index
+    return index
+
+
+def lookup_helper(ctx: FileContext, caller: cst.FunctionDef | cst.Lambda, name: str) -> cst.FunctionDef | None:
+    """The one plain ``def`` that ``name`` reaches from inside ``caller``, else None."""
+    index = _index(ctx)
+    scope: cst.FunctionDef | None = caller if isinstance(caller, cst.FunctionDef) else None
+    seen = 0
+    while True:
+        defs = index.by_scope.get((scope, name))
+        if defs:
+            return defs[0] if len(defs) == 1 else None
+        if scope is None or seen > 20:
+            return None
+        scope = index.parent.get(scope)
+        seen += 1
+
+
+def _bind(call: cst.Call, helper: cst.FunctionDef) -> dict[str, cst.BaseExpression] | None:
+    """Parameter name -> argument, or None when the call cannot be matched to the signature."""
+    params = helper.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    every = set(positional) | {p.name.value for p in params.kwonly_params}
+    bound: dict[str, cst.BaseExpression] = {}
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if index >= len(positional):
+                return None
+            bound[positional[index]] = arg.value
+            index += 1
+        elif arg.keyword.value in every:
+            bound[arg.keyword.value] = arg.value
+        else:
+            return None
+    return bound
+
+
+def _roles(facts: FunctionFacts, bound: dict[str, cst.BaseExpression]) -> tuple[str | None, str | None]:
+    """The helper's parameters that receive y_true / y_pred (each at most one).
+
+    An argument derived from both (``y_true - y_pred``) takes the y_true place: rules that look
+    for values computed from the prediction alone must not take it for one.
+    """
+    true_params = [p for p, a in bound.items() if facts.sources(a) == frozenset({TRUE})]
+    pred_params = [p for p, a in bound.items() if facts.sources(a) == frozenset({PRED})]
+    mixed = [p for p, a in bound.items() if len(facts.sources(a)) == 2]
+    if len(pred_params) > 1 or len(true_params) + len(mixed) > 1:
+        return None, None
+    y_true = (true_params or mixed or [None])[0]
+    y_pred = (pred_params or [None])[0]
+    return y_true, y_pred
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    fn: LossFunction  # the helper, its y_true/y_pred being the parameters the loss's tensors reach
+    args: tuple[cst.BaseExpression, ...]  # the caller's arguments bound to those parameters
+
+
+def helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
+    """``call`` as a call of a plain helper with the caller's tensors, else None (memoised per call)."""
+    cache: dict[tuple, HelperCall | None] = ctx.__dict__.setdefault("_losscheck_helper_calls", {})
+    key = (id(call), facts.fn.y_true, facts.fn.y_pred)  # the binding depends on the caller's tensors
+    if key in cache:
+        return cache[key]
+    cache[key] = result = _helper_call(ctx, facts, call)
+    return result
+
+
+def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
+    if not isinstance(call.func, cst.Name):
+        return None
+    name = call.func.value
+    if facts.is_bound_locally(name) or facts.is_param(name) or name in facts.fn.extra_params:
+        return None
+    helper = lookup_helper(ctx, facts.fn.node, name)
+    if helper is None or helper is facts.fn.node:
+        return None
+    bound = _bind(call, helper)
+    if bound is None:
+        return None
+    y_true, y_pred = _roles(facts, bound)
+    if y_true is None and y_pred is None:
+        return None
+    params = [p.name.value for p in (*helper.params.posonly_params, *helper.params.params, *helper.params.kwonly_params)]
+    fn = LossFunction(
+        node=helper,
+        name=helper.name.value,
+        kind="loss",
+        y_true=y_true,
+        y_pred=y_pred,
+        origin="helper",
+        extra_params=tuple(p for p in params if p not in (y_true, y_pred)),
+    )
+    args = tuple(bound[p] for p in (y_true, y_pred) if p is not None)
+    return HelperCall(fn, args)
+
+
+def reached_helpers(ctx: FileContext, fn: LossFunction) -> list[LossFunction]:
+    """The helpers ``fn`` calls with its tensors, and the helpers those call (up to 3 deep),
+    each once per way its parameters are bound; never ``fn`` itself."""
+    out: list[LossFunction] = []
+    seen: set[tuple[int, str | None, str | None]] = {(id(fn.node), fn.y_true, fn.y_pred)}
+    queue: list[tuple[LossFunction, int]] = [(fn, 0)]
+    while queue:
+        current, depth = queue.pop(0)
+        if depth >= _MAX_DEPTH:
+            continue
+        facts = function_facts(ctx, current)
+        for node in facts.nodes:
+            if type(node) is not cst.Call or not facts.derives(node):
+                continue
+            bound = helper_call(ctx, facts, node)
+            if bound is None:
+                continue
+            key = (id(bound.fn.node), bound.fn.y_true, bound.fn.y_pred)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(bound.fn)
+            queue.append((bound.fn, depth + 1))
+    return out
+
+
+def helper_summary(ctx: FileContext, helper: LossFunction, depth: int = 1) -> "Verdict":
+    """What a plain helper returns with its ``y_true``/``y_pred`` parameters bound to batch tensors:
+    reduced over the batch, a per-example tensor, or unknown (once per helper and binding).
+
+    Read without shape inference: its facts are keyed by function, and a helper may be bound in
+    several ways in one file."""
+    from losscheck.lint.reductions import Kind, ReturnClassifier, Verdict
+
+    cache: dict[tuple, Verdict] = ctx.__dict__.setdefault("_losscheck_helper_summaries", {})
+    key = (id(helper.node), helper.y_true, helper.y_pred)
+    if key not in cache:
+        cache[key] = Verdict(Kind.UNKNOWN)  # recursion guard
+        cache[key] = ReturnClassifier(ctx, helper, depth, hooks=False).returns()
+    return cache[key]
+
+
+def helper_call_verdict(classifier: "ReturnClassifier", call: cst.Call) -> "Verdict | None":
+    """The verdict on ``call`` (inside the function ``classifier`` reads) when it calls a plain
+    helper with the function's tensors (``return _reduce(err)``); None when it does not or
+    nothing can be said."""
+    from losscheck.lint.reductions import Kind, Verdict, axis0_is_batch
+
+    ctx, facts = classifier.ctx, classifier.facts
+    bound = helper_call(ctx, facts, call)
+    if bound is None:
+        return None
+    if {classifier.classify(a).kind for a in bound.args} != {Kind.TENSOR}:
+        return None  # an argument already reduced (or unknown): the helper's summary does not apply
+    inner = helper_summary(ctx, bound.fn, classifier.depth + 1)
+    if inner.kind is Kind.TENSOR:
+        return Verdict(Kind.TENSOR)
+    if inner.kind is not Kind.REDUCED:
+        return None
+    if inner.reason == "axis-0" and not all(axis0_is_batch(ctx, facts, a) for a in bound.args):
+        return None  # axis 0 in the helper is the batch only if it is axis 0 of what the loss passes
+    return Verdict(Kind.REDUCED, call, "helper", bound.fn.name)
