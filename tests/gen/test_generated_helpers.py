@@ -28,7 +28,12 @@ import pytest
 
 from losscheck.gen.cli import generate
 from losscheck.gen.emitter import load_emitters
-from losscheck.gen.emitters._copy import function_text, function_text_as, functions_in, helpers_in
+from losscheck.gen.emitters._copy import (
+    function_text,
+    function_text_as,
+    functions_in,
+    helpers_in,
+)
 from losscheck.gen.helpers import COMMON, KERAS_OPS, TF_KERAS
 from losscheck.layout.model import LOSSES_BY_TYPE
 
@@ -153,6 +158,17 @@ def test_an_unknown_helper_is_an_error_naming_the_files(framework):
     emitter._used = {}
     with pytest.raises(KeyError, match="no helper '_lc_nope' in common.py, "):
         emitter.use("_lc_nope")
+
+
+def test_op_tables_are_spelled_from_one_list_of_calls():
+    emitters = load_emitters().emitters
+    assert emitters["keras"].OPS["zeros_per_example"] == "ops.zeros_like(ops.sum(y_pred, axis={1}))"
+    assert emitters["tf.keras"].OPS["any_last"] == "tf.reduce_any({0}, axis=-1)"
+    assert emitters["tf.keras"].OPS["zeros_per_example"] == "tf.zeros_like(tf.reduce_sum(y_pred, axis={1}))"
+    if HAS_TORCH_PLUGIN:
+        torch_ops = emitters["torch"].OPS
+        assert torch_ops["mean"] == "torch.mean({0}, dim={1})" and torch_ops["equal"] == "torch.eq({0}, {1})"
+        assert "not_equal" not in torch_ops and torch_ops["cast"] == "{0}.to({1})"
 
 
 def _free_names(function: ast.FunctionDef) -> set[str]:
@@ -393,7 +409,8 @@ def test_tf_keras_helpers_equal_tf_keras_builtins():
     checks = [
         ("regression", False, lambda t, p, fl: helpers._lc_huber(t, p, 0.5), L.Huber(delta=0.5, reduction=none)),
         ("regression", False, lambda t, p, fl: helpers._lc_log_cosh(t, p), L.LogCosh(reduction=none)),
-        ("regression", False, lambda t, p, fl: helpers._lc_mean_squared_error(t, p), L.MeanSquaredError(reduction=none)),
+        ("regression", False, lambda t, p, fl: helpers._lc_mean_squared_error(t, p),
+         L.MeanSquaredError(reduction=none)),
         ("regression", False, lambda t, p, fl: helpers._lc_mean_absolute_error(t, p),
          L.MeanAbsoluteError(reduction=none)),
     ]

@@ -20,10 +20,10 @@ import pytest
 pytest.importorskip("losscheck_torch", reason="pip install -e plugins/torch")
 torch = pytest.importorskip("torch")
 
-from losscheck_torch import helpers  # noqa: E402 -- after the skips: it imports torch
+from losscheck_torch import helpers  # after the skips: it imports torch
 
 B, S, C = 3, 4, 5
-TOL = dict(rtol=1e-5, atol=1e-6)
+TOL = {"rtol": 1e-5, "atol": 1e-6}
 # The target kind each helper reads: it decides the random inputs.
 KINDS = {
     "_lc_mean_squared_error": "regression",

@@ -37,7 +37,7 @@ class Helper:
     needs: tuple[str, ...]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def functions_in(path: Path) -> Mapping[str, Function]:
     """The top-level functions of a Python file, in file order."""
     text = path.read_text(encoding="utf-8")
@@ -66,7 +66,7 @@ def function_text_as(path: Path, name: str, new_name: str) -> str:
                   count=1, flags=re.MULTILINE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def helpers_in(paths: tuple[Path, ...]) -> Mapping[str, Helper]:
     """The ``_lc`` functions of ``paths``, in order (file by file, then within each file).
 
