@@ -151,19 +151,26 @@ def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
 
 _USE = re.compile(r"(?<![\w.])(loss|metrics|weighted_metrics)\s*=(?!=)\s*")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_BARE = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?![\w])(?!\s*[(.])")
+_STRING = re.compile(r"(['\"]).*?\1")
 _CLOSE = {"[": "]", "(": ")", "{": "}"}
 _TO_COMMA = re.compile(r"[^,)\n]*")
 
 
 def compile_uses(source: str) -> dict[str, frozenset[str]]:
     """Names written in ``loss=`` and in ``metrics=``/``weighted_metrics=`` anywhere in the file
-    (keyword arguments and assignments alike: a superset, read from the text in one pass)."""
-    found: dict[str, set[str]] = {"loss": set(), "metric": set()}
+    (keyword arguments and assignments alike, read from the text in one pass).
+
+    ``loss``/``metric``: every name in the argument (a superset). ``loss-bare``/``metric-bare``:
+    the names passed as they are (``loss=dice``, ``[dice, bce]``), not called (``make_loss(2)``
+    passes what the factory returns) nor reached through an attribute (``losses.dice``)."""
+    found: dict[str, set[str]] = {"loss": set(), "metric": set(), "loss-bare": set(), "metric-bare": set()}
     for match in _USE.finditer(source):
         start = match.end()
         text = _argument_text(source, start)
         kind = "loss" if match.group(1) == "loss" else "metric"
         found[kind].update(_IDENT.findall(text))
+        found[f"{kind}-bare"].update(_BARE.findall(_STRING.sub("''", text)))
     return {k: frozenset(v) for k, v in found.items()}
 
 
@@ -183,6 +190,25 @@ def _argument_text(source: str, start: int, limit: int = 2000) -> str:
             i += 1
         return source[start:i]
     return _TO_COMMA.match(source, start).group(0)  # type: ignore[union-attr]  # `*` always matches
+
+
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
+_DEFINES = re.compile(r"(?:\bdef|\bclass)\s+$")
+
+
+class CallSites:
+    """Where the file calls each name directly (``name(``), from the text: a piece asks which
+    names are called outside its own text, since the whole-file finder drops a function found
+    by its signature alone when only code that is not loss code calls it."""
+
+    def __init__(self, source: str) -> None:
+        self._at: dict[str, list[int]] = {}
+        for match in _CALL.finditer(source):
+            if not _DEFINES.search(source, max(0, match.start() - 8), match.start()):
+                self._at.setdefault(match.group(1), []).append(match.start())
+
+    def outside(self, start: int, end: int) -> frozenset[str]:
+        return frozenset(name for name, offsets in self._at.items() if any(not start <= at < end for at in offsets))
 
 
 @overload

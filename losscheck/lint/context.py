@@ -101,6 +101,12 @@ class FileContext:
                     fn.kind = "metric"
                 elif fn.kind == "metric" and base in uses["loss"]:
                     fn.kind = "loss"
+            # called directly in another piece: the whole-file finder may drop a function found
+            # by its signature alone there (only non-loss code calls it); the piece cannot tell,
+            # so it drops it too (hiding findings, never adding one)
+            called = self.options.get("called_elsewhere", frozenset())
+            found = [fn for fn in found if not (fn.origin == "signature" and fn.class_node is None
+                                                and fn.name in called)]
         return found
 
     def losses(self) -> list[LossFunction]:

@@ -232,6 +232,7 @@ def _lint_chunks(
 
     found: list[Finding] = []
     options = {**options, "compile_uses": chunks.compile_uses(source)}
+    calls = chunks.CallSites(source)
     for piece in pieces:
         header = len(piece.text) - (piece.end - piece.start)
         flat = [(header + at - piece.start, op) for at, op in scan.flat if piece.start <= at < piece.end]
@@ -240,7 +241,8 @@ def _lint_chunks(
             if parsed.code == diagnostics.TOO_COMPLEX.code:
                 return [parsed]  # placed in the whole file already
             return [chunks.place(parsed, piece, anywhere=True)]
-        ctx = FileContext(path=path, source=piece.text, module=parsed, options=options)
+        ctx = FileContext(path=path, source=piece.text, module=parsed,
+                          options={**options, "called_elsewhere": calls.outside(piece.start, piece.end)})
         try:
             for finding in run_rules(ctx, rules):
                 if chunks.defined_in_another_piece(finding, piece, source):

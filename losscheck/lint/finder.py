@@ -313,7 +313,8 @@ class _Finder:
     def by_compile_elsewhere(self, uses: dict[str, frozenset[str]]) -> None:
         """A piece of a chunked file (``chunks.py``): module-level functions that ``compile()``
         calls in other pieces name, as ``by_compile`` resolves a bare name at module level."""
-        for kind, names in (("loss", uses.get("loss", frozenset())), ("metric", uses.get("metric", frozenset()))):
+        for kind in ("loss", "metric"):
+            names = uses.get(f"{kind}-bare", frozenset())
             for name in names:
                 fn = self._lookup_function(name, None)
                 if fn is None:

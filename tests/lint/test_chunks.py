@@ -198,6 +198,8 @@ CROSS_PIECE = ("compile(", "fit(", "Sequential", "Input(", "Model(")
          "    model.compile(loss='mse', metrics=[dice])\n")  # a loss elsewhere, a metric in its own piece
 @example("model.compile(loss=seg_loss)\n\nasync def seg_loss(yt, yp):\n    async def loss(y_true, y_pred):\n"
          "        return mask\n    return loss\n")  # compiled in another piece, by a name its signature lacks
+@example("import tensorflow as tf\n\ndef weighted(y_true, y_pred):\n    return tf.reduce_mean(y_true - y_pred) * scale\n\n"
+         "def build(model):\n    model.compile(loss=weighted(2.0))\n")  # a factory call binds what it returns
 def test_chunked_and_whole_file_runs_agree(source: str) -> None:
     """Chunking never adds a finding; on programs without cross-piece facts, the only findings it
     may drop are undefined names that another piece writes (the documented trade-off)."""
