@@ -6,9 +6,12 @@ Sources, in the order a reader would list them:
    loss-like pair: ``(y_true, y_pred)`` and the usual variants (``(labels, logits)``,
    ``(target, output)``, ``(y, y_hat)``, ``(gt, pred)``...). Precision first: a weak pair such as
    ``(target, output)`` is accepted only as listed in ``_PAIRS``; a strong name (``y_true``,
-   ``y_pred``, ``y_hat``...) accepts any usual partner.
+   ``y_pred``, ``y_hat``...) accepts any usual partner. A few more pairs (``(real, pred)``,
+   ``(targets, inputs)``) only in a function named like a loss whose second parameter is not fed
+   to a model.
 2. ``loss-subclass``: the ``call`` method of a class whose base resolves to a Keras ``Loss`` (or
-   ``LossFunctionWrapper``), or to a class in the same file that does.
+   ``LossFunctionWrapper``, or a built-in loss class such as ``CategoricalCrossentropy``), or to a
+   class in the same file that does.
 3. ``compile``: callables passed as ``loss=`` (or the second positional argument) to
    ``.compile(...)``: a function name, a dict ``{output: fn}`` (output names recorded), a list or
    tuple, a factory call whose function returns a nested closure (``factory``), a ``lambda``;
@@ -39,7 +42,9 @@ _STRONG_PRED = frozenset(
     {"y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits"}
 )
 # Usual partners of a strong name.
-_TRUE = _STRONG_TRUE | {"true", "gt", "label", "labels", "target", "targets", "y", "actual", "truth", "ground_truth"}
+_TRUE = _STRONG_TRUE | {
+    "true", "gt", "label", "labels", "target", "targets", "y", "actual", "truth", "ground_truth", "y_actual",
+}
 _PRED = _STRONG_PRED | {
     "pred", "preds", "prediction", "predictions", "logits", "output", "outputs", "probs", "scores",
 }
@@ -55,7 +60,15 @@ _PAIRS = frozenset(
     }
 )
 
+# Pairs accepted only in a function whose name says it is a loss (``loss_function(real, pred)``,
+# ``DiceLoss(targets, inputs)``): alone, ``(targets, inputs)`` is as likely a training step's data.
+_NAMED_PAIRS = frozenset({("real", "pred"), ("real", "preds"), ("targets", "inputs"), ("target", "input")})
+_LOSS_NAME = re.compile(r"loss|entropy|objective", re.IGNORECASE)
+# Of those, the pairs of the custom-training-loop tutorials: a batch scalar may be what is wanted.
+_LOOP_PAIRS = frozenset({("real", "pred"), ("real", "preds")})
+
 _LOSS_BASES = frozenset({"Loss", "LossFunctionWrapper"})
+_NOT_LOSS_BASES = frozenset({"Reduction", "ReductionV2"})
 _LOSS_MODULES = (
     "keras.losses", "keras.src.losses", "tensorflow.keras.losses", "tf_keras.losses",
     "tensorflow.python.keras.losses", "keras.src.losses.loss", "keras.src.losses.losses",
@@ -209,7 +222,8 @@ class _Finder:
         qn = self.imports.qualname(base)
         if qn:
             module, _, last = qn.rpartition(".")
-            return last in _LOSS_BASES and module in _LOSS_MODULES
+            # `Loss` itself or a built-in loss class (`class Weighted(keras.losses.CategoricalCrossentropy)`)
+            return module in _LOSS_MODULES and last[:1].isupper() and last not in _NOT_LOSS_BASES
         # `class Dice(Loss)` with `Loss` from an import we cannot see (star import): name only.
         return isinstance(base, cst.Name) and base.value in _LOSS_BASES and bool(self.imports.star_modules)
 
@@ -295,10 +309,30 @@ class _Finder:
             if len(params) >= 2 and is_loss_pair(params[0], params[1]):
                 if cls is not None and not self._method_may_be_loss(fn, cls):
                     continue
-                name = fn.name.value.lower()
-                kind: FunctionKind = "metric" if ("loss" not in name and _METRIC_NAME.search(name)) else "loss"
-                extra = [p for p in _all_param_names(fn.params) if p not in params[:2] and p not in {"self", "cls"}]
-                self._add(fn, params, kind, "signature", cls, all_params=params[:2] + extra)
+                self._add_by_signature(fn, cls, params)
+            elif len(params) >= 2 and cls is None and self._named_loss_pair(fn, params[0], params[1]):
+                self._add_by_signature(fn, cls, params)
+
+    def _add_by_signature(self, fn: cst.FunctionDef, cls: cst.ClassDef | None, params: list[str]) -> None:
+        name = fn.name.value.lower()
+        says_loss = "loss" in name or "objective" in name
+        kind: FunctionKind = "metric" if (not says_loss and _METRIC_NAME.search(name)) else "loss"
+        extra = [p for p in _all_param_names(fn.params) if p not in params[:2] and p not in {"self", "cls"}]
+        self._add(fn, params, kind, "signature", cls, all_params=params[:2] + extra)
+
+    def _named_loss_pair(self, fn: cst.FunctionDef, first: str, second: str) -> bool:
+        """``(real, pred)``, ``(targets, inputs)`` in a function named like a loss, where the second
+        is not fed to a model (``model(inputs)``: then it holds the model's inputs, not its output)."""
+        if (first, second) not in _NAMED_PAIRS or not _LOSS_NAME.search(fn.name.value):
+            return False
+        from losscheck.lint.astutil import own_nodes
+
+        for node in own_nodes(fn):
+            if type(node) is cst.Call and node.args and self.imports.api(node.func) is None:
+                value = node.args[0].value
+                if isinstance(value, cst.Name) and value.value == second:
+                    return False
+        return True
 
     def by_compile(self) -> None:
         for call, scope in self.index.compile_calls:
@@ -508,6 +542,12 @@ def loss_class_names(ctx: FileContext) -> frozenset[str]:
     if "_losscheck_loss_classes" not in ctx.__dict__:  # ctx.functions was set by someone else
         ctx.__dict__["_losscheck_loss_classes"] = frozenset(_Finder(ctx).loss_classes)
     return ctx.__dict__["_losscheck_loss_classes"]
+
+
+def is_custom_loop_style(fn: LossFunction) -> bool:
+    """Found only by a pair that custom training loops use (``loss_function(real, pred)``), where a
+    loss that returns one value for the batch is what the loop wants."""
+    return fn.origin == "signature" and (fn.y_true, fn.y_pred) in _LOOP_PAIRS
 
 
 def is_keras_called(fn: LossFunction) -> bool:

@@ -44,6 +44,8 @@ WEAK_PAIRS: frozenset[tuple[str, str]] = frozenset(
         ("target", "prediction"), ("targets", "predictions"), ("target", "logits"), ("targets", "logits"),
         ("gt", "pred"), ("gt", "preds"), ("gt", "prediction"), ("true", "pred"), ("true", "preds"),
         ("y", "pred"), ("y", "logits"),
+        # finder._NAMED_PAIRS (the finder also wants a function named like a loss)
+        ("real", "pred"), ("real", "preds"), ("targets", "inputs"), ("target", "input"),
     }
 )
 _WEAK_SECONDS = {second.encode() for _, second in WEAK_PAIRS}

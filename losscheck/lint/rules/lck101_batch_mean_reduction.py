@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.finder import is_custom_loop_style
 from losscheck.lint.reductions import as_reduction, mixed_batch_terms, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
@@ -162,8 +163,42 @@ class BatchMeanReduction(Rule):
                 return bce - 0.01 * tf.reduce_mean(y_true)
             """
         ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def step_loss(targets, inputs):
+                # `inputs` goes through the model: these are a training step's data, not (y_true, y_pred)
+                outputs = model(inputs, training=True)
+                return tf.reduce_mean(tf.square(targets - outputs))
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            token_ce = tf.keras.losses.SparseCategoricalCrossentropy(reduction="none")
+
+            def loss_function(real, pred):
+                # the custom-training-loop form: the loop wants one value for the batch
+                return tf.reduce_mean(token_ce(real, pred))
+            """
+        ),
     ]
     INVALID = [
+        Invalid(
+            """
+            from tensorflow.keras import backend as K
+
+            def OverlapLoss(targets, inputs, smooth=1e-6):
+                t = K.flatten(targets)
+                p = K.flatten(inputs)
+                overlap = K.sum(t * p)
+                return 1 - (2 * overlap + smooth) / (K.sum(t) + K.sum(p) + smooth)
+            """,
+            message="reduces over the batch axis in the loss `OverlapLoss`",
+            line=7,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -294,6 +329,8 @@ class BatchMeanReduction(Rule):
 
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.losses():
+            if is_custom_loop_style(fn):
+                continue  # `loss_function(real, pred)` of a training loop: a batch scalar is what it wants
             reported: set[int] = set()
             reduced = reduced_returns(ctx, fn)
             if not reduced:  # shape inference: a returned value whose inferred shape lost the batch axis

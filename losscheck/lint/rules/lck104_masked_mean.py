@@ -30,6 +30,36 @@ class _MaskFacts:
         self.ctx = ctx
         self.facts = facts
         self._names: dict[str, bool] = {}
+        self._defs: dict[str, list[tuple[int, str, cst.BaseExpression]]] | None = None
+
+    def _definitions(self) -> dict[str, list[tuple[int, str, cst.BaseExpression]]]:
+        """name -> (position, "=" or the augmented operator, value) in source order."""
+        if self._defs is None:
+            # positions are the values': in `loss = mean(loss)` the mean reads the definition before
+            self._defs = {}
+            for node in self.facts.nodes:
+                if type(node) is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
+                    entry = (self.position(node.value) or 0, "=", node.value)
+                    self._defs.setdefault(node.targets[0].target.value, []).append(entry)
+                elif type(node) is cst.AugAssign and type(node.target) is cst.Name:
+                    entry = (self.position(node.value) or 0, type(node.operator).__name__, node.value)
+                    self._defs.setdefault(node.target.value, []).append(entry)
+        return self._defs
+
+    def position(self, node: cst.CSTNode) -> int | None:
+        positions: dict[int, int] | None = self.__dict__.get("_positions")
+        if positions is None:
+            positions = self.__dict__["_positions"] = {id(n): i for i, n in enumerate(self.facts.nodes)}
+        return positions.get(id(node))
+
+    def _reaching(self, name: str, at: int) -> list[tuple[str, cst.BaseExpression]]:
+        """The definitions of ``name`` that the code before position ``at`` leaves in effect, read in
+        source order: the last plain assignment and the augmented ones after it (``loss *= mask``)."""
+        defs = [d for d in self._definitions().get(name, []) if d[0] < at]
+        last_plain = max((i for i, (_pos, op, _v) in enumerate(defs) if op == "="), default=None)
+        if last_plain is None:
+            return []
+        return [(op, value) for _pos, op, value in defs[last_plain:]]
 
     def is_mask(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
         if depth > 6:
@@ -67,13 +97,30 @@ class _MaskFacts:
         self._names[name] = result
         return result
 
-    def mask_in_product(self, expr: cst.BaseExpression, depth: int = 0) -> cst.BaseExpression | None:
-        """The mask factor of ``x * mask`` (nested products and ``tf.multiply`` too), else None."""
+    def mask_in_product(
+        self, expr: cst.BaseExpression, depth: int = 0, at: int | None = None
+    ) -> cst.BaseExpression | None:
+        """The mask factor of ``x * mask`` (nested products and ``tf.multiply`` too), else None.
+
+        ``at``: the position of the use; a name then stands for the definitions that reach it
+        (``loss = f(...)`` then ``loss *= mask`` is a masked value)."""
         if depth > 4:
             return None
         if isinstance(expr, cst.Name):
             value = self.facts.single_value(expr.value)
-            return self.mask_in_product(value, depth + 1) if value is not None else None
+            if value is not None:
+                return self.mask_in_product(value, depth + 1, self.position(value))
+            if at is None or expr.value in self.facts.loop_vars or expr.value in self.facts.complex_bound:
+                return None
+            for op, value in reversed(self._reaching(expr.value, at)):
+                if op == "MultiplyAssign":
+                    if self.is_mask(value):
+                        return value
+                elif op == "=":
+                    return self.mask_in_product(value, depth + 1, self.position(value))
+                elif op not in ("AddAssign", "SubtractAssign"):
+                    return None  # `loss /= count` and the like: no longer the masked value
+            return None
         factors: list[cst.BaseExpression] = []
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
             factors = [expr.left, expr.right]
@@ -85,7 +132,7 @@ class _MaskFacts:
             if self.is_mask(factor):
                 return factor
         for factor in factors:
-            inner = self.mask_in_product(factor, depth + 1) if not isinstance(factor, cst.Name) else None
+            inner = self.mask_in_product(factor, depth + 1, at) if not isinstance(factor, cst.Name) else None
             if inner is not None:
                 return inner
         return None
@@ -180,6 +227,37 @@ class MaskedMean(Rule):
                 return tf.reduce_mean(err * mask + 0.1 * err * (1.0 - mask), axis=-1)
             """
         ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def late_mask(y_true, y_pred):
+                keep = tf.cast(y_true >= 0.0, tf.float32)
+                err = tf.abs(y_true - y_pred)
+                overall = tf.reduce_mean(err, axis=-1)  # averaged before the mask is applied
+                err *= keep
+                return overall + tf.reduce_sum(err, axis=-1)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def unmasked_over_size(y_true, y_pred):
+                err = tf.square(y_true - y_pred)
+                return tf.reduce_sum(err, axis=-1) / tf.cast(tf.size(y_true[0]), tf.float32)
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def evaluate(real, pred):
+                # not named like a loss: `(real, pred)` alone does not make a loss function
+                mask = tf.cast(real > 0, tf.float32)
+                return tf.reduce_mean(tf.abs(real - pred) * mask)
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -236,6 +314,46 @@ class MaskedMean(Rule):
             """,
             message="averages over ALL positions",
         ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            token_ce = tf.keras.losses.SparseCategoricalCrossentropy(reduction="none")
+
+            def loss_function(real, pred):
+                not_pad = tf.cast(tf.not_equal(real, 0), tf.float32)
+                per_token = token_ce(real, pred)
+                per_token *= not_pad
+                return tf.reduce_mean(per_token)
+            """,
+            message="of a masked value averages over ALL positions",
+            line=10,
+        ),
+        Invalid(
+            """
+            from keras import ops
+
+            def padded_mae(y_true, y_pred):
+                keep_mask = ops.cast(ops.not_equal(y_true, -1.0), "float32")
+                err = ops.abs(y_true - y_pred)
+                err = ops.multiply(err, keep_mask)
+                return ops.mean(err, axis=-1)
+            """,
+            message="of a masked value averages over ALL positions",
+            line=8,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def sum_over_everything(y_true, y_pred):
+                seen = tf.cast(y_true >= 0.0, tf.float32)
+                err = tf.square(y_true - y_pred) * seen
+                return tf.reduce_sum(err) / tf.cast(tf.size(err), tf.float32)
+            """,
+            message="counts every position",
+            line=7,
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
@@ -248,6 +366,7 @@ class MaskedMean(Rule):
                     self._masked_mean(ctx, fn, facts, masks, counted, node)
                 elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
                     self._unguarded(ctx, facts, masks, node)
+                    self._sum_over_size(ctx, facts, masks, counted, node)
 
     def _counted_masks(self, ctx: FileContext, fn: LossFunction, masks: _MaskFacts) -> set[str]:
         """Names of masks that the function reduces by sum/mean anywhere (it counts them itself)."""
@@ -272,7 +391,7 @@ class MaskedMean(Rule):
         reduction = as_reduction(ctx, node)
         if reduction is None or not reduction.is_mean:
             return
-        mask = masks.mask_in_product(reduction.operand)
+        mask = masks.mask_in_product(reduction.operand, at=masks.position(node))
         if mask is None or not facts.derives(reduction.operand):
             return
         names = masks.mask_names(mask)
@@ -289,6 +408,31 @@ class MaskedMean(Rule):
             f"`{callee}(...)` of a masked value averages over ALL positions, the ones `{mask_text}` masks out "
             "included, so the loss shrinks as the mask gets sparser. Divide the masked sum by the mask's count: "
             f"`sum(loss * {short}) / maximum(sum({short}), 1)` (same axes), or use `divide_no_nan`.",
+        )
+
+    def _sum_over_size(
+        self, ctx: FileContext, facts: FunctionFacts, masks: _MaskFacts, counted: set[str], node: cst.BinaryOperation
+    ) -> None:
+        """``sum(loss * mask) / size(loss)``: a mean over every position, written out."""
+        numerator = node.left
+        if isinstance(numerator, cst.Name):
+            numerator = facts.single_value(numerator.value) or numerator
+        reduction = as_reduction(ctx, numerator) if isinstance(numerator, cst.Call) else None
+        if reduction is None or not reduction.is_sum or not facts.derives(reduction.operand):
+            return
+        if not _counts_every_position(ctx, facts, node.right):
+            return
+        mask = masks.mask_in_product(reduction.operand, at=masks.position(reduction.call))
+        if mask is None or masks.mask_names(mask) & counted:
+            return
+        mask_text = ctx.code_for(mask)
+        short = mask_text if len(mask_text) <= 30 else "mask"
+        ctx.report(
+            self,
+            node,
+            f"`{ctx.code_for(node.right)}` counts every position, so this masked sum is averaged over ALL "
+            f"positions, the ones `{mask_text}` masks out included, and the loss shrinks as the mask gets sparser. "
+            f"Divide by the mask's count instead: `sum(loss * {short}) / maximum(sum({short}), 1)`.",
         )
 
     @staticmethod
@@ -335,3 +479,31 @@ class MaskedMean(Rule):
             f"valid position), and the loss becomes NaN. Guard it: `maximum({text}, 1.0)`, add an epsilon, "
             "or use `divide_no_nan`.",
         )
+
+_PASS_THROUGH = frozenset({"cast", "to_float", "cast_to_floatx", "convert_to_tensor"})
+
+
+def _counts_every_position(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression, depth: int = 0) -> bool:
+    """Is ``expr`` the number of elements of a tensor (``tf.size(x)``, ``prod(shape(x))``), cast or not?"""
+    if depth > 4:
+        return False
+    if isinstance(expr, cst.Name):
+        value = facts.single_value(expr.value)
+        return value is not None and _counts_every_position(ctx, facts, value, depth + 1)
+    if not isinstance(expr, cst.Call) or not expr.args:
+        return False
+    first = expr.args[0].value
+    if isinstance(expr.func, cst.Name) and expr.func.value in {"float", "int"}:
+        return _counts_every_position(ctx, facts, first, depth + 1)
+    found = ctx.imports.api(expr.func)
+    if found is None:
+        return False
+    short = found.name.rsplit(".", 1)[-1]
+    if short in _PASS_THROUGH:
+        return _counts_every_position(ctx, facts, first, depth + 1)
+    if short == "size" and found.family != "numpy":
+        return facts.derives(first)
+    if short in {"reduce_prod", "prod"} and len(expr.args) == 1 and isinstance(first, cst.Call):
+        inner = ctx.imports.api(first.func)
+        return inner is not None and inner.name.rsplit(".", 1)[-1] == "shape" and facts.derives(first)
+    return False
