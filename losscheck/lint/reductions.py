@@ -239,7 +239,8 @@ _ELEMENTWISE = frozenset(
     {"sqrt", "rsqrt", "log", "log1p", "exp", "abs", "square", "negative", "sigmoid", "tanh", "pow", "power",
      "maximum", "minimum", "clip_by_value", "clip", "cast", "multiply", "add", "subtract", "divide",
      "truediv", "divide_no_nan", "div_no_nan", "squeeze", "identity", "convert_to_tensor", "stop_gradient",
-     "reduce_mean", "reduce_sum", "mean", "sum", "scalar_mul", "add_n", "sign", "softplus", "relu", "log_sigmoid"}
+     "reduce_mean", "reduce_sum", "mean", "sum", "scalar_mul", "add_n", "sign", "softplus", "relu", "log_sigmoid",
+     "cast_to_floatx"}
 )
 # produce values that do not carry the batch as data (sizes, shapes, dtypes, constants)
 _CONST_OPS = frozenset(
@@ -294,6 +295,8 @@ class ReturnClassifier:
         self._names: dict[str, Verdict] = {}
         self._busy: set[str] = set()
         self.result: list[tuple[cst.BaseExpression, Verdict]] = []
+        self._flow: dict[tuple[str, int, int], Verdict] = {}
+        self._busy_flow: set[tuple[str, int, int]] = set()
         self.mixed: list[Verdict] = []  # see mixed_batch_terms
 
     def returns(self) -> Verdict:
@@ -311,16 +314,19 @@ class ReturnClassifier:
         must be reduced: one per-example branch makes the function ambiguous, so none)."""
         values = self.facts.returns
         verdicts = [self.classify(v) for v in values]
-        if not verdicts or any(v.kind is not Kind.REDUCED for v in verdicts):
+        # an early `return 0.0` is no per-example value either: reduced and constant returns only
+        if not any(v.kind is Kind.REDUCED for v in verdicts):
             return []
-        return list(zip(values, verdicts, strict=True))
+        if any(v.kind not in (Kind.REDUCED, Kind.CONST) for v in verdicts):
+            return []
+        return [(e, v) for e, v in zip(values, verdicts, strict=True) if v.kind is Kind.REDUCED]
 
     # -- the classifier ---------------------------------------------------------------------
     def classify(self, expr: cst.BaseExpression) -> Verdict:
         if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString)):
             return Verdict(Kind.CONST)
         if isinstance(expr, cst.Name):
-            return self._name(expr.value)
+            return self._name(expr.value, expr)
         if isinstance(expr, cst.Attribute):
             if expr.attr.value in {"shape", "dtype", "ndim"}:
                 return Verdict(Kind.CONST)
@@ -357,7 +363,11 @@ class ReturnClassifier:
         if len(self.facts.sources(term.witness)) == 2 and all(term.witness is not v.witness for v in self.mixed):
             self.mixed.append(term)
 
-    def _name(self, name: str) -> Verdict:
+    def _name(self, name: str, use: cst.Name | None = None) -> Verdict:
+        if not self.facts.is_param(name) and use is not None:
+            reaching = self.facts.reaching(name, use)
+            if reaching is not None:
+                return self._reaching_name(name, reaching)
         if name in self._names:
             return self._names[name]
         if self.facts.is_param(name):
@@ -386,6 +396,21 @@ class ReturnClassifier:
         else:
             result = Verdict(Kind.UNKNOWN)
         self._names[name] = result
+        return result
+
+    def _reaching_name(self, name: str, values: list[cst.BaseExpression]) -> Verdict:
+        """``name`` where straight-line code leaves ``values`` in effect: ``loss = a`` then
+        ``loss *= w`` reads as ``a * w``; an earlier ``loss = ...`` no longer counts."""
+        key = (name, id(values[0]), len(values))
+        cached = self._flow.get(key)
+        if cached is not None:
+            return cached
+        if key in self._busy_flow:
+            return Verdict(Kind.UNKNOWN)
+        self._busy_flow.add(key)
+        result = _combine([self.classify(v) for v in values])
+        self._busy_flow.discard(key)
+        self._flow[key] = result
         return result
 
     def _call(self, call: cst.Call) -> Verdict:

@@ -184,8 +184,42 @@ class BatchMeanReduction(Rule):
                 return tf.reduce_mean(token_ce(real, pred))
             """
         ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def scaled_error(y_true, y_pred):
+                err = tf.reduce_mean(tf.abs(y_true - y_pred))  # a batch statistic first...
+                err = tf.abs(y_true - y_pred) / (err + 1e-7)  # ...then the per-example value returned
+                return tf.reduce_mean(err, axis=-1)
+            """
+        ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def summed_then_averaged(y_true, y_pred):
+                loss = tf.square(y_true - y_pred)
+                loss = tf.reduce_mean(tf.reduce_sum(loss, axis=-1))
+                return loss
+            """,
+            message="`tf.reduce_mean(...)` with no axis",
+            line=6,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def guarded(y_true, y_pred):
+                if y_true is None:
+                    return 0.0
+                return tf.reduce_sum(tf.abs(y_true - y_pred))
+            """,
+            message="`tf.reduce_sum(...)` with no axis",
+            line=7,
+        ),
         Invalid(
             """
             from tensorflow.keras import backend as K
