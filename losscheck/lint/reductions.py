@@ -14,10 +14,11 @@ from typing import Callable
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, is_none, literal_ints, string_value
+from losscheck.lint.astutil import get_arg, is_none, literal_ints
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
-from losscheck.lint.imports import Api, dotted_name
+from losscheck.lint.imports import Api
+from losscheck.lint.loss_objects import reducing_loss_object_call
 
 # family -> op names that reduce; every one takes (x, axis=None, keepdims=False) or close enough.
 _REDUCE_NAMES: dict[str, frozenset[str]] = {
@@ -117,103 +118,6 @@ def reduces_batch(ctx: FileContext, fn: LossFunction, reduction: Reduction, hook
     if 0 in axes:
         return True
     return False  # negative axes could be the batch on a rank-1 tensor: stay quiet (precision)
-
-
-# -- Loss objects called inside a loss ---------------------------------------------------------
-
-_LOSS_CLASS_MODULES = ("keras.losses", "tf.keras.losses")
-_NOT_LOSS_CLASSES = frozenset({"Loss", "Reduction", "LossFunctionWrapper"})
-
-
-def _no_reduction(call: cst.Call) -> bool | None:
-    """Does a Loss constructor call ask for no reduction? None when it cannot tell."""
-    value = get_arg(call, "reduction")
-    if value is None:
-        return False
-    if is_none(value):
-        return True
-    text = string_value(value)
-    if text is not None:
-        return text.lower() == "none"
-    dotted = dotted_name(value)
-    if dotted is not None:
-        return dotted.endswith(".NONE")
-    return None
-
-
-def loss_object_constructor(ctx: FileContext, expr: cst.BaseExpression) -> cst.Call | None:
-    """``expr`` is ``SomeKerasLoss(...)`` (a Keras Loss class or a Loss subclass in this file)."""
-    if not isinstance(expr, cst.Call):
-        return None
-    found = ctx.imports.api(expr.func)
-    if found is not None:
-        if found.family in _LOSS_CLASS_MODULES and found.name[:1].isupper() and found.name not in _NOT_LOSS_CLASSES:
-            return expr
-        return None
-    if isinstance(expr.func, cst.Name):
-        from losscheck.lint.finder import loss_class_names
-
-        if expr.func.value in loss_class_names(ctx):
-            return expr
-    return None
-
-
-def _class_attr_values(fn: LossFunction, attr: str) -> list[cst.BaseExpression]:
-    """Values assigned to ``self.<attr>`` anywhere in ``fn``'s class."""
-    if fn.class_node is None:
-        return []
-    values: list[cst.BaseExpression] = []
-    from losscheck.lint.astutil import walk
-
-    for node in walk(fn.class_node, into_nested=True):
-        if isinstance(node, cst.Assign):
-            for target in node.targets:
-                t = target.target
-                if (
-                    isinstance(t, cst.Attribute)
-                    and isinstance(t.value, cst.Name)
-                    and t.value.value == "self"
-                    and t.attr.value == attr
-                ):
-                    values.append(node.value)
-    return values
-
-
-def _module_values(ctx: FileContext, name: str) -> list[cst.BaseExpression]:
-    cache: dict[str, list[cst.BaseExpression]] | None = ctx.__dict__.get("_losscheck_module_assigns")
-    if cache is None:
-        cache = {}
-        for stmt in ctx.module.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                        target = small.targets[0].target
-                        if isinstance(target, cst.Name):
-                            cache.setdefault(target.value, []).append(small.value)
-        ctx.__dict__["_losscheck_module_assigns"] = cache
-    return cache.get(name, [])
-
-
-def reducing_loss_object_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cst.Call | None:
-    """If ``call`` calls a Loss object that reduces (the default), the constructor call; else None."""
-    func = call.func
-    candidates: list[cst.BaseExpression] = []
-    if isinstance(func, cst.Call):
-        candidates = [func]
-    elif isinstance(func, cst.Name):
-        if facts.is_bound_locally(func.value):
-            value = facts.single_value(func.value)
-            candidates = [value] if value is not None else []
-        elif not facts.is_param(func.value):
-            candidates = _module_values(ctx, func.value)
-    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
-        candidates = _class_attr_values(facts.fn, func.attr.value)
-    if len(candidates) != 1:
-        return None
-    ctor = loss_object_constructor(ctx, candidates[0])
-    if ctor is None or _no_reduction(ctor) is not False:
-        return None
-    return ctor
 
 
 # -- does the returned value keep one value per example? ---------------------------------------
