@@ -134,7 +134,10 @@ class Kind(Enum):
 class Verdict:
     kind: Kind
     witness: cst.CSTNode | None = None  # the call that reduced over the batch
-    reason: str = ""  # "no-axis" | "axis-0" | "loss-object" | "helper"
+    # REDUCED: "no-axis" | "axis-0" | "flattened" | "loss-object" | "helper"; CONST: "sample" when it
+    # is one sample's value (`y_true[0]`): no batch axis to combine with, but a reduction of it is
+    # judged as a reduction of the batch tensor it came from
+    reason: str = ""
     helper: str = ""  # name of the local loss helper whose result is reduced
 
 
@@ -162,7 +165,8 @@ def _combine(verdicts: list[Verdict]) -> Verdict:
     for v in verdicts:
         if v.kind is Kind.REDUCED:
             return v
-    return Verdict(Kind.CONST)
+    # keep "sample": a value computed from one sample's slice (see ReturnClassifier._call)
+    return next((v for v in verdicts if v.reason == "sample"), Verdict(Kind.CONST))
 
 
 def reduced_returns(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.BaseExpression, "Verdict"]]:
@@ -251,6 +255,9 @@ class ReturnClassifier:
             inner = self.classify(expr.value)
             if inner.kind in (Kind.REDUCED, Kind.CONST):
                 return inner
+            if _picks_one_sample(expr) and axis0_is_batch(self.ctx, self.facts, expr.value):
+                # `y_true[0][0][0]`: one sample's value, no batch axis left (wrong-axis reports the index)
+                return Verdict(Kind.CONST, reason="sample")
             return Verdict(Kind.UNKNOWN)  # indexing a tensor may drop the batch axis: other rules
         if isinstance(expr, cst.Call):
             return self._call(expr)
@@ -323,7 +330,7 @@ class ReturnClassifier:
         reduction = as_reduction(ctx, call)
         if reduction is not None:
             operand = self.classify(reduction.operand)
-            if operand.kind in (Kind.CONST, Kind.REDUCED):
+            if operand.kind is Kind.REDUCED or (operand.kind is Kind.CONST and operand.reason != "sample"):
                 return operand
             if operand.kind is Kind.UNKNOWN and not facts.derives(reduction.operand):
                 return Verdict(Kind.UNKNOWN)
@@ -401,6 +408,17 @@ class ReturnClassifier:
     def _local_loss(self, name: str) -> LossFunction | None:
         matches = [f for f in self.ctx.functions if isinstance(f.node, cst.FunctionDef) and f.name == name]
         return matches[0] if len(matches) == 1 else None
+
+
+def _picks_one_sample(expr: cst.Subscript) -> bool:
+    """``x[0]``, ``x[-1, ...]``: an integer literal on axis 0."""
+    first = expr.slice[0].slice if expr.slice else None
+    if not isinstance(first, cst.Index):
+        return False
+    value = first.value
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+        value = value.expression
+    return isinstance(value, cst.Integer)
 
 
 # -- is axis 0 of this expression the batch? ---------------------------------------------------

@@ -200,6 +200,17 @@ class BatchMeanReduction(Rule):
             """
             import tensorflow as tf
 
+            def flag_scaled(y_true, y_pred):
+                flag = y_true[0, 0]  # one sample's value scales the whole batch's mean
+                return (1.0 - flag) * tf.reduce_mean(tf.abs(y_true - y_pred))
+            """,
+            message="`tf.reduce_mean(...)` with no axis",
+            line=6,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
             def summed_then_averaged(y_true, y_pred):
                 loss = tf.square(y_true - y_pred)
                 loss = tf.reduce_mean(tf.reduce_sum(loss, axis=-1))
