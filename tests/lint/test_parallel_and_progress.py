@@ -79,7 +79,7 @@ def test_pool_and_one_process_agree(tmp_path):
     done: list[int] = []
     pooled = runner.check_all(todo, rules_for, {}, jobs=2, on_done=done.append)
     assert pooled == here
-    assert sum(parsed for parsed, _ in here) < len(todo)  # the pre-filter skipped some in the workers too
+    assert 2 <= sum(parsed for parsed, _ in here) < len(todo)  # some parsed (in the pool), some skipped
     assert done and done[-1] == len(todo) and done == sorted(done)
 
 
@@ -88,15 +88,31 @@ def test_a_dying_worker_does_not_lose_files(tmp_path, monkeypatch):
     todo = _jobs(_tree(tmp_path))
     expected = runner.check_all(todo, {CODES: ENABLED}, {}, jobs=1)
     parent = os.getpid()
-    real = runner.check_job
+    real = runner.lint_job
 
-    def dies_in_a_worker(job, prefilter, options):
-        if os.getpid() != parent and job.index == 3:
+    def dies_in_a_worker(job, options):
+        if os.getpid() != parent and job.index == 2:  # m00.py, a loss module: parsed
             os._exit(1)
-        return real(job, prefilter, options)
+        return real(job, options)
 
-    monkeypatch.setattr(runner, "check_job", dies_in_a_worker)  # forked workers inherit the patch
+    monkeypatch.setattr(runner, "lint_job", dies_in_a_worker)  # forked workers inherit the patch
     assert runner.check_all(todo, {CODES: ENABLED}, {}, jobs=2) == expected
+
+
+def test_a_tree_without_loss_code_starts_no_pool_and_imports_no_libcst(tmp_path):
+    """The pre-filter runs before any pool: 60 files and 1 MB without loss code cost no fork and
+    no libcst import, whatever --jobs says."""
+    tree = tmp_path / "plain"
+    tree.mkdir()
+    for n in range(60):
+        (tree / f"p{n}.py").write_text(CLEAN.format(n=n) * 40)
+    command = [sys.executable, "-X", "importtime", "-m", "losscheck", "lint", "--isolated", "--no-cache", "-j", "2", "plain"]
+    subprocess.run(command, cwd=tmp_path, capture_output=True)  # writes the rule manifest if it is missing
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "losscheck.lint.runner" in imported  # the report is real
+    assert not {"libcst", "concurrent.futures.process", "multiprocessing.pool"} & imported
 
 
 # -- scheduling --------------------------------------------------------------------------------
