@@ -18,8 +18,8 @@ Sources, in the order a reader would list them:
    ``metrics=`` / ``weighted_metrics=`` the same, with kind ``"metric"``.
 4. ``# losscheck: output=NAME[,NAME]`` on the ``def`` line (or the line above) binds outputs.
 
-A function found only by its signature is a metric when its name says so (``dice_coef``,
-``binary_accuracy``) and does not say ``loss``: metrics legitimately return batch means, and
+A function found only by its signature is a metric when its name (``dice_coef``,
+``binary_accuracy``) or its module's (``metrics.py``) says so and its name does not say ``loss``: metrics legitimately return batch means, and
 flagging them would be a false positive. A function used as a loss anywhere is a loss.
 
 The result has no duplicates and is in source order.
@@ -215,6 +215,8 @@ class _Finder:
         self.index = _Index()
         self.index.run(ctx.module)
         self.found: dict[cst.CSTNode, _Found] = {}
+        stem = ctx.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+        self._metrics_module = "metric" in stem and "loss" not in stem
         self.loss_classes = self._loss_classes()
 
     # -- helpers ----------------------------------------------------------------------
@@ -316,7 +318,9 @@ class _Finder:
     def _add_by_signature(self, fn: cst.FunctionDef, cls: cst.ClassDef | None, params: list[str]) -> None:
         name = fn.name.value.lower()
         says_loss = "loss" in name or "objective" in name
-        kind: FunctionKind = "metric" if (not says_loss and _METRIC_NAME.search(name)) else "loss"
+        # a module named for metrics (metrics.py, custom_metrics.py) holds metrics unless named otherwise
+        says_metric = bool(_METRIC_NAME.search(name)) or self._metrics_module
+        kind: FunctionKind = "metric" if (not says_loss and says_metric) else "loss"
         extra = [p for p in _all_param_names(fn.params) if p not in params[:2] and p not in {"self", "cls"}]
         self._add(fn, params, kind, "signature", cls, all_params=params[:2] + extra)
 
