@@ -147,7 +147,9 @@ class MaskedMean(Rule):
     Checks for a masked loss averaged over all positions, `mean(loss * mask)`, instead of over the
     positions the mask keeps, and for `sum(loss * mask) / sum(mask)` with an unguarded denominator.
     A mask is a comparison (`y_true != 0`), a cast of one, `tf.not_equal(...)`,
-    `tf.where(cond, 1.0, 0.0)`, or a name containing `mask`.
+    `tf.where(cond, 1.0, 0.0)`, or a name containing `mask`. The masked value may be built in
+    place (`loss *= mask`, `loss = tf.multiply(loss, mask)`), and a masked sum divided by the
+    tensor's size (`tf.size(loss)`, `prod(shape(loss))`) is a mean over all positions too.
 
     ## Why is this bad?
     `mean(loss * mask)` divides by every position, the masked-out ones included: the loss shrinks as
