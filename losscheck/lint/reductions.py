@@ -258,6 +258,8 @@ class ReturnClassifier:
             if _picks_one_sample(expr) and axis0_is_batch(self.ctx, self.facts, expr.value):
                 # `y_true[0][0][0]`: one sample's value, no batch axis left (wrong-axis reports the index)
                 return Verdict(Kind.CONST, reason="sample")
+            if axis0_is_batch(self.ctx, self.facts, expr):
+                return Verdict(Kind.TENSOR)  # `y_pred[..., 1:]`, `y[:, 0]`: the batch axis is kept
             return Verdict(Kind.UNKNOWN)  # indexing a tensor may drop the batch axis: other rules
         if isinstance(expr, cst.Call):
             return self._call(expr)
@@ -375,8 +377,12 @@ class ReturnClassifier:
                 summary = helper_call_verdict(self, call)
                 if summary is not None:
                     return summary
-        if facts.derives(call):
-            return Verdict(Kind.UNKNOWN)
+        if isinstance(call.func, cst.Attribute) and self.depth < 3 and facts.derives(call):
+            from losscheck.lint.summaries import helper_call_verdict  # `self._term(x)`: see summaries.py
+
+            summary = helper_call_verdict(self, call)
+            if summary is not None:
+                return summary
         return Verdict(Kind.UNKNOWN)
 
     def _flattened(self, expr: cst.BaseExpression, depth: int = 0) -> bool:

@@ -89,10 +89,11 @@ def lookup_helper(ctx: FileContext, caller: cst.FunctionDef | cst.Lambda, name: 
         seen += 1
 
 
-def _bind(call: cst.Call, helper: cst.FunctionDef) -> dict[str, cst.BaseExpression] | None:
-    """Parameter name -> argument, or None when the call cannot be matched to the signature."""
+def _bind(call: cst.Call, helper: cst.FunctionDef, method: bool = False) -> dict[str, cst.BaseExpression] | None:
+    """Parameter name -> argument, or None when the call cannot be matched to the signature
+    (``method``: the first parameter is ``self``, bound by the attribute access)."""
     params = helper.params
-    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)][1 if method else 0 :]
     every = set(positional) | {p.name.value for p in params.kwonly_params}
     bound: dict[str, cst.BaseExpression] = {}
     index = 0
@@ -143,16 +144,33 @@ def helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Helpe
     return result
 
 
+def _own_method(facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
+    """``self.name(...)`` inside a method: the one plain method ``name`` of the same class."""
+    func, cls = call.func, facts.fn.class_node
+    if cls is None or not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
+        return None
+    if func.value.value != "self" or not isinstance(cls.body, cst.IndentedBlock):
+        return None
+    defs = [s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]
+    if len(defs) != 1 or defs[0].decorators:  # static/class methods and properties bind differently
+        return None
+    return defs[0]
+
+
 def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
-    if not isinstance(call.func, cst.Name):
+    method = _own_method(facts, call)
+    if method is not None:
+        helper: cst.FunctionDef | None = method
+    elif isinstance(call.func, cst.Name):
+        name = call.func.value
+        if facts.is_bound_locally(name) or facts.is_param(name) or name in facts.fn.extra_params:
+            return None
+        helper = lookup_helper(ctx, facts.fn.node, name)
+    else:
         return None
-    name = call.func.value
-    if facts.is_bound_locally(name) or facts.is_param(name) or name in facts.fn.extra_params:
-        return None
-    helper = lookup_helper(ctx, facts.fn.node, name)
     if helper is None or helper is facts.fn.node:
         return None
-    bound = _bind(call, helper)
+    bound = _bind(call, helper, method is not None)
     if bound is None:
         return None
     y_true, y_pred = _roles(facts, bound)
@@ -166,6 +184,7 @@ def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Help
         y_true=y_true,
         y_pred=y_pred,
         origin="helper",
+        class_node=facts.fn.class_node if method is not None else None,
         extra_params=tuple(p for p in params if p not in (y_true, y_pred)),
     )
     args = tuple(bound[p] for p in (y_true, y_pred) if p is not None)

@@ -196,8 +196,34 @@ class BatchMeanReduction(Rule):
                 return tf.reduce_mean(err, axis=-1)
             """
         ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            class SmoothL1(tf.keras.losses.Loss):
+                def _roughness(self, field):
+                    return tf.reduce_mean(tf.abs(field[:, 1:] - field[:, :-1]), axis=-1)
+
+                def call(self, y_true, y_pred):
+                    return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1) + self._roughness(y_pred[..., :4])
+            """
+        ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class Roughness(tf.keras.losses.Loss):
+                def _penalty(self, field):
+                    return tf.reduce_mean(tf.square(field[:, 1:] - field[:, :-1]))
+
+                def call(self, y_true, y_pred):
+                    return 0.1 * self._penalty(y_pred[..., 1:] - y_true[..., 1:])
+            """,
+            message="`self._penalty(...)` returns a value reduced over the whole batch",
+            line=9,
+        ),
         Invalid(
             """
             import tensorflow as tf
