@@ -16,7 +16,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from losscheck.lint.astutil import assign_targets, children, match_captures, own_nodes, read_names
+from losscheck.lint.astutil import assign_targets, children, match_captures, own_nodes, read_names, walk
 from losscheck.lint.context import FileContext, LossFunction
 
 TRUE = "true"
@@ -103,10 +103,20 @@ class FunctionFacts:
             line = self.parents.get(stmt)
             if line is None or self.parents.get(line) is not body:
                 return None
-            if order[id(stmt)] < at and not contains(stmt, use, self):
+            if order[id(stmt)] < at and at >= self._end(stmt):  # before the use, not around it
                 before.append((op, value))
         last = max((i for i, (op, _v) in enumerate(before) if op == "="), default=None)
         return None if last is None else [value for _op, value in before[last:]]
+
+    def _end(self, node: cst.CSTNode) -> int:
+        """The pre-order index just past ``node``'s subtree: a node is inside it when its index
+        is in [index of node, end). Constant time per query where walking up the parents of a
+        use in a 10,000-term sum was quadratic."""
+        ends: dict[int, int] = self.__dict__.setdefault("_end_map", {})
+        end = ends.get(id(node))
+        if end is None:
+            end = ends[id(node)] = self._order()[id(node)] + sum(1 for _ in walk(node))
+        return end
 
     def _order(self) -> dict[int, int]:
         order: dict[int, int] | None = self.__dict__.get("_order_map")

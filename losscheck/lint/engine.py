@@ -260,7 +260,7 @@ def _lint_chunks(
 # -- deep trees --------------------------------------------------------------------------------
 
 _DEEP_STACK_BYTES = 512 * 1024 * 1024  # address space only: pages are touched as the stack grows
-_DEEP_RECURSION_LIMIT = 120_000
+_DEEP_RECURSION_LIMIT = 200_000
 _deep_lock = threading.Lock()
 _deep_state = {"users": 0, "saved": 0}
 _T = TypeVar("_T")

@@ -138,6 +138,9 @@ class _Index:
     def __init__(self) -> None:
         self.order: dict[cst.CSTNode, int] = {}
         self.functions: list[tuple[cst.FunctionDef, cst.ClassDef | None, cst.FunctionDef | None]] = []
+        # function -> (the class whose body holds it, the function it is nested in): constant-time
+        # lookups, where scanning `functions` per name made large files quadratic
+        self.where: dict[cst.FunctionDef, tuple[cst.ClassDef | None, cst.FunctionDef | None]] = {}
         self.by_name: dict[str, list[cst.FunctionDef]] = {}
         self.classes: dict[str, list[cst.ClassDef]] = {}
         self.compile_calls: list[tuple[cst.Call, cst.FunctionDef | None]] = []
@@ -183,6 +186,7 @@ class _Index:
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.append((node, self._enclosing_class(), self._enclosing_function()))
+        self.where[node] = self.functions[-1][1:]
         self.by_name.setdefault(node.name.value, []).append(node)
         self._stack.append(node)
 
@@ -357,7 +361,7 @@ class _Finder:
                 fn = self._lookup_function(name, None)
                 if fn is None:
                     continue
-                cls = next((c for f, c, _p in self.index.functions if f is fn), None)
+                cls = self.index.where[fn][0]
                 if cls is None:
                     self._add(fn, self._method_params(fn, False), kind, "compile", None)
 
@@ -381,10 +385,11 @@ class _Finder:
     def _lookup_function(self, name: str, scope: cst.FunctionDef | None) -> cst.FunctionDef | None:
         candidates = self.index.by_name.get(name, [])
         # prefer a def in the same function, then one at module level; several -> ambiguous
-        local = [f for f, _c, parent in self.index.functions if f in candidates and parent is scope and _c is None]
+        where = self.index.where
+        local = [f for f in candidates if where[f] == (None, scope)]
         if len(local) == 1:
             return local[0]
-        top = [f for f, c, parent in self.index.functions if f in candidates and parent is None and c is None]
+        top = [f for f in candidates if where[f] == (None, None)]
         if len(top) == 1:
             return top[0]
         return candidates[0] if len(candidates) == 1 else None
@@ -412,7 +417,7 @@ class _Finder:
         elif isinstance(value, cst.Name):
             fn = self._lookup_function(value.value, scope)
             if fn is not None:
-                cls = next((c for f, c, _p in self.index.functions if f is fn), None)
+                cls = self.index.where[fn][0]
                 self._add(fn, self._method_params(fn, cls is not None), kind, "compile", cls, outputs=outputs)
                 return
             assigned = self._lookup_value(value.value, scope)

@@ -43,9 +43,10 @@ MAX_INDENT = 100  # CPython: "too many levels of indentation" at the 100th level
 MAX_LOGICAL_LINE = 1_000_000  # characters
 MAX_CHAIN = 200  # links of one quadratic-to-parse chain
 MAX_LINEAR_CHAIN = 5_000  # links of one chain libcst parses in linear time (still one level each)
-MAX_DEPTH = 1_000  # estimated nesting of one statement, brackets included
+MAX_DEPTH = 8_000  # estimated nesting of one statement, brackets included (the native stack)
 FLATTEN_MIN = 64  # operator chains this long are parsed flat
 MAX_FLAT = 20_000  # longest operator chain parsed flat (the rebuilt tree is that deep)
+SCAN_MIN = MAX_CHAIN  # logical lines with fewer characters (or chain links) get no token scan
 
 # Comparison operators that can stand in for a chain's operators; the first one the file never
 # contains is used, so every occurrence in the parsed tree is known to be a stand-in.
@@ -246,7 +247,7 @@ def _end_logical(source: str, start: int, end: int, flat: list, unflattened: lis
             Refusal(start, f"a logical line of {(end - start) / 1e6:.1f} MB (one statement cannot be split; "
                            f"the limit is {MAX_LOGICAL_LINE / 1e6:.0f} MB)")
         )
-    if end - start > MAX_CHAIN and len(_LINKS.findall(source, start, end)) > MAX_CHAIN:
+    if end - start > SCAN_MIN and len(_LINKS.findall(source, start, end)) > SCAN_MIN:
         _Expression(source, start, end, allow_flat=True, flat=flat, unflattened=unflattened).run()
 
 
@@ -283,7 +284,7 @@ def _scan_fstring(text: str, offset: int, depth: int) -> int:
             deepest = max(deepest, inner)
         elif ch in ")]}":
             inner = max(inner - 1, 0)
-    if len(body) > MAX_CHAIN:
+    if len(body) > SCAN_MIN:
         estimate = _Expression(plain, 0, len(plain), allow_flat=False, flat=[], unflattened=[], base=offset + skip)
         deepest = max(deepest, estimate.run())
     return deepest
@@ -443,6 +444,9 @@ class _Expression:
             return
         if text == "...":
             self._operand(False, offset)
+            return
+        if text == "~":
+            self._prefix(frame, offset)
             return
         level = _LEVEL.get(text)
         if level is not None:
