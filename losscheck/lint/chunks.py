@@ -1,7 +1,7 @@
 """Very large files are linted in chunks of whole top-level statements, so memory stays bounded.
 
 libcst holds about 0.75 GB of syntax tree per MB of source (measured: a 1 MB file, 765 MB
-parsed), so a 10 MB file parsed at once needs ~8 GB. Above ``CHUNK_THRESHOLD`` characters (1 MB) the
+parsed), so a 10 MB file parsed at once needs ~8 GB. Above ``CHUNK_THRESHOLD`` characters (400 KB) the
 engine instead cuts the file between top-level statements (found with the tokenizer, which
 streams) into pieces of about ``CHUNK_TARGET`` characters and lints each piece on its own, one
 at a time: peak memory is that of one piece.
@@ -36,9 +36,9 @@ from typing import Literal, overload
 from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.finding import Finding
 
-# Files up to this size are parsed whole (Keras's largest file is 0.45 MB; a 1 MB file peaks
-# at ~0.9 GB); larger ones in pieces of ~CHUNK_TARGET characters (~0.25 GB peak).
-CHUNK_THRESHOLD = 1_000_000
+# Files up to this size are parsed whole (~0.35 GB peak: libcst needs ~0.75 GB of tree per MB);
+# larger ones in pieces of ~CHUNK_TARGET characters (~0.3 GB peak whatever the file's size).
+CHUNK_THRESHOLD = 400_000
 CHUNK_TARGET = 250_000
 
 

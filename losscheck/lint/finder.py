@@ -141,6 +141,8 @@ class _Index:
         # function -> (the class whose body holds it, the function it is nested in): constant-time
         # lookups, where scanning `functions` per name made large files quadratic
         self.where: dict[cst.FunctionDef, tuple[cst.ClassDef | None, cst.FunctionDef | None]] = {}
+        self.methods: dict[cst.ClassDef, list[cst.FunctionDef]] = {}  # the defs a class body holds
+        self.inner: dict[cst.FunctionDef, list[cst.FunctionDef]] = {}  # the defs nested in a function
         self.by_name: dict[str, list[cst.FunctionDef]] = {}
         self.classes: dict[str, list[cst.ClassDef]] = {}
         self.compile_calls: list[tuple[cst.Call, cst.FunctionDef | None]] = []
@@ -185,8 +187,13 @@ class _Index:
         self._stack.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.functions.append((node, self._enclosing_class(), self._enclosing_function()))
-        self.where[node] = self.functions[-1][1:]
+        cls, parent = self._enclosing_class(), self._enclosing_function()
+        self.functions.append((node, cls, parent))
+        self.where[node] = (cls, parent)
+        if cls is not None:
+            self.methods.setdefault(cls, []).append(node)
+        if parent is not None:
+            self.inner.setdefault(parent, []).append(node)
         self.by_name.setdefault(node.name.value, []).append(node)
         self._stack.append(node)
 
@@ -441,8 +448,8 @@ class _Finder:
             name = value.func.value
             if name in self.index.classes:  # `loss=DiceLoss()`: the class's call method
                 for cls in self.index.classes[name]:
-                    for fn, c, _p in self.index.functions:
-                        if c is cls and fn.name.value == "call":
+                    for fn in self.index.methods.get(cls, ()):
+                        if fn.name.value == "call":
                             self._add(fn, self._method_params(fn, True), kind, "loss-subclass", cls, outputs=outputs)
                 return
             factory = self._lookup_function(name, scope)
@@ -455,7 +462,7 @@ class _Finder:
 
     def _returned_closures(self, factory: cst.FunctionDef) -> list[cst.FunctionDef | cst.Lambda]:
         """Nested defs (or lambdas) that ``factory`` returns by name or directly."""
-        nested = {f.name.value: f for f, _c, parent in self.index.functions if parent is factory}
+        nested = {f.name.value: f for f in self.index.inner.get(factory, ())}
         result: list[cst.FunctionDef | cst.Lambda] = []
         for ret in _own_returns(factory):
             value = ret.value
