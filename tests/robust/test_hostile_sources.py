@@ -161,6 +161,21 @@ def test_a_10000_term_sum_is_linted_in_linear_time() -> None:
     assert cpu < 15, f"{cpu:.1f} s of CPU for a 10,000-term sum"
 
 
+@pytest.mark.slow
+def test_the_deepest_trees_the_guard_accepts_go_through_every_rule() -> None:
+    """At the limits (a 20,000-term chain parsed flat, 5,000 `and`s, 200 brackets, 200 unary
+    minuses): every walk and every rule copes with the depth, no rule crashes (LCK997)."""
+    source = (
+        LOSS
+        + "    b = " + " - ".join(["a"] * guard.MAX_FLAT) + "\n"
+        + "    c = " + " and ".join(["a"] * guard.MAX_LINEAR_CHAIN) + "\n"
+        + "    d = " + "(" * 199 + "-" * 199 + "a" + ")" * 199 + "\n"
+        + "    return tf.reduce_mean(b + c + d)\n"
+    )
+    findings = _lint_in_child(source, timeout=300)
+    assert [f["code"] for f in findings] == ["LCK101"], findings
+
+
 def test_without_a_free_stand_in_operator_chains_are_parsed_as_written() -> None:
     """A chain is parsed flat with a comparison operator the file never contains; a file that
     contains them all is parsed as written, its chains being within the limit."""
