@@ -9,8 +9,9 @@ clear diagnostic for that file instead of a crash, a hang or gigabytes of memory
 
 - brackets nested more than 200 deep and more than 99 indentation levels: CPython's own limits
   (its messages, its positions), so no file that Python can run is refused for them;
-- a logical line over ``MAX_LOGICAL_LINE`` characters (a statement cannot be cut into pieces,
-  and libcst needs ~0.7 GB of tree per MB of source);
+- a logical line with over ``MAX_LOGICAL_LINE`` characters of code, string literals not
+  counted (a statement cannot be cut into pieces, and libcst needs ~0.7 GB of tree per MB of
+  code; a string is one node whatever its length);
 - chains that are quadratic to parse (attribute/call/subscript trailers, unary operators,
   ``**``, nested lambdas and conditional expressions, and operator chains that cannot be
   flattened) over ``MAX_CHAIN`` links; linear ones (``and``/``or``, implicit string
@@ -162,6 +163,7 @@ def _scan_lines(source: str, result: Scan) -> None:
     indents = [0]
     elifs: dict[int, int] = {}  # indentation depth -> consecutive `elif` clauses
     start = _logical_start(source, 0, indents, elifs, result)
+    strings = 0  # characters of string literals in the current logical line
     flat: list[tuple[int, str]] = []
     unflattened: list[Refusal] = []
     for match in _LINES.finditer(source):
@@ -169,20 +171,40 @@ def _scan_lines(source: str, result: Scan) -> None:
         if kind == "code":
             depth = _brackets(source, match.start(), match.end(), depth)
         elif kind == "str":
+            strings += match.end() - match.start()
             if "{" in match.group() and _has_f_prefix(source, match.start()):
                 _scan_fstring(match.group(), match.start(), depth)
         elif kind == "nl" and depth == 0:
             if start is not None:
-                _end_logical(source, start, match.start(), flat, unflattened)
+                _end_logical(source, start, match.start(), strings, flat, unflattened)
             start = _logical_start(source, match.end(), indents, elifs, result)
+            strings = 0
     if start is not None:
-        _end_logical(source, start, len(source), flat, unflattened)
+        if depth > 0 and len(source) - start - strings > MAX_LOGICAL_LINE:
+            raise Refused(_never_closed(source, start))  # not one huge statement: a syntax error
+        _end_logical(source, start, len(source), strings, flat, unflattened)
     if flat and _marker(source) is None:  # no stand-in available: parse as written, if that is safe
         if unflattened:
             raise Refused(unflattened[0])
         flat = []
     result.flat = flat
     result.unflattened = unflattened[0] if unflattened else None
+
+
+def _never_closed(source: str, start: int) -> Refusal:
+    """CPython's error for a bracket that the file never closes (the outermost one)."""
+    stack: list[int] = []
+    for match in _LINES.finditer(source, start):
+        if match.lastgroup != "code":
+            continue
+        for i in range(match.start(), match.end()):
+            ch = source[i]
+            if ch in "([{":
+                stack.append(i)
+            elif ch in ")]}" and stack:
+                stack.pop()
+    at = stack[0] if stack else start
+    return Refusal(at, f"'{source[at]}' was never closed" if stack else "unexpected end of file", syntax=True)
 
 
 def _brackets(source: str, begin: int, end: int, depth: int) -> int:
@@ -241,11 +263,13 @@ def _logical_start(source: str, offset: int, indents: list[int], elifs: dict[int
     return begin
 
 
-def _end_logical(source: str, start: int, end: int, flat: list, unflattened: list) -> None:
-    if end - start > MAX_LOGICAL_LINE:
+def _end_logical(source: str, start: int, end: int, strings: int, flat: list, unflattened: list) -> None:
+    """Check one logical line; ``strings`` of its characters are string literals, which cost the
+    parser one node each whatever their length, so they do not count towards its size."""
+    if end - start - strings > MAX_LOGICAL_LINE:
         raise Refused(
             Refusal(start, f"a logical line of {(end - start) / 1e6:.1f} MB (one statement cannot be split; "
-                           f"the limit is {MAX_LOGICAL_LINE / 1e6:.0f} MB)")
+                           f"the limit is {MAX_LOGICAL_LINE / 1e6:.0f} MB of code)")
         )
     if end - start > SCAN_MIN and len(_LINKS.findall(source, start, end)) > SCAN_MIN:
         _Expression(source, start, end, allow_flat=True, flat=flat, unflattened=unflattened).run()

@@ -280,3 +280,19 @@ def test_the_first_and_last_lines_of_a_refused_statement_are_reported_where_they
     (finding,) = lint_source(source, "x.py", rules=RULES)
     assert (finding.code, finding.line, finding.column) == ("LCK996", 8, 1)
     assert textwrap.shorten(finding.message, 60).startswith("not checked: a logical line of 1.2 MB")
+
+
+def test_string_literals_do_not_count_towards_a_statements_size() -> None:
+    """A 3 MB string is one node to the parser: the file is linted, not refused."""
+    source = BUGGY + '\nBLOB = """' + "QUJD" * 750_000 + '"""\n'
+    assert [f.code for f in lint_source(source, "x.py", rules=RULES)] == ["LCK101"]
+
+
+def test_a_bracket_never_closed_is_a_syntax_error_not_a_huge_statement() -> None:
+    source = BUGGY + "\nDATA = (1,\n" + "[" + "1, " * 400_000 + "]\n"
+    (finding,) = lint_source(source, "x.py", rules=RULES)
+    with pytest.raises(SyntaxError) as python:
+        compile(source, "x.py", "exec", dont_inherit=True)
+    assert finding.code == "LCK999" and python.value.msg in finding.message
+    assert (finding.line, finding.column) == (python.value.lineno, python.value.offset)
+
