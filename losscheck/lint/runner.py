@@ -240,8 +240,10 @@ def run(
         todo.append(FileJob(index, display, relpath, data, codes, key))
     finished = total - len(todo)
     tick(finished, total)
-    checked = check_all(todo, rules_for, the_plan.options, jobs, lambda n: tick(finished + n, total))
-    for job, (parsed, findings) in zip(todo, checked):
+    stored: set[int] = set()
+
+    def store(i: int, parsed: bool, findings: list[Finding]) -> None:
+        job = todo[i]
         if job.index in notebooks:
             findings = notebooks[job.index].to_cells(findings)
         per_file[job.index] = findings
@@ -249,6 +251,19 @@ def run(
         # A file with a diagnostic is not cached: the next run reports it again, freshly.
         if job.key is not None and not any(f.code in diagnostics.DIAGNOSTIC_CODES for f in findings):
             cache.put(job.key, findings)
+        stored.add(i)
+
+    checked = check_all(
+        todo,
+        rules_for,
+        the_plan.options,
+        jobs,
+        lambda n: tick(finished + n, total),
+        on_skipped=lambda skipped: [store(i, False, findings) for i, findings in skipped],
+    )
+    for i, (parsed, findings) in enumerate(checked):
+        if i not in stored:
+            store(i, parsed, findings)
     for index in sorted(per_file):
         result.findings.extend(per_file[index])
     return result
@@ -301,8 +316,12 @@ def check_all(
     options: dict[str, Any],
     jobs: int | None,
     on_done: Callable[[int], None] = lambda n: None,
+    on_skipped: Callable[[list[tuple[int, list[Finding]]]], None] = lambda skipped: None,
 ) -> list[tuple[bool, list[Finding]]]:
     """(parsed?, findings) for every job, in ``todo``'s order; ``on_done(n)`` as files finish.
+    ``on_skipped`` gets the (index, findings) of the files the pre-filter skipped while the
+    workers parse the others: writing their ~900 cache entries on the Keras tree (~0.45 s)
+    then overlaps the parsing instead of following it.
 
     The pre-filter runs here, in this process (~0.2 s for the 904 files of the Keras tree): it
     says exactly which files need parsing, so that a tree without loss code never starts a
@@ -324,24 +343,32 @@ def check_all(
             out[i] = (False, _decodable(job.data, job.display))
             on_done(len(out))
     skipped = len(out)
-    for i, findings in zip(at, lint_all(parse, options, jobs, lambda n: on_done(skipped + n))):
+    meanwhile = lambda: on_skipped([(i, findings) for i, (_, findings) in out.items()])  # noqa: E731
+    for i, findings in zip(at, lint_all(parse, options, jobs, lambda n: on_done(skipped + n), meanwhile)):
         out[i] = (True, findings)
     return [out[i] for i in range(len(todo))]
 
 
 def lint_all(
-    todo: list[FileJob], options: dict[str, Any], jobs: int | None, on_done: Callable[[int], None] = lambda n: None
+    todo: list[FileJob],
+    options: dict[str, Any],
+    jobs: int | None,
+    on_done: Callable[[int], None] = lambda n: None,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> list[list[Finding]]:
-    """The findings of every job, in ``todo``'s order, in a process pool when it pays."""
+    """The findings of every job, in ``todo``'s order, in a process pool when it pays.
+    ``meanwhile()`` runs once, while the pool works (or first, without a pool)."""
     if not todo:
+        meanwhile()
         return []
     workers = min(jobs or default_jobs(), len(todo))
     total = sum(len(j.data) for j in todo)
     # An explicit --jobs N is obeyed; by default small runs stay in this process.
     small = jobs is None and (len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES)
     if workers <= 1 or small:
+        meanwhile()
         return _lint_here(todo, options, on_done)
-    return _lint_in_pool(todo, options, workers, on_done)
+    return _lint_in_pool(todo, options, workers, on_done, meanwhile)
 
 
 def _lint_here(todo: list[FileJob], options: dict[str, Any], on_done: Callable[[int], None]) -> list[list[Finding]]:
@@ -412,7 +439,11 @@ def batches(sizes: Sequence[int]) -> list[list[int]]:
 
 
 def _lint_in_pool(
-    todo: list[FileJob], options: dict[str, Any], workers: int, on_done: Callable[[int], None]
+    todo: list[FileJob],
+    options: dict[str, Any],
+    workers: int,
+    on_done: Callable[[int], None],
+    meanwhile: Callable[[], None],
 ) -> list[list[Finding]]:
     global _SHARED
     import multiprocessing  # imported here: single-file runs never pay for the pool machinery
@@ -439,6 +470,7 @@ def _lint_in_pool(
             initargs=(None if forked else shared,),
         ) as pool:
             pending = {pool.submit(_lint_batch, batch) for batch in batches([len(j.data) for j in todo])}
+            meanwhile()  # the workers are busy: this process has time to spare
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:

@@ -99,6 +99,22 @@ def test_a_dying_worker_does_not_lose_files(tmp_path, monkeypatch):
     assert runner.check_all(todo, {CODES: ENABLED}, {}, jobs=2) == expected
 
 
+def test_cache_entries_written_while_the_pool_works_are_complete(tmp_path):
+    """The skipped files' entries are written while the workers parse: a second run reads every
+    file from the cache and prints the same."""
+    _tree(tmp_path / "tree")
+    (tmp_path / "tree" / "broken.py").unlink()  # files with diagnostics are never cached
+    (tmp_path / "tree" / "latin.py").unlink()
+    env = {"LOSSCHECK_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "losscheck", "lint", "--isolated", "--format", "json", "-v", "-j", "2", "tree"]
+    first, second = (subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **env})
+                     for _ in range(2))
+    assert first.returncode == second.returncode == 1, first.stderr
+    assert first.stdout == second.stdout and json.loads(first.stdout)
+    assert "24 files: 0 from the cache" in first.stderr and "skipped by the pre-filter" in first.stderr
+    assert "24 files: 24 from the cache, 0 parsed" in second.stderr, second.stderr
+
+
 def test_a_tree_without_loss_code_starts_no_pool_and_imports_no_libcst(tmp_path):
     """The pre-filter runs before any pool: 60 files and 1 MB without loss code cost no fork and
     no libcst import, whatever --jobs says."""
