@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal, overload
@@ -149,6 +150,7 @@ def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
     return pieces()
 
 
+_DEF = re.compile(r"(?m)^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)")
 _USE = re.compile(r"(?<![\w.])(loss|metrics|weighted_metrics)\s*=(?!=)\s*")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _BARE = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?![\w])(?!\s*[(.])")
@@ -171,6 +173,10 @@ def compile_uses(source: str) -> dict[str, frozenset[str]]:
         kind = "loss" if match.group(1) == "loss" else "metric"
         found[kind].update(_IDENT.findall(text))
         found[f"{kind}-bare"].update(_BARE.findall(_STRING.sub("''", text)))
+    # ``defined-once``: names a single ``def`` of the file defines. The finder binds a bare name to
+    # a nested def only when no other def has that name, which a piece cannot see by itself.
+    defs = Counter(_DEF.findall(source))
+    found["defined-once"] = {name for name, count in defs.items() if count == 1}
     return {k: frozenset(v) for k, v in found.items()}
 
 

@@ -366,10 +366,9 @@ class _Finder:
             names = uses.get(f"{kind}-bare", frozenset())
             for name in names:
                 fn = self._lookup_function(name, None)
-                if fn is None:
-                    continue
-                cls = self.index.where[fn][0]
-                if cls is None:
+                # module level only: a nested def is bound by a bare name only when no other def in
+                # the whole file has that name, which a piece cannot know
+                if fn is not None and self.index.where[fn] == (None, None):
                     self._add(fn, self._method_params(fn, False), kind, "compile", None)
 
     def by_comment(self) -> None:
@@ -399,7 +398,12 @@ class _Finder:
         top = [f for f in candidates if where[f] == (None, None)]
         if len(top) == 1:
             return top[0]
-        return candidates[0] if len(candidates) == 1 else None
+        if len(candidates) != 1:
+            return None
+        uses = self.ctx.options.get("compile_uses")
+        if uses is not None and name not in uses.get("defined-once", frozenset()):
+            return None  # a piece of a chunked file: another piece may define the name too
+        return candidates[0]
 
     def _lookup_value(self, name: str, scope: cst.FunctionDef | None) -> cst.BaseExpression | None:
         for key in ((scope, name), (None, name)):
