@@ -1,12 +1,13 @@
 """Benchmark `losscheck lint` against ruff, flake8, pylint and fixit, same files, same run.
 
-What it measures (issue 6; method and recorded numbers in docs/benchmarks.md):
+What it measures (method and recorded numbers in docs/benchmarks.md):
 
 1. Whole-tree lint of the installed Keras source (site-packages/keras) and TensorFlow's Python
    sources (site-packages/tensorflow, *.py only), each copied to a scratch folder first so every
    tool sees the same files and none of them skips a path because it lies under site-packages.
    - losscheck cold: ``--no-cache``; cold+write: an empty cache dir (the first run of a user);
-     cached: the same command again on the unchanged tree (median of ``--repeat`` runs).
+     both median of ``--cold-repeat`` runs; cached: the same command again on the unchanged tree
+     (median of ``--repeat`` runs).
    - ruff: ``--no-cache`` cold, and with its cache warm (it has one too); flake8 (stock plugins:
      benchmarks/flake8_stock.py hides the flake8-losscheck plugin), pylint
      (``--jobs=2``) and fixit cold (they have no content cache).
@@ -15,6 +16,10 @@ What it measures (issue 6; method and recorded numbers in docs/benchmarks.md):
    ``cold`` (no cache) and ``edited`` (the tool's cache warm, the file's content new on every run:
    what an editor save or a pre-commit hook sees).
 3. Peak memory: ``/usr/bin/time -f %M`` (max RSS of the largest single process of the run).
+4. The ``-j`` curve (section ``jobs``): cold runs of the Keras tree with ``-j 1`` to ``-j N``
+   and ruff, in alternating rounds (one run of each per round, the order rotated every round,
+   like hyperfine's alternation), medians of ``--rounds`` rounds; speed-ups are against
+   ``-j 1`` and ratios against ruff from the same rounds. The load average is recorded per round.
 
 Ratios are ``peer time / losscheck time`` for the same files in the same run (> 1: losscheck faster).
 
@@ -74,12 +79,24 @@ class Measurement:
 
 
 @dataclass
+class JobsPoint:
+    """One configuration of the ``-j`` curve: ``jobs`` 0 is ruff."""
+
+    jobs: int
+    wall_s: float  # median over the rounds
+    cpu_s: float
+    runs: list[float]
+    loads: list[float]  # 1-minute load average before each of its runs
+
+
+@dataclass
 class Report:
     quick: bool
     machine: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     measurements: list[Measurement] = field(default_factory=list)
     subset_rule: str = ""
+    jobs: list[JobsPoint] = field(default_factory=list)
 
     def get(self, target: str, mode: str, tool: str) -> Measurement | None:
         for m in self.measurements:
@@ -168,6 +185,32 @@ def measure(report: Report, target: str, mode: str, tool: str, paths: list[str],
     return m
 
 
+def jobs_curve(report: Report, root: Path, cwd: Path, *, rounds: int, max_jobs: int, timeout: float) -> None:
+    """Cold runs of ``root`` at ``-j 1..max_jobs`` and ruff, alternating: every round runs each
+    configuration once, starting one further along each time, so that a burst of load from
+    elsewhere hits all of them alike. Medians of the rounds."""
+    configs = [0, *range(1, max_jobs + 1)]  # 0: ruff
+    runs: dict[int, list[tuple[float, float]]] = {c: [] for c in configs}
+    loads: dict[int, list[float]] = {c: [] for c in configs}
+    for r in range(rounds):
+        for c in configs[r % len(configs):] + configs[: r % len(configs)]:
+            command, env = command_for("ruff" if c == 0 else "losscheck", [str(root)], cache_dir=None)
+            if c:
+                command = [*command, "--jobs", str(c)]
+            loads[c].append(round(os.getloadavg()[0], 2))
+            wall, cpu, _rss, code, err = timed(command, cwd, timeout, env)
+            if code not in (0, 1):
+                raise SystemExit(f"{command}: exit {code}: {err[-300:]}")
+            runs[c].append((wall, cpu))
+        print(f"  jobs round {r + 1}/{rounds}: " + ", ".join(
+            f"{'ruff' if c == 0 else f'-j {c}'} {runs[c][-1][0]:.2f} s" for c in configs), flush=True)
+    report.jobs = [
+        JobsPoint(c, statistics.median(w for w, _ in runs[c]), statistics.median(u for _, u in runs[c]),
+                  [round(w, 3) for w, _ in runs[c]], loads[c])
+        for c in configs
+    ]
+
+
 # -------------------------------------------------------------------------------------------
 # inputs
 # -------------------------------------------------------------------------------------------
@@ -233,12 +276,18 @@ def ratio(peer: Measurement | None, ours: Measurement | None, metric: str = "wal
     return f" ({r:.1f}x)" if r >= 0.95 else f" (1/{1 / r:.0f})" if r > 0 else " (1/∞)"
 
 
+TARGET_ORDER = ("keras", "tensorflow", "keras-subset", "file:no-loss", "file:loss-module")
+MODE_ORDER = ("cold", "cold+write", "cached", "edited")
+
+
 def _targets(report: Report) -> list[tuple[str, str]]:
-    targets: list[tuple[str, str]] = []
-    for m in report.measurements:
-        if (m.target, m.mode) not in targets:
-            targets.append((m.target, m.mode))
-    return targets
+    """(input, mode) rows in a fixed order, however the measurements were appended."""
+    def rank(row: tuple[str, str]) -> tuple[int, int]:
+        target, mode = row
+        return (TARGET_ORDER.index(target) if target in TARGET_ORDER else len(TARGET_ORDER),
+                MODE_ORDER.index(mode) if mode in MODE_ORDER else len(MODE_ORDER))
+
+    return sorted({(m.target, m.mode) for m in report.measurements}, key=rank)
 
 
 def _peer(report: Report, target: str, mode: str, tool: str) -> Measurement | None:
@@ -280,42 +329,75 @@ def markdown(report: Report) -> str:
         "**CPU time** (user + sys, all processes of the run; the fair comparison when the machine is shared):",
         "", *table(report, "cpu_s"), "",
         "**Peak memory** (max RSS of the largest single process of the run, `/usr/bin/time -f %M`):", "", *mem, "",
-        "**Goals** (issues 3 and 6):", "", *goal_lines(report), "",
+        *jobs_table(report),
+        "**Goals**:", "", *goal_lines(report), "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()) + ".",
         *(["", "Runs that did not finish cleanly:", *notes] if notes else []),
         "", f"Subset rule: {report.subset_rule}",
     ]) + "\n"
 
 
+def _jobs_point(report: Report, jobs: int) -> JobsPoint | None:
+    return next((p for p in report.jobs if p.jobs == jobs), None)
+
+
+def jobs_table(report: Report) -> list[str]:
+    if not report.jobs:
+        return []
+    ruff, one = _jobs_point(report, 0), _jobs_point(report, 1)
+    rows = ["| command | wall (median) | CPU | speed-up vs -j 1 | losscheck / ruff | runs (s) | load before each run |",
+            "|---|---|---|---|---|---|---|"]
+    for p in report.jobs:
+        name = "ruff check --no-cache" if p.jobs == 0 else f"losscheck lint --no-cache -j {p.jobs}"
+        speedup = f"{one.wall_s / p.wall_s:.2f}x" if one and p.jobs else ""
+        versus = f"{p.wall_s / ruff.wall_s:.1f}x" if ruff and p.jobs else ""
+        rows.append(f"| `{name}` | {p.wall_s:.2f} s | {p.cpu_s:.2f} s | {speedup} | {versus} | "
+                    f"{', '.join(f'{r:.2f}' for r in p.runs)} | {', '.join(f'{x:.1f}' for x in p.loads)} |")
+    rounds = len(report.jobs[0].runs)
+    return [f"**The -j curve** (Keras tree, cold; {rounds} alternating rounds, one run of each command per round, "
+            "medians):", "", *rows, ""]
+
+
 def goal_lines(report: Report) -> list[str]:
-    def line(label: str, m: Measurement | None, limit: float | None = None, peer: Measurement | None = None,
-             times: float | None = None) -> str:
+    def within(label: str, m: Measurement | None, limit: float) -> str:
         if m is None:
             return f"- {label}: not measured"
-        if limit is not None:
-            ok = m.wall_s < limit and m.returncode in (0, 1)
-            return (f"- {label}: {m.wall_s:.3f} s wall, {m.cpu_s:.3f} s CPU (goal < {limit} s wall) "
-                    f"{'met' if ok else 'NOT met'}")
-        if peer is None:
-            return f"- {label}: not measured"
-        r, rc = peer.wall_s / m.wall_s, peer.cpu_s / max(m.cpu_s, 1e-9)
-        return f"- {label}: {r:.1f}x wall, {rc:.1f}x CPU (goal >= {times:.0f}x) {'met' if r >= times else 'NOT met'}"
+        ok = m.wall_s <= limit and m.returncode in (0, 1)
+        return f"- {label}: {m.wall_s:.3f} s wall, {m.cpu_s:.3f} s CPU (goal <= {limit} s) {'met' if ok else 'NOT met'}"
 
-    keras_fixit = report.get("keras", "cold", "fixit")
-    fixit_target = "keras" if keras_fixit else "keras-subset"
-    return [
-        line("Keras tree cold", report.get("keras", "cold", "losscheck"), 10.0),
-        line("Keras tree cached", report.get("keras", "cached", "losscheck"), 0.5),
-        line(f"vs fixit ({fixit_target}, cold)", report.get(fixit_target, "cold", "losscheck"),
-             peer=report.get(fixit_target, "cold", "fixit"), times=20),
-        line("single file, no loss code (--no-cache)", report.get("file:no-loss", "cold", "losscheck"), 0.15),
-        line("single file, no loss code (cache warm, file edited)", report.get("file:no-loss", "edited", "losscheck"),
-             0.15),
-        line("single file, 322-line loss module (--no-cache)", report.get("file:loss-module", "cold", "losscheck"),
-             0.6),
-        line("single file, 322-line loss module (cache warm, file edited)",
-             report.get("file:loss-module", "edited", "losscheck"), 0.6),
+    def times(label: str, slow: float | None, fast: float | None, goal: float, what: str) -> str:
+        if not slow or not fast:
+            return f"- {label}: not measured"
+        r = slow / fast
+        return f"- {label}: {r:.2f}x ({what}; goal >= {goal}x) {'met' if r >= goal else 'NOT met'}"
+
+    keras = report.get("keras", "cold", "losscheck")
+    ruff = report.get("keras", "cold", "ruff")
+    lines = [
+        within("Keras tree cold (--no-cache)", keras, 4.0),
+        (f"- Keras tree cold vs ruff cold: {keras.wall_s / ruff.wall_s:.1f}x ruff's wall time "
+         f"(goal <= 8x) {'met' if keras.wall_s <= 8 * ruff.wall_s else 'NOT met'}") if keras and ruff
+        else "- Keras tree cold vs ruff: not measured",
     ]
+    one, two, ruff_j = _jobs_point(report, 1), _jobs_point(report, 2), _jobs_point(report, 0)
+    if two and ruff_j:
+        lines.append(f"- Keras tree cold, -j 2, alternating rounds: {two.wall_s:.2f} s, {two.wall_s / ruff_j.wall_s:.1f}x "
+                     f"ruff (goal <= 4 s and <= 8x) {'met' if two.wall_s <= 4 and two.wall_s <= 8 * ruff_j.wall_s else 'NOT met'}")
+    lines += [
+        times("-j 2 vs -j 1 (Keras tree cold, alternating rounds)", one.wall_s if one else None,
+              two.wall_s if two else None, 1.6, "wall time of -j 1 / -j 2"),
+        within("Keras tree cached", report.get("keras", "cached", "losscheck"), 0.15),
+        within("single file, 322-line loss module (--no-cache)", report.get("file:loss-module", "cold", "losscheck"), 0.2),
+        within("single file, 322-line loss module (cache warm, file edited)",
+               report.get("file:loss-module", "edited", "losscheck"), 0.2),
+        within("single file, no loss code (--no-cache)", report.get("file:no-loss", "cold", "losscheck"), 0.15),
+    ]
+    keras_fixit = report.get("keras", "cold", "fixit")
+    target = "keras" if keras_fixit else "keras-subset"
+    ours, fixit = report.get(target, "cold", "losscheck"), report.get(target, "cold", "fixit")
+    lines.append(times(f"vs fixit ({target}, cold)", fixit.wall_s if fixit else None, ours.wall_s if ours else None,
+                       20, "fixit's wall time / losscheck's"))
+    return lines
 
 
 def plot(report: Report, path: Path) -> None:
@@ -379,12 +461,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-tf", action="store_true", help="with --full: slow peers on TensorFlow too")
     parser.add_argument("--subset", type=int, default=100, help="files in the Keras subset (default 100)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per single-file/cached measurement")
+    parser.add_argument("--cold-repeat", type=int, default=3,
+                        help="cold runs of a whole tree for losscheck and ruff (median; default 3)")
     parser.add_argument("--no-tf", action="store_true", help="skip the TensorFlow tree")
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tools to run")
     parser.add_argument("--timeout", type=float, default=1500, help="seconds before one run is abandoned")
     parser.add_argument("--docs", action="store_true", help="copy the table and plot into docs/")
-    parser.add_argument("--sections", default="trees,subset,singles",
-                        help="comma-separated: trees, subset, singles (default: all)")
+    parser.add_argument("--sections", default="trees,subset,singles,jobs",
+                        help="comma-separated: trees, subset, singles, jobs (default: all)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the -j curve (default 5)")
+    parser.add_argument("--max-jobs", type=int, default=max(4, os.cpu_count() or 1),
+                        help="the -j curve goes from 1 to this (default: 4 or the CPU count)")
     parser.add_argument("--append", action="store_true",
                         help="add to benchmarks/out/report.json (same input, mode and tool: replaced)")
     parser.add_argument("--render", action="store_true", help="only rebuild report.md/png from report.json")
@@ -428,12 +515,23 @@ def main(argv: list[str] | None = None) -> int:
                 if tool in SLOW_TOOLS and not (full and (name == "keras" or args.full_tf)):
                     continue
                 common = dict(repeat=1, files=len(files), lines=lines, timeout=args.timeout)
-                measure(report, name, "cold", tool, [str(root)], cwd, **common)
+                # the fast tools' cold runs are repeated too (median): one run is at the mercy of the load
+                cold_runs = args.cold_repeat if tool in ("losscheck", "ruff") else 1
+                measure(report, name, "cold", tool, [str(root)], cwd, **{**common, "repeat": cold_runs})
                 if tool in ("losscheck", "ruff"):
                     cache = work / f"cache-{tool}-{name}"
-                    measure(report, name, "cold+write", tool, [str(root)], cwd, cache_dir=cache, **common)
+
+                    def empty(n: int, cache: Path = cache) -> None:
+                        shutil.rmtree(cache, ignore_errors=True)  # every cold+write run starts empty
+
+                    measure(report, name, "cold+write", tool, [str(root)], cwd, cache_dir=cache,
+                            **{**common, "repeat": cold_runs}, before_each=empty)
                     measure(report, name, "cached", tool, [str(root)], cwd, cache_dir=cache,
                             **{**common, "repeat": args.repeat})
+
+        if "jobs" in sections:
+            print(f"keras: the -j curve, {args.rounds} alternating rounds", flush=True)
+            jobs_curve(report, work / "keras", cwd, rounds=args.rounds, max_jobs=args.max_jobs, timeout=args.timeout)
 
         lines = count_lines(sub)
         print(f"keras-subset: {len(sub)} files, {lines:,} lines", flush=True)
@@ -479,7 +577,8 @@ def render(report: Report, docs: bool) -> int:
 def load_report(path: Path) -> Report:
     data = json.loads(path.read_text(encoding="utf-8"))
     measurements = [Measurement(**m) for m in data.pop("measurements")]
-    return Report(**data, measurements=measurements)
+    jobs = [JobsPoint(**p) for p in data.pop("jobs", [])]
+    return Report(**data, measurements=measurements, jobs=jobs)
 
 
 if __name__ == "__main__":
