@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from losscheck.lint.astutil import traverse
+from losscheck.lint.astutil import own_nodes, traverse
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
-from losscheck.lint.imports import ImportMap
+from losscheck.lint.imports import ImportMap, is_numpy
 
 # Names that say "the target" / "the prediction" unambiguously.
 _STRONG_TRUE = frozenset({"y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target", "y_label", "y_labels"})
@@ -150,6 +150,9 @@ class _Index:
         self.direct_calls: list[tuple[str, cst.FunctionDef | cst.Lambda | None]] = []
         # simple `name = value` assignments, per enclosing function (None: module level)
         self.assigns: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
+        # what is added to a name later: `metrics += [mean_q]`, `metrics.append(f1)`, `.extend([...])`
+        # (a metrics list built up before it reaches `compile(metrics=metrics)`)
+        self.extends: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
         self._stack: list[cst.CSTNode] = []
 
     def run(self, module: cst.Module) -> None:
@@ -205,9 +208,23 @@ class _Index:
             key = (self._enclosing_function(), node.targets[0].target.value)
             self.assigns.setdefault(key, []).append(node.value)
 
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name) and isinstance(node.operator, cst.AddAssign):
+            self.extends.setdefault((self._enclosing_function(), node.target.value), []).append(node.value)
+
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
             self.compile_calls.append((node, self._enclosing_function()))
+        elif (
+            isinstance(node.func, cst.Attribute)
+            and isinstance(node.func.value, cst.Name)
+            and node.func.attr.value in {"append", "extend"}
+            and len(node.args) == 1
+            and node.args[0].keyword is None
+            and not node.args[0].star
+        ):
+            key = (self._enclosing_function(), node.func.value.value)
+            self.extends.setdefault(key, []).append(node.args[-1].value)
         elif isinstance(node.func, cst.Name):
             scope = next((n for n in reversed(self._stack) if isinstance(n, (cst.FunctionDef, cst.Lambda))), None)
             self.direct_calls.append((node.func.value, scope))
@@ -434,10 +451,13 @@ class _Finder:
             assigned = self._lookup_value(value.value, scope)
             if assigned is not None:
                 self._callables(assigned, kind, scope, outputs, depth + 1)
+            for added in self.index.extends.get((scope, value.value), ()):
+                self._callables(added, kind, scope, outputs, depth + 1)
         elif isinstance(value, cst.Dict):
             for element in value.elements:
-                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-                    key = element.key.evaluated_value
+                if isinstance(element, cst.DictElement):
+                    # `{model.output_names[1]: metrics}`: a key we cannot read names no output
+                    key = element.key.evaluated_value if isinstance(element.key, cst.SimpleString) else None
                     out = (key,) if isinstance(key, str) else ()
                     self._callables(element.value, kind, scope, outputs + out, depth + 1)
         elif isinstance(value, (cst.List, cst.Tuple)):
@@ -500,6 +520,9 @@ class _Finder:
             for f in candidates:
                 del self.found[f.node]
             return
+        for f in candidates:
+            if self._numpy_only(f.node):
+                del self.found[f.node]
         called_from: dict[str, list[cst.CSTNode | None]] = {}
         for name, scope in self.index.direct_calls:
             called_from.setdefault(name, []).append(scope)
@@ -513,6 +536,29 @@ class _Finder:
                 if scopes and not any(scope is not None and scope in self.found for scope in scopes):
                     del self.found[f.node]
                     changed = True
+
+    def _numpy_only(self, node: cst.FunctionDef | cst.Lambda) -> bool:
+        """The body calls NumPy and nothing from a tensor library, no local function and no
+        ``.numpy()``: `def rmse(y_true, y_pred): return np.sqrt(np.mean(...))` beside Keras code
+        is an evaluation metric run on `model.predict` arrays. Used by ``compile()`` in this
+        file, it is still reported (it is not a candidate then)."""
+        saw_numpy = False
+        for sub in own_nodes(node):
+            if not isinstance(sub, cst.Call):
+                continue
+            func = sub.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not sub.args:
+                return False  # `.numpy()` is only ever called on a tensor
+            qualname = self.imports.qualname(func)
+            if qualname is None:
+                if isinstance(func, cst.Name) and func.value in self.index.by_name:
+                    return False  # a local helper: may be tensor code
+                continue
+            if is_numpy(qualname):
+                saw_numpy = True
+            elif qualname.split(".")[0] in {"tensorflow", "keras", "tf_keras", "jax", "torch"}:
+                return False
+        return saw_numpy
 
     # -- result --------------------------------------------------------------------------
     def result(self) -> list[LossFunction]:
@@ -535,8 +581,6 @@ class _Finder:
 
 
 def _own_returns(fn: cst.FunctionDef) -> list[cst.Return]:
-    from losscheck.lint.astutil import own_nodes
-
     return [node for node in own_nodes(fn) if isinstance(node, cst.Return)]
 
 

@@ -206,8 +206,13 @@ def test_numpy_only_files_hold_evaluation_code_not_keras_losses() -> None:
         return np.sqrt(np.mean((y_true - y_pred) ** 2))
     """
     assert found(source) == []
-    # the same function in a Keras file is checked; a bare snippet (no imports) too
-    assert [r[0] for r in found("import tensorflow as tf\n" + textwrap.dedent(source))] == ["rmse"]
+    # in a Keras file, a function of NumPy calls alone is evaluation code too, unless compile() uses it
+    assert found("import tensorflow as tf\n" + textwrap.dedent(source)) == []
+    used = "import tensorflow as tf\n" + textwrap.dedent(source) + "model.compile(loss=rmse)\n"
+    assert [r[0] for r in found(used)] == ["rmse"]
+    mixed = "import tensorflow as tf\nimport numpy as np\ndef rmse(y_true, y_pred):\n    return np.sqrt(tf.reduce_mean(y_true))\n"
+    assert [r[0] for r in found(mixed)] == ["rmse"]
+    # a bare snippet (no imports) is checked
     assert [r[0] for r in found("def rmse(y_true, y_pred):\n    return 0\n")] == ["rmse"]
 
 

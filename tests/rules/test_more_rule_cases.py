@@ -168,6 +168,8 @@ def test_numpy_array_from_tensor_and_derived_values() -> None:
             arr = np.asarray(y_pred)
             clipped = np.clip(arr, 1e-7, 1.0)
             return -(y_true * np.log(clipped)).sum(axis=-1)
+
+        model.compile(optimizer="adam", loss=loss)
         """,
         NumpyInLoss,
     )

@@ -101,6 +101,21 @@ class BatchMeanReduction(Rule):
         ),
         Valid(
             """
+            from keras import backend as K
+
+            def mean_q(y_true, y_pred):
+                # registered as a metric through a list that compile() receives later
+                return K.mean(K.max(y_pred, axis=-1))
+
+            class Agent:
+                def compile(self, model, optimizer, metrics=[]):
+                    metrics += [mean_q]
+                    per_output = {model.output_names[1]: metrics}
+                    model.compile(optimizer=optimizer, loss="mse", metrics=per_output)
+            """
+        ),
+        Valid(
+            """
             import tensorflow as tf
 
             class FocalLoss(tf.keras.losses.Loss):

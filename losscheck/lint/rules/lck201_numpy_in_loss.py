@@ -52,10 +52,16 @@ class NumpyInLoss(Rule):
     provided for any variable", or silently a loss term that trains nothing). On JAX it raises
     `TracerArrayConversionError`.
 
+    A function written in NumPy alone that nothing in the file uses as a loss or metric is taken
+    for what it almost always is, an evaluation metric run on `model.predict` arrays, and is not
+    checked.
+
     ## Example
     ```python
     def mae(y_true, y_pred):
         return np.mean(np.abs(y_true - y_pred), axis=-1)
+
+    model.compile(optimizer="adam", loss=mae)
     ```
 
     ## Use instead
@@ -124,6 +130,18 @@ class NumpyInLoss(Rule):
                 return jnp.mean((y_true - y_pred) ** 2, axis=-1)
             """
         ),
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def rmse(y_true, y_pred):
+                # NumPy alone, used by nothing here: an evaluation metric on `model.predict` arrays
+                return np.sqrt(np.mean(np.square(y_pred - y_true)))
+
+            print(rmse(y_test, model.predict(x_test)))
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -133,6 +151,8 @@ class NumpyInLoss(Rule):
 
             def mae(y_true, y_pred):
                 return np.mean(np.abs(y_true - y_pred), axis=-1)
+
+            model.compile(optimizer="adam", loss=mae)
             """,
             message="`np.mean(...)` is NumPy on a tensor",
             line=6,
