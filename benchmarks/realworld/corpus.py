@@ -17,8 +17,7 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
 
 #: Bug classes used in the manifest's ``labels``, and the losscheck codes that count as finding
-#: each of them. ``from-logits`` (a softmax/sigmoid applied before a crossentropy called with
-#: ``from_logits=True``) has no rule yet, so it can only be missed.
+#: each of them.
 CLASS_CODES: dict[str, tuple[str, ...]] = {
     "batch-reduction": ("LCK101",),
     "wrong-axis": ("LCK102",),
@@ -29,7 +28,7 @@ CLASS_CODES: dict[str, tuple[str, ...]] = {
     "numpy-in-loss": ("LCK201",),
     "undefined-name": ("LCK301",),
     "shape-mismatch": ("LCK401",),
-    "from-logits": (),
+    "from-logits": ("LCK106",),
 }
 
 #: Codes that say the file could not be checked at all (not a finding about the code).
