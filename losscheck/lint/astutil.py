@@ -281,11 +281,6 @@ def traverse(root: cst.CSTNode, enter, leave=None) -> None:
 def all_nodes(ctx) -> list[cst.CSTNode]:  # ctx: FileContext (not imported: no cycle)
     """Every syntax node of the file, pre-order, nested scopes included (computed once per file,
     by the loss-function finder's walk)."""
-    nodes = ctx.__dict__.get("_losscheck_nodes")
-    if nodes is None:
-        _ = ctx.functions  # the finder's walk records them
-        nodes = ctx.__dict__.get("_losscheck_nodes")
-        if nodes is None:  # functions were provided some other way
-            nodes = list(walk(ctx.module, into_nested=True))
-            ctx.__dict__["_losscheck_nodes"] = nodes
-    return nodes
+    from losscheck.lint.finder import preorder_nodes
+
+    return preorder_nodes(ctx)

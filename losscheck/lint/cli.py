@@ -303,16 +303,25 @@ def run_rules(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def run_explain(args: argparse.Namespace) -> int:
-    rules, _errors = _all_rules()
-    key = args.rule.strip()
-    for r in rules:
+def explain_text(key: str, rules: Sequence[Any] | None = None) -> str | None:
+    """A rule's page (by code or name) as ``losscheck explain`` prints it; None when no rule
+    has that code or name. The language server shows the same text on hover."""
+    key = key.strip()
+    for r in rules if rules is not None else _all_rules()[0]:
         if r.code == key.upper() or r.name == key.lower():
             fix = "yes" if r.has_fix() else "no"
             default = "on" if r.default_enabled else "off by default (select it by code or name)"
-            print(f"# {r.name} ({r.code})\n")
-            print(f"Origin: {r.origin}. Severity: {r.severity}. Default: {default}. Fix: {fix}.\n")
-            print(r.summary + "\n")
-            print(r.docs())
-            return EXIT_CLEAN
-    raise UserError(f"unknown rule {key!r} (see `losscheck rules`)")
+            return (
+                f"# {r.name} ({r.code})\n\n"
+                f"Origin: {r.origin}. Severity: {r.severity}. Default: {default}. Fix: {fix}.\n\n"
+                f"{r.summary}\n\n{r.docs()}\n"
+            )
+    return None
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    text = explain_text(args.rule)
+    if text is None:
+        raise UserError(f"unknown rule {args.rule.strip()!r} (see `losscheck rules`)")
+    sys.stdout.write(text)
+    return EXIT_CLEAN

@@ -9,18 +9,23 @@ Pipeline position: discover -> parse -> **FileContext** (facts) -> rules -> find
 - ``scopes``: libcst ``ScopeProvider`` results, resolved only when a rule asks (it is the
   expensive one: ~1.3 kLOC/s).
 - ``shapes(fn)``: inferred tensor shapes for one loss function, see ``losscheck.shapes``.
+- ``fact(provider)``: any other fact, declared by its module as a provider (``facts.py``) and
+  computed once per file, on demand: dataflow, helper summaries, model wiring, the Keras target.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping, TypeVar
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, ScopeProvider
 
+from losscheck.lint.facts import FactProvider, compute
 from losscheck.lint.finding import Finding, Fix
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from losscheck.lint.imports import ImportMap
@@ -57,8 +62,15 @@ class FileContext:
     # Options a rule may read: e.g. {"layout": Layout} when --layout is given.
     options: Mapping[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # The guard's scan of ``source`` (``guard.scan``), when the engine made one before parsing.
+    scan: Any = field(default=None, repr=False, compare=False)
+    _facts: dict[FactProvider[Any], Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- facts ------------------------------------------------------------------------
+    def fact(self, provider: FactProvider[T]) -> T:
+        """The value of a declared fact provider for this file, computed on first use."""
+        return compute(self, self._facts, provider)
+
     @cached_property
     def wrapper(self) -> MetadataWrapper:
         # unsafe_skip_copy: rules hold references to nodes of self.module, so metadata

@@ -16,6 +16,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.lint.astutil import assign_targets, children, match_captures, own_nodes, read_names, walk
 from losscheck.lint.context import FileContext, LossFunction
 
@@ -204,8 +205,13 @@ class _Scan:
         self.facts.taint = taint
 
 
+@fact()
+def _function_facts(ctx: FileContext) -> dict[tuple[int, str | None, str | None], FunctionFacts]:
+    return {}  # memo: (function, its y_true, y_pred) -> its facts
+
+
 def function_facts(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
-    cache: dict[tuple[int, str | None, str | None], FunctionFacts] = ctx.__dict__.setdefault("_losscheck_dataflow", {})
+    cache = _function_facts(ctx)
     # the parameters are part of the key: a helper (summaries.py) is analysed once per way it is called
     key = (id(fn.node), fn.y_true, fn.y_pred)
     if key not in cache:

@@ -203,8 +203,8 @@ def _lint_scanned(
         parsed = _parse(source, path, scan.flat, scan.unflattened, source)
         if isinstance(parsed, Finding):
             return [parsed]
-        ctx = FileContext(path=path, source=source, module=parsed, options=options)
-        ctx.__dict__["_losscheck_scan"] = scan  # its logical lines locate nodes (positions.py)
+        # the scan's logical lines locate nodes (positions.py)
+        ctx = FileContext(path=path, source=source, module=parsed, options=options, scan=scan)
         try:
             findings = run_rules(ctx, rules)
         finally:

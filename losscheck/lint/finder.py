@@ -34,6 +34,7 @@ import libcst as cst
 
 from losscheck.lint.astutil import own_nodes, traverse
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
+from losscheck.lint.facts import fact
 from losscheck.lint.imports import ImportMap, is_numpy
 
 # Names that say "the target" / "the prediction" unambiguously.
@@ -76,6 +77,11 @@ _LOSS_MODULES = (
 )
 _METRIC_NAME = re.compile(r"(accuracy|(^|_)acc($|_)|precision|recall|(^|_)f1|(^|_)iou|coef|score|metric|auc)")
 _OUTPUT_COMMENT = re.compile(r"#\s*losscheck:\s*output\s*=\s*([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)")
+
+
+def _says_loss(name: str) -> bool:
+    name = name.lower()
+    return "loss" in name or "objective" in name
 
 
 def is_loss_pair(first: str, second: str) -> bool:
@@ -236,12 +242,32 @@ class _Index:
         self._stack.pop()
 
 
+@fact()
+def syntax_index(ctx: FileContext) -> _Index:
+    """One pre-order walk of the file: functions with their class and parent, classes, compile
+    calls, assignments, and every node's pre-order index (``tree_order``)."""
+    index = _Index()
+    index.run(ctx.module)
+    return index
+
+
+@fact(syntax_index)
+def tree_order(ctx: FileContext) -> dict[cst.CSTNode, int]:
+    """Every node of the file -> its pre-order index (nested scopes included)."""
+    return syntax_index(ctx).order
+
+
+@fact(tree_order)
+def preorder_nodes(ctx: FileContext) -> list[cst.CSTNode]:
+    """Every node of the file, pre-order (``astutil.all_nodes``)."""
+    return list(tree_order(ctx))
+
+
 class _Finder:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.imports: ImportMap = ctx.imports
-        self.index = _Index()
-        self.index.run(ctx.module)
+        self.index = syntax_index(ctx)
         self.found: dict[cst.CSTNode, _Found] = {}
         stem = ctx.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
         self._metrics_module = "metric" in stem and "loss" not in stem
@@ -345,7 +371,7 @@ class _Finder:
 
     def _add_by_signature(self, fn: cst.FunctionDef, cls: cst.ClassDef | None, params: list[str]) -> None:
         name = fn.name.value.lower()
-        says_loss = "loss" in name or "objective" in name
+        says_loss = _says_loss(name)
         # a module named for metrics (metrics.py, custom_metrics.py) holds metrics unless named otherwise
         says_metric = bool(_METRIC_NAME.search(name)) or self._metrics_module
         kind: FunctionKind = "metric" if (not says_loss and says_metric) else "loss"
@@ -409,17 +435,20 @@ class _Finder:
         candidates = self.index.by_name.get(name, [])
         # prefer a def in the same function, then one at module level; several -> ambiguous
         where = self.index.where
+        # a piece of a chunked file sees its own module-level defs only (another piece may define
+        # the name too); the defs inside one function all lie in that function's piece
+        uses = self.ctx.options.get("compile_uses")
+        piece_blind = uses is not None and name not in uses.get("defined-once", frozenset())
         local = [f for f in candidates if where[f] == (None, scope)]
-        if len(local) == 1:
+        if len(local) == 1 and not (scope is None and piece_blind):
             return local[0]
+        if piece_blind:
+            return None
         top = [f for f in candidates if where[f] == (None, None)]
         if len(top) == 1:
             return top[0]
         if len(candidates) != 1:
             return None
-        uses = self.ctx.options.get("compile_uses")
-        if uses is not None and name not in uses.get("defined-once", frozenset()):
-            return None  # a piece of a chunked file: another piece may define the name too
         return candidates[0]
 
     def _lookup_value(self, name: str, scope: cst.FunctionDef | None) -> cst.BaseExpression | None:
@@ -521,7 +550,8 @@ class _Finder:
                 del self.found[f.node]
             return
         for f in candidates:
-            if self._numpy_only(f.node):
+            # named for a loss (`def loss`, `focal_loss`): meant as one, NumPy or not
+            if not _says_loss(f.name) and self._numpy_only(f.node):
                 del self.found[f.node]
         called_from: dict[str, list[cst.CSTNode | None]] = {}
         for name, scope in self.index.direct_calls:
@@ -584,11 +614,17 @@ def _own_returns(fn: cst.FunctionDef) -> list[cst.Return]:
     return [node for node in own_nodes(fn) if isinstance(node, cst.Return)]
 
 
-def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
+@dataclass(frozen=True)
+class FoundCode:
+    """The finder's result for a file: its loss and metric functions, and its Loss classes."""
+
+    functions: tuple[LossFunction, ...]
+    loss_classes: frozenset[str]
+
+
+@fact(syntax_index)
+def found_code(ctx: FileContext) -> FoundCode:
     finder = _Finder(ctx)
-    ctx.__dict__["_losscheck_loss_classes"] = frozenset(finder.loss_classes)
-    ctx.__dict__["_losscheck_nodes"] = list(finder.index.order)  # pre-order: see astutil.all_nodes
-    ctx.__dict__["_losscheck_order"] = finder.index.order  # node -> pre-order index (models.loss_scopes)
     finder.by_signature()
     finder.by_compile()
     uses = ctx.options.get("compile_uses")
@@ -596,16 +632,16 @@ def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
         finder.by_compile_elsewhere(uses)
     finder.by_comment()
     finder.prune()
-    return finder.result()
+    return FoundCode(tuple(finder.result()), frozenset(finder.loss_classes))
+
+
+def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
+    return list(found_code(ctx).functions)
 
 
 def loss_class_names(ctx: FileContext) -> frozenset[str]:
     """Names of the classes in this file that are Keras ``Loss`` subclasses (directly or not)."""
-    if "_losscheck_loss_classes" not in ctx.__dict__:
-        _ = ctx.functions  # computes them
-    if "_losscheck_loss_classes" not in ctx.__dict__:  # ctx.functions was set by someone else
-        ctx.__dict__["_losscheck_loss_classes"] = frozenset(_Finder(ctx).loss_classes)
-    return ctx.__dict__["_losscheck_loss_classes"]
+    return found_code(ctx).loss_classes
 
 
 def is_custom_loop_style(fn: LossFunction) -> bool:

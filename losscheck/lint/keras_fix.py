@@ -22,6 +22,7 @@ from itertools import pairwise
 import libcst as cst
 from libcst.metadata import CodeRange
 
+from losscheck.lint.facts import fact
 from losscheck.lint.api.keras_backend import BackendFunction
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Edit, Fix
@@ -144,9 +145,7 @@ def _around_arguments(
     gaps = [(where.start.line, where.start.column, spans[0].start.line, spans[0].start.column)]
     gaps += [(a.end.line, a.end.column, b.start.line, b.start.column) for a, b in pairwise(spans)]
     gaps.append((spans[-1].end.line, spans[-1].end.column, where.end.line, where.end.column))
-    source_lines = ctx.__dict__.get("_losscheck_lines")
-    if source_lines is None:
-        source_lines = ctx.__dict__["_losscheck_lines"] = ctx.source.splitlines(keepends=True)
+    source_lines = source_lines_of(ctx)
     for line, column, end_line, end_column in gaps:
         if "#" in _text(source_lines, line, column, end_line, end_column):
             return []
@@ -154,6 +153,11 @@ def _around_arguments(
     contents += [closes[i] + literals[i + 1] + opens[i + 1] for i in range(len(args) - 1)]
     contents.append(closes[-1] + literals[-1])
     return [Edit(*gap, content) for gap, content in zip(gaps, contents)]
+
+
+@fact()
+def source_lines_of(ctx: FileContext) -> list[str]:
+    return ctx.source.splitlines(keepends=True)
 
 
 def _text(lines: list[str], line: int, column: int, end_line: int, end_column: int) -> str:

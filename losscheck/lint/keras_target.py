@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from losscheck.lint.facts import fact
+
 if TYPE_CHECKING:
     import libcst as cst
 
@@ -163,16 +165,13 @@ def import_evidence(nodes: Iterable[cst.CSTNode]) -> str | None:
     return None
 
 
+@fact()
 def for_file(ctx: FileContext) -> Target:
-    """The file's target (memoised on the file's facts)."""
-    known = ctx.__dict__.get("_losscheck_keras_target")
-    if known is None:
-        from losscheck.lint.astutil import all_nodes
+    """The file's target: its config and pins, else its imports."""
+    from losscheck.lint.astutil import all_nodes
 
-        options = ctx.options.get("keras_target")
-        known = pinned_target(ctx.path, options) or _from_imports(all_nodes(ctx))
-        ctx.__dict__["_losscheck_keras_target"] = known
-    return known
+    options = ctx.options.get("keras_target")
+    return pinned_target(ctx.path, options) or _from_imports(all_nodes(ctx))
 
 
 def _from_imports(nodes: Iterable[cst.CSTNode]) -> Target:

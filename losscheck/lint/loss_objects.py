@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.lint.astutil import get_arg, is_none, string_value
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts
@@ -68,19 +69,22 @@ def _class_attr_values(fn: LossFunction, attr: str) -> list[cst.BaseExpression]:
     return values
 
 
+@fact()
+def module_assigns(ctx: FileContext) -> dict[str, list[cst.BaseExpression]]:
+    """``name = value`` statements at module level: name -> the values."""
+    found: dict[str, list[cst.BaseExpression]] = {}
+    for stmt in ctx.module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name):
+                        found.setdefault(target.value, []).append(small.value)
+    return found
+
+
 def _module_values(ctx: FileContext, name: str) -> list[cst.BaseExpression]:
-    cache: dict[str, list[cst.BaseExpression]] | None = ctx.__dict__.get("_losscheck_module_assigns")
-    if cache is None:
-        cache = {}
-        for stmt in ctx.module.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                        target = small.targets[0].target
-                        if isinstance(target, cst.Name):
-                            cache.setdefault(target.value, []).append(small.value)
-        ctx.__dict__["_losscheck_module_assigns"] = cache
-    return cache.get(name, [])
+    return module_assigns(ctx).get(name, [])
 
 
 def reducing_loss_object_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cst.Call | None:

@@ -27,8 +27,10 @@ from typing import Literal
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.lint.astutil import children, walk
 from losscheck.lint.binder import Bindings, Scope, bind_module
+from losscheck.lint.finder import tree_order
 from losscheck.lint.imports import ImportMap
 
 # Roots under which a qualified name is Keras's public (or private) API.
@@ -230,21 +232,11 @@ class ModuleModels:
     aliases: _Resolver | None = None
 
 
-_FACTS_ATTR = "_losscheck_model_facts"
-
-
+@fact()
 def model_facts(ctx) -> ModuleModels:
-    """The facts for ``ctx.module``, computed once per file.
-
-    Kept on the FileContext itself (libcst modules take no weak references, and a module-level
-    cache keyed by id() could outlive its tree), so the facts live exactly as long as the file's.
-    """
-    cached = getattr(ctx, _FACTS_ATTR, None)
-    if cached is None:
-        imports = ctx.imports if "keras" in ctx.source else None
-        cached = analyze(ctx.module, ctx.source, imports=imports)
-        setattr(ctx, _FACTS_ATTR, cached)
-    return cached
+    """The models of ``ctx.module`` and how they are compiled and fitted."""
+    imports = ctx.imports if "keras" in ctx.source else None
+    return analyze(ctx.module, ctx.source, imports=imports)
 
 
 _ROOT_WORDS = ("Sequential", "Model", "Functional", "Input")
@@ -891,17 +883,19 @@ class OuterRead:
     referents: tuple  # the bindings it may refer to (empty: a builtin, or defined nowhere)
 
 
+@fact(tree_order)
 def bindings(ctx) -> Bindings:
-    """The name bindings loss code can see (``binder.bind_module``), computed once per file."""
-    cached = ctx.__dict__.get("_losscheck_bindings")
-    if cached is None:
-        loss_nodes = [fn.node for fn in ctx.functions]  # the finder's walk also records the pre-order index
-        order: Mapping[cst.CSTNode, int] | None = ctx.__dict__.get("_losscheck_order")
-        if order is not None and ctx.module not in order:
-            order = None
-        cached = bind_module(ctx.module, loss_nodes, order, ctx.source)
-        ctx.__dict__["_losscheck_bindings"] = cached
-    return cached
+    """The name bindings loss code can see (``binder.bind_module``)."""
+    loss_nodes = [fn.node for fn in ctx.functions]
+    order: Mapping[cst.CSTNode, int] | None = tree_order(ctx)
+    if order is not None and ctx.module not in order:
+        order = None
+    return bind_module(ctx.module, loss_nodes, order, ctx.source)
+
+
+@fact()
+def _loss_reads(ctx) -> dict[cst.CSTNode, list["OuterRead"]]:
+    return {}  # memo: loss function -> the names it reads
 
 
 def loss_scope(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> Scope | None:
@@ -923,7 +917,7 @@ def reads_in(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> list[OuterRead]:
     Annotations are left out: they are evaluated when the ``def`` runs (or never, with
     ``from __future__ import annotations``), not when Keras calls the loss.
     """
-    cache = ctx.__dict__.setdefault("_losscheck_loss_reads", {})
+    cache = _loss_reads(ctx)
     reads = cache.get(fn_node)
     if reads is None:
         own = loss_scope(ctx, fn_node)

@@ -135,14 +135,10 @@ class Locator:
     def __init__(self, ctx: FileContext) -> None:
         self.module = ctx.module
         self.source = ctx.source
-        order = ctx.__dict__.get("_losscheck_order")
-        if order is None:
-            from losscheck.lint.astutil import walk
+        from losscheck.lint.finder import tree_order
 
-            order = {node: i for i, node in enumerate(walk(ctx.module, into_nested=True))}
-        self.order = order
-        scan = ctx.__dict__.get("_losscheck_scan")
-        self.scan = scan if scan is not None else guard.scan(ctx.source)
+        self.order = tree_order(ctx)
+        self.scan = ctx.scan if ctx.scan is not None else guard.scan(ctx.source)
         self.known: dict[cst.CSTNode, CodeRange] = {}
         self.done: set[int] = set()  # statements whose code was generated in full
         self.tried: set[int] = set()  # statements generated up to a node

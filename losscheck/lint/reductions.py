@@ -14,6 +14,7 @@ from typing import Callable
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.lint.astutil import get_arg, is_none, literal_ints
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
@@ -181,8 +182,13 @@ def mixed_batch_terms(ctx: FileContext, fn: LossFunction) -> list["Verdict"]:
     return _classifier(ctx, fn).mixed
 
 
+@fact()
+def _classifiers(ctx: FileContext) -> dict[tuple, "ReturnClassifier"]:
+    return {}  # memo: (function, its y_true, y_pred) -> its classified returns
+
+
 def _classifier(ctx: FileContext, fn: LossFunction) -> "ReturnClassifier":
-    cache: dict[tuple, ReturnClassifier] = ctx.__dict__.setdefault("_losscheck_reduced_returns", {})
+    cache = _classifiers(ctx)
     key = (id(fn.node), fn.y_true, fn.y_pred)
     if key not in cache:
         classifier = cache[key] = ReturnClassifier(ctx, fn)

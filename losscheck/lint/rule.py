@@ -50,6 +50,12 @@ class Invalid:
 Example = Union[str, Valid, Invalid]
 
 DOC_SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
+DOCS_URL = "https://losscheck.invalid"  # the project's documentation site
+
+
+def docs_url(name: str) -> str:
+    """The page of the rule called ``name`` (SARIF's helpUri, the language server's codeDescription)."""
+    return f"{DOCS_URL}/rules/{name}"
 
 
 class Rule:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.lint.astutil import traverse
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts, function_facts
@@ -43,10 +44,9 @@ class _Index:
     by_scope: dict[tuple[cst.FunctionDef | None, str], list[cst.FunctionDef]] = field(default_factory=dict)
 
 
+@fact()
 def _index(ctx: FileContext) -> _Index:
-    cached = ctx.__dict__.get("_losscheck_helper_index")
-    if cached is not None:
-        return cached
+    """The file's plain functions by enclosing scope and name (the helpers a loss may call)."""
     index = _Index()
     stack: list[cst.CSTNode] = []
 
@@ -70,8 +70,17 @@ def _index(ctx: FileContext) -> _Index:
             stack.pop()
 
     traverse(ctx.module, enter, leave)
-    ctx.__dict__["_losscheck_helper_index"] = index
     return index
+
+
+@fact()
+def _helper_calls(ctx: FileContext) -> dict[tuple, "HelperCall | None"]:
+    return {}  # memo: (call, caller's y_true, y_pred) -> its binding
+
+
+@fact()
+def _helper_summaries(ctx: FileContext) -> dict[tuple, "Verdict"]:
+    return {}  # memo: (helper, its y_true, y_pred) -> what it returns
 
 
 def lookup_helper(ctx: FileContext, caller: cst.FunctionDef | cst.Lambda, name: str) -> cst.FunctionDef | None:
@@ -136,7 +145,7 @@ class HelperCall:
 
 def helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
     """``call`` as a call of a plain helper with the caller's tensors, else None (memoised per call)."""
-    cache: dict[tuple, HelperCall | None] = ctx.__dict__.setdefault("_losscheck_helper_calls", {})
+    cache = _helper_calls(ctx)
     key = (id(call), facts.fn.y_true, facts.fn.y_pred)  # the binding depends on the caller's tensors
     if key in cache:
         return cache[key]
@@ -225,7 +234,7 @@ def helper_summary(ctx: FileContext, helper: LossFunction, depth: int = 1) -> "V
     several ways in one file."""
     from losscheck.lint.reductions import Kind, ReturnClassifier, Verdict
 
-    cache: dict[tuple, Verdict] = ctx.__dict__.setdefault("_losscheck_helper_summaries", {})
+    cache = _helper_summaries(ctx)
     key = (id(helper.node), helper.y_true, helper.y_pred)
     if key not in cache:
         cache[key] = Verdict(Kind.UNKNOWN)  # recursion guard

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.shapes.domain import (
     ANY,
     BATCH,
@@ -35,8 +36,6 @@ __all__ = [
     "infer",
 ]
 
-_CACHE_ATTR = "_losscheck_shape_facts"
-_CONSTS_ATTR = "_losscheck_module_constants"
 
 
 @dataclass
@@ -65,11 +64,9 @@ class ShapeFacts:
         return [v.shape if isinstance(v, Tensor) else None for _, v in self.returns]
 
 
+@fact()
 def module_constants(ctx: FileContext) -> dict[str, Value]:
     """Module-level ``NAME = <int>`` bound exactly once (``NUM_CLASSES = 3``)."""
-    cached = ctx.__dict__.get(_CONSTS_ATTR)
-    if cached is not None:
-        return cached
     import re
 
     from losscheck.shapes.interp import assigned_names
@@ -102,13 +99,11 @@ def module_constants(ctx: FileContext) -> dict[str, Value]:
                         loss_obj = _module_loss_object(ctx, value)
                         if loss_obj is not None:
                             values[target.value] = loss_obj  # bce = keras.losses.BinaryCrossentropy()
-    result = {
+    return {
         k: v
         for k, v in values.items()
         if counts.get(k) == 1 and k not in elsewhere and not re.search(rf"\bglobal\b[^\n]*\b{k}\b", ctx.source)
     }
-    ctx.__dict__[_CONSTS_ATTR] = result
-    return result
 
 
 def _module_loss_object(ctx: FileContext, call: cst.Call) -> Value | None:
@@ -136,13 +131,23 @@ class _LazyConstants(dict):
         return super().get(key, default)
 
 
+@fact()
+def _declared_memo(ctx: FileContext) -> dict[int, bool]:
+    return {}  # memo: loss function -> whether a source declares its shapes
+
+
+@fact()
+def _shapes_memo(ctx: FileContext) -> dict[int, "ShapeFacts"]:
+    return {}  # memo: loss function -> its shape facts
+
+
 def has_declared_shapes(ctx: FileContext, fn: LossFunction) -> bool:
     """Cheap test (no interpretation): does any source declare a shape for ``fn``'s y_true/y_pred?
 
     Rules that only report on declared shapes (shape-mismatch, inference-gap) skip the other
     functions; the axis rules still get the batch-axis facts through ``infer`` on demand.
     """
-    cache: dict[int, bool] = ctx.__dict__.setdefault(_CACHE_ATTR + "_declared", {})
+    cache = _declared_memo(ctx)
     key = id(fn.node)
     if key not in cache:
         try:
@@ -154,7 +159,7 @@ def has_declared_shapes(ctx: FileContext, fn: LossFunction) -> bool:
 
 def infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
     """Shape facts for ``fn`` (memoised on ``ctx``)."""
-    cache: dict[int, ShapeFacts] = ctx.__dict__.setdefault(_CACHE_ATTR, {})
+    cache = _shapes_memo(ctx)
     key = id(fn.node)
     if key in cache:
         return cache[key]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.shapes.domain import ANY, BATCH, Dim, Shape, Sym
 
 if TYPE_CHECKING:
@@ -157,14 +158,12 @@ def _texts_for(ctx: FileContext, fn_node: cst.FunctionDef | cst.Lambda, above: I
 _SHAPE_COMMENT = re.compile(r"#[^\n]*shape")
 
 
+@fact()
 def _has_shape_comment(ctx: FileContext) -> bool:
     """Whether any line of the file has "shape" after a ``#`` (a superset of the comments that
     do: a ``#`` in a string counts too). One regex over the source, once per file, instead of
     regenerating the code of every loss function (libcst codegen is the costly part)."""
-    cached = ctx.__dict__.get("_losscheck_shape_comment")
-    if cached is None:
-        cached = ctx.__dict__["_losscheck_shape_comment"] = bool(_SHAPE_COMMENT.search(ctx.source))
-    return cached
+    return bool(_SHAPE_COMMENT.search(ctx.source))
 
 
 def _comment_block(lines: Iterable[cst.EmptyLine]) -> list[str]:

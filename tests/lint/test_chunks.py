@@ -207,6 +207,10 @@ CROSS_PIECE = ("compile(", "fit(", "Sequential", "Input(", "Model(")
 @example("async def loss(y_true, y_pred):\n    model.compile(loss=loss, metrics=[metric])\n\n"
          "class Dice(keras.losses.Loss):\n    @staticmethod\n    async def metric(y_true, y_pred):\n"
          "        async def loss(y_true, y_pred):\n            return mask\n")  # a method bound by its bare name
+@example("async def loss(y_true, y_pred):\n    x = y_true\n\nmodel.compile(loss=[loss, loss])\n\n"
+         "async def loss(yt, yp):\n    def inner(y_true, y_pred):\n        return y_pred\n    return inner2\n")  # two defs
+@example("async def loss(y_true, y_pred):\n    x = y_true\n\nasync def loss(yt, yp):\n    x = y_true\n"
+         "    model.compile(loss=loss)\n")  # compiled in a piece that holds one of two defs of the name
 def test_chunked_and_whole_file_runs_agree(source: str) -> None:
     """Chunking never adds a finding; on programs without cross-piece facts, the only findings it
     may drop are undefined names that another piece writes (the documented trade-off)."""

@@ -14,6 +14,7 @@ from losscheck import __version__
 from losscheck.lint.finding import Finding
 from losscheck.lint.reporters import ReportContext
 from losscheck.lint.reporters.cells import NotebookTexts, cell_place
+from losscheck.lint.rule import DOCS_URL, docs_url
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -52,7 +53,7 @@ def render_sarif(findings: Sequence[Finding], ctx: ReportContext) -> str:
                 "id": code,
                 "name": name,
                 "shortDescription": {"text": summary},
-                "helpUri": f"https://losscheck.invalid/rules/{name}",
+                "helpUri": docs_url(name),
                 "defaultConfiguration": {"level": LEVELS.get(severity, "error")},
             }
         )
@@ -113,7 +114,7 @@ def render_sarif(findings: Sequence[Finding], ctx: ReportContext) -> str:
                     "driver": {
                         "name": "losscheck",
                         "version": __version__,
-                        "informationUri": "https://losscheck.invalid",
+                        "informationUri": DOCS_URL,
                         "rules": rules,
                     }
                 },

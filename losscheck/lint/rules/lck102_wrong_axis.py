@@ -15,6 +15,7 @@ from losscheck.lint.dataflow import (
     function_facts,
     reaching_values,
 )
+from losscheck.lint import sample_mixing
 from losscheck.lint.finder import is_keras_called
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -98,6 +99,17 @@ class WrongAxis(Rule):
     severity = "error"
 
     VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            def pose_loss(y_true, y_pred):
+                position = tf.norm(y_pred[:, :3] - y_true[:, :3], axis=-1)
+                hinge = tf.maximum(1.0 - y_pred[..., 0], 0)
+                flat = tf.reshape(y_pred, [tf.shape(y_pred)[0], -1])
+                return position + hinge + tf.reduce_max(flat, axis=-1)
+            """
+        ),
         Valid(
             """
             import tensorflow as tf
@@ -233,6 +245,41 @@ class WrongAxis(Rule):
             """,
             message="reduces the error over axis 0",
         ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def pose_loss(y_true, y_pred):
+                position = K.sqrt(K.sum(K.square(y_pred[:3] - y_true[:3]), axis=-1))
+                return position + K.sqrt(K.sum(K.square(y_pred[3:] - y_true[3:]), axis=-1))
+            """,
+            message="slices the first axis",
+            line=5,
+            count=4,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def contrastive(y_true, y_pred):
+                margin = 1.0
+                far = tf.square(tf.reduce_max(margin - y_pred, 0))
+                return y_true * tf.square(y_pred) + (1 - y_true) * far
+            """,
+            message="tf.maximum(margin - y_pred, 0)",
+        ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def true_class_loss(y_true, y_pred):
+                flat_true = K.flatten(y_true)
+                flat_pred = K.flatten(y_pred)
+                index = K.argmax(flat_true)
+                return -K.log(K.gather(flat_pred, index))
+            """,
+            message="flattened across the whole batch",
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
@@ -242,6 +289,7 @@ class WrongAxis(Rule):
             facts = function_facts(ctx, fn)
             self._indexing(ctx, fn, facts)
             self._axis_ops(ctx, fn, facts)
+            self._sample_mixing(ctx, facts)
             if fn.kind == "loss":
                 self._reductions(ctx, fn, facts)
 
@@ -284,6 +332,20 @@ class WrongAxis(Rule):
                     node, suggestion, safe=False, description=f"index the last axis: `{suggestion}`"
                 )
             ctx.report(self, node, message, fix=fix)
+
+    def _sample_mixing(self, ctx: FileContext, facts: FunctionFacts) -> None:
+        for node in facts.nodes:
+            if isinstance(node, cst.Subscript):
+                found = list(sample_mixing.batch_slices(ctx, facts, node))
+                if found and self._only_for_shape(ctx, facts, node):
+                    continue
+            elif isinstance(node, cst.Call):
+                found = [*sample_mixing.hinge_over_batch(ctx, facts, node),
+                         *sample_mixing.picks_over_flattened_batch(ctx, facts, node)]
+            else:
+                continue
+            for where, message in found:
+                ctx.report(self, where, message)
 
     @staticmethod
     def _is_range_loop_var(facts: FunctionFacts, name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
 from losscheck.lint.astutil import all_nodes, get_arg
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
@@ -19,11 +20,9 @@ _EAGER_WRAPPERS = frozenset(
 )
 
 
+@fact()
 def _eager_callables(ctx: FileContext) -> tuple[set[str], set[int]]:
     """Names of functions and ids of lambdas passed to tf.py_function / tf.numpy_function."""
-    cached = ctx.__dict__.get("_losscheck_eager")
-    if cached is not None:
-        return cached
     names: set[str] = set()
     lambdas: set[int] = set()
     for node in all_nodes(ctx):
@@ -33,7 +32,6 @@ def _eager_callables(ctx: FileContext) -> tuple[set[str], set[int]]:
                 names.add(func.value)
             elif isinstance(func, cst.Lambda):
                 lambdas.add(id(func))
-    ctx.__dict__["_losscheck_eager"] = (names, lambdas)
     return names, lambdas
 
 
@@ -52,9 +50,9 @@ class NumpyInLoss(Rule):
     provided for any variable", or silently a loss term that trains nothing). On JAX it raises
     `TracerArrayConversionError`.
 
-    A function written in NumPy alone that nothing in the file uses as a loss or metric is taken
-    for what it almost always is, an evaluation metric run on `model.predict` arrays, and is not
-    checked.
+    A function written in NumPy alone, not named for a loss and not used as a loss or metric in
+    the file, is taken for what it almost always is, an evaluation metric run on
+    `model.predict` arrays, and is not checked.
 
     ## Example
     ```python

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from losscheck.lint import shape_structure
+from losscheck.lint.finder import is_keras_called
 from losscheck.lint.rule import Invalid, Rule
+from losscheck.lint.shape_structure import ShapeProblem
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
+    from losscheck.shapes.interp import Note
 
 
 class ShapeMismatch(Rule):
@@ -30,6 +34,12 @@ class ShapeMismatch(Rule):
 
     When inference loses track of a shape (an unknown helper, an op it does not model) it says
     nothing: it never guesses.
+
+    Whatever the declared shapes (none needed), it also reports what fails for any batch: an
+    empty slice of `y_true`/`y_pred` (`y_pred[:, :, :0]`), the static batch size
+    (`y_true.shape[0]`, `K.int_shape(y)[0]`) used in arithmetic or as a size, a loop over a fixed
+    batch size (`for i in range(32): ... y_true[i]`), and a matrix product (`K.dot`, `tf.matmul`)
+    of a flattened, rank-1 tensor.
 
     ## Why is this bad?
     Broadcasting turns most shape mistakes into wrong numbers instead of errors: `(B,) - (B, 1)`
@@ -59,6 +69,25 @@ class ShapeMismatch(Rule):
     severity = "error"
 
     VALID = [
+        """
+        import tensorflow as tf
+
+        def loss(y_true, y_pred):
+            n = tf.cast(tf.shape(y_true)[0], tf.float32)  # the dynamic batch size
+            if y_true.shape[0] is not None:
+                pass
+            first = y_pred[:, :, 0:1]
+            return tf.reduce_sum(tf.square(y_true - first), axis=-1) + 0.0 * n
+        """,
+        """
+        import tensorflow as tf
+
+        def loss(y_true, y_pred):
+            per_cell = tf.matmul(y_true, y_pred, transpose_b=True)  # rank 3 by rank 3
+            for k in range(3):  # a loop over channels, not over the batch
+                per_cell += y_pred[..., k:k + 1]
+            return tf.reduce_mean(per_cell, axis=[1, 2])
+        """,
         """
         import tensorflow as tf
 
@@ -123,6 +152,57 @@ class ShapeMismatch(Rule):
         """,
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def aux_loss(y_true, y_pred):
+                main = y_pred[:, :, 0:]
+                aux = y_pred[:, :, :0]
+                return tf.reduce_mean(tf.square(y_true - main) + 0.4 * tf.square(y_true - aux), axis=-1)
+            """,
+            message="empty slice",
+            line=6,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def grid_loss(y_true, y_pred):
+                err = tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)
+                cells = y_true.shape[1] * y_true.shape[2]
+                return tf.reduce_sum(err, axis=[1, 2]) / (cells * y_true.shape[0])
+            """,
+            message="static batch size",
+            line=7,
+        ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def ranked(y_true, y_pred):
+                batch_size = 16
+                costs = []
+                for i in range(batch_size):
+                    costs.append(K.sum(K.square(y_true[i] - y_pred[i])))
+                return K.stack(costs)
+            """,
+            message="exactly 16 examples",
+        ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def iou_loss(targets, inputs, smooth=1e-6):
+                inputs = K.flatten(inputs)
+                targets = K.flatten(targets)
+                intersection = K.sum(K.dot(targets, inputs))
+                union = K.sum(targets) + K.sum(inputs) - intersection
+                return 1 - (intersection + smooth) / (union + smooth)
+            """,
+            message="rank 1",
+            line=7,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -211,10 +291,10 @@ class ShapeMismatch(Rule):
         from losscheck.shapes import has_declared_shapes
 
         for fn in ctx.functions:
-            if not has_declared_shapes(ctx, fn):
-                continue  # nothing declared: every shape is unknown, nothing to report
-            facts = ctx.shapes(fn)
-            for note in facts.problems:
+            notes: list[ShapeProblem | Note] = list(shape_structure.problems(ctx, fn, keras_called=is_keras_called(fn)))
+            if has_declared_shapes(ctx, fn):  # else every shape is unknown to inference
+                notes.extend(ctx.shapes(fn).problems)
+            for note in notes:
                 where = ctx.position(note.node)
                 key = (where.start.line, where.start.column, note.message)
                 if key in seen:

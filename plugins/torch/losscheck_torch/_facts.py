@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
+from losscheck.lint.facts import fact
+
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
     from losscheck_torch._losscalls import Resolver
@@ -346,23 +348,16 @@ def _is_torch_code(fn: TorchLoss, facts: TorchFacts) -> bool:
     return False
 
 
-_FACTS_KEY = "_losscheck_torch_facts"  # where the facts live on the core's FileContext
-
-
+@fact()
 def torch_facts(ctx: "FileContext") -> TorchFacts:
-    """The facts of the file, computed once per FileContext (kept in its ``__dict__``, as the
-    core keeps its own extra facts). Files that never mention torch cost nothing."""
-    facts = ctx.__dict__.get(_FACTS_KEY)
-    if facts is None:
-        if "torch" not in ctx.source:
-            facts = TorchFacts(ctx.module)
-        else:
-            facts = _collect(ctx.module)
-            if not facts.imports.uses_torch:
-                facts = TorchFacts(ctx.module, facts.imports)  # not PyTorch code: every rule stays quiet
-            else:
-                facts.losses = [fn for fn in facts.losses if _is_torch_code(fn, facts)]
-        ctx.__dict__[_FACTS_KEY] = facts
+    """The facts of the file, a provider of the core's facts layer (computed once per file, on
+    demand). Files that never mention torch cost nothing."""
+    if "torch" not in ctx.source:
+        return TorchFacts(ctx.module)
+    facts = _collect(ctx.module)
+    if not facts.imports.uses_torch:
+        return TorchFacts(ctx.module, facts.imports)  # not PyTorch code: every rule stays quiet
+    facts.losses = [fn for fn in facts.losses if _is_torch_code(fn, facts)]
     return facts
 
 

@@ -1,0 +1,450 @@
+"""Which values are already probabilities, and which calls expect logits.
+
+A fact of the whole file, not only of its loss functions: the mistake it serves (a sigmoid or
+softmax output passed where logits are expected) is made as often in training steps and
+``compute_cost(...)`` helpers as in losses.
+
+- A value is a *probability* when every definition of it that can reach the use is the result of
+  a softmax or sigmoid (``api/logits.py``: ``tf.sigmoid``, ``keras.ops.softmax``, a layer called
+  with ``activation="softmax"``), of a call that keeps that (``tf.reshape``, ``K.clip``, a
+  subscript), of a local function whose every ``return`` is one, or a parameter that every call
+  of its function in the file passes one. Anything unknown is not a probability: the rule built on
+  this never guesses.
+- Reaching definitions are found by source order within one scope: the last unconditional
+  assignment before the use, with the conditional ones after it (``if``/``for``/``while``/``try``
+  bodies) and, inside a loop, the assignments later in the same loop.
+- A *logits sink* is an argument of a call that must be logits: ``logits=`` of TensorFlow's
+  ``*_with_logits`` functions, or ``y_pred`` of a Keras crossentropy called with
+  ``from_logits=True``, or of a Loss object built with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+import libcst as cst
+
+from losscheck.lint.api.logits import (
+    ACTIVATION_LAYERS,
+    ACTIVATION_NAMES,
+    ACTIVATIONS,
+    LOGIT_FUNCTIONS,
+    LOGIT_LOSS_CLASSES,
+    Activation,
+    canonical,
+    preserves,
+)
+from losscheck.lint.astutil import assign_targets, get_arg, string_value, traverse
+from losscheck.lint.context import FileContext
+from losscheck.lint.facts import fact
+
+ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
+_BRANCHES = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp)
+_LOOPS = (cst.For, cst.While)
+_MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
+
+
+@dataclass(frozen=True)
+class Probability:
+    activation: Activation
+    origin: cst.CSTNode  # the softmax/sigmoid call, or the layer call, that made it
+
+
+@dataclass(frozen=True)
+class _Definition:
+    order: int
+    value: cst.BaseExpression | None  # None: bound some other way (unpacking, for, augmented)
+    conditional: bool
+    loops: tuple[cst.CSTNode, ...]
+
+
+@dataclass
+class _Scope:
+    node: ScopeNode
+    parent: "_Scope | None"
+    params: list[str] = field(default_factory=list)
+    defs: dict[str, list[_Definition]] = field(default_factory=dict)
+    returns: list[cst.BaseExpression] = field(default_factory=list)
+    functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)  # defs made in this scope
+
+
+@dataclass
+class ScopeIndex:
+    """One walk of the file: scopes, their definitions, and where every call and name sits."""
+
+    scopes: dict[ScopeNode, _Scope] = field(default_factory=dict)
+    where: dict[cst.CSTNode, tuple[_Scope, int, tuple[cst.CSTNode, ...]]] = field(default_factory=dict)
+    calls: list[cst.Call] = field(default_factory=list)
+    calls_by_name: dict[str, list[cst.Call]] = field(default_factory=dict)
+    classes: dict[cst.FunctionDef, cst.ClassDef] = field(default_factory=dict)  # method -> its class
+
+
+def _params(params: cst.Parameters) -> list[str]:
+    return [p.name.value for p in (*params.posonly_params, *params.params)]
+
+
+@fact()
+def scope_index(ctx: FileContext) -> ScopeIndex:
+    index = ScopeIndex()
+    root = _Scope(ctx.module, None)
+    index.scopes[ctx.module] = root
+    scopes: list[_Scope] = [root]
+    compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current scope
+    saved: list[list[cst.CSTNode]] = []
+    classes: list[cst.ClassDef] = []
+    counter = 0
+
+    def define(name: str, value: cst.BaseExpression | None) -> None:
+        scope = scopes[-1]
+        loops = tuple(n for n in compound if isinstance(n, _LOOPS))
+        scope.defs.setdefault(name, []).append(_Definition(counter, value, bool(compound), loops))
+
+    def enter(node: cst.CSTNode) -> bool:
+        nonlocal compound, counter
+        counter += 1
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            if isinstance(node, cst.FunctionDef):
+                define(node.name.value, None)
+                scopes[-1].functions.setdefault(node.name.value, []).append(node)
+            scope = _Scope(node, scopes[-1], _params(node.params))
+            index.scopes[node] = scope
+            scopes.append(scope)
+            saved.append(compound)
+            compound = []
+            return True
+        if isinstance(node, cst.ClassDef):
+            define(node.name.value, None)
+            classes.append(node)
+            return True
+        if isinstance(node, _BRANCHES):
+            compound.append(node)
+        elif isinstance(node, cst.Assign):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    define(target.target.value, node.value)
+                else:
+                    for name in assign_targets(target.target):
+                        define(name, None)
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            define(node.target.value, node.value)
+        elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+            define(node.target.value, None)
+        elif isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            define(node.target.value, node.value)
+        elif isinstance(node, cst.Return) and node.value is not None:
+            scopes[-1].returns.append(node.value)
+        elif isinstance(node, cst.Call):
+            index.calls.append(node)
+            index.where[node] = (scopes[-1], counter, tuple(n for n in compound if isinstance(n, _LOOPS)))
+            if isinstance(node.func, cst.Name):
+                index.calls_by_name.setdefault(node.func.value, []).append(node)
+        elif isinstance(node, cst.Name):
+            index.where[node] = (scopes[-1], counter, tuple(n for n in compound if isinstance(n, _LOOPS)))
+        if isinstance(node, cst.For):
+            for name in assign_targets(node.target):
+                define(name, None)
+        return True
+
+    def leave(node: cst.CSTNode) -> None:
+        nonlocal compound
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            scopes.pop()
+            compound = saved.pop()
+        elif isinstance(node, cst.ClassDef):
+            classes.pop()
+        elif compound and compound[-1] is node:
+            compound.pop()
+
+    traverse(ctx.module, enter, leave)
+    _index_methods(ctx.module, index)
+    return index
+
+
+def _index_methods(module: cst.Module, index: ScopeIndex) -> None:
+    """Methods -> their class, for ``self.attribute`` lookups."""
+
+    def enter(node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock):
+            for stmt in node.body.body:
+                if isinstance(stmt, cst.FunctionDef):
+                    index.classes[stmt] = node
+        return isinstance(node, (cst.Module, cst.ClassDef, cst.FunctionDef, cst.IndentedBlock,
+                                 cst.BaseCompoundStatement, cst.Else))
+
+    traverse(module, enter)
+
+
+class ProbabilityModel:
+    """Answers "is this expression already a probability?" for any expression of the file."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.index = scope_index(ctx)
+        self._busy: set[tuple[int, int]] = set()
+
+    # -- values ----------------------------------------------------------------------
+    def of(self, expr: cst.BaseExpression, depth: int = 0) -> Probability | None:
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(expr, cst.Call):
+            return self._call(expr, depth)
+        if isinstance(expr, cst.Subscript):
+            return self.of(expr.value, depth)
+        if isinstance(expr, cst.Name):
+            return self._name(expr, depth)
+        return None
+
+    def _qualname(self, expr: cst.BaseExpression) -> str | None:
+        return canonical(self.ctx.imports.qualname(expr))
+
+    def _call(self, call: cst.Call, depth: int) -> Probability | None:
+        qualname = self._qualname(call.func)
+        if qualname in ACTIVATIONS:
+            return Probability(ACTIVATIONS[qualname], call)
+        if preserves(qualname):
+            first = get_arg(call, None, 0)
+            return self.of(first, depth) if first is not None else None
+        if isinstance(call.func, cst.Call):  # `Dense(3, activation="softmax")(x)`
+            activation = self.layer_activation(call.func)
+            return Probability(activation, call) if activation else None
+        if isinstance(call.func, cst.Name) and qualname is None:
+            helper = self._function(call.func.value, call)
+            if helper is not None:
+                return self._returns(helper, depth + 1)
+        return None
+
+    def layer_activation(self, layer: cst.Call) -> Activation | None:
+        """The activation a Keras layer construction applies last, if softmax or sigmoid."""
+        qualname = self._qualname(layer.func)
+        if qualname is None or not qualname.startswith("keras.layers."):
+            return None
+        if qualname in ACTIVATION_LAYERS:
+            return ACTIVATION_LAYERS[qualname]
+        if qualname == "keras.layers.Activation":
+            name = string_value(get_arg(layer, "activation", 0))
+        else:
+            name = string_value(get_arg(layer, "activation"))
+            if name is None:
+                value = get_arg(layer, "activation")
+                named = self._qualname(value) if value is not None else None
+                return ACTIVATIONS.get(named) if named else None
+        return ACTIVATION_NAMES.get(name) if name else None
+
+    def _returns(self, helper: cst.FunctionDef, depth: int) -> Probability | None:
+        scope = self.index.scopes.get(helper)
+        if scope is None or not scope.returns:
+            return None
+        found = [self.of(value, depth) for value in scope.returns]
+        return found[0] if all(found) else None
+
+    def _function(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
+        """The one plain function (not a method) that ``name`` calls from ``at``'s scope."""
+        where = self.index.where.get(at)
+        scope = where[0] if where else None
+        while scope is not None:
+            if name in scope.defs:
+                defs = scope.functions.get(name, [])
+                if len(defs) == 1 and len(scope.defs[name]) == 1 and defs[0] not in self.index.classes:
+                    return defs[0]
+                return None
+            scope = scope.parent
+        return None
+
+    def _name(self, name: cst.Name, depth: int) -> Probability | None:
+        where = self.index.where.get(name)
+        if where is None:
+            return None
+        scope, order, loops = where
+        key = (id(name), depth)
+        if key in self._busy:
+            return None
+        self._busy.add(key)
+        try:
+            return self._reaching(name.value, scope, order, loops, depth)
+        finally:
+            self._busy.discard(key)
+
+    def _reaching(self, name: str, scope: _Scope, order: int, loops: tuple[cst.CSTNode, ...],
+                  depth: int) -> Probability | None:
+        found = self._reaching_definitions(name, scope, order, loops)
+        if found is None:
+            return None
+        reaching, from_param = found
+        results: list[Probability | None] = [
+            self.of(d.value, depth) if d.value is not None else None for d in reaching
+        ]
+        if from_param:
+            results.append(self._param(scope, name, depth + 1))
+        if not results or not all(results):
+            return None
+        return results[0]
+
+    def _reaching_definitions(self, name: str, scope: _Scope, order: int, loops: tuple[cst.CSTNode, ...]
+                              ) -> tuple[list[_Definition], bool] | None:
+        """The definitions of ``name`` that may reach a use at ``order``, and whether the value
+        the parameter ``name`` came in with may; None when the name is not bound anywhere we see."""
+        defs = scope.defs.get(name, [])
+        before = [d for d in defs if d.order < order]
+        reaching: list[_Definition] = []
+        from_param = False
+        unconditional = [d for d in before if not d.conditional]
+        if unconditional:
+            last = unconditional[-1]
+            reaching = [last] + [d for d in before if d.conditional and d.order > last.order]
+        else:
+            reaching = [d for d in before if d.conditional]
+            if name in scope.params:
+                from_param = True
+            elif not defs and scope.parent is not None:  # a closure or a module-level name
+                outer = scope.parent.defs.get(name, [])
+                if not outer:
+                    return None
+                reaching = outer
+        reaching += [d for d in defs if d.order > order and set(d.loops) & set(loops)]
+        return reaching, from_param
+
+    def _param(self, scope: _Scope, name: str, depth: int) -> Probability | None:
+        """A parameter that every call of its function in the file passes a probability."""
+        function = scope.node
+        if not isinstance(function, cst.FunctionDef) or function in self.index.classes:
+            return None
+        calls = [c for c in self.index.calls_by_name.get(function.name.value, [])
+                 if self._function(function.name.value, c) is function]
+        if not calls:
+            return None
+        position = scope.params.index(name)
+        found: list[Probability | None] = []
+        for call in calls:
+            arg = get_arg(call, name, position)
+            found.append(self.of(arg, depth) if arg is not None else None)
+        return found[0] if all(found) else None
+
+    # -- sinks -----------------------------------------------------------------------
+    def logits_sinks(self) -> Iterator[tuple[cst.Call, cst.BaseExpression, str]]:
+        """(call, the argument that must be logits, how the call is written) for every such call."""
+        for call in self.index.calls:
+            qualname = self._qualname(call.func)
+            sink = LOGIT_FUNCTIONS.get(qualname) if qualname else None
+            if sink is not None:
+                if sink.needs_from_logits and not _from_logits(call):
+                    continue
+                arg = get_arg(call, sink.param, sink.position)
+                if arg is not None:
+                    yield call, arg, self.ctx.code_for(call.func)
+                continue
+            loss = self._loss_object(call.func, call)
+            if loss is not None:
+                arg = get_arg(call, "y_pred", 1)
+                if arg is not None:
+                    yield call, arg, self.ctx.code_for(loss.func) + "(from_logits=True)"
+
+    def compiled_on_probabilities(self) -> Iterator[tuple[cst.BaseExpression, cst.Call, Probability]]:
+        """(the ``loss=`` argument, its ``from_logits=True`` construction, the model's last
+        activation) for every ``model.compile(loss=...)`` whose model ends in a softmax/sigmoid."""
+        for call in self.index.calls:
+            func = call.func
+            if not (isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name)):
+                continue
+            loss = get_arg(call, "loss", 1)
+            construction = self._loss_object(loss, call) if loss is not None else None
+            if construction is None:
+                continue
+            output = self._model_output(func.value, call)
+            if output is not None:
+                yield loss, construction, output  # type: ignore[misc]
+
+    def _model_output(self, model: cst.Name, compile_call: cst.Call) -> Probability | None:
+        """The softmax/sigmoid the model bound to ``model`` ends in, where the file shows it."""
+        where = self.index.where.get(model)
+        if where is None:
+            return None
+        scope, order, loops = where
+        found = self._reaching_definitions(model.value, scope, order, loops)
+        if found is None or found[1] or len(found[0]) != 1 or not isinstance(found[0][0].value, cst.Call):
+            return None
+        definition = found[0][0]
+        built: cst.Call = definition.value  # type: ignore[assignment]
+        qualname = self._qualname(built.func)
+        if qualname in {"keras.Sequential", "keras.models.Sequential"}:
+            # the last layer: the last `model.add(...)` before compile(), else the list's last
+            added = [c for c in self.index.calls
+                     if isinstance(c.func, cst.Attribute) and c.func.attr.value == "add"
+                     and isinstance(c.func.value, cst.Name) and c.func.value.value == model.value
+                     and self.index.where[c][0] is scope and definition.order < self.index.where[c][1] < order]
+            if added:
+                layer = get_arg(added[-1], "layer", 0)
+            else:
+                layers = get_arg(built, "layers", 0)
+                elements = layers.elements if isinstance(layers, (cst.List, cst.Tuple)) else ()
+                layer = elements[-1].value if elements and isinstance(elements[-1], cst.Element) else None
+            if isinstance(layer, cst.Call):
+                activation = self.layer_activation(layer)
+                return Probability(activation, layer) if activation else None
+            return None
+        if qualname in {"keras.Model", "keras.models.Model"}:
+            outputs = get_arg(built, "outputs", 1)
+            return self.of(outputs) if outputs is not None else None
+        return None
+
+    def _loss_object(self, func: cst.BaseExpression, at: cst.Call) -> cst.Call | None:
+        """The ``XCrossentropy(from_logits=True)`` construction that ``func`` is, if any."""
+        if isinstance(func, cst.Call):
+            qualname = self._qualname(func.func)
+            return func if qualname in LOGIT_LOSS_CLASSES and _from_logits(func) else None
+        values: list[cst.BaseExpression | None] = []
+        if isinstance(func, cst.Name):
+            where = self.index.where.get(at)
+            scope = where[0] if where else None
+            while scope is not None and func.value not in scope.defs:
+                scope = scope.parent
+            if scope is None:
+                return None
+            values = [d.value for d in scope.defs[func.value]]
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            values = self._self_attribute(func.attr.value, at)
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        return self._loss_object(values[0], at)
+
+    def _self_attribute(self, attribute: str, at: cst.Call) -> list[cst.BaseExpression | None]:
+        where = self.index.where.get(at)
+        scope = where[0] if where else None
+        while scope is not None and not (isinstance(scope.node, cst.FunctionDef) and scope.node in self.index.classes):
+            scope = scope.parent
+        if scope is None:
+            return []
+        cls = self.index.classes[scope.node]  # type: ignore[index]
+        values: list[cst.BaseExpression | None] = []
+        for method, owner in self.index.classes.items():
+            if owner is not cls:
+                continue
+            for node in _assignments_to_self(method, attribute):
+                values.append(node)
+        return values
+
+
+def _assignments_to_self(method: cst.FunctionDef, attribute: str) -> Iterator[cst.BaseExpression]:
+    found: list[cst.BaseExpression] = []
+
+    def enter(node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                t = target.target
+                if (isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self"
+                        and t.attr.value == attribute):
+                    found.append(node.value)
+        return not isinstance(node, (cst.ClassDef, cst.Lambda)) and (node is method or not isinstance(node, cst.FunctionDef))
+
+    traverse(method, enter)
+    return iter(found)
+
+
+def _from_logits(call: cst.Call) -> bool:
+    value = get_arg(call, "from_logits")
+    return isinstance(value, cst.Name) and value.value == "True"
+
+
+@fact(scope_index)
+def probability_model(ctx: FileContext) -> ProbabilityModel:
+    return ProbabilityModel(ctx)

@@ -1,0 +1,263 @@
+"""LCK106 probabilities-as-logits."""
+
+from __future__ import annotations
+
+from losscheck.lint.context import FileContext
+from losscheck.lint.probabilities import probability_model
+from losscheck.lint.rule import Invalid, Rule, Valid
+
+_TWICE = {
+    "sigmoid": "sigmoid(sigmoid(x)) lies between 0.5 and 0.73, so the loss never reaches its minimum "
+    "and its gradient is scaled down by a factor of at most 0.25 at every step",
+    "softmax": "softmax of values already in [0, 1] is nearly uniform, so the loss stays close to "
+    "log(number of classes) and its gradient nearly vanishes",
+}
+
+
+class ProbabilitiesAsLogits(Rule):
+    """
+    ## What it does
+    Checks for values that are already probabilities (the result of a softmax or sigmoid: a
+    `tf.sigmoid(...)`, `keras.ops.softmax(...)`, a layer called with `activation="softmax"`, a
+    helper or model step that returns one) passed where a loss expects logits: the `logits=`
+    argument of TensorFlow's `*_cross_entropy_with_logits` functions, or the prediction of a Keras
+    crossentropy (`keras.losses.binary_crossentropy`, `keras.ops.categorical_crossentropy`, a
+    `BinaryCrossentropy` object) called or built with `from_logits=True`. It follows the value
+    through assignments, reshapes and casts, helpers that return it, and the parameters of
+    functions that every call in the file gives it (`compute_cost(forward(x), y)`).
+
+    It also checks `model.compile(loss=...)` where the model's last layer (the last of a
+    `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
+    softmax or sigmoid activation and the loss is built with `from_logits=True`.
+
+    ## Why is this bad?
+    A loss that takes logits applies the softmax or sigmoid itself. Given probabilities, it
+    applies it a second time: training runs without an error, but the loss is computed on the
+    wrong values and the gradients shrink, so the model learns slowly or not at all.
+
+    ## Example
+    ```python
+    def compute_cost(y_true, logits):
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
+
+    probabilities = tf.sigmoid(dense(x))
+    cost = compute_cost(y, probabilities)
+    ```
+
+    ## Use instead
+    Pass the values before the activation (or keep the activation and drop `from_logits=True`):
+    ```python
+    logits = dense(x)
+    cost = compute_cost(y, logits)
+    probabilities = tf.sigmoid(logits)  # for predictions
+    ```
+    """
+
+    code = "LCK106"
+    name = "probabilities-as-logits"
+    summary = "A softmax or sigmoid output is passed where the loss expects logits"
+    severity = "error"
+    # Any file that names logits and an activation: the mistake is as common in training steps
+    # and model definitions as in loss functions, so no loss-code check follows.
+    triggers = ("logits",)
+    trigger_checks = (rb"(?i:softmax|sigmoid)",)
+
+    VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            def loss(y_true, y_pred):
+                # the model emits logits; the activation is for the metric only
+                probs = tf.sigmoid(y_pred)
+                return tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
+            """
+        ),
+        Valid(
+            """
+            import keras
+
+            def loss(y_true, y_pred):
+                probs = keras.ops.softmax(y_pred)
+                return keras.losses.categorical_crossentropy(y_true, probs)  # from_logits=False
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def head(x, training):
+                z = dense(x)
+                if not training:
+                    z = tf.sigmoid(z)  # only at inference
+                return z
+
+            def step(x, y):
+                return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=head(x, True))
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def cost(labels, scores):
+                return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=scores)
+
+            print(cost(y, tf.nn.softmax(z)), cost(y, z))  # one caller passes logits
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
+            def focal(y_true, y_pred):
+                p = tf.sigmoid(y_pred)
+                p = y_pred  # rebound before use
+                return tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=p)
+            """
+        ),
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+            model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            probabilities = keras.layers.Softmax()(model.outputs[0])  # for predictions
+            """
+        ),
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(10, activation="softmax")])
+            model.compile(loss=keras.losses.SparseCategoricalCrossentropy())
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def forward(x, w):
+                z = tf.matmul(x, w)
+                a = tf.sigmoid(z)
+                return a
+
+            def compute_cost(a, y):
+                logits = tf.transpose(a)
+                labels = tf.transpose(y)
+                return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=labels))
+
+            a = forward(x, w)
+            cost = compute_cost(a, y)
+            """,
+            message="already probabilities",
+            line=12,
+        ),
+        Invalid(
+            """
+            import keras
+
+            def loss(y_true, y_pred):
+                probs = keras.ops.softmax(y_pred, axis=-1)
+                return keras.losses.categorical_crossentropy(y_true, probs, from_logits=True)
+            """,
+            message="softmax",
+            line=6,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class Focal(tf.keras.losses.Loss):
+                def __init__(self):
+                    super().__init__()
+                    self.bce = tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction="none")
+
+                def call(self, y_true, y_pred):
+                    y_pred = tf.nn.sigmoid(y_pred)
+                    return self.bce(y_true, y_pred)
+            """,
+            message="BinaryCrossentropy",
+            line=11,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+            from tensorflow.keras import layers
+
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    out = layers.Dense(10, activation="softmax")(encoder(x))
+                    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, out))
+                return tape.gradient(loss, weights)
+            """,
+            message="sparse_softmax_cross_entropy_with_logits",
+            line=8,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential()
+            model.add(tf.keras.layers.Dense(64, activation="relu"))
+            model.add(tf.keras.layers.Dense(10, activation="softmax"))
+            model.compile(
+                optimizer="adam",
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"],
+            )
+            """,
+            message="the model ends in a softmax (line 6)",
+            line=9,
+        ),
+        Invalid(
+            """
+            import keras
+
+            inputs = keras.Input((32,))
+            outputs = keras.layers.Dense(1, activation="sigmoid")(inputs)
+            model = keras.Model(inputs, outputs)
+            bce = keras.losses.BinaryCrossentropy(from_logits=True)
+            model.compile(optimizer="adam", loss=bce)
+            """,
+            message="sigmoid",
+            line=8,
+        ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def loss(y_true, y_pred):
+                p = K.clip(K.sigmoid(y_pred), 1e-7, 1 - 1e-7)
+                return K.mean(K.binary_crossentropy(y_true, p, from_logits=True), axis=-1)
+            """,
+            message="sigmoid",
+        ),
+    ]
+
+    def check(self, ctx: FileContext) -> None:
+        model = probability_model(ctx)
+        for loss, construction, output in model.compiled_on_probabilities():
+            ctx.report(
+                self,
+                loss,
+                f"the model ends in a {output.activation} (line {ctx.position(output.origin).start.line}), and "
+                f"compile() gives it `{ctx.code_for(construction.func)}(from_logits=True)`, which applies the "
+                f"{output.activation} again: {_TWICE[output.activation]}. Drop the output activation (and apply "
+                "it when predicting), or drop `from_logits=True`.",
+            )
+        for _call, arg, callee in model.logits_sinks():
+            found = model.of(arg)
+            if found is None:
+                continue
+            origin = ctx.position(found.origin).start.line
+            ctx.report(
+                self,
+                arg,
+                f"`{ctx.code_for(arg)}` holds values that are already probabilities (a {found.activation}, "
+                f"line {origin}) and is passed as logits to `{callee}`, which applies the {found.activation} "
+                f"again: {_TWICE[found.activation]}. Pass the values before the {found.activation} "
+                "(or drop `from_logits=True`).",
+            )

@@ -1,0 +1,213 @@
+"""Shape mistakes that hold whatever the shapes of ``y_true`` and ``y_pred`` are.
+
+Shape inference (``losscheck.shapes``) needs declared shapes to say anything. These need none:
+they follow from how Keras calls a loss (a batch of unknown size) and from what an operation does
+to any tensor.
+
+- an *empty slice* of a tensor from ``y_true``/``y_pred`` (``y_pred[:, :, :0]``, ``x[..., 2:2]``);
+- the *static batch size* (``y_true.shape[0]``, ``K.int_shape(y)[0]``, ``y.get_shape()[0]``)
+  used in arithmetic or as a size: it is ``None`` while Keras traces the loss with an unknown
+  batch size;
+- a *fixed batch size*: ``for i in range(32)`` indexing ``y_true[i]``, which assumes every batch
+  has exactly 32 examples;
+- a *matrix product of vectors*: ``K.dot``/``tf.matmul`` of a flattened (rank-1) tensor, which
+  both require rank 2 or more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg, literal_int
+from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.dataflow import FunctionFacts, function_facts
+
+
+@dataclass(frozen=True)
+class ShapeProblem:
+    node: cst.CSTNode
+    message: str
+
+
+_STATIC_SHAPE_CALLS = frozenset({"keras.backend.int_shape", "tensorflow.keras.backend.int_shape"})
+_MATMULS = frozenset({
+    "keras.backend.dot", "tensorflow.keras.backend.dot", "tensorflow.matmul", "tensorflow.linalg.matmul",
+})
+_FLATTENS = frozenset({"keras.backend.flatten", "tensorflow.keras.backend.flatten"})
+_RESHAPES = frozenset({"tensorflow.reshape", "keras.ops.reshape", "keras.backend.reshape",
+                       "tensorflow.keras.backend.reshape"})
+_SIZE_CALLS = frozenset({"range", "zeros", "ones", "reshape", "fill", "tile", "broadcast_to"})
+
+
+def problems(ctx: FileContext, fn: LossFunction, *, keras_called: bool) -> Iterator[ShapeProblem]:
+    """``keras_called``: ``fn`` surely receives a batch from Keras (``finder.is_keras_called``);
+    the batch-size checks need that (a custom training loop may know its batch size)."""
+    facts = function_facts(ctx, fn)
+    for node in facts.nodes:
+        if isinstance(node, cst.Subscript):
+            yield from _empty_slice(ctx, facts, node)
+            if keras_called:
+                yield from _static_batch_size(ctx, facts, node)
+        elif isinstance(node, cst.For) and keras_called:
+            yield from _fixed_batch_loop(ctx, facts, node)
+        elif isinstance(node, cst.Call):
+            yield from _vector_matmul(ctx, facts, node)
+
+
+# -- empty slices ----------------------------------------------------------------------------
+def _empty_slice(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) -> Iterator[ShapeProblem]:
+    if not facts.derives(node.value):
+        return
+    for element in node.slice:
+        part = element.slice
+        if not isinstance(part, cst.Slice) or part.step is not None:
+            continue
+        lower = 0 if part.lower is None else literal_int(part.lower)
+        upper = literal_int(part.upper) if part.upper is not None else None
+        if lower is None or upper is None:
+            continue
+        if (lower >= 0 and upper >= 0 and upper <= lower) or (lower < 0 and upper < 0 and upper <= lower):
+            yield ShapeProblem(
+                element,
+                f"`{ctx.code_for(node)}` takes an empty slice (`{ctx.code_for(part)}` selects no element of "
+                "that axis): everything computed from it is empty, so its loss term is 0 or NaN and trains "
+                "nothing. Check the slice bounds against the channels the model emits.",
+            )
+
+
+# -- the static batch size -------------------------------------------------------------------
+def _static_batch_size(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) -> Iterator[ShapeProblem]:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return
+    if literal_int(node.slice[0].slice.value) != 0:
+        return
+    tensor = _static_shape_of(ctx, node.value)
+    if tensor is None or not facts.derives(tensor):
+        return
+    parent = facts.parent(node)
+    used_as_number = isinstance(parent, cst.BinaryOperation) or (
+        isinstance(parent, cst.Arg) and _is_size_call(facts.parent(parent)))
+    if isinstance(parent, (cst.Element,)) and isinstance(facts.parent(parent), (cst.List, cst.Tuple)):
+        holder = facts.parent(facts.parent(parent))
+        used_as_number = isinstance(holder, cst.Arg) and _is_size_call(facts.parent(holder))
+    if not used_as_number:
+        return
+    name = ctx.code_for(tensor)
+    yield ShapeProblem(
+        node,
+        f"`{ctx.code_for(node)}` is the static batch size, which is None while Keras traces the loss "
+        "with a batch size it does not know yet (tf.keras always does; Keras 3 does when the batch size "
+        "changes, as on the last batch): the arithmetic raises a TypeError there. Use the dynamic size, "
+        f"`tf.shape({name})[0]` or `keras.ops.shape({name})[0]`.",
+    )
+
+
+def _static_shape_of(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``x`` for ``x.shape``, ``x.get_shape()``, ``x.shape.as_list()``, ``K.int_shape(x)``."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "shape":
+        return expr.value
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute) and not expr.args:
+            if func.attr.value == "get_shape":
+                return func.value
+            if func.attr.value == "as_list":
+                return _static_shape_of(ctx, func.value)
+        if ctx.imports.qualname(func) in _STATIC_SHAPE_CALLS:
+            return get_arg(expr, "x", 0)
+    return None
+
+
+def _is_size_call(node: cst.CSTNode | None) -> bool:
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+    return name in _SIZE_CALLS
+
+
+# -- a fixed batch size -----------------------------------------------------------------------
+def _fixed_batch_loop(ctx: FileContext, facts: FunctionFacts, loop: cst.For) -> Iterator[ShapeProblem]:
+    if not (isinstance(loop.target, cst.Name) and isinstance(loop.iter, cst.Call)):
+        return
+    call = loop.iter
+    if not (isinstance(call.func, cst.Name) and call.func.value == "range" and len(call.args) == 1):
+        return
+    size = _int_value(ctx, facts, call.args[0].value)
+    if size is None or size < 2:
+        return
+    index = loop.target.value
+    for sub in _subscripts(loop.body):
+        first = sub.slice[0].slice if sub.slice else None
+        if (isinstance(first, cst.Index) and isinstance(first.value, cst.Name) and first.value.value == index
+                and isinstance(sub.value, cst.Name) and sub.value.value in facts.params):
+            yield ShapeProblem(
+                call,
+                f"`for {index} in {ctx.code_for(call)}` indexes `{ctx.code_for(sub)}` as if every batch held "
+                f"exactly {size} examples: a smaller batch (the last one) fails with an index error and a larger "
+                "one silently leaves examples out. Loop over `tf.shape(...)[0]`, or better, compute on the whole "
+                "batch at once (`tf.map_fn`, vectorized ops).",
+            )
+            return
+
+
+def _int_value(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression) -> int | None:
+    value = literal_int(expr)
+    if value is not None:
+        return value
+    if isinstance(expr, cst.Name):
+        local = facts.single_value(expr.value)
+        if local is not None:
+            return literal_int(local)
+    return None
+
+
+def _subscripts(root: cst.CSTNode) -> Iterator[cst.Subscript]:
+    stack: list[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Subscript):
+            yield node
+        if not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            stack.extend(node.children)
+
+
+# -- matrix products of vectors ---------------------------------------------------------------
+def _vector_matmul(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Iterator[ShapeProblem]:
+    if ctx.imports.qualname(call.func) not in _MATMULS:
+        return
+    for position, keyword in ((0, "a"), (1, "b")):
+        arg = get_arg(call, keyword, position) or get_arg(call, "x" if position == 0 else "y", position)
+        if arg is not None and is_flattened(ctx, facts, arg):
+            yield ShapeProblem(
+                call,
+                f"`{ctx.code_for(call.func)}` is a matrix product: it needs tensors of rank 2 or more, and "
+                f"`{ctx.code_for(arg)}` is flattened to rank 1, so the call fails when Keras traces the loss. "
+                "For the sum of element-wise products use `tf.reduce_sum(a * b)` (per example: keep the batch "
+                "axis and reduce the others).",
+            )
+            return
+
+
+def is_flattened(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression) -> bool:
+    """``expr`` is surely rank 1: ``K.flatten(x)``, ``tf.reshape(x, [-1])``, or a name bound to one."""
+    if isinstance(expr, cst.Name):
+        values = facts.reaching(expr.value, expr)
+        return bool(values) and all(_is_vector_value(ctx, v) for v in values)
+    return _is_vector_value(ctx, expr)
+
+
+def _is_vector_value(ctx: FileContext, expr: cst.BaseExpression) -> bool:
+    if not isinstance(expr, cst.Call):
+        return False
+    qualname = ctx.imports.qualname(expr.func)
+    if qualname in _FLATTENS:
+        return True
+    if qualname in _RESHAPES:
+        shape = get_arg(expr, "shape", 1) or get_arg(expr, "newshape", 1)
+        if isinstance(shape, (cst.List, cst.Tuple)) and len(shape.elements) == 1:
+            return literal_int(shape.elements[0].value) == -1
+    return False
