@@ -5,141 +5,14 @@ from __future__ import annotations
 import libcst as cst
 
 from losscheck.lint.astutil import (
-    get_arg,
-    is_number,
-    is_zero,
     read_names,
     walk,
 )
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
+from losscheck.lint.masks import MaskFacts
 from losscheck.lint.reductions import as_reduction
 from losscheck.lint.rule import Invalid, Rule, Valid
-
-_COMPARE_OPS = frozenset(
-    {"not_equal", "equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
-     "logical_not", "is_finite", "is_nan", "isnan", "isfinite"}
-)
-_CAST_OPS = frozenset({"cast", "to_float", "to_int32", "cast_to_floatx", "stop_gradient", "expand_dims", "squeeze"})
-
-
-class _MaskFacts:
-    """Which expressions of one function are masks (0/1 gates over positions)."""
-
-    def __init__(self, ctx: FileContext, facts: FunctionFacts) -> None:
-        self.ctx = ctx
-        self.facts = facts
-        self._names: dict[str, bool] = {}
-        self._defs: dict[str, list[tuple[int, str, cst.BaseExpression]]] | None = None
-
-    def _definitions(self) -> dict[str, list[tuple[int, str, cst.BaseExpression]]]:
-        """name -> (position, "=" or the augmented operator, value) in source order."""
-        if self._defs is None:
-            # positions are the values': in `loss = mean(loss)` the mean reads the definition before
-            self._defs = {}
-            for node in self.facts.nodes:
-                if type(node) is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
-                    entry = (self.position(node.value) or 0, "=", node.value)
-                    self._defs.setdefault(node.targets[0].target.value, []).append(entry)
-                elif type(node) is cst.AugAssign and type(node.target) is cst.Name:
-                    entry = (self.position(node.value) or 0, type(node.operator).__name__, node.value)
-                    self._defs.setdefault(node.target.value, []).append(entry)
-        return self._defs
-
-    def position(self, node: cst.CSTNode) -> int | None:
-        positions: dict[int, int] | None = self.__dict__.get("_positions")
-        if positions is None:
-            positions = self.__dict__["_positions"] = {id(n): i for i, n in enumerate(self.facts.nodes)}
-        return positions.get(id(node))
-
-    def _reaching(self, name: str, at: int) -> list[tuple[str, cst.BaseExpression]]:
-        """The definitions of ``name`` that the code before position ``at`` leaves in effect, read in
-        source order: the last plain assignment and the augmented ones after it (``loss *= mask``)."""
-        defs = [d for d in self._definitions().get(name, []) if d[0] < at]
-        last_plain = max((i for i, (_pos, op, _v) in enumerate(defs) if op == "="), default=None)
-        if last_plain is None:
-            return []
-        return [(op, value) for _pos, op, value in defs[last_plain:]]
-
-    def is_mask(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
-        if depth > 6:
-            return False
-        if isinstance(expr, cst.Name):
-            return self._name_is_mask(expr.value, depth)
-        if isinstance(expr, cst.Comparison):
-            return True
-        if isinstance(expr, cst.Subscript):  # a slice of a mask is a mask
-            return self.is_mask(expr.value, depth + 1)
-        if isinstance(expr, cst.Call):
-            found = self.ctx.imports.api(expr.func)
-            if found is None:
-                return False
-            short = found.name.rsplit(".", 1)[-1]
-            if short in _COMPARE_OPS:
-                return True
-            if short in _CAST_OPS:
-                first = get_arg(expr, None, 0) or get_arg(expr, "x")
-                return first is not None and self.is_mask(first, depth + 1)
-            if short == "where":
-                # where(cond, 1.0, 0.0): a 0/1 mask
-                a, b = get_arg(expr, "x", 1), get_arg(expr, "y", 2)
-                return is_number(a) and is_number(b) and (is_zero(a) or is_zero(b))
-        return False
-
-    def _name_is_mask(self, name: str, depth: int) -> bool:
-        if name in self._names:
-            return self._names[name]
-        self._names[name] = False  # cycle guard
-        result = "mask" in name.lower()
-        if not result:
-            value = self.facts.single_value(name)
-            result = value is not None and self.is_mask(value, depth + 1)
-        self._names[name] = result
-        return result
-
-    def mask_in_product(
-        self, expr: cst.BaseExpression, depth: int = 0, at: int | None = None
-    ) -> cst.BaseExpression | None:
-        """The mask factor of ``x * mask`` (nested products and ``tf.multiply`` too), else None.
-
-        ``at``: the position of the use; a name then stands for the definitions that reach it
-        (``loss = f(...)`` then ``loss *= mask`` is a masked value)."""
-        if depth > 4:
-            return None
-        if isinstance(expr, cst.Name):
-            value = self.facts.single_value(expr.value)
-            if value is not None:
-                return self.mask_in_product(value, depth + 1, self.position(value))
-            if at is None or expr.value in self.facts.loop_vars or expr.value in self.facts.complex_bound:
-                return None
-            for op, value in reversed(self._reaching(expr.value, at)):
-                if op == "MultiplyAssign":
-                    if self.is_mask(value):
-                        return value
-                elif op == "=":
-                    return self.mask_in_product(value, depth + 1, self.position(value))
-                elif op not in ("AddAssign", "SubtractAssign"):
-                    return None  # `loss /= count` and the like: no longer the masked value
-            return None
-        factors: list[cst.BaseExpression] = []
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
-            factors = [expr.left, expr.right]
-        elif isinstance(expr, cst.Call):
-            found = self.ctx.imports.api(expr.func)
-            if found is not None and found.name.rsplit(".", 1)[-1] == "multiply":
-                factors = [a.value for a in expr.args[:2]]
-        for factor in factors:
-            if self.is_mask(factor):
-                return factor
-        for factor in factors:
-            inner = self.mask_in_product(factor, depth + 1, at) if not isinstance(factor, cst.Name) else None
-            if inner is not None:
-                return inner
-        return None
-
-    def mask_names(self, mask: cst.BaseExpression) -> set[str]:
-        return {n.value for n in read_names(mask)}
-
 
 class MaskedMean(Rule):
     """
@@ -260,8 +133,31 @@ class MaskedMean(Rule):
                 return tf.reduce_mean(tf.abs(real - pred) * mask)
             """
         ),
+        Valid(
+            """
+            from keras import backend as K
+
+            def bce(y_true, y_pred):
+                # the complement of the label is a term of the crossentropy, not a gate
+                p = K.clip(y_pred[:, :, 0], 1e-7, 1 - 1e-7)
+                ce = -(y_true[:, :, 0] * K.log(p) + (1 - y_true[:, :, 0]) * K.log(1 - p))
+                return K.mean(ce, axis=-1)
+            """
+        ),
     ]
     INVALID = [
+        Invalid(
+            """
+            from keras import backend as K
+
+            def imputed_mse(y_true, y_pred):
+                # y_true[..., 1] flags imputed steps, packed beside the target
+                err = K.square(y_true[:, :, 0] - y_pred[:, :, 0])
+                return K.mean(err * (1 - y_true[:, :, 1]), axis=-1)
+            """,
+            message="averages over ALL positions",
+            line=7,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -361,7 +257,7 @@ class MaskedMean(Rule):
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.losses():
             facts = function_facts(ctx, fn)
-            masks = _MaskFacts(ctx, facts)
+            masks = MaskFacts(ctx, facts)
             counted = self._counted_masks(ctx, fn, masks)
             for node in function_facts(ctx, fn).nodes:
                 if isinstance(node, cst.Call):
@@ -370,7 +266,7 @@ class MaskedMean(Rule):
                     self._unguarded(ctx, facts, masks, node)
                     self._sum_over_size(ctx, facts, masks, counted, node)
 
-    def _counted_masks(self, ctx: FileContext, fn: LossFunction, masks: _MaskFacts) -> set[str]:
+    def _counted_masks(self, ctx: FileContext, fn: LossFunction, masks: MaskFacts) -> set[str]:
         """Names of masks that the function reduces by sum/mean anywhere (it counts them itself)."""
         counted: set[str] = set()
         for node in function_facts(ctx, fn).nodes:
@@ -386,7 +282,7 @@ class MaskedMean(Rule):
         ctx: FileContext,
         fn: LossFunction,
         facts: FunctionFacts,
-        masks: _MaskFacts,
+        masks: MaskFacts,
         counted: set[str],
         node: cst.Call,
     ) -> None:
@@ -413,7 +309,7 @@ class MaskedMean(Rule):
         )
 
     def _sum_over_size(
-        self, ctx: FileContext, facts: FunctionFacts, masks: _MaskFacts, counted: set[str], node: cst.BinaryOperation
+        self, ctx: FileContext, facts: FunctionFacts, masks: MaskFacts, counted: set[str], node: cst.BinaryOperation
     ) -> None:
         """``sum(loss * mask) / size(loss)``: a mean over every position, written out."""
         numerator = node.left
@@ -438,7 +334,7 @@ class MaskedMean(Rule):
         )
 
     @staticmethod
-    def _divided_by_mask(facts: FunctionFacts, masks: _MaskFacts, node: cst.Call, names: set[str]) -> bool:
+    def _divided_by_mask(facts: FunctionFacts, masks: MaskFacts, node: cst.Call, names: set[str]) -> bool:
         parent = facts.parent(node)
         while isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)):
             if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Divide):
@@ -447,7 +343,7 @@ class MaskedMean(Rule):
             parent = facts.parent(parent)
         return False
 
-    def _unguarded(self, ctx: FileContext, facts: FunctionFacts, masks: _MaskFacts, node: cst.BinaryOperation) -> None:
+    def _unguarded(self, ctx: FileContext, facts: FunctionFacts, masks: MaskFacts, node: cst.BinaryOperation) -> None:
         denominator = node.right
         if isinstance(denominator, cst.Name):
             value = facts.single_value(denominator.value)
