@@ -36,6 +36,7 @@ from typing import Literal, overload
 
 from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.finding import Finding
+from losscheck.lint.imports import unbound_conventional_names
 
 # Files up to this size are parsed whole (~0.35 GB peak: libcst needs ~0.75 GB of tree per MB);
 # larger ones in pieces of ~CHUNK_TARGET characters (~0.3 GB peak whatever the file's size).
@@ -177,6 +178,8 @@ def compile_uses(source: str) -> dict[str, frozenset[str]]:
     # a nested def only when no other def has that name, which a piece cannot see by itself.
     defs = Counter(_DEF.findall(source))
     found["defined-once"] = {name for name, count in defs.items() if count == 1}
+    # ``conventional``: the aliases (`np`, `K`...) read as everyone means them (imports.py)
+    found["conventional"] = set(unbound_conventional_names(source))
     return {k: frozenset(v) for k, v in found.items()}
 
 

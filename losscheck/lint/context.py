@@ -96,7 +96,12 @@ class FileContext:
     def imports(self) -> "ImportMap":
         from losscheck.lint.imports import ImportMap
 
-        return ImportMap.from_module(self.module)
+        from losscheck.lint.imports import unbound_conventional_names
+
+        # a piece of a chunked file decides from the whole file's text, which chunks.py reads
+        uses = self.options.get("compile_uses")
+        unbound = uses["conventional"] if uses else unbound_conventional_names(self.source)
+        return ImportMap.from_module(self.module).assume_conventions(unbound)
 
     @cached_property
     def functions(self) -> list[LossFunction]:

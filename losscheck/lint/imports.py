@@ -14,6 +14,8 @@ nothing: a rule that cannot tell what ``K`` is stays quiet.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -46,6 +48,10 @@ class ImportMap:
 
     names: dict[str, str] = field(default_factory=dict)
     star_modules: list[str] = field(default_factory=list)  # `from x import *`
+    # Names a snippet uses without importing them (`np`, `tf`, `K`...), read as everyone means
+    # them (``CONVENTIONAL``), so that code pasted without its imports is still analysed.
+    # Only names the module binds in no way; undefined-name still reports each missing import.
+    conventional: dict[str, str] = field(default_factory=dict)
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -74,27 +80,66 @@ class ImportMap:
                 break
         return result
 
+    def assume_conventions(self, unbound: frozenset[str]) -> "ImportMap":
+        """Resolve the conventional aliases in ``unbound`` (``unbound_conventional_names``)."""
+        self.conventional = {name: CONVENTIONAL[name] for name in unbound if name not in self.names}
+        return self
+
     # -- queries -----------------------------------------------------------------------
-    def _resolve_dotted(self, dotted: str | None) -> str | None:
+    def _resolve_dotted(self, dotted: str | None, strict: bool = False) -> str | None:
         if not dotted:
             return None
         head, _, rest = dotted.partition(".")
         target = self.names.get(head)
+        if target is None and not strict:
+            target = self.conventional.get(head)
         if target is None or target == _AMBIGUOUS:
             return None
         return f"{target}.{rest}" if rest else target
 
-    def qualname(self, expr: cst.BaseExpression) -> str | None:
-        """``K.mean`` -> ``"keras.backend.mean"``; None when the head name is not an import."""
-        return self._resolve_dotted(dotted_name(expr))
+    def qualname(self, expr: cst.BaseExpression, *, strict: bool = False) -> str | None:
+        """``K.mean`` -> ``"keras.backend.mean"``; None when the head name is not an import
+        (``strict``) or a conventional alias the module leaves unbound."""
+        return self._resolve_dotted(dotted_name(expr), strict)
 
     def resolve_name(self, name: str) -> str | None:
-        target = self.names.get(name)
+        target = self.names.get(name, self.conventional.get(name))
         return None if target is None or target == _AMBIGUOUS else target
 
     def api(self, expr: cst.BaseExpression) -> "Api | None":
         qn = self.qualname(expr)
         return api(qn) if qn else None
+
+
+# What everyone means by these names in loss code pasted without its imports.
+CONVENTIONAL: dict[str, str] = {
+    "np": "numpy",
+    "tf": "tensorflow",
+    "K": "keras.backend",
+    "keras": "keras",
+    "ops": "keras.ops",
+    "layers": "keras.layers",
+}
+
+
+def unbound_conventional_names(source: str) -> frozenset[str]:
+    """The ``CONVENTIONAL`` names that ``source`` surely never binds: every occurrence of the name
+    (strings and comments included) is a use as a module, ``NAME.attr`` / ``NAME(...)`` /
+    ``NAME[...]``, not after ``def``, ``class`` or ``import``. A superset of the real bindings,
+    read from the text alone, so that each piece of a file linted in pieces decides as the whole
+    file does."""
+    found = set()
+    for name in CONVENTIONAL:
+        uses = list(re.finditer(rf"(?<![\w.]){re.escape(name)}\b", source))
+        if uses and all(_used_as_module(source, m) for m in uses):
+            found.add(name)
+    return frozenset(found)
+
+
+def _used_as_module(source: str, match: re.Match[str]) -> bool:
+    after = source[match.end():match.end() + 1]
+    before = source[max(0, match.start() - 8):match.start()]
+    return after in (".", "(", "[") and re.search(r"(?:def|class|import)\s+$", before) is None
 
 
 class _Collector:

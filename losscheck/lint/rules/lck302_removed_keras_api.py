@@ -253,7 +253,7 @@ class RemovedKerasApi(Rule):
             return
         if keras_target.for_file(ctx).keras == "2":
             return  # code written for Keras 2 is right to call these
-        keras_bound = imports.resolve_name("keras") == "keras"
+        keras_bound = imports.names.get("keras") == "keras"  # imported, not assumed
         parents: dict[int, cst.Call] = {}
         for node in all_nodes(ctx):
             if isinstance(node, cst.ImportFrom):
@@ -263,7 +263,7 @@ class RemovedKerasApi(Rule):
                 parents[id(node.func)] = node
             if not isinstance(node, cst.Attribute):
                 continue
-            qualname = imports.qualname(node)
+            qualname = imports.qualname(node, strict=True)  # an unimported `K` is undefined-name's
             if not qualname or not qualname.startswith("keras.backend."):
                 continue
             attr = qualname[len("keras.backend.") :]
