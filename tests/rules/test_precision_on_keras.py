@@ -15,7 +15,7 @@ from losscheck.lint.context import FileContext
 from losscheck.lint.engine import lint_source
 from losscheck.lint.registry import builtin_rules
 
-CORE = {"LCK101", "LCK102", "LCK103", "LCK104", "LCK105", "LCK201", "LCK302"}
+CORE = {"LCK101", "LCK102", "LCK103", "LCK104", "LCK105", "LCK106", "LCK201", "LCK302", "LCK401"}
 RULES = [r for r in builtin_rules() if r.code in CORE]
 
 
