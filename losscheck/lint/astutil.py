@@ -281,6 +281,6 @@ def traverse(root: cst.CSTNode, enter, leave=None) -> None:
 def all_nodes(ctx) -> list[cst.CSTNode]:  # ctx: FileContext (not imported: no cycle)
     """Every syntax node of the file, pre-order, nested scopes included (computed once per file,
     by the loss-function finder's walk)."""
-    from losscheck.lint.finder import preorder_nodes
+    from losscheck.lint.syntax_index import preorder_nodes
 
     return preorder_nodes(ctx)

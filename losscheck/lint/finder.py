@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from losscheck.lint.astutil import own_nodes, traverse
+from losscheck.lint.astutil import own_nodes
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
 from losscheck.lint.facts import fact
+from losscheck.lint.syntax_index import SyntaxIndex, syntax_index
 from losscheck.lint.imports import ImportMap, is_numpy
 
 # Names that say "the target" / "the prediction" unambiguously.
@@ -124,150 +125,11 @@ class _Found:
         return self.kind
 
 
-_HANDLERS: dict[tuple[str, type], str | None] = {}
-
-
-def _handler_name(prefix: str, cls: type) -> str | None:
-    """``_Index``'s method for a node type, looked up once per type (most types have none)."""
-    key = (prefix, cls)
-    try:
-        return _HANDLERS[key]
-    except KeyError:
-        name = prefix + cls.__name__
-        _HANDLERS[key] = name if hasattr(_Index, name) else None
-        return _HANDLERS[key]
-
-
-class _Index:
-    """One walk: every function with its class and parent function, classes, compile calls."""
-
-    def __init__(self) -> None:
-        self.order: dict[cst.CSTNode, int] = {}
-        self.functions: list[tuple[cst.FunctionDef, cst.ClassDef | None, cst.FunctionDef | None]] = []
-        # function -> (the class whose body holds it, the function it is nested in): constant-time
-        # lookups, where scanning `functions` per name made large files quadratic
-        self.where: dict[cst.FunctionDef, tuple[cst.ClassDef | None, cst.FunctionDef | None]] = {}
-        self.methods: dict[cst.ClassDef, list[cst.FunctionDef]] = {}  # the defs a class body holds
-        self.inner: dict[cst.FunctionDef, list[cst.FunctionDef]] = {}  # the defs nested in a function
-        self.by_name: dict[str, list[cst.FunctionDef]] = {}
-        self.classes: dict[str, list[cst.ClassDef]] = {}
-        self.compile_calls: list[tuple[cst.Call, cst.FunctionDef | None]] = []
-        # `name(...)` calls with the innermost function or lambda they sit in (None: module level)
-        self.direct_calls: list[tuple[str, cst.FunctionDef | cst.Lambda | None]] = []
-        # simple `name = value` assignments, per enclosing function (None: module level)
-        self.assigns: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
-        # what is added to a name later: `metrics += [mean_q]`, `metrics.append(f1)`, `.extend([...])`
-        # (a metrics list built up before it reaches `compile(metrics=metrics)`)
-        self.extends: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
-        self._stack: list[cst.CSTNode] = []
-
-    def run(self, module: cst.Module) -> None:
-        traverse(module, self._enter, self._leave)
-
-    def _enter(self, node: cst.CSTNode) -> bool:
-        self.order.setdefault(node, len(self.order))
-        name = _handler_name("visit_", type(node))
-        if name is not None:
-            getattr(self, name)(node)
-        return True
-
-    def _leave(self, node: cst.CSTNode) -> None:
-        name = _handler_name("leave_", type(node))
-        if name is not None:
-            getattr(self, name)(node)
-
-    def _enclosing_function(self) -> cst.FunctionDef | None:
-        for node in reversed(self._stack):
-            if isinstance(node, cst.FunctionDef):
-                return node
-        return None
-
-    def _enclosing_class(self) -> cst.ClassDef | None:
-        # the class whose body directly holds the function (not a class further out)
-        if self._stack and isinstance(self._stack[-1], cst.ClassDef):
-            return self._stack[-1]
-        return None
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.classes.setdefault(node.name.value, []).append(node)
-        self._stack.append(node)
-
-    def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        self._stack.pop()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        cls, parent = self._enclosing_class(), self._enclosing_function()
-        self.functions.append((node, cls, parent))
-        self.where[node] = (cls, parent)
-        if cls is not None:
-            self.methods.setdefault(cls, []).append(node)
-        if parent is not None:
-            self.inner.setdefault(parent, []).append(node)
-        self.by_name.setdefault(node.name.value, []).append(node)
-        self._stack.append(node)
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._stack.pop()
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            key = (self._enclosing_function(), node.targets[0].target.value)
-            self.assigns.setdefault(key, []).append(node.value)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name) and isinstance(node.operator, cst.AddAssign):
-            self.extends.setdefault((self._enclosing_function(), node.target.value), []).append(node.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
-            self.compile_calls.append((node, self._enclosing_function()))
-        elif (
-            isinstance(node.func, cst.Attribute)
-            and isinstance(node.func.value, cst.Name)
-            and node.func.attr.value in {"append", "extend"}
-            and len(node.args) == 1
-            and node.args[0].keyword is None
-            and not node.args[0].star
-        ):
-            key = (self._enclosing_function(), node.func.value.value)
-            self.extends.setdefault(key, []).append(node.args[-1].value)
-        elif isinstance(node.func, cst.Name):
-            scope = next((n for n in reversed(self._stack) if isinstance(n, (cst.FunctionDef, cst.Lambda))), None)
-            self.direct_calls.append((node.func.value, scope))
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._stack.append(node)
-
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self._stack.pop()
-
-
-@fact()
-def syntax_index(ctx: FileContext) -> _Index:
-    """One pre-order walk of the file: functions with their class and parent, classes, compile
-    calls, assignments, and every node's pre-order index (``tree_order``)."""
-    index = _Index()
-    index.run(ctx.module)
-    return index
-
-
-@fact(syntax_index)
-def tree_order(ctx: FileContext) -> dict[cst.CSTNode, int]:
-    """Every node of the file -> its pre-order index (nested scopes included)."""
-    return syntax_index(ctx).order
-
-
-@fact(tree_order)
-def preorder_nodes(ctx: FileContext) -> list[cst.CSTNode]:
-    """Every node of the file, pre-order (``astutil.all_nodes``)."""
-    return list(tree_order(ctx))
-
-
 class _Finder:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self.imports: ImportMap = ctx.imports
-        self.index = syntax_index(ctx)
+        self.index: SyntaxIndex = syntax_index(ctx)
         self.found: dict[cst.CSTNode, _Found] = {}
         stem = ctx.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
         self._metrics_module = "metric" in stem and "loss" not in stem

@@ -30,7 +30,7 @@ import libcst as cst
 from losscheck.lint.facts import fact
 from losscheck.lint.astutil import children, walk
 from losscheck.lint.binder import Bindings, Scope, bind_module
-from losscheck.lint.finder import tree_order
+from losscheck.lint.syntax_index import tree_order
 from losscheck.lint.imports import ImportMap
 
 # Roots under which a qualified name is Keras's public (or private) API.

@@ -135,7 +135,7 @@ class Locator:
     def __init__(self, ctx: FileContext) -> None:
         self.module = ctx.module
         self.source = ctx.source
-        from losscheck.lint.finder import tree_order
+        from losscheck.lint.syntax_index import tree_order
 
         self.order = tree_order(ctx)
         self.scan = ctx.scan if ctx.scan is not None else guard.scan(ctx.source)
