@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import libcst as cst
 
@@ -16,45 +15,11 @@ from losscheck.lint.dataflow import (
     reaching_values,
 )
 from losscheck.lint import sample_mixing
+from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
 from losscheck.lint.finder import is_keras_called
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
-
-@dataclass(frozen=True)
-class _AxisOp:
-    """Where an op takes its axis and what it does without one."""
-
-    kind: str  # "softmax" | "argmax" | "one_hot" | "concat" | "gather"
-    position: int | None  # positional index of the axis argument (None: keyword only)
-    default: str  # "0": defaults to the batch axis; "flat": flattens (batch included); "ok": a feature axis
-
-
-# (family, op) -> how it takes its axis. Defaults read from TF 2.21 / Keras 3.15 / NumPy signatures.
-_AXIS_OPS: dict[tuple[str, str], _AxisOp] = {
-    ("tensorflow", "softmax"): _AxisOp("softmax", 1, "ok"),
-    ("tensorflow", "log_softmax"): _AxisOp("softmax", 1, "ok"),
-    ("keras.ops", "softmax"): _AxisOp("softmax", 1, "ok"),
-    ("keras.ops", "log_softmax"): _AxisOp("softmax", 1, "ok"),
-    ("keras.backend", "softmax"): _AxisOp("softmax", 1, "ok"),
-    ("tf.keras.backend", "softmax"): _AxisOp("softmax", 1, "ok"),
-    ("tensorflow", "argmax"): _AxisOp("argmax", 1, "0"),
-    ("tensorflow", "argmin"): _AxisOp("argmax", 1, "0"),
-    ("keras.ops", "argmax"): _AxisOp("argmax", 1, "flat"),
-    ("keras.ops", "argmin"): _AxisOp("argmax", 1, "flat"),
-    ("keras.backend", "argmax"): _AxisOp("argmax", 1, "ok"),
-    ("tf.keras.backend", "argmax"): _AxisOp("argmax", 1, "ok"),
-    ("numpy", "argmax"): _AxisOp("argmax", 1, "flat"),
-    ("numpy", "argmin"): _AxisOp("argmax", 1, "flat"),
-    ("tensorflow", "one_hot"): _AxisOp("one_hot", 5, "ok"),
-    ("keras.ops", "one_hot"): _AxisOp("one_hot", 2, "ok"),
-    ("tensorflow", "concat"): _AxisOp("concat", 1, "ok"),
-    ("keras.ops", "concatenate"): _AxisOp("concat", 1, "0"),
-    ("keras.backend", "concatenate"): _AxisOp("concat", 1, "ok"),
-    ("tf.keras.backend", "concatenate"): _AxisOp("concat", 1, "ok"),
-    ("tensorflow", "gather"): _AxisOp("gather", 3, "0"),
-    ("keras.ops", "take"): _AxisOp("gather", 2, "flat"),
-}
 
 _SHAPE_OPS = frozenset({"shape", "int_shape", "size", "rank", "ndim", "shape_n"})
 
@@ -173,6 +138,29 @@ class WrongAxis(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def two_heads(y_true, y_pred):
+                box, score = tf.split(y_pred, 2)
+                true_box, true_score = tf.split(y_true, [4, 1], axis=-1)
+                return tf.reduce_sum(tf.square(box - true_box), axis=-1) + tf.square(score - true_score)[:, 0]
+            """,
+            message="cuts `y_pred` along axis 0",
+            line=5,
+            count=1,
+        ),
+        Invalid(
+            """
+            import keras
+
+            def per_head(y_true, y_pred):
+                heads = keras.ops.unstack(y_pred)
+                return keras.ops.mean(keras.ops.square(heads[0] - y_true), axis=-1)
+            """,
+            message="the batch axis",
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -384,7 +372,7 @@ class WrongAxis(Rule):
             found = ctx.imports.api(node.func)
             if found is None:
                 continue
-            spec = _AXIS_OPS.get((found.family, found.name.rsplit(".", 1)[-1]))
+            spec = AXIS_OPS.get((found.family, found.name.rsplit(".", 1)[-1]))
             if spec is None or any(a.star for a in node.args):
                 continue
             axis_expr = get_arg(node, "axis", spec.position)
@@ -418,12 +406,13 @@ class WrongAxis(Rule):
             elif not axis0_is_batch(ctx, facts, operand):
                 continue
             if on_batch:
-                ctx.report(self, node, self._axis_message(spec.kind, callee, default, ctx.code_for(operand)))
+                ctx.report(self, node, axis_message(spec.kind, callee, default, ctx.code_for(operand)))
 
     @staticmethod
-    def _operand(call: cst.Call, spec: _AxisOp) -> cst.BaseExpression | None:
+    def _operand(call: cst.Call, spec: AxisOp) -> cst.BaseExpression | None:
         keywords = {"softmax": ("logits", "x"), "argmax": ("input", "x", "a"), "one_hot": ("indices", "x"),
-                    "concat": ("values", "xs", "tensors"), "gather": ("params", "x")}[spec.kind]
+                    "concat": ("values", "xs", "tensors"), "gather": ("params", "x"),
+                    "split": ("value", "x"), "unstack": ("value", "x")}[spec.kind]
         for kw in keywords:
             value = get_arg(call, kw)
             if value is not None:
@@ -444,44 +433,6 @@ class WrongAxis(Rule):
             ):
                 return False
         return True
-
-    @staticmethod
-    def _axis_message(kind: str, callee: str, default: str | None, operand: str) -> str:
-        """``default``: None when ``axis=0`` is written, else what the op does without an axis
-        ("0": axis 0; "flat": it flattens the tensor first)."""
-        if default == "flat":
-            what = {
-                "argmax": "it picks one position in the whole batch, not a class per sample. "
-                "Pass `axis=-1` (the class axis).",
-                "gather": "the indices pick single values of the whole batch, not channels. "
-                "Pass `axis=-1` to pick channels.",
-            }.get(kind, "it mixes the samples of the batch. Pass `axis=-1`.")
-            return f"`{callee}` without an axis flattens `{operand}` first, batch axis included: {what}"
-        given = "with axis=0" if default is None else "without an axis"
-        if kind == "softmax":
-            return (
-                f"`{callee}` {given}: a softmax over axis 0 normalises across the samples of the batch, "
-                f"not across the classes of `{operand}`. Use `axis=-1` (the class axis)."
-            )
-        if kind == "argmax":
-            return (
-                f"`{callee}` {given} works along axis 0 of `{operand}`, the batch axis: it picks a sample, "
-                "not a class. Pass `axis=-1` (the class axis)."
-            )
-        if kind == "one_hot":
-            return (
-                f"`{callee}` {given} puts the classes before the batch axis of `{operand}`; the result no "
-                "longer lines up with `y_pred`. Leave the default (`axis=-1`)."
-            )
-        if kind == "concat":
-            return (
-                f"`{callee}` {given} stacks the channel slices of `{operand}` along the batch axis "
-                "(more rows, not more channels). Concatenate along `axis=-1`."
-            )
-        return (
-            f"`{callee}` {given} gathers along axis 0 of `{operand}`, the batch axis: it picks samples of the "
-            "batch, not channels. Pass `axis=-1` to pick channels."
-        )
 
     # -- reductions of the prediction over axis 0 that feed the loss -----------------------------
     def _reductions(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:

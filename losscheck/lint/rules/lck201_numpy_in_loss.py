@@ -11,6 +11,7 @@ from losscheck.lint.dataflow import function_facts
 from losscheck.lint.finder import is_keras_called
 from losscheck.lint.imports import is_numpy
 from losscheck.lint.rule import Invalid, Rule, Valid
+from losscheck.lint.summaries import reached_helpers
 
 # functions whose callable argument runs eagerly on NumPy values: NumPy is fine inside them
 _EAGER_WRAPPERS = frozenset(
@@ -147,6 +148,20 @@ class NumpyInLoss(Rule):
             import numpy as np
             import tensorflow as tf
 
+            def _spread(t, p):
+                return np.std(p - t, axis=-1)
+
+            def spread_loss(y_true, y_pred):
+                return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1) + _spread(y_true, y_pred)
+            """,
+            message="`np.std(...)` is NumPy on a tensor",
+            line=6,
+        ),
+        Invalid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
             def mae(y_true, y_pred):
                 return np.mean(np.abs(y_true - y_pred), axis=-1)
 
@@ -207,14 +222,20 @@ class NumpyInLoss(Rule):
 
     def check(self, ctx: FileContext) -> None:
         eager_names, eager_lambdas = _eager_callables(ctx)
+        checked: set[int] = set()  # a helper reached from several losses is checked once
         for fn in ctx.functions:
             if not is_keras_called(fn):
                 continue  # `(target, output)` helpers may be NumPy code on purpose (e.g. a NumPy backend)
-            if isinstance(fn.node, cst.FunctionDef) and fn.node.name.value in eager_names:
-                continue
-            if isinstance(fn.node, cst.Lambda) and id(fn.node) in eager_lambdas:
-                continue
-            self._check_function(ctx, fn)
+            # the loss and the helpers it hands its tensors to (`_np_mae(y_true, y_pred)`)
+            for code in (fn, *reached_helpers(ctx, fn)):
+                if id(code.node) in checked:
+                    continue
+                checked.add(id(code.node))
+                if isinstance(code.node, cst.FunctionDef) and code.node.name.value in eager_names:
+                    continue
+                if isinstance(code.node, cst.Lambda) and id(code.node) in eager_lambdas:
+                    continue
+                self._check_function(ctx, code)
 
     def _check_function(self, ctx: FileContext, fn: LossFunction) -> None:
         facts = function_facts(ctx, fn)
