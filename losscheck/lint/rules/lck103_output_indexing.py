@@ -93,6 +93,19 @@ class OutputIndexing(Rule):
             import tensorflow as tf
 
             def total_loss(y_true, y_pred):
+                total = 0.0
+                for head in ("boxes", "scores"):
+                    total += tf.reduce_mean(tf.square(y_true[head] - y_pred[head]), axis=-1)
+                return total
+            """,
+            message="by output name",
+            count=2,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def total_loss(y_true, y_pred):
                 depth = tf.reduce_mean(tf.abs(y_true["depth"] - y_pred["depth"]), axis=[1, 2])
                 return depth
             """,
@@ -160,11 +173,30 @@ class OutputIndexing(Rule):
             return expr.value
         return None
 
+    @staticmethod
+    def _string_name(facts: FunctionFacts, name: cst.Name) -> str | None:
+        """A name that only ever holds strings (``key = "seg"``; ``for key in ["seg", "cls"]``)."""
+        value = facts.single_value(name.value)
+        if value is not None:
+            return string_value(value)
+        iterables = facts.loop_vars.get(name.value, [])
+        if not iterables or name.value in facts.assigns or name.value in facts.aug_assigns:
+            return None
+        for iterable in iterables:
+            if isinstance(iterable, cst.Name):
+                iterable = facts.single_value(iterable.value) or iterable
+            if not isinstance(iterable, (cst.List, cst.Tuple)) or not iterable.elements:
+                return None
+            if any(string_value(e.value) is None for e in iterable.elements):
+                return None
+        return name.value
+
     def _check_node(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts, node: cst.CSTNode) -> None:
         if isinstance(node, cst.Subscript):
             var = self._param(facts, node.value)
             if var and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-                key = string_value(node.slice[0].slice.value)
+                index = node.slice[0].slice.value
+                key = string_value(index) if not isinstance(index, cst.Name) else self._string_name(facts, index)
                 if key is not None:
                     ctx.report(
                         self,
