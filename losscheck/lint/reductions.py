@@ -15,7 +15,7 @@ from typing import Callable
 import libcst as cst
 
 from losscheck.lint.facts import fact
-from losscheck.lint.astutil import get_arg, is_none, literal_ints
+from losscheck.lint.astutil import get_arg, is_none, literal_int, literal_ints
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
 from losscheck.lint.imports import Api
@@ -38,6 +38,14 @@ _REDUCE_NAMES: dict[str, frozenset[str]] = {
 # Keras 3 `keras.losses.dice(y_true, y_pred, axis=None)` reduces everything unless given an axis.
 _AXIS_NONE_LOSSES = {("keras.losses", "dice"): 2}
 
+# keras.losses functions that reduce the last axis (one value per example for (B, C) inputs).
+_LAST_AXIS_LOSSES = frozenset({
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "mean_squared_error", "mse",
+    "mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape", "mean_squared_logarithmic_error",
+    "msle", "huber", "log_cosh", "logcosh", "kl_divergence", "kld", "poisson", "hinge", "squared_hinge",
+    "categorical_hinge", "cosine_similarity",
+})
 MEAN_NAMES = frozenset({"reduce_mean", "mean", "nanmean", "average"})
 SUM_NAMES = frozenset({"reduce_sum", "sum", "nansum"})
 
@@ -135,7 +143,7 @@ class Kind(Enum):
 class Verdict:
     kind: Kind
     witness: cst.CSTNode | None = None  # the call that reduced over the batch
-    # REDUCED: "no-axis" | "axis-0" | "flattened" | "loss-object" | "helper"; CONST: "sample" when it
+    # REDUCED: "no-axis" | "axis-0" | "flattened" | "loss-object" | "helper" | "column-slices"; CONST: "sample" when it
     # is one sample's value (`y_true[0]`): no batch axis to combine with, but a reduction of it is
     # judged as a reduction of the batch tensor it came from
     reason: str = ""
@@ -271,13 +279,27 @@ class ReturnClassifier:
             return self._call(expr)
         return Verdict(Kind.UNKNOWN)
 
+    def _column_slices(self, args: list[cst.BaseExpression]) -> bool:
+        """Both operands are ``y[:, k]`` columns of the incoming tensors (``k`` an integer)."""
+        if len(args) != 2:
+            return False
+        for arg in args:
+            if not (isinstance(arg, cst.Subscript) and isinstance(arg.value, cst.Name)
+                    and self.facts.is_param(arg.value.value) and len(arg.slice) == 2):
+                return False
+            first, second = arg.slice[0].slice, arg.slice[1].slice
+            if not (isinstance(first, cst.Slice) and first.lower is None and first.upper is None
+                    and first.step is None and isinstance(second, cst.Index) and literal_int(second.value) is not None):
+                return False
+        return True
+
     def _note_mixed(self, sides: list[Verdict]) -> None:
         """``per_example + term`` where ``term`` is a loss of y_true and y_pred over the whole batch
         (not a statistic of one of them, which may be meant as a constant)."""
         if {v.kind for v in sides} != {Kind.TENSOR, Kind.REDUCED}:
             return
         term = next(v for v in sides if v.kind is Kind.REDUCED)
-        if term.witness is None or term.reason not in {"no-axis", "flattened", "helper"}:
+        if term.witness is None or term.reason not in {"no-axis", "flattened", "helper", "column-slices"}:
             return
         if len(self.facts.sources(term.witness)) == 2 and all(term.witness is not v.witness for v in self.mixed):
             self.mixed.append(term)
@@ -358,6 +380,11 @@ class ReturnClassifier:
             if ctor is not None:
                 return Verdict(Kind.REDUCED, call, "loss-object")
         found = ctx.imports.api(call.func)
+        if found is not None and found.family in ("keras.losses", "tf.keras.losses") \
+                and found.name in _LAST_AXIS_LOSSES and self._column_slices(args[:2]):
+            # `keras.losses.binary_crossentropy(y_true[:, 0], y_pred[:, 0])`: the loss reduces the last
+            # axis, which for a (batch,) column is the batch axis
+            return Verdict(Kind.REDUCED, call, "column-slices")
         if found is not None:
             short = found.name.rsplit(".", 1)[-1]
             if short in _CONST_OPS:

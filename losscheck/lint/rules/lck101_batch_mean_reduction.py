@@ -227,6 +227,17 @@ class BatchMeanReduction(Rule):
     INVALID = [
         Invalid(
             """
+            import keras
+
+            def box_and_flag(y_true, y_pred):
+                box = keras.ops.mean(keras.ops.square(y_true[:, 1:] - y_pred[:, 1:]), axis=-1)
+                return box + keras.losses.binary_crossentropy(y_true[:, 0], y_pred[:, 0])
+            """,
+            message="`keras.losses.binary_crossentropy(...)` reduces over the whole batch",
+            line=6,
+        ),
+        Invalid(
+            """
             import tensorflow as tf
 
             class Roughness(tf.keras.losses.Loss):
@@ -474,6 +485,12 @@ class BatchMeanReduction(Rule):
                 f"its own reduction and returns a scalar, {_WHY}. Call the per-example function "
                 "(e.g. `keras.losses.binary_crossentropy(y_true, y_pred)`) or construct the object with "
                 "`reduction=None`."
+            )
+        if reason == "column-slices":
+            return (
+                f"`{callee}(...)` reduces the last axis of its operands, and the column slices it is given "
+                f"(`y[:, k]`, shape (batch,)) have only the batch axis: it returns one value for the whole batch "
+                f"in the loss `{fn_name}`, {_WHY}. Keep the column axis (`y[:, k:k + 1]`)."
             )
         reduction = as_reduction(ctx, node)
         op = f"`{callee}(...)`"
