@@ -17,8 +17,10 @@ from losscheck.lint.dataflow import (
 from losscheck.lint import sample_mixing
 from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
 from losscheck.lint.finder import is_keras_called
+from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
+from losscheck.lint.summaries import reached_helpers
 
 
 _SHAPE_OPS = frozenset({"shape", "int_shape", "size", "rank", "ndim", "shape_n"})
@@ -64,6 +66,18 @@ class WrongAxis(Rule):
     severity = "error"
 
     VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            def dice_loss(y_true, y_pred, axis=(1, 2), **kwargs):
+                inter = tf.reduce_sum(y_true * y_pred, axis=axis)
+                return 1.0 - 2.0 * inter / (tf.reduce_sum(y_true + y_pred, axis=axis) + 1.0)
+
+            def base_loss(y_true, y_pred, axis=-1):
+                raise NotImplementedError
+            """
+        ),
         Valid(
             """
             import tensorflow as tf
@@ -138,6 +152,21 @@ class WrongAxis(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def _dice(y_true, y_pred, axis=(1, 2), smooth=1.0):
+                inter = tf.reduce_sum(y_true * y_pred, axis=[1, 2])
+                union = tf.reduce_sum(y_true + y_pred, axis=[1, 2])
+                return 1.0 - (2.0 * inter + smooth) / (union + smooth)
+
+            def dice_loss(y_true, y_pred):
+                return _dice(y_true, y_pred, axis=(2, 3))
+            """,
+            message="accepts `axis` and never uses it",
+            line=4,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -280,6 +309,7 @@ class WrongAxis(Rule):
             self._sample_mixing(ctx, facts)
             if fn.kind == "loss":
                 self._reductions(ctx, fn, facts)
+        self._ignored_axis(ctx)
 
     # -- y_true[0], y_pred[i] ------------------------------------------------------------------
     def _indexing(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
@@ -320,6 +350,24 @@ class WrongAxis(Rule):
                     node, suggestion, safe=False, description=f"index the last axis: `{suggestion}`"
                 )
             ctx.report(self, node, message, fix=fix)
+
+    def _ignored_axis(self, ctx: FileContext) -> None:
+        """`def dice(y_true, y_pred, axis=(1, 2))` whose body never reads `axis`."""
+        seen: set[int] = set()
+        for fn in ctx.functions:
+            for code in (fn, *reached_helpers(ctx, fn)):
+                if id(code.node) in seen:
+                    continue
+                seen.add(id(code.node))
+                for param in ignored_parameters(code.node, frozenset({"axis", "axes"})):
+                    ctx.report(
+                        self,
+                        param,
+                        f"`{code.name}` accepts `{param.name.value}` and never uses it: it reduces over the axes "
+                        "written in its body whatever the caller passes, so a caller who sets the axis (for "
+                        "channels-first data, or a sequence axis) silently gets the wrong one. Use the "
+                        "parameter, or remove it.",
+                    )
 
     def _sample_mixing(self, ctx: FileContext, facts: FunctionFacts) -> None:
         for node in facts.nodes:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from losscheck.lint.context import FileContext
+from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.probabilities import probability_model
 from losscheck.lint.rule import Invalid, Rule, Valid
+from losscheck.lint.summaries import reached_helpers
 
 _TWICE = {
     "sigmoid": "sigmoid(sigmoid(x)) lies between 0.5 and 0.73, so the loss never reaches its minimum "
@@ -60,7 +62,7 @@ class ProbabilitiesAsLogits(Rule):
     # Any file that names logits and an activation: the mistake is as common in training steps
     # and model definitions as in loss functions, so no loss-code check follows.
     triggers = ("logits",)
-    trigger_checks = (rb"(?i:softmax|sigmoid)",)
+    trigger_checks = (rb"(?i:softmax|sigmoid)|from_logits",)
 
     VALID = [
         Valid(
@@ -135,6 +137,17 @@ class ProbabilitiesAsLogits(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import keras
+
+            def focal(y_true, y_pred, gamma=2.0, from_logits=False):
+                p = keras.ops.clip(y_pred, 1e-7, 1 - 1e-7)
+                return keras.ops.mean(-y_true * (1 - p) ** gamma * keras.ops.log(p), axis=-1)
+            """,
+            message="accepts `from_logits` and never uses it",
+            line=4,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -248,6 +261,7 @@ class ProbabilitiesAsLogits(Rule):
                 f"{output.activation} again: {_TWICE[output.activation]}. Drop the output activation (and apply "
                 "it when predicting), or drop `from_logits=True`.",
             )
+        self._ignored_from_logits(ctx)
         for _call, arg, callee in model.logits_sinks():
             found = model.of(arg)
             if found is None:
@@ -261,3 +275,20 @@ class ProbabilitiesAsLogits(Rule):
                 f"again: {_TWICE[found.activation]}. Pass the values before the {found.activation} "
                 "(or drop `from_logits=True`).",
             )
+
+    def _ignored_from_logits(self, ctx: FileContext) -> None:
+        """A loss (or a helper it calls) that accepts `from_logits` and never reads it."""
+        seen: set[int] = set()
+        for fn in ctx.functions:
+            for code in (fn, *reached_helpers(ctx, fn)):
+                if id(code.node) in seen:
+                    continue
+                seen.add(id(code.node))
+                for param in ignored_parameters(code.node, frozenset({"from_logits"})):
+                    ctx.report(
+                        self,
+                        param,
+                        f"`{code.name}` accepts `from_logits` and never uses it: it treats `y_pred` the same way "
+                        "whether the caller passes logits or probabilities, so one of the two is silently wrong. "
+                        "Apply the activation when `from_logits` is true (or pass it on), or remove the parameter.",
+                    )
