@@ -58,7 +58,7 @@ def check_valid(rule: type[Rule], case: Valid) -> None:
 
 def check_invalid(rule: type[Rule], case: Invalid) -> None:
     """The rule reports on an INVALID example, as the example declares."""
-    from losscheck.lint.fix import apply_fixes
+    from losscheck.lint.fixer import fix_source
 
     findings = findings_of(rule, case.code)
     assert findings, f"{rule.name} missed INVALID code:\n{case.code}"
@@ -71,7 +71,8 @@ def check_invalid(rule: type[Rule], case: Invalid) -> None:
     if case.line is not None:
         assert first.line == case.line, f"{rule.name}: reported on line {first.line}, expected {case.line}"
     if case.fixed is not None:
-        fixed, _applied = apply_fixes(case.code, findings, unsafe=True)
+        # as `--fix --unsafe-fixes` writes it: passes until nothing more applies
+        fixed, _left, _applied = fix_source(case.code, findings, [rule], "example.py", {}, unsafe=True)
         assert fixed == case.fixed, f"{rule.name}: fixed source differs:\n{fixed}\n--- expected ---\n{case.fixed}"
 
 

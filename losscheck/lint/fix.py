@@ -2,7 +2,8 @@
 
 A fix is applied whole or not at all: if any of its edits overlaps an edit already accepted
 (from an earlier fix in source order), the whole fix is skipped this pass; the caller's fix
-loop re-lints and gets another chance at it on the next pass.
+loop re-lints and gets another chance at it on the next pass. An edit identical to one already
+accepted (the same import that several fixes add) is shared: applied once, no conflict.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def apply_fixes(source: str, findings: Iterable[Finding], unsafe: bool = False) 
         spans = [(*span(e), e.content) for e in fx.edits]
         if any(a > b for a, b, _ in spans):
             continue  # malformed edit: never corrupt the file
+        shared = set(accepted)
+        spans = [s for s in spans if s not in shared]
         if any(_overlaps(s, t) for s in spans for t in accepted) or any(
             _overlaps(s, t) for i, s in enumerate(spans) for t in spans[i + 1:]
         ):

@@ -38,6 +38,7 @@ class FixOutcome:
 
 def fix_source(source: str, findings: list[Finding], rules: Sequence[Any], path: str, options: dict, unsafe: bool) -> tuple[str, list[Finding], int]:
     total = 0
+    original = source
     for _ in range(MAX_PASSES):
         new, applied = apply_fixes(source, findings, unsafe=unsafe)
         if not applied or new == source:
@@ -46,6 +47,15 @@ def fix_source(source: str, findings: list[Finding], rules: Sequence[Any], path:
         if any(f.code in DIAGNOSTIC_CODES for f in fresh):
             break  # the fix broke the file: keep the last good version
         source, findings, total = new, fresh, total + applied
+    if total and any(getattr(r, "code", "") == "LCK302" for r in rules):
+        # the backend calls were rewritten: an import of Keras 2's backend they left unused goes
+        from losscheck.lint.keras_imports import drop_unused_backend_imports
+
+        cleaned = drop_unused_backend_imports(original, source)
+        if cleaned != source:
+            fresh = lint_source(cleaned, path, rules=rules, options=options)
+            if not any(f.code in DIAGNOSTIC_CODES for f in fresh):
+                source, findings = cleaned, fresh
     return source, findings, total
 
 

@@ -9,6 +9,10 @@ Two forms (see ``losscheck/lint/api/keras_backend.py``):
   argument is used once, in the call's order, only the text around the arguments is replaced,
   so fixes inside an argument (a nested ``K.square``) apply in the same pass.
 
+The callee is written in the file's own names (``keras_imports.py``: ``ops.mean`` after adding
+``from keras import ops``, ``O.mean`` through an existing alias, ``keras.ops.mean`` when the file
+imports ``keras``), and the fix carries the import it needs.
+
 Arguments are never re-ordered or duplicated unless that is exact: an argument used twice must
 be a plain name or attribute, and a call with ``*args``, unknown keywords or comments inside gets
 no fix.
@@ -26,6 +30,7 @@ from losscheck.lint.facts import fact
 from losscheck.lint.api.keras_backend import BackendFunction
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Edit, Fix
+from losscheck.lint.keras_imports import spelling
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -58,6 +63,11 @@ def build(ctx: FileContext, entry: BackendFunction, callee: cst.BaseExpression, 
     bound = bind(call, entry)
     if bound is None:
         return None
+    written = spelling(ctx).write(entry.fix)
+    if written is None:
+        return None  # no free name for keras.ops or keras in this file
+    text, imports = written
+    entry = entry._replace(fix=text)
     if entry.is_template:
         edits = _template(ctx, entry, call, bound)
     else:
@@ -65,7 +75,7 @@ def build(ctx: FileContext, entry: BackendFunction, callee: cst.BaseExpression, 
     if not edits:
         return None
     shown = entry.replacement if entry.is_template else entry.fix
-    return Fix(tuple(edits), safe=entry.safe, description=f"replace with `{shown}`")
+    return Fix(tuple(edits) + imports, safe=entry.safe, description=f"replace with `{shown}`")
 
 
 def _edit(where: CodeRange, content: str) -> Edit:

@@ -134,9 +134,21 @@ def test_the_caveat_is_in_the_message_when_there_is_no_fix() -> None:
     assert "keras.ops.leaky_relu" in finding.message
 
 
-def test_no_fix_without_the_keras_name_bound() -> None:
+def test_without_the_keras_name_the_fix_adds_the_ops_import() -> None:
     (finding,) = findings("import keras.backend as K\nvalue = K.mean(x)\n")
+    assert finding.fix is not None
+    assert [e.content for e in finding.fix.edits] == ["ops.mean", "from keras import ops\n"]
+
+
+def test_no_fix_when_the_names_ops_and_keras_are_taken() -> None:
+    (finding,) = findings("import keras.backend as K\nops = 1\nkeras = 2\nvalue = K.mean(x)\n")
     assert finding.fix is None
+
+
+def test_ops_taken_writes_keras_ops_through_import_keras() -> None:
+    (finding,) = findings("import keras.backend as K\nops = 1\nvalue = K.mean(x)\n")
+    assert finding.fix is not None
+    assert [e.content for e in finding.fix.edits] == ["keras.ops.mean", "import keras\n"]
 
 
 def test_safe_fixes_only_without_unsafe() -> None:

@@ -196,7 +196,7 @@ def test_removed_api_fix_only_when_keras_is_bound_and_exact() -> None:
     assert applied == 2 and "keras.ops.mean(K.binary_crossentropy" in fixed and "keras.ops.clip(y_pred" in fixed
 
 
-def test_removed_api_no_fix_without_keras_name() -> None:
+def test_removed_api_fix_without_keras_name_adds_the_ops_import() -> None:
     _, findings = run(
         """
         import keras.backend as K
@@ -206,7 +206,8 @@ def test_removed_api_no_fix_without_keras_name() -> None:
         """,
         RemovedKerasApi,
     )
-    assert len(findings) == 2 and all(f.fix is None for f in findings)
+    assert len(findings) == 2
+    assert all(f.fix is not None and f.fix.edits[-1].content == "from keras import ops\n" for f in findings)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS3_BACKEND))

@@ -17,6 +17,8 @@ from losscheck.lint.rule import Invalid, Rule, Valid
 
 __all__ = ["KERAS3_BACKEND", "RemovedKerasApi", "hint_for"]
 
+_MIGRATE_PREFIXES = ("keras.backend.", "tensorflow.keras.backend.")
+
 
 def hint_for(name: str) -> str:
     """What the message says to use instead of ``keras.backend.<name>``."""
@@ -75,7 +77,10 @@ class RemovedKerasApi(Rule):
     def rmse(y_true, y_pred):
         return keras.ops.sqrt(keras.ops.mean(keras.ops.square(y_pred - y_true), axis=-1))
     ```
-    When the file imports `keras`, `--fix` rewrites the call: a safe fix where the replacement gives
+    `--fix` rewrites the call in the file's own names: through `import keras` (`keras.ops.mean`), an
+    existing alias (`from keras import ops as O`: `O.mean`), else it adds `from keras import ops`
+    (`ops.mean`); `from keras.backend import mean` (also `as kmean`) is followed to the calls. A backend
+    import the fixes leave unused is removed (one still used, as by `K.epsilon()`, stays). It is a safe fix where the replacement gives
     the same values, dtype and shape (Keras 2's defaults that keras.ops does not share are written
     out, e.g. `axis=-1` for `K.argmax`; `K.sqrt(x)` becomes `keras.ops.sqrt(keras.ops.maximum(x, 0.0))`
     since Keras 2 clipped negative inputs), an unsafe one (`--unsafe-fixes`) where they differ
@@ -115,6 +120,16 @@ class RemovedKerasApi(Rule):
 
             def bce(y_true, y_pred):
                 return K.mean(K.binary_crossentropy(y_true, y_pred), axis=-1)
+            """
+        ),
+        # Keras 3 keeps Keras 2's functions in tf.keras.backend, for the TensorFlow backend: these
+        # run (`losscheck migrate` still moves them to keras.ops).
+        Valid(
+            """
+            import tensorflow.keras.backend as K
+
+            def mse(y_true, y_pred):
+                return K.mean(K.square(y_pred - y_true), axis=-1)
             """
         ),
         Valid(
@@ -171,7 +186,6 @@ class RemovedKerasApi(Rule):
             count=3,
             fixed="""
             import keras
-            import keras.backend as K
 
             def rmse(y_true, y_pred):
                 return keras.ops.sqrt(keras.ops.maximum(keras.ops.mean(keras.ops.square(y_pred - y_true), axis=-1), 0.0))
@@ -186,7 +200,15 @@ class RemovedKerasApi(Rule):
             """,
             message="use `keras.ops.binary_crossentropy` (not the same values everywhere",
             count=2,
+            # no `import keras`: the fix adds `from keras import ops`; the backend import, unused, goes
+            fixed="""
+            from keras import ops
+
+            def bce(y_true, y_pred):
+                return ops.binary_crossentropy(y_true, y_pred) + 0.1 * ops.mean(y_pred, axis=-1)
+            """,
         ),
+        # Names imported from the backend: reported at the import (ImportError) and where called.
         Invalid(
             """
             from keras.backend import mean, square
@@ -196,7 +218,86 @@ class RemovedKerasApi(Rule):
             """,
             message="`keras.backend.mean` does not exist in Keras 3",
             line=2,
+            count=4,
+            fixed="""
+            from keras import ops
+
+            def mse(y_true, y_pred):
+                return ops.mean(ops.square(y_true - y_pred), axis=-1)
+            """,
+        ),
+        # `K.epsilon()` still exists in Keras 3: the backend import stays, and so does the comment.
+        Invalid(
+            """
+            import keras.backend as K
+
+            def log_loss(y_true, y_pred):
+                p = K.clip(y_pred, K.epsilon(), 1.0 - K.epsilon())  # keep p inside (0, 1)
+                return -K.mean(y_true * K.log(p), axis=-1)
+            """,
+            message="`K.clip` does not exist in Keras 3's `keras.backend`",
+            line=5,
+            count=3,
+            fixed="""
+            import keras.backend as K
+            from keras import ops
+
+            def log_loss(y_true, y_pred):
+                p = ops.clip(y_pred, K.epsilon(), 1.0 - K.epsilon())  # keep p inside (0, 1)
+                return -ops.mean(y_true * ops.log(p), axis=-1)
+            """,
+        ),
+        Invalid(
+            """
+            from keras import backend
+
+            def mae(y_true, y_pred):
+                return backend.mean(backend.abs(y_true - y_pred), axis=-1)
+            """,
+            message="`backend.mean` does not exist in Keras 3's `keras.backend`",
             count=2,
+            fixed="""
+            from keras import ops
+
+            def mae(y_true, y_pred):
+                return ops.mean(ops.abs(y_true - y_pred), axis=-1)
+            """,
+        ),
+        # An existing alias of keras.ops is used; a renamed import (`mean as kmean`) is followed.
+        Invalid(
+            """
+            from keras import ops as O
+            from keras.backend import mean as kmean
+
+            def mae(y_true, y_pred):
+                return kmean(O.abs(y_true - y_pred), axis=-1)
+            """,
+            message="`keras.backend.mean` does not exist in Keras 3",
+            count=2,
+            fixed="""
+            from keras import ops as O
+
+            def mae(y_true, y_pred):
+                return O.mean(O.abs(y_true - y_pred), axis=-1)
+            """,
+        ),
+        # A replacement outside keras.ops (keras.config) also needs `import keras`.
+        Invalid(
+            """
+            from keras import backend as K
+
+            def soft_count(y_true, y_pred):
+                return K.sum(K.cast_to_floatx(y_true > 0.5) * y_pred, axis=-1)
+            """,
+            message="use `keras.ops.sum`",
+            count=2,
+            fixed="""
+            import keras
+            from keras import ops
+
+            def soft_count(y_true, y_pred):
+                return ops.sum(ops.cast(y_true > 0.5, keras.config.floatx()) * y_pred, axis=-1)
+            """,
         ),
         Invalid(
             """
@@ -236,7 +337,6 @@ class RemovedKerasApi(Rule):
             count=4,
             fixed="""
             import keras
-            from keras import backend as K
 
             WEIGHTS = keras.ops.convert_to_tensor([1.0, 2.0, 0.5], dtype=keras.config.floatx())
 
@@ -249,34 +349,49 @@ class RemovedKerasApi(Rule):
 
     def check(self, ctx: FileContext) -> None:
         imports = ctx.imports
-        if not any(t == "keras" or t.startswith("keras.") for t in imports.names.values()):
+        # `losscheck migrate` also moves tf.keras.backend calls (which only Keras 3's TensorFlow
+        # backend still has) to keras.ops; `lint` leaves them alone: they run.
+        prefixes = _MIGRATE_PREFIXES if ctx.options.get("keras_migrate") else ("keras.backend.",)
+        heads = tuple(p.split(".")[0] for p in prefixes)
+        if not any(t in heads or t.startswith(tuple(h + "." for h in heads)) for t in imports.names.values()):
             return
         if keras_target.for_file(ctx).keras == "2":
             return  # code written for Keras 2 is right to call these
-        keras_bound = imports.names.get("keras") == "keras"  # imported, not assumed
         parents: dict[int, cst.Call] = {}
         for node in all_nodes(ctx):
             if isinstance(node, cst.ImportFrom):
                 self._import_from(ctx, node)
                 continue
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            if isinstance(node, cst.Call) and isinstance(node.func, (cst.Attribute, cst.Name)):
                 parents[id(node.func)] = node
-            if not isinstance(node, cst.Attribute):
+            if isinstance(node, cst.Name):
+                if id(node) not in parents:
+                    continue  # a bare name from `from keras.backend import mean` counts where it is called
+            elif not isinstance(node, cst.Attribute):
                 continue
             qualname = imports.qualname(node, strict=True)  # an unimported `K` is undefined-name's
-            if not qualname or not qualname.startswith("keras.backend."):
+            prefix = next((p for p in prefixes if qualname and qualname.startswith(p)), None)
+            if qualname is None or prefix is None:
                 continue
-            attr = qualname[len("keras.backend.") :]
+            attr = qualname[len(prefix) :]
             if "." in attr or attr in KERAS3_BACKEND or attr.startswith("_"):
                 continue
-            message = (
-                f"`{ctx.code_for(node)}` does not exist in Keras 3's `keras.backend` (AttributeError when the code "
-                f"runs): {hint_for(attr)}. (`tf.keras.backend` still has it, for TensorFlow-only code.)"
-            )
+            entry = REMOVED.get(attr)
+            if prefix != "keras.backend." and entry is None:
+                continue  # tf.keras.backend keeps it (TensorFlow backend): nothing to migrate to
+            if isinstance(node, cst.Name):
+                message = (
+                    f"`{node.value}` is `keras.backend.{attr}`, which Keras 3 removed (the import fails): "
+                    f"{hint_for(attr)}."
+                )
+            else:
+                message = (
+                    f"`{ctx.code_for(node)}` does not exist in Keras 3's `keras.backend` (AttributeError when the "
+                    f"code runs): {hint_for(attr)}. (`tf.keras.backend` still has it, for TensorFlow-only code.)"
+                )
             fix = None
             call = parents.get(id(node))
-            entry = REMOVED.get(attr)
-            if keras_bound and entry is not None and call is not None:
+            if entry is not None and call is not None:
                 fix = keras_fix.build(ctx, entry, node, call)
             if fix is None and entry is not None and entry.note:
                 message += f" {entry.note}"  # rewritten by hand: the caveat matters
