@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "config": "losscheck.lint.cli",
     "gen": "losscheck.gen.cli",
     "schema": "losscheck.gen.cli",
+    "migrate": "losscheck.migrate.cli",
 }
 
 

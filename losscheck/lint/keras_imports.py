@@ -174,36 +174,37 @@ def _insert(ctx: FileContext, after_line: int, statement: str) -> Edit:
 
 # -- after the fixes: imports the fixes left unused -------------------------------------------------
 
-def _backend_names(small: cst.BaseSmallStatement) -> list[str]:
-    """Local names this import binds to Keras 2's backend or to names from it."""
-    return [local for local, target in _bindings(small) if local != "keras" and _is_backend(target)]
+def _backend_names(small: cst.BaseSmallStatement, modules: tuple[str, ...]) -> list[str]:
+    """Local names this import binds to ``modules`` (Keras 2's backend) or to names from them."""
+    return [local for local, target in _bindings(small) if local != "keras" and _within(target, modules)]
 
 
-def _is_backend(target: str) -> bool:
-    return any(target == m or target.startswith(m + ".") for m in BACKEND_MODULES)
+def _within(target: str, modules: tuple[str, ...]) -> bool:
+    return any(target == m or target.startswith(m + ".") for m in modules)
 
 
-def drop_unused_backend_imports(before: str, after: str) -> str:
-    """``after`` without the backend imports that ``before`` used and ``after`` no longer uses."""
+def drop_unused_backend_imports(before: str, after: str, modules: tuple[str, ...] = BACKEND_MODULES) -> str:
+    """``after`` without the imports of ``modules`` (or of names in them) that ``before`` used and
+    ``after`` no longer uses."""
     try:
         old, new = cst.parse_module(before), cst.parse_module(after)
     except cst.ParserSyntaxError:
         return after
     used_before, used_after = _names_in(old), _names_in(new)
-    dropped = {n for n in used_before - used_after if _binds_backend(new, n)}
+    dropped = {n for n in used_before - used_after if _binds_backend(new, n, modules)}
     if not dropped:
         return after
-    return new.visit(_DropImports(dropped)).code
+    return new.visit(_DropImports(dropped, modules)).code
 
 
-def _binds_backend(module: cst.Module, name: str) -> bool:
+def _binds_backend(module: cst.Module, name: str, modules: tuple[str, ...]) -> bool:
     found = False
 
     class Visitor(cst.CSTVisitor):
         def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
             nonlocal found
             for small in node.body:
-                if isinstance(small, (cst.Import, cst.ImportFrom)) and name in _backend_names(small):
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and name in _backend_names(small, modules):
                     found = True
 
     module.visit(Visitor())
@@ -211,15 +212,16 @@ def _binds_backend(module: cst.Module, name: str) -> bool:
 
 
 class _DropImports(cst.CSTTransformer):
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self, names: set[str], modules: tuple[str, ...]) -> None:
         self.names = names
+        self.modules = modules
 
     def _keep(self, alias: cst.ImportAlias, base: str, is_from: bool) -> bool:
         imported = dotted_name(alias.name) or ""
         local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else (
             imported if is_from else imported.split(".")[0])
         target = f"{base}.{imported}" if is_from else imported
-        return not (local in self.names and _is_backend(target) and local != "keras")
+        return not (local in self.names and _within(target, self.modules) and local != "keras")
 
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
