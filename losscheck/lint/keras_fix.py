@@ -63,11 +63,13 @@ def build(ctx: FileContext, entry: BackendFunction, callee: cst.BaseExpression, 
     bound = bind(call, entry)
     if bound is None:
         return None
-    written = spelling(ctx).write(entry.fix)
+    # the Keras 2 defaults the call leaves out are written too (`dtype=keras.config.floatx()`)
+    written_defaults = " ".join(value for param, value in entry.defaults if param not in bound)
+    written = spelling(ctx).write(f"{entry.fix}\0{written_defaults}")
     if written is None:
         return None  # no free name for keras.ops or keras in this file
     text, imports = written
-    entry = entry._replace(fix=text)
+    entry = entry._replace(fix=text.split("\0")[0])
     if entry.is_template:
         edits = _template(ctx, entry, call, bound)
     else:
