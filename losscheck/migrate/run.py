@@ -51,8 +51,16 @@ class Migration:
 
 def migrate_source(source: str, path: str = "<string>", *, unsafe: bool = False) -> Migration:
     """The Keras 3 version of ``source``. Raises :class:`MigrateError` on a syntax error."""
+    import ast
+
     import libcst as cst
 
+    try:  # CPython's own message and place (libcst's are less precise)
+        compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        raise MigrateError(f"{path}:{exc.lineno or 1}:{exc.offset or 1}: syntax error: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise MigrateError(f"{path}: cannot parse it: {type(exc).__name__}") from None
     try:
         rewritten = rewrite(source)
     except cst.ParserSyntaxError as exc:
