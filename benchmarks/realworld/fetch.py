@@ -11,6 +11,16 @@ once into ``<cache>/files/<owner>+<name>/<commit>/<path>``, outside this reposit
 It then checks that each item's ``lines`` range fits in the file and starts at the named
 function. Files already in the cache are not fetched again (``--force`` refetches).
 
+Next to the items' files it also puts the repository's dependency-pin files (the ones
+``losscheck/lint/keras_pins.py`` reads: ``requirements*.txt``, ``requirements/*.txt`` and the
+files they include with ``-r``/``-c``, ``setup.py``, ``setup.cfg``, ``pyproject.toml``,
+``environment.yml``/``.yaml``, ``Pipfile``) found in each item file's folder and every folder
+above it up to the repository root, at the same relative paths, and an empty ``.git`` folder
+at the root so that the upward search for pins stops there as it does in a checkout. Linting
+the cache then sees the Keras target a user of that repository would see. ``--no-pins`` skips
+this step. From GitHub the repository's file list comes from the git trees API (when that is
+refused, the fixed file names are tried in each folder).
+
 Usage::
 
     python benchmarks/realworld/fetch.py --mirror /work/.mirror
@@ -21,6 +31,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
+import posixpath
 import re
 import subprocess
 import sys
@@ -34,6 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import MANIFEST, cached_file, check_cache_location, default_cache_dir, load_manifest  # noqa: E402
 
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+TREE_URL = "https://api.github.com/repos/{repo}/git/trees/{commit}?recursive=1"
+
+#: Dependency files read by losscheck's Keras-target detection, besides ``requirements*.txt``
+#: (and ``*.txt`` inside a ``requirements/`` folder).
+PIN_FILE_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml", "environment.yaml")
+#: Records, in a repository's cached root, which pin files were fetched (also marks it done).
+PIN_RECORD = ".git/losscheck-pin-files"
+_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.MULTILINE)
 
 
 def mirror_git_dir(mirror: Path, repo: str) -> Path | None:
@@ -61,7 +81,10 @@ def from_mirror(mirror: Path, repo: str, commit: str, path: str) -> bytes:
 
 
 def from_github(repo: str, commit: str, path: str, retries: int = 3) -> bytes:
-    url = RAW_URL.format(repo=repo, commit=commit, path=urllib.request.quote(path))
+    return _get(RAW_URL.format(repo=repo, commit=commit, path=urllib.request.quote(path)), retries)
+
+
+def _get(url: str, retries: int = 3) -> bytes:
     last: Exception | None = None
     for attempt in range(retries):
         try:
@@ -76,6 +99,110 @@ def from_github(repo: str, commit: str, path: str, retries: int = 3) -> bytes:
             last = exc
         time.sleep(1 + 2 * attempt)
     raise LookupError(f"{url}: {last}")
+
+
+def ancestor_folders(path: str) -> list[str]:
+    """The folders from the repository root ("") down to the one holding ``path``."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(len(parts) + 1)]
+
+
+def is_pin_file(path: str) -> bool:
+    folder, name = posixpath.split(path)
+    if name in PIN_FILE_NAMES:
+        return True
+    return name.endswith(".txt") and (name.startswith("requirements") or posixpath.basename(folder) == "requirements")
+
+
+def pin_files(tree: set[str], item_paths: set[str]) -> set[str]:
+    """The pin files in ``tree`` that losscheck reads for any of ``item_paths``: those in an item's
+    folder or a folder above it (``requirements/*.txt`` in such a folder included)."""
+    folders = {f for p in item_paths for f in ancestor_folders(p)}
+    chosen = set()
+    for path in tree:
+        if not is_pin_file(path):
+            continue
+        folder = posixpath.dirname(path)
+        if folder in folders or (posixpath.basename(folder) == "requirements" and posixpath.dirname(folder) in folders):
+            chosen.add(path)
+    return chosen
+
+
+def included_files(path: str, data: bytes) -> list[str]:
+    """Repository paths a requirements file includes with ``-r``/``-c`` (relative to its folder)."""
+    if not path.endswith(".txt"):
+        return []
+    found = []
+    for target in _INCLUDE.findall(data.decode("utf-8", "replace")):
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if not joined.startswith("../") and joined != "..":
+            found.append(joined)
+    return found
+
+
+def mirror_tree(mirror: Path, repo: str, commit: str) -> set[str]:
+    """Paths of the regular files at ``commit`` (symlinks and submodules left out)."""
+    git_dir = mirror_git_dir(mirror, repo)
+    if git_dir is None:
+        raise LookupError(f"no git mirror of {repo} under {mirror}")
+    proc = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", commit], capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise LookupError(f"git ls-tree {commit} in {git_dir}: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    paths = set()
+    for entry in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if not entry:
+            continue
+        meta, path = entry.split("\t", 1)
+        if meta.split()[0] in ("100644", "100755"):
+            paths.add(path)
+    return paths
+
+
+def github_tree(repo: str, commit: str, item_paths: set[str]) -> set[str]:
+    """Paths at ``commit`` from the git trees API; where that is refused (rate limit), the fixed
+    pin file names in every folder above the items, which are then tried one by one."""
+    try:
+        data = json.loads(_get(TREE_URL.format(repo=repo, commit=commit), retries=1))
+        if not data.get("truncated"):
+            return {e["path"] for e in data.get("tree", []) if e.get("type") == "blob" and e.get("mode") in ("100644", "100755")}
+    except (LookupError, ValueError):
+        pass
+    names = (*PIN_FILE_NAMES, "requirements.txt")
+    return {posixpath.join(f, n) for p in item_paths for f in ancestor_folders(p) for n in names}
+
+
+def fetch_pins(cache_root: Path, repo: str, commit: str, item_paths: set[str], mirror: Path | None, force: bool) -> int:
+    """Put the repository's pin files for ``item_paths`` under ``cache_root`` (the cached
+    repository root at ``commit``); the number of files written."""
+    record = cache_root / PIN_RECORD
+    if record.is_file() and not force:
+        return 0
+    tree = mirror_tree(mirror, repo, commit) if mirror is not None else github_tree(repo, commit, item_paths)
+    todo = sorted(pin_files(tree, item_paths))
+    done: dict[str, bytes] = {}
+    while todo:
+        path = todo.pop()
+        if path in done or path in item_paths:
+            continue
+        try:
+            data = from_mirror(mirror, repo, commit, path) if mirror is not None else from_github(repo, commit, path)
+        except LookupError:
+            if mirror is not None:
+                raise
+            continue  # a guessed name that the repository does not have
+        done[path] = data
+        todo += [p for p in included_files(path, data) if p not in done and (mirror is None or p in tree)]
+    for path, data in done.items():
+        dest = cache_root / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("".join(f"{p}\n" for p in sorted(done)), encoding="utf-8")
+    return len(done)
 
 
 def check_item(item: dict, text: str) -> str | None:
@@ -97,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="cache folder (default: $LOSSCHECK_CORPUS_DIR or the user cache dir)")
     ap.add_argument("--mirror", type=Path, default=None, help="read from local git mirrors in DIR instead of GitHub")
     ap.add_argument("--force", action="store_true", help="fetch files again even if cached")
+    ap.add_argument("--no-pins", action="store_true", help="do not fetch the repositories' dependency-pin files")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -134,8 +262,22 @@ def main(argv: list[str] | None = None) -> int:
             if problem:
                 failures.append(f"{it['id']}: {problem}")
 
+    pin_count = 0
+    if not args.no_pins:
+        by_repo: dict[tuple[str, str], set[str]] = {}
+        for it in items:
+            by_repo.setdefault((it["repo"], it["commit"]), set()).add(it["path"])
+        for (repo, commit), paths in sorted(by_repo.items()):
+            root = cache / "files" / repo.replace("/", "+") / commit
+            try:
+                pin_count += fetch_pins(root, repo, commit, paths, args.mirror, args.force)
+            except LookupError as exc:
+                failures.append(f"{repo}@{commit[:10]} dependency files: {exc}")
+
     if not args.quiet:
         print(f"{len(items)} items in {len(by_file)} files: {fetched} fetched, {cached} already cached, in {cache}")
+        if not args.no_pins:
+            print(f"dependency-pin files: {pin_count} fetched")
     for line in failures:
         print(f"error: {line}", file=sys.stderr)
     return 1 if failures else 0

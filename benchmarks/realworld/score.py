@@ -10,6 +10,11 @@ whose ``lines`` contain it; findings outside every item are ignored):
 - any finding inside a clean item is a false positive (the item counts once);
 - findings on buggy items whose code matches none of its classes are counted as "other".
 
+The Keras target comes from each repository's dependency pins, which ``fetch.py`` puts next to
+the files (a user linting inside that repository sees the same); no other configuration is
+read (``--config`` points at an empty ``[tool.losscheck]`` table written to the cache folder).
+``--no-pins`` runs with ``--isolated`` instead: no pins, the target from each file's imports.
+
 Usage::
 
     python benchmarks/realworld/score.py             # table
@@ -42,14 +47,24 @@ def losscheck_command(explicit: str | None) -> list[str]:
     return [sys.executable, "-m", "losscheck"]
 
 
-def run_losscheck(cmd: list[str], files: list[Path], jobs: int) -> list[dict]:
+def settings_arguments(cache: Path, pins: bool) -> list[str]:
+    """``--isolated`` (no project file at all), or an empty config in the cache folder so that
+    the pins next to the files are read and nothing else is."""
+    if not pins:
+        return ["--isolated"]
+    config = cache / "pyproject.toml"
+    config.write_text("# written by score.py: losscheck's defaults\n[tool.losscheck]\n", encoding="utf-8")
+    return ["--config", str(config)]
+
+
+def run_losscheck(cmd: list[str], files: list[Path], jobs: int, settings: list[str]) -> list[dict]:
     """All findings for ``files`` (absolute paths), in losscheck's JSON format."""
     findings: list[dict] = []
     # a few hundred paths per call keeps the command line short on every platform
     for i in range(0, len(files), 200):
         chunk = files[i : i + 200]
         proc = subprocess.run(
-            [*cmd, "lint", "--format", "json", "--isolated", "--no-cache", "--exit-zero",
+            [*cmd, "lint", "--format", "json", *settings, "--no-cache", "--exit-zero",
              "--jobs", str(jobs), *map(str, chunk)],
             capture_output=True,
             text=True,
@@ -173,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="cache folder used by fetch.py")
     ap.add_argument("--losscheck", default=os.environ.get("LOSSCHECK"), help="command to run losscheck (default: losscheck on PATH, else python -m losscheck)")
     ap.add_argument("--jobs", type=int, default=1, help="losscheck worker processes (default 1)")
+    ap.add_argument("--no-pins", action="store_true", help="ignore the dependency pins (--isolated)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every item")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = ap.parse_args(argv)
@@ -185,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(missing)} of {len(files)} files are not in {cache}; run fetch.py first", file=sys.stderr)
         return 2
 
-    findings = run_losscheck(losscheck_command(args.losscheck), files, args.jobs)
+    settings = settings_arguments(cache, pins=not args.no_pins)
+    findings = run_losscheck(losscheck_command(args.losscheck), files, args.jobs, settings)
     per_item, tool_failures = assign(items, cache, findings)
     res = score(items, per_item)
     print(f"{len(items)} items ({res['buggy']['items']} buggy, {res['clean']['items']} clean) "
