@@ -129,17 +129,20 @@ def unbound_conventional_names(source: str) -> frozenset[str]:
     read from the text alone, so that each piece of a file linted in pieces decides as the whole
     file does."""
     found = set()
-    for name in CONVENTIONAL:
-        uses = list(re.finditer(rf"(?<![\w.]){re.escape(name)}\b", source))
-        if uses and all(_used_as_module(source, m) for m in uses):
+    for name, (anywhere, other_use, defined) in _CONVENTION_PATTERNS.items():
+        if anywhere.search(source) and not other_use.search(source) and not defined.search(source):
             found.add(name)
     return frozenset(found)
 
 
-def _used_as_module(source: str, match: re.Match[str]) -> bool:
-    after = source[match.end():match.end() + 1]
-    before = source[max(0, match.start() - 8):match.start()]
-    return after in (".", "(", "[") and re.search(r"(?:def|class|import)\s+$", before) is None
+_CONVENTION_PATTERNS = {
+    name: (
+        re.compile(rf"(?<![\w.]){re.escape(name)}\b"),
+        re.compile(rf"(?<![\w.]){re.escape(name)}\b(?![.(\[])"),  # `np = ...`, `as np`, `print(np)`
+        re.compile(rf"(?:def|class|import)\s+{re.escape(name)}\b"),
+    )
+    for name in CONVENTIONAL
+}
 
 
 class _Collector:

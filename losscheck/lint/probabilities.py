@@ -32,16 +32,17 @@ from losscheck.lint.api.logits import (
     LOGIT_FUNCTIONS,
     LOGIT_LOSS_CLASSES,
     Activation,
+    LogitsSink,
     canonical,
     preserves,
 )
-from losscheck.lint.astutil import assign_targets, get_arg, string_value, traverse
+from losscheck.lint.astutil import all_nodes, assign_targets, get_arg, string_value, traverse
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 
 ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
-_BRANCHES = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp)
-_LOOPS = (cst.For, cst.While)
+_BRANCH_TYPES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
+_LOOP_TYPES = frozenset({cst.For, cst.While})
 _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
 
 
@@ -78,6 +79,8 @@ class ScopeIndex:
     calls: list[cst.Call] = field(default_factory=list)
     calls_by_name: dict[str, list[cst.Call]] = field(default_factory=dict)
     classes: dict[cst.FunctionDef, cst.ClassDef] = field(default_factory=dict)  # method -> its class
+    # (class, attribute) -> the values of `self.attribute = value` in the class's methods
+    self_assigns: dict[tuple[cst.ClassDef, str], list[cst.BaseExpression]] = field(default_factory=dict)
 
 
 def _params(params: cst.Parameters) -> list[str]:
@@ -91,70 +94,83 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
     index.scopes[ctx.module] = root
     scopes: list[_Scope] = [root]
     compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current scope
-    saved: list[list[cst.CSTNode]] = []
+    saved: list[tuple[list[cst.CSTNode], tuple[cst.CSTNode, ...]]] = []
     classes: list[cst.ClassDef] = []
     counter = 0
 
-    def define(name: str, value: cst.BaseExpression | None) -> None:
-        scope = scopes[-1]
-        loops = tuple(n for n in compound if isinstance(n, _LOOPS))
-        scope.defs.setdefault(name, []).append(_Definition(counter, value, bool(compound), loops))
+    loops: tuple[cst.CSTNode, ...] = ()  # the loops among ``compound`` (kept in step with it)
 
+    def define(name: str, value: cst.BaseExpression | None) -> None:
+        scopes[-1].defs.setdefault(name, []).append(_Definition(counter, value, bool(compound), loops))
+
+    # Dispatch on the exact node type: most nodes (names, attributes, whitespace) need one
+    # dictionary lookup, where a chain of isinstance() checks against libcst's abstract classes
+    # made this walk the rule's main cost.
     def enter(node: cst.CSTNode) -> bool:
-        nonlocal compound, counter
+        nonlocal compound, counter, loops
         counter += 1
-        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
-            if isinstance(node, cst.FunctionDef):
-                define(node.name.value, None)
-                scopes[-1].functions.setdefault(node.name.value, []).append(node)
-            scope = _Scope(node, scopes[-1], _params(node.params))
-            index.scopes[node] = scope
+        kind = type(node)
+        if kind is cst.Name:
+            index.where[node] = (scopes[-1], counter, loops)
+            return False
+        if kind is cst.Call:
+            index.calls.append(node)  # type: ignore[arg-type]
+            index.where[node] = (scopes[-1], counter, loops)
+            if type(node.func) is cst.Name:  # type: ignore[attr-defined]
+                index.calls_by_name.setdefault(node.func.value, []).append(node)  # type: ignore[attr-defined,arg-type]
+            return True
+        if kind is cst.FunctionDef or kind is cst.Lambda:
+            if kind is cst.FunctionDef:
+                define(node.name.value, None)  # type: ignore[attr-defined]
+                scopes[-1].functions.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
+            scope = _Scope(node, scopes[-1], _params(node.params))  # type: ignore[arg-type,attr-defined]
+            index.scopes[node] = scope  # type: ignore[index]
             scopes.append(scope)
-            saved.append(compound)
-            compound = []
+            saved.append((compound, loops))
+            compound, loops = [], ()
             return True
-        if isinstance(node, cst.ClassDef):
-            define(node.name.value, None)
-            classes.append(node)
-            return True
-        if isinstance(node, _BRANCHES):
+        if kind is cst.ClassDef:
+            define(node.name.value, None)  # type: ignore[attr-defined]
+            classes.append(node)  # type: ignore[arg-type]
+        elif kind in _BRANCH_TYPES:
             compound.append(node)
-        elif isinstance(node, cst.Assign):
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    define(target.target.value, node.value)
+            if kind in _LOOP_TYPES:
+                loops = loops + (node,)
+                for name in assign_targets(node.target) if kind is cst.For else ():  # type: ignore[attr-defined]
+                    define(name, None)
+        elif kind is cst.Assign:
+            for target in node.targets:  # type: ignore[attr-defined]
+                if type(target.target) is cst.Name:
+                    define(target.target.value, node.value)  # type: ignore[attr-defined]
+                elif _is_self_attribute(target.target) and classes:
+                    key = (classes[-1], target.target.attr.value)
+                    index.self_assigns.setdefault(key, []).append(node.value)  # type: ignore[attr-defined]
                 else:
                     for name in assign_targets(target.target):
                         define(name, None)
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-            define(node.target.value, node.value)
-        elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
-            define(node.target.value, None)
-        elif isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
-            define(node.target.value, node.value)
-        elif isinstance(node, cst.Return) and node.value is not None:
-            scopes[-1].returns.append(node.value)
-        elif isinstance(node, cst.Call):
-            index.calls.append(node)
-            index.where[node] = (scopes[-1], counter, tuple(n for n in compound if isinstance(n, _LOOPS)))
-            if isinstance(node.func, cst.Name):
-                index.calls_by_name.setdefault(node.func.value, []).append(node)
-        elif isinstance(node, cst.Name):
-            index.where[node] = (scopes[-1], counter, tuple(n for n in compound if isinstance(n, _LOOPS)))
-        if isinstance(node, cst.For):
-            for name in assign_targets(node.target):
-                define(name, None)
+        elif kind is cst.AnnAssign or kind is cst.NamedExpr:
+            if type(node.target) is cst.Name:  # type: ignore[attr-defined]
+                define(node.target.value, node.value)  # type: ignore[attr-defined]
+        elif kind is cst.AugAssign:
+            if type(node.target) is cst.Name:  # type: ignore[attr-defined]
+                define(node.target.value, None)  # type: ignore[attr-defined]
+        elif kind is cst.Return:
+            if node.value is not None:  # type: ignore[attr-defined]
+                scopes[-1].returns.append(node.value)  # type: ignore[attr-defined]
         return True
 
     def leave(node: cst.CSTNode) -> None:
-        nonlocal compound
-        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+        nonlocal compound, loops
+        kind = type(node)
+        if kind is cst.FunctionDef or kind is cst.Lambda:
             scopes.pop()
-            compound = saved.pop()
-        elif isinstance(node, cst.ClassDef):
+            compound, loops = saved.pop()
+        elif kind is cst.ClassDef:
             classes.pop()
         elif compound and compound[-1] is node:
             compound.pop()
+            if loops and loops[-1] is node:
+                loops = loops[:-1]
 
     traverse(ctx.module, enter, leave)
     _index_methods(ctx.module, index)
@@ -180,12 +196,35 @@ class ProbabilityModel:
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.index = scope_index(ctx)
         self._busy: set[tuple[int, int]] = set()
+        # Cheap first: the calls of the file (the finder's walk already listed every node), and the
+        # Loss objects built with from_logits=True. The scope index is built only for a file that
+        # has a call expecting logits.
+        calls = [node for node in all_nodes(ctx) if type(node) is cst.Call]
+        self._logit_calls: list[tuple[cst.Call, LogitsSink]] = []
+        self._has_logit_objects = False
+        self._has_activation = False  # no softmax/sigmoid anywhere: nothing can be a probability
+        for call in calls:
+            if type(call.func) is cst.Call and self.layer_activation(call.func):
+                self._has_activation = True
+            qualname = self._qualname(call.func)
+            if qualname is None:
+                continue
+            if qualname in ACTIVATIONS:
+                self._has_activation = True
+            sink = LOGIT_FUNCTIONS.get(qualname)
+            if sink is not None and (not sink.needs_from_logits or _from_logits(call)):
+                self._logit_calls.append((call, sink))
+            elif qualname in LOGIT_LOSS_CLASSES and _from_logits(call):
+                self._has_logit_objects = True
+
+    @property
+    def index(self) -> ScopeIndex:
+        return scope_index(self.ctx)
 
     # -- values ----------------------------------------------------------------------
     def of(self, expr: cst.BaseExpression, depth: int = 0) -> Probability | None:
-        if depth > _MAX_DEPTH:
+        if depth > _MAX_DEPTH or not self._has_activation:
             return None
         if isinstance(expr, cst.Call):
             return self._call(expr, depth)
@@ -323,15 +362,14 @@ class ProbabilityModel:
     # -- sinks -----------------------------------------------------------------------
     def logits_sinks(self) -> Iterator[tuple[cst.Call, cst.BaseExpression, str]]:
         """(call, the argument that must be logits, how the call is written) for every such call."""
+        for call, sink in self._logit_calls:
+            arg = get_arg(call, sink.param, sink.position)
+            if arg is not None:
+                yield call, arg, self.ctx.code_for(call.func)
+        if not self._has_logit_objects:
+            return
         for call in self.index.calls:
-            qualname = self._qualname(call.func)
-            sink = LOGIT_FUNCTIONS.get(qualname) if qualname else None
-            if sink is not None:
-                if sink.needs_from_logits and not _from_logits(call):
-                    continue
-                arg = get_arg(call, sink.param, sink.position)
-                if arg is not None:
-                    yield call, arg, self.ctx.code_for(call.func)
+            if len(call.args) < 2 or isinstance(call.func, cst.Name) and self._qualname(call.func) is not None:
                 continue
             loss = self._loss_object(call.func, call)
             if loss is not None:
@@ -342,6 +380,8 @@ class ProbabilityModel:
     def compiled_on_probabilities(self) -> Iterator[tuple[cst.BaseExpression, cst.Call, Probability]]:
         """(the ``loss=`` argument, its ``from_logits=True`` construction, the model's last
         activation) for every ``model.compile(loss=...)`` whose model ends in a softmax/sigmoid."""
+        if not self._has_logit_objects:
+            return
         for call in self.index.calls:
             func = call.func
             if not (isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name)):
@@ -415,29 +455,11 @@ class ProbabilityModel:
         if scope is None:
             return []
         cls = self.index.classes[scope.node]  # type: ignore[index]
-        values: list[cst.BaseExpression | None] = []
-        for method, owner in self.index.classes.items():
-            if owner is not cls:
-                continue
-            for node in _assignments_to_self(method, attribute):
-                values.append(node)
-        return values
+        return list(self.index.self_assigns.get((cls, attribute), []))
 
 
-def _assignments_to_self(method: cst.FunctionDef, attribute: str) -> Iterator[cst.BaseExpression]:
-    found: list[cst.BaseExpression] = []
-
-    def enter(node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.Assign):
-            for target in node.targets:
-                t = target.target
-                if (isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self"
-                        and t.attr.value == attribute):
-                    found.append(node.value)
-        return not isinstance(node, (cst.ClassDef, cst.Lambda)) and (node is method or not isinstance(node, cst.FunctionDef))
-
-    traverse(method, enter)
-    return iter(found)
+def _is_self_attribute(target: cst.BaseExpression) -> bool:
+    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"
 
 
 def _from_logits(call: cst.Call) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
+from losscheck.lint.prefilter import all_of
 from losscheck.lint.probabilities import probability_model
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import reached_helpers
@@ -59,10 +60,17 @@ class ProbabilitiesAsLogits(Rule):
     name = "probabilities-as-logits"
     summary = "A softmax or sigmoid output is passed where the loss expects logits"
     severity = "error"
-    # Any file that names logits and an activation: the mistake is as common in training steps
-    # and model definitions as in loss functions, so no loss-code check follows.
+    # A file with both an activation and a call that expects logits, or a function that takes
+    # `from_logits`: the mistake is as common in training steps and model definitions as in loss
+    # functions, so no loss-code check follows.
     triggers = ("logits",)
-    trigger_checks = (rb"(?i:softmax|sigmoid)|from_logits",)
+    trigger_checks = (
+        all_of(
+            rb"(?:softmax|sigmoid)\s*[(\"']",
+            rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
+        ),
+        rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
+    )
 
     VALID = [
         Valid(
