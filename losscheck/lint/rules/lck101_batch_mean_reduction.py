@@ -229,6 +229,18 @@ class BatchMeanReduction(Rule):
             """
             import keras
 
+            mae = keras.losses.MeanAbsoluteError()
+
+            def heads_loss(y_true, y_pred):
+                return sum(mae(y_true[:, k], y_pred[:, k]) for k in range(3))
+            """,
+            message="calls a Keras Loss object",
+            line=7,
+        ),
+        Invalid(
+            """
+            import keras
+
             def box_and_flag(y_true, y_pred):
                 box = keras.ops.mean(keras.ops.square(y_true[:, 1:] - y_pred[:, 1:]), axis=-1)
                 return box + keras.losses.binary_crossentropy(y_true[:, 0], y_pred[:, 0])
