@@ -52,6 +52,12 @@ def leaky_loss(y_true, y_pred):
     return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1) + keras.ops.mean(features)
 
 
+def cls_loss(y_true, y_pred):
+    # The head already ends in a softmax; from_logits=True applies it a second time.
+    probs = keras.ops.softmax(y_pred, axis=-1)
+    return keras.losses.categorical_crossentropy(y_true, probs, from_logits=True)
+
+
 def build_and_train(x, y_seg, y_cls):
     seg = keras.layers.Dense(1, name="seg")(features)
     cls = keras.layers.Dense(3, name="cls")(features)

@@ -20,6 +20,7 @@ EXPECTED = {
     "keras2_bce": {"removed-keras-api"},
     "numpy_loss": {"numpy-in-loss"},
     "leaky_loss": {"model-tensor-in-loss"},
+    "cls_loss": {"probabilities-as-logits"},
     "build_and_train": {"list-for-dict-outputs"},
 }
 
