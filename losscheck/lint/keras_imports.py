@@ -52,11 +52,10 @@ class Spelling:
         edits: list[Edit] = []
         if self.ops_import is not None and self.ops in text:
             edits.append(self.ops_import)
-        if _KERAS_NAME.search(text):
-            if not self.keras_bound:
-                if self.keras_import is None:
-                    return None
-                edits.append(self.keras_import)
+        if _KERAS_NAME.search(text) and not self.keras_bound:
+            if self.keras_import is None:
+                return None
+            edits.append(self.keras_import)
         return text, tuple(edits)
 
 

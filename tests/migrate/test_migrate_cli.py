@@ -146,13 +146,13 @@ def test_keeps_mode_and_symlink_and_refuses_read_only(tmp_path: Path, capsys) ->
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, str(tmp_path / "missing"))
+    code, _out, err = run(capsys, str(tmp_path / "missing"))
     assert code == 2 and err == f"losscheck: error: {tmp_path / 'missing'}: no such file or folder\n"
     broken = tmp_path / "broken.py"
     broken.write_text("import keras.backend as K\ndef f(:\n    return K.mean(x)\n")
     good = tmp_path / "good.py"
     good.write_text("import keras.backend as K\nvalue = K.mean(x)\n")
-    code, out, err = run(capsys, str(tmp_path))
+    code, _out, err = run(capsys, str(tmp_path))
     assert code == 2
     assert err.count("\n") == 1 and err.startswith(f"losscheck: error: {broken}:2:7: syntax error: "), err
     assert broken.read_text().startswith("import keras.backend as K\ndef f(:")

@@ -49,10 +49,10 @@ def migrated(source: str, unsafe: bool = False) -> str:
          "import keras\nv = keras.losses.sparse_categorical_crossentropy(t, p, True, axis=-1, ignore_class=3)\n"),
         ("import keras\nl = keras.losses.SparseCategoricalCrossentropy(True, None, 'sum', 'scce')\n",
          "import keras\nl = keras.losses.SparseCategoricalCrossentropy(True, None, 'sum', name='scce')\n"),
-        ("import tensorflow as tf\n\nclass L(tf.keras.losses.Loss):\n    def __init__(self):\n"
-         "        super(L, self).__init__('sum', 'l')\n",
-         "import tensorflow as tf\n\nclass L(tf.keras.losses.Loss):\n    def __init__(self):\n"
-         "        super(L, self).__init__(reduction='sum', name='l')\n"),
+        (("import tensorflow as tf\n\nclass L(tf.keras.losses.Loss):\n    def __init__(self):\n"
+          "        super(L, self).__init__('sum', 'l')\n"),
+         ("import tensorflow as tf\n\nclass L(tf.keras.losses.Loss):\n    def __init__(self):\n"
+          "        super(L, self).__init__(reduction='sum', name='l')\n")),
     ],
 )
 def test_rewrite(before: str, after: str) -> None:
@@ -104,3 +104,19 @@ def test_tables_match_the_installed_kerases() -> None:
         new_params = [p for p in inspect.signature(new).parameters if p not in ("self", "kwargs")]
         assert old_params[: len(keras2_order)] == list(keras2_order), callee
         assert new_params[first : len(keras2_order)] != old_params[first : len(keras2_order)], callee
+
+
+@pytest.mark.keras
+def test_what_keras3_tf_keras_backend_lacks() -> None:
+    tf = pytest.importorskip("tensorflow")
+    tf_keras = pytest.importorskip("tf_keras")
+    from losscheck.lint.api.keras_backend import KERAS3_TF_KERAS_LACKS
+
+    keras2 = {n for n in dir(tf_keras.backend) if not n.startswith("_")}
+    keras3 = {n for n in dir(tf.keras.backend) if not n.startswith("_")}
+    assert KERAS3_TF_KERAS_LACKS == keras2 - keras3
+
+
+def test_tf_keras_backend_calls_keras3_lacks_are_reported() -> None:
+    result = migrate_source("import tensorflow as tf\nx = tf.keras.backend.placeholder((2,))\n", "m.py")
+    assert [n.text.split(":")[0] for n in result.not_changed] == ["`tf.keras.backend.placeholder`"]

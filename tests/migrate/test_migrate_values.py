@@ -13,9 +13,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import keras_migration_helpers as H
 import pytest
 
-import keras_migration_helpers as H
 from losscheck.lint.api.keras_backend import REMOVED
 from losscheck.migrate.run import migrate_source
 

@@ -316,6 +316,14 @@ _ENTRIES: tuple[BackendFunction, ...] = (
 
 REMOVED: dict[str, BackendFunction] = {entry.name: entry for entry in _ENTRIES}
 
+# What Keras 3's tf.keras.backend (its TensorFlow-only copy of Keras 2's backend, TensorFlow 2.21 with
+# Keras 3.15.1) lacks of Keras 2's: `losscheck migrate` reports these in tf.keras code too.
+KERAS3_TF_KERAS_LACKS: frozenset[str] = frozenset(
+    {"experimental", "function", "in_test_phase", "in_train_phase", "learning_phase", "learning_phase_scope",
+     "local_conv1d", "local_conv2d", "manual_variable_initialization", "normalize_batch_in_training",
+     "placeholder", "print_tensor", "random_binomial", "reset_uids", "set_learning_phase"}
+)
+
 # Keras 2 backend functions that loss and metric code does not call: still reported for a
 # Keras 3 target (they do not exist there), with this pointer ("": none); no fix, no numeric check.
 OUTSIDE_LOSS_CODE: dict[str, str] = {

@@ -9,7 +9,12 @@ from __future__ import annotations
 import libcst as cst
 
 from losscheck.lint import keras_fix, keras_target
-from losscheck.lint.api.keras_backend import KERAS3_BACKEND, OUTSIDE_LOSS_CODE, REMOVED
+from losscheck.lint.api.keras_backend import (
+    KERAS3_BACKEND,
+    KERAS3_TF_KERAS_LACKS,
+    OUTSIDE_LOSS_CODE,
+    REMOVED,
+)
 from losscheck.lint.astutil import all_nodes
 from losscheck.lint.context import FileContext
 from losscheck.lint.imports import dotted_name
@@ -377,7 +382,7 @@ class RemovedKerasApi(Rule):
             if "." in attr or attr in KERAS3_BACKEND or attr.startswith("_"):
                 continue
             entry = REMOVED.get(attr)
-            if prefix != "keras.backend." and entry is None:
+            if prefix != "keras.backend." and entry is None and attr not in KERAS3_TF_KERAS_LACKS:
                 continue  # tf.keras.backend keeps it (TensorFlow backend): nothing to migrate to
             if isinstance(node, cst.Name):
                 message = (
