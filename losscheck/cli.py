@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "gen": "losscheck.gen.cli",
     "schema": "losscheck.gen.cli",
     "migrate": "losscheck.migrate.cli",
+    "server": "losscheck.server.cli",
 }
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-FOLDERS = {"cache", "cli", "gen", "keras_target", "layout", "lint", "migrate", "notebooks", "plugins", "robust", "rules", "shapes"}
+FOLDERS = {"cache", "cli", "gen", "keras_target", "layout", "lint", "migrate", "notebooks", "plugins", "robust", "rules", "server", "shapes"}
 
 
 def _test_modules() -> list[Path]:
