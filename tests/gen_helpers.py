@@ -263,6 +263,18 @@ def reference_output(output: dict[str, Any], yt: np.ndarray, yp: np.ndarray) -> 
 
 
 # -- generated modules ------------------------------------------------------------------
+EXAMPLE_LAYOUTS = sorted(Path(__file__).resolve().parents[1].joinpath("examples", "layouts").glob("*.json"))
+ADDITIONS = ("class_weights", "label_smoothing", "pool", "metrics")
+
+
+def uses_additions(layout: dict[str, Any]) -> bool:
+    """Whether a layout uses the Additions (Keras 3 only; the NumPy reference here knows the core)."""
+    if layout.get("weights") == "variable":
+        return True
+    return any(key in task or "in" in task.get("when", {}) for output in layout["outputs"]
+               for task in output["tasks"] for key in ADDITIONS)
+
+
 def write_layout(layout: dict[str, Any], directory: Path, stem: str | None = None) -> Path:
     path = directory / f"{stem or f'layout{next(_counter)}'}.json"
     path.write_text(json.dumps(layout, indent=2))

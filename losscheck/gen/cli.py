@@ -172,7 +172,7 @@ def generate(layout_path: str | Path, framework: str | None = None) -> tuple[str
     if framework is not None and framework not in registry.emitters:
         raise UserError(f"unknown framework {framework!r}; known: {', '.join(sorted(registry.emitters))}",
                         "--framework")
-    layout = validate(doc, frameworks=None if framework else registry.emitters)
+    layout = validate(doc, frameworks=None if framework else registry.emitters, framework=framework)
     plan = build_plan(layout, framework)
     text = registry.emitters[plan.framework].emit(plan)
     ensure_compiles(text, layout_path)

@@ -56,7 +56,7 @@ def header_lines(plan: Plan, *, comment: str = "#") -> list[str]:
             kind = task.type + (" sparse" if task.sparse else "") + (" logits" if task.from_logits else "")
             loss = task.describe_loss()
             if task.gate is not None:
-                loss += f"; where {task.output}.{task.gate.task} == {task.gate.equals}"
+                loss += f"; where {task.output}.{task.gate.describe()}"
             if task.ignore_value is not None:
                 loss += f"; ignoring {num(task.ignore_value)}"
             rows.append((task.key, kind, str(task.y_true), str(task.y_pred), num(task.weight), loss))

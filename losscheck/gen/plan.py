@@ -35,7 +35,9 @@ from losscheck.layout.model import (
     DEFAULT_CATEGORICAL_ALPHA,
     DEFAULT_DELTA,
     DEFAULT_GAMMA,
+    DEFAULT_TOP_K,
     Layout,
+    Metric,
     Task,
     Term,
 )
@@ -44,7 +46,7 @@ from losscheck.layout.model import (
 # them, and every helper an emitter adds must start with "_lc".
 RESERVED_NAMES = frozenset({
     "keras", "ops", "np", "numpy", "tf", "tensorflow", "torch", "F", "nn", "math",
-    "LOSSES", "LOSS_WEIGHTS", "TASK_LOSSES", "pack_targets",
+    "LOSSES", "LOSS_WEIGHTS", "TASK_LOSSES", "pack_targets", "WEIGHTS", "WeightScheduler", "make_metrics",
 })
 HELPER_PREFIX = "_lc"
 
@@ -102,11 +104,37 @@ class TermPlan:
 
 @dataclass(frozen=True)
 class GatePlan:
-    """``when``: the task counts where ``y_true[..., channel] == equals`` (channel of the gate task)."""
+    """``when``: the task counts where the gate task's ground truth is one of ``classes``.
+
+    ``kind``: ``binary`` (``y_true[..., channel]`` is 0 or 1), ``sparse`` (it is the class
+    index) or ``dense`` (the class is the argmax of the ``count`` channels from ``channel``).
+    """
 
     task: str
     channel: int
-    equals: int
+    classes: tuple[int, ...]
+    kind: str = "binary"
+    count: int = 1
+
+    @property
+    def equals(self) -> int:
+        """The one class of a gate that lists one (the core form ``"equals"``)."""
+        return self.classes[0]
+
+    def describe(self) -> str:
+        if len(self.classes) == 1:
+            return f"{self.task} == {self.classes[0]}"
+        return f"{self.task} in [{', '.join(str(c) for c in self.classes)}]"
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """One task metric: ``name`` from the catalogue, ``label`` the Keras metric's name."""
+
+    name: str
+    label: str  # "<task>_<metric>"
+    classes: tuple[int, ...] | None = None
+    k: int | None = None  # top_k_categorical_accuracy: always set
 
 
 @dataclass(frozen=True)
@@ -124,6 +152,11 @@ class TaskPlan:
     terms: tuple[TermPlan, ...]
     gate: GatePlan | None = None
     ignore_value: float | None = None
+    class_weights: tuple[float, ...] | None = None
+    label_smoothing: float = 0.0
+    pool: str | None = None  # "mean" | "max": Y and P pooled over the spatial axes first
+    metrics: tuple[MetricPlan, ...] = ()
+    metrics_function: str | None = None  # the function that feeds this task's metrics
 
     @property
     def key(self) -> str:
@@ -183,6 +216,7 @@ class Plan:
     layout_name: str  # the layout's file name, made safe for a comment
     registry_package: str  # package for register_keras_serializable: "losscheck.<stem>"
     outputs: tuple[OutputPlan, ...]
+    variable_weights: bool = False  # the module offers WEIGHTS (keras.Variable) read by the losses
 
     @property
     def tasks(self) -> tuple[TaskPlan, ...]:
@@ -226,6 +260,19 @@ def _term(term: Term, task: Task) -> TermPlan:
     )
 
 
+def _metric(metric: Metric, task: Task) -> MetricPlan:
+    k = (metric.k if metric.k is not None else DEFAULT_TOP_K) if metric.name == "top_k_categorical_accuracy" else None
+    return MetricPlan(name=metric.name, label=f"{task.name}_{metric.name}", classes=metric.classes, k=k)
+
+
+def _gate(task: Task, output_tasks: dict[str, Task], starts: dict[str, int]) -> GatePlan | None:
+    if task.when is None:
+        return None
+    gate = output_tasks[task.when.task]
+    kind = "binary" if gate.type == "binary" else ("sparse" if gate.targets == "sparse" else "dense")
+    return GatePlan(task.when.task, starts[gate.name], task.when.classes, kind, gate.true_units)
+
+
 def build_plan(layout: Layout, framework: str | None = None) -> Plan:
     """The slice table and resolved terms for a validated layout."""
     names = _Names()
@@ -242,12 +289,13 @@ def build_plan(layout: Layout, framework: str | None = None) -> Plan:
             true_at += task.true_units
             pred_at += task.units
         tasks = []
+        by_name = {t.name: t for t in output.tasks}
         for task, (yt, yp) in zip(output.tasks, ranges):
-            gate = GatePlan(task.when.task, starts[task.when.task], task.when.equals) if task.when else None
+            function_name = names.take(f"{output.name}__{task.name}_loss")
             tasks.append(TaskPlan(
                 output=output.name,
                 name=task.name,
-                function_name=names.take(f"{output.name}__{task.name}_loss"),
+                function_name=function_name,
                 type=task.type,
                 units=task.units,
                 sparse=task.type == "categorical" and task.targets == "sparse",
@@ -256,8 +304,13 @@ def build_plan(layout: Layout, framework: str | None = None) -> Plan:
                 y_true=yt,
                 y_pred=yp,
                 terms=tuple(_term(t, task) for t in task.terms),
-                gate=gate,
+                gate=_gate(task, by_name, starts),
                 ignore_value=float(task.ignore_value) if task.ignore_value is not None else None,
+                class_weights=task.class_weights,
+                label_smoothing=task.label_smoothing,
+                pool=task.pool,
+                metrics=tuple(_metric(m, task) for m in task.metrics),
+                metrics_function=names.take(f"{output.name}__{task.name}_metric_inputs") if task.metrics else None,
             ))
         outputs.append(OutputPlan(
             name=output.name,
@@ -275,4 +328,5 @@ def build_plan(layout: Layout, framework: str | None = None) -> Plan:
         layout_name=safe_text(PurePath(layout.source_name).name),
         registry_package="losscheck." + re.sub(r"[^A-Za-z0-9_]", "_", stem),
         outputs=tuple(outputs),
+        variable_weights=layout.weights == "variable",
     )

@@ -49,10 +49,33 @@ class Term:
     gamma: float | None = None  # focal (None -> DEFAULT_GAMMA)
 
 
+# Metrics of the catalogue, by task type (spec: "Additions", ``metrics``).
+METRICS_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "binary": ("binary_accuracy", "precision", "recall", "auc", "iou"),
+    "multilabel": ("binary_accuracy", "precision", "recall", "auc", "iou"),
+    "categorical": ("categorical_accuracy", "top_k_categorical_accuracy", "mean_iou", "f1"),
+    "regression": ("mae", "mse", "rmse"),
+}
+SMOOTHABLE_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+                     "categorical_focal_crossentropy")
+DEFAULT_TOP_K = 5  # keras.metrics.TopKCategoricalAccuracy's default k
+
+
 @dataclass(frozen=True)
 class When:
+    """The task counts where the ground truth of ``task`` is one of ``classes``."""
+
     task: str
-    equals: int  # 0 or 1
+    classes: tuple[int, ...]  # ``equals: k`` is ``classes == (k,)``
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of a task (``name`` from :data:`METRICS_BY_TYPE`)."""
+
+    name: str
+    classes: tuple[int, ...] | None = None  # categorical, dense targets: a subset of the classes
+    k: int | None = None  # top_k_categorical_accuracy
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,10 @@ class Task:
     pos_weight: float | None = None  # None: not given (means 1)
     when: When | None = None
     ignore_value: float | int | None = None
+    class_weights: tuple[float, ...] | None = None  # categorical: one weight per class
+    label_smoothing: float = 0.0
+    pool: Literal["mean", "max"] | None = None
+    metrics: tuple[Metric, ...] = ()
 
     @property
     def true_units(self) -> int:
@@ -88,4 +115,5 @@ class Layout:
     version: int
     framework: str
     outputs: tuple[Output, ...]
+    weights: Literal["static", "variable"] = "static"
     source_name: str = "<layout>"  # the file it came from, for the generated header

@@ -22,6 +22,13 @@ from importlib import resources
 from typing import Any
 
 from losscheck.errors import UserError
+from losscheck.layout.additions import (
+    build_metrics,
+    build_when,
+    check_framework,
+    check_gate,
+    check_task_additions,
+)
 from losscheck.layout.load import Document, JsonPath, format_path
 from losscheck.layout.model import (
     DEFAULT_LOSS,
@@ -32,7 +39,6 @@ from losscheck.layout.model import (
     Output,
     Task,
     Term,
-    When,
 )
 
 BUILTIN_FRAMEWORKS = ("keras", "tf.keras")
@@ -307,6 +313,8 @@ def conforms(value: Any, node: dict[str, Any], root: dict[str, Any]) -> bool:
             ok = _json_equal(value, arg)
         elif key == "anyOf":
             ok = any(conforms(value, sub, root) for sub in arg)
+        elif key == "oneOf":
+            ok = sum(conforms(value, sub, root) for sub in arg) == 1
         elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             ok = not _is_num(value) or {
                 "minimum": value >= arg, "maximum": value <= arg,
@@ -403,7 +411,7 @@ def _check_name(name: Any, path: JsonPath, out: _Collector) -> None:
 
 
 def _check_task(task: dict[str, Any], tpath: JsonPath, tasks_by_name: dict[str, dict[str, Any]],
-                out: _Collector) -> None:
+                out: _Collector, output: dict[str, Any]) -> None:
     ttype = task.get("type") if isinstance(task.get("type"), str) else None  # junk is the schema's to report
     units = _whole(task.get("units"))
     typed = ttype in LOSSES_BY_TYPE
@@ -460,9 +468,12 @@ def _check_task(task: dict[str, Any], tpath: JsonPath, tasks_by_name: dict[str, 
             out.add(wpath, "a task cannot be gated by itself")
         elif gate not in tasks_by_name:
             out.add(wpath, f"no task {gate!r} in this output{_suggest(gate, tasks_by_name)}")
-        elif tasks_by_name[gate].get("type") != "binary":
+        elif tasks_by_name[gate].get("type") not in ("binary", "categorical"):
             out.add(wpath, f"task {gate!r} is {_show(tasks_by_name[gate].get('type'))}, but \"when\" needs a "
-                           "binary task (its y_true is the 0/1 gate)")
+                           "binary task (its y_true is the 0/1 gate) or a categorical one (its class)")
+        check_gate(task, tpath, tasks_by_name, out.add)
+    if typed:
+        check_task_additions(task, tpath, output, names if terms is not None else [], out.add)
 
 
 def _check_term_params(term: _RawTerm, canon: str, ttype: str, sparse: bool, units: int | None,
@@ -526,7 +537,8 @@ def _check_cycles(tasks: list[tuple[dict[str, Any], JsonPath]], out: _Collector)
                 out.add(path_of[first], "\"when\" gates form a cycle: " + " -> ".join(ordered))
 
 
-def _semantic_pass(doc: Document, out: _Collector, frameworks: Iterable[str] | None) -> None:
+def _semantic_pass(doc: Document, out: _Collector, frameworks: Iterable[str] | None,
+                   framework: str | None = None) -> None:
     data = doc.value
     if not isinstance(data, dict):
         return
@@ -535,6 +547,7 @@ def _semantic_pass(doc: Document, out: _Collector, frameworks: Iterable[str] | N
         known = sorted(set(frameworks))
         if fw not in known:
             out.add(("framework",), f"unknown framework {fw!r}{_suggest(fw, known)}; known: {', '.join(known)}")
+    check_framework(data, out.add, framework)
     outputs = data.get("outputs")
     if not isinstance(outputs, list):
         return
@@ -567,7 +580,7 @@ def _semantic_pass(doc: Document, out: _Collector, frameworks: Iterable[str] | N
                 else:
                     by_name[tname] = task
         for task, tpath in listed:
-            _check_task(task, tpath, by_name, out)
+            _check_task(task, tpath, by_name, out, output)
         _check_cycles(listed, out)
         _check_channel_total(oname, listed, out)
 
@@ -619,8 +632,12 @@ def _build(data: dict[str, Any], source_name: str) -> Layout:
                 from_logits=bool(t.get("from_logits", False)),
                 weight=float(t.get("weight", 1.0)),
                 pos_weight=float(t["pos_weight"]) if "pos_weight" in t else None,
-                when=When(when["task"], int(when["equals"])) if when else None,
+                when=build_when(when),
                 ignore_value=_num(t["ignore_value"]) if "ignore_value" in t else None,
+                class_weights=tuple(float(w) for w in t["class_weights"]) if "class_weights" in t else None,
+                label_smoothing=float(t.get("label_smoothing", 0.0)),
+                pool=t.get("pool"),
+                metrics=build_metrics(t),
             ))
         outputs.append(Output(
             name=o["name"],
@@ -630,27 +647,30 @@ def _build(data: dict[str, Any], source_name: str) -> Layout:
             weight=float(o.get("weight", 1.0)),
         ))
     return Layout(version=1, framework=data.get("framework", "keras"), outputs=tuple(outputs),
-                  source_name=source_name)
+                  weights=data.get("weights", "static"), source_name=source_name)
 
 
-def check(doc: Document, frameworks: Iterable[str] | None = BUILTIN_FRAMEWORKS) -> list[Problem]:
+def check(doc: Document, frameworks: Iterable[str] | None = BUILTIN_FRAMEWORKS,
+          framework: str | None = None) -> list[Problem]:
     """Every problem in the document, sorted by line then path (empty when the layout is valid).
 
     ``frameworks``: the names ``framework`` may take (built-ins plus plugin emitters);
-    ``None`` skips that check.
+    ``None`` skips that check. ``framework``: the one code is generated for, when it overrides
+    the layout's own (``gen --framework``).
     """
     out = _Collector(doc)
     for parent, key, line in doc.duplicate_keys:
         out.problems.add(Problem(line, parent + (key,), f"duplicate key {key!r} (JSON keeps only the last one)"))
     _number_pass(doc.value, (), out)
     _schema_pass(doc, out)
-    _semantic_pass(doc, out, frameworks)
+    _semantic_pass(doc, out, frameworks, framework)
     return sorted(out.problems, key=lambda p: (p.line, [str(x) for x in p.path], p.message))
 
 
-def validate(doc: Document, frameworks: Iterable[str] | None = BUILTIN_FRAMEWORKS) -> Layout:
+def validate(doc: Document, frameworks: Iterable[str] | None = BUILTIN_FRAMEWORKS,
+             framework: str | None = None) -> Layout:
     """The typed layout, or :class:`LayoutError` listing every problem."""
-    problems = check(doc, frameworks)
+    problems = check(doc, frameworks, framework)
     if problems:
         raise LayoutError(f"{len(problems)} problem(s) in the layout", doc.source_name, tuple(problems))
     return _build(doc.value, doc.source_name)

@@ -67,6 +67,11 @@ COVERAGE = {
          "loss": ["mean_squared_error", "mean_absolute_error", "huber", "log_cosh"]},
     ]}],
 }
+# Keras 3 only: the Additions' helpers too (a class gate, class weights, a metric).
+COVERAGE_KERAS = {**COVERAGE, "outputs": [*COVERAGE["outputs"], {"name": "extra", "spatial": [2], "tasks": [
+    {"name": "k", "type": "categorical", "units": 3, "class_weights": [1, 2, 3], "metrics": ["f1"]},
+    {"name": "g", "type": "binary", "units": 1, "when": {"task": "k", "in": [1, 2]}},
+]}]}
 
 
 # -- how emitters copy ------------------------------------------------------------------------
@@ -102,7 +107,7 @@ def _top_level_functions(text: str) -> dict[str, str]:
     lines = text.splitlines()
     out = {}
     for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             out[node.name] = "\n".join(lines[first - 1: node.end_lineno])
     return out
@@ -122,9 +127,9 @@ def test_every_helper_a_module_uses_is_a_verbatim_copy_from_its_helper_files(tmp
     for path in files:
         library.update(_top_level_functions(path.read_text()))
     helper_names = [n for n in library if n.startswith("_lc") and n != "_lc_register"]
-    text, _ = generate(H.write_layout(COVERAGE, tmp_path), framework)
+    text, _ = generate(H.write_layout(COVERAGE_KERAS if framework == "keras" else COVERAGE, tmp_path), framework)
     tree = ast.parse(text)
-    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)} | {
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))} | {
         t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id.startswith("_lc")}
     assert used <= defined, f"used but not defined: {sorted(used - defined)}"
@@ -362,7 +367,9 @@ def _call(helper: Callable[..., Any], name: str, case: Case, rng: np.random.Gene
 def _check_module(module: Any, to_tensor: Callable[[np.ndarray], Any]) -> None:
     cases = _keras3_cases()
     names = {n for n in vars(module) if n.startswith("_lc") and callable(vars(module)[n])}
-    assert names - {"_lc_bce_elements"} == set(cases), "every helper needs a case here"
+    # the Keras-3-only helpers of the Additions have their own tests (test_addition_helpers.py)
+    additions = {"_lc_in_classes", "_lc_true_class_weight"}
+    assert names - {"_lc_bce_elements"} - additions == set(cases), "every helper needs a case here"
     rng = np.random.default_rng(0)
     for name, name_cases in cases.items():
         for case in name_cases:

@@ -27,6 +27,7 @@ class Function:
     name: str
     text: str  # from the first decorator (or ``def``) to the last line of the body, no final newline
     names: frozenset[str]
+    is_class: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,28 @@ class Helper:
 @functools.cache
 def functions_in(path: Path) -> Mapping[str, Function]:
     """The top-level functions of a Python file, in file order."""
+    return MappingProxyType({name: d for name, d in definitions_in(path).items() if not d.is_class})
+
+
+@functools.cache
+def definitions_in(path: Path) -> Mapping[str, Function]:
+    """The top-level functions and classes of a Python file, in file order."""
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
     found: dict[str, Function] = {}
     for node in ast.parse(text, filename=str(path)).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
             names = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
-            found[node.name] = Function(node.name, "\n".join(lines[first - 1: node.end_lineno]), names)
+            text_lines = "\n".join(lines[first - 1: node.end_lineno])
+            found[node.name] = Function(node.name, text_lines, names, isinstance(node, ast.ClassDef))
     return MappingProxyType(found)
 
 
 def function_text(path: Path, name: str) -> str:
     """The source of one top-level function of ``path``; ``KeyError`` names what is missing."""
     try:
-        return functions_in(path)[name].text
+        return definitions_in(path)[name].text
     except KeyError:
         raise KeyError(f"{path} defines no function {name!r}") from None
 
@@ -76,7 +84,7 @@ def helpers_in(paths: tuple[Path, ...]) -> Mapping[str, Helper]:
     """
     found: dict[str, Function] = {}
     for path in paths:
-        for name, function in functions_in(path).items():
+        for name, function in definitions_in(path).items():
             if not name.startswith(HELPER_PREFIX):
                 continue
             if name in found:

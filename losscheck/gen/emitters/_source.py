@@ -36,6 +36,9 @@ _CALLS: dict[str, tuple[str, str]] = {
     "any_last": ("any", "{0}, {axis}=-1"),
     "where": ("where", "{0}, {1}, {2}"),
     "mean": ("mean", "{0}, {axis}={1}"),
+    "pool_mean": ("mean", "{0}, {axis}={1}"),
+    "pool_max": ("max", "{0}, {axis}={1}"),
+    "argmax_last": ("argmax", "{0}, {axis}=-1"),
     "take_last": ("take", "{0}, {1}, {axis}=-1"),
     "sigmoid": ("sigmoid", "{0}"),
     "softmax_last": ("softmax", "{0}, {axis}=-1"),
@@ -110,7 +113,8 @@ class SourceEmitter:
         for output in plan.outputs:
             for task in output.tasks:
                 bodies.append(self.task_function(output, task))
-            bodies.append(self.output_function(output))
+            bodies.append(self.output_function(output, plan.variable_weights))
+        extras = self.extras(plan)  # before the helpers are listed: extras use helpers too
         helpers = [helper.text for name, helper in self.helpers.items() if name in self._used]
         parts = [
             "\n".join(header_lines(plan)),
@@ -120,10 +124,15 @@ class SourceEmitter:
             self.register_statement(plan.registry_package),
             *helpers,
             *bodies,
+            *extras,
             self.tables(plan),
             self.pack_targets(plan),
         ]
         return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
+
+    def extras(self, plan: Plan) -> list[str]:
+        """Module parts after the loss functions (metrics, variable weights); none by default."""
+        return []
 
     def use(self, helper: str) -> str:
         """Name a helper in generated code: it, and the helpers it calls, are copied in."""
@@ -154,20 +163,28 @@ class SourceEmitter:
         return f"{tensor}[:, {channel}]" if output.channels_first else f"{tensor}[..., {channel}]"
 
     # -- one task ------------------------------------------------------------------------
-    def task_function(self, output: OutputPlan, task: TaskPlan) -> str:
+    def task_doc(self, task: TaskPlan) -> str:
         doc = (f"{task.key} ({task.type}{', sparse targets' if task.sparse else ''}"
                f"{', logits' if task.from_logits else ''}): y_true{task.y_true}, y_pred{task.y_pred}; "
                f"{task.describe_loss()}.")
         if task.gate is not None:
-            doc += f" Counts where {task.output}.{task.gate.task} == {task.gate.equals} (y_true)."
+            doc += f" Counts where {task.output}.{task.gate.describe()} (y_true)."
         if task.ignore_value is not None:
             doc += f" Leaves out positions whose target is {num(task.ignore_value)}."
+        if task.class_weights is not None:
+            doc += " Weighs positions by the true class: " + ", ".join(num(w) for w in task.class_weights) + "."
+        if task.label_smoothing:
+            doc += f" Label smoothing {num(task.label_smoothing)}."
+        if task.pool is not None:
+            doc += f" Pooled ({task.pool}) over the spatial axes first."
+        return doc
+
+    def task_inputs(self, output: OutputPlan, task: TaskPlan) -> list[str]:
+        """The lines that set ``y``, ``p`` (channels last) and, for a masked task, ``keep`` and ``mask``."""
         lines = [
-            "@_lc_register",
-            f"def {task.function_name}(y_true, y_pred):",
-            _docstring(doc),
-            (f"    {self.use('_lc_check')}(y_true, y_pred, {output.name!r}, {output.rank}, {output.true_channels}, "
-             f"{output.pred_channels}, {output.channel_axis})"),
+            (f"    {self.use('_lc_check')}(y_true, y_pred, output={output.name!r}, rank={output.rank}, "
+             f"true_channels={output.true_channels}, pred_channels={output.pred_channels}, "
+             f"channel_axis={output.channel_axis})"),
             f"    y_true = {self.op('cast', 'y_true', 'y_pred.dtype')}",
             f"    y = {self.slice_expr(output, 'y_true', task.y_true.start, task.y_true.stop, output.true_channels)}",
             f"    p = {self.slice_expr(output, 'y_pred', task.y_pred.start, task.y_pred.stop, output.pred_channels)}",
@@ -175,8 +192,7 @@ class SourceEmitter:
         if task.masked:
             conds = []
             if task.gate is not None:
-                gate = self.channel_expr(output, "y_true", task.gate.channel)
-                conds.append(self.op("equal", gate, num(float(task.gate.equals))))
+                conds.append(self.gate_expr(output, task))
             if task.ignore_value is not None and task.y_true.count == 1 and "not_equal" in self.OPS:
                 # one target channel: "no channel equals" is a single comparison (no any(), no not)
                 conds.append(self.op("not_equal", "y[..., 0]", num(task.ignore_value)))
@@ -193,16 +209,55 @@ class SourceEmitter:
                 f"    y = {self.op('where', 'keep[..., None]', 'y', self.op('fill_like', 'y', '0.0'))}",
             ]
             lines.append(f"    mask = {self.op('cast', 'keep', 'y_pred.dtype')}")
-        if task.sparse and any("focal" in t.loss for t in task.terms):
+        if task.pool is not None:
+            axes = repr(output.spatial_axes)
+            lines += [
+                "    # An image-level task: targets and predictions (logits as they are) pooled first.",
+                f"    y = {self.op('pool_' + task.pool, 'y', axes)}",
+                f"    p = {self.op('pool_' + task.pool, 'p', axes)}",
+            ]
+        return lines
+
+    def gate_expr(self, output: OutputPlan, task: TaskPlan) -> str:
+        """Where the gate task's ground truth is one of the listed classes: shape (B, *S), boolean."""
+        gate = task.gate
+        assert gate is not None
+        if gate.kind == "dense":
+            channels = self.slice_expr(output, "y_true", gate.channel, gate.channel + gate.count, output.true_channels)
+            labels = self.op("argmax_last", channels)
+        else:
+            labels = self.channel_expr(output, "y_true", gate.channel)
+        if len(gate.classes) == 1 and gate.kind != "dense":
+            return self.op("equal", labels, num(float(gate.classes[0])))
+        classes = "(" + ", ".join(str(c) for c in gate.classes) + ("," if len(gate.classes) == 1 else "") + ")"
+        return f"{self.use('_lc_in_classes')}({labels}, classes={classes})"
+
+    def task_function(self, output: OutputPlan, task: TaskPlan) -> str:
+        lines = [
+            "@_lc_register",
+            f"def {task.function_name}(y_true, y_pred):",
+            _docstring(self.task_doc(task)),
+            *self.task_inputs(output, task),
+        ]
+        if task.sparse and any("focal" in t.loss or self.smoothed(task, t) for t in task.terms):
             lines.append(f"    y_onehot = {self.op('one_hot', 'y', str(task.units))}")
         result = []
         map_terms = [self.term_expr(output, task, t) for t in task.map_terms]
         if map_terms:
             lines.append(f"    loss = {' + '.join(map_terms)}")
+            if task.class_weights is not None:
+                weights = "(" + ", ".join(num(float(w)) for w in task.class_weights) + ")"
+                lines += [
+                    "    # The true class's weight, from the unsmoothed targets; the mean's divisor stays the count.",
+                    (f"    loss = loss * {self.use('_lc_true_class_weight')}(y, class_weights={weights}, "
+                     f"sparse={task.sparse})"),
+                ]
             axes = output.spatial_axes
-            if task.masked:
+            if task.pool is not None:
+                result.append("loss")  # pooled: one value per example already
+            elif task.masked:
                 if axes:
-                    result.append(f"{self.use('_lc_masked_mean')}(loss, mask, {axes!r})")
+                    result.append(f"{self.use('_lc_masked_mean')}(loss, mask, axes={axes!r})")
                 else:
                     result.append("loss * mask")  # one position per example: its mask is the count
             else:
@@ -211,8 +266,15 @@ class SourceEmitter:
         lines.append(f"    return {' + '.join(result)}")
         return "\n".join(lines)
 
+    @staticmethod
+    def smoothed(task: TaskPlan, term: TermPlan) -> bool:
+        return bool(task.label_smoothing) and term.loss in (
+            "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+            "categorical_focal_crossentropy")
+
     def term_expr(self, output: OutputPlan, task: TaskPlan, term: TermPlan) -> str:
-        y, p = ("y_onehot" if task.sparse and "focal" in term.loss else "y"), "p"
+        smoothed = self.smoothed(task, term)
+        y, p = ("y_onehot" if task.sparse and ("focal" in term.loss or smoothed) else "y"), "p"
         if term.is_dice and task.from_logits:
             # dice needs probabilities: softmax over all the task's classes (before a class subset
             # is taken, so a subset still sees real probabilities), sigmoid for binary/multilabel
@@ -220,48 +282,63 @@ class SourceEmitter:
         if term.classes is not None:
             idx = "[" + ", ".join(str(c) for c in term.classes) + "]"
             y, p = self.op("take_last", y, idx), self.op("take_last", p, idx)
-        fl = "True" if task.from_logits else "False"
+        fl = "from_logits=" + ("True" if task.from_logits else "False")
         loss = term.loss
-        if loss == "binary_crossentropy":
-            pw = f", {num(term.pos_weight)}" if term.pos_weight is not None else ""
+        if smoothed:
+            expr = self.smoothed_term(y, p, fl, term, num(task.label_smoothing))
+        elif loss == "binary_crossentropy":
+            pw = f", pos_weight={num(term.pos_weight)}" if term.pos_weight is not None else ""
             expr = f"{self.use('_lc_binary_crossentropy')}({y}, {p}, {fl}{pw})"
         elif loss == "binary_focal_crossentropy":
             alpha = num(term.alpha) if term.alpha is not None else "None"
-            expr = f"{self.use('_lc_binary_focal_crossentropy')}({y}, {p}, {fl}, {num(term.gamma)}, {alpha})"
+            expr = (f"{self.use('_lc_binary_focal_crossentropy')}({y}, {p}, {fl}, gamma={num(term.gamma)}, "
+                    f"alpha={alpha})")
         elif loss == "categorical_crossentropy" and task.sparse:
             expr = f"{self.use('_lc_sparse_categorical_crossentropy')}({y}, {p}, {fl})"
         elif loss == "categorical_crossentropy":
             expr = f"{self.use('_lc_categorical_crossentropy')}({y}, {p}, {fl})"
         elif loss == "categorical_focal_crossentropy":
-            expr = (f"{self.use('_lc_categorical_focal_crossentropy')}({y}, {p}, {fl}, {num(term.alpha)}, "
-                    f"{num(term.gamma)})")
+            expr = (f"{self.use('_lc_categorical_focal_crossentropy')}({y}, {p}, {fl}, alpha={num(term.alpha)}, "
+                    f"gamma={num(term.gamma)})")
         elif loss == "huber":
-            expr = f"{self.use('_lc_huber')}({y}, {p}, {num(term.delta)})"
+            expr = f"{self.use('_lc_huber')}({y}, {p}, delta={num(term.delta)})"
         elif loss in ("mean_squared_error", "mean_absolute_error", "log_cosh"):
             expr = f"{self.use('_lc_' + loss)}({y}, {p})"
         elif loss == "dice":
-            expr = f"{self.use('_lc_dice')}({y}, {p}, {output.dice_axes!r})"
+            expr = f"{self.use('_lc_dice')}({y}, {p}, axes={output.dice_axes!r})"
         else:  # the validator only lets catalogue losses through
             raise ValueError(f"no emitter support for loss {loss!r}")
         return expr if term.weight == 1.0 else f"{num(term.weight)} * {expr}"
 
+    def smoothed_term(self, y: str, p: str, fl: str, term: TermPlan, smoothing: str) -> str:
+        """A term with label smoothing (validated for the Keras 3 emitter only)."""
+        raise ValueError(f"framework {self.framework!r} does not generate label_smoothing")
+
     # -- one output ----------------------------------------------------------------------
-    def output_function(self, output: OutputPlan) -> str:
+    def output_function(self, output: OutputPlan, variable: bool = False) -> str:
         parts = []
         for task in output.tasks:
+            call = f"{task.function_name}(y_true, y_pred)"
+            if variable:  # the weight is read on every call: no task is dropped
+                parts.append(f"{self.op('cast', f'WEIGHTS[{task.key!r}]', 'y_pred.dtype')} * {call}")
+                continue
             if task.weight == 0.0:
                 continue  # a zero weight drops the task (0 * NaN would not)
-            call = f"{task.function_name}(y_true, y_pred)"
             parts.append(call if task.weight == 1.0 else f"{num(task.weight)} * {call}")
         doc = " + ".join(
-            (t.name if t.weight == 1.0 else f"{num(t.weight)} * {t.name}") for t in output.tasks if t.weight != 0.0
+            (t.name if t.weight == 1.0 else f"{num(t.weight)} * {t.name}") for t in output.tasks
+            if t.weight != 0.0 or variable
         )
         if not parts:  # every task weighs 0: a zero per example, still shaped (B,)
             axes = tuple(range(1, output.rank))
             parts = [self.op("zeros_per_example", "y_pred", repr(axes))]
             doc = "0 (every task has weight 0)"
         body = " + ".join(parts)
-        if len(body) > 80:
+        if variable:
+            doc = f"WEIGHTS[{output.name!r}] * (the tasks, each times WEIGHTS['{output.name}.<task>'])"
+            scale = self.op("cast", f"WEIGHTS[{output.name!r}]", "y_pred.dtype")
+            body = f"{scale} * (\n        " + "\n        + ".join(parts) + "\n    )"
+        elif len(body) > 80:
             body = "(\n        " + "\n        + ".join(parts) + "\n    )"
         return "\n".join([
             "@_lc_register",
@@ -278,7 +355,8 @@ class SourceEmitter:
 
         return "\n".join([
             block("LOSSES", [(o.name, o.function_name) for o in plan.outputs]),
-            block("LOSS_WEIGHTS", [(o.name, num(o.weight)) for o in plan.outputs]),
+            # variable weights: each output's weight multiplies inside its own loss
+            block("LOSS_WEIGHTS", [(o.name, "1.0" if plan.variable_weights else num(o.weight)) for o in plan.outputs]),
             block("TASK_LOSSES", [(t.key, t.function_name) for t in plan.tasks]),
         ])
 

@@ -1,18 +1,40 @@
-"""Keras 3 emitter: ``keras.ops`` only, so the module runs on the TensorFlow, JAX and PyTorch backends.
+"""Keras 3 emitter: ``keras.ops`` only, so the generated losses run on the TensorFlow,
+JAX and PyTorch backends.
 
-Its helpers are the functions of :mod:`losscheck.gen.helpers.keras_ops` (and ``common``).
+Its helpers are the functions of :mod:`losscheck.gen.helpers.keras_ops` (and ``common``), and
+the classes of :mod:`losscheck.gen.helpers.keras_runtime`. It alone generates the layout's
+Additions (metrics, variable weights, label smoothing...): the others' layouts refuse them.
 """
 
 from __future__ import annotations
 
-from losscheck.gen.emitters._source import SourceEmitter, spell_ops
-from losscheck.gen.helpers import COMMON, KERAS_OPS
+from losscheck.gen.emitter import num
+from losscheck.gen.emitters._copy import function_text
+from losscheck.gen.emitters._source import SourceEmitter, _docstring, spell_ops
+from losscheck.gen.helpers import COMMON, KERAS_OPS, KERAS_RUNTIME
+from losscheck.gen.plan import MetricPlan, OutputPlan, Plan, TaskPlan, TermPlan
+
+# Metric name -> the keras.metrics class (dense targets, sparse targets).
+_METRIC_CLASSES: dict[str, tuple[str, str]] = {
+    "binary_accuracy": ("BinaryAccuracy", "BinaryAccuracy"),
+    "precision": ("Precision", "Precision"),
+    "recall": ("Recall", "Recall"),
+    "auc": ("AUC", "AUC"),
+    "iou": ("BinaryIoU", "BinaryIoU"),
+    "categorical_accuracy": ("CategoricalAccuracy", "SparseCategoricalAccuracy"),
+    "top_k_categorical_accuracy": ("TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy"),
+    "mean_iou": ("MeanIoU", "MeanIoU"),
+    "f1": ("F1Score", "F1Score"),
+    "mae": ("MeanAbsoluteError", "MeanAbsoluteError"),
+    "mse": ("MeanSquaredError", "MeanSquaredError"),
+    "rmse": ("RootMeanSquaredError", "RootMeanSquaredError"),
+}
 
 
 class KerasEmitter(SourceEmitter):
     framework = "keras"
     imports = ("import keras", "import numpy as np", "from keras import ops")
-    HELPER_FILES = (COMMON, KERAS_OPS)
+    HELPER_FILES = (COMMON, KERAS_OPS, KERAS_RUNTIME)
     OPS = spell_ops("ops", spelled={
         "fill_like": "{1}",  # keras.ops.where broadcasts a Python number in the tensor's dtype
         "one_hot": 'ops.one_hot(ops.cast({0}[..., 0], "int32"), {1}, dtype=y_pred.dtype)',
@@ -20,3 +42,102 @@ class KerasEmitter(SourceEmitter):
 
     def register_decorator(self, package: str) -> str:
         return f"keras.saving.register_keras_serializable(package={package!r})"
+
+    def smoothed_term(self, y: str, p: str, fl: str, term: TermPlan, smoothing: str) -> str:
+        ls = f"label_smoothing={smoothing}"
+        if term.loss == "binary_crossentropy":
+            pw = f", pos_weight={num(term.pos_weight)}" if term.pos_weight is not None else ""
+            return f"{self.use('_lc_binary_crossentropy')}({y}, {p}, {fl}{pw}, {ls})"
+        if term.loss == "binary_focal_crossentropy":
+            balance = (f"apply_class_balancing=True, alpha={num(term.alpha)}" if term.alpha is not None
+                       else "apply_class_balancing=False")
+            return f"keras.losses.binary_focal_crossentropy({y}, {p}, {balance}, gamma={num(term.gamma)}, {fl}, {ls})"
+        if term.loss == "categorical_crossentropy":
+            return f"keras.losses.categorical_crossentropy({y}, {p}, {fl}, {ls})"
+        return (f"keras.losses.categorical_focal_crossentropy({y}, {p}, alpha={num(term.alpha)}, "
+                f"gamma={num(term.gamma)}, {fl}, {ls})")
+
+    # -- Additions: metrics and variable weights -------------------------------------------
+    def extras(self, plan: Plan) -> list[str]:
+        parts = [self.metric_inputs(output, task) for output in plan.outputs for task in output.tasks if task.metrics]
+        if any(task.metrics for task in plan.tasks):
+            parts.append(self.make_metrics(plan))
+        if plan.variable_weights:
+            parts.append(self.weights_table(plan))
+            parts.append(function_text(KERAS_RUNTIME, "WeightScheduler"))
+        return parts
+
+    def metric_inputs(self, output: OutputPlan, task: TaskPlan) -> str:
+        lines = [
+            "@_lc_register",
+            f"def {task.metrics_function}(y_true, y_pred):",
+            _docstring(f"{task.key}: (truth, pred, weight) for its metrics; pred as probabilities, weight its mask."),
+            *self.task_inputs(output, task),
+        ]
+        if task.from_logits:
+            lines.append(f"    p = {self.op('softmax_last', 'p') if task.type == 'categorical' else self.op('sigmoid', 'p')}")
+        if task.pool is not None:
+            weight = "ops.ones_like(p[..., 0])"
+        elif task.masked:
+            weight = "mask"
+        else:
+            weight = "ops.ones_like(p[..., 0])"
+        lines.append(f"    return y, p, {weight}")
+        return "\n".join(lines)
+
+    def metric_object(self, task: TaskPlan, metric: MetricPlan) -> str:
+        dense, sparse = _METRIC_CLASSES[metric.name]
+        cls = sparse if task.sparse else dense
+        classes = metric.classes
+        n = len(classes) if classes is not None else task.units
+        args = []
+        if metric.name == "top_k_categorical_accuracy":
+            args.append(f"k={metric.k}")
+        elif metric.name == "iou":
+            args.append("target_class_ids=[1]")  # the IoU of the positive class
+        elif metric.name == "mean_iou":
+            args += [f"num_classes={n}", f"sparse_y_true={task.sparse}", "sparse_y_pred=False"]
+        elif metric.name == "f1":
+            args.append('average="macro"')
+        args.append(f"name={metric.label!r}")
+        inner = f"keras.metrics.{cls}({', '.join(args)})"
+        wrap = [task.metrics_function or "", inner]
+        if classes is not None:
+            wrap.append("classes=(" + ", ".join(str(c) for c in classes) + ("," if len(classes) == 1 else "") + ")")
+        if task.sparse and metric.name == "f1":  # F1Score needs one-hot truth
+            wrap.append(f"one_hot={task.units}")
+        wrap.append(f"name={metric.label!r}")
+        return f"{self.use('_lc_TaskMetric')}({', '.join(wrap)})"
+
+    def make_metrics(self, plan: Plan) -> str:
+        lines = [
+            "def make_metrics():",
+            _docstring("New metric objects, output name -> list, for ``model.compile(metrics=make_metrics())``."),
+            "    return {",
+        ]
+        for output in plan.outputs:
+            objects = [self.metric_object(task, m) for task in output.tasks for m in task.metrics]
+            if not objects:
+                continue
+            lines.append(f"        {output.name!r}: [")
+            lines += [f"            {obj}," for obj in objects]
+            lines.append("        ],")
+        lines.append("    }")
+        return "\n".join(lines)
+
+    def weights_table(self, plan: Plan) -> str:
+        rows = []
+        for output in plan.outputs:
+            rows.append((output.name, output.weight))
+            rows += [(task.key, task.weight) for task in output.tasks]
+        lines = [
+            "# Loss weights read by the losses on every call: WEIGHTS[key].assign(x) takes effect at the",
+            "# next training step, without recompiling.",
+            "WEIGHTS = {",
+        ]
+        for key, weight in rows:
+            variable_name = key.replace(".", "__") + "_weight"
+            lines.append(f"    {key!r}: keras.Variable({num(float(weight))}, dtype=\"float32\", trainable=False, "
+                         f"name={variable_name!r}),")
+        lines.append("}")
+        return "\n".join(lines)

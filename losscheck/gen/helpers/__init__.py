@@ -7,6 +7,8 @@ so the code that is tested here is the code users run:
 - :mod:`.common`: framework-neutral (``_lc_check`` reads ``tensor.shape`` only;
   ``pack_targets`` uses NumPy only);
 - :mod:`.keras_ops`: Keras 3, ``keras.ops`` only (every backend);
+- :mod:`.keras_runtime`: Keras 3 classes for training: the task metric wrapper and the
+  ``WeightScheduler`` callback of ``"weights": "variable"`` modules;
 - :mod:`.tf_keras`: TensorFlow 2 ops, for tf.keras (Keras 2, tf-keras).
 
 The PyTorch plugin keeps its own in ``losscheck_torch/helpers.py``.
@@ -26,3 +28,4 @@ FOLDER = Path(__file__).parent
 COMMON = FOLDER / "common.py"
 KERAS_OPS = FOLDER / "keras_ops.py"
 TF_KERAS = FOLDER / "tf_keras.py"
+KERAS_RUNTIME = FOLDER / "keras_runtime.py"

@@ -40,12 +40,18 @@ def _lc_log_cosh(truth, pred):
     return ops.mean(error + ops.softplus(-2.0 * error) - 0.6931471805599453, axis=-1)
 
 
-def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
+def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None, label_smoothing=0.0):
     """``keras.losses.binary_crossentropy``; with ``pos_weight``, elements whose target is 1
     weigh ``pos_weight`` before the mean over the last axis."""
-    elements = ops.binary_crossentropy(truth, pred, from_logits=from_logits)
-    if pos_weight is not None:
-        elements = elements * (truth * pos_weight + (1.0 - truth))
+    if pos_weight is None:
+        return keras.losses.binary_crossentropy(
+            truth, pred, from_logits=from_logits, label_smoothing=label_smoothing
+        )
+    # Keras has no per-element weight: its element-wise crossentropy on targets smoothed as
+    # keras.losses.binary_crossentropy smooths them, weighted by the unsmoothed targets.
+    smoothed = truth * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    elements = ops.binary_crossentropy(smoothed, pred, from_logits=from_logits)
+    elements = elements * (truth * pos_weight + (1.0 - truth))
     return ops.mean(elements, axis=-1)
 
 
@@ -86,3 +92,18 @@ def _lc_dice(truth, pred, axes):
     overlap = ops.sum(truth * pred, axis=axes)
     total = ops.sum(truth, axis=axes) + ops.sum(pred, axis=axes) + keras.config.epsilon()
     return 1.0 - 2.0 * overlap / total
+
+
+def _lc_in_classes(labels, classes):
+    """Where ``labels`` (a class per position) is one of ``classes``: a boolean tensor shaped like ``labels``."""
+    listed = ops.cast(ops.convert_to_tensor(classes), labels.dtype)
+    return ops.any(ops.equal(ops.expand_dims(labels, -1), listed), axis=-1)
+
+
+def _lc_true_class_weight(truth, class_weights, sparse):
+    """The weight of the true class at each position: ``truth`` is one-hot (or soft) over the last
+    axis, or, ``sparse``, the class index in its one channel."""
+    weights = ops.cast(ops.convert_to_tensor(class_weights), truth.dtype)
+    if sparse:
+        return ops.take(weights, ops.cast(truth[..., 0], "int32"), axis=0)
+    return ops.sum(truth * weights, axis=-1)
