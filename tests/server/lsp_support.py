@@ -43,7 +43,8 @@ def seg_loss(y_true, y_pred):
 
 
 def make_client() -> LanguageClient:
-    """pytest-lsp's client, also keeping every ``publishDiagnostics`` in ``client.published``."""
+    """pytest-lsp's client, also keeping every ``publishDiagnostics`` in ``client.published`` and
+    accepting the server's ``client/registerCapability`` (kept in ``client.registrations``)."""
     client = LanguageClient(converter_factory=default_converter)
     client.published = []  # type: ignore[attr-defined]
 
@@ -51,7 +52,19 @@ def make_client() -> LanguageClient:
         ls.diagnostics[params.uri] = params.diagnostics
         ls.published.append(params)  # type: ignore[attr-defined]
 
-    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish})
+    client.registrations = []  # type: ignore[attr-defined]
+
+    def register_capability(ls: LanguageClient, params: types.RegistrationParams) -> None:
+        ls.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
+    register_lsp_features(
+        client,
+        {
+            **DEFAULT_CLIENT_FEATURES,
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish,
+            types.CLIENT_REGISTER_CAPABILITY: register_capability,
+        },
+    )
     return client
 
 
