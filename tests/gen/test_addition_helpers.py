@@ -41,15 +41,16 @@ def test_smoothed_positive_weighted_crossentropy(from_logits):
     truth = rng.integers(0, 2, (4, 3)).astype("float32")
     pred = (rng.normal(size=(4, 3)) if from_logits else rng.uniform(0.05, 0.95, (4, 3))).astype("float32")
     smoothing, pos_weight = 0.2, 3.0
-    got = keras_ops._lc_binary_crossentropy(truth, pred, from_logits, pos_weight=pos_weight,
-                                            label_smoothing=smoothing)
+    got = keras_ops._lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight=pos_weight,
+                                                     label_smoothing=smoothing)
     p = 1 / (1 + np.exp(-pred.astype("float64"))) if from_logits else pred.astype("float64")
     p = np.clip(p, 1e-7, 1 - 1e-7)
     t = truth * (1 - smoothing) + 0.5 * smoothing
     elements = -(t * np.log(p) + (1 - t) * np.log(1 - p)) * (truth * pos_weight + (1 - truth))
     np.testing.assert_allclose(np.asarray(got), elements.mean(-1), rtol=1e-4)
-    # without pos_weight it is Keras's own function, smoothing included
-    plain = keras_ops._lc_binary_crossentropy(truth, pred, from_logits, label_smoothing=smoothing)
+    # pos_weight 1 is Keras's own smoothed crossentropy
+    plain = keras_ops._lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight=1.0,
+                                                       label_smoothing=smoothing)
     expected = keras.losses.binary_crossentropy(truth, pred, from_logits=from_logits, label_smoothing=smoothing)
     np.testing.assert_allclose(np.asarray(plain), np.asarray(expected), rtol=1e-6)
 

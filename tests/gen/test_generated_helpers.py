@@ -70,7 +70,8 @@ COVERAGE = {
 # Keras 3 only: the Additions' helpers too (a class gate, class weights, a metric).
 COVERAGE_KERAS = {**COVERAGE, "outputs": [*COVERAGE["outputs"], {"name": "extra", "spatial": [2], "tasks": [
     {"name": "k", "type": "categorical", "units": 3, "class_weights": [1, 2, 3], "metrics": ["f1"]},
-    {"name": "g", "type": "binary", "units": 1, "when": {"task": "k", "in": [1, 2]}},
+    {"name": "g", "type": "binary", "units": 1, "when": {"task": "k", "in": [1, 2]}, "pos_weight": 2.0,
+     "label_smoothing": 0.1},
 ]}]}
 
 
@@ -368,7 +369,7 @@ def _check_module(module: Any, to_tensor: Callable[[np.ndarray], Any]) -> None:
     cases = _keras3_cases()
     names = {n for n in vars(module) if n.startswith("_lc") and callable(vars(module)[n])}
     # the Keras-3-only helpers of the Additions have their own tests (test_addition_helpers.py)
-    additions = {"_lc_in_classes", "_lc_true_class_weight"}
+    additions = {"_lc_in_classes", "_lc_true_class_weight", "_lc_smoothed_binary_crossentropy"}
     assert names - {"_lc_bce_elements"} - additions == set(cases), "every helper needs a case here"
     rng = np.random.default_rng(0)
     for name, name_cases in cases.items():

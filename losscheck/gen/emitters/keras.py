@@ -45,9 +45,11 @@ class KerasEmitter(SourceEmitter):
 
     def smoothed_term(self, y: str, p: str, fl: str, term: TermPlan, smoothing: str) -> str:
         ls = f"label_smoothing={smoothing}"
+        if term.loss == "binary_crossentropy" and term.pos_weight is not None:
+            helper = self.use("_lc_smoothed_binary_crossentropy")
+            return f"{helper}({y}, {p}, {fl}, pos_weight={num(term.pos_weight)}, {ls})"
         if term.loss == "binary_crossentropy":
-            pw = f", pos_weight={num(term.pos_weight)}" if term.pos_weight is not None else ""
-            return f"{self.use('_lc_binary_crossentropy')}({y}, {p}, {fl}{pw}, {ls})"
+            return f"keras.losses.binary_crossentropy({y}, {p}, {fl}, {ls})"
         if term.loss == "binary_focal_crossentropy":
             balance = (f"apply_class_balancing=True, alpha={num(term.alpha)}" if term.alpha is not None
                        else "apply_class_balancing=False")

@@ -40,15 +40,22 @@ def _lc_log_cosh(truth, pred):
     return ops.mean(error + ops.softplus(-2.0 * error) - 0.6931471805599453, axis=-1)
 
 
-def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None, label_smoothing=0.0):
+def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     """``keras.losses.binary_crossentropy``; with ``pos_weight``, elements whose target is 1
     weigh ``pos_weight`` before the mean over the last axis."""
-    if pos_weight is None:
-        return keras.losses.binary_crossentropy(
-            truth, pred, from_logits=from_logits, label_smoothing=label_smoothing
-        )
-    # Keras has no per-element weight: its element-wise crossentropy on targets smoothed as
-    # keras.losses.binary_crossentropy smooths them, weighted by the unsmoothed targets.
+    elements = ops.binary_crossentropy(truth, pred, from_logits=from_logits)
+    if pos_weight is not None:
+        elements = elements * (truth * pos_weight + (1.0 - truth))
+    return ops.mean(elements, axis=-1)
+
+
+def _lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight, label_smoothing):
+    """``keras.losses.binary_crossentropy`` with ``label_smoothing`` and a ``pos_weight``.
+
+    Keras has no per-element weight, so this is its element-wise crossentropy on targets
+    smoothed as ``keras.losses.binary_crossentropy`` smooths them, weighted by the unsmoothed
+    targets, then the mean over the last axis.
+    """
     smoothed = truth * (1.0 - label_smoothing) + 0.5 * label_smoothing
     elements = ops.binary_crossentropy(smoothed, pred, from_logits=from_logits)
     elements = elements * (truth * pos_weight + (1.0 - truth))
