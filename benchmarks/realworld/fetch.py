@@ -43,7 +43,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import MANIFEST, cached_file, check_cache_location, default_cache_dir, load_manifest  # noqa: E402
+from corpus import (
+    MANIFEST,
+    cached_file,
+    check_cache_location,
+    default_cache_dir,
+    load_manifest,
+)
 
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 TREE_URL = "https://api.github.com/repos/{repo}/git/trees/{commit}?recursive=1"

@@ -35,7 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import CLASS_CODES, MANIFEST, TOOL_CODES, cached_file, default_cache_dir, load_manifest  # noqa: E402
+from corpus import (
+    CLASS_CODES,
+    MANIFEST,
+    TOOL_CODES,
+    cached_file,
+    default_cache_dir,
+    load_manifest,
+)
 
 
 def losscheck_command(explicit: str | None) -> list[str]:
