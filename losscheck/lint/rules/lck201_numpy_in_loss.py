@@ -10,6 +10,9 @@ from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
 from losscheck.lint.finder import is_keras_called
 from losscheck.lint.imports import is_numpy
+
+# Libraries that turn what they are given into NumPy arrays (sklearn.metrics.f1_score, scipy...).
+_ARRAY_LIBRARIES = frozenset({"sklearn", "scipy", "pandas"})
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import reached_helpers
 
@@ -159,6 +162,18 @@ class NumpyInLoss(Rule):
     INVALID = [
         Invalid(
             """
+            from sklearn.metrics import f1_score
+
+            def f1(y_true, y_pred):
+                return f1_score(y_true, y_pred > 0.5)
+
+            model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[f1])
+            """,
+            message="sklearn converts its arguments to NumPy arrays",
+            line=5,
+        ),
+        Invalid(
+            """
             import numpy as np
             import tensorflow as tf
 
@@ -272,6 +287,18 @@ class NumpyInLoss(Rule):
                     )
                 continue
             qualname = ctx.imports.qualname(func)
+            if qualname and qualname.split(".")[0] in _ARRAY_LIBRARIES:
+                tensor_args = [a.value for a in node.args if facts.derives(a.value)]
+                if tensor_args:
+                    ctx.report(
+                        self,
+                        node,
+                        f"`{ctx.code_for(func)}(...)` gets tensors in the {fn.kind} `{fn.name}`, and "
+                        f"{qualname.split('.')[0]} converts its arguments to NumPy arrays: under `fit` the tensors "
+                        "are symbolic (the conversion fails), and with `run_eagerly=True` the result has no "
+                        "gradient. Compute it with `tf`/`keras.ops` (or as a metric on `model.predict` arrays).",
+                    )
+                continue
             if not is_numpy(qualname):
                 continue
             tensor_args = [a.value for a in node.args if facts.derives(a.value)]
