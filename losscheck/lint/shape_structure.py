@@ -24,6 +24,8 @@ import libcst as cst
 from losscheck.lint.astutil import get_arg, literal_int
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
+from losscheck.lint.loss_objects import module_assigns
+from losscheck.lint.syntax_index import syntax_index
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ _MATMULS = frozenset({
 _FLATTENS = frozenset({"keras.backend.flatten", "tensorflow.keras.backend.flatten"})
 _RESHAPES = frozenset({"tensorflow.reshape", "keras.ops.reshape", "keras.backend.reshape",
                        "tensorflow.keras.backend.reshape"})
+_SLICES = frozenset({"tensorflow.slice", "keras.ops.slice"})
 _SIZE_CALLS = frozenset({"range", "zeros", "ones", "reshape", "fill", "tile", "broadcast_to"})
 
 
@@ -55,6 +58,8 @@ def problems(ctx: FileContext, fn: LossFunction, *, keras_called: bool) -> Itera
             yield from _fixed_batch_loop(ctx, facts, node)
         elif isinstance(node, cst.Call):
             yield from _vector_matmul(ctx, facts, node)
+            if keras_called:
+                yield from _len_of_tensor(ctx, facts, node)
 
 
 # -- empty slices ----------------------------------------------------------------------------
@@ -134,43 +139,64 @@ def _fixed_batch_loop(ctx: FileContext, facts: FunctionFacts, loop: cst.For) -> 
     if not (isinstance(loop.target, cst.Name) and isinstance(loop.iter, cst.Call)):
         return
     call = loop.iter
-    if not (isinstance(call.func, cst.Name) and call.func.value == "range" and len(call.args) == 1):
+    if not (isinstance(call.func, cst.Name) and call.func.value == "range" and len(call.args) in (1, 2)):
         return
-    size = _int_value(ctx, facts, call.args[0].value)
+    if len(call.args) == 2 and literal_int(call.args[0].value) != 0:
+        return
+    size = _int_value(ctx, facts, call.args[-1].value)
     if size is None or size < 2:
         return
     index = loop.target.value
-    for sub in _subscripts(loop.body):
-        first = sub.slice[0].slice if sub.slice else None
-        if (isinstance(first, cst.Index) and isinstance(first.value, cst.Name) and first.value.value == index
-                and isinstance(sub.value, cst.Name) and sub.value.value in facts.params):
-            yield ShapeProblem(
-                call,
-                f"`for {index} in {ctx.code_for(call)}` indexes `{ctx.code_for(sub)}` as if every batch held "
-                f"exactly {size} examples: a smaller batch (the last one) fails with an index error and a larger "
-                "one silently leaves examples out. Loop over `tf.shape(...)[0]`, or better, compute on the whole "
-                "batch at once (`tf.map_fn`, vectorized ops).",
-            )
-            return
+    read = next(_per_sample_reads(ctx, facts, loop.body, index), None)  # the first read says it
+    if read is not None:
+        yield ShapeProblem(
+            call,
+            f"`for {index} in {ctx.code_for(call)}` reads `{ctx.code_for(read)}` as if every batch held "
+            f"exactly {size} examples: a smaller batch (the last one) fails with an index error and a larger "
+            "one silently leaves examples out. Loop over `tf.shape(...)[0]`, or better, compute on the whole "
+            "batch at once (`tf.map_fn`, vectorized ops).",
+        )
 
 
 def _int_value(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression) -> int | None:
+    """An int literal, or a name bound to one: locally, at module level, or as the default of a
+    parameter of the enclosing factory (``def make_loss(batch=8): def loss(...): range(batch)``)."""
     value = literal_int(expr)
-    if value is not None:
+    if value is not None or not isinstance(expr, cst.Name):
         return value
-    if isinstance(expr, cst.Name):
-        local = facts.single_value(expr.value)
-        if local is not None:
-            return literal_int(local)
-    return None
+    name = expr.value
+    local = facts.single_value(name)
+    if local is not None:
+        return literal_int(local)
+    if facts.is_bound_locally(name) or name in facts.params:
+        return None
+    node = facts.fn.node
+    parent = syntax_index(ctx).where.get(node, (None, None))[1] if isinstance(node, cst.FunctionDef) else None
+    if parent is not None:
+        for param in (*parent.params.params, *parent.params.kwonly_params):
+            if param.name.value == name:
+                return literal_int(param.default) if param.default is not None else None
+    values = module_assigns(ctx).get(name, [])
+    return literal_int(values[0]) if len(values) == 1 else None
 
 
-def _subscripts(root: cst.CSTNode) -> Iterator[cst.Subscript]:
-    stack: list[cst.CSTNode] = [root]
+def _per_sample_reads(ctx: FileContext, facts: FunctionFacts, body: cst.CSTNode, index: str) -> Iterator[cst.CSTNode]:
+    """``y_true[i]`` (a parameter indexed by the loop variable first), and ``tf.slice(x, [i, ...], ...)``
+    of a tensor from ``y_true``/``y_pred``."""
+    stack: list[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Subscript):
-            yield node
+        if isinstance(node, cst.Subscript) and node.slice:
+            first = node.slice[0].slice
+            if (isinstance(first, cst.Index) and isinstance(first.value, cst.Name) and first.value.value == index
+                    and isinstance(node.value, cst.Name) and node.value.value in facts.params):
+                yield node
+        elif isinstance(node, cst.Call) and ctx.imports.qualname(node.func) in _SLICES:
+            tensor, begin = get_arg(node, "input_", 0), get_arg(node, "begin", 1)
+            if (tensor is not None and facts.derives(tensor) and isinstance(begin, (cst.List, cst.Tuple))
+                    and begin.elements and isinstance(begin.elements[0].value, cst.Name)
+                    and begin.elements[0].value.value == index):
+                yield node
         if not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
             stack.extend(node.children)
 
@@ -211,3 +237,27 @@ def _is_vector_value(ctx: FileContext, expr: cst.BaseExpression) -> bool:
         if isinstance(shape, (cst.List, cst.Tuple)) and len(shape.elements) == 1:
             return literal_int(shape.elements[0].value) == -1
     return False
+
+
+# -- len() of a tensor ---------------------------------------------------------------------------
+_LIST_MAKERS = frozenset({"unstack", "split", "shape_n", "meshgrid", "dynamic_partition"})
+
+
+def _len_of_tensor(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Iterator[ShapeProblem]:
+    """``len(x)`` where ``x`` is a tensor op's result made from ``y_true``/``y_pred``: its first
+    dimension follows the batch and is None while Keras traces the loss (``len(y_pred)`` itself
+    is output-indexing's to report)."""
+    if not (isinstance(call.func, cst.Name) and call.func.value == "len" and len(call.args) == 1):
+        return
+    arg = call.args[0].value
+    value = facts.single_value(arg.value) if isinstance(arg, cst.Name) else arg
+    if not isinstance(value, cst.Call) or not facts.derives(value):
+        return
+    qualname = ctx.imports.qualname(value.func) or ""
+    if qualname.split(".")[0] not in {"tensorflow", "keras"} or qualname.rsplit(".", 1)[-1] in _LIST_MAKERS:
+        return
+    yield ShapeProblem(
+        call,
+        f"`{ctx.code_for(call)}` asks for the static length of a tensor made from the batch, which is None "
+        "while Keras traces the loss (TypeError). Use `tf.shape(x)[0]` or `keras.ops.shape(x)[0]`.",
+    )

@@ -156,6 +156,34 @@ class ShapeMismatch(Rule):
             """
             import tensorflow as tf
 
+            def hits(y_true, y_pred):
+                found = tf.where(y_true * y_pred > 0.5)
+                return tf.ones(len(found)) * tf.reduce_mean(y_pred, axis=-1)[0]
+            """,
+            message="static length",
+            line=6,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def make_spectral_loss(batch=8):
+                def spectral_loss(y_true, y_pred):
+                    total = 0.0
+                    for i in range(0, batch):
+                        t = tf.slice(y_true, [i, 0], [1, -1])
+                        p = tf.slice(y_pred, [i, 0], [1, -1])
+                        total += tf.reduce_sum(tf.square(t - p))
+                    return total
+                return spectral_loss
+            """,
+            message="exactly 8 examples",
+            line=7,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
             def aux_loss(y_true, y_pred):
                 main = y_pred[:, :, 0:]
                 aux = y_pred[:, :, :0]
