@@ -169,12 +169,13 @@ def runnable_part(source: str) -> str:
         if getattr(node, "decorator_list", None):
             first = min(d.lineno for d in node.decorator_list)  # type: ignore[attr-defined]
             text = "".join(lines[first - 1 : node.end_lineno])
+        text = text.rstrip("\r\n") + "\n"  # the file's last line may have no line break
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             kept.insert(0, text)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             kept.append("try:\n" + textwrap.indent(textwrap.dedent(text), "    ") + "except Exception:\n    pass\n")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            kept.append(text if text.endswith("\n") else text + "\n")
+            kept.append(text)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
             if all(ast.unparse(c.func).startswith(CALLS_ALLOWED_AT_TOP) for c in calls):
@@ -204,6 +205,7 @@ def run_side(mode: str, jobs: list[tuple[str, Path, str]], scratch: Path) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=None, help="the corpus cache (default: as fetch.py)")
+    parser.add_argument("--manifest", type=Path, default=None, help="another manifest (default: manifest.json)")
     parser.add_argument("--unsafe-fixes", action="store_true", help="migrate with --unsafe-fixes")
     parser.add_argument("--verbose", action="store_true", help="one line per function")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
@@ -220,9 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         before_jobs: list[tuple[str, Path, str]] = []
         after_jobs: list[tuple[str, Path, str]] = []
         migrations: dict[Path, object] = {}
-        for item in load_manifest():
+        missing = 0
+        for item in load_manifest(*([args.manifest] if args.manifest else [])):
             path = cached_file(cache, item)
             if not path.is_file():
+                missing += 1
                 continue
             source = path.read_text(encoding="utf-8", errors="replace")
             if not uses_backend(source, item):
@@ -264,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         before = run_side("tf_keras", before_jobs, scratch)
         after = run_side("keras3", after_jobs, scratch)
         assert before["__keras__"].startswith("2.") and after["__keras__"].startswith("3.")
+    if missing:
+        print(f"{missing} items are not in the cache {cache}: run fetch.py first", file=sys.stderr)
     for key, _path, _fn in before_jobs:
         row, a, b = rows[key], before.get(key), after.get(key)
         if a is None or a[0] != "ok":
