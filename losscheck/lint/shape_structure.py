@@ -241,6 +241,11 @@ def _is_vector_value(ctx: FileContext, expr: cst.BaseExpression) -> bool:
 
 # -- len() of a tensor ---------------------------------------------------------------------------
 _LIST_MAKERS = frozenset({"unstack", "split", "shape_n", "meshgrid", "dynamic_partition"})
+_SHAPE_OPS = frozenset({"shape", "int_shape", "get_shape", "rank", "ndim", "size"})
+_TENSOR_OP_MODULES = frozenset({
+    "tensorflow", "tensorflow.math", "tensorflow.nn", "tensorflow.image", "tensorflow.linalg",
+    "keras.ops", "keras.backend", "tensorflow.keras.backend",
+})
 
 
 def _len_of_tensor(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Iterator[ShapeProblem]:
@@ -254,8 +259,9 @@ def _len_of_tensor(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> It
     if not isinstance(value, cst.Call) or not facts.derives(value):
         return
     qualname = ctx.imports.qualname(value.func) or ""
-    if qualname.split(".")[0] not in {"tensorflow", "keras"} or qualname.rsplit(".", 1)[-1] in _LIST_MAKERS:
-        return
+    module, _, name = qualname.rpartition(".")
+    if module not in _TENSOR_OP_MODULES or name in _LIST_MAKERS or name in _SHAPE_OPS:
+        return  # `len(ops.shape(y))` is the rank; `tree.flatten(...)` a list
     yield ShapeProblem(
         call,
         f"`{ctx.code_for(call)}` asks for the static length of a tensor made from the batch, which is None "
