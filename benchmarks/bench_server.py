@@ -153,7 +153,7 @@ def cli(path: Path, runs: int) -> list[float]:
 
 def summary(name: str, times: list[float]) -> str:
     ms = sorted(t * 1000 for t in times)
-    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
     return f"{name:<34} median {statistics.median(ms):7.1f} ms   p90 {p90:7.1f} ms   (n={len(ms)})"
 
 

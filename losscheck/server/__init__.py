@@ -9,5 +9,8 @@ Built on pygls and lsprotocol (the ``losscheck[server]`` extra). The modules:
   ``losscheck lint -``, with the last result of each document kept by content hash;
 - ``convert.py``: findings to LSP diagnostics, fixes to text edits, hover text;
 - ``notebooks.py``: LSP notebook documents as the notebook JSON the runner reads;
-- ``server.py``: the protocol: document sync, debounced linting, code actions, hover.
+- ``server.py``: document sync, debounced linting on one worker thread, publishing;
+- ``features.py``: the LSP methods: open/change/save/close, notebooks, watched files, code
+  actions, hover;
+- ``protocol.py``: malformed messages answered with JSON-RPC errors.
 """

@@ -48,7 +48,7 @@ def notebook_json(cells: Sequence[Cell], metadata: Mapping[str, Any] | None = No
         "nbformat": 4,
         "nbformat_minor": 4,  # 4.5 would require cell ids, which LSP cells do not carry
     }
-    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", errors="replace")
 
 
 def cell_uri(cells: Sequence[Cell], number: int | None) -> str | None:

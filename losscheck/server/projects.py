@@ -77,7 +77,7 @@ class Projects:
         if name.startswith("requirements") and name.endswith(".txt"):
             return True
         real = os.path.realpath(path)
-        layouts = {self.options.layout, *(p.plan.settings.layout for p in self._by_config.values())}
+        layouts = {self.options.layout, *(p.plan.settings.layout for p in list(self._by_config.values()))}
         return any(layout and os.path.realpath(layout) == real for layout in layouts)
 
     def _config_for(self, path: str) -> str | None:

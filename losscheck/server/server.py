@@ -14,6 +14,7 @@ always match the text the editor has.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -68,9 +69,7 @@ class LosscheckServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
         """A message that could not be read was answered with an error (``protocol.py``); it is
         not worth a pop-up in the editor. Other errors are shown as pygls shows them."""
-        if isinstance(error, JsonRpcException) or isinstance(error.__cause__, JsonRpcException) or isinstance(
-            error, ValueError
-        ):
+        if isinstance(error, (JsonRpcException, json.JSONDecodeError)) or isinstance(error.__cause__, JsonRpcException):
             report_bad_message(self.protocol, error)
             return
         super().report_server_error(error, source)
@@ -137,7 +136,8 @@ class LosscheckServer(LanguageServer):
         path = path_of(uri, root)
         if (document.language_id or "python") not in PYTHON_LANGUAGES and not path.endswith((".py", ".pyi")):
             return None
-        return Snapshot(uri, path, document.version, document.source.encode("utf-8"))
+        # errors="replace": a lone surrogate from the client must not stop the server
+        return Snapshot(uri, path, document.version, document.source.encode("utf-8", errors="replace"))
 
     def target_of(self, uri: str) -> str:
         """The document a lint is about: a cell's notebook, else the document itself."""

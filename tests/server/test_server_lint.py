@@ -181,6 +181,8 @@ def test_bad_requests_get_errors_and_the_server_carries_on(tmp_path) -> None:
         session.send({"id": 3, "method": "textDocument/codeAction"})
         assert "error" in session.response(3)
         session.send_bytes(b"{this is not json")
+        assert session.receive()["error"]["code"] == -32700  # a parse error, with no id to answer
+        session.send({"method": "textDocument/didOpen", "params": {"textDocument": {"uri": 3}}})  # a bad notification
         # half-typed code and a hostile nesting depth: diagnostics, not a crash
         for name, text in (
             ("typing.py", "def loss(y_true, y_pred:\n    return tf.reduce_mean(\n"),
