@@ -257,7 +257,7 @@ class ReturnClassifier:
             return self.classify(expr.expression)
         if isinstance(expr, cst.BinaryOperation):
             sides = [self.classify(expr.left), self.classify(expr.right)]
-            if isinstance(expr.operator, (cst.Add, cst.Subtract)):
+            if isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Multiply)):
                 self._note_mixed(sides)
             return _combine(sides)
         if isinstance(expr, cst.IfExp):

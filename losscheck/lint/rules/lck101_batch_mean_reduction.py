@@ -227,6 +227,17 @@ class BatchMeanReduction(Rule):
     INVALID = [
         Invalid(
             """
+            from keras import backend as K
+
+            def weighted_mse(y_true, y_pred):
+                # the inner mean has no axis: one batch-wide error, scaled per example
+                return K.mean(K.mean(K.square(y_pred - y_true)) * (y_true + 1.0), axis=-1)
+            """,
+            message="is combined with the per-example loss in `weighted_mse`",
+            line=6,
+        ),
+        Invalid(
+            """
             import keras
 
             mae = keras.losses.MeanAbsoluteError()
@@ -337,7 +348,7 @@ class BatchMeanReduction(Rule):
             def bce_plus_overlap(y_true, y_pred):
                 return keras.losses.binary_crossentropy(y_true, y_pred) + (1.0 - overlap(y_true, y_pred))
             """,
-            message="is added to the per-example loss in `bce_plus_overlap`",
+            message="is combined with the per-example loss in `bce_plus_overlap`",
             line=11,
         ),
         Invalid(
@@ -476,7 +487,7 @@ class BatchMeanReduction(Rule):
             ctx.report(
                 self,
                 node,
-                f"`{callee}(...)` {what} over the whole batch and is added to the per-example loss in "
+                f"`{callee}(...)` {what} over the whole batch and is combined with the per-example loss in "
                 f"`{fn.name}`: that term is one value shared by every example, so Keras's `sample_weight`/"
                 "`class_weight` and its per-example averaging do not apply to it as they do to the rest. "
                 "Reduce it over the non-batch axes only (e.g. `axis=-1` or `axis=[1, 2, 3]`).",
