@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from libcst.metadata import BuiltinScope, MetadataWrapper, ScopeProvider
 
-from losscheck.lint import models
+from losscheck.lint import loss_reads
 from losscheck.lint.binder import bind_module
 from losscheck.lint.context import FileContext
 from losscheck.lint.registry import load_registry
@@ -40,10 +40,10 @@ def _context(source: str) -> FileContext:
 def _ours(ctx: FileContext) -> list[tuple]:
     out = []
     for index, fn in enumerate(ctx.functions):
-        own = models.loss_scope(ctx, fn.node)
+        own = loss_reads.loss_scope(ctx, fn.node)
         assert own is not None, f"no scope for loss function {fn.name}"
-        for read in models.reads_in(ctx, fn.node):
-            out.append(_projection(index, read.node, [(b.name, b.node, models.within(b.scope, own))
+        for read in loss_reads.reads_in(ctx, fn.node):
+            out.append(_projection(index, read.node, [(b.name, b.node, loss_reads.within(b.scope, own))
                                                       for b in read.referents]))
     return sorted(out)
 
@@ -176,7 +176,7 @@ def test_defs_without_loss_code_are_not_entered():
         "def loss(y_true, y_pred):\n    return y_pred - y_true\n"
     )
     ctx = _context(source)
-    result = models.bindings(ctx)
+    result = loss_reads.bindings(ctx)
     assert [s.node.name.value for s in result.module.children] == ["loss"]  # helper and Model not entered
     assert set(result.module.assignments) == {"keras", "helper", "Model", "loss"}
 
@@ -185,7 +185,7 @@ def test_a_def_with_a_global_statement_is_entered():
     source = "def setter():\n    global k\n    k = 1\ndef loss(y_true, y_pred):\n    return y_pred * k\n"
     ctx = _context(source)
     fn = ctx.functions[0]
-    (read_k,) = [r for r in models.reads_in(ctx, fn.node) if r.node.value == "k"]
+    (read_k,) = [r for r in loss_reads.reads_in(ctx, fn.node) if r.node.value == "k"]
     assert [type(b.node).__name__ for b in read_k.referents] == ["Name"]  # `k = 1` inside setter
 
 
@@ -198,7 +198,7 @@ def test_match_captures_bind_where_libcst_does_not():
         "    return y_true\n"
     )
     ctx = _context(source)
-    reads = {r.node.value: r for r in models.reads_in(ctx, ctx.functions[0].node)}
+    reads = {r.node.value: r for r in loss_reads.reads_in(ctx, ctx.functions[0].node)}
     for name in ("width", "batch", "rest", "extra"):
         assert reads[name].referents, name
 
@@ -214,7 +214,7 @@ def test_a_loop_carried_local_is_bound_where_libcst_sees_none():
         "    return acc\n"
     )
     ctx = _context(source)
-    (prev,) = [r for r in models.reads_in(ctx, ctx.functions[0].node) if r.node.value == "prev"]
+    (prev,) = [r for r in loss_reads.reads_in(ctx, ctx.functions[0].node) if r.node.value == "prev"]
     assert [type(b.node).__name__ for b in prev.referents] == ["Name"]
     (lc_prev,) = [p for p in _libcst(ctx) if p[1] == id(prev.node)]
     assert lc_prev[2] is False  # libcst: unbound, LCK301 would have reported it

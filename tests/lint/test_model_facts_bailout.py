@@ -10,6 +10,8 @@ import libcst as cst
 import pytest
 
 from losscheck.lint import models
+from losscheck.lint.model_analyzer import ModelAnalyzer
+from losscheck.lint.model_values import Resolver
 from losscheck.lint.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,9 +23,9 @@ def _full_analysis(source: str) -> models.ModuleModels:
     module = cst.parse_module(source)
     from losscheck.lint.imports import ImportMap
 
-    aliases = models._Resolver(ImportMap.from_module(module), module)
+    aliases = Resolver(ImportMap.from_module(module), module)
     facts = models.ModuleModels(aliases=aliases)
-    analyzer = models._Analyzer(aliases, facts)
+    analyzer = ModelAnalyzer(aliases, facts)
     analyzer.prepare(module)
     analyzer.run_scope(module.body, parent={})
     facts.models = list(analyzer.model_by_call.values())

@@ -1,0 +1,227 @@
+"""Syntax helpers for reading model code: dotted names, assignment targets, the blocks of a compound
+statement, how often each name is bound, and list/tuple/dict literals.
+
+Pure functions of libcst nodes (no facts, no context) except ``full_range`` and ``short_code``, which
+only read positions and source from the file's context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import libcst as cst
+
+from losscheck.lint.astutil import walk
+
+
+def dotted(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        base = dotted(expr.value)
+        return f"{base}.{expr.attr.value}" if base else None
+    return None
+
+
+def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
+    if isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    yield from target_names(target.target)
+            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and small.value is not None:
+                yield from target_names(small.target)
+    elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        yield stmt.name.value
+
+
+def target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from target_names(target.value)
+
+
+
+def param_names(params: cst.Parameters) -> list[str]:
+    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return names
+
+
+def body_of(block: cst.BaseSuite) -> list[cst.CSTNode]:
+    if isinstance(block, cst.IndentedBlock):
+        return list(block.body)
+    if isinstance(block, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=block.body)]
+    return []
+
+
+def blocks_of(stmt: cst.CSTNode) -> Iterator[tuple[list[cst.CSTNode], str]]:
+    """The blocks of a compound statement with how each starts: "fresh" (from the bindings before
+    the statement), "continue" (after the previous block) or "uncertain" (fresh, minus re-bindings)."""
+    if isinstance(stmt, cst.If):
+        yield body_of(stmt.body), "fresh"
+        if stmt.orelse is not None:
+            if isinstance(stmt.orelse, cst.If):
+                yield [stmt.orelse], "fresh"
+            else:
+                yield body_of(stmt.orelse.body), "fresh"
+    elif isinstance(stmt, (cst.For, cst.While)):
+        yield body_of(stmt.body), "continue"
+        if stmt.orelse is not None:
+            yield body_of(stmt.orelse.body), "uncertain"
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        yield body_of(stmt.body), "continue"
+        for handler in stmt.handlers:
+            yield body_of(handler.body), "uncertain"
+        if stmt.orelse is not None:
+            yield body_of(stmt.orelse.body), "uncertain"
+        if stmt.finalbody is not None:
+            yield body_of(stmt.finalbody.body), "uncertain"
+    elif isinstance(stmt, cst.Match):
+        for case in stmt.cases:
+            yield body_of(case.body), "fresh"
+
+
+def headers_of(stmt: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    if isinstance(stmt, (cst.If, cst.While)):
+        yield stmt.test
+    elif isinstance(stmt, cst.For):
+        yield stmt.iter
+    elif isinstance(stmt, cst.Match):
+        yield stmt.subject
+
+
+def target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
+    if isinstance(target, cst.Name):
+        yield target
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from target_name_nodes(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from target_name_nodes(target.value)
+
+
+_BINDING_NODE_TYPES = frozenset({
+    cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.FunctionDef,
+    cst.ClassDef, cst.WithItem, cst.ExceptHandler, cst.Import, cst.ImportFrom, cst.Global,
+})
+
+
+def binding_counts(module: cst.Module) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    def add(names: Iterable[str]) -> None:
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+
+    for node in walk(module, into_nested=True):
+        if type(node) not in _BINDING_NODE_TYPES:
+            continue  # most nodes (checked by exact type: isinstance on libcst's ABCs is slow)
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+            add(target_names(node.target))
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            add([node.name.value])
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            add(target_names(node.asname.name))
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            add(target_names(node.name.name))
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                local = alias.asname.name if alias.asname is not None else alias.name
+                add([(dotted(local) or "").split(".")[0]])
+        elif isinstance(node, cst.Global):
+            add(item.name.value for item in node.names)  # set from elsewhere: never "bound once"
+    return counts
+
+
+def subscript_string(target: cst.Subscript) -> str | None:
+    if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
+        return None
+    key = target.slice[0].slice.value
+    if isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str):
+        return key.evaluated_value
+    return None
+
+
+def dict_keys(node: cst.Dict) -> tuple[str, ...] | None:
+    names: list[str] = []
+    for element in node.elements:
+        if not isinstance(element, cst.DictElement):
+            return None  # **spread
+        key = element.key
+        if isinstance(key, cst.SimpleString):
+            value = key.evaluated_value
+            if not isinstance(value, str):
+                return None
+            names.append(value)
+        else:
+            return None
+    return tuple(names)
+
+
+def literal_elements(node: cst.BaseExpression) -> list[cst.BaseExpression] | None:
+    """The elements of a list/tuple literal (None if it has ``*spread`` or is not one)."""
+    if not isinstance(node, (cst.List, cst.Tuple)):
+        return None
+    values = []
+    for element in node.elements:
+        if isinstance(element, cst.StarredElement):
+            return None
+        values.append(element.value)
+    return values
+
+
+def dict_items(node: cst.BaseExpression) -> list[tuple[cst.BaseExpression, cst.BaseExpression]] | None:
+    if not isinstance(node, cst.Dict):
+        return None
+    items = []
+    for element in node.elements:
+        if not isinstance(element, cst.DictElement):
+            return None
+        items.append((element.key, element.value))
+    return items
+
+
+def is_target_like(expr: cst.BaseExpression) -> bool:
+    """An expression that can hold a whole target array (a name, ``data.y``, ``ys[0]``, a call).
+
+    Number and nested-list literals are *data* (``fit(X, [0, 1, 1])`` is one target), so they
+    never count as several targets.
+    """
+    return isinstance(expr, (cst.Name, cst.Attribute, cst.Subscript, cst.Call))
+
+
+# -- what loss code reads from outside ----------------------------------------------------------
+
+
+def full_range(ctx, node: cst.CSTNode):
+    """The node's source range including its own parentheses (libcst's excludes ``(`` ``)``)."""
+    from libcst.metadata import CodeRange
+
+    where = ctx.position(node)
+    lpar = getattr(node, "lpar", None)
+    rpar = getattr(node, "rpar", None)
+    if lpar and rpar:
+        return CodeRange(ctx.position(lpar[0]).start, ctx.position(rpar[-1]).end)
+    return where
+
+
+def short_code(ctx, node: cst.CSTNode, limit: int = 40) -> str:
+    """The node's source on one line, cut to ``limit`` characters, for messages."""
+    text = " ".join(ctx.code_for(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_CALL_WORDS = ("compile(", "fit(", "evaluate(", "train_on_batch(", "test_on_batch(")
+
+
+def mentions_model_calls(source: str) -> bool:
+    """Cheap text check: can the file hold a ``compile``/``fit``-style call at all?"""
+    return any(word in source for word in _CALL_WORDS)
