@@ -23,7 +23,7 @@ import tokenize
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from losscheck.lint import chunks, diagnostics, guard, suppress
+from losscheck.lint import chunks, diagnostics, flat_parse, guard, suppress
 from losscheck.lint.finding import Finding
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def _parse(text: str, path: str, flat: list[tuple[int, str]], unflattened: guard
     try:
         if flat:
             try:
-                return guard.parse(text, flat)
+                return flat_parse.parse(text, flat)
             except (cst.ParserSyntaxError, ValueError):
                 if unflattened is not None:  # as written the file is too deep to parse safely
                     error = _python_syntax_error(path, text)

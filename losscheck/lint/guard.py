@@ -19,7 +19,7 @@ clear diagnostic for that file instead of a crash, a hang or gigabytes of memory
   ``MAX_DEPTH``.
 
 Long chains of one arithmetic or bitwise operator level (``a + b - c + ...``: generated losses
-that sum thousands of terms) are not refused: :func:`parse` has libcst parse them as a flat
+that sum thousands of terms) are not refused: :func:`~losscheck.lint.flat_parse.parse` has libcst parse them as a flat
 comparison (each operator replaced by a comparison operator the file never uses, which parses in
 linear time) and rebuilds the exact left-nested ``BinaryOperation`` tree from it; the result is
 checked to print back to the very same text.
@@ -27,6 +27,10 @@ checked to print back to the very same text.
 Short logical lines (the vast majority) are only looked at by the bracket/line scan; the token
 scan runs on lines longer than ``MAX_CHAIN`` characters, the only ones that can hold a chain
 longer than that.
+
+This module is the line scan and the entry point (:func:`scan`); the token scan of long lines is in
+``guard_tokens.py``, the limits and the refusal in ``guard_limits.py``, the flat parse in
+``flat_parse.py``.
 """
 
 from __future__ import annotations
@@ -34,45 +38,24 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import libcst as cst
+from losscheck.lint.flat_parse import unused_marker
+from losscheck.lint.guard_limits import (
+    MAX_BRACKETS,
+    MAX_INDENT,
+    MAX_LINEAR_CHAIN,
+    MAX_LOGICAL_LINE,
+    SCAN_MIN,
+    Refusal,
+    Refused,
+)
+from losscheck.lint.guard_tokens import QUOTED, ExpressionScan, scan_fstring
 
-MAX_BRACKETS = 200  # CPython: "too many nested parentheses"
-MAX_INDENT = 100  # CPython: "too many levels of indentation" at the 100th level
-MAX_LOGICAL_LINE = 1_000_000  # characters
-MAX_CHAIN = 200  # links of one quadratic-to-parse chain
-MAX_LINEAR_CHAIN = 5_000  # links of one chain libcst parses in linear time (still one level each)
-MAX_DEPTH = 8_000  # estimated nesting of one statement, brackets included (the native stack)
-FLATTEN_MIN = 64  # operator chains this long are parsed flat
-MAX_FLAT = 20_000  # longest operator chain parsed flat (the rebuilt tree is that deep)
-SCAN_MIN = MAX_CHAIN  # logical lines with fewer characters (or chain links) get no token scan
 
-# Comparison operators that can stand in for a chain's operators; the first one the file never
-# contains is used, so every occurrence in the parsed tree is known to be a stand-in.
-_MARKERS = ("<", ">", "<=", ">=", "==", "!=")
-
-# -- tokens -----------------------------------------------------------------------------------
-
-_QUOTED = r"""
-    (?:'''(?:[^'\\]+|\\.|'(?!''))*(?:'''|\Z)
-      |\"\"\"(?:[^"\\]+|\\.|"(?!""))*(?:\"\"\"|\Z)
-      |'(?:[^'\\\r\n]+|\\(?:\r\n|.))*(?:'|(?=[\r\n])|\Z)
-      |"(?:[^"\\\r\n]+|\\(?:\r\n|.))*(?:"|(?=[\r\n])|\Z))
-"""
-_STRING = r"(?:(?<![\w])[rRbBuUfF]{1,2})?" + _QUOTED
 # The line scan: strings, comments and line breaks; the code between them is counted in C.
 _LINES = re.compile(
-    rf"""(?P<str>{_QUOTED})|(?P<com>\#[^\r\n]*)|(?P<cont>\\(?:\r\n|\r|\n))|(?P<nl>\r\n|\r|\n)
+    rf"""(?P<str>{QUOTED})|(?P<com>\#[^\r\n]*)|(?P<cont>\\(?:\r\n|\r|\n))|(?P<nl>\r\n|\r|\n)
     |(?P<code>[^'"\#\\\r\n]+)""",
-    re.VERBOSE | re.DOTALL,
-)
-# The token scan of long logical lines.
-_TOKENS = re.compile(
-    rf"""(?P<str>{_STRING})|(?P<com>\#[^\r\n]*)|(?P<name>[^\W\d]\w*)
-    |(?P<num>(?:0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)[jJ]?)
-    |(?P<op>\*\*=|//=|>>=|<<=|\.\.\.|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{{}}!])""",
     re.VERBOSE | re.DOTALL,
 )
 _INDENT = re.compile(r"[ \t\f]*")
@@ -80,27 +63,6 @@ _NEWLINE = re.compile(r"\r\n?|\n")  # libcst's (and the tokenizer's) line breaks
 _ELIF = re.compile(r"elif(?![\w])")
 # What a chain is made of; a logical line with fewer of these than MAX_CHAIN holds no long chain.
 _LINKS = re.compile(r"[-+*/%@&|^~.(\[:]|\b(?:if|else|not|lambda|for|and|or|await)\b")
-
-_LEVEL = {"|": 0, "^": 1, "&": 2, "<<": 3, ">>": 3, "+": 4, "-": 4, "*": 5, "/": 5, "//": 5, "%": 5, "@": 5,
-          "**": 6}
-_POWER = 6
-_COMPARE = frozenset({"<", ">", "<=", ">=", "==", "!="})
-_ELEMENT_SEPARATORS = frozenset({",", ";", "=", "->", ":=", "+=", "-=", "*=", "/=", "//=", "%=", "@=", "&=", "|=",
-                                 "^=", "**=", ">>=", "<<="})
-_KEYWORDS = frozenset(
-    "and as assert async await break class continue def del elif else except finally for from global if import "
-    "in is lambda nonlocal not or pass raise return try while with yield".split()
-)
-_OPEN = {"(": ")", "[": "]", "{": "}"}
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why the file is not handed to libcst, and where (an offset in the source)."""
-
-    offset: int
-    message: str
-    syntax: bool = False  # Python itself rejects it (CPython's limits): a syntax error
 
 
 @dataclass
@@ -114,11 +76,6 @@ class Scan:
     line_offsets: list[int] = field(default_factory=list)
     line_depths: list[int] = field(default_factory=list)
 
-
-class Refused(Exception):
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.message)
-        self.refusal = refusal
 
 
 def line_starts(source: str) -> list[int]:
@@ -173,7 +130,7 @@ def _scan_lines(source: str, result: Scan) -> None:
         elif kind == "str":
             strings += match.end() - match.start()
             if "{" in match.group() and _has_f_prefix(source, match.start()):
-                _scan_fstring(match.group(), match.start(), depth)
+                scan_fstring(match.group(), match.start(), depth)
         elif kind == "nl" and depth == 0:
             if start is not None:
                 _end_logical(source, start, match.start(), strings, flat, unflattened)
@@ -183,7 +140,7 @@ def _scan_lines(source: str, result: Scan) -> None:
         if depth > 0 and len(source) - start - strings > MAX_LOGICAL_LINE:
             raise Refused(_never_closed(source, start))  # not one huge statement: a syntax error
         _end_logical(source, start, len(source), strings, flat, unflattened)
-    if flat and _marker(source) is None:  # no stand-in available: parse as written, if that is safe
+    if flat and unused_marker(source) is None:  # no stand-in available: parse as written, if that is safe
         if unflattened:
             raise Refused(unflattened[0])
         flat = []
@@ -272,417 +229,4 @@ def _end_logical(source: str, start: int, end: int, strings: int, flat: list, un
                            f"the limit is {MAX_LOGICAL_LINE / 1e6:.0f} MB of code)")
         )
     if end - start > SCAN_MIN and len(_LINKS.findall(source, start, end)) > SCAN_MIN:
-        _Expression(source, start, end, allow_flat=True, flat=flat, unflattened=unflattened).run()
-
-
-def _is_fstring(text: str) -> bool:
-    for ch in text[:3]:
-        if ch in "'\"":
-            return False
-        if ch in "fF":
-            return True
-    return False
-
-
-def _fstring_body(text: str) -> tuple[int, str]:
-    quote_at = min(i for i in (text.find("'"), text.find('"')) if i >= 0)
-    quote = text[quote_at:quote_at + 3] if text[quote_at:quote_at + 3] in ("'''", '"""') else text[quote_at]
-    body = text[quote_at + len(quote):]
-    if body.endswith(quote):
-        body = body[: -len(quote)]
-    return quote_at + len(quote), body
-
-
-def _scan_fstring(text: str, offset: int, depth: int) -> int:
-    """Bracket depth inside an f-string's replacement fields (counted with the brackets around the
-    string, as libcst's parser nests them); long bodies get the token scan too. Returns the
-    nesting it adds."""
-    skip, body = _fstring_body(text)
-    plain = body.replace("{{", "  ").replace("}}", "  ")
-    inner = deepest = 0
-    for i, ch in enumerate(plain):
-        if ch in "([{":
-            inner += 1
-            if depth + inner > MAX_BRACKETS:
-                raise Refused(Refusal(offset + skip + i, "too many nested parentheses", syntax=True))
-            deepest = max(deepest, inner)
-        elif ch in ")]}":
-            inner = max(inner - 1, 0)
-    if len(body) > SCAN_MIN:
-        estimate = _Expression(plain, 0, len(plain), allow_flat=False, flat=[], unflattened=[], base=offset + skip)
-        deepest = max(deepest, estimate.run())
-    return deepest
-
-
-# -- the token scan ----------------------------------------------------------------------------
-
-
-class _Run:
-    """Tokens between two separators at one bracket level: one operand of a comparison, boolean
-    operator, conditional or lambda, built from binary operators, prefixes and trailers."""
-
-    __slots__ = ("count", "cur", "most", "ops", "trail", "trail_most", "unary", "unary_most", "strings",
-                 "strings_most", "child")
-
-    def __init__(self) -> None:
-        self.count = [0] * 7  # binary operators per precedence level
-        self.cur = [0] * 7  # the current chain at each level (reset by an operator of a lower level)
-        self.most = [0] * 7
-        self.ops: list[list[tuple[int, str]]] = [[] for _ in range(7)]
-        self.trail = self.trail_most = 0  # .attr / (call) / [subscript] after an operand
-        self.unary = self.unary_most = 0  # consecutive prefix operators
-        self.strings = self.strings_most = 0  # implicitly concatenated strings
-        self.child = 0  # deepest bracket group inside
-
-
-class _Frame:
-    """One bracket level (or the logical line itself)."""
-
-    __slots__ = ("close", "run", "element_best", "best", "linear", "nested", "lambdas", "operand")
-
-    def __init__(self, close: str) -> None:
-        self.close = close
-        self.run = _Run()
-        self.element_best = 0  # deepest run of the current element
-        self.best = 0  # deepest element
-        self.linear = 0  # and/or in the current element
-        self.nested = 0  # lambda, conditional expressions, comprehension `for`s in the current element
-        self.lambdas = 0  # lambdas whose `:` has not been seen
-        self.operand = False  # the last token ended an operand (so `-` is binary, `(` a call)
-
-
-class _Expression:
-    """Estimates one logical line's nesting and finds its long operator chains."""
-
-    def __init__(self, source: str, start: int, end: int, *, allow_flat: bool, flat: list, unflattened: list,
-                 base: int = 0) -> None:
-        self.source, self.start, self.end = source, start, end
-        self.allow_flat = allow_flat
-        self.flat = flat
-        self.unflattened = unflattened
-        self.base = base  # added to offsets in messages (an f-string body is scanned on its own)
-        self.frames = [_Frame("")]
-        self.depth = 0  # bracket levels open
-
-    def refuse(self, offset: int, message: str) -> None:
-        raise Refused(Refusal(self.base + offset, message))
-
-    def run(self) -> int:
-        for match in _TOKENS.finditer(self.source, self.start, self.end):
-            kind = match.lastgroup
-            text = match.group()
-            if kind == "com":
-                continue
-            if kind == "op":
-                self._op(text, match.start())
-            elif kind == "name":
-                self._name(text, match.start())
-            else:
-                self._operand(kind == "str", match.start())
-                if kind == "str" and _is_fstring(text) and "{" in text:
-                    inner = _scan_fstring(text, self.base + match.start(), self.depth)
-                    run = self.frames[-1].run
-                    run.child = max(run.child, inner)
-        while len(self.frames) > 1:  # unbalanced: the parser reports it; estimate what was seen
-            self._close(self.end)
-        frame = self.frames[0]
-        self._end_element(frame, self.end)
-        return frame.best
-
-    # tokens
-    def _operand(self, is_string: bool, offset: int) -> None:
-        frame = self.frames[-1]
-        run = frame.run
-        run.unary = 0
-        if is_string and frame.operand and run.strings:
-            run.strings += 1
-            run.strings_most = max(run.strings_most, run.strings)
-            if run.strings > MAX_LINEAR_CHAIN:
-                self.refuse(offset, f"more than {MAX_LINEAR_CHAIN:,} implicitly concatenated strings")
-        elif is_string:
-            run.strings = 1
-        elif not (frame.operand and run.trail):  # a name after `.` continues the trailer chain
-            run.trail = 0
-        frame.operand = True
-
-    def _name(self, text: str, offset: int) -> None:
-        if text not in _KEYWORDS:
-            frame = self.frames[-1]
-            trailing = frame.operand and frame.run.trail and self._after_dot(offset)
-            if not trailing:
-                frame.run.trail = 0
-            self._operand(False, offset)
-            return
-        frame = self.frames[-1]
-        if text in ("and", "or"):
-            self._end_run(frame, offset)
-            frame.linear += 1
-            if frame.linear > MAX_LINEAR_CHAIN:
-                self.refuse(offset, f"more than {MAX_LINEAR_CHAIN:,} chained `and`/`or` operators")
-        elif text in ("not", "await") and not frame.operand:
-            self._prefix(frame, offset)
-            return
-        elif text in ("lambda", "if", "else", "for"):
-            self._end_run(frame, offset)
-            if text == "lambda":
-                frame.lambdas += 1
-            if text != "if":  # `a if b else c`: one level per `else`
-                frame.nested += 1
-                if frame.nested > MAX_CHAIN:
-                    self.refuse(offset, f"more than {MAX_CHAIN} nested lambdas, conditional expressions or "
-                                        "comprehension clauses")
-        else:  # in, is, not in, return, yield, import...: a new operand starts
-            self._end_run(frame, offset)
-        frame.operand = False
-
-    def _after_dot(self, offset: int) -> bool:
-        i = offset - 1
-        while i >= self.start and self.source[i] in " \t\f\\\r\n":
-            i -= 1
-        return i >= self.start and self.source[i] == "."
-
-    def _prefix(self, frame: _Frame, offset: int) -> None:
-        run = frame.run
-        run.unary += 1
-        run.unary_most = max(run.unary_most, run.unary)
-        run.trail = 0
-        if run.unary > MAX_CHAIN:
-            self.refuse(offset, f"more than {MAX_CHAIN} consecutive unary operators")
-        frame.operand = False
-
-    def _op(self, text: str, offset: int) -> None:
-        frame = self.frames[-1]
-        if text in _OPEN:
-            if frame.operand:  # a call or a subscript
-                self._trailer(frame, offset)
-            self.depth += 1
-            self.frames.append(_Frame(_OPEN[text]))
-            return
-        if text in (")", "]", "}"):
-            if len(self.frames) > 1:
-                self._close(offset)
-            return
-        if text == ".":
-            if frame.operand:
-                self._trailer(frame, offset)
-            return
-        if text == "...":
-            self._operand(False, offset)
-            return
-        if text == "~":
-            self._prefix(frame, offset)
-            return
-        level = _LEVEL.get(text)
-        if level is not None:
-            if not frame.operand:  # -x, +x, ~x, *args, **kwargs
-                self._prefix(frame, offset)
-                return
-            self._binary(frame, level, text, offset)
-            return
-        if text == ":" and frame.lambdas:
-            frame.lambdas -= 1
-            self._end_run(frame, offset)
-        elif text in _COMPARE or text == "!":
-            self._end_run(frame, offset)
-        else:  # , ; = : -> := and augmented assignments
-            self._end_element(frame, offset)
-        frame.operand = False
-
-    def _trailer(self, frame: _Frame, offset: int) -> None:
-        run = frame.run
-        run.trail += 1
-        run.trail_most = max(run.trail_most, run.trail)
-        if run.trail > MAX_CHAIN:
-            self.refuse(offset, f"more than {MAX_CHAIN} chained attribute accesses, calls or subscripts")
-
-    def _binary(self, frame: _Frame, level: int, text: str, offset: int) -> None:
-        run = frame.run
-        run.count[level] += 1
-        run.cur[level] += 1
-        run.most[level] = max(run.most[level], run.cur[level])
-        for tighter in range(level + 1, 7):
-            run.cur[tighter] = 0
-        if self.allow_flat:
-            run.ops[level].append((self.base + offset, text))
-        run.trail = 0
-        run.strings = 0
-        frame.operand = False
-
-    def _close(self, offset: int) -> None:
-        frame = self.frames.pop()
-        self._end_element(frame, offset)
-        self.depth -= 1
-        parent = self.frames[-1]
-        parent.run.child = max(parent.run.child, frame.best + 1)
-        parent.operand = True
-        if frame.best + 1 + len(self.frames) > MAX_DEPTH:
-            self.refuse(offset, f"an expression nested more than {MAX_DEPTH:,} levels deep")
-
-    # separators
-    def _end_run(self, frame: _Frame, offset: int) -> None:
-        run = frame.run
-        depth = run.trail_most + run.unary_most + run.child + (1 if run.strings_most > 1 else 0)
-        present = [level for level in range(7) if run.count[level]]
-        flattened = None
-        if present:
-            lowest = present[0]
-            if lowest != _POWER and run.count[lowest] >= FLATTEN_MIN and self.allow_flat:
-                flattened = lowest
-                if run.count[lowest] > MAX_FLAT:
-                    self.refuse(offset, f"more than {MAX_FLAT:,} chained `{run.ops[lowest][0][1]}` operators")
-                if run.count[lowest] > MAX_CHAIN:
-                    where = run.ops[lowest][MAX_CHAIN][0]
-                    self.unflattened.append(Refusal(where, f"more than {MAX_CHAIN} chained "
-                                                           f"`{run.ops[lowest][0][1]}` operators"))
-                self.flat.extend(run.ops[lowest])
-            for level in present:
-                if level == flattened:
-                    depth += 1
-                    continue
-                if run.most[level] > MAX_CHAIN:
-                    self.refuse(offset, f"more than {MAX_CHAIN} chained binary operators")
-                depth += run.most[level]
-        frame.element_best = max(frame.element_best, depth)
-        frame.run = _Run()
-
-    def _end_element(self, frame: _Frame, offset: int) -> None:
-        self._end_run(frame, offset)
-        depth = frame.element_best + frame.linear + frame.nested
-        frame.best = max(frame.best, depth)
-        if depth + len(self.frames) > MAX_DEPTH:
-            self.refuse(offset, f"an expression nested more than {MAX_DEPTH:,} levels deep")
-        frame.element_best = frame.linear = frame.nested = frame.lambdas = 0
-
-
-# -- parsing with flattened chains ---------------------------------------------------------------
-
-
-def _marker(source: str) -> str | None:
-    for marker in _MARKERS:
-        if marker not in source:
-            return marker
-    return None
-
-
-def flat_text(source: str, flat: list[tuple[int, str]], marker: str, shift: int = 0,
-              lo: int = 0, hi: int | None = None) -> tuple[str, list[str]]:
-    """``source`` with the chain operators whose offset (minus ``shift``) is in ``[lo, hi)``
-    replaced by ``marker``; returns the text and the replaced operators in order."""
-    hi = len(source) if hi is None else hi
-    parts: list[str] = []
-    replaced: list[str] = []
-    last = 0
-    for offset, op in flat:
-        at = offset - shift
-        if not lo <= at < hi:
-            continue
-        parts.append(source[last:at])
-        parts.append(marker)
-        replaced.append(op)
-        last = at + len(op)
-    parts.append(source[last:])
-    return "".join(parts), replaced
-
-
-def parse(source: str, flat: list[tuple[int, str]]) -> "cst.Module":
-    """Parse ``source`` with libcst; chains listed in ``flat`` (offsets into ``source``) are parsed
-    flat and rebuilt. Raises libcst's ParserSyntaxError, or ValueError if the rebuilt tree does
-    not print back to ``source``."""
-    import libcst as cst
-
-    marker = _marker(source) if flat else None
-    if marker is None:
-        return cst.parse_module(source)
-    text, ops = flat_text(source, flat, marker)
-    module = cst.parse_module(text)
-    rebuilt = unflatten(module, marker, ops)
-    if rebuilt.code != source:
-        raise ValueError("the rebuilt operator chains do not print back to the source")
-    return rebuilt
-
-
-_OPERATORS: dict[str, str] = {
-    "+": "Add", "-": "Subtract", "*": "Multiply", "/": "Divide", "//": "FloorDivide", "%": "Modulo",
-    "@": "MatrixMultiply", "<<": "LeftShift", ">>": "RightShift", "&": "BitAnd", "|": "BitOr", "^": "BitXor",
-}
-_MARKER_NODES = {"<": "LessThan", ">": "GreaterThan", "<=": "LessThanEqual", ">=": "GreaterThanEqual",
-                 "==": "Equal", "!=": "NotEqual"}
-
-
-def unflatten(module: "cst.Module", marker: str, ops: list[str]) -> "cst.Module":
-    """Turn the stand-in comparisons back into the operator chains they replaced."""
-    import libcst as cst
-
-    from losscheck.lint.astutil import children
-
-    marker_type = getattr(cst, _MARKER_NODES[marker])
-    # pre-order: parents before children, and the stand-in operators in source order
-    order: list[cst.CSTNode] = []
-    parent: dict[int, cst.CSTNode] = {}
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        kids = children(node)
-        for kid in kids:
-            parent[id(kid)] = node
-        stack.extend(reversed(kids))
-    found = [node for node in order if type(node) is marker_type]
-    if len(found) != len(ops):
-        raise ValueError("the stand-in operators do not match the chains")
-    op_of = {id(node): op for node, op in zip(found, ops)}
-    # every node on a path from the module to a stand-in must be rebuilt, deepest first
-    touched: set[int] = set()
-    for node in found:
-        current: cst.CSTNode | None = node
-        while current is not None and id(current) not in touched:
-            touched.add(id(current))
-            current = parent.get(id(current))
-    new: dict[int, cst.CSTNode] = {}
-    for node in reversed(order):
-        if id(node) not in touched:
-            continue
-        rebuilt = _with_children(node, new)
-        if type(rebuilt) is cst.Comparison:
-            rebuilt = _chains(rebuilt, op_of, marker_type)
-        new[id(node)] = rebuilt
-    return new[id(module)]  # type: ignore[return-value]
-
-
-def _with_children(node: "cst.CSTNode", new: dict[int, "cst.CSTNode"]) -> "cst.CSTNode":
-    import dataclasses
-
-    changes = {}
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
-        if id(value) in new:
-            changes[f.name] = new[id(value)]
-        elif isinstance(value, (list, tuple)) and any(id(item) in new for item in value):
-            changes[f.name] = type(value)(new.get(id(item), item) for item in value)
-    return node.with_changes(**changes) if changes else node
-
-
-def _chains(node: "cst.Comparison", op_of: dict[int, str], marker_type: type) -> "cst.BaseExpression":
-    import libcst as cst
-
-    groups: list[cst.BaseExpression] = [node.left]
-    real: list[cst.BaseCompOp] = []
-    # the stand-in operator nodes were rebuilt (with_children): match them by position in the
-    # comparison, through the original list kept in op_of by the untouched operator objects
-    for target in node.comparisons:
-        operator = target.operator
-        op = op_of.get(id(operator)) if type(operator) is marker_type else None
-        if op is None:
-            real.append(operator)
-            groups.append(target.comparator)
-            continue
-        cls = getattr(cst, _OPERATORS[op])
-        groups[-1] = cst.BinaryOperation(
-            left=groups[-1],
-            operator=cls(whitespace_before=operator.whitespace_before, whitespace_after=operator.whitespace_after),
-            right=target.comparator,
-        )
-    if not real:
-        return groups[0].with_changes(lpar=node.lpar, rpar=node.rpar)
-    targets = [cst.ComparisonTarget(operator=op, comparator=group) for op, group in zip(real, groups[1:])]
-    return node.with_changes(left=groups[0], comparisons=targets)
+        ExpressionScan(source, start, end, allow_flat=True, flat=flat, unflattened=unflattened).run()

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from losscheck.lint import engine, guard
+from losscheck.lint import engine, flat_parse, guard, guard_limits
 from losscheck.lint.engine import lint_source
 from losscheck.lint.registry import load_registry
 
@@ -167,8 +167,8 @@ def test_the_deepest_trees_the_guard_accepts_go_through_every_rule() -> None:
     minuses): every walk and every rule copes with the depth, no rule crashes (LCK997)."""
     source = (
         LOSS
-        + "    b = " + " - ".join(["a"] * guard.MAX_FLAT) + "\n"
-        + "    c = " + " and ".join(["a"] * guard.MAX_LINEAR_CHAIN) + "\n"
+        + "    b = " + " - ".join(["a"] * guard_limits.MAX_FLAT) + "\n"
+        + "    c = " + " and ".join(["a"] * guard_limits.MAX_LINEAR_CHAIN) + "\n"
         + "    d = " + "(" * 199 + "-" * 199 + "a" + ")" * 199 + "\n"
         + "    return tf.reduce_mean(b + c + d)\n"
     )
@@ -233,7 +233,7 @@ def test_flat_parse_builds_libcst_own_tree(monkeypatch, context: str, chain: str
     if scan.refusal is not None or not scan.flat:
         return
     try:
-        rebuilt = guard.parse(source, scan.flat)
+        rebuilt = flat_parse.parse(source, scan.flat)
     except (cst.ParserSyntaxError, ValueError):
         return  # the engine then parses the file as written
     assert expected is not None, source
