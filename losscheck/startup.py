@@ -1,6 +1,6 @@
 """Start faster: a per-user cache of what derives from the installed code alone.
 
-Two things live there (:func:`startup_cache_dir`): the rule manifest (``lint/cache.py``), and the
+Two things live there (:func:`startup_cache_dir`): the rule manifest (``lint/rule_manifest.py``), and the
 **dataclass code memo** this module keeps.
 
 Why the memo: libcst defines its ~270 node classes as dataclasses. Creating a dataclass builds

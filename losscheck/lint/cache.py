@@ -6,11 +6,10 @@ Two things are cached, both keyed so that a stale entry can never be read:
   code and of the installed plugins, the settings that change findings, the rules run on the
   file, the file's path and its bytes. A repeat run over an unchanged tree reads each file
   (to hash it) and one small entry per file: no pre-filter, no libcst import, no parse.
-- **the rule manifest**: the code, name, defaults and triggers of every rule, so that
-  selection and the pre-filter work without importing the rule modules (and libcst). It derives
-  from the installed code alone, so it is kept in the per-user start-up cache
-  (``losscheck/startup.py``: shared by every project, kept under ``--no-cache``), else in the
-  project cache.
+- **the rule manifest** (``rule_manifest.py``): the code, name, defaults and triggers of every
+  rule, so that selection and the pre-filter work without importing the rule modules (and
+  libcst). This module holds the result cache and what both share: keys, seals, atomic writes
+  and the field checks.
 
 Every key is made of content hashes, never of modification times: losscheck's own files, the
 code of every installed rule plugin, the settings (the layout file by its bytes), the file.
@@ -39,7 +38,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -176,7 +175,7 @@ def unseal(raw: bytes, salt: str) -> bytes | None:
     return body if raw[len(_SEAL_HEAD) : start] == _seal_digest(salt, body) else None
 
 
-def _read_sealed(path: str | os.PathLike[str], salt: str, limit: int) -> Any:
+def read_sealed(path: str | os.PathLike[str], salt: str, limit: int) -> Any:
     """The parsed body of a sealed JSON file, or None (missing, not a regular file, too large,
     checksum wrong, not JSON, nested too deeply)."""
     raw = read_regular_file(path, limit)
@@ -192,37 +191,37 @@ def _read_sealed(path: str | os.PathLike[str], salt: str, limit: int) -> Any:
 # -- checking what a sealed body holds ---------------------------------------------------------
 
 
-class _Invalid(Exception):
+class InvalidEntry(Exception):
     """A cached value of the wrong shape or type: the entry is a miss."""
 
 
-def _int(value: Any, least: int) -> int:
+def checked_int(value: Any, least: int) -> int:
     if type(value) is not int or value < least:  # not bool: True is an int too
-        raise _Invalid
+        raise InvalidEntry
     return value
 
 
-def _str(value: Any) -> str:
+def checked_str(value: Any) -> str:
     if type(value) is not str:
-        raise _Invalid
+        raise InvalidEntry
     return value
 
 
-def _bool(value: Any) -> bool:
+def checked_bool(value: Any) -> bool:
     if type(value) is not bool:
-        raise _Invalid
+        raise InvalidEntry
     return value
 
 
-def _record(value: Any, keys: frozenset[str]) -> dict[str, Any]:
+def checked_record(value: Any, keys: frozenset[str]) -> dict[str, Any]:
     if type(value) is not dict or value.keys() != keys:
-        raise _Invalid
+        raise InvalidEntry
     return value
 
 
-def _list(value: Any) -> list[Any]:
+def checked_list(value: Any) -> list[Any]:
     if type(value) is not list:
-        raise _Invalid
+        raise InvalidEntry
     return value
 
 
@@ -234,47 +233,47 @@ _EDIT_KEYS = frozenset({"line", "column", "end_line", "end_column", "content"})
 
 
 def _edit(value: Any) -> Edit:
-    r = _record(value, _EDIT_KEYS)
+    r = checked_record(value, _EDIT_KEYS)
     # lines 1-based, columns 0-based (libcst's convention)
-    return Edit(_int(r["line"], 1), _int(r["column"], 0), _int(r["end_line"], 1), _int(r["end_column"], 0),
-                _str(r["content"]))
+    return Edit(checked_int(r["line"], 1), checked_int(r["column"], 0), checked_int(r["end_line"], 1), checked_int(r["end_column"], 0),
+                checked_str(r["content"]))
 
 
 def _fix(value: Any) -> Fix | None:
     if value is None:
         return None
-    r = _record(value, _FIX_KEYS)
+    r = checked_record(value, _FIX_KEYS)
     if r["applicability"] not in ("safe", "unsafe"):
-        raise _Invalid
-    return Fix(tuple(_edit(e) for e in _list(r["edits"])), r["applicability"] == "safe", _str(r["message"]))
+        raise InvalidEntry
+    return Fix(tuple(_edit(e) for e in checked_list(r["edits"])), r["applicability"] == "safe", checked_str(r["message"]))
 
 
 def _finding(value: Any, path: str) -> Finding:
-    r = _record(value, _FINDING_KEYS)
+    r = checked_record(value, _FINDING_KEYS)
     return Finding(
         path=path,
-        line=_int(r["line"], 1),
-        column=_int(r["column"], 1),
-        end_line=_int(r["end_line"], 1),
-        end_column=_int(r["end_column"], 1),
-        code=_str(r["code"]),
-        rule=_str(r["rule"]),
-        severity=_str(r["severity"]),  # type: ignore[arg-type] - a plugin's own word is kept
-        message=_str(r["message"]),
+        line=checked_int(r["line"], 1),
+        column=checked_int(r["column"], 1),
+        end_line=checked_int(r["end_line"], 1),
+        end_column=checked_int(r["end_column"], 1),
+        code=checked_str(r["code"]),
+        rule=checked_str(r["rule"]),
+        severity=checked_str(r["severity"]),  # type: ignore[arg-type] - a plugin's own word is kept
+        message=checked_str(r["message"]),
         fix=_fix(r["fix"]),
-        cell=None if r["cell"] is None else _int(r["cell"], 1),  # a notebook's cell
+        cell=None if r["cell"] is None else checked_int(r["cell"], 1),  # a notebook's cell
     )
 
 
 def findings_from(value: Any, path: str) -> list[Finding] | None:
     """The findings of a parsed result entry, or None when any field has the wrong shape or type."""
     try:
-        return [_finding(v, path) for v in _list(value)]
-    except _Invalid:
+        return [_finding(v, path) for v in checked_list(value)]
+    except InvalidEntry:
         return None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     import tempfile  # only writers pay for it
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -291,16 +290,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _init_dir(root: Path) -> None:
+def init_dir(root: Path) -> None:
     """Mark the folder as a cache (backup tools skip it; git ignores it)."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         tag = root / "CACHEDIR.TAG"
         if not tag.exists():
-            _atomic_write(tag, b"Signature: 8a477f597d28d172789f06886806bc55\n# losscheck cache\n")
+            atomic_write(tag, b"Signature: 8a477f597d28d172789f06886806bc55\n# losscheck cache\n")
         ignore = root / ".gitignore"
         if not ignore.exists():
-            _atomic_write(ignore, b"*\n")
+            atomic_write(ignore, b"*\n")
     except OSError:
         pass
 
@@ -348,7 +347,7 @@ class ResultCache:
         ill-typed entry is a miss, and the run writes it again."""
         if not self.enabled:
             return None
-        value = _read_sealed(self._file(key), key, MAX_ENTRY_BYTES)
+        value = read_sealed(self._file(key), key, MAX_ENTRY_BYTES)
         findings = None if value is None else findings_from(value, display_path)
         if findings is None:
             self.misses += 1
@@ -369,192 +368,9 @@ class ResultCache:
             return  # it could never be read back
         try:
             if not (self.root / "CACHEDIR.TAG").exists():
-                _init_dir(self.root)
-            _atomic_write(self._path(key), data)
+                init_dir(self.root)
+            atomic_write(self._path(key), data)
         except IsADirectoryError:
             pass  # a folder where the entry belongs: this file stays uncached, the rest do not
         except OSError:
             self.enabled = False  # read-only checkout: run on, uncached
-
-
-# -- rule manifest -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleInfo:
-    """What selection, the pre-filter and `losscheck rules` need to know about a rule."""
-
-    code: str
-    name: str
-    summary: str
-    severity: str
-    default_enabled: bool
-    origin: str
-    fix: bool
-    triggers: tuple[str, ...] | None  # trigger names or regex text (decoded latin-1); None: always parse
-    triggers_are_regex: tuple[bool, ...] = ()
-    literals: tuple[str, ...] | None = None  # substrings of which a file must hold one (prefilter.literals_for)
-
-    @classmethod
-    def of(cls, rule: Any) -> RuleInfo:
-        from losscheck.lint.prefilter import literals_for, triggers_for
-
-        trig = triggers_for(rule)
-        return cls(
-            code=rule.code,
-            name=rule.name,
-            summary=getattr(rule, "summary", ""),
-            severity=getattr(rule, "severity", "error"),
-            default_enabled=bool(getattr(rule, "default_enabled", True)),
-            origin=getattr(rule, "origin", "losscheck"),
-            fix=bool(rule.has_fix()) if hasattr(rule, "has_fix") else False,
-            triggers=None if trig is None else tuple(t.decode("latin-1") if isinstance(t, bytes) else t for t in trig),
-            triggers_are_regex=() if trig is None else tuple(isinstance(t, bytes) for t in trig),
-            literals=literals_for(rule),
-        )
-
-    def trigger_values(self) -> tuple[str | bytes, ...] | None:
-        if self.triggers is None:
-            return None
-        return tuple(t.encode("latin-1") if r else t for t, r in zip(self.triggers, self.triggers_are_regex))
-
-
-@dataclass
-class Manifest:
-    rules: list[RuleInfo]
-    plugin_errors: list[str]
-
-
-def _build_manifest() -> Manifest:
-    from losscheck.lint.registry import load_registry
-
-    registry = load_registry()
-    return Manifest([RuleInfo.of(r) for r in registry.rules], [str(e) for e in registry.errors])
-
-
-MANIFEST_PREFIX = "rules-manifest."
-
-
-def install_cache_dir() -> Path | None:
-    """The per-user folder for what derives from the installed code alone (the rule manifest, the
-    dataclass memo of ``losscheck/startup.py``). Every project shares it and ``--no-cache``
-    (which is about results) keeps it, as Python keeps ``.pyc`` files."""
-    from losscheck.startup import startup_cache_dir
-
-    return startup_cache_dir()
-
-
-_MANIFEST_KEYS = frozenset({"rules", "plugin_errors"})
-_RULE_KEYS = frozenset(f.name for f in fields(RuleInfo))
-
-
-def _triggers(value: Any, regex: Any, builtin: bool) -> tuple[tuple[str, ...] | None, tuple[bool, ...]]:
-    """Triggers of the right types. A built-in rule's must also be ones the pre-filter can use
-    (known names, regexes that compile). A plugin's are taken as the plugin declares them, as
-    a fresh build would: a stricter check would refuse the manifest on every run."""
-    if value is None:
-        if _list(regex):
-            raise _Invalid
-        return None, ()
-    names = tuple(_str(t) for t in _list(value))
-    flags = tuple(_bool(r) for r in _list(regex))
-    if len(names) != len(flags):
-        raise _Invalid
-    if builtin:
-        _check_usable(names, flags)
-    return names, flags
-
-
-def _check_usable(names: tuple[str, ...], flags: tuple[bool, ...]) -> None:
-    from losscheck.lint.prefilter import CHECKS
-
-    for name, is_regex in zip(names, flags):
-        if not is_regex and name not in CHECKS:
-            raise _Invalid
-        if is_regex:
-            try:
-                re.compile(name.encode("latin-1"))  # cached by re: the pre-filter's compile is free
-            except (UnicodeEncodeError, re.error, RecursionError, OverflowError) as exc:
-                raise _Invalid from exc
-
-
-def _rule_info(value: Any) -> RuleInfo:
-    r = _record(value, _RULE_KEYS)
-    triggers, regex = _triggers(r["triggers"], r["triggers_are_regex"], builtin=r["origin"] == "losscheck")
-    return RuleInfo(
-        code=_str(r["code"]),
-        name=_str(r["name"]),
-        summary=_str(r["summary"]),
-        severity=_str(r["severity"]),
-        default_enabled=_bool(r["default_enabled"]),
-        origin=_str(r["origin"]),
-        fix=_bool(r["fix"]),
-        triggers=triggers,
-        triggers_are_regex=regex,
-        literals=None if r["literals"] is None else tuple(_str(t) for t in _list(r["literals"])),
-    )
-
-
-def manifest_from(value: Any, builtin_codes: frozenset[str]) -> Manifest | None:
-    """A parsed manifest whose every entry has the right shape, with unique codes and names, and
-    whose built-in rules are exactly ``builtin_codes``; else None (it is built again)."""
-    try:
-        raw = _record(value, _MANIFEST_KEYS)
-        rules = [_rule_info(r) for r in _list(raw["rules"])]
-        errors = [_str(e) for e in _list(raw["plugin_errors"])]
-    except _Invalid:
-        return None
-    if len({r.code for r in rules}) != len(rules) or len({r.name for r in rules}) != len(rules):
-        return None
-    if {r.code for r in rules if r.origin == "losscheck"} != builtin_codes:
-        return None
-    return Manifest(rules, errors)
-
-
-def _read_manifest(path: Path) -> Manifest | None:
-    value = _read_sealed(path, path.name, MAX_MANIFEST_BYTES)
-    return None if value is None else manifest_from(value, package_state().builtin_codes)
-
-
-def load_manifest(root: Path | None, tool: str | None = None) -> Manifest:
-    """The rule manifest, read when losscheck's code and the installed plugins are unchanged.
-
-    Looked for in the per-user start-up cache first (shared, and kept under ``--no-cache``), then
-    in the project cache (``root``; None under ``--no-cache``); built by importing every rule, and
-    written back, only when neither has it."""
-    tool = tool or tool_key()
-    name = f"{MANIFEST_PREFIX}{tool}.json"
-    startup = install_cache_dir()
-    places = [p for p in (startup, root / FORMAT if root is not None else None) if p is not None]
-    for place in places:
-        found = _read_manifest(place / name)
-        if found is not None:
-            return found
-    manifest = _build_manifest()
-    payload = seal(json.dumps({"rules": [asdict(r) for r in manifest.rules],
-                               "plugin_errors": manifest.plugin_errors}).encode(), name)
-    if startup is not None and _write_startup_manifest(startup, name, payload):
-        return manifest
-    if root is not None:
-        try:
-            _init_dir(root)
-            _atomic_write(root / FORMAT / name, payload)
-        except OSError:
-            pass
-    return manifest
-
-
-def _write_startup_manifest(folder: Path, name: str, payload: bytes) -> bool:
-    """Write it to the start-up cache and drop the manifests of earlier code (one is ever current:
-    the folder is this installation's alone)."""
-    try:
-        _atomic_write(folder / name, payload)
-    except OSError:
-        return False  # an unwritable home: the project cache holds it instead
-    for old in folder.glob(f"{MANIFEST_PREFIX}*.json"):
-        if old.name != name:
-            try:
-                old.unlink()
-            except OSError:
-                pass
-    return True

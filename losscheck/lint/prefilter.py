@@ -386,7 +386,7 @@ def _own_triggers(rule: object) -> tuple[tuple[str, ...], tuple[str | bytes, ...
 def triggers_for(rule: object) -> tuple[str | bytes, ...] | None:
     """The checks (names in ``CHECKS``, ``bytes`` regexes) of which one must say yes; None: no
     check (the file is parsed for the rule, when it holds one of ``literals_for(rule)``)."""
-    if hasattr(rule, "trigger_values"):  # a cached RuleInfo (see cache.py)
+    if hasattr(rule, "trigger_values"):  # a cached RuleInfo (see rule_manifest.py)
         return rule.trigger_values()  # type: ignore[attr-defined,no-any-return]
     if getattr(rule, "triggers", _MISSING) is not _MISSING:
         own = _own_triggers(rule)

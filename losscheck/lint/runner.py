@@ -15,17 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from losscheck.lint import config as cfg
 from losscheck.lint import diagnostics, keras_target
-from losscheck.lint.cache import (
-    Manifest,
-    ResultCache,
-    RuleInfo,
-    cache_root,
-    load_manifest,
-    tool_key,
-)
+from losscheck.lint.cache import ResultCache, cache_root, tool_key
 from losscheck.lint.discover import discover, is_notebook
 from losscheck.lint.finding import Finding
 from losscheck.lint.prefilter import Prefilter
+from losscheck.lint.rule_manifest import Manifest, RuleInfo, load_manifest
 
 if TYPE_CHECKING:  # notebooks and stdin are imported when there is one
     from losscheck.lint.notebook import Notebook

@@ -18,6 +18,7 @@ from cache_helpers import BUGGY, lint
 
 from losscheck import startup
 from losscheck.lint import cache as lcache
+from losscheck.lint import rule_manifest
 
 
 def _run(project: Path, folder: Path):
@@ -27,7 +28,7 @@ def _run(project: Path, folder: Path):
 
 
 def _manifest(folder: Path) -> Path:
-    [path] = folder.glob(f"*/{lcache.MANIFEST_PREFIX}*.json")
+    [path] = folder.glob(f"*/{rule_manifest.MANIFEST_PREFIX}*.json")
     return path
 
 
@@ -45,7 +46,7 @@ def baseline(tmp_path):
 
 def _good() -> dict:
     """What the manifest says, as plain JSON (built in this process from the installed rules)."""
-    built = lcache._build_manifest()
+    built = rule_manifest._build_manifest()
     return json.loads(json.dumps({"rules": [asdict(r) for r in built.rules], "plugin_errors": built.plugin_errors}))
 
 
@@ -110,8 +111,8 @@ def test_the_builtin_codes_read_from_the_rule_modules_are_the_registrys():
 
 def test_the_manifest_as_built_passes_the_checks():
     builtin = lcache.package_state().builtin_codes
-    built = lcache._build_manifest()
-    assert lcache.manifest_from(_good(), builtin) == built
+    built = rule_manifest._build_manifest()
+    assert rule_manifest.manifest_from(_good(), builtin) == built
 
 
 def _field_cases() -> dict[str, object]:
@@ -153,7 +154,7 @@ FIELD_CASES = [
 
 @pytest.mark.parametrize("case", FIELD_CASES)
 def test_a_manifest_of_the_wrong_shape_is_refused(case):
-    assert lcache.manifest_from(_field_cases()[case], lcache.package_state().builtin_codes) is None
+    assert rule_manifest.manifest_from(_field_cases()[case], lcache.package_state().builtin_codes) is None
 
 
 def test_a_plugin_rule_is_accepted(tmp_path):
@@ -161,7 +162,7 @@ def test_a_plugin_rule_is_accepted(tmp_path):
     plugin = {**good["rules"][0], "code": "XYZ123", "name": "xyz-rule", "origin": "some-plugin",
               "triggers": [r"\bprint\s*\("], "triggers_are_regex": [True]}
     value = {**good, "rules": [*good["rules"], plugin]}
-    manifest = lcache.manifest_from(value, lcache.package_state().builtin_codes)
+    manifest = rule_manifest.manifest_from(value, lcache.package_state().builtin_codes)
     assert manifest is not None and manifest.rules[-1].trigger_values() == (rb"\bprint\s*\(",)
 
 
@@ -173,23 +174,23 @@ def test_a_plugin_rules_triggers_are_kept_as_the_plugin_declares_them():
         plugin = {**good["rules"][0], "code": "XYZ123", "name": "xyz-rule", "origin": "some-plugin",
                   "triggers": triggers, "triggers_are_regex": regex}
         value = {**good, "rules": [*good["rules"], plugin]}
-        assert lcache.manifest_from(value, lcache.package_state().builtin_codes) is not None
+        assert rule_manifest.manifest_from(value, lcache.package_state().builtin_codes) is not None
 
 
 @pytest.fixture
 def install_dir(tmp_path, monkeypatch):
     folder = tmp_path / "startup"
     folder.mkdir()
-    monkeypatch.setattr(lcache, "install_cache_dir", lambda: folder)
+    monkeypatch.setattr(rule_manifest, "install_cache_dir", lambda: folder)
     return folder
 
 
 @pytest.mark.parametrize("case", ["no-rules", "a-rule-missing", "unknown-trigger"])
 def test_a_sealed_but_wrong_manifest_is_rebuilt(install_dir, case):
     """The checksum holds (it was written that way), so the content checks alone must refuse it."""
-    built = lcache.load_manifest(None, tool="k")
+    built = rule_manifest.load_manifest(None, tool="k")
     [path] = install_dir.iterdir()
     good_bytes = path.read_bytes()
     path.write_bytes(lcache.seal(json.dumps(_bad_manifests()[case]).encode(), path.name))
-    assert lcache.load_manifest(None, tool="k") == built
+    assert rule_manifest.load_manifest(None, tool="k") == built
     assert path.read_bytes() == good_bytes

@@ -100,54 +100,56 @@ def test_parallel_output_equals_sequential(tree, tmp_path):
 # -- the rule manifest in the per-user start-up cache --------------------------------------------
 @pytest.fixture
 def install_dir(tmp_path, monkeypatch):
-    from losscheck.lint import cache
+    from losscheck.lint import rule_manifest
 
     folder = tmp_path / "pycache"
     folder.mkdir()
-    monkeypatch.setattr(cache, "install_cache_dir", lambda: folder)
+    monkeypatch.setattr(rule_manifest, "install_cache_dir", lambda: folder)
     return folder
 
 
 def test_manifest_is_kept_in_the_startup_cache_and_read_under_no_cache(install_dir, monkeypatch):
-    from losscheck.lint import cache
+    from losscheck.lint import rule_manifest
 
-    built = cache.load_manifest(None, tool="k1")  # --no-cache: no project cache at all
+    built = rule_manifest.load_manifest(None, tool="k1")  # --no-cache: no project cache at all
     assert [p.name for p in install_dir.iterdir()] == ["rules-manifest.k1.json"]
 
     def must_not_build():
         raise AssertionError("the manifest was built again instead of read")
 
-    monkeypatch.setattr(cache, "_build_manifest", must_not_build)
-    again = cache.load_manifest(None, tool="k1")
+    monkeypatch.setattr(rule_manifest, "_build_manifest", must_not_build)
+    again = rule_manifest.load_manifest(None, tool="k1")
     assert again == built and any(r.code == "LCK101" for r in again.rules)
 
 
 def test_a_new_manifest_replaces_the_ones_of_earlier_code(install_dir):
-    from losscheck.lint import cache
+    from losscheck.lint import rule_manifest
 
-    cache.load_manifest(None, tool="old")
-    cache.load_manifest(None, tool="new")
+    rule_manifest.load_manifest(None, tool="old")
+    rule_manifest.load_manifest(None, tool="new")
     assert [p.name for p in install_dir.iterdir()] == ["rules-manifest.new.json"]
 
 
 def test_an_unwritable_install_keeps_the_manifest_in_the_project_cache(tmp_path, install_dir, monkeypatch):
-    from losscheck.lint import cache
+    from losscheck.lint import rule_manifest
+    from losscheck.lint.cache import FORMAT
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")  # a file where the folder should be: no write succeeds, even as root
-    monkeypatch.setattr(cache, "install_cache_dir", lambda: blocker / "pycache")
-    cache.load_manifest(tmp_path / "project-cache", tool="k2")
-    assert (tmp_path / "project-cache" / cache.FORMAT / "rules-manifest.k2.json").is_file()
+    monkeypatch.setattr(rule_manifest, "install_cache_dir", lambda: blocker / "pycache")
+    rule_manifest.load_manifest(tmp_path / "project-cache", tool="k2")
+    assert (tmp_path / "project-cache" / FORMAT / "rules-manifest.k2.json").is_file()
 
 
 def test_with_the_startup_cache_off_the_project_cache_holds_the_manifest(tmp_path, monkeypatch):
-    from losscheck.lint import cache
+    from losscheck.lint import rule_manifest
+    from losscheck.lint.cache import FORMAT
     from losscheck.startup import STARTUP_CACHE_ENV
 
     monkeypatch.setenv(STARTUP_CACHE_ENV, "off")
-    assert cache.install_cache_dir() is None
-    cache.load_manifest(tmp_path / "project-cache", tool="k3")
-    assert (tmp_path / "project-cache" / cache.FORMAT / "rules-manifest.k3.json").is_file()
+    assert rule_manifest.install_cache_dir() is None
+    rule_manifest.load_manifest(tmp_path / "project-cache", tool="k3")
+    assert (tmp_path / "project-cache" / FORMAT / "rules-manifest.k3.json").is_file()
 
 
 def test_a_plugin_folder_on_the_import_path_changes_the_key(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from losscheck.lint import runner
-from losscheck.lint.cache import RuleInfo
+from losscheck.lint.rule_manifest import RuleInfo
 from losscheck.lint.progress import Progress, for_stderr
 from losscheck.lint.registry import load_registry
 

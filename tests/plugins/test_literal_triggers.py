@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from losscheck.lint import prefilter
-from losscheck.lint.cache import RuleInfo
+from losscheck.lint.rule_manifest import RuleInfo
 from losscheck.lint.prefilter import Prefilter, literals_for, triggers_for
 from losscheck.lint.registry import load_registry, trigger_problem
 from losscheck.lint.rule import Rule
