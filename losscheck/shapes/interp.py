@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.shapes import op_call, op_handlers
 from losscheck.shapes import ops as ops_mod
 from losscheck.shapes import shapefns as sf
 from losscheck.shapes.domain import ANY, Shape
@@ -434,10 +435,10 @@ class Interpreter:
                 return UNKNOWN  # list + list is concatenation, not a tensor op
             return UNKNOWN
         operands = [(lambda: self.text(lnode), left), (lambda: self.text(rnode), right)]
-        shape, message = ops_mod.broadcast_message(operands, ops_mod.OP_WORDS.get(word, "result"))
+        shape, message = op_call.broadcast_message(operands, op_call.OP_WORDS.get(word, "result"))
         if message:
             self.problem(node, message, "silent" if shape is not None else "error")
-        return ops_mod._tensor(shape, lead=ops_mod.common_lead([left, right]))
+        return op_call.make_tensor(shape, lead=op_call.common_lead([left, right]))
 
     def const_arith(self, word: str, node: cst.CSTNode, left: Const, right: Const) -> Value:
         a, b = left.value, right.value
@@ -615,7 +616,7 @@ class Interpreter:
             if isinstance(callee, LossObj) and not starred and len(positional) >= 2:
                 texts = (self.text(pos_nodes[0]), self.text(pos_nodes[1]))
                 problems: list[str] = []
-                value = ops_mod.call_loss_object(callee, positional[0], positional[1], texts, problems)
+                value = op_handlers.call_loss_object(callee, positional[0], positional[1], texts, problems)
                 for message in problems:
                     self.problem(node, message)
                 return value
@@ -658,7 +659,7 @@ class Interpreter:
         if self.imports is not None and self.imports.resolve_name(name) is not None:
             return None  # imported under a builtin's name
         if name == "abs" and len(positional) == 1 and isinstance(positional[0], Tensor):
-            return ops_mod._tensor(positional[0].shape, lead=positional[0].lead)
+            return op_call.make_tensor(positional[0].shape, lead=positional[0].lead)
         if name == "len" and len(positional) == 1 and isinstance(positional[0], Tensor):
             dim = positional[0].axis0
             if dim is None or dim is ANY:
@@ -669,10 +670,10 @@ class Interpreter:
             if not items or not all(isinstance(v, Tensor) for v in items):
                 return None
             texts = [f"{self.text(pos_nodes[0])}[{i}]" for i in range(len(items))]
-            shape, message = ops_mod.broadcast_message(list(zip(texts, items)), "sum")
+            shape, message = op_call.broadcast_message(list(zip(texts, items)), "sum")
             if message:
                 self.problem(node, message, "silent" if shape is not None else "error")
-            return ops_mod._tensor(shape, lead=ops_mod.common_lead(list(items)))
+            return op_call.make_tensor(shape, lead=op_call.common_lead(list(items)))
         return None
 
     def call_spec(
@@ -683,8 +684,8 @@ class Interpreter:
         args: dict[str, Value],
         arg_nodes: Mapping[str, cst.CSTNode],
     ) -> Value:
-        call = ops_mod.OpCall(spec, label, args, arg_nodes, self.text)
-        value = ops_mod.HANDLERS[spec.kind](call)
+        call = op_call.OpCall(spec, label, args, arg_nodes, self.text)
+        value = op_handlers.HANDLERS[spec.kind](call)
         for message in call.problems:
             # a problem with a result shape is the silent batch-axes broadcast (where/binary ops)
             self.problem(node, message, "silent" if isinstance(value, Tensor) and value.shape is not None else "error")
