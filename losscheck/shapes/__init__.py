@@ -69,7 +69,7 @@ def module_constants(ctx: FileContext) -> dict[str, Value]:
     """Module-level ``NAME = <int>`` bound exactly once (``NUM_CLASSES = 3``)."""
     import re
 
-    from losscheck.shapes.interp import assigned_names
+    from losscheck.shapes.statements import assigned_names
 
     counts: dict[str, int] = {}
     values: dict[str, Value] = {}

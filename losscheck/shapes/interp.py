@@ -13,8 +13,7 @@ shape are collected as gaps for the ``inference-gap`` rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -24,6 +23,8 @@ from losscheck.shapes import ops as ops_mod
 from losscheck.shapes import shapefns as sf
 from losscheck.shapes.domain import ANY, Shape
 from losscheck.shapes.sources import ChannelInfo
+from losscheck.shapes.notes import Note, Result
+from losscheck.shapes.statements import StatementInterpreter, join
 from losscheck.shapes.values import (
     UNKNOWN,
     Const,
@@ -55,81 +56,7 @@ _BINOPS: dict[type, str] = {
 
 _REDUCTION_CONSTS = {"NONE": "none", "SUM": "sum", "AUTO": "auto", "SUM_OVER_BATCH_SIZE": "sum_over_batch_size"}
 
-
-@dataclass(frozen=True)
-class Note:
-    node: cst.CSTNode
-    message: str
-    # "error": the op certainly fails at run time with these shapes;
-    # "silent": it runs but computes something else than meant (broadcast, cut-short slice).
-    kind: str = "error"
-
-
-@dataclass
-class Result:
-    values: dict[cst.CSTNode, Value] = field(default_factory=dict)
-    problems: list[Note] = field(default_factory=list)
-    gaps: list[Note] = field(default_factory=list)
-    returns: list[tuple[cst.CSTNode, Value]] = field(default_factory=list)
-
-
-def join(a: Value, b: Value) -> Value:
-    """The value of a name after two branches: equal values stay, different ones lose detail."""
-    if a == b:
-        return a
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a.shape is not None and b.shape is not None and a.shape.rank == b.shape.rank:
-            dims = tuple(x if x == y else ANY for x, y in zip(a.shape.dims, b.shape.dims))
-            return Tensor(Shape(dims), a.origin if a.origin == b.origin else None)
-        return Tensor(None)
-    return UNKNOWN
-
-
-def _bound(target: cst.BaseExpression | None, names: set[str]) -> None:
-    if isinstance(target, cst.Name):
-        names.add(target.value)
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            _bound(el.value, names)
-    elif isinstance(target, cst.StarredElement):
-        _bound(target.value, names)
-
-
-def assigned_names(node: cst.CSTNode) -> set[str]:
-    """Names a block of statements may (re)bind: assignment, loop, ``with``/``except``/``import``
-    ``as`` and walrus targets, match captures, ``global``/``nonlocal`` names, and the names of
-    nested defs and classes (not what is bound inside them). Iterative: the block may be deep."""
-    from losscheck.lint.astutil import children
-
-    names: set[str] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        kind = type(current)
-        if kind is cst.FunctionDef or kind is cst.ClassDef:
-            names.add(current.name.value)
-            continue
-        if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign or kind is cst.For:
-            _bound(current.target, names)
-        elif kind is cst.NamedExpr:
-            _bound(current.target, names)
-        elif kind is cst.AsName:
-            _bound(current.name, names)  # type: ignore[arg-type]
-        elif kind is cst.Global or kind is cst.Nonlocal:
-            names.update(n.name.value for n in current.names)
-        elif (kind is cst.MatchAs or kind is cst.MatchStar) and current.name is not None:
-            names.add(current.name.value)
-        elif kind is cst.MatchMapping and current.rest is not None:
-            names.add(current.rest.value)
-        stack.extend(children(current))
-    return names
-
-
-class _Return(Exception):
-    """Control left the block (return/raise): the branch does not reach the join."""
-
-
-class Interpreter:
+class Interpreter(StatementInterpreter):
     def __init__(
         self,
         module: cst.Module,
@@ -168,180 +95,6 @@ class Interpreter:
             return None  # a local name shadows the import
         found = self.imports.api(func)
         return (found.family, found.name) if found is not None else None
-
-    # -- statements -----------------------------------------------------------------------
-    def run_function(self, node: cst.FunctionDef | cst.Lambda) -> Result:
-        if isinstance(node, cst.Lambda):
-            value = self.eval(node.body)
-            self.result.returns.append((node.body, value))
-            return self.result
-        body = node.body
-        statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
-        try:
-            self.block(statements)
-        except _Return:
-            pass
-        return self.result
-
-    def block(self, statements: Iterable[cst.CSTNode]) -> None:
-        for stmt in statements:
-            self.statement(stmt)
-
-    def _forget(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.env[name] = UNKNOWN
-
-    def _body(self, node: cst.BaseSuite) -> list[cst.CSTNode]:
-        if isinstance(node, cst.IndentedBlock):
-            return list(node.body)
-        return [node]  # SimpleStatementSuite
-
-    def statement(self, stmt: cst.CSTNode) -> None:
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in stmt.body:
-                self.small(small)
-        elif isinstance(stmt, cst.If):
-            self.if_(stmt)
-        elif isinstance(stmt, (cst.For, cst.While)):
-            names = assigned_names(stmt)
-            if isinstance(stmt, cst.For):
-                self.eval(stmt.iter)
-            else:
-                self.eval(stmt.test)
-            self._forget(names)
-            saved = dict(self.env)
-            try:
-                self.block(self._body(stmt.body))
-            except _Return:
-                pass
-            self.env = saved
-            if stmt.orelse is not None:
-                try:
-                    self.block(self._body(stmt.orelse.body))
-                except _Return:
-                    pass
-            self._forget(names)
-        elif isinstance(stmt, cst.With):
-            for item in stmt.items:
-                self.eval(item.item)
-                if item.asname is not None:
-                    self._forget(assigned_names(item.asname))
-            self.block(self._body(stmt.body))
-        elif isinstance(stmt, (cst.Try, cst.TryStar, cst.Match)):
-            names = assigned_names(stmt)
-            self._forget(names)
-            saved = dict(self.env)
-            for part in self._parts(stmt):
-                try:
-                    self.block(part)
-                except _Return:
-                    pass
-                self.env = dict(saved)
-            self._forget(names)
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            self.env[stmt.name.value] = UNKNOWN  # nested functions are checked on their own
-        else:
-            self._forget(assigned_names(stmt))
-
-    def _parts(self, stmt: cst.CSTNode) -> list[list[cst.CSTNode]]:
-        parts: list[list[cst.CSTNode]] = []
-        if isinstance(stmt, (cst.Try, cst.TryStar)):
-            parts.append(self._body(stmt.body))
-            parts.extend(self._body(h.body) for h in stmt.handlers)
-            if stmt.orelse is not None:
-                parts.append(self._body(stmt.orelse.body))
-            if stmt.finalbody is not None:
-                parts.append(self._body(stmt.finalbody.body))
-        elif isinstance(stmt, cst.Match):
-            parts.extend(self._body(c.body) for c in stmt.cases)
-        return parts
-
-    def if_(self, stmt: cst.If) -> None:
-        self.eval(stmt.test)
-        before = dict(self.env)
-        ends: list[dict[str, Value]] = []
-        try:
-            self.block(self._body(stmt.body))
-            ends.append(self.env)
-        except _Return:
-            pass
-        self.env = dict(before)
-        try:
-            if isinstance(stmt.orelse, cst.If):
-                self.if_(stmt.orelse)
-            elif isinstance(stmt.orelse, cst.Else):
-                self.block(self._body(stmt.orelse.body))
-            ends.append(self.env)
-        except _Return:
-            pass
-        if not ends:
-            raise _Return()
-        merged = dict(ends[0])
-        for other in ends[1:]:
-            for name in set(merged) | set(other):
-                merged[name] = join(merged.get(name, UNKNOWN), other.get(name, UNKNOWN))
-        self.env = merged
-
-    def small(self, node: cst.BaseSmallStatement) -> None:
-        if isinstance(node, cst.Assign):
-            value = self.eval(node.value)
-            for target in node.targets:
-                self.assign(target.target, value)
-        elif isinstance(node, cst.AnnAssign):
-            if node.value is not None:
-                self.assign(node.target, self.eval(node.value))
-        elif isinstance(node, cst.AugAssign):
-            word = {
-                cst.AddAssign: "add", cst.SubtractAssign: "subtract", cst.MultiplyAssign: "multiply",
-                cst.DivideAssign: "divide",
-            }.get(type(node.operator))
-            left = self.eval(node.target)
-            right = self.eval(node.value)
-            if word is None or not isinstance(node.target, cst.Name):
-                self._forget(assigned_names(node))
-                return
-            self.assign(node.target, self.binary(node, word, node.target, left, node.value, right))
-        elif isinstance(node, cst.Expr):
-            self.eval(node.value)
-        elif isinstance(node, cst.Return):
-            if node.value is not None:
-                value = self.eval(node.value)
-                self.result.returns.append((node.value, value))
-            raise _Return()
-        elif isinstance(node, cst.Raise):
-            raise _Return()
-        elif isinstance(node, cst.Del):
-            self._forget(assigned_names(node))
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            self._forget(n.name.value for n in node.names)
-        elif isinstance(node, (cst.Import, cst.ImportFrom)):
-            pass  # the ImportMap knows the file's imports, inside functions too
-        elif isinstance(node, cst.Assert):
-            self.eval(node.test)
-
-    def assign(self, target: cst.BaseExpression, value: Value) -> None:
-        if isinstance(target, cst.Name):
-            self.env[target.value] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            elements = target.elements
-            if (
-                isinstance(value, Seq)
-                and len(value.items) == len(elements)
-                and not any(isinstance(e, cst.StarredElement) for e in elements)
-            ):
-                for el, item in zip(elements, value.items):
-                    self.assign(el.value, item)
-            elif isinstance(value, ShapeOf) and len(value.shape.dims) == len(elements) and not any(
-                isinstance(e, cst.StarredElement) for e in elements
-            ):
-                for el, dim in zip(elements, value.shape.dims):
-                    self.assign(el.value, Const(dim) if isinstance(dim, int) else DimValue(dim))
-            else:
-                for el in elements:
-                    self._forget(assigned_names(el))
-                    if isinstance(el.value, cst.Name):
-                        self.env[el.value.value] = UNKNOWN
-        # subscript/attribute targets (x[...] = v, self.a = v) bind no local name
 
     # -- expressions ----------------------------------------------------------------------
     def eval(self, node: cst.BaseExpression) -> Value:
