@@ -20,7 +20,7 @@ that was unused before, or one with a comment on it stays.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -55,7 +55,11 @@ class Spelling:
         if _KERAS_NAME.search(text) and not self.keras_bound:
             if self.keras_import is None:
                 return None
-            edits.append(self.keras_import)
+            edits.insert(0, self.keras_import)
+        if len(edits) == 2:
+            # both imports go to one place: one edit (two insertions at a point would conflict)
+            first, second = edits
+            edits = [replace(first, content=first.content + second.content)]
         return text, tuple(edits)
 
 
