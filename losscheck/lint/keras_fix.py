@@ -26,9 +26,9 @@ from itertools import pairwise
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from losscheck.lint.facts import fact
 from losscheck.lint.api.keras_backend import BackendFunction
 from losscheck.lint.context import FileContext
+from losscheck.lint.facts import fact
 from losscheck.lint.finding import Edit, Fix
 from losscheck.lint.keras_imports import spelling
 

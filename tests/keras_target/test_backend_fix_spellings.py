@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras_migration_helpers as H
 import pytest
 
-import keras_migration_helpers as H
 from losscheck.lint.api.keras_backend import REMOVED
 from losscheck.lint.engine import lint_source
 from losscheck.lint.fixer import fix_source
