@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from losscheck.lint import engine, flat_parse, guard, guard_limits
+from losscheck.lint import engine, flat_parse, guard, guard_limits, guard_tokens
 from losscheck.lint.engine import lint_source
 from losscheck.lint.registry import load_registry
 
@@ -222,8 +222,9 @@ def chains(draw) -> str:
 @example(context="y = {} == b", chain="a | b + c | d", other="a")
 @example(context="y = f({}, k={})", chain="(a +  # note\n    b\n    - c)", other="-a * b")
 def test_flat_parse_builds_libcst_own_tree(monkeypatch, context: str, chain: str, other: str) -> None:
-    monkeypatch.setattr(guard, "FLATTEN_MIN", 1)
+    monkeypatch.setattr(guard_tokens, "FLATTEN_MIN", 1)
     monkeypatch.setattr(guard, "SCAN_MIN", 0)
+    monkeypatch.setattr(guard_tokens, "SCAN_MIN", 0)
     source = context.replace("{}", chain, 1).replace("{}", other) + "\n"
     scan = guard.scan(source)
     try:
@@ -242,8 +243,9 @@ def test_flat_parse_builds_libcst_own_tree(monkeypatch, context: str, chain: str
 
 
 def test_a_failed_flat_parse_falls_back_to_the_text_as_written(monkeypatch) -> None:
-    monkeypatch.setattr(guard, "FLATTEN_MIN", 2)
+    monkeypatch.setattr(guard_tokens, "FLATTEN_MIN", 2)
     monkeypatch.setattr(guard, "SCAN_MIN", 0)
+    monkeypatch.setattr(guard_tokens, "SCAN_MIN", 0)
     # `*` takes a bitwise-or operand in a list display: `[*a < b]` would not parse
     source = LOSS + "    return [*a + a + tf.reduce_mean(y_pred)]\n"
     assert guard.scan(source).flat
