@@ -133,11 +133,12 @@ def fix_data(path: str, data: bytes, findings: list[Finding], the_plan: Any, *, 
     """Fix one file's bytes (a Python file or a notebook, by ``path``); nothing is written.
     Raises :class:`NotWritten` when the fixed file could not be produced."""
     from losscheck.lint import notebook
-    from losscheck.lint.runner import _relpath, _rule_classes
+    from losscheck.lint.parallel import rule_classes
+    from losscheck.lint.runner import _relpath
 
     settings = the_plan.settings
     infos = cfg.per_file_rules(the_plan.enabled, _relpath(path, settings.root), settings.per_file_ignores)
-    rules = _rule_classes([r.code for r in infos])
+    rules = rule_classes([r.code for r in infos])
     if notebook.is_notebook(path):
         from losscheck.lint.notebook_fix import InvalidNotebook, fix_notebook
 

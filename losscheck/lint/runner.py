@@ -1,15 +1,14 @@
 """Lint many files: discover -> read -> cache -> pre-filter -> engine (in parallel) -> sorted findings.
 
 Files are independent, so the parse-and-check work goes to a process pool when there is
-enough of it; results are put back in path order, so output never depends on scheduling.
-Rule classes (and libcst) are imported only when some file actually has to be parsed.
+enough of it (``parallel.py``); results are put back in path order, so output never depends on
+scheduling. Rule classes (and libcst) are imported only when some file actually has to be parsed.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,27 +17,13 @@ from losscheck.lint import diagnostics, keras_target
 from losscheck.lint.cache import ResultCache, cache_root, tool_key
 from losscheck.lint.discover import discover, is_notebook
 from losscheck.lint.finding import Finding
+from losscheck.lint.parallel import FileJob, lint_all
 from losscheck.lint.prefilter import Prefilter
 from losscheck.lint.rule_manifest import Manifest, RuleInfo, load_manifest
 
 if TYPE_CHECKING:  # notebooks and stdin are imported when there is one
     from losscheck.lint.notebook import Notebook
     from losscheck.lint.stdin import StdinFile
-
-# Below this much work, starting worker processes costs more than it saves.
-PARALLEL_MIN_FILES = 4
-PARALLEL_MIN_BYTES = 64_000
-
-
-@dataclass
-class FileJob:
-    index: int
-    display: str
-    relpath: str
-    data: bytes
-    codes: tuple[str, ...]  # the rules to run on the file (before the pre-filter: every enabled one)
-    key: str | None
-    enabled: tuple[str, ...] = ()  # every rule enabled for the file (for LCK901)
 
 
 @dataclass
@@ -123,34 +108,6 @@ def _cwd_prefix() -> str:
     if not _CWD:
         _CWD.append(os.getcwd().rstrip(os.sep) + os.sep)
     return _CWD[0]
-
-
-# -- the per-file work (runs in workers) -----------------------------------------------------
-
-_RULE_CLASSES: dict[str, Any] = {}
-
-
-def _rule_classes(codes: Sequence[str]) -> list[Any]:
-    """The rule classes for ``codes``. Plugins are imported only when a plugin rule is needed:
-    a file that triggers only built-in rules never pays for reading entry points (~30 ms) and
-    importing rule packs."""
-    if any(c not in _RULE_CLASSES for c in codes):
-        from losscheck.lint.registry import load_registry
-
-        _RULE_CLASSES.update(load_registry(plugins=False).by_code())
-        if any(c not in _RULE_CLASSES for c in codes):
-            _RULE_CLASSES.update(load_registry().by_code())
-    return [_RULE_CLASSES[c] for c in codes if c in _RULE_CLASSES]
-
-
-def lint_job(job: FileJob, options: dict[str, Any]) -> list[Finding]:
-    from losscheck.lint.engine import lint_bytes
-
-    try:
-        options = {**options, "enabled_codes": job.enabled or job.codes}
-        return lint_bytes(job.data, job.display, rules=_rule_classes(job.codes), options=options)
-    except Exception as exc:  # noqa: BLE001 - last line of defence: one file, one diagnostic
-        return [diagnostics.make(diagnostics.INTERNAL_ERROR, job.display, f"{type(exc).__name__}: {exc}")]
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -297,12 +254,6 @@ def _no_progress(done: int, total: int) -> None:
     pass
 
 
-def default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
 
 def check_all(
     todo: list[FileJob],
@@ -341,177 +292,3 @@ def check_all(
     for i, findings in zip(at, lint_all(parse, options, jobs, lambda n: on_done(skipped + n), meanwhile)):
         out[i] = (True, findings)
     return [out[i] for i in range(len(todo))]
-
-
-def lint_all(
-    todo: list[FileJob],
-    options: dict[str, Any],
-    jobs: int | None,
-    on_done: Callable[[int], None] = lambda n: None,
-    meanwhile: Callable[[], None] = lambda: None,
-) -> list[list[Finding]]:
-    """The findings of every job, in ``todo``'s order, in a process pool when it pays.
-    ``meanwhile()`` runs once, while the pool works (or first, without a pool)."""
-    if not todo:
-        meanwhile()
-        return []
-    workers = min(jobs or default_jobs(), len(todo))
-    total = sum(len(j.data) for j in todo)
-    # An explicit --jobs N is obeyed; by default small runs stay in this process.
-    small = jobs is None and (len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES)
-    if workers <= 1 or small:
-        meanwhile()
-        return _lint_here(todo, options, on_done)
-    return _lint_in_pool(todo, options, workers, on_done, meanwhile)
-
-
-def _lint_here(todo: list[FileJob], options: dict[str, Any], on_done: Callable[[int], None]) -> list[list[Finding]]:
-    out = []
-    with _gc_for_parsing(freeze=False):
-        for n, job in enumerate(todo, 1):
-            out.append(lint_job(job, options))
-            on_done(n)
-    return out
-
-
-# -- the pool ----------------------------------------------------------------------------------
-#
-# Why it is built this way (the Keras tree: 904 files, 59 of them parsed, on 2 cores):
-# - Workers are forked after libcst and the rule modules are imported (once, not once per
-#   worker), and ``gc.freeze()`` moves those objects out of the collector's sight first: the
-#   children neither re-import nor copy the pages that a collection would touch.
-# - The jobs are not sent to the workers: forked workers inherit them (``_SHARED``), and a task
-#   names job indices only. Nothing big is pickled, in either direction but findings.
-# - Biggest files first, in small batches pulled as workers free up (longest-processing-time
-#   scheduling): a 100 kB file parsed last would leave the other worker idle for 0.5 s.
-# - The collector runs far less often while parsing (below).
-
-BATCH_BYTES = 48_000  # a task: one file at least this big, or small files up to this many bytes
-BATCH_FILES = 24
-
-
-@dataclass
-class _Shared:
-    """What every worker needs: inherited through fork, pickled once per worker otherwise."""
-
-    jobs: list[FileJob]
-    options: dict[str, Any]
-
-
-_SHARED: _Shared | None = None
-
-
-def _init_worker(shared: _Shared | None) -> None:
-    global _SHARED
-    if shared is not None:  # not forked: it came pickled
-        _SHARED = shared
-    _raise_gc_threshold()
-
-
-def _lint_batch(batch: list[int]) -> list[tuple[int, list[Finding]]]:
-    shared = _SHARED
-    assert shared is not None
-    return [(i, lint_job(shared.jobs[i], shared.options)) for i in batch]
-
-
-def batches(sizes: Sequence[int]) -> list[list[int]]:
-    """Indices of ``sizes``, biggest first, cut into tasks: a big file alone, small ones together
-    (fewer round trips) up to ``BATCH_BYTES`` or ``BATCH_FILES``."""
-    order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
-    out: list[list[int]] = []
-    current: list[int] = []
-    weight = 0
-    for i in order:
-        if current and (weight + sizes[i] > BATCH_BYTES or len(current) >= BATCH_FILES):
-            out.append(current)
-            current, weight = [], 0
-        current.append(i)
-        weight += sizes[i]
-    if current:
-        out.append(current)
-    return out
-
-
-def _lint_in_pool(
-    todo: list[FileJob],
-    options: dict[str, Any],
-    workers: int,
-    on_done: Callable[[int], None],
-    meanwhile: Callable[[], None],
-) -> list[list[Finding]]:
-    global _SHARED
-    import multiprocessing  # imported here: single-file runs never pay for the pool machinery
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        context = multiprocessing.get_context("fork")
-        forked = True
-    except ValueError:  # pragma: no cover - platforms without fork
-        context, forked = multiprocessing.get_context(), False
-    shared = _Shared(todo, options)
-    if forked:
-        # import what parsing needs once, here, so that no worker imports it again
-        _rule_classes(sorted({c for job in todo for c in job.codes}))
-        import libcst  # noqa: F401
-    out: dict[int, list[Finding]] = {}
-    _SHARED = shared
-    try:
-        with _gc_for_parsing(freeze=forked), ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(None if forked else shared,),
-        ) as pool:
-            pending = {pool.submit(_lint_batch, batch) for batch in batches([len(j.data) for j in todo])}
-            meanwhile()  # the workers are busy: this process has time to spare
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    out.update(future.result())
-                on_done(len(out))
-    except BrokenProcessPool:
-        # A worker died (killed for memory, a crash in native code): finish in this process,
-        # so the run still reports every file.
-        pass
-    finally:
-        _SHARED = None
-    missing = [i for i in range(len(todo)) if i not in out]
-    if missing:
-        rest = _lint_here([todo[i] for i in missing], options, lambda n: on_done(len(out) + n))
-        out.update(zip(missing, rest))
-    return [out[i] for i in range(len(todo))]
-
-
-# -- the garbage collector while parsing --------------------------------------------------------
-# Parsing makes hundreds of thousands of objects that live until the file is done, and very few
-# reference cycles: with the default threshold (700) the collector runs ~1,600 times over the 59
-# Keras files that get parsed. Time spent collecting on those files (two runs each, machine under
-# load): 0.54-0.81 s with the defaults; with the imported modules frozen and a threshold of 5,000:
-# 0.23-0.31 s, 20,000: 0.17-0.22 s, 50,000: 0.19-0.33 s, 100,000: 0.21-0.36 s.
-
-GC_THRESHOLD = (20_000, 50, 100)
-
-
-def _raise_gc_threshold() -> None:
-    import gc
-
-    gc.set_threshold(*GC_THRESHOLD)
-
-
-@contextmanager
-def _gc_for_parsing(*, freeze: bool) -> Iterator[None]:
-    """Raise the collector's thresholds for the block; ``freeze``: also move every object alive
-    now (the imported modules) out of its sight, as children forked in the block inherit it."""
-    import gc
-
-    before = gc.get_threshold()
-    if freeze:
-        gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        if freeze:
-            gc.unfreeze()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from losscheck.lint import runner
+from losscheck.lint import parallel, runner
 from losscheck.lint.rule_manifest import RuleInfo
 from losscheck.lint.progress import Progress, for_stderr
 from losscheck.lint.registry import load_registry
@@ -54,9 +54,9 @@ def _lint(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproces
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
 
 
-def _jobs(tree: Path) -> list[runner.FileJob]:
+def _jobs(tree: Path) -> list[parallel.FileJob]:
     paths = sorted(tree.glob("*.py"))
-    return [runner.FileJob(i, p.name, p.name, p.read_bytes(), CODES, None) for i, p in enumerate(paths)]
+    return [parallel.FileJob(i, p.name, p.name, p.read_bytes(), CODES, None) for i, p in enumerate(paths)]
 
 
 # -- same findings, whatever the parallelism --------------------------------------------------
@@ -88,14 +88,14 @@ def test_a_dying_worker_does_not_lose_files(tmp_path, monkeypatch):
     todo = _jobs(_tree(tmp_path))
     expected = runner.check_all(todo, {CODES: ENABLED}, {}, jobs=1)
     parent = os.getpid()
-    real = runner.lint_job
+    real = parallel.lint_job
 
     def dies_in_a_worker(job, options):
         if os.getpid() != parent and job.index == 2:  # m00.py, a loss module: parsed
             os._exit(1)
         return real(job, options)
 
-    monkeypatch.setattr(runner, "lint_job", dies_in_a_worker)  # forked workers inherit the patch
+    monkeypatch.setattr(parallel, "lint_job", dies_in_a_worker)  # forked workers inherit the patch
     assert runner.check_all(todo, {CODES: ENABLED}, {}, jobs=2) == expected
 
 
@@ -134,14 +134,14 @@ def test_a_tree_without_loss_code_starts_no_pool_and_imports_no_libcst(tmp_path)
 # -- scheduling --------------------------------------------------------------------------------
 def test_batches_put_the_biggest_files_first_and_alone():
     sizes = [10, 500_000, 3_000, 70_000, 5, 200, 48_000, 1_000] + [100] * 60
-    out = runner.batches(sizes)
+    out = parallel.batches(sizes)
     flat = [i for batch in out for i in batch]
     assert sorted(flat) == list(range(len(sizes)))  # every file exactly once
     assert out[0] == [1] and out[1] == [3] and out[2] == [6]  # big ones first, one per task
     assert [sizes[i] for i in flat] == sorted(sizes, reverse=True)
     for batch in out:
-        assert len(batch) <= runner.BATCH_FILES
-        assert len(batch) == 1 or sum(sizes[i] for i in batch) <= runner.BATCH_BYTES
+        assert len(batch) <= parallel.BATCH_FILES
+        assert len(batch) == 1 or sum(sizes[i] for i in batch) <= parallel.BATCH_BYTES
 
 
 def test_collector_settings_are_put_back():
@@ -149,8 +149,8 @@ def test_collector_settings_are_put_back():
     gc.set_threshold(701, 11, 12)  # not the default: a run that forgot to restore shows
     try:
         frozen = gc.get_freeze_count()
-        with runner._gc_for_parsing(freeze=True):
-            assert gc.get_threshold() == runner.GC_THRESHOLD
+        with parallel._gc_for_parsing(freeze=True):
+            assert gc.get_threshold() == parallel.GC_THRESHOLD
             assert gc.get_freeze_count() > frozen
         assert gc.get_threshold() == (701, 11, 12) and gc.get_freeze_count() == frozen
         runner.check_all(_jobs(Path(__file__).parent), {CODES: ENABLED}, {}, jobs=1)
