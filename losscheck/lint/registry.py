@@ -53,7 +53,7 @@ def trigger_problem(rule: type[Rule]) -> str | None:
     """What is wrong with a plugin rule's ``triggers``/``trigger_checks`` (None: nothing). A rule
     with bad triggers is skipped at load time, like any broken plugin, rather than failing
     every lint run in the pre-filter."""
-    from losscheck.lint.prefilter import CHECKS
+    from losscheck.lint.prefilter_checks import CHECKS
 
     triggers = getattr(rule, "triggers", ())
     checks = getattr(rule, "trigger_checks", ())

@@ -117,7 +117,7 @@ def _triggers(value: Any, regex: Any, builtin: bool) -> tuple[tuple[str, ...] | 
 
 
 def _check_usable(names: tuple[str, ...], flags: tuple[bool, ...]) -> None:
-    from losscheck.lint.prefilter import CHECKS
+    from losscheck.lint.prefilter_checks import CHECKS
 
     for name, is_regex in zip(names, flags):
         if not is_regex and name not in CHECKS:

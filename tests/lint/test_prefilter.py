@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from losscheck.lint import finder, prefilter
+from losscheck.lint import finder, prefilter_checks
 from losscheck.lint.engine import lint_source
 from losscheck.lint.prefilter import Prefilter
 from losscheck.lint.registry import load_registry
@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_names_cover_the_finders():
-    assert finder._STRONG_TRUE | finder._STRONG_PRED <= prefilter.STRONG_NAMES
-    assert finder._PAIRS <= prefilter.WEAK_PAIRS
+    assert finder._STRONG_TRUE | finder._STRONG_PRED <= prefilter_checks.STRONG_NAMES
+    assert finder._PAIRS <= prefilter_checks.WEAK_PAIRS
 
 
 CASES = [

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from losscheck.lint import prefilter
+from losscheck.lint import prefilter, prefilter_checks
 from losscheck.lint.rule_manifest import RuleInfo
 from losscheck.lint.prefilter import Prefilter, literals_for, triggers_for
 from losscheck.lint.registry import load_registry, trigger_problem
@@ -66,7 +66,7 @@ CORPUS = _corpus()
 @pytest.mark.parametrize("rule", [PRINT_IN_LOSS, *_torch_rules()], ids=lambda r: r.code)
 def test_first_party_plugins_declare_literal_triggers(rule):
     assert isinstance(rule.triggers, tuple) and rule.triggers
-    assert all(type(t) is str and t and t not in prefilter.CHECKS for t in rule.triggers), rule.triggers
+    assert all(type(t) is str and t and t not in prefilter_checks.CHECKS for t in rule.triggers), rule.triggers
     assert literals_for(rule) == rule.triggers
     assert trigger_problem(rule) is None
 
@@ -96,9 +96,9 @@ def test_a_loss_code_plugin_parses_no_file_the_builtin_rules_skip():
 
 def test_literal_gate_comes_before_the_checks(monkeypatch):
     calls: list[str] = []
-    for name in prefilter.LOSS_CODE:
-        real = prefilter.CHECKS[name]
-        monkeypatch.setitem(prefilter.CHECKS, name, lambda data, real=real, name=name: calls.append(name) or real(data))
+    for name in prefilter_checks.LOSS_CODE:
+        real = prefilter_checks.CHECKS[name]
+        monkeypatch.setitem(prefilter_checks.CHECKS, name, lambda data, real=real, name=name: calls.append(name) or real(data))
 
     class NeedsMarker(Rule):
         code, name, origin = "XLT100", "needs-marker", "a-plugin"
@@ -177,7 +177,7 @@ def test_manifest_entry_keeps_the_literals():
 # -- the faster checks answer as their plain definitions ---------------------------------------
 _WORD = re.compile(rb"\w")
 _STRONG = re.compile(
-    rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(prefilter.STRONG_NAMES, key=len, reverse=True)) + rb")\b"
+    rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(prefilter_checks.STRONG_NAMES, key=len, reverse=True)) + rb")\b"
 )
 
 
@@ -194,13 +194,13 @@ def ref_weak_pair(data: bytes) -> bool:
                 names.append(pm.group(1))
             if len(names) == 2:
                 break
-        if len(names) == 2 and tuple(names) in prefilter.WEAK_PAIRS:
+        if len(names) == 2 and tuple(names) in prefilter_checks.WEAK_PAIRS:
             return True
     return False
 
 
 def ref_loss_signature(data: bytes) -> bool:
-    return prefilter._strong_param(data) or ((b"def" in data or b"lambda" in data) and ref_weak_pair(data))
+    return prefilter_checks._strong_param(data) or ((b"def" in data or b"lambda" in data) and ref_weak_pair(data))
 
 
 def _word_at(data: bytes, start: int, end: int) -> bool:
@@ -227,7 +227,7 @@ def ref_assigned_container(data: bytes, name: bytes) -> bool:
     i = data.find(name)
     while i != -1:
         end = i + len(name)
-        if _word_at(data, i, end) and re.compile(rb"\s*=\s*" + prefilter._CONTAINER).match(data, end):
+        if _word_at(data, i, end) and re.compile(rb"\s*=\s*" + prefilter_checks._CONTAINER).match(data, end):
             return True
         i = data.find(name, end)
     return False
@@ -248,17 +248,17 @@ def ref_keras_backend(data: bytes) -> bool:
         attr = re.match(rb"keras\s*\.\s*backend\s*\.\s*(\w+)", data[m.start() :])
         if attr is None:
             return True
-        if attr.group(1) not in prefilter.KERAS3_BACKEND_NAMES and not attr.group(1).startswith(b"_"):
+        if attr.group(1) not in prefilter_checks.KERAS3_BACKEND_NAMES and not attr.group(1).startswith(b"_"):
             return True
     return False
 
 
 def ref_model_calls(data: bytes) -> list[bytes]:
-    return [n for n in prefilter._MODEL_CALLS if b"." + n in data]
+    return [n for n in prefilter_checks._MODEL_CALLS if b"." + n in data]
 
 
 TOKENS = [
-    *sorted(prefilter.STRONG_NAMES), "xy_true", "y_true2", "_y_pred", "my_pred_y", "y", "true", "pred", "preds",
+    *sorted(prefilter_checks.STRONG_NAMES), "xy_true", "y_true2", "_y_pred", "my_pred_y", "y", "true", "pred", "preds",
     "labels", "label", "logits", "probs", "output", "outputs", "target", "targets", "gt", "prediction",
     "self", "cls", "def", "lambda", "class", "import", "from", "keras", "backend", "as", "K", "k", "tf",
     "floatx", "mean", "_private", "epsilon", "compile", "fit", "evaluate", "train_on_batch", "loss",
@@ -279,11 +279,11 @@ NAMES = st.sampled_from([b"fn", b"y", b"loss", b"make", b"k", b"x", b"target", b
 @example(data=b"def f(xy_true, y_pred2):\n    pass\nmy_true_y = 1\n")
 @example(data=b"def f(labels, logits_2):\n    pass\nf = lambda gt, prediction: 0\n")
 def test_fast_checks_agree_with_their_definitions(data):
-    assert prefilter._strong_anywhere(data) == ref_strong_anywhere(data)
-    assert prefilter.loss_signature(data) == ref_loss_signature(data)
-    assert prefilter.keras_backend(data) == ref_keras_backend(data)
-    found = set(prefilter._MODEL_CALL.findall(data))
-    assert [n for n in prefilter._MODEL_CALLS if n in found] == ref_model_calls(data)
+    assert prefilter_checks._strong_anywhere(data) == ref_strong_anywhere(data)
+    assert prefilter_checks.loss_signature(data) == ref_loss_signature(data)
+    assert prefilter_checks.keras_backend(data) == ref_keras_backend(data)
+    found = set(prefilter_checks._MODEL_CALL.findall(data))
+    assert [n for n in prefilter_checks._MODEL_CALLS if n in found] == ref_model_calls(data)
 
 
 @settings(max_examples=400)
@@ -294,15 +294,15 @@ def test_fast_checks_agree_with_their_definitions(data):
 @example(data=b"xy = [1]\ny = {2: 3}\n", name=b"y", defined=set())
 @example(data=b"xy = [1]\n", name=b"y", defined=set())
 def test_assignment_lookups_agree_with_their_definitions(data, name, defined):
-    assert prefilter._assigned_from(data, name, defined) == ref_assigned_from(data, name, defined)
-    assert prefilter._assigned_container(data, name) == ref_assigned_container(data, name)
+    assert prefilter_checks._assigned_from(data, name, defined) == ref_assigned_from(data, name, defined)
+    assert prefilter_checks._assigned_container(data, name) == ref_assigned_container(data, name)
 
 
 def test_fast_checks_agree_on_real_trees():
     for data in CORPUS:
-        assert prefilter._strong_anywhere(data) == ref_strong_anywhere(data)
-        assert prefilter.keras_backend(data) == ref_keras_backend(data)
-        assert prefilter.loss_signature(data) == ref_loss_signature(data)
+        assert prefilter_checks._strong_anywhere(data) == ref_strong_anywhere(data)
+        assert prefilter_checks.keras_backend(data) == ref_keras_backend(data)
+        assert prefilter_checks.loss_signature(data) == ref_loss_signature(data)
 
 
 # -- all_of regexes run part by part -----------------------------------------------------------
