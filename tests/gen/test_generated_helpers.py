@@ -178,10 +178,13 @@ def test_op_tables_are_spelled_from_one_list_of_calls():
 
 
 def _free_names(function: ast.FunctionDef) -> set[str]:
-    """Names a function reads that it does not bind itself (parameters, assignments, loops)."""
+    """Names a function reads that it does not bind itself (parameters, assignments, loops,
+    imports)."""
     bound = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
     bound |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     bound |= {f.name for f in ast.walk(function) if isinstance(f, ast.FunctionDef) and f is not function}
+    bound |= {(alias.asname or alias.name).split(".")[0] for node in ast.walk(function)  # its own imports
+              if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
     return {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
 
 

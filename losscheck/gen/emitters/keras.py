@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from losscheck.gen.emitter import num
 from losscheck.gen.emitters._copy import function_text
+from losscheck.gen.emitters._format import q, wrap_lines
 from losscheck.gen.emitters._source import SourceEmitter, _docstring, spell_ops
 from losscheck.gen.helpers import COMMON, KERAS_OPS, KERAS_RUNTIME
 from losscheck.gen.plan import MetricPlan, OutputPlan, Plan, TaskPlan, TermPlan
@@ -33,7 +34,7 @@ _METRIC_CLASSES: dict[str, tuple[str, str]] = {
 
 class KerasEmitter(SourceEmitter):
     framework = "keras"
-    imports = ("import keras", "import numpy as np", "from keras import ops")
+    imports = ("import keras", "from keras import ops")  # pack_targets imports NumPy itself
     HELPER_FILES = (COMMON, KERAS_OPS, KERAS_RUNTIME)
     OPS = spell_ops("ops", spelled={
         "fill_like": "{1}",  # keras.ops.where broadcasts a Python number in the tensor's dtype
@@ -41,7 +42,7 @@ class KerasEmitter(SourceEmitter):
     })
 
     def register_decorator(self, package: str) -> str:
-        return f"keras.saving.register_keras_serializable(package={package!r})"
+        return f"keras.saving.register_keras_serializable(package={q(package)})"
 
     def smoothed_term(self, y: str, p: str, fl: str, term: TermPlan, smoothing: str) -> str:
         ls = f"label_smoothing={smoothing}"
@@ -77,7 +78,8 @@ class KerasEmitter(SourceEmitter):
             *self.task_inputs(output, task),
         ]
         if task.from_logits:
-            lines.append(f"    p = {self.op('softmax_last', 'p') if task.type == 'categorical' else self.op('sigmoid', 'p')}")
+            probabilities = self.op("softmax_last", "p") if task.type == "categorical" else self.op("sigmoid", "p")
+            lines.append(f"    p = {probabilities}")
         if task.pool is not None:
             weight = "ops.ones_like(p[..., 0])"
         elif task.masked:
@@ -85,7 +87,7 @@ class KerasEmitter(SourceEmitter):
         else:
             weight = "ops.ones_like(p[..., 0])"
         lines.append(f"    return y, p, {weight}")
-        return "\n".join(lines)
+        return "\n".join(wrap_lines(lines))
 
     def metric_object(self, task: TaskPlan, metric: MetricPlan) -> str:
         dense, sparse = _METRIC_CLASSES[metric.name]
@@ -96,19 +98,21 @@ class KerasEmitter(SourceEmitter):
         if metric.name == "top_k_categorical_accuracy":
             args.append(f"k={metric.k}")
         elif metric.name == "iou":
-            args.append("target_class_ids=[1]")  # the IoU of the positive class
+            # the IoU of the positive class; float counts, so Keras's per-example
+            # sample_weight is not cast to an integer
+            args += ["target_class_ids=[1]", 'dtype="float32"']
         elif metric.name == "mean_iou":
-            args += [f"num_classes={n}", f"sparse_y_true={task.sparse}", "sparse_y_pred=False"]
+            args += [f"num_classes={n}", f"sparse_y_true={task.sparse}", "sparse_y_pred=False", 'dtype="float32"']
         elif metric.name == "f1":
             args.append('average="macro"')
-        args.append(f"name={metric.label!r}")
+        args.append(f"name={q(metric.label)}")
         inner = f"keras.metrics.{cls}({', '.join(args)})"
         wrap = [task.metrics_function or "", inner]
         if classes is not None:
             wrap.append("classes=(" + ", ".join(str(c) for c in classes) + ("," if len(classes) == 1 else "") + ")")
         if task.sparse and metric.name == "f1":  # F1Score needs one-hot truth
             wrap.append(f"one_hot={task.units}")
-        wrap.append(f"name={metric.label!r}")
+        wrap.append(f"name={q(metric.label)}")
         return f"{self.use('_lc_TaskMetric')}({', '.join(wrap)})"
 
     def make_metrics(self, plan: Plan) -> str:
@@ -121,11 +125,11 @@ class KerasEmitter(SourceEmitter):
             objects = [self.metric_object(task, m) for task in output.tasks for m in task.metrics]
             if not objects:
                 continue
-            lines.append(f"        {output.name!r}: [")
+            lines.append(f"        {q(output.name)}: [")
             lines += [f"            {obj}," for obj in objects]
             lines.append("        ],")
         lines.append("    }")
-        return "\n".join(lines)
+        return "\n".join(wrap_lines(lines))
 
     def weights_table(self, plan: Plan) -> str:
         rows = []
@@ -133,13 +137,15 @@ class KerasEmitter(SourceEmitter):
             rows.append((output.name, output.weight))
             rows += [(task.key, task.weight) for task in output.tasks]
         lines = [
-            "# Loss weights read by the losses on every call: WEIGHTS[key].assign(x) takes effect at the",
-            "# next training step, without recompiling.",
+            "# The layout's weights, the initial values of WEIGHTS.",
+            "_lc_initial_weights = {",
+            *(f"    {q(key)}: {num(float(weight))}," for key, weight in rows),
+            "}",
+            "# Loss weights the losses read on every call: WEIGHTS[key].assign(x) takes effect",
+            "# at the next training step, without recompiling.",
             "WEIGHTS = {",
+            "    key: keras.Variable(value, dtype=\"float32\", trainable=False, name=key)",
+            "    for key, value in _lc_initial_weights.items()",
+            "}",
         ]
-        for key, weight in rows:
-            variable_name = key.replace(".", "__") + "_weight"
-            lines.append(f"    {key!r}: keras.Variable({num(float(weight))}, dtype=\"float32\", trainable=False, "
-                         f"name={variable_name!r}),")
-        lines.append("}")
         return "\n".join(lines)

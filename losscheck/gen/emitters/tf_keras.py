@@ -7,13 +7,14 @@ frameworks give the same numbers for the same layout.
 
 from __future__ import annotations
 
+from losscheck.gen.emitters._format import q
 from losscheck.gen.emitters._source import SourceEmitter, spell_ops
 from losscheck.gen.helpers import COMMON, TF_KERAS
 
 
 class TfKerasEmitter(SourceEmitter):
     framework = "tf.keras"
-    imports = ("import numpy as np", "import tensorflow as tf")
+    imports = ("import tensorflow as tf",)  # pack_targets imports NumPy itself
     HELPER_FILES = (COMMON, TF_KERAS)
     OPS = spell_ops(
         "tf",
@@ -26,4 +27,4 @@ class TfKerasEmitter(SourceEmitter):
     )
 
     def register_decorator(self, package: str) -> str:
-        return f"tf.keras.utils.register_keras_serializable(package={package!r})"
+        return f"tf.keras.utils.register_keras_serializable(package={q(package)})"

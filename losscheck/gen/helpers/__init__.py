@@ -1,7 +1,9 @@
-"""The functions a generated loss module is built from, as real Python: one module per framework.
+"""The functions a generated loss module is built from, as real Python: one module per
+framework.
 
 ``losscheck gen`` copies the functions a layout needs, verbatim (decorators and comments
-included), from these files into the generated module (:mod:`losscheck.gen.emitters._copy`),
+included), from these files into the generated module
+(:mod:`losscheck.gen.emitters._copy`),
 so the code that is tested here is the code users run:
 
 - :mod:`.common`: framework-neutral (``_lc_check`` reads ``tensor.shape`` only;
@@ -13,12 +15,17 @@ so the code that is tested here is the code users run:
 
 The PyTorch plugin keeps its own in ``losscheck_torch/helpers.py``.
 
-Rules for a function here, because it is copied alone into another module: it uses only the
-names the generated module imports (``keras``, ``ops``, ``tf``, ``np``...) and other functions
-of the same files, never a constant or import of its own module; it has no type hints (the
-generated code has none); its name starts with ``_lc`` unless it is the module's public API.
+Rules for a function here, because it is copied alone into another module: it uses only
+the
+names the generated module imports (``keras``, ``ops``, ``tf``, ``np``...) and other
+functions
+of the same files, never a constant or import of its own module; it has no type hints
+(the
+generated code has none); its name starts with ``_lc`` unless it is the module's public
+API.
 
-Importing this package imports none of them: ``losscheck gen`` reads them as text and never
+Importing this package imports none of them: ``losscheck gen`` reads them as text and
+never
 imports TensorFlow, Keras or NumPy.
 """
 

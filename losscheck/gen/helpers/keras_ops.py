@@ -1,7 +1,10 @@
-"""Keras 3 functions of generated loss modules: ``keras.ops`` only, so they run on every backend.
+"""Keras 3 functions of generated loss modules: ``keras.ops`` only, so they run on every
+backend.
 
-Each term function returns one value per position, the channels (last axis) reduced, exactly
-as the Keras 3 loss of the same name does with ``reduction=None``; the generated task function
+Each term function returns one value per position, the channels (last axis) reduced,
+exactly
+as the Keras 3 loss of the same name does with ``reduction=None``; the generated task
+function
 masks and averages those values. Copied verbatim into generated modules (see the package
 docstring).
 """
@@ -11,7 +14,8 @@ from keras import ops
 
 
 def _lc_masked_mean(loss, mask, axes):
-    """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where none counts."""
+    """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where
+    none counts."""
     return ops.sum(loss * mask, axis=axes) / ops.maximum(ops.sum(mask, axis=axes), 1.0)
 
 
@@ -26,7 +30,8 @@ def _lc_mean_absolute_error(truth, pred):
 
 
 def _lc_huber(truth, pred, delta):
-    """``keras.losses.huber``: quadratic up to ``delta``, linear beyond, mean over the last axis."""
+    """``keras.losses.huber``: quadratic up to ``delta``, linear beyond, mean over the
+    last axis."""
     error = pred - truth
     abs_error = ops.abs(error)
     quadratic = 0.5 * ops.square(error)
@@ -35,13 +40,15 @@ def _lc_huber(truth, pred, delta):
 
 
 def _lc_log_cosh(truth, pred):
-    """``keras.losses.log_cosh``, in its overflow-free form: x + softplus(-2x) - log(2)."""
+    """``keras.losses.log_cosh``, in its overflow-free form: x + softplus(-2x) -
+    log(2)."""
     error = pred - truth
     return ops.mean(error + ops.softplus(-2.0 * error) - 0.6931471805599453, axis=-1)
 
 
 def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
-    """``keras.losses.binary_crossentropy``; with ``pos_weight``, elements whose target is 1
+    """``keras.losses.binary_crossentropy``; with ``pos_weight``, elements whose target
+    is 1
     weigh ``pos_weight`` before the mean over the last axis."""
     elements = ops.binary_crossentropy(truth, pred, from_logits=from_logits)
     if pos_weight is not None:
@@ -49,11 +56,15 @@ def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     return ops.mean(elements, axis=-1)
 
 
-def _lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight, label_smoothing):
-    """``keras.losses.binary_crossentropy`` with ``label_smoothing`` and a ``pos_weight``.
+def _lc_smoothed_binary_crossentropy(
+    truth, pred, from_logits, pos_weight, label_smoothing
+):
+    """``keras.losses.binary_crossentropy`` with ``label_smoothing`` and a
+    ``pos_weight``.
 
     Keras has no per-element weight, so this is its element-wise crossentropy on targets
-    smoothed as ``keras.losses.binary_crossentropy`` smooths them, weighted by the unsmoothed
+    smoothed as ``keras.losses.binary_crossentropy`` smooths them, weighted by the
+    unsmoothed
     targets, then the mean over the last axis.
     """
     smoothed = truth * (1.0 - label_smoothing) + 0.5 * label_smoothing
@@ -63,7 +74,8 @@ def _lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight, label
 
 
 def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
-    """``keras.losses.binary_focal_crossentropy``; ``alpha=None`` is ``apply_class_balancing=False``."""
+    """``keras.losses.binary_focal_crossentropy``; ``alpha=None`` is
+    ``apply_class_balancing=False``."""
     if from_logits:
         pred = ops.sigmoid(pred)
     bce = ops.binary_crossentropy(truth, pred, from_logits=False)
@@ -75,14 +87,19 @@ def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
 
 
 def _lc_categorical_crossentropy(truth, pred, from_logits):
-    """``keras.losses.categorical_crossentropy`` over the last axis (one-hot or soft targets)."""
+    """``keras.losses.categorical_crossentropy`` over the last axis (one-hot or soft
+    targets)."""
     return ops.categorical_crossentropy(truth, pred, from_logits=from_logits, axis=-1)
 
 
 def _lc_sparse_categorical_crossentropy(index, pred, from_logits):
-    """``keras.losses.sparse_categorical_crossentropy``; ``index`` holds the class in its one channel."""
-    # the float index goes in as it is: the backend casts it to its own integer type once
-    return ops.sparse_categorical_crossentropy(index[..., 0], pred, from_logits=from_logits, axis=-1)
+    """``keras.losses.sparse_categorical_crossentropy``; ``index`` holds the class in
+    its one channel."""
+    # the float index goes in as it is: the backend casts it to its own integer type
+    # once
+    return ops.sparse_categorical_crossentropy(
+        index[..., 0], pred, from_logits=from_logits, axis=-1
+    )
 
 
 def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
@@ -90,25 +107,34 @@ def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
     if from_logits:
         pred = ops.softmax(pred, axis=-1)
     epsilon = keras.config.epsilon()
-    pred = ops.clip(pred / ops.sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon)
-    return ops.sum(alpha * ops.power(1.0 - pred, gamma) * (-truth * ops.log(pred)), axis=-1)
+    pred = ops.clip(
+        pred / ops.sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon
+    )
+    return ops.sum(
+        alpha * ops.power(1.0 - pred, gamma) * (-truth * ops.log(pred)), axis=-1
+    )
 
 
 def _lc_dice(truth, pred, axes):
-    """``keras.losses.dice`` per example: 1 - 2 |truth * pred| / (|truth| + |pred|) over ``axes``."""
+    """``keras.losses.dice`` per example: 1 - 2 |truth * pred| / (|truth| + |pred|) over
+    ``axes``."""
     overlap = ops.sum(truth * pred, axis=axes)
-    total = ops.sum(truth, axis=axes) + ops.sum(pred, axis=axes) + keras.config.epsilon()
+    total = (
+        ops.sum(truth, axis=axes) + ops.sum(pred, axis=axes) + keras.config.epsilon()
+    )
     return 1.0 - 2.0 * overlap / total
 
 
 def _lc_in_classes(labels, classes):
-    """Where ``labels`` (a class per position) is one of ``classes``: a boolean tensor shaped like ``labels``."""
+    """Where ``labels`` (a class per position) is one of ``classes``: a boolean tensor
+    shaped like ``labels``."""
     listed = ops.cast(ops.convert_to_tensor(classes), labels.dtype)
     return ops.any(ops.equal(ops.expand_dims(labels, -1), listed), axis=-1)
 
 
 def _lc_true_class_weight(truth, class_weights, sparse):
-    """The weight of the true class at each position: ``truth`` is one-hot (or soft) over the last
+    """The weight of the true class at each position: ``truth`` is one-hot (or soft)
+    over the last
     axis, or, ``sparse``, the class index in its one channel."""
     weights = ops.cast(ops.convert_to_tensor(class_weights), truth.dtype)
     if sparse:

@@ -1,4 +1,5 @@
-"""Keras 3 classes of generated modules: the task metric wrapper and the weight scheduler.
+"""Keras 3 classes of generated modules: the task metric wrapper and the weight
+scheduler.
 
 Copied verbatim into generated modules that need them (see the package docstring), so a
 generated module never imports losscheck. ``_lc_register`` is the generated module's own
@@ -13,12 +14,17 @@ _lc_register = keras.saving.register_keras_serializable(package="losscheck.helpe
 
 @_lc_register
 class _lc_TaskMetric(keras.metrics.Metric):
-    """One task's Keras metric: ``inputs(y_true, y_pred)`` gives the task's ``(truth, pred, weight)``,
-    channels last, with its mask as ``weight``; they are flattened to one row per position (the
-    ``classes`` channels only, a sparse index one-hot over ``one_hot`` classes) before ``metric``
+    """One task's Keras metric: ``inputs(y_true, y_pred)`` gives the task's ``(truth,
+    pred, weight)``,
+    channels last, with its mask as ``weight``; they are flattened to one row per
+    position (the
+    ``classes`` channels only, a sparse index one-hot over ``one_hot`` classes) before
+    ``metric``
     sees them, so positions that do not count weigh 0."""
 
-    def __init__(self, inputs, metric, classes=None, one_hot=None, name=None, dtype=None):
+    def __init__(
+        self, inputs, metric, classes=None, one_hot=None, name=None, dtype=None
+    ):
         super().__init__(name=name or metric.name, dtype=dtype)
         self.inputs = inputs
         self.metric = metric
@@ -27,17 +33,26 @@ class _lc_TaskMetric(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         truth, pred, weight = self.inputs(y_true, y_pred)
-        if sample_weight is not None:  # Keras's per-example weight, on every position of the example
-            per_example = ops.reshape(ops.cast(sample_weight, weight.dtype), (-1,) + (1,) * (len(weight.shape) - 1))
+        if (
+            sample_weight is not None
+        ):  # Keras's per-example weight, on every position of the example
+            per_example = ops.reshape(
+                ops.cast(sample_weight, weight.dtype),
+                (-1,) + (1,) * (len(weight.shape) - 1),
+            )
             weight = weight * per_example
         if self.one_hot is not None:
-            truth = ops.one_hot(ops.cast(truth[..., 0], "int32"), self.one_hot, dtype=pred.dtype)
+            truth = ops.one_hot(
+                ops.cast(truth[..., 0], "int32"), self.one_hot, dtype=pred.dtype
+            )
         if self.classes is not None:
             truth = ops.take(truth, list(self.classes), axis=-1)
             pred = ops.take(pred, list(self.classes), axis=-1)
         rows = (-1, truth.shape[-1]), (-1, pred.shape[-1])
         self.metric.update_state(
-            ops.reshape(truth, rows[0]), ops.reshape(pred, rows[1]), sample_weight=ops.reshape(weight, (-1,))
+            ops.reshape(truth, rows[0]),
+            ops.reshape(pred, rows[1]),
+            sample_weight=ops.reshape(weight, (-1,)),
         )
 
     def result(self):
@@ -66,15 +81,19 @@ class _lc_TaskMetric(keras.metrics.Metric):
 
 class WeightScheduler(keras.callbacks.Callback):
     """Set loss weights at the start of every epoch: ``schedule`` maps a ``WEIGHTS`` key
-    (``"output"`` or ``"output.task"``) to a function of the epoch (0-based) giving its weight,
-    e.g. ``{"seg.size": lambda epoch: min(1.0, epoch / 10)}`` for a warm-up. Keys it does not
+    (``"output"`` or ``"output.task"``) to a function of the epoch (0-based) giving its
+    weight,
+    e.g. ``{"seg.size": lambda epoch: min(1.0, epoch / 10)}`` for a warm-up. Keys it
+    does not
     name keep their values; an unknown key is an error when the callback is made."""
 
     def __init__(self, weights, schedule):
         super().__init__()
         unknown = sorted(set(schedule) - set(weights))
         if unknown:
-            raise ValueError(f"no loss weight named {unknown}; the weights are {sorted(weights)}")
+            raise ValueError(
+                f"no loss weight named {unknown}; the weights are {sorted(weights)}"
+            )
         self.weights_by_key = weights
         self.schedule = dict(schedule)
 

@@ -1,8 +1,12 @@
-"""tf.keras functions of generated loss modules: TensorFlow 2 ops, for Keras 2 (tf-keras).
+"""tf.keras functions of generated loss modules: TensorFlow 2 ops, for Keras 2
+(tf-keras).
 
-The formulas are Keras 3's (e.g. no ``+ epsilon`` inside the log), so a tf.keras module and a
-Keras 3 module generated from the same layout give the same numbers. Each term function returns
-one value per position, the channels (last axis) reduced, as the loss of the same name does with
+The formulas are Keras 3's (e.g. no ``+ epsilon`` inside the log), so a tf.keras module
+and a
+Keras 3 module generated from the same layout give the same numbers. Each term function
+returns
+one value per position, the channels (last axis) reduced, as the loss of the same name
+does with
 ``reduction=None``. Copied verbatim into generated modules (see the package docstring).
 """
 
@@ -10,8 +14,11 @@ import tensorflow as tf
 
 
 def _lc_masked_mean(loss, mask, axes):
-    """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where none counts."""
-    return tf.reduce_sum(loss * mask, axis=axes) / tf.maximum(tf.reduce_sum(mask, axis=axes), 1.0)
+    """Mean of ``loss`` over the positions where ``mask`` is 1, per example; 0 where
+    none counts."""
+    return tf.reduce_sum(loss * mask, axis=axes) / tf.maximum(
+        tf.reduce_sum(mask, axis=axes), 1.0
+    )
 
 
 def _lc_mean_squared_error(truth, pred):
@@ -25,7 +32,8 @@ def _lc_mean_absolute_error(truth, pred):
 
 
 def _lc_huber(truth, pred, delta):
-    """Keras's ``huber``: quadratic up to ``delta``, linear beyond, mean over the last axis."""
+    """Keras's ``huber``: quadratic up to ``delta``, linear beyond, mean over the last
+    axis."""
     error = pred - truth
     abs_error = tf.abs(error)
     quadratic = 0.5 * tf.square(error)
@@ -36,11 +44,14 @@ def _lc_huber(truth, pred, delta):
 def _lc_log_cosh(truth, pred):
     """Keras's ``log_cosh``, in its overflow-free form: x + softplus(-2x) - log(2)."""
     error = pred - truth
-    return tf.reduce_mean(error + tf.math.softplus(-2.0 * error) - 0.6931471805599453, axis=-1)
+    return tf.reduce_mean(
+        error + tf.math.softplus(-2.0 * error) - 0.6931471805599453, axis=-1
+    )
 
 
 def _lc_bce_elements(truth, pred, from_logits):
-    """Element-wise binary crossentropy as Keras 3 computes it (probabilities clipped to [eps, 1 - eps])."""
+    """Element-wise binary crossentropy as Keras 3 computes it (probabilities clipped to
+    [eps, 1 - eps])."""
     if from_logits:
         return tf.nn.sigmoid_cross_entropy_with_logits(labels=truth, logits=pred)
     epsilon = tf.keras.backend.epsilon()
@@ -49,7 +60,8 @@ def _lc_bce_elements(truth, pred, from_logits):
 
 
 def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
-    """Keras's ``binary_crossentropy``; with ``pos_weight``, elements whose target is 1 weigh
+    """Keras's ``binary_crossentropy``; with ``pos_weight``, elements whose target is 1
+    weigh
     ``pos_weight`` before the mean over the last axis."""
     elements = _lc_bce_elements(truth, pred, from_logits)
     if pos_weight is not None:
@@ -58,7 +70,8 @@ def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
 
 
 def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
-    """Keras's ``binary_focal_crossentropy``; ``alpha=None`` is ``apply_class_balancing=False``."""
+    """Keras's ``binary_focal_crossentropy``; ``alpha=None`` is
+    ``apply_class_balancing=False``."""
     if from_logits:
         pred = tf.sigmoid(pred)
     bce = _lc_bce_elements(truth, pred, False)
@@ -70,16 +83,22 @@ def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
 
 
 def _lc_categorical_crossentropy(truth, pred, from_logits):
-    """Keras's ``categorical_crossentropy`` over the last axis (one-hot or soft targets)."""
+    """Keras's ``categorical_crossentropy`` over the last axis (one-hot or soft
+    targets)."""
     if from_logits:
-        return tf.nn.softmax_cross_entropy_with_logits(labels=truth, logits=pred, axis=-1)
+        return tf.nn.softmax_cross_entropy_with_logits(
+            labels=truth, logits=pred, axis=-1
+        )
     epsilon = tf.keras.backend.epsilon()
-    pred = tf.clip_by_value(pred / tf.reduce_sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon)
+    pred = tf.clip_by_value(
+        pred / tf.reduce_sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon
+    )
     return -tf.reduce_sum(truth * tf.math.log(pred), axis=-1)
 
 
 def _lc_sparse_categorical_crossentropy(index, pred, from_logits):
-    """Keras's ``sparse_categorical_crossentropy``; ``index`` holds the class in its one channel."""
+    """Keras's ``sparse_categorical_crossentropy``; ``index`` holds the class in its one
+    channel."""
     index = tf.cast(index[..., 0], tf.int32)
     if not from_logits:
         epsilon = tf.keras.backend.epsilon()
@@ -92,12 +111,21 @@ def _lc_categorical_focal_crossentropy(truth, pred, from_logits, alpha, gamma):
     if from_logits:
         pred = tf.nn.softmax(pred, axis=-1)
     epsilon = tf.keras.backend.epsilon()
-    pred = tf.clip_by_value(pred / tf.reduce_sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon)
-    return tf.reduce_sum(alpha * tf.pow(1.0 - pred, gamma) * (-truth * tf.math.log(pred)), axis=-1)
+    pred = tf.clip_by_value(
+        pred / tf.reduce_sum(pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon
+    )
+    return tf.reduce_sum(
+        alpha * tf.pow(1.0 - pred, gamma) * (-truth * tf.math.log(pred)), axis=-1
+    )
 
 
 def _lc_dice(truth, pred, axes):
-    """Keras 3's ``dice`` per example: 1 - 2 |truth * pred| / (|truth| + |pred|) over ``axes``."""
+    """Keras 3's ``dice`` per example: 1 - 2 |truth * pred| / (|truth| + |pred|) over
+    ``axes``."""
     overlap = tf.reduce_sum(truth * pred, axis=axes)
-    total = tf.reduce_sum(truth, axis=axes) + tf.reduce_sum(pred, axis=axes) + tf.keras.backend.epsilon()
+    total = (
+        tf.reduce_sum(truth, axis=axes)
+        + tf.reduce_sum(pred, axis=axes)
+        + tf.keras.backend.epsilon()
+    )
     return 1.0 - 2.0 * overlap / total

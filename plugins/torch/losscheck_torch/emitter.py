@@ -38,13 +38,15 @@ class TorchEmitter(SourceEmitter):
     """Emits a PyTorch module for a layout (``losscheck gen layout.json --framework torch``)."""
 
     framework = "torch"
-    imports = ("import numpy as np", "import torch", "import torch.nn.functional as F")
+    imports = ("import torch", "import torch.nn.functional as F")  # NumPy: in pack_targets only
     HELPER_FILES = (COMMON, HELPERS)
     USAGE = (
-        "Use: ``loss = total_loss({name: pack_targets(name, targets) for name in LOSSES}, preds)``\n"
+        "Use:\n"
+        "``loss = total_loss({name: pack_targets(name, targets) for name in LOSSES}, preds)``\n"
         "where ``preds`` maps output names to the model's tensors, then ``loss.backward()``.\n"
-        "Every function in LOSSES and TASK_LOSSES returns one value per example, shape (batch,);\n"
-        "``total_loss`` weights the examples, averages over the batch and applies LOSS_WEIGHTS.\n"
+        "Every function in LOSSES and TASK_LOSSES returns one value per example, shape\n"
+        "(batch,); ``total_loss`` weights the examples, averages over the batch and applies\n"
+        "LOSS_WEIGHTS.\n"
     )
     OPS = spell_ops(
         "torch",
