@@ -154,3 +154,12 @@ def test_ops_taken_writes_keras_ops_through_import_keras() -> None:
 def test_safe_fixes_only_without_unsafe() -> None:
     assert fixed("K.mean(K.binary_crossentropy(t, p), axis=-1)", unsafe=False) == (
         "keras.ops.mean(K.binary_crossentropy(t, p), axis=-1)")
+
+
+def test_an_existing_ops_import_is_used_not_duplicated() -> None:
+    from losscheck.lint.fixer import fix_source
+
+    source = "from keras import ops\nimport keras.backend as K\n\nvalue = ops.abs(K.mean(x)) + K.sum(x)\n"
+    fixed, _left, _count = fix_source(source, findings(source), [RemovedKerasApi], "t.py", {}, unsafe=False)
+    assert fixed == "from keras import ops\n\nvalue = ops.abs(ops.mean(x)) + ops.sum(x)\n"
+    assert fixed.count("import") == 1
