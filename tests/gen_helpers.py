@@ -300,3 +300,53 @@ def import_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+# -- layouts with the Additions (framework keras) ---------------------------------------
+METRICS = {
+    "binary": ("binary_accuracy", "precision", "recall", "auc", "iou"),
+    "multilabel": ("binary_accuracy", "precision", "recall", "auc", "iou"),
+    "categorical": ("categorical_accuracy", "top_k_categorical_accuracy", "mean_iou", "f1"),
+    "regression": ("mae", "mse", "rmse"),
+}
+SMOOTHABLE = ("binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+              "categorical_focal_crossentropy")
+
+
+def term_names(task: dict[str, Any]) -> list[str]:
+    loss = task.get("loss")
+    items = loss if isinstance(loss, list) else [loss] if loss is not None else [None]
+    default = {"binary": "binary_crossentropy", "multilabel": "binary_crossentropy",
+               "categorical": "categorical_crossentropy", "regression": "mean_squared_error"}[task["type"]]
+    names = [default if i is None else i if isinstance(i, str) else i["name"] for i in items]
+    return [ALIASES.get(n, n) for n in names]
+
+
+@st.composite
+def layouts_with_additions(draw: Any) -> dict[str, Any]:
+    """A valid core layout with Additions drawn where they are allowed."""
+    layout = draw(layouts())
+    if draw(st.booleans()):
+        layout["weights"] = "variable"
+    for output in layout["outputs"]:
+        spatial = output.get("spatial") or []
+        for task in output["tasks"]:
+            names, ttype = term_names(task), task["type"]
+            sparse = task.get("targets") == "sparse"
+            metrics: list[Any] = list(draw(st.lists(st.sampled_from(METRICS[ttype]), max_size=2, unique=True)))
+            if ttype == "categorical" and not sparse and metrics and draw(st.booleans()):
+                k = draw(st.integers(1, task["units"]))
+                metrics[0] = {"name": metrics[0], "classes": draw(st.permutations(range(task["units"])))[:k]}
+            if metrics:
+                task["metrics"] = metrics
+            if ttype == "categorical" and "dice" not in names and draw(st.booleans()):
+                task["class_weights"] = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0]), min_size=task["units"],
+                                                      max_size=task["units"]))
+            if any(n in SMOOTHABLE for n in names) and draw(st.booleans()):
+                task["label_smoothing"] = draw(st.sampled_from([0.05, 0.2]))
+            unmasked = "when" not in task and "ignore_value" not in task
+            if spatial and unmasked and "dice" not in names and draw(st.booleans()):
+                task["pool"] = draw(st.sampled_from(["mean", "max"]))
+            if "when" in task and draw(st.booleans()):
+                task["when"] = {"task": task["when"]["task"], "in": [task["when"]["equals"]]}
+    return layout

@@ -13,7 +13,7 @@ import json
 import gen_helpers as H
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 pytestmark = [pytest.mark.keras]
@@ -269,3 +269,37 @@ def test_class_weighted_sparse_head_in_a_channels_first_output_matches_numpy(tmp
     ce = -np.take_along_axis(_log_softmax(logits), safe[..., None], -1)[..., 0]
     weighted = ce * np.array([0.2, 1.0, 1.0, 3.0])[safe] * keep
     np.testing.assert_allclose(got, weighted.sum((1, 2)) / np.maximum(keep.sum((1, 2)), 1), rtol=1e-5)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layout=H.layouts_with_additions(), seed=st.integers(0, 2**16))
+def test_random_layouts_with_additions(tmp_path_factory, layout, seed):
+    """Any valid mix of Additions generates a module whose losses are per example and finite;
+    tasks without class weights, smoothing or pooling still equal the core reference (metrics,
+    variable weights and ``in`` gates change no loss); each output is its tasks weighted by the
+    layout (or by WEIGHTS); every metric of make_metrics() takes the output's tensors."""
+    module, _ = H.generate_module(layout, tmp_path_factory.mktemp("mix"))
+    rng = np.random.default_rng(seed)
+    metrics = module.make_metrics() if hasattr(module, "make_metrics") else {}
+    variable = layout.get("weights") == "variable"
+    for output in layout["outputs"]:
+        yt, yp = H.make_data(output, 2, rng)
+        total = 0.0
+        for task in output["tasks"]:
+            got = np.asarray(module.TASK_LOSSES[f"{output['name']}.{task['name']}"](yt, yp))
+            assert got.shape == (2,) and np.isfinite(got).all(), task
+            if not {"class_weights", "label_smoothing", "pool"} & set(task):
+                core = dict(task)
+                if "in" in task.get("when", {}):
+                    core["when"] = {"task": task["when"]["task"], "equals": task["when"]["in"][0]}
+                np.testing.assert_allclose(got, H.reference_task(output, core, yt, yp), rtol=2e-4, atol=2e-5,
+                                           err_msg=json.dumps(task))
+            if variable or task.get("weight", 1.0) != 0.0:
+                total = total + task.get("weight", 1.0) * got
+        if variable:
+            total = output.get("weight", 1.0) * np.asarray(total)
+        value = np.asarray(module.LOSSES[output["name"]](yt, yp))
+        np.testing.assert_allclose(value, np.broadcast_to(total, (2,)), rtol=2e-4, atol=2e-5)
+        for metric in metrics.get(output["name"], []):
+            metric.update_state(yt, yp)
+            assert np.isfinite(np.asarray(metric.result())).all(), metric.name

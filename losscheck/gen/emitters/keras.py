@@ -112,6 +112,8 @@ class KerasEmitter(SourceEmitter):
             wrap.append("classes=(" + ", ".join(str(c) for c in classes) + ("," if len(classes) == 1 else "") + ")")
         if task.sparse and metric.name == "f1":  # F1Score needs one-hot truth
             wrap.append(f"one_hot={task.units}")
+        if metric.name in ("precision", "recall", "auc", "iou"):  # they count every channel
+            wrap.append("per_channel=True")
         wrap.append(f"name={q(metric.label)}")
         return f"{self.use('_lc_TaskMetric')}({', '.join(wrap)})"
 

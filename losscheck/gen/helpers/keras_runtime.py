@@ -14,46 +14,51 @@ _lc_register = keras.saving.register_keras_serializable(package="losscheck.helpe
 
 @_lc_register
 class _lc_TaskMetric(keras.metrics.Metric):
-    """One task's Keras metric: ``inputs(y_true, y_pred)`` gives the task's ``(truth,
-    pred, weight)``,
-    channels last, with its mask as ``weight``; they are flattened to one row per
-    position (the
-    ``classes`` channels only, a sparse index one-hot over ``one_hot`` classes) before
-    ``metric``
-    sees them, so positions that do not count weigh 0."""
+    """One task's Keras metric.
+
+    ``inputs(y_true, y_pred)`` gives the task's ``(truth, pred, weight)``, channels
+    last, with its mask as ``weight``. They are flattened to one row per position (the
+    ``classes`` channels only; a sparse index one-hot over ``one_hot`` classes) before
+    ``metric`` sees them, so positions that do not count weigh 0. ``per_channel``: the
+    metric counts every channel of a row (precision, recall, AUC, IoU of binary
+    tasks), so each channel gets its row's weight.
+    """
 
     def __init__(
-        self, inputs, metric, classes=None, one_hot=None, name=None, dtype=None
+        self,
+        inputs,
+        metric,
+        classes=None,
+        one_hot=None,
+        per_channel=False,
+        name=None,
+        dtype=None,
     ):
         super().__init__(name=name or metric.name, dtype=dtype)
         self.inputs = inputs
         self.metric = metric
         self.classes = None if classes is None else tuple(classes)
         self.one_hot = one_hot
+        self.per_channel = per_channel
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         truth, pred, weight = self.inputs(y_true, y_pred)
-        if (
-            sample_weight is not None
-        ):  # Keras's per-example weight, on every position of the example
-            per_example = ops.reshape(
-                ops.cast(sample_weight, weight.dtype),
-                (-1,) + (1,) * (len(weight.shape) - 1),
-            )
-            weight = weight * per_example
+        if sample_weight is not None:
+            # Keras's per-example weight, on every position of the example
+            shape = (-1,) + (1,) * (len(weight.shape) - 1)
+            weight = weight * ops.reshape(ops.cast(sample_weight, weight.dtype), shape)
         if self.one_hot is not None:
-            truth = ops.one_hot(
-                ops.cast(truth[..., 0], "int32"), self.one_hot, dtype=pred.dtype
-            )
+            index = ops.cast(truth[..., 0], "int32")
+            truth = ops.one_hot(index, self.one_hot, dtype=pred.dtype)
         if self.classes is not None:
             truth = ops.take(truth, list(self.classes), axis=-1)
             pred = ops.take(pred, list(self.classes), axis=-1)
-        rows = (-1, truth.shape[-1]), (-1, pred.shape[-1])
-        self.metric.update_state(
-            ops.reshape(truth, rows[0]),
-            ops.reshape(pred, rows[1]),
-            sample_weight=ops.reshape(weight, (-1,)),
-        )
+        truth = ops.reshape(truth, (-1, truth.shape[-1]))
+        pred = ops.reshape(pred, (-1, pred.shape[-1]))
+        weight = ops.reshape(weight, (-1,))
+        if self.per_channel:
+            weight = ops.expand_dims(weight, -1) * ops.ones_like(pred)
+        self.metric.update_state(truth, pred, sample_weight=weight)
 
     def result(self):
         return self.metric.result()
@@ -69,6 +74,7 @@ class _lc_TaskMetric(keras.metrics.Metric):
             "metric": keras.saving.serialize_keras_object(self.metric),
             "classes": None if self.classes is None else list(self.classes),
             "one_hot": self.one_hot,
+            "per_channel": self.per_channel,
         }
 
     @classmethod
