@@ -190,7 +190,7 @@ def _timed(fn) -> float:
 # Names the emitters may write on their own; everything else must come from the layout.
 _EMITTER_NAMES = set(
     ["keras", "ops", "np", "tf", "import", "from", "as", "def", "return", "if", "for", "in", "not", "and", "or", "is", "None", "True", "False", "raise", "ValueError", "tuple", "len", "sorted", "str", "print", "any", "zip", "dtype", "shape", "rank", "output", "targets", "channels", "role", "tensor", "truth", "pred", "y_true", "y_pred", "y", "p", "keep", "mask", "loss", "index", "y_onehot", "elements", "pos_weight", "from_logits", "gamma", "alpha", "delta", "error", "abs_error", "quadratic", "linear", "bce", "p_t", "focal", "epsilon", "overlap", "total", "axes", "true_channels", "pred_channels", "channel_axis", "spatial", "columns", "name", "names", "missing", "unknown", "parts", "part", "wanted", "s", "d", "batch", "packed", "LOSSES", "LOSS_WEIGHTS", "TASK_LOSSES", "pack_targets", "numpy", "tensorflow", "axis", "keepdims", "package", "labels", "logits", "_", "else", "label_smoothing", "smoothed", "classes",
-     "class_weights", "sparse", "listed", "weights", "WEIGHTS", "WeightScheduler", "make_metrics", "strict", "key", "value",
+     "class_weights", "sparse", "listed", "weights", "WEIGHTS", "WeightScheduler", "make_metrics", "strict", "key", "value", "apply_class_balancing",
      "trainable"]
 )
 

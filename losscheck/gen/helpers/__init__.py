@@ -3,8 +3,8 @@ framework.
 
 ``losscheck gen`` copies the functions a layout needs, verbatim (decorators and comments
 included), from these files into the generated module
-(:mod:`losscheck.gen.emitters._copy`),
-so the code that is tested here is the code users run:
+(:mod:`losscheck.gen.emitters._copy`), so the code that is tested here is the code users
+run:
 
 - :mod:`.common`: framework-neutral (``_lc_check`` reads ``tensor.shape`` only;
   ``pack_targets`` uses NumPy only);
@@ -16,17 +16,13 @@ so the code that is tested here is the code users run:
 The PyTorch plugin keeps its own in ``losscheck_torch/helpers.py``.
 
 Rules for a function here, because it is copied alone into another module: it uses only
-the
-names the generated module imports (``keras``, ``ops``, ``tf``, ``np``...) and other
-functions
-of the same files, never a constant or import of its own module; it has no type hints
-(the
-generated code has none); its name starts with ``_lc`` unless it is the module's public
-API.
+the names the generated module imports (``keras``, ``ops``, ``tf``, ``np``...) and other
+functions of the same files, never a constant or import of its own module; it has no
+type hints (the generated code has none); its name starts with ``_lc`` unless it is the
+module's public API.
 
 Importing this package imports none of them: ``losscheck gen`` reads them as text and
-never
-imports TensorFlow, Keras or NumPy.
+never imports TensorFlow, Keras or NumPy.
 """
 
 from pathlib import Path

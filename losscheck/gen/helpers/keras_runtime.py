@@ -20,8 +20,8 @@ class _lc_TaskMetric(keras.metrics.Metric):
     last, with its mask as ``weight``. They are flattened to one row per position (the
     ``classes`` channels only; a sparse index one-hot over ``one_hot`` classes) before
     ``metric`` sees them, so positions that do not count weigh 0. ``per_channel``: the
-    metric counts every channel of a row (precision, recall, AUC, IoU of binary
-    tasks), so each channel gets its row's weight.
+    metric counts every channel of a row (precision, recall, AUC, IoU of binary tasks),
+    so each channel gets its row's weight.
     """
 
     def __init__(
@@ -88,10 +88,9 @@ class _lc_TaskMetric(keras.metrics.Metric):
 class WeightScheduler(keras.callbacks.Callback):
     """Set loss weights at the start of every epoch: ``schedule`` maps a ``WEIGHTS`` key
     (``"output"`` or ``"output.task"``) to a function of the epoch (0-based) giving its
-    weight,
-    e.g. ``{"seg.size": lambda epoch: min(1.0, epoch / 10)}`` for a warm-up. Keys it
-    does not
-    name keep their values; an unknown key is an error when the callback is made."""
+    weight, e.g. ``{"seg.size": lambda epoch: min(1.0, epoch / 10)}`` for a warm-up.
+    Keys it does not name keep their values; an unknown key is an error when the
+    callback is made."""
 
     def __init__(self, weights, schedule):
         super().__init__()

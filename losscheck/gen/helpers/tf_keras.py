@@ -2,12 +2,10 @@
 (tf-keras).
 
 The formulas are Keras 3's (e.g. no ``+ epsilon`` inside the log), so a tf.keras module
-and a
-Keras 3 module generated from the same layout give the same numbers. Each term function
-returns
-one value per position, the channels (last axis) reduced, as the loss of the same name
-does with
-``reduction=None``. Copied verbatim into generated modules (see the package docstring).
+and a Keras 3 module generated from the same layout give the same numbers. Each term
+function returns one value per position, the channels (last axis) reduced, as the loss
+of the same name does with ``reduction=None``. Copied verbatim into generated modules
+(see the package docstring).
 """
 
 import tensorflow as tf
@@ -61,8 +59,7 @@ def _lc_bce_elements(truth, pred, from_logits):
 
 def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     """Keras's ``binary_crossentropy``; with ``pos_weight``, elements whose target is 1
-    weigh
-    ``pos_weight`` before the mean over the last axis."""
+    weigh ``pos_weight`` before the mean over the last axis."""
     elements = _lc_bce_elements(truth, pred, from_logits)
     if pos_weight is not None:
         elements = elements * (truth * pos_weight + (1.0 - truth))

@@ -2,21 +2,15 @@
 
 Formulas follow Keras 3's (TensorFlow backend) to the letter -- the same epsilon (1e-07,
 written out: the functions are copied alone), the same clipping of probabilities, the
-same
-normalisation of categorical probabilities -- so a torch module and a Keras module
-generated
-from the same layout give the same numbers. Each term function returns one value per
-position,
-the channels (last axis) reduced.
+same normalisation of categorical probabilities -- so a torch module and a Keras module
+generated from the same layout give the same numbers. Each term function returns one
+value per position, the channels (last axis) reduced.
 
 The emitter copies each function it needs verbatim into the generated module, next to
-the
-framework-neutral ones of ``losscheck.gen.helpers.common`` (``_lc_check``, and NumPy's
-``pack_targets`` renamed ``_lc_pack_numpy``). So a function here uses only the names the
-generated
-module has: ``torch``, ``F``, ``np``, other ``_lc_`` functions, and its tables
-(``LOSSES``,
-``LOSS_WEIGHTS``).
+the framework-neutral ones of ``losscheck.gen.helpers.common`` (``_lc_check``, and
+NumPy's ``pack_targets`` renamed ``_lc_pack_numpy``). So a function here uses only the
+names the generated module has: ``torch``, ``F``, ``np``, other ``_lc_`` functions, and
+its tables (``LOSSES``, ``LOSS_WEIGHTS``).
 """
 
 import torch
@@ -78,8 +72,7 @@ def _lc_bce_elements(truth, pred, from_logits):
 
 def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     """Keras's ``binary_crossentropy``; with ``pos_weight``, elements whose target is 1
-    weigh
-    ``pos_weight`` before the mean over the last axis."""
+    weigh ``pos_weight`` before the mean over the last axis."""
     elements = _lc_bce_elements(truth, pred, from_logits)
     if pos_weight is not None:
         elements = elements * (truth * pos_weight + (1.0 - truth))
@@ -142,9 +135,8 @@ def _lc_dice(truth, pred, axes):
 def pack_targets(output, targets, dtype=torch.float32):
     """Pack one output's per-task targets into its ``y_true``, as a ``torch.Tensor``.
 
-    ``targets`` maps each task name of ``output`` to an array or tensor of shape
-    (B, *spatial, c), channels last, or (B, *spatial) when the task has one y_true
-    channel.
+    ``targets`` maps each task name of ``output`` to an array or tensor of shape (B,
+    *spatial, c), channels last, or (B, *spatial) when the task has one y_true channel.
     The result is laid out like the output (channels first when its channel axis is 1).
     """
     arrays = {
@@ -157,9 +149,8 @@ def pack_targets(output, targets, dtype=torch.float32):
 def total_loss(y_true, y_pred, sample_weight=None):
     """The training loss Keras would compute: per output, the per-example loss times
     ``sample_weight`` (one weight per example, or a dict of them by output), averaged
-    over the
-    batch, then summed with ``LOSS_WEIGHTS``. ``y_true`` and ``y_pred`` map output names
-    to tensors."""
+    over the batch, then summed with ``LOSS_WEIGHTS``. ``y_true`` and ``y_pred`` map
+    output names to tensors."""
     result = 0.0
     for name, fn in LOSSES.items():
         per_example = fn(y_true[name], y_pred[name])
