@@ -305,3 +305,24 @@ def test_random_layouts_with_additions(tmp_path_factory, layout, seed):
         for metric in metrics.get(output["name"], []):
             metric.update_state(yt, yp)
             assert np.isfinite(np.asarray(metric.result())).all(), metric.name
+
+
+@pytest.mark.slow
+def test_weights_are_read_inside_an_xla_compiled_step(generated):
+    """jit_compile=True (XLA on TensorFlow): the compiled step still reads WEIGHTS on every call."""
+    module, _ = generated
+    rng = np.random.default_rng(2)
+    targets, _, _ = _data(rng)
+    x = rng.normal(size=(B, S, S, 2)).astype("float32")
+    y = {"seg": module.pack_targets("seg", targets)}
+    model = _model()
+    model.compile(optimizer="sgd", loss=module.LOSSES, loss_weights=module.LOSS_WEIGHTS, jit_compile=True)
+    before = model.evaluate(x, y, batch_size=B, verbose=0)
+    saved = float(module.WEIGHTS["seg.tissue"].numpy())
+    try:
+        module.WEIGHTS["seg.tissue"].assign(saved + 1.0)  # the tissue loss counts once more
+        after = model.evaluate(x, y, batch_size=B, verbose=0)
+        tissue = np.mean(np.asarray(module.TASK_LOSSES["seg.tissue"](y["seg"], model.predict(x, verbose=0)["seg"])))
+    finally:
+        module.WEIGHTS["seg.tissue"].assign(saved)
+    assert after == pytest.approx(before + 0.5 * tissue, rel=1e-4)  # 0.5: the output's weight
