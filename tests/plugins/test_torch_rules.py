@@ -187,18 +187,27 @@ def test_generated_torch_modules_draw_no_finding(tmp_path):
     from losscheck.layout.validate import validate
     from losscheck_torch.emitter import EMITTER
 
+    from losscheck.layout.validate import LayoutError
+
     rules = [r for r in REGISTRY.rules if r.default_enabled]
     layouts = sorted((REPO / "examples" / "layouts").glob("*.json"))
-    assert layouts
+    emitted = 0
     for path in layouts:
         data = json.loads(path.read_text())
         data["framework"] = "torch"
-        layout = validate(parse(json.dumps(data), path.name), frameworks=None)
+        try:
+            layout = validate(parse(json.dumps(data), path.name), frameworks=None)
+        except LayoutError as error:
+            if "generated for framework" in str(error):
+                continue  # a layout that uses Keras 3-only fields
+            raise
+        emitted += 1
         plan = build_plan(layout, "torch")
         source = EMITTER.emit(plan)
         assert EMITTER.emit(plan) == source  # deterministic: same plan, same bytes
         findings = lint_source(source, f"{path.stem}_torch.py", rules=rules)
         assert findings == [], (path.name, findings[:3])
+    assert emitted >= 4, "the example layouts for torch must be linted (else this test proves nothing)"
 
 
 def test_example_files_of_the_plugin():

@@ -69,7 +69,14 @@ def test_zero_findings_on_generated_modules(layout: pathlib.Path, framework: str
     generate = pytest.importorskip("losscheck.gen.cli").generate
     import libcst as cst
 
-    text, _plan = generate(layout, framework)
+    from losscheck.layout.validate import LayoutError
+
+    try:
+        text, _plan = generate(layout, framework)
+    except LayoutError as error:
+        if "is generated for framework" not in str(error) and "are generated for framework" not in str(error):
+            raise
+        pytest.skip(f"{layout.name} uses fields that {framework} does not generate: {error}")
     ctx = FileContext("generated.py", text, cst.parse_module(text))
     assert ctx.losses(), "the generated module's losses must be found (else this test proves nothing)"
     findings = [f for f in lint_source(text, "generated.py", rules=RULES) if f.code in CORE]
