@@ -8,14 +8,13 @@ scope (``UNKNOWN`` when it cannot say). ``Resolver`` answers "which Keras name i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
 
 from losscheck.lint.imports import ImportMap
-from losscheck.lint.model_syntax import dotted, target_names
+from losscheck.lint.model_syntax import assigned_names_of_statement, dotted
 
 # Roots under which a qualified name is Keras's public (or private) API.
 _KERAS_PREFIXES = (
@@ -76,19 +75,6 @@ def is_alias_assignment(stmt: cst.CSTNode) -> bool:
     small = stmt.body[0]
     return isinstance(small, cst.Assign) and len(small.targets) == 1 \
         and isinstance(small.targets[0].target, cst.Name) and dotted(small.value) is not None
-
-
-def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
-    if isinstance(stmt, cst.SimpleStatementLine):
-        for small in stmt.body:
-            if isinstance(small, cst.Assign):
-                for target in small.targets:
-                    yield from target_names(target.target)
-            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and small.value is not None:
-                yield from target_names(small.target)
-    elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-        yield stmt.name.value
-
 
 
 ModelKind = Literal["sequential", "functional", "subclassed"]

@@ -19,6 +19,8 @@ Everything is computed once per file (the index), once per call (the binding).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -224,6 +226,17 @@ def reached_helpers(ctx: FileContext, fn: LossFunction) -> list[LossFunction]:
             out.append(bound.fn)
             queue.append((bound.fn, depth + 1))
     return out
+
+
+def code_with_helpers(ctx: FileContext, functions: Iterable[LossFunction]) -> Iterator[LossFunction]:
+    """Each of ``functions``, then the helpers it hands its tensors to; every function of the
+    file once, however many losses reach it."""
+    seen: set[int] = set()
+    for fn in functions:
+        for code in (fn, *reached_helpers(ctx, fn)):
+            if id(code.node) not in seen:
+                seen.add(id(code.node))
+                yield code
 
 
 def helper_summary(ctx: FileContext, helper: LossFunction, depth: int = 1) -> "Verdict":

@@ -20,7 +20,7 @@ from losscheck.lint.finder import is_keras_called
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
-from losscheck.lint.summaries import reached_helpers
+from losscheck.lint.summaries import code_with_helpers
 
 
 _SHAPE_OPS = frozenset({"shape", "int_shape", "size", "rank", "ndim", "shape_n"})
@@ -353,21 +353,16 @@ class WrongAxis(Rule):
 
     def _ignored_axis(self, ctx: FileContext) -> None:
         """`def dice(y_true, y_pred, axis=(1, 2))` whose body never reads `axis`."""
-        seen: set[int] = set()
-        for fn in ctx.functions:
-            for code in (fn, *reached_helpers(ctx, fn)):
-                if id(code.node) in seen:
-                    continue
-                seen.add(id(code.node))
-                for param in ignored_parameters(code.node, frozenset({"axis", "axes"})):
-                    ctx.report(
-                        self,
-                        param,
-                        f"`{code.name}` accepts `{param.name.value}` and never uses it: it reduces over the axes "
-                        "written in its body whatever the caller passes, so a caller who sets the axis (for "
-                        "channels-first data, or a sequence axis) silently gets the wrong one. Use the "
-                        "parameter, or remove it.",
-                    )
+        for code in code_with_helpers(ctx, ctx.functions):
+            for param in ignored_parameters(code.node, frozenset({"axis", "axes"})):
+                ctx.report(
+                    self,
+                    param,
+                    f"`{code.name}` accepts `{param.name.value}` and never uses it: it reduces over the axes "
+                    "written in its body whatever the caller passes, so a caller who sets the axis (for "
+                    "channels-first data, or a sequence axis) silently gets the wrong one. Use the "
+                    "parameter, or remove it.",
+                )
 
     def _sample_mixing(self, ctx: FileContext, facts: FunctionFacts) -> None:
         for node in facts.nodes:

@@ -7,7 +7,7 @@ from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.prefilter import all_of
 from losscheck.lint.probabilities import probability_model
 from losscheck.lint.rule import Invalid, Rule, Valid
-from losscheck.lint.summaries import reached_helpers
+from losscheck.lint.summaries import code_with_helpers
 
 _TWICE = {
     "sigmoid": "sigmoid(sigmoid(x)) lies between 0.5 and 0.73, so the loss never reaches its minimum "
@@ -286,17 +286,12 @@ class ProbabilitiesAsLogits(Rule):
 
     def _ignored_from_logits(self, ctx: FileContext) -> None:
         """A loss (or a helper it calls) that accepts `from_logits` and never reads it."""
-        seen: set[int] = set()
-        for fn in ctx.functions:
-            for code in (fn, *reached_helpers(ctx, fn)):
-                if id(code.node) in seen:
-                    continue
-                seen.add(id(code.node))
-                for param in ignored_parameters(code.node, frozenset({"from_logits"})):
-                    ctx.report(
-                        self,
-                        param,
-                        f"`{code.name}` accepts `from_logits` and never uses it: it treats `y_pred` the same way "
-                        "whether the caller passes logits or probabilities, so one of the two is silently wrong. "
-                        "Apply the activation when `from_logits` is true (or pass it on), or remove the parameter.",
-                    )
+        for code in code_with_helpers(ctx, ctx.functions):
+            for param in ignored_parameters(code.node, frozenset({"from_logits"})):
+                ctx.report(
+                    self,
+                    param,
+                    f"`{code.name}` accepts `from_logits` and never uses it: it treats `y_pred` the same way "
+                    "whether the caller passes logits or probabilities, so one of the two is silently wrong. "
+                    "Apply the activation when `from_logits` is true (or pass it on), or remove the parameter.",
+                )

@@ -14,7 +14,7 @@ from losscheck.lint.imports import is_numpy
 # Libraries that turn what they are given into NumPy arrays (sklearn.metrics.f1_score, scipy...).
 _ARRAY_LIBRARIES = frozenset({"sklearn", "scipy", "pandas"})
 from losscheck.lint.rule import Invalid, Rule, Valid
-from losscheck.lint.summaries import reached_helpers
+from losscheck.lint.summaries import code_with_helpers
 
 # functions whose callable argument runs eagerly on NumPy values: NumPy is fine inside them
 _EAGER_WRAPPERS = frozenset(
@@ -251,20 +251,14 @@ class NumpyInLoss(Rule):
 
     def check(self, ctx: FileContext) -> None:
         eager_names, eager_lambdas = _eager_callables(ctx)
-        checked: set[int] = set()  # a helper reached from several losses is checked once
-        for fn in ctx.functions:
-            if not is_keras_called(fn):
-                continue  # `(target, output)` helpers may be NumPy code on purpose (e.g. a NumPy backend)
-            # the loss and the helpers it hands its tensors to (`_np_mae(y_true, y_pred)`)
-            for code in (fn, *reached_helpers(ctx, fn)):
-                if id(code.node) in checked:
-                    continue
-                checked.add(id(code.node))
-                if isinstance(code.node, cst.FunctionDef) and code.node.name.value in eager_names:
-                    continue
-                if isinstance(code.node, cst.Lambda) and id(code.node) in eager_lambdas:
-                    continue
-                self._check_function(ctx, code)
+        # `(target, output)` helpers may be NumPy code on purpose (e.g. a NumPy backend): only what
+        # Keras surely calls, and the helpers it hands its tensors to (`_np_mae(y_true, y_pred)`)
+        for code in code_with_helpers(ctx, (fn for fn in ctx.functions if is_keras_called(fn))):
+            if isinstance(code.node, cst.FunctionDef) and code.node.name.value in eager_names:
+                continue
+            if isinstance(code.node, cst.Lambda) and id(code.node) in eager_lambdas:
+                continue
+            self._check_function(ctx, code)
 
     def _check_function(self, ctx: FileContext, fn: LossFunction) -> None:
         facts = function_facts(ctx, fn)
