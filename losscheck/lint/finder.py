@@ -5,7 +5,7 @@ Sources, in the order a reader would list them:
 1. ``signature``: a function whose first two parameters (after ``self``/``cls`` in a method) are a
    loss-like pair: ``(y_true, y_pred)`` and the usual variants (``(labels, logits)``,
    ``(target, output)``, ``(y, y_hat)``, ``(gt, pred)``...). Precision first: a weak pair such as
-   ``(target, output)`` is accepted only as listed in ``_PAIRS``; a strong name (``y_true``,
+   ``(target, output)`` is accepted only as listed in ``WEAK_PAIRS``; a strong name (``y_true``,
    ``y_pred``, ``y_hat``...) accepts any usual partner. A few more pairs (``(real, pred)``,
    ``(targets, inputs)``) only in a function named like a loss whose second parameter is not fed
    to a model.
@@ -32,42 +32,22 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-filter
+    LOOP_PAIRS,
+    NAMED_PAIRS,
+    PARTNER_PRED,
+    PARTNER_TRUE,
+    STRONG_PRED,
+    STRONG_TRUE,
+    WEAK_PAIRS,
+)
 from losscheck.lint.astutil import own_nodes
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
 from losscheck.lint.facts import fact
-from losscheck.lint.syntax_index import SyntaxIndex, syntax_index
 from losscheck.lint.imports import ImportMap, is_numpy
+from losscheck.lint.syntax_index import SyntaxIndex, syntax_index
 
-# Names that say "the target" / "the prediction" unambiguously.
-_STRONG_TRUE = frozenset({"y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target", "y_label", "y_labels"})
-_STRONG_PRED = frozenset(
-    {"y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits"}
-)
-# Usual partners of a strong name.
-_TRUE = _STRONG_TRUE | {
-    "true", "gt", "label", "labels", "target", "targets", "y", "actual", "truth", "ground_truth", "y_actual",
-}
-_PRED = _STRONG_PRED | {
-    "pred", "preds", "prediction", "predictions", "logits", "output", "outputs", "probs", "scores",
-}
-# Weak pairs accepted only as written.
-_PAIRS = frozenset(
-    {
-        ("labels", "logits"), ("label", "logits"), ("labels", "predictions"), ("labels", "preds"),
-        ("labels", "pred"), ("label", "pred"), ("labels", "probs"),
-        ("target", "output"), ("targets", "outputs"), ("target", "pred"), ("targets", "preds"),
-        ("target", "prediction"), ("targets", "predictions"), ("target", "logits"), ("targets", "logits"),
-        ("gt", "pred"), ("gt", "preds"), ("gt", "prediction"), ("true", "pred"), ("true", "preds"),
-        ("y", "pred"), ("y", "logits"),
-    }
-)
-
-# Pairs accepted only in a function whose name says it is a loss (``loss_function(real, pred)``,
-# ``DiceLoss(targets, inputs)``): alone, ``(targets, inputs)`` is as likely a training step's data.
-_NAMED_PAIRS = frozenset({("real", "pred"), ("real", "preds"), ("targets", "inputs"), ("target", "input")})
 _LOSS_NAME = re.compile(r"loss|entropy|objective", re.IGNORECASE)
-# Of those, the pairs of the custom-training-loop tutorials: a batch scalar may be what is wanted.
-_LOOP_PAIRS = frozenset({("real", "pred"), ("real", "preds")})
 
 _LOSS_BASES = frozenset({"Loss", "LossFunctionWrapper"})
 _NOT_LOSS_BASES = frozenset({"Reduction", "ReductionV2"})
@@ -86,9 +66,9 @@ def _says_loss(name: str) -> bool:
 
 
 def is_loss_pair(first: str, second: str) -> bool:
-    if (first, second) in _PAIRS:
+    if (first, second) in WEAK_PAIRS:
         return True
-    return (first in _STRONG_TRUE and second in _PRED) or (first in _TRUE and second in _STRONG_PRED)
+    return (first in STRONG_TRUE and second in PARTNER_PRED) or (first in PARTNER_TRUE and second in STRONG_PRED)
 
 
 def _positional_names(params: cst.Parameters) -> list[str]:
@@ -243,7 +223,7 @@ class _Finder:
     def _named_loss_pair(self, fn: cst.FunctionDef, first: str, second: str) -> bool:
         """``(real, pred)``, ``(targets, inputs)`` in a function named like a loss, where the second
         is not fed to a model (``model(inputs)``: then it holds the model's inputs, not its output)."""
-        if (first, second) not in _NAMED_PAIRS or not _LOSS_NAME.search(fn.name.value):
+        if (first, second) not in NAMED_PAIRS or not _LOSS_NAME.search(fn.name.value):
             return False
         from losscheck.lint.astutil import own_nodes
 
@@ -509,7 +489,7 @@ def loss_class_names(ctx: FileContext) -> frozenset[str]:
 def is_custom_loop_style(fn: LossFunction) -> bool:
     """Found only by a pair that custom training loops use (``loss_function(real, pred)``), where a
     loss that returns one value for the batch is what the loop wants."""
-    return fn.origin == "signature" and (fn.y_true, fn.y_pred) in _LOOP_PAIRS
+    return fn.origin == "signature" and (fn.y_true, fn.y_pred) in LOOP_PAIRS
 
 
 def is_keras_called(fn: LossFunction) -> bool:
@@ -522,4 +502,4 @@ def is_keras_called(fn: LossFunction) -> bool:
     """
     if fn.origin != "signature":
         return True
-    return (fn.y_true or "") in _STRONG_TRUE or (fn.y_pred or "") in _STRONG_PRED
+    return (fn.y_true or "") in STRONG_TRUE or (fn.y_pred or "") in STRONG_PRED

@@ -14,28 +14,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from losscheck.lint.api.keras_backend import KERAS3_BACKEND
+from losscheck.lint.api.loss_names import NAMED_PAIRS, STRONG_PRED, STRONG_TRUE
+from losscheck.lint.api.loss_names import WEAK_PAIRS as _FINDER_WEAK_PAIRS
 
-
-# Names the finder accepts as y_true / y_pred (superset of finder._STRONG_TRUE/_STRONG_PRED).
-STRONG_NAMES: frozenset[str] = frozenset(
-    {
-        "y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target", "y_label", "y_labels",
-        "y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits",
-    }
-)
-# Weak pairs the finder accepts only as written (superset of finder._PAIRS).
-WEAK_PAIRS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("labels", "logits"), ("label", "logits"), ("labels", "predictions"), ("labels", "preds"),
-        ("labels", "pred"), ("label", "pred"), ("labels", "probs"),
-        ("target", "output"), ("targets", "outputs"), ("target", "pred"), ("targets", "preds"),
-        ("target", "prediction"), ("targets", "predictions"), ("target", "logits"), ("targets", "logits"),
-        ("gt", "pred"), ("gt", "preds"), ("gt", "prediction"), ("true", "pred"), ("true", "preds"),
-        ("y", "pred"), ("y", "logits"),
-        # finder._NAMED_PAIRS (the finder also wants a function named like a loss)
-        ("real", "pred"), ("real", "preds"), ("targets", "inputs"), ("target", "input"),
-    }
-)
+# The names the finder accepts as y_true / y_pred, and its weak pairs (named pairs included).
+STRONG_NAMES: frozenset[str] = STRONG_TRUE | STRONG_PRED
+WEAK_PAIRS: frozenset[tuple[str, str]] = _FINDER_WEAK_PAIRS | NAMED_PAIRS
 _WEAK_SECONDS = {second.encode() for _, second in WEAK_PAIRS}
 # Substrings of which every weak pair's second name holds one ("pred" in "predictions").
 _WEAK_SECOND_NEEDLES = tuple(sorted(n for n in _WEAK_SECONDS if not any(o != n and o in n for o in _WEAK_SECONDS)))

@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_names_cover_the_finders():
-    assert finder._STRONG_TRUE | finder._STRONG_PRED <= prefilter_checks.STRONG_NAMES
-    assert finder._PAIRS <= prefilter_checks.WEAK_PAIRS
+    assert finder.STRONG_TRUE | finder.STRONG_PRED <= prefilter_checks.STRONG_NAMES
+    assert finder.WEAK_PAIRS | finder.NAMED_PAIRS <= prefilter_checks.WEAK_PAIRS
 
 
 CASES = [
@@ -46,9 +46,9 @@ def test_prefilter_agrees_with_full_lint_on_the_examples():
             assert lint_source(data.decode(), str(path), rules=RULES) == []
 
 
-STRONG_T = sorted(finder._STRONG_TRUE)
-STRONG_P = sorted(finder._STRONG_PRED)
-PAIRS = sorted(finder._PAIRS)
+STRONG_T = sorted(finder.STRONG_TRUE)
+STRONG_P = sorted(finder.STRONG_PRED)
+PAIRS = sorted(finder.WEAK_PAIRS)
 IDENT = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda s: not keyword.iskeyword(s))
 
 

@@ -1,0 +1,37 @@
+"""The parameter names that make a function look like ``fn(y_true, y_pred)``.
+
+One table, read by the finder (``lint/finder.py``, on the tree) and by the pre-filter
+(``lint/prefilter_checks.py``, on the raw bytes before anything is parsed). Nothing here imports
+libcst, so the pre-filter stays cheap.
+"""
+
+from __future__ import annotations
+
+# Names that say "the target" / "the prediction" unambiguously.
+STRONG_TRUE = frozenset({"y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target", "y_label", "y_labels"})
+STRONG_PRED = frozenset(
+    {"y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits"}
+)
+# Usual partners of a strong name.
+PARTNER_TRUE = STRONG_TRUE | {
+    "true", "gt", "label", "labels", "target", "targets", "y", "actual", "truth", "ground_truth", "y_actual",
+}
+PARTNER_PRED = STRONG_PRED | {
+    "pred", "preds", "prediction", "predictions", "logits", "output", "outputs", "probs", "scores",
+}
+# Weak pairs accepted only as written.
+WEAK_PAIRS = frozenset(
+    {
+        ("labels", "logits"), ("label", "logits"), ("labels", "predictions"), ("labels", "preds"),
+        ("labels", "pred"), ("label", "pred"), ("labels", "probs"),
+        ("target", "output"), ("targets", "outputs"), ("target", "pred"), ("targets", "preds"),
+        ("target", "prediction"), ("targets", "predictions"), ("target", "logits"), ("targets", "logits"),
+        ("gt", "pred"), ("gt", "preds"), ("gt", "prediction"), ("true", "pred"), ("true", "preds"),
+        ("y", "pred"), ("y", "logits"),
+    }
+)
+# Pairs accepted only in a function whose name says it is a loss (``loss_function(real, pred)``,
+# ``DiceLoss(targets, inputs)``): alone, ``(targets, inputs)`` is as likely a training step's data.
+NAMED_PAIRS = frozenset({("real", "pred"), ("real", "preds"), ("targets", "inputs"), ("target", "input")})
+# Of those, the pairs of the custom-training-loop tutorials: a batch scalar may be what is wanted.
+LOOP_PAIRS = frozenset({("real", "pred"), ("real", "preds")})
