@@ -33,18 +33,24 @@ def ignored_parameters(fn: cst.FunctionDef | cst.Lambda, names: frozenset[str]) 
         return
     if isinstance(fn.params.star_kwarg, cst.Param) and fn.params.star_kwarg.name.value in read:
         return
-    if isinstance(body, cst.IndentedBlock) and _is_stub(body):
-        return  # `...`, `pass`, `raise NotImplementedError`: an interface, not an implementation
+    if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) and _is_stub(body):
+        return  # `...`, `pass`, `raise NotImplementedError`: an interface (or a stub), not an implementation
     for param in params:
         if param.name.value not in read:
             yield param
 
 
-def _is_stub(body: cst.IndentedBlock) -> bool:
+def _is_stub(body: cst.IndentedBlock | cst.SimpleStatementSuite) -> bool:
+    if isinstance(body, cst.SimpleStatementSuite):  # `def f(...): ...` on one line
+        smalls = list(body.body)
+        return len(smalls) == 1 and _is_stub_statement(smalls[0])
     statements = [s for s in body.body if not (isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
                                               and isinstance(s.body[0], cst.Expr)
                                               and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))]
     if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
         return not statements
-    small = statements[0].body[0]
+    return _is_stub_statement(statements[0].body[0])
+
+
+def _is_stub_statement(small: cst.BaseSmallStatement) -> bool:
     return isinstance(small, (cst.Pass, cst.Raise)) or (isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis))

@@ -76,6 +76,8 @@ class WrongAxis(Rule):
 
             def base_loss(y_true, y_pred, axis=-1):
                 raise NotImplementedError
+
+            def stub_loss(y_true, y_pred, axis=-1, from_logits=False): ...
             """
         ),
         Valid(

@@ -143,6 +143,11 @@ class ProbabilitiesAsLogits(Rule):
             model.compile(loss=keras.losses.SparseCategoricalCrossentropy())
             """
         ),
+        Valid(
+            """
+            def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0): ...
+            """
+        ),
     ]
     INVALID = [
         Invalid(
