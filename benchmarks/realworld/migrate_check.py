@@ -53,26 +53,13 @@ CALLS_ALLOWED_AT_TOP = ("K.", "np.", "tf.", "keras.", "backend.", "ops.")
 
 _RUNNER = textwrap.dedent(
     '''
-    import importlib, importlib.abc, importlib.util, inspect, os, pickle, sys, warnings
+    import importlib.util, inspect, os, pickle, sys, warnings
     warnings.filterwarnings("ignore")
     mode, out_path, jobs_path = sys.argv[1:4]
     if mode == "tf_keras":
-        class KerasIsTfKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-            def find_spec(self, name, path=None, target=None):
-                if name == "keras" or name.startswith("keras."):
-                    return importlib.util.spec_from_loader(name, self)
-                return None
-            def create_module(self, spec):
-                rest = spec.name[len("keras"):]
-                for base in ("tf_keras", "tf_keras.src"):
-                    try:
-                        return importlib.import_module(base + rest)
-                    except ImportError:
-                        pass
-                raise ImportError(spec.name)
-            def exec_module(self, module):
-                pass
-        sys.meta_path.insert(0, KerasIsTfKeras())
+        from losscheck.testing_tf_keras import serve_keras_from_tf_keras
+
+        serve_keras_from_tf_keras()
     import numpy as np
     import tensorflow as tf
     import keras
