@@ -132,6 +132,10 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
         if kind is cst.ClassDef:
             define(node.name.value, None)  # type: ignore[attr-defined]
             classes.append(node)  # type: ignore[arg-type]
+            if type(node.body) is cst.IndentedBlock:  # type: ignore[attr-defined]
+                for stmt in node.body.body:  # type: ignore[attr-defined]
+                    if type(stmt) is cst.FunctionDef:  # a method, for `self.attribute` lookups
+                        index.classes[stmt] = node  # type: ignore[assignment]
         elif kind in _BRANCH_TYPES:
             compound.append(node)
             if kind in _LOOP_TYPES:
@@ -173,22 +177,7 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
                 loops = loops[:-1]
 
     traverse(ctx.module, enter, leave)
-    _index_methods(ctx.module, index)
     return index
-
-
-def _index_methods(module: cst.Module, index: ScopeIndex) -> None:
-    """Methods -> their class, for ``self.attribute`` lookups."""
-
-    def enter(node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock):
-            for stmt in node.body.body:
-                if isinstance(stmt, cst.FunctionDef):
-                    index.classes[stmt] = node
-        return isinstance(node, (cst.Module, cst.ClassDef, cst.FunctionDef, cst.IndentedBlock,
-                                 cst.BaseCompoundStatement, cst.Else))
-
-    traverse(module, enter)
 
 
 class ProbabilityModel:
