@@ -16,9 +16,10 @@ Next to the items' files it also puts the repository's dependency-pin files (the
 files they include with ``-r``/``-c``, ``setup.py``, ``setup.cfg``, ``pyproject.toml``,
 ``environment.yml``/``.yaml``, ``Pipfile``) found in each item file's folder and every folder
 above it up to the repository root, at the same relative paths, and an empty ``.git`` folder
-at the root so that the upward search for pins stops there as it does in a checkout. Linting
-the cache then sees the Keras target a user of that repository would see. ``--no-pins`` skips
-this step. From GitHub the repository's file list comes from the git trees API (when that is
+at the root so that the upward search for pins stops there as it does in a checkout, and the
+repository's other ``.py`` and ``.ipynb`` files, which losscheck reads for the project's Keras
+evidence when the pins do not decide. Linting the cache then sees the Keras target a user of that
+repository would see. ``--no-pins`` skips this step, ``--no-project`` its second half. From GitHub the repository's file list comes from the git trees API (when that is
 refused, the fixed file names are tried in each folder).
 
 Usage::
@@ -59,6 +60,9 @@ TREE_URL = "https://api.github.com/repos/{repo}/git/trees/{commit}?recursive=1"
 PIN_FILE_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml", "environment.yaml")
 #: Records, in a repository's cached root, which pin files were fetched (also marks it done).
 PIN_RECORD = ".git/losscheck-pin-files"
+#: Records which project sources were fetched (also marks it done).
+PROJECT_RECORD = ".git/losscheck-project-files"
+TARBALL_URL = "https://codeload.github.com/{repo}/tar.gz/{commit}"
 _INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.MULTILINE)
 
 
@@ -211,6 +215,78 @@ def fetch_pins(cache_root: Path, repo: str, commit: str, item_paths: set[str], m
     return len(done)
 
 
+def is_project_source(path: str) -> bool:
+    """A file losscheck reads for a project's Keras evidence (``losscheck/lint/keras_project.py``)."""
+    return path.endswith((".py", ".ipynb")) and not any(part.startswith(".") for part in path.split("/"))
+
+
+def fetch_project_sources(cache_root: Path, repo: str, commit: str, mirror: Path | None, force: bool) -> int:
+    """Put every ``.py``/``.ipynb`` file of the repository at ``commit`` under ``cache_root``, as
+    in the user's checkout (losscheck reads the rest of a project to decide its Keras target);
+    the number of files written. From a mirror with one ``git cat-file --batch``; from GitHub with
+    the commit's tarball."""
+    record = cache_root / PROJECT_RECORD
+    if record.is_file() and not force:
+        return 0
+    if mirror is not None:
+        contents = _mirror_sources(mirror, repo, commit)
+    else:
+        contents = _github_sources(repo, commit)
+    written = 0
+    for path, data in contents.items():
+        dest = cache_root / path
+        if dest.is_file() and not force:
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+        written += 1
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("".join(f"{p}\n" for p in sorted(contents)), encoding="utf-8")
+    return written
+
+
+def _mirror_sources(mirror: Path, repo: str, commit: str) -> dict[str, bytes]:
+    git_dir = mirror_git_dir(mirror, repo)
+    paths = sorted(p for p in mirror_tree(mirror, repo, commit) if is_project_source(p))
+    request = "".join(f"{commit}:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+    proc = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"], input=request, capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise LookupError(f"git cat-file in {git_dir}: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    out, pos, contents = proc.stdout, 0, {}
+    for path in paths:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3:  # "<object> missing"
+            continue
+        size = int(header[2])
+        contents[path] = out[pos : pos + size]
+        pos += size + 1
+    return contents
+
+
+def _github_sources(repo: str, commit: str) -> dict[str, bytes]:
+    import io
+    import tarfile
+
+    data = _get(TARBALL_URL.format(repo=repo, commit=commit))
+    contents = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            path = member.name.split("/", 1)[-1]  # the archive's top folder is <name>-<commit>
+            if is_project_source(path):
+                extracted = tar.extractfile(member)
+                if extracted is not None:
+                    contents[path] = extracted.read()
+    return contents
+
+
 def check_item(item: dict, text: str) -> str | None:
     """None if the item's lines fit the file and start at its function, else the problem."""
     lines = text.splitlines()
@@ -231,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirror", type=Path, default=None, help="read from local git mirrors in DIR instead of GitHub")
     ap.add_argument("--force", action="store_true", help="fetch files again even if cached")
     ap.add_argument("--no-pins", action="store_true", help="do not fetch the repositories' dependency-pin files")
+    ap.add_argument("--no-project", action="store_true", help="do not fetch the repositories' other .py/.ipynb files")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -268,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             if problem:
                 failures.append(f"{it['id']}: {problem}")
 
-    pin_count = 0
+    pin_count = project_count = 0
     if not args.no_pins:
         by_repo: dict[tuple[str, str], set[str]] = {}
         for it in items:
@@ -279,11 +356,18 @@ def main(argv: list[str] | None = None) -> int:
                 pin_count += fetch_pins(root, repo, commit, paths, args.mirror, args.force)
             except LookupError as exc:
                 failures.append(f"{repo}@{commit[:10]} dependency files: {exc}")
+            if not args.no_project:
+                try:
+                    project_count += fetch_project_sources(root, repo, commit, args.mirror, args.force)
+                except LookupError as exc:
+                    failures.append(f"{repo}@{commit[:10]} project sources: {exc}")
 
     if not args.quiet:
         print(f"{len(items)} items in {len(by_file)} files: {fetched} fetched, {cached} already cached, in {cache}")
         if not args.no_pins:
             print(f"dependency-pin files: {pin_count} fetched")
+        if not args.no_pins and not args.no_project:
+            print(f"other project sources (.py, .ipynb): {project_count} fetched")
     for line in failures:
         print(f"error: {line}", file=sys.stderr)
     return 1 if failures else 0

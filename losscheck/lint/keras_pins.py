@@ -398,7 +398,7 @@ def verdict(pins: list[Pin], folder: str) -> PinVerdict | None:
 @lru_cache(maxsize=4096)
 def _folder(folder: str) -> PinVerdict | None:
     """This folder's own verdict (once per folder and run)."""
-    return verdict(folder_pins(_listing(folder)[0]), folder)
+    return verdict(folder_pins(listing(folder)[0]), folder)
 
 
 @lru_cache(maxsize=4096)
@@ -408,7 +408,7 @@ def pinned(folder: str, stop: str | None = None) -> PinVerdict | None:
     own = _folder(folder)
     if own is not None:
         return own
-    is_repo_root = _listing(folder)[1]
+    is_repo_root = listing(folder)[1]
     parent = os.path.dirname(folder)
     if is_repo_root or folder == stop or parent == folder:
         return None
@@ -432,7 +432,7 @@ def _hash_file(digest: Any, path: str, depth: int = 0) -> None:
 
 
 @lru_cache(maxsize=4096)
-def _listing(folder: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+def listing(folder: str) -> tuple[tuple[tuple[str, str], ...], bool]:
     """((path, kind) of the dependency files, whether the folder is a repository root)."""
     try:
         names = os.listdir(folder)
@@ -448,7 +448,7 @@ def fingerprint(folder: str, stop: str | None = None) -> str:
     ``packaging`` and ``tomllib``; a file is rarely edited, and then the entries are rewritten)."""
     import hashlib
 
-    files, is_repo_root = _listing(folder)
+    files, is_repo_root = listing(folder)
     digest = hashlib.blake2b(digest_size=16)
     for path, _kind in files:
         _hash_file(digest, path)
@@ -460,5 +460,5 @@ def fingerprint(folder: str, stop: str | None = None) -> str:
 
 def clear() -> None:
     """Forget what was read: once per run, so that a long-lived process sees edited files."""
-    for cached in (_folder, pinned, _listing, fingerprint):
+    for cached in (_folder, pinned, listing, fingerprint):
         cached.cache_clear()

@@ -7,11 +7,15 @@ Decided per file, first match wins:
    ``--isolated``, which reads no project file;
 3. the file's imports: a module that only Keras 2 has (``keras.engine``, ``keras.layers.merge``,
    ``keras.utils.np_utils``...), ``tf_keras``, or the string ``TF_USE_LEGACY_KERAS``;
-4. else Keras 3 (what ``keras`` installs today).
+4. the rest of the project (``keras_project.py``): Keras 3 when any file uses what only Keras 3
+   has, else Keras 2 when any file uses what only Keras 2 has (``fit_generator``, ``Adam(lr=...)``,
+   ``tf.Session``...); not under ``--isolated`` either;
+5. else Keras 3 (what ``keras`` installs today).
 
 The runner gives rules ``options["keras_target"]`` (:func:`options_for`); code that calls the
 engine directly gives none, and only the file's imports decide. The part that is not in the
-file's bytes (the config and the pins) is part of the results cache key (:func:`cache_salt`).
+file's bytes (the config, the pins and the project's verdict) is part of the results cache key
+(:func:`cache_salt`).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ KERAS2_ONLY_MODULES: tuple[str, ...] = (
     "keras.backend.load_backend", "keras.objectives", "keras.preprocessing.text", "keras.saving.hdf5_format",
     "keras.callbacks.tensorboard_v1", "keras.optimizers.optimizer_v2", "keras.premade", "keras.estimator",
     "keras.dtensor", "tf_keras",
+    # Keras 2's code as TensorFlow still ships it (privately): its layers and backend are Keras 2's
+    "tensorflow.python.keras",
     # Keras 3 runs on TensorFlow, JAX or PyTorch: a Theano or CNTK import is Keras 2.3 or older
     "theano", "cntk",
 )
@@ -56,7 +62,7 @@ LEGACY_FLAG = "TF_USE_LEGACY_KERAS"
 
 class Target(NamedTuple):  # not a dataclass: the runner imports this module on every run
     keras: str  # "2" | "3"
-    source: str  # "config" | "pins" | "imports" | "default"
+    source: str  # "config" | "pins" | "imports" | "project" | "default"
     reason: str
 
 
@@ -67,8 +73,9 @@ def options_for(settings: Settings) -> dict[str, Any]:
     """What the runner hands rules as ``options["keras_target"]`` (once per run: the pins read by an
     earlier run in this process are forgotten, they may have been edited since)."""
     _absolute.cache_clear()  # the working directory may have changed
-    if "losscheck.lint.keras_pins" in sys.modules:
-        sys.modules["losscheck.lint.keras_pins"].clear()
+    for module in ("losscheck.lint.keras_pins", "losscheck.lint.keras_project"):
+        if module in sys.modules:
+            sys.modules[module].clear()
     return {
         "setting": settings.target_keras,
         "pins": settings.read_pins,
@@ -100,6 +107,20 @@ def pinned_target(path: str, options: Mapping[str, Any] | None) -> Target | None
     return Target(found.keras, "pins", found.reason(os.path.relpath(found.path)))
 
 
+def project_target(path: str, options: Mapping[str, Any] | None) -> Target | None:
+    """The target the rest of the project gives ``path`` (None: it does not decide, or project
+    files are not read)."""
+    if not options or not options.get("pins", True):
+        return None
+    from losscheck.lint import keras_project
+
+    stop = options.get("stop")
+    found = keras_project.evidence(_folder_of(path), os.path.abspath(stop) if stop else None)
+    if found is None or found.keras is None:
+        return None
+    return Target(found.keras, "project", found.reason())
+
+
 # The rules that read the target: a file's cache key holds what decides its target only for them.
 READERS = frozenset({"LCK302"})
 
@@ -117,7 +138,13 @@ def cache_salt(path: str, codes: Iterable[str], options: Mapping[str, Any] | Non
     from losscheck.lint import keras_pins
 
     stop = settings.get("stop")
-    return "keras-pins=" + keras_pins.fingerprint(_folder_of(path), os.path.abspath(stop) if stop else None)
+    salt = "keras-pins=" + keras_pins.fingerprint(_folder_of(path), os.path.abspath(stop) if stop else None)
+    from losscheck.lint.prefilter_checks import keras_backend
+
+    if keras_backend(data):  # only then can the rest of the project change what LCK302 reports
+        project = project_target(path, settings)
+        salt += ";keras-project=" + (project.keras if project else "-")
+    return salt
 
 
 @lru_cache(maxsize=4096)
@@ -171,12 +198,14 @@ def for_file(ctx: FileContext) -> Target:
     from losscheck.lint.astutil import all_nodes
 
     options = ctx.options.get("keras_target")
-    return pinned_target(ctx.path, options) or _from_imports(all_nodes(ctx))
+    return pinned_target(ctx.path, options) or _from_imports(all_nodes(ctx), ctx.path, options)
 
 
-def _from_imports(nodes: Iterable[cst.CSTNode]) -> Target:
+def _from_imports(nodes: Iterable[cst.CSTNode], path: str, options: Mapping[str, Any] | None) -> Target:
     evidence = import_evidence(nodes)
-    return Target("2", "imports", evidence) if evidence else DEFAULT
+    if evidence:
+        return Target("2", "imports", evidence)
+    return project_target(path, options) or DEFAULT
 
 
 # -- `losscheck config --show-targets` ------------------------------------------------------------
@@ -202,13 +231,13 @@ def describe(paths: Iterable[str], settings: Settings, *, where: str) -> list[di
     options = options_for(settings)
     rows = []
     for path in found.files:
-        target = pinned_target(path, options) or _file_imports(path)
+        target = pinned_target(path, options) or _file_imports(path, options)
         reason = f"{target.reason} ({where})" if target.source == "config" else target.reason
         rows.append({"path": display_path(path), "target": target.keras, "source": target.source, "reason": reason})
     return rows
 
 
-def _file_imports(path: str) -> Target:
+def _file_imports(path: str, options: Mapping[str, Any] | None) -> Target:
     import libcst as cst
 
     from losscheck.lint.astutil import walk
@@ -229,7 +258,7 @@ def _file_imports(path: str) -> Target:
         module = cst.parse_module(decode(data))
     except (OSError, ValueError, cst.ParserSyntaxError, RecursionError):
         return unreadable
-    return _from_imports(walk(module, into_nested=True))
+    return _from_imports(walk(module, into_nested=True), path, options)
 
 
 def show(paths: Iterable[str], settings: Settings, fmt: str, *, cli: str | None) -> str:
