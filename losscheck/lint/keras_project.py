@@ -8,11 +8,8 @@ Keras 3, so a project that uses them is written for Keras 2. A project that also
 only Keras 3 has (``keras.ops``, ``keras.config``, ``keras_core``) is being moved to Keras 3, and
 Keras 3 is what its code must run on.
 
-The project is the tree under the nearest folder, from the file's folder upward, that holds
-``.git`` or a dependency file (the folders ``keras_pins.py`` reads); without one there is no
-project and nothing is scanned. The scan reads ``.py`` and ``.ipynb`` files as bytes (nothing is
-parsed or run), skips hidden folders and virtual environments, and is bounded in files and bytes.
-It runs once per project and process, and only for files whose findings depend on the target.
+The project and its files are ``project.py``'s. The scan reads them as bytes (nothing is parsed
+or run), once per project and process, and only for files whose findings depend on the target.
 Backend calls (``K.mean``...) are not evidence: they are what removed-keras-api judges.
 """
 
@@ -23,13 +20,8 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from losscheck.lint import project
 from losscheck.lint.keras_target import KERAS2_ONLY_MODULES
-
-# Bounds: a project bigger than this is judged on what was read.
-MAX_FILES = 5000
-MAX_FILE_BYTES = 2 << 20
-MAX_TOTAL_BYTES = 96 << 20
-SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"})
 
 _MODULES = b"|".join(re.escape(m.encode()) for m in KERAS2_ONLY_MODULES)
 # Each alternative is a named group, so that the evidence can say what it found.
@@ -74,42 +66,23 @@ class ProjectEvidence(NamedTuple):
         return (self.keras3 or self.keras2 or "") + f" (in the project at {os.path.relpath(self.root)})"
 
 
-def project_root(folder: str, stop: str | None = None) -> str | None:
-    """The nearest folder, from ``folder`` upward (ending at ``stop``), that holds ``.git`` or a
-    dependency file; None when there is none."""
-    from losscheck.lint.keras_pins import listing
-
-    while True:
-        files, is_repo_root = listing(folder)
-        if files or is_repo_root:
-            return folder
-        parent = os.path.dirname(folder)
-        if folder == stop or parent == folder:
-            return None
-        folder = parent
-
-
 @lru_cache(maxsize=256)
 def evidence(folder: str, stop: str | None = None) -> ProjectEvidence | None:
     """The evidence of the project holding ``folder`` (None: no project)."""
-    root = project_root(folder, stop)
+    root = project.project_root(folder, stop)
     return None if root is None else scan(root)
 
 
 @lru_cache(maxsize=64)
 def scan(root: str) -> ProjectEvidence:
     keras2: str | None = None
-    files = 0
     total = 0
-    for path in _sources(root):
-        if files >= MAX_FILES or total >= MAX_TOTAL_BYTES:
+    for path in project.sources(root):
+        if total >= project.MAX_TOTAL_BYTES:
             break
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES)
-        except OSError:
+        data = project.read(path)
+        if data is None:
             continue
-        files += 1
         total += len(data)
         if b"keras" in data:
             found = _in_code(_KERAS3, data, notebook=path.endswith(".ipynb"))
@@ -151,20 +124,8 @@ def _where(root: str, path: str, data: bytes, offset: int, what: str) -> str:
     return f"{what} at {os.path.relpath(path, root)}:{line}"
 
 
-def _sources(root: str):
-    """The project's .py and .ipynb files, in a stable order (so the evidence named is too)."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(
-            d for d in dirs
-            if not d.startswith(".") and d not in SKIPPED_FOLDERS
-            and not os.path.isfile(os.path.join(folder, d, "pyvenv.cfg"))  # a virtual environment
-        )
-        for name in sorted(names):
-            if name.endswith((".py", ".ipynb")):
-                yield os.path.join(folder, name)
-
-
 def clear() -> None:
     """Forget what was read: once per run, so that a long-lived process sees edited files."""
     evidence.cache_clear()
     scan.cache_clear()
+    project.clear()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from losscheck.lint import config as cfg
-from losscheck.lint import diagnostics, keras_target
+from losscheck.lint import diagnostics, keras_target, project
 from losscheck.lint.cache import ResultCache, cache_root, tool_key
 from losscheck.lint.discover import discover, is_notebook
 from losscheck.lint.finding import Finding
@@ -170,7 +170,9 @@ def run(
         relpath = _relpath(path, settings.root)
         rules = cfg.per_file_rules(the_plan.enabled, relpath, settings.per_file_ignores)
         codes = tuple(r.code for r in rules)
-        salt = keras_target.cache_salt(path, codes, the_plan.options, data) if cache.enabled else ""  # pins
+        # what beyond the file's bytes its findings depend on: the pins, the rest of the project
+        salt = (keras_target.cache_salt(path, codes, the_plan.options, data)
+                + project.cache_salt(path, codes, the_plan.options, data)) if cache.enabled else ""
         key = cache.key(relpath, codes, data, salt) if cache.enabled else None
         if key is not None:
             hit = cache.get(key, display)

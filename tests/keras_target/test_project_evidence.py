@@ -10,6 +10,7 @@ from target_helpers import LOSS, lint, project
 
 from losscheck.lint import config as cfg
 from losscheck.lint import keras_project, keras_target
+from losscheck.lint import project as project_files
 
 REPORTED = ["5:12", "5:19", "5:26"]  # K.sqrt, K.mean, K.square in LOSS
 
@@ -73,7 +74,7 @@ def test_no_project_no_scan(tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text("model.fit_generator(g)\n")
     module = tmp_path / "loss.py"
     module.write_text(LOSS)
-    assert keras_project.project_root(str(tmp_path)) is None
+    assert project_files.project_root(str(tmp_path)) is None
     assert lint(module) == REPORTED
 
 
@@ -113,10 +114,10 @@ def test_bounded_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = {f"m{i:02}.py": "x = 1\n" for i in range(20)}
     files["z_train.py"] = "model.fit_generator(g)\n"
     module = project(tmp_path, files, loss_at="loss.py")
-    monkeypatch.setattr(keras_project, "MAX_FILES", 5)
+    monkeypatch.setattr(project_files, "MAX_FILES", 5)
     keras_project.clear()
     assert keras_project.scan(str(tmp_path)).keras is None  # judged on the first five files
-    monkeypatch.setattr(keras_project, "MAX_FILES", 50)
+    monkeypatch.setattr(project_files, "MAX_FILES", 50)
     keras_project.clear()
     assert keras_project.scan(str(tmp_path)).keras == "2"
     del module

@@ -6,6 +6,7 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.finder import is_custom_loop_style
+from losscheck.lint.project_uses import used_only_in_loops
 from losscheck.lint.reductions import as_reduction, mixed_batch_terms, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
@@ -26,6 +27,11 @@ class BatchMeanReduction(Rule):
     helper that returns such a value (whatever its parameters are called: `_reduce(err)`). It also
     reports a loss term of `y_true` and `y_pred` reduced over the whole batch and added to a
     per-example loss (`bce(y_true, y_pred) + dice_over_batch(y_true, y_pred)`).
+
+    A loss of a custom training loop is not reported: `loss_function(real, pred)`, and a loss
+    that other modules of the project use only inside functions that run a `GradientTape`
+    (`tape.gradient`, `minimize`, `apply_gradients`) and never pass to `compile`. There one value
+    for the batch is what `tape.gradient` wants.
 
     ## Why is this bad?
     Keras calls a loss function to get one value per example, applies `sample_weight` and
@@ -451,8 +457,8 @@ class BatchMeanReduction(Rule):
 
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.losses():
-            if is_custom_loop_style(fn):
-                continue  # `loss_function(real, pred)` of a training loop: a batch scalar is what it wants
+            if is_custom_loop_style(fn) or used_only_in_loops(ctx, fn):
+                continue  # a loss of a training loop (by its names, or by its uses in other modules): a batch scalar is what it wants
             reported: set[int] = set()
             reduced = reduced_returns(ctx, fn)
             if not reduced:  # shape inference: a returned value whose inferred shape lost the batch axis

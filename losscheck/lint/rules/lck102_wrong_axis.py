@@ -17,6 +17,7 @@ from losscheck.lint.dataflow import (
 from losscheck.lint import sample_mixing
 from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
 from losscheck.lint.finder import is_keras_called
+from losscheck.lint.project_uses import used_only_in_loops
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -36,7 +37,9 @@ class WrongAxis(Rule):
     `y_true` and `y_pred` that is then mixed into the returned loss (a batch reduction of the whole
     returned value is `batch-mean-reduction`). Batch statistics of the labels alone (class counts)
     or of the prediction alone (centre terms) are deliberate and not reported; nor are loops over
-    the samples (`for i in range(batch_size)`).
+    the samples (`for i in range(batch_size)`). Integer indexing is not reported in a loss that
+    other modules of the project use only in custom training loops (inside functions that run a
+    `GradientTape`, never passed to `compile`), which may pass a list of outputs.
 
     ## Why is this bad?
     Keras hands a loss one output's tensors with the batch first: `y_true[0]` is the first
@@ -306,7 +309,8 @@ class WrongAxis(Rule):
             if not is_keras_called(fn):
                 continue
             facts = function_facts(ctx, fn)
-            self._indexing(ctx, fn, facts)
+            if not used_only_in_loops(ctx, fn):  # a training loop may pass a list of outputs
+                self._indexing(ctx, fn, facts)
             self._axis_ops(ctx, fn, facts)
             self._sample_mixing(ctx, facts)
             if fn.kind == "loss":

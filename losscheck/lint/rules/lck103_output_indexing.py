@@ -8,6 +8,7 @@ from losscheck.lint.astutil import string_value
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
 from losscheck.lint.finder import is_keras_called
+from losscheck.lint.project_uses import used_only_in_loops
 from losscheck.lint.rule import Invalid, Rule, Valid
 
 _ONCE_PER_OUTPUT = (
@@ -22,6 +23,8 @@ class OutputIndexing(Rule):
     Checks for loss functions that treat `y_true`/`y_pred` as a collection of model outputs:
     string subscripts (`y_true["mask"]`), iteration (`for t in y_true`, `zip(y_true, y_pred)`,
     `enumerate(y_pred)`), dict methods (`y_true.items()`), or `len(y_pred)` as an output count.
+    A loss that other modules of the project use only in custom training loops (inside functions
+    that run a `GradientTape`, never passed to `compile`) is not checked: a loop may pass a list.
 
     ## Why is this bad?
     With `model.compile(loss=fn)` on a multi-output model, Keras calls `fn` once per output and
@@ -161,8 +164,8 @@ class OutputIndexing(Rule):
 
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.functions:
-            if not is_keras_called(fn):
-                continue
+            if not is_keras_called(fn) or used_only_in_loops(ctx, fn):
+                continue  # only Keras promises one output's tensors; a training loop may pass a list
             facts = function_facts(ctx, fn)
             for node in function_facts(ctx, fn).nodes:
                 self._check_node(ctx, fn, facts, node)

@@ -1,0 +1,112 @@
+"""The project around a file: the tree under the nearest folder, from the file's folder upward,
+that holds ``.git`` or a dependency file (the folders ``keras_pins.py`` reads). Without one there
+is no project, and nothing around the file is read.
+
+Two facts read the rest of a project, as text or with Python's ``ast`` (nothing is imported or
+run): ``keras_project.py`` (which Keras the project is written for) and ``project_uses.py`` (how
+other modules use a loss defined in this file). Both read the files this module lists: ``.py``
+(and, for the Keras evidence, ``.ipynb``) outside hidden folders, virtual environments,
+``node_modules``, ``build`` and ``dist``, bounded in files and bytes. Under ``--isolated`` neither
+runs (the runner's ``keras_target`` options say whether project files may be read).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+# Bounds: a project bigger than this is judged on what was read.
+MAX_FILES = 5000
+MAX_FILE_BYTES = 2 << 20
+MAX_TOTAL_BYTES = 96 << 20
+SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"})
+# The rules whose findings depend on how other modules use a loss (``project_uses.py``): the
+# results cache keys a file on the project's signature only for them.
+USES_READERS = frozenset({"LCK101", "LCK102", "LCK103"})
+
+
+def project_root(folder: str, stop: str | None = None) -> str | None:
+    """The nearest folder, from ``folder`` upward (ending at ``stop``), that holds ``.git`` or a
+    dependency file; None when there is none."""
+    from losscheck.lint.keras_pins import listing
+
+    while True:
+        files, is_repo_root = listing(folder)
+        if files or is_repo_root:
+            return folder
+        parent = os.path.dirname(folder)
+        if folder == stop or parent == folder:
+            return None
+        folder = parent
+
+
+def root_for(path: str, options: Mapping[str, Any] | None) -> str | None:
+    """The project root of ``path`` under the runner's ``keras_target`` options; None when there
+    is none or project files may not be read (``--isolated``, or no runner)."""
+    if not options or not options.get("pins", True):
+        return None
+    stop = options.get("stop")
+    return project_root(os.path.dirname(os.path.abspath(path)), os.path.abspath(stop) if stop else None)
+
+
+@lru_cache(maxsize=64)
+def sources(root: str, suffixes: tuple[str, ...] = (".py", ".ipynb")) -> tuple[str, ...]:
+    """The project's source files, in a stable order, at most ``MAX_FILES``."""
+    found: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(
+            d for d in dirs
+            if not d.startswith(".") and d not in SKIPPED_FOLDERS
+            and not os.path.isfile(os.path.join(folder, d, "pyvenv.cfg"))  # a virtual environment
+        )
+        found += (os.path.join(folder, name) for name in sorted(names) if name.endswith(suffixes))
+        if len(found) >= MAX_FILES:
+            return tuple(found[:MAX_FILES])
+    return tuple(found)
+
+
+def read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_FILE_BYTES)
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=64)
+def signature(root: str) -> str:
+    """A hash of the project's ``.py`` files' names, sizes and modification times: what a cached
+    result that depends on other files is keyed on (a stat per file, no read)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sources(root, (".py",)):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        digest.update(b"%s\0%d\0%d\0" % (os.fsencode(os.path.relpath(path, root)), st.st_size, st.st_mtime_ns))
+    return digest.hexdigest()
+
+
+def cache_salt(path: str, codes: Iterable[str], options: Mapping[str, Any] | None, data: bytes) -> str:
+    """What, beyond the file's bytes, its findings may depend on in the rest of the project: the
+    project's :func:`signature`, for a file with loss code when a rule reading other modules'
+    uses runs (which loss code does is only known after linting; a file without any is never
+    affected)."""
+    if USES_READERS.isdisjoint(codes):
+        return ""
+    root = root_for(path, (options or {}).get("keras_target"))
+    if root is None:
+        return ""
+    from losscheck.lint.prefilter_checks import loss_code
+
+    return "project=" + signature(root) if loss_code(data) else ""
+
+
+def clear() -> None:
+    """Forget what was read: once per run, so that a long-lived process sees edited files."""
+    sources.cache_clear()
+    signature.cache_clear()

@@ -1,0 +1,225 @@
+"""How the rest of the project uses a loss defined in this file.
+
+A loss module is often only definitions: whether Keras calls a loss (``compile(loss=...)``) or a
+custom training loop does (``with tf.GradientTape(): loss = my_loss(y, model(x))``) is written in
+another module. For batch-mean-reduction the difference is everything: ``tape.gradient`` wants one
+value for the batch, Keras wants one per example.
+
+Each other module of the project (``project.py``) that names both this module and the loss is
+parsed with Python's ``ast`` (nothing is imported or run). Every reference to the loss through an
+import of this module (``from training.losses import dice``, ``from training import losses`` and
+``losses.dice``, ``import training.losses as L``) is sorted:
+
+- ``compiled``: inside a ``compile(...)`` call, or as a ``loss=``/``metrics=`` argument;
+- ``loop``: in a function (the outermost one around the reference: the training function, not
+  the ``train_step`` closure) that runs a ``GradientTape``, ``tape.gradient``, ``minimize`` or
+  ``apply_gradients``, and calls no ``compile``;
+- ``other``: anything else (module level, passed on, stored).
+
+A loss is *used only in custom training loops* when it has loop uses and nothing else. Then
+batch-mean-reduction does not apply (the loop wants a batch scalar), nor do the output-indexing
+checks (``y_pred[0]`` may be the first of a list of outputs the loop passes): both rest on
+Keras calling the loss once per output with that output's tensors. A loss passed to
+``compile`` in its own file is never one. Only module-level functions and classes are looked up (a factory's inner function is
+reached through the factory, whose uses say nothing about the inner one's caller).
+
+The results cache keys the files whose findings may depend on this on the project's
+:func:`project.signature` (names, sizes and times of its ``.py`` files): ``project.cache_salt``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from losscheck.lint import project
+
+if TYPE_CHECKING:
+    from losscheck.lint.context import FileContext, LossFunction
+
+_TAPE_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
+_COMPILE_KEYWORDS = frozenset({"loss", "metrics", "weighted_metrics"})
+
+
+@dataclass(frozen=True)
+class ExternalUses:
+    """Where other modules use one loss, as ``path:line`` (relative to the project root)."""
+
+    compiled: tuple[str, ...] = ()
+    loop: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()
+
+    @property
+    def loop_only(self) -> bool:
+        return bool(self.loop) and not self.compiled and not self.other
+
+
+def defined_name(fn: LossFunction) -> str | None:
+    """The module-level name other modules import ``fn`` by: its class, or its own name."""
+    import libcst as cst
+
+    if fn.class_node is not None:
+        return fn.class_node.name.value
+    if fn.origin == "signature" and isinstance(fn.node, cst.FunctionDef):
+        return fn.node.name.value
+    return None
+
+
+def used_only_in_loops(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
+    """The other modules' uses of ``fn`` when they are all in custom training loops, else None."""
+    if fn.origin not in ("signature", "loss-subclass"):
+        return None  # passed to compile() in this file, or reached through a factory
+    name = defined_name(fn)
+    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+    if name is None or root is None or not _top_level(ctx, name):
+        return None
+    found = uses_of(os.path.abspath(ctx.path), root).get(name)
+    return found if found is not None and found.loop_only else None
+
+
+def _top_level(ctx: FileContext, name: str) -> bool:
+    import libcst as cst
+
+    return any(
+        isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == name for stmt in ctx.module.body
+    )
+
+
+@lru_cache(maxsize=256)
+def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
+    """Every module-level name of the module at ``path`` that other modules of the project use,
+    with where and how."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem == "__init__":
+        stem = os.path.basename(os.path.dirname(path))
+    found: dict[str, dict[str, list[str]]] = {}
+    for other in project.sources(root, (".py",)):
+        if other == path:
+            continue
+        data = project.read(other)
+        if data is None or stem.encode() not in data or b"import" not in data:
+            continue
+        try:
+            tree = ast.parse(data, other)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        where = os.path.relpath(other, root)
+        for name, kind, line in _references(tree, stem):
+            found.setdefault(name, {}).setdefault(kind, []).append(f"{where}:{line}")
+    return {
+        name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())))
+        for name, kinds in found.items()
+    }
+
+
+def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int]]:
+    """(name, kind, line) of every reference, through an import of module ``stem``, to one of
+    its names."""
+    aliases: dict[str, str] = {}  # local name -> the module's name
+    modules: set[str] = set()  # local dotted names of the module itself
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if (node.module or "").split(".")[-1] == stem:
+                aliases.update({a.asname or a.name: a.name for a in node.names if a.name != "*"})
+            else:
+                modules.update(a.asname or a.name for a in node.names if a.name == stem)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[-1] == stem:
+                    modules.add(a.asname or a.name)
+    if not aliases and not modules:
+        return []
+    visitor = _Uses(aliases, modules)
+    visitor.visit(tree)
+    return visitor.found
+
+
+class _Uses(ast.NodeVisitor):
+    def __init__(self, aliases: dict[str, str], modules: set[str]) -> None:
+        self.aliases = aliases
+        self.modules = modules
+        self.outer: ast.AST | None = None  # the outermost function around the node
+        self.in_compile = 0
+        self.found: list[tuple[str, str, int]] = []
+        self._kinds: dict[int, tuple[bool, bool]] = {}
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if self.outer is not None:
+            self.generic_visit(node)
+            return
+        self.outer = node
+        self.generic_visit(node)
+        self.outer = None
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name == "compile":
+            self.in_compile += 1
+            self.generic_visit(node)
+            self.in_compile -= 1
+            return
+        self.visit(func)
+        for arg in node.args:
+            self.visit(arg)
+        for keyword in node.keywords:
+            inside = keyword.arg in _COMPILE_KEYWORDS
+            self.in_compile += inside
+            self.visit(keyword.value)
+            self.in_compile -= inside
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load) and node.id in self.aliases:
+            self._add(self.aliases[node.id], node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if _dotted(node.value) in self.modules:
+            self._add(node.attr, node)
+            return
+        self.generic_visit(node)
+
+    def _add(self, name: str, node: ast.expr) -> None:
+        if self.in_compile:
+            kind = "compiled"
+        else:
+            tape, compiles = self._outer_kind()
+            kind = "loop" if tape and not compiles else "other"
+        self.found.append((name, kind, node.lineno))
+
+    def _outer_kind(self) -> tuple[bool, bool]:
+        """(runs a tape, calls compile) for the outermost function around the node."""
+        if self.outer is None:
+            return False, False
+        key = id(self.outer)
+        if key not in self._kinds:
+            tape = compiles = False
+            for sub in ast.walk(self.outer):
+                if isinstance(sub, ast.Attribute):
+                    tape = tape or sub.attr == "GradientTape"
+                elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+                    tape = tape or sub.func.attr in _TAPE_CALLS
+                    compiles = compiles or sub.func.attr == "compile"
+                elif isinstance(sub, ast.Name) and sub.id == "GradientTape":
+                    tape = True
+            self._kinds[key] = (tape, compiles)
+        return self._kinds[key]
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def clear() -> None:
+    """Forget what was read: once per run, so that a long-lived process sees edited files."""
+    uses_of.cache_clear()
+    project.clear()

@@ -1,0 +1,147 @@
+"""Losses used only in custom training loops of other modules: batch-mean-reduction and the
+output-indexing checks rest on Keras calling the loss, and do not apply to them."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from losscheck.lint import config as cfg
+from losscheck.lint import project_uses, runner
+
+LOSSES = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    def gan_loss(y_true, y_pred):
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred))
+
+    class HeadsLoss(tf.keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return tf.reduce_mean(tf.square(y_true - y_pred[0])) + tf.reduce_mean(tf.abs(y_true - y_pred[1]))
+    """
+)
+
+LOOP = textwrap.dedent(
+    """\
+    import tensorflow as tf
+    from training import losses
+
+    def train(model, data, optimizer):
+        heads = losses.HeadsLoss()
+
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                out = model(x)
+                value = losses.gan_loss(y, out) + heads(y, out)
+            grads = tape.gradient(value, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+        for x, y in data:
+            step(x, y)
+    """
+)
+
+COMPILED = textwrap.dedent(
+    """\
+    from training.losses import gan_loss, HeadsLoss
+
+    def build(model):
+        model.compile(optimizer="adam", loss=gan_loss, metrics=[HeadsLoss()])
+    """
+)
+
+
+def make(tmp_path: Path, others: dict[str, str], *, git: bool = True) -> Path:
+    if git:
+        (tmp_path / ".git").mkdir()
+    (tmp_path / "training").mkdir()
+    module = tmp_path / "training" / "losses.py"
+    module.write_text(LOSSES)
+    for name, text in others.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return module
+
+
+def lint(path: Path, *, isolated: bool = False, use_cache: bool = False) -> list[str]:
+    project_uses.clear()
+    settings = cfg.build_settings([str(path)], isolated=isolated, overrides={"cache_dir": str(path.parent / ".cache")})
+    the_plan = runner.plan(settings, use_cache=use_cache)
+    result = runner.run([str(path)], the_plan, use_cache=use_cache)
+    return sorted(f"{f.code}@{f.line}" for f in result.findings if f.code in ("LCK101", "LCK102", "LCK103"))
+
+
+KERAS_FINDINGS = ["LCK101@4", "LCK101@8", "LCK102@8", "LCK102@8"]
+
+
+def test_used_only_in_a_training_loop(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP})
+    assert lint(module) == []
+
+
+def test_compiled_elsewhere_is_reported(tmp_path: Path) -> None:
+    module = make(tmp_path, {"build.py": COMPILED})
+    assert lint(module) == KERAS_FINDINGS
+
+
+def test_a_loop_and_a_compile_is_reported(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP, "build.py": COMPILED})
+    assert lint(module) == KERAS_FINDINGS
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # module level: may be handed to compile anywhere
+        "from training.losses import gan_loss, HeadsLoss\nLOSS = gan_loss\nHEADS = HeadsLoss()\n",
+        # a function without a tape
+        "import training.losses as L\n\ndef pick():\n    return L.gan_loss, L.HeadsLoss\n",
+        # a tape and a compile in the same function
+        "from training import losses\n\ndef both(m, tf):\n    m.compile(loss=losses.gan_loss)\n"
+        "    h = losses.HeadsLoss()\n    with tf.GradientTape() as t:\n        pass\n",
+    ],
+)
+def test_other_uses_are_reported(tmp_path: Path, other: str) -> None:
+    module = make(tmp_path, {"train.py": LOOP, "other.py": other})
+    assert lint(module) == KERAS_FINDINGS
+
+
+def test_no_uses_at_all_is_reported(tmp_path: Path) -> None:
+    assert lint(make(tmp_path, {"README.py": "print('losses')\n"})) == KERAS_FINDINGS
+
+
+def test_without_a_project_nothing_is_read(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP}, git=False)
+    assert lint(module) == KERAS_FINDINGS
+
+
+def test_isolated_reads_no_other_module(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP})
+    assert lint(module, isolated=True) == KERAS_FINDINGS
+
+
+def test_a_broken_module_is_skipped(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP, "broken.py": "from training import losses\ndef (:\n"})
+    assert lint(module) == []
+
+
+def test_the_cache_follows_the_other_modules(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP})
+    assert lint(module, use_cache=True) == []
+    (tmp_path / "build.py").write_text(COMPILED)
+    assert lint(module, use_cache=True) == KERAS_FINDINGS
+    (tmp_path / "build.py").unlink()
+    assert lint(module, use_cache=True) == []
+
+
+def test_uses_say_where(tmp_path: Path) -> None:
+    module = make(tmp_path, {"train.py": LOOP, "build.py": COMPILED})
+    uses = project_uses.uses_of(str(module), str(tmp_path))
+    assert uses["gan_loss"].loop == ("train.py:11",)
+    assert uses["gan_loss"].compiled == ("build.py:4",)
+    assert uses["HeadsLoss"].loop == ("train.py:5",) and uses["HeadsLoss"].compiled == ("build.py:4",)
+    assert not uses["gan_loss"].loop_only
