@@ -155,7 +155,8 @@ _DEF = re.compile(r"(?m)^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)")
 _USE = re.compile(r"(?<![\w.])(loss|metrics|weighted_metrics)\s*=(?!=)\s*")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _BARE = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?![\w])(?!\s*[(.])")
-_STRING = re.compile(r"(['\"]).*?\1")
+# a one-line string literal, with its prefix (`f'{x}'` names no function `f`)
+_STRING = re.compile(r"(?<![\w.])(?:[rRbBuUfF]{1,2})?(['\"]).*?\1")
 _CLOSE = {"[": "]", "(": ")", "{": "}"}
 _TO_COMMA = re.compile(r"[^,)\n]*")
 
@@ -172,8 +173,9 @@ def compile_uses(source: str) -> dict[str, frozenset[str]]:
         start = match.end()
         text = _argument_text(source, start)
         kind = "loss" if match.group(1) == "loss" else "metric"
+        text = _STRING.sub("''", text)
         found[kind].update(_IDENT.findall(text))
-        found[f"{kind}-bare"].update(_BARE.findall(_STRING.sub("''", text)))
+        found[f"{kind}-bare"].update(_BARE.findall(text))
     # ``defined-once``: names a single ``def`` of the file defines. The finder binds a bare name to
     # a nested def only when no other def has that name, which a piece cannot see by itself.
     defs = Counter(_DEF.findall(source))

@@ -211,6 +211,7 @@ CROSS_PIECE = ("compile(", "fit(", "Sequential", "Input(", "Model(")
          "async def loss(yt, yp):\n    def inner(y_true, y_pred):\n        return y_pred\n    return inner2\n")  # two defs
 @example("async def loss(y_true, y_pred):\n    x = y_true\n\nasync def loss(yt, yp):\n    x = y_true\n"
          "    model.compile(loss=loss)\n")  # compiled in a piece that holds one of two defs of the name
+@example("model.compile(loss=f'{x}')\n\nasync def f(y_true, y_pred):\n    return np.mean(xs)\n")  # a string prefix, not a name
 def test_chunked_and_whole_file_runs_agree(source: str) -> None:
     """Chunking never adds a finding; on programs without cross-piece facts, the only findings it
     may drop are undefined names that another piece writes (the documented trade-off)."""
