@@ -73,7 +73,8 @@ def options_for(settings: Settings) -> dict[str, Any]:
     """What the runner hands rules as ``options["keras_target"]`` (once per run: the pins read by an
     earlier run in this process are forgotten, they may have been edited since)."""
     _absolute.cache_clear()  # the working directory may have changed
-    for module in ("losscheck.lint.keras_pins", "losscheck.lint.keras_project", "losscheck.lint.project_uses"):
+    for module in ("losscheck.lint.keras_pins", "losscheck.lint.keras_project", "losscheck.lint.project_uses",
+                   "losscheck.lint.project_modules"):
         if module in sys.modules:
             sys.modules[module].clear()
     return {

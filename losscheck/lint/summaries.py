@@ -12,7 +12,11 @@ itself. This module answers, for a call ``name(...)`` inside a loss:
   parameters, so the per-function facts (``dataflow.py``) and the return classifier
   (``reductions.py``) read it exactly as they read a loss;
 - which helpers a loss reaches, directly or through other helpers (:func:`reached_helpers`), for
-  rules that look inside them (a gate built from the prediction in ``dice_coef``).
+  rules that look inside them (a gate built from the prediction in ``dice_coef``);
+- what a helper imported from another module of the project returns (``from .loss import
+  focal_loss``): ``project_modules.py`` gives its ``def`` and its module's own context, and
+  :func:`helper_call_verdict` reads it there. Only its summary crosses the file boundary: rules
+  that report inside helpers stay in the file.
 
 Everything is computed once per file (the index), once per call (the binding).
 """
@@ -143,6 +147,7 @@ def _roles(facts: FunctionFacts, bound: dict[str, cst.BaseExpression]) -> tuple[
 class HelperCall:
     fn: LossFunction  # the helper, its y_true/y_pred being the parameters the loss's tensors reach
     args: tuple[cst.BaseExpression, ...]  # the caller's arguments bound to those parameters
+    ctx: FileContext | None = None  # the helper's module, when it is another one (project_modules.py)
 
 
 def helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
@@ -170,6 +175,7 @@ def _own_method(facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
 
 def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
     method = _own_method(facts, call)
+    home: FileContext | None = None  # the helper's module when it is not this one
     if method is not None:
         helper: cst.FunctionDef | None = method
     elif isinstance(call.func, cst.Name):
@@ -177,6 +183,11 @@ def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Help
         if facts.is_bound_locally(name) or facts.is_param(name) or name in facts.fn.extra_params:
             return None
         helper = lookup_helper(ctx, facts.fn.node, name)
+        if helper is None and name in ctx.imports.names:
+            helper, home = _imported(ctx, call.func)
+    elif isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name) \
+            and call.func.value.value in ctx.imports.names and not facts.is_bound_locally(call.func.value.value):
+        helper, home = _imported(ctx, call.func)  # `losses.dice(y_true, y_pred)` with `from . import losses`
     else:
         return None
     if helper is None or helper is facts.fn.node:
@@ -199,7 +210,15 @@ def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Help
         extra_params=tuple(p for p in params if p not in (y_true, y_pred)),
     )
     args = tuple(bound[p] for p in (y_true, y_pred) if p is not None)
-    return HelperCall(fn, args)
+    return HelperCall(fn, args, home)
+
+
+def _imported(ctx: FileContext, func: cst.BaseExpression) -> tuple[cst.FunctionDef | None, FileContext | None]:
+    """A helper imported from another module of the project, with that module's context."""
+    from losscheck.lint.project_modules import imported_function
+
+    found = imported_function(ctx, func)
+    return (found[1], found[0]) if found is not None else (None, None)
 
 
 def reached_helpers(ctx: FileContext, fn: LossFunction) -> list[LossFunction]:
@@ -217,8 +236,8 @@ def reached_helpers(ctx: FileContext, fn: LossFunction) -> list[LossFunction]:
             if type(node) is not cst.Call or not facts.derives(node):
                 continue
             bound = helper_call(ctx, facts, node)
-            if bound is None:
-                continue
+            if bound is None or bound.ctx is not None:
+                continue  # another module's helper is read only for its summary
             key = (id(bound.fn.node), bound.fn.y_true, bound.fn.y_pred)
             if key in seen:
                 continue
@@ -267,7 +286,7 @@ def helper_call_verdict(classifier: "ReturnClassifier", call: cst.Call) -> "Verd
         return None
     if {classifier.classify(a).kind for a in bound.args} != {Kind.TENSOR}:
         return None  # an argument already reduced (or unknown): the helper's summary does not apply
-    inner = helper_summary(ctx, bound.fn, classifier.depth + 1)
+    inner = helper_summary(bound.ctx or ctx, bound.fn, classifier.depth + 1)
     if inner.kind is Kind.TENSOR:
         return Verdict(Kind.TENSOR)
     if inner.kind is not Kind.REDUCED:

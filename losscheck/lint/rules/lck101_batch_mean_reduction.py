@@ -23,8 +23,9 @@ class BatchMeanReduction(Rule):
     Checks for loss functions that return a value already reduced over the batch axis: a
     `mean`/`sum`/`max`/`min`/`prod` with no `axis` or with `axis=0` (TensorFlow, `keras.ops`,
     the Keras 2 backend or NumPy), `np.average`, a sum divided by the tensor's size, a Keras
-    `Loss` object (`BinaryCrossentropy()(y_true, y_pred)`) called inside the loss, or a local
-    helper that returns such a value (whatever its parameters are called: `_reduce(err)`). It also
+    `Loss` object (`BinaryCrossentropy()(y_true, y_pred)`) called inside the loss, or a helper
+    that returns such a value (whatever its parameters are called: `_reduce(err)`), local or
+    imported from another module of the project (`from .terms import focal_term`). It also
     reports a loss term of `y_true` and `y_pred` reduced over the whole batch and added to a
     per-example loss (`bce(y_true, y_pred) + dice_over_batch(y_true, y_pred)`).
 
