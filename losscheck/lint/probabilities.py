@@ -266,6 +266,10 @@ class ProbabilityModel:
         found = [self.of(value, depth) for value in scope.returns]
         return found[0] if all(found) else None
 
+    def function(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
+        """The one plain function (not a method) that ``name`` calls from ``at``'s scope."""
+        return self._function(name, at)
+
     def _function(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one plain function (not a method) that ``name`` calls from ``at``'s scope."""
         where = self.index.where.get(at)
@@ -379,12 +383,24 @@ class ProbabilityModel:
             construction = self._loss_object(loss, call) if loss is not None else None
             if construction is None:
                 continue
-            output = self._model_output(func.value, call)
+            output = self.model_output(func.value)
             if output is not None:
                 yield loss, construction, output  # type: ignore[misc]
 
-    def _model_output(self, model: cst.Name, compile_call: cst.Call) -> Probability | None:
-        """The softmax/sigmoid the model bound to ``model`` ends in, where the file shows it."""
+    def model_output(self, model: cst.Name) -> Probability | None:
+        """The softmax/sigmoid the model bound to ``model`` ends in, where this file builds it."""
+        found = self._model_definition(model)
+        if found is None:
+            return None
+        definition, scope, order = found
+        return self.built_output(definition.value, model.value, scope, (definition.order, order))  # type: ignore[arg-type]
+
+    def model_definition(self, model: cst.Name) -> cst.Call | None:
+        """The one call whose result ``model`` holds where it is used (``build_model(...)``)."""
+        found = self._model_definition(model)
+        return found[0].value if found is not None else None  # type: ignore[return-value]
+
+    def _model_definition(self, model: cst.Name) -> tuple[_Definition, _Scope, int] | None:
         where = self.index.where.get(model)
         if where is None:
             return None
@@ -392,15 +408,20 @@ class ProbabilityModel:
         found = self._reaching_definitions(model.value, scope, order, loops)
         if found is None or found[1] or len(found[0]) != 1 or not isinstance(found[0][0].value, cst.Call):
             return None
-        definition = found[0][0]
-        built: cst.Call = definition.value  # type: ignore[assignment]
+        return found[0][0], scope, order
+
+    def built_output(self, built: cst.Call, name: str | None = None, scope: _Scope | None = None,
+                     between: tuple[int, int] = (0, 0)) -> Probability | None:
+        """The softmax/sigmoid of the model that ``built`` constructs (``Sequential([...])``,
+        ``Model(inputs, outputs)``); for a ``Sequential`` bound to ``name``, its ``name.add(...)``
+        calls in ``scope`` between the two orders count."""
         qualname = self._qualname(built.func)
         if qualname in {"keras.Sequential", "keras.models.Sequential"}:
             # the last layer: the last `model.add(...)` before compile(), else the list's last
             added = [c for c in self.index.calls
-                     if isinstance(c.func, cst.Attribute) and c.func.attr.value == "add"
-                     and isinstance(c.func.value, cst.Name) and c.func.value.value == model.value
-                     and self.index.where[c][0] is scope and definition.order < self.index.where[c][1] < order]
+                     if name is not None and isinstance(c.func, cst.Attribute) and c.func.attr.value == "add"
+                     and isinstance(c.func.value, cst.Name) and c.func.value.value == name
+                     and self.index.where[c][0] is scope and between[0] < self.index.where[c][1] < between[1]]
             if added:
                 layer = get_arg(added[-1], "layer", 0)
             else:

@@ -51,6 +51,7 @@ class ExternalUses:
     compiled: tuple[str, ...] = ()
     loop: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
+    compile_calls: tuple[tuple[str, int], ...] = ()  # (absolute path, line) of each `x.compile(...)` naming it
 
     @property
     def loop_only(self) -> bool:
@@ -96,6 +97,7 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
     if stem == "__init__":
         stem = os.path.basename(os.path.dirname(path))
     found: dict[str, dict[str, list[str]]] = {}
+    compiles: dict[str, list[tuple[str, int]]] = {}
     for other in project.sources(root, (".py",)):
         if other == path:
             continue
@@ -107,17 +109,20 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         where = os.path.relpath(other, root)
-        for name, kind, line in _references(tree, stem):
+        for name, kind, line, compile_line in _references(tree, stem):
             found.setdefault(name, {}).setdefault(kind, []).append(f"{where}:{line}")
+            if compile_line:
+                compiles.setdefault(name, []).append((other, compile_line))
     return {
-        name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())))
+        name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())),
+                           tuple(compiles.get(name, ())))
         for name, kinds in found.items()
     }
 
 
-def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int]]:
-    """(name, kind, line) of every reference, through an import of module ``stem``, to one of
-    its names."""
+def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int, int]]:
+    """(name, kind, line, line of the ``x.compile(...)`` call around it or 0) of every reference,
+    through an import of module ``stem``, to one of its names."""
     aliases: dict[str, str] = {}  # local name -> the module's name
     modules: set[str] = set()  # local dotted names of the module itself
     for node in ast.walk(tree):
@@ -143,7 +148,8 @@ class _Uses(ast.NodeVisitor):
         self.modules = modules
         self.outer: ast.AST | None = None  # the outermost function around the node
         self.in_compile = 0
-        self.found: list[tuple[str, str, int]] = []
+        self.compile_lines: list[int] = []  # the `x.compile(...)` calls around the node
+        self.found: list[tuple[str, str, int, int]] = []
         self._kinds: dict[int, tuple[bool, bool]] = {}
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -160,8 +166,11 @@ class _Uses(ast.NodeVisitor):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
         if name == "compile":
+            method = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
             self.in_compile += 1
+            self.compile_lines.append(node.lineno if method else 0)
             self.generic_visit(node)
+            self.compile_lines.pop()
             self.in_compile -= 1
             return
         self.visit(func)
@@ -189,7 +198,7 @@ class _Uses(ast.NodeVisitor):
         else:
             tape, compiles = self._outer_kind()
             kind = "loop" if tape and not compiles else "other"
-        self.found.append((name, kind, node.lineno))
+        self.found.append((name, kind, node.lineno, self.compile_lines[-1] if self.compile_lines else 0))
 
     def _outer_kind(self) -> tuple[bool, bool]:
         """(runs a tape, calls compile) for the outermost function around the node."""

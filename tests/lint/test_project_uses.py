@@ -101,8 +101,8 @@ def test_a_loop_and_a_compile_is_reported(tmp_path: Path) -> None:
         # a function without a tape
         "import training.losses as L\n\ndef pick():\n    return L.gan_loss, L.HeadsLoss\n",
         # a tape and a compile in the same function
-        "from training import losses\n\ndef both(m, tf):\n    m.compile(loss=losses.gan_loss)\n"
-        "    h = losses.HeadsLoss()\n    with tf.GradientTape() as t:\n        pass\n",
+        ("from training import losses\n\ndef both(m, tf):\n    m.compile(loss=losses.gan_loss)\n"
+         "    h = losses.HeadsLoss()\n    with tf.GradientTape() as t:\n        pass\n"),
     ],
 )
 def test_other_uses_are_reported(tmp_path: Path, other: str) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from losscheck.lint import project
+from losscheck.lint.compiled_models import compiled_on_probabilities, prediction_as_logits
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.prefilter import all_of
 from losscheck.lint.probabilities import probability_model
+from losscheck.lint.project_uses import defined_name
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
 
@@ -31,7 +34,11 @@ class ProbabilitiesAsLogits(Rule):
 
     It also checks `model.compile(loss=...)` where the model's last layer (the last of a
     `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
-    softmax or sigmoid activation and the loss is built with `from_logits=True`.
+    softmax or sigmoid activation and the loss is built with `from_logits=True`. Across the
+    modules of a project, it reports a loss that treats its prediction as logits (applies a
+    softmax/sigmoid to it, or passes it where logits are expected) when another module compiles
+    it with such a model, built there or by a builder function of any module of the project
+    (`model = build_classifier(...)`).
 
     ## Why is this bad?
     A loss that takes logits applies the softmax or sigmoid itself. Given probabilities, it
@@ -62,14 +69,17 @@ class ProbabilitiesAsLogits(Rule):
     severity = "error"
     # A file with both an activation and a call that expects logits, or a function that takes
     # `from_logits`: the mistake is as common in training steps and model definitions as in loss
-    # functions, so no loss-code check follows.
-    triggers = ("logits",)
+    # functions, so no loss-code check follows for those. Loss code that applies an activation or
+    # expects logits may be compiled with a probability model in another module: "loss-code"
+    # (such files are parsed for the other loss rules anyway).
+    triggers = ("logits", "softmax", "sigmoid")
     trigger_checks = (
         all_of(
             rb"(?:softmax|sigmoid)\s*[(\"']",
             rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
         ),
         rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
+        "loss-code",
     )
 
     VALID = [
@@ -275,6 +285,7 @@ class ProbabilitiesAsLogits(Rule):
                 "it when predicting), or drop `from_logits=True`.",
             )
         self._ignored_from_logits(ctx)
+        self._compiled_elsewhere(ctx)
         for _call, arg, callee in model.logits_sinks():
             found = model.of(arg)
             if found is None:
@@ -288,6 +299,31 @@ class ProbabilitiesAsLogits(Rule):
                 f"again: {_TWICE[found.activation]}. Pass the values before the {found.activation} "
                 "(or drop `from_logits=True`).",
             )
+
+    def _compiled_elsewhere(self, ctx: FileContext) -> None:
+        """A loss that treats its prediction as logits, compiled in another module of the project
+        with a model whose last layer is a softmax or sigmoid."""
+        if project.root_for(ctx.path, ctx.options.get("keras_target")) is None:
+            return  # no project around the file (or --isolated): nothing else is read
+        for fn in ctx.functions:
+            name = defined_name(fn)
+            if name is None or fn.class_node is not None:
+                continue
+            sites = prediction_as_logits(ctx, fn)
+            compiled = compiled_on_probabilities(ctx, name) if sites else []
+            if not compiled:
+                continue
+            first = compiled[0]
+            activation = first.output.activation
+            for node, how in sites:
+                ctx.report(
+                    self,
+                    node,
+                    f"`{fn.name}` treats its prediction `{fn.y_pred}` as logits (it {how}), but the model "
+                    f"compiled with it at {first.where} already ends in a {activation} ({first.output_where}): "
+                    f"{_TWICE[activation]}. Drop the model's final activation (and apply it when predicting), "
+                    f"or treat `{fn.y_pred}` as probabilities.",
+                )
 
     def _ignored_from_logits(self, ctx: FileContext) -> None:
         """A loss (or a helper it calls) that accepts `from_logits` and never reads it."""

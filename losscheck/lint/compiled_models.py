@@ -1,0 +1,160 @@
+"""Which model a loss is compiled with, and whether that model already ends in a softmax or
+sigmoid, across the modules of a project.
+
+A loss module rarely shows its model: ``train.py`` builds it with ``build_classifier()`` from
+``models/resnet.py`` and compiles it with ``loss=focal_loss`` from ``loss.py``. If
+``focal_loss`` treats its prediction as logits (applies a sigmoid to it, or hands it to a
+``*_with_logits`` function or a ``from_logits=True`` crossentropy) while the model's last layer
+is ``Activation("sigmoid")``, the sigmoid is applied twice. This module answers, for a loss of
+this file: where other modules compile it (``project_uses.py``), and what the model compiled
+there ends in (the probability model of that module, ``probabilities.py``), following the
+model's construction into builder functions of the same module or of other modules of the
+project (``project_modules.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg
+from losscheck.lint.probabilities import Probability, probability_model
+
+if TYPE_CHECKING:
+    from losscheck.lint.context import FileContext, LossFunction
+
+_MAX_DEPTH = 3  # builders of builders
+
+
+@dataclass(frozen=True)
+class CompiledOn:
+    """A compile site of a loss whose model ends in an activation."""
+
+    where: str  # the compile call, as ``path:line`` relative to the project root
+    output: Probability  # the model's last activation
+    output_where: str  # where that activation is, as ``path:line``
+
+
+def compiled_on_probabilities(ctx: FileContext, name: str) -> list[CompiledOn]:
+    """Every ``model.compile(loss=name...)`` elsewhere in the project whose model ends in a
+    softmax or sigmoid (the loss ``name`` being a module-level function of this file)."""
+    from losscheck.lint import project
+    from losscheck.lint.project_modules import module_context
+    from losscheck.lint.project_uses import uses_of
+
+    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+    if root is None:
+        return []
+    uses = uses_of(os.path.abspath(ctx.path), root).get(name)
+    if uses is None:
+        return []
+    found: list[CompiledOn] = []
+    for path, line in uses.compile_calls:
+        other = module_context(path, ctx)
+        if other is None:
+            continue
+        for call in _compile_calls_at(other, line):
+            model = call.func.value  # type: ignore[attr-defined]
+            result = model_output(other, model)
+            if result is not None:
+                output, home = result
+                found.append(CompiledOn(
+                    where=f"{os.path.relpath(path, root)}:{line}",
+                    output=output,
+                    output_where=f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
+                ))
+    return found
+
+
+def _compile_calls_at(ctx: FileContext, line: int) -> list[cst.Call]:
+    calls = []
+    for call in probability_model(ctx).index.calls:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name) \
+                and ctx.position(call).start.line <= line <= ctx.position(call).end.line:
+            calls.append(call)
+    return calls
+
+
+def model_output(ctx: FileContext, model: cst.Name, depth: int = 0) -> tuple[Probability, FileContext] | None:
+    """The softmax/sigmoid the model that ``model`` holds ends in, and the module that shows it:
+    built in this module, or returned by a builder function here or in another module."""
+    probabilities = probability_model(ctx)
+    output = probabilities.model_output(model)
+    if output is not None:
+        return output, ctx
+    built = probabilities.model_definition(model)
+    if built is None or depth >= _MAX_DEPTH:
+        return None
+    return _built_by(ctx, built, depth + 1)
+
+
+def _built_by(ctx: FileContext, call: cst.Call, depth: int) -> tuple[Probability, FileContext] | None:
+    """What a builder call returns: a function of this module, or of another module of the project."""
+    from losscheck.lint.project_modules import imported_function
+
+    probabilities = probability_model(ctx)
+    home, builder = ctx, None
+    if isinstance(call.func, cst.Name):
+        builder = probabilities.function(call.func.value, call)
+    if builder is None:
+        found = imported_function(ctx, call.func)
+        if found is None:
+            return None
+        home, builder = found
+    scope = probability_model(home).index.scopes.get(builder)
+    if scope is None or not scope.returns:
+        return None
+    results = [_returned_model(home, value, depth) for value in scope.returns]
+    if not results or not all(results):
+        return None
+    return results[0]
+
+
+def _returned_model(ctx: FileContext, value: cst.BaseExpression, depth: int) -> tuple[Probability, FileContext] | None:
+    if isinstance(value, cst.Name):
+        return model_output(ctx, value, depth)
+    if isinstance(value, cst.Call):
+        output = probability_model(ctx).built_output(value)
+        if output is not None:
+            return output, ctx
+        return _built_by(ctx, value, depth + 1) if depth < _MAX_DEPTH else None
+    return None
+
+
+def prediction_as_logits(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.CSTNode, str]]:
+    """Where the loss ``fn`` treats its prediction parameter itself as logits: (the node, what it
+    does), for a softmax/sigmoid applied to it or a logits argument given it."""
+    from losscheck.lint.api.logits import ACTIVATIONS, canonical, preserves
+
+    probabilities = probability_model(ctx)
+    scope = probabilities.index.scopes.get(fn.node)  # type: ignore[arg-type]
+    param = fn.y_pred
+    if scope is None or param is None or param not in scope.params or scope.defs.get(param):
+        return []  # no prediction parameter, or one rebound in the body
+
+    def is_prediction(expr: cst.BaseExpression | None, depth: int = 0) -> bool:
+        if isinstance(expr, cst.Name):
+            return expr.value == param
+        if isinstance(expr, cst.Call) and depth < 3 and preserves(canonical(ctx.imports.qualname(expr.func))):
+            return is_prediction(get_arg(expr, None, 0), depth + 1)
+        return False
+
+    def inside(node: cst.CSTNode) -> bool:
+        where = probabilities.index.where.get(node)
+        return where is not None and where[0] is scope
+
+    sites: list[tuple[cst.CSTNode, str]] = []
+    for call, arg, callee in probabilities.logits_sinks():
+        if inside(call) and is_prediction(arg):
+            sites.append((arg, f"passes it as logits to `{callee}`"))
+    for call in probabilities.index.calls:
+        if not inside(call):
+            continue
+        qualname = canonical(ctx.imports.qualname(call.func))
+        if qualname in ACTIVATIONS and is_prediction(get_arg(call, None, 0)):
+            sites.append((call, f"applies `{ctx.code_for(call.func)}` to it"))
+    return sites

@@ -1,0 +1,127 @@
+"""probabilities-as-logits across modules: a loss that treats its prediction as logits, compiled
+in another module with a model whose last layer is a softmax or sigmoid."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from losscheck.lint import config as cfg
+from losscheck.lint import project_modules, project_uses, runner
+
+MODELS = textwrap.dedent(
+    """\
+    from keras import layers, models
+
+    def build_classifier(classes, final="sigmoid"):
+        inputs = layers.Input((32,))
+        x = layers.Dense(64, activation="relu")(inputs)
+        x = layers.Dense(classes)(x)
+        x = layers.Activation("sigmoid")(x)
+        return models.Model(inputs, x)
+
+    def build_linear(classes):
+        return models.Sequential([layers.Dense(64, activation="relu"), layers.Dense(classes)])
+
+    def build_softmax(classes):
+        return models.Sequential([layers.Dense(64), layers.Dense(classes, activation="softmax")])
+
+    def wrapped(classes):
+        model = build_softmax(classes)
+        return model
+    """
+)
+
+LOSSES = textwrap.dedent(
+    """\
+    import tensorflow as tf
+    import keras
+
+    def focal(y_true, logits):
+        probs = tf.sigmoid(logits)
+        return keras.ops.mean(keras.ops.square(y_true - probs), axis=-1)
+
+    def with_logits(y_true, y_pred):
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred), axis=-1)
+
+    def object_loss(y_true, y_pred):
+        return keras.losses.BinaryCrossentropy(from_logits=True, reduction=None)(y_true, y_pred)
+
+    def rebound(y_true, y_pred):
+        y_pred = tf.clip_by_value(y_pred, 1e-7, 1.0)
+        return keras.ops.mean(keras.ops.square(y_true - tf.sigmoid(y_pred)), axis=-1)
+
+    def probabilities(y_true, y_pred):
+        return keras.losses.binary_crossentropy(y_true, y_pred)
+    """
+)
+
+
+def make(tmp_path: Path, train: str, *, git: bool = True) -> Path:
+    if git:
+        (tmp_path / ".git").mkdir()
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "__init__.py").write_text("")
+    (tmp_path / "nets" / "models.py").write_text(MODELS)
+    (tmp_path / "losses.py").write_text(LOSSES)
+    (tmp_path / "train.py").write_text(textwrap.dedent(train))
+    return tmp_path / "losses.py"
+
+
+def lint(path: Path) -> list[str]:
+    project_uses.clear()
+    project_modules.clear()
+    settings = cfg.build_settings([str(path)], overrides={"cache_dir": str(path.parent / ".cache")})
+    result = runner.run([str(path)], runner.plan(settings, use_cache=False), use_cache=False)
+    return [f"{f.line}:{f.message.split(' (')[0]}" for f in result.findings if f.code == "LCK106"]
+
+
+TRAIN = """\
+from nets.models import {builder}
+from losses import {loss}
+
+model = {builder}(3)
+model.compile(optimizer="adam", loss={loss})
+"""
+
+
+@pytest.mark.parametrize(
+    "builder,loss,expected",
+    [
+        ("build_classifier", "focal", ["5:`focal` treats its prediction `logits` as logits"]),
+        ("build_classifier", "with_logits", ["9:`with_logits` treats its prediction `y_pred` as logits"]),
+        ("build_softmax", "object_loss", ["12:`object_loss` treats its prediction `y_pred` as logits"]),
+        ("wrapped", "focal", ["5:`focal` treats its prediction `logits` as logits"]),  # a builder's builder
+        ("build_linear", "focal", []),  # the model emits logits: right
+        ("build_classifier", "probabilities", []),  # the loss takes probabilities: right
+        ("build_classifier", "rebound", []),  # the prediction is rebound: not followed
+    ],
+)
+def test_compiled_in_another_module(tmp_path: Path, builder: str, loss: str, expected: list[str]) -> None:
+    assert lint(make(tmp_path, TRAIN.format(builder=builder, loss=loss))) == expected
+
+
+def test_a_model_built_where_it_is_compiled(tmp_path: Path) -> None:
+    train = """\
+        import keras
+        import losses
+
+        model = keras.Sequential([keras.layers.Dense(8), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss=losses.focal)
+    """
+    found = lint(make(tmp_path, train))
+    assert found == ["5:`focal` treats its prediction `logits` as logits"]
+
+
+def test_the_message_says_where(tmp_path: Path) -> None:
+    losses = make(tmp_path, TRAIN.format(builder="build_classifier", loss="focal"))
+    settings = cfg.build_settings([str(losses)], overrides={"cache_dir": str(tmp_path / ".cache")})
+    result = runner.run([str(losses)], runner.plan(settings, use_cache=False), use_cache=False)
+    (finding,) = [f for f in result.findings if f.code == "LCK106"]
+    assert "compiled with it at train.py:5 already ends in a sigmoid (nets/models.py:7)" in finding.message
+
+
+def test_no_project_reads_nothing(tmp_path: Path) -> None:
+    assert lint(make(tmp_path, TRAIN.format(builder="build_classifier", loss="focal"), git=False)) == []
