@@ -35,7 +35,7 @@ BUILTIN_TRIGGERS: dict[str, tuple[str, ...]] = {
     "LCK103": LOSS_CODE,
     "LCK104": LOSS_CODE,
     "LCK105": LOSS_CODE,
-    "LCK201": LOSS_CODE,
+    "LCK201": LOSS_CODE + ("training-step-numpy",),
     "LCK301": LOSS_CODE,
     "LCK302": LOSS_CODE + ("keras-backend",),
     "LCK303": LOSS_CODE,

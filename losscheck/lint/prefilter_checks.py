@@ -301,6 +301,17 @@ def loss_code(data: bytes) -> bool:
     return any(CHECKS[name](data) for name in LOSS_CODE)
 
 
+_DIFFERENTIATED = re.compile(rb"\.(?:minimize|gradient)\s*\(")
+_NUMPY_CALL = re.compile(rb"\b(?:np|numpy)\s*\.\s*\w+\s*\(")
+
+
+def training_step_numpy(data: bytes) -> bool:
+    """A training step (``minimize(...)``, ``tape.gradient(...)``) in a file that calls NumPy:
+    NumPy in the differentiated value is numpy-in-loss's (``differentiated.py``)."""
+    return (b"minimize" in data or b"gradient" in data) and (b"np" in data or b"numpy" in data) \
+        and _DIFFERENTIATED.search(data) is not None and _NUMPY_CALL.search(data) is not None
+
+
 CHECKS: dict[str, Callable[[bytes], bool]] = {
     "loss-signature": loss_signature,
     "loss-class": loss_class,
@@ -310,6 +321,7 @@ CHECKS: dict[str, Callable[[bytes], bool]] = {
     "keras-backend": keras_backend,
     "directives": directives,
     "loss-code": loss_code,
+    "training-step-numpy": training_step_numpy,
 }
 # Names that stand for several checks: the pre-filter runs the parts, so that rules naming the
 # group and rules naming a part share one run of each check per file.

@@ -8,6 +8,7 @@ from losscheck.lint.facts import fact
 from losscheck.lint.astutil import all_nodes, get_arg
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
+from losscheck.lint.differentiated import differentiated
 from losscheck.lint.finder import is_keras_called
 from losscheck.lint.imports import is_numpy
 
@@ -39,6 +40,29 @@ def _eager_callables(ctx: FileContext) -> tuple[set[str], set[int]]:
     return names, lambdas
 
 
+def _calls(expr: cst.BaseExpression) -> list[cst.Call]:
+    """The calls inside ``expr``, not inside a lambda (a value computed later, or elsewhere)."""
+    out: list[cst.Call] = []
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Lambda):
+            continue
+        if isinstance(node, cst.Call):
+            out.append(node)
+        stack.extend(node.children)
+    return out
+
+
+def _has_tensor_op(ctx: FileContext, expr: cst.BaseExpression) -> bool:
+    """``expr`` calls a TensorFlow or Keras op (``tf.sqrt(x) - tf.sqrt(y)``): its value is a tensor."""
+    for call in _calls(expr):
+        qualname = ctx.imports.qualname(call.func)
+        if qualname and qualname.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            return True
+    return False
+
+
 class NumpyInLoss(Rule):
     """
     ## What it does
@@ -46,6 +70,9 @@ class NumpyInLoss(Rule):
     `np.abs(y_true - y_pred)`, NumPy arrays built from tensors) and for `.numpy()` calls there.
     NumPy constants built outside the loss (and converted), dtypes such as `np.float32`, constants
     such as `np.pi`, and functions run through `tf.py_function` / `tf.numpy_function` are fine.
+    In a training step (`optimizer.minimize(loss)`, `tape.gradient(loss, variables)`), it checks
+    the value differentiated and what it is computed from in that function: NumPy applied to the
+    result of a TensorFlow or Keras op there (`np.abs(tf.sqrt(a) - tf.sqrt(b))`).
 
     ## Why is this bad?
     Keras traces losses into a graph, where tensors are symbolic: NumPy raises
@@ -158,6 +185,30 @@ class NumpyInLoss(Rule):
                 return check
             """
         ),
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def train(sess, solver, loss, feed):
+                step = solver.minimize(loss * np.float32(0.5))  # a NumPy constant scales the tensor
+                for _ in range(10):
+                    _, value = sess.run([step, loss], feed_dict=feed)
+                    print(np.round(np.sqrt(value), 4))  # NumPy on what sess.run returned
+            """
+        ),
+        Valid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def fit(model, optimizer, x, y, weights):
+                w = tf.constant(np.asarray(weights, dtype="float32"))  # NumPy on Python data
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(w * tf.square(model(x) - y))
+                return tape.gradient(loss, model.trainable_variables)
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -247,6 +298,34 @@ class NumpyInLoss(Rule):
             """,
             message="`np.logical_and(...)`",
         ),
+        Invalid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def build(x, x_hat, solver, g_loss_u):
+                moment = tf.reduce_mean(np.abs(tf.nn.moments(x_hat, [0])[0] - tf.nn.moments(x, [0])[0]))
+                g_loss = g_loss_u + 100 * moment
+                return solver.minimize(g_loss)
+            """,
+            message="the value that `minimize()` differentiates",
+            line=6,
+        ),
+        Invalid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            def train_step(model, optimizer, x, y):
+                with tf.GradientTape() as tape:
+                    err = tf.square(model(x) - y)
+                    loss = np.mean(tf.reduce_sum(err, axis=-1))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            """,
+            message="`np.mean(...)` is NumPy on TensorFlow tensors in `loss`",
+            line=8,
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
@@ -259,6 +338,30 @@ class NumpyInLoss(Rule):
             if isinstance(code.node, cst.Lambda) and id(code.node) in eager_lambdas:
                 continue
             self._check_function(ctx, code)
+        self._training_steps(ctx, eager_names)
+
+    def _training_steps(self, ctx: FileContext, eager_names: set[str]) -> None:
+        """NumPy on TensorFlow/Keras results in the value a training step differentiates."""
+        reported: set[int] = set()
+        for item in differentiated(ctx):
+            for value in item.values:
+                for node in _calls(value):
+                    qualname = ctx.imports.qualname(node.func)
+                    if id(node) in reported or not is_numpy(qualname):
+                        continue
+                    if not any(_has_tensor_op(ctx, arg.value) for arg in node.args):
+                        continue
+                    reported.add(id(node))
+                    written = ctx.code_for(node.func)
+                    replacement = "tf." + qualname.split(".", 1)[1] if qualname and "." in qualname else "tf"
+                    ctx.report(
+                        self,
+                        node,
+                        f"`{written}(...)` is NumPy on TensorFlow tensors in `{item.target}`, the value that "
+                        f"`{item.method}()` differentiates: NumPy has no gradient (a graph tensor fails to "
+                        f"convert; an eager one gives a constant that trains nothing). Use the tensor op "
+                        f"(e.g. `{replacement}`).",
+                    )
 
     def _check_function(self, ctx: FileContext, fn: LossFunction) -> None:
         facts = function_facts(ctx, fn)
