@@ -13,6 +13,7 @@ runs (the runner's ``keras_target`` options say whether project files may be rea
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -75,6 +76,31 @@ def read(path: str) -> bytes | None:
         return None
 
 
+# An import statement: `from M import names` (names in parentheses may span lines) or `import M`.
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))", re.M)
+_WORD = re.compile(rb"\w+")
+
+
+@lru_cache(maxsize=16)
+def importers(root: str) -> dict[str, tuple[str, ...]]:
+    """Every word of the project's import statements (module path parts and imported names) ->
+    the ``.py`` files whose imports hold it: which files may import a module ``losses`` (one
+    read of the project per run, shared by every module that asks)."""
+    index: dict[str, list[str]] = {}
+    for path in sources(root, (".py",)):
+        data = read(path)
+        if data is None or b"import" not in data:
+            continue
+        words: set[bytes] = set()
+        for match in _IMPORT.finditer(data):
+            for group in match.groups():
+                if group:
+                    words.update(_WORD.findall(group))
+        for word in words:
+            index.setdefault(word.decode("ascii", "replace"), []).append(path)
+    return {word: tuple(paths) for word, paths in index.items()}
+
+
 @lru_cache(maxsize=64)
 def signature(root: str) -> str:
     """A hash of the project's ``.py`` files' names, sizes and modification times: what a cached
@@ -109,4 +135,5 @@ def cache_salt(path: str, codes: Iterable[str], options: Mapping[str, Any] | Non
 def clear() -> None:
     """Forget what was read: once per run, so that a long-lived process sees edited files."""
     sources.cache_clear()
+    importers.cache_clear()
     signature.cache_clear()

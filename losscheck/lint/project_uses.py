@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -81,6 +83,16 @@ def used_only_in_loops(ctx: FileContext, fn: LossFunction) -> ExternalUses | Non
     return found if found is not None and found.loop_only else None
 
 
+@contextmanager
+def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> Iterator[None]:
+    """Withdraw the findings made in the block if ``fn`` turns out to be used only in custom
+    training loops: the other modules are read only for a function that has a finding."""
+    start = len(ctx.findings)
+    yield
+    if len(ctx.findings) > start and used_only_in_loops(ctx, fn):
+        del ctx.findings[start:]
+
+
 def _top_level(ctx: FileContext, name: str) -> bool:
     import libcst as cst
 
@@ -98,11 +110,11 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
         stem = os.path.basename(os.path.dirname(path))
     found: dict[str, dict[str, list[str]]] = {}
     compiles: dict[str, list[tuple[str, int]]] = {}
-    for other in project.sources(root, (".py",)):
+    for other in project.importers(root).get(stem, ()):
         if other == path:
             continue
         data = project.read(other)
-        if data is None or stem.encode() not in data or b"import" not in data:
+        if data is None:
             continue
         try:
             tree = ast.parse(data, other)

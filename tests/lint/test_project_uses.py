@@ -145,3 +145,35 @@ def test_uses_say_where(tmp_path: Path) -> None:
     assert uses["gan_loss"].compiled == ("build.py:4",)
     assert uses["HeadsLoss"].loop == ("train.py:5",) and uses["HeadsLoss"].compiled == ("build.py:4",)
     assert not uses["gan_loss"].loop_only
+
+
+def test_other_modules_are_read_only_for_a_loss_with_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from losscheck.lint import project
+
+    module = make(tmp_path, {"train.py": LOOP})
+    module.write_text("import tensorflow as tf\n\ndef per_example(y_true, y_pred):\n"
+                      "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n")
+    reads: list[str] = []
+    real = project.importers
+
+    def counting(root: str) -> dict[str, tuple[str, ...]]:
+        reads.append(root)
+        return real(root)
+
+    counting.cache_clear = real.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(project, "importers", counting)
+    assert lint(module) == []
+    assert reads == []
+    module.write_text(LOSSES)
+    assert lint(module) == []  # the loop-only uses are read now
+    assert reads
+
+
+def test_the_import_index(tmp_path: Path) -> None:
+    from losscheck.lint import project
+
+    (tmp_path / "a.py").write_text("from pkg.losses import (\n    dice,\n    focal,\n)\nimport numpy as np\n")
+    (tmp_path / "b.py").write_text("x = 'from losses import dice'  # not at the start of a line\n")
+    index = project.importers(str(tmp_path))
+    assert index["losses"] == index["focal"] == index["np"] == (str(tmp_path / "a.py"),)
+    assert "dice" in index and str(tmp_path / "b.py") not in index["dice"]

@@ -6,7 +6,7 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.finder import is_custom_loop_style
-from losscheck.lint.project_uses import used_only_in_loops
+from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.reductions import as_reduction, mixed_batch_terms, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
@@ -458,29 +458,34 @@ class BatchMeanReduction(Rule):
 
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.losses():
-            if is_custom_loop_style(fn) or used_only_in_loops(ctx, fn):
-                continue  # a loss of a training loop (by its names, or by its uses in other modules): a batch scalar is what it wants
-            reported: set[int] = set()
-            reduced = reduced_returns(ctx, fn)
-            if not reduced:  # shape inference: a returned value whose inferred shape lost the batch axis
-                from losscheck.shapes.hooks import lost_batch_returns
+            if is_custom_loop_style(fn):
+                continue  # `loss_function(real, pred)` of a training loop: a batch scalar is what it wants
+            # so is one that other modules use only in training loops (read only if it has a finding)
+            with unless_used_only_in_loops(ctx, fn):
+                self._check_loss(ctx, fn)
 
-                for node, what in lost_batch_returns(ctx, fn):
-                    ctx.report(self, node, f"{what} in the loss `{fn.name}`, {_WHY}.")
-                    reported.add(id(node))
-                self._mixed(ctx, fn, reported)
-            for _expr, verdict in reduced:
-                node = verdict.witness
-                if node is None or id(node) in reported:
-                    continue
+    def _check_loss(self, ctx: FileContext, fn: LossFunction) -> None:
+        reported: set[int] = set()
+        reduced = reduced_returns(ctx, fn)
+        if not reduced:  # shape inference: a returned value whose inferred shape lost the batch axis
+            from losscheck.shapes.hooks import lost_batch_returns
+
+            for node, what in lost_batch_returns(ctx, fn):
+                ctx.report(self, node, f"{what} in the loss `{fn.name}`, {_WHY}.")
                 reported.add(id(node))
-                message = self._message(ctx, fn.name, node, verdict.reason, verdict.helper)
-                reduction = as_reduction(ctx, node) if isinstance(node, cst.Call) else None
-                if reduction is not None:  # shape inference: name the shape when the batch is not on axis 0
-                    from losscheck.shapes.hooks import batch_axis_note
+            self._mixed(ctx, fn, reported)
+        for _expr, verdict in reduced:
+            node = verdict.witness
+            if node is None or id(node) in reported:
+                continue
+            reported.add(id(node))
+            message = self._message(ctx, fn.name, node, verdict.reason, verdict.helper)
+            reduction = as_reduction(ctx, node) if isinstance(node, cst.Call) else None
+            if reduction is not None:  # shape inference: name the shape when the batch is not on axis 0
+                from losscheck.shapes.hooks import batch_axis_note
 
-                    message += batch_axis_note(ctx, fn, reduction.operand, reduction.axes())
-                ctx.report(self, node, message)
+                message += batch_axis_note(ctx, fn, reduction.operand, reduction.axes())
+            ctx.report(self, node, message)
 
     def _mixed(self, ctx: FileContext, fn: LossFunction, reported: set[int]) -> None:
         """A batch-wide loss term added to the per-example loss: one value shared by every example."""

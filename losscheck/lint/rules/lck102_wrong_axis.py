@@ -17,7 +17,7 @@ from losscheck.lint.dataflow import (
 from losscheck.lint import sample_mixing
 from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
 from losscheck.lint.finder import is_keras_called
-from losscheck.lint.project_uses import used_only_in_loops
+from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -309,7 +309,7 @@ class WrongAxis(Rule):
             if not is_keras_called(fn):
                 continue
             facts = function_facts(ctx, fn)
-            if not used_only_in_loops(ctx, fn):  # a training loop may pass a list of outputs
+            with unless_used_only_in_loops(ctx, fn):  # a training loop may pass a list of outputs
                 self._indexing(ctx, fn, facts)
             self._axis_ops(ctx, fn, facts)
             self._sample_mixing(ctx, facts)

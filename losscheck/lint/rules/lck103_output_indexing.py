@@ -8,7 +8,7 @@ from losscheck.lint.astutil import string_value
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
 from losscheck.lint.finder import is_keras_called
-from losscheck.lint.project_uses import used_only_in_loops
+from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.rule import Invalid, Rule, Valid
 
 _ONCE_PER_OUTPUT = (
@@ -164,11 +164,13 @@ class OutputIndexing(Rule):
 
     def check(self, ctx: FileContext) -> None:
         for fn in ctx.functions:
-            if not is_keras_called(fn) or used_only_in_loops(ctx, fn):
-                continue  # only Keras promises one output's tensors; a training loop may pass a list
+            if not is_keras_called(fn):
+                continue
             facts = function_facts(ctx, fn)
-            for node in function_facts(ctx, fn).nodes:
-                self._check_node(ctx, fn, facts, node)
+            # only Keras promises one output's tensors; a training loop may pass a list
+            with unless_used_only_in_loops(ctx, fn):
+                for node in function_facts(ctx, fn).nodes:
+                    self._check_node(ctx, fn, facts, node)
 
     def _param(self, facts: FunctionFacts, expr: cst.BaseExpression) -> str | None:
         """The y_true/y_pred parameter ``expr`` is, if it still holds the incoming tensor."""
