@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 _TAPE_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
 _COMPILE_KEYWORDS = frozenset({"loss", "metrics", "weighted_metrics"})
+_ROLES = {"loss": "loss", "metrics": "metric", "weighted_metrics": "metric"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ExternalUses:
     loop: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
     compile_calls: tuple[tuple[str, int], ...] = ()  # (absolute path, line) of each `x.compile(...)` naming it
+    as_loss: tuple[str, ...] = ()  # the compiled uses in a `loss=` argument (or compile's second)
 
     @property
     def loop_only(self) -> bool:
@@ -93,6 +95,26 @@ def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> Iterator[No
         del ctx.findings[start:]
 
 
+def compiled_as_loss(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
+    """The other modules' uses of ``fn`` when one passes it to ``compile`` as the loss (a
+    function named like a metric, ``iou``, is a loss there), else None."""
+    name = defined_name(fn)
+    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+    if name is None or root is None or not _top_level(ctx, name):
+        return None
+    found = uses_of(os.path.abspath(ctx.path), root).get(name)
+    return found if found is not None and found.as_loss else None
+
+
+@contextmanager
+def unless_compiled_as_loss(ctx: FileContext, fn: LossFunction) -> Iterator[None]:
+    """Withdraw the findings made in the block unless another module compiles ``fn`` as a loss."""
+    start = len(ctx.findings)
+    yield
+    if len(ctx.findings) > start and compiled_as_loss(ctx, fn) is None:
+        del ctx.findings[start:]
+
+
 def _top_level(ctx: FileContext, name: str) -> bool:
     import libcst as cst
 
@@ -121,20 +143,23 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         where = os.path.relpath(other, root)
-        for name, kind, line, compile_line in _references(tree, stem):
+        for name, kind, line, compile_line, role in _references(tree, stem):
             found.setdefault(name, {}).setdefault(kind, []).append(f"{where}:{line}")
+            if kind == "compiled" and role == "loss":
+                found[name].setdefault("as-loss", []).append(f"{where}:{line}")
             if compile_line:
                 compiles.setdefault(name, []).append((other, compile_line))
     return {
         name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())),
-                           tuple(compiles.get(name, ())))
+                           tuple(compiles.get(name, ())), tuple(kinds.get("as-loss", ())))
         for name, kinds in found.items()
     }
 
 
-def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int, int]]:
-    """(name, kind, line, line of the ``x.compile(...)`` call around it or 0) of every reference,
-    through an import of module ``stem``, to one of its names."""
+def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int, int, str | None]]:
+    """(name, kind, line, line of the ``x.compile(...)`` call around it or 0, "loss"/"metric"/None:
+    the argument it is in) of every reference, through an import of module ``stem``, to one of
+    its names."""
     aliases: dict[str, str] = {}  # local name -> the module's name
     modules: set[str] = set()  # local dotted names of the module itself
     for node in ast.walk(tree):
@@ -161,7 +186,8 @@ class _Uses(ast.NodeVisitor):
         self.outer: ast.AST | None = None  # the outermost function around the node
         self.in_compile = 0
         self.compile_lines: list[int] = []  # the `x.compile(...)` calls around the node
-        self.found: list[tuple[str, str, int, int]] = []
+        self.roles: list[str | None] = []  # "loss" / "metric": the argument the node is in
+        self.found: list[tuple[str, str, int, int, str | None]] = []
         self._kinds: dict[int, tuple[bool, bool]] = {}
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -177,11 +203,15 @@ class _Uses(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-        if name == "compile":
+        if name == "compile":  # compile(optimizer, loss, metrics, ...)
             method = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
             self.in_compile += 1
             self.compile_lines.append(node.lineno if method else 0)
-            self.generic_visit(node)
+            self.visit(func)
+            for position, arg in enumerate(node.args):
+                self._visit_as({1: "loss", 2: "metric"}.get(position), arg)
+            for keyword in node.keywords:
+                self._visit_as(_ROLES.get(keyword.arg or ""), keyword.value)
             self.compile_lines.pop()
             self.in_compile -= 1
             return
@@ -191,8 +221,13 @@ class _Uses(ast.NodeVisitor):
         for keyword in node.keywords:
             inside = keyword.arg in _COMPILE_KEYWORDS
             self.in_compile += inside
-            self.visit(keyword.value)
+            self._visit_as(_ROLES.get(keyword.arg or ""), keyword.value)
             self.in_compile -= inside
+
+    def _visit_as(self, role: str | None, node: ast.AST) -> None:
+        self.roles.append(role)
+        self.visit(node)
+        self.roles.pop()
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and node.id in self.aliases:
@@ -210,7 +245,8 @@ class _Uses(ast.NodeVisitor):
         else:
             tape, compiles = self._outer_kind()
             kind = "loop" if tape and not compiles else "other"
-        self.found.append((name, kind, node.lineno, self.compile_lines[-1] if self.compile_lines else 0))
+        role = next((r for r in reversed(self.roles) if r is not None), None)
+        self.found.append((name, kind, node.lineno, self.compile_lines[-1] if self.compile_lines else 0, role))
 
     def _outer_kind(self) -> tuple[bool, bool]:
         """(runs a tape, calls compile) for the outermost function around the node."""

@@ -221,8 +221,18 @@ class ReturnClassifier:
         self._busy_flow: set[tuple[str, int, int]] = set()
         self.mixed: list[Verdict] = []  # see mixed_batch_terms
 
+    def _own_returns(self) -> list[cst.BaseExpression]:
+        """The returned expressions, less a recursive call of the function itself (`return
+        iou(1 - y_true, 1 - y_pred)` for an empty image): it returns what the other returns do."""
+        node = self.fn.node
+        if not isinstance(node, cst.FunctionDef) or self.fn.class_node is not None:
+            return list(self.facts.returns)
+        own = [v for v in self.facts.returns
+               if not (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == node.name.value)]
+        return own or list(self.facts.returns)
+
     def returns(self) -> Verdict:
-        values = self.facts.returns
+        values = self._own_returns()
         if not values:
             return Verdict(Kind.UNKNOWN)
         verdicts = [self.classify(v) for v in values]
@@ -234,7 +244,7 @@ class ReturnClassifier:
     def reduced_returns(self) -> list[tuple[cst.BaseExpression, Verdict]]:
         """Each returned expression whose value is batch-reduced, with its verdict (every return
         must be reduced: one per-example branch makes the function ambiguous, so none)."""
-        values = self.facts.returns
+        values = self._own_returns()
         verdicts = [self.classify(v) for v in values]
         # an early `return 0.0` is no per-example value either: reduced and constant returns only
         if not any(v.kind is Kind.REDUCED for v in verdicts):

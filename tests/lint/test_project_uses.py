@@ -177,3 +177,30 @@ def test_the_import_index(tmp_path: Path) -> None:
     index = project.importers(str(tmp_path))
     assert index["losses"] == index["focal"] == index["np"] == (str(tmp_path / "a.py"),)
     assert "dice" in index and str(tmp_path / "b.py") not in index["dice"]
+
+
+METRIC_NAMED = textwrap.dedent(
+    """\
+    from keras import backend as K
+
+    def iou(y_true, y_pred, eps=1e-6):
+        inter = K.sum(y_true * y_pred, axis=[1, 2, 3])
+        union = K.sum(y_true + y_pred, axis=[1, 2, 3]) - inter
+        return -K.mean((inter + eps) / (union + eps), axis=0)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "compile_call,expected",
+    [
+        ("model.compile(optimizer='adam', loss=iou)", ["LCK101@6"]),
+        ("model.compile('adam', iou)", ["LCK101@6"]),
+        ("model.compile(optimizer='adam', loss='bce', metrics=[iou])", []),  # a metric may reduce the batch
+        ("print(iou)", []),
+    ],
+)
+def test_a_metric_by_its_name_compiled_as_the_loss(tmp_path: Path, compile_call: str, expected: list[str]) -> None:
+    module = make(tmp_path, {"train.py": f"from training.losses import iou\n\ndef build(model):\n    {compile_call}\n"})
+    module.write_text(METRIC_NAMED)
+    assert lint(module) == expected

@@ -6,7 +6,7 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.finder import is_custom_loop_style
-from losscheck.lint.project_uses import unless_used_only_in_loops
+from losscheck.lint.project_uses import unless_compiled_as_loss, unless_used_only_in_loops
 from losscheck.lint.reductions import as_reduction, mixed_batch_terms, reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 
@@ -28,6 +28,10 @@ class BatchMeanReduction(Rule):
     imported from another module of the project (`from .terms import focal_term`). It also
     reports a loss term of `y_true` and `y_pred` reduced over the whole batch and added to a
     per-example loss (`bce(y_true, y_pred) + dice_over_batch(y_true, y_pred)`).
+
+    A function named like a metric (`iou`, `dice_coef`) is checked as a loss when another module
+    of the project passes it to `compile` as the loss. A recursive `return` of the function itself
+    (`return iou(1 - y_true, 1 - y_pred)` for an empty mask) returns what its other returns do.
 
     A loss of a custom training loop is not reported: `loss_function(real, pred)`, and a loss
     that other modules of the project use only inside functions that run a `GradientTape`
@@ -463,6 +467,10 @@ class BatchMeanReduction(Rule):
             # so is one that other modules use only in training loops (read only if it has a finding)
             with unless_used_only_in_loops(ctx, fn):
                 self._check_loss(ctx, fn)
+        for fn in ctx.functions:  # a metric by its name, that another module compiles as the loss
+            if fn.kind == "metric" and fn.origin == "signature" and fn.class_node is None:
+                with unless_compiled_as_loss(ctx, fn):
+                    self._check_loss(ctx, fn)
 
     def _check_loss(self, ctx: FileContext, fn: LossFunction) -> None:
         reported: set[int] = set()
