@@ -458,6 +458,20 @@ class BatchMeanReduction(Rule):
             line=7,
             count=1,
         ),
+        Invalid(
+            """
+            from keras import backend as K
+
+            def iou_loss(y_true, y_pred, eps=1e-6):
+                if K.max(y_true) == 0.0:
+                    return iou_loss(1 - y_true, 1 - y_pred)  # an empty mask: the IoU of the zeros
+                inter = K.sum(y_true * y_pred, axis=[1, 2, 3])
+                union = K.sum(y_true + y_pred, axis=[1, 2, 3]) - inter
+                return -K.mean((inter + eps) / (union + eps), axis=0)
+            """,
+            message="with axis=0 reduces over the batch axis",
+            line=10,
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
