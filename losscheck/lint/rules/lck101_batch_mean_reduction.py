@@ -470,7 +470,7 @@ class BatchMeanReduction(Rule):
                 return -K.mean((inter + eps) / (union + eps), axis=0)
             """,
             message="with axis=0 reduces over the batch axis",
-            line=10,
+            line=9,
         ),
     ]
 
