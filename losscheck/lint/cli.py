@@ -100,7 +100,7 @@ def _settings_from(args: argparse.Namespace, paths: Sequence[str]) -> cfg.Settin
 
 
 def _read_text(path: str) -> str | None:
-    from losscheck.lint.engine import decode
+    from losscheck.lint.decoding import decode
 
     try:
         with open(path, "rb") as fh:

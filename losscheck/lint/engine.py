@@ -16,14 +16,13 @@ statements the guard lets through (a 20,000-term sum rebuilt from a flat parse) 
 from __future__ import annotations
 
 import ast
-import io
 import sys
 import threading
-import tokenize
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from losscheck.lint import chunks, diagnostics, flat_parse, guard, suppress
+from losscheck.lint.decoding import decode
 from losscheck.lint.finding import Finding
 
 if TYPE_CHECKING:
@@ -31,15 +30,6 @@ if TYPE_CHECKING:
 
     from losscheck.lint.context import FileContext
     from losscheck.lint.rule import Rule
-
-
-def decode(data: bytes) -> str:
-    """Decode like Python does (BOM, PEP 263 coding line, else UTF-8). Raises ValueError."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        raise ValueError(str(exc)) from exc
 
 
 def run_rules(ctx: FileContext, rules: Sequence[type[Rule]]) -> list[Finding]:

@@ -243,7 +243,7 @@ def _file_imports(path: str, options: Mapping[str, Any] | None) -> Target:
 
     from losscheck.lint.astutil import walk
     from losscheck.lint.discover import is_notebook
-    from losscheck.lint.engine import decode
+    from losscheck.lint.decoding import decode
 
     unreadable = Target(DEFAULT.keras, "default", "the file could not be read or parsed: Keras 3 is assumed")
     try:

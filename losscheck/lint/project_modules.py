@@ -109,7 +109,7 @@ def _parse(path: str, caller: FileContext) -> FileContext | None:
 
     from losscheck.lint import guard
     from losscheck.lint.context import FileContext
-    from losscheck.lint.engine import decode
+    from losscheck.lint.decoding import decode
 
     data = project.read(path)
     if data is None or len(data) >= project.MAX_FILE_BYTES or b"\0" in data:

@@ -243,7 +243,7 @@ def _decodable(data: bytes, display: str) -> list[Finding]:
         return []
     except UnicodeDecodeError:
         pass
-    from losscheck.lint.engine import decode
+    from losscheck.lint.decoding import decode
 
     try:
         decode(data)  # a PEP 263 coding line may make it valid

@@ -64,7 +64,7 @@ def read(name: str | None) -> StdinFile:
 
 def _text(data: bytes, path: str) -> str | None:
     from losscheck.lint import notebook
-    from losscheck.lint.engine import decode
+    from losscheck.lint.decoding import decode
 
     try:
         return notebook.decode(data) if notebook.is_notebook(path) else decode(data)

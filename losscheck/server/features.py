@@ -209,7 +209,7 @@ def quick_fixes(f: Finding, uri: str, lines: list[str], codec: Any, version: int
 
 
 def fix_all_action(snapshot: Snapshot, fixed: bytes, codec: Any) -> types.CodeAction:
-    from losscheck.lint.engine import decode
+    from losscheck.lint.decoding import decode
 
     if not snapshot.cells:
         old = snapshot.data.decode("utf-8")
