@@ -39,14 +39,15 @@ def tree(tmp_path: Path) -> Path:
     return src
 
 
-def test_cached_run_is_identical_and_parses_nothing(tree, tmp_path):
+@pytest.mark.parametrize("fmt", ["json", "full"])  # full: the reporter reads each finding's source
+def test_cached_run_is_identical_and_parses_nothing(tree, tmp_path, fmt):
     cache = tmp_path / "cache"
-    cold = lint(tree, cache, "--format", "json", ".")
+    cold = lint(tree, cache, "--format", fmt, ".")
     assert cold.returncode == 1
     assert any(cache.rglob("*.json")) and (cache / "CACHEDIR.TAG").is_file()
-    warm = lint(tree, cache, "--format", "json", ".", importtime=True)
+    warm = lint(tree, cache, "--format", fmt, ".", importtime=True)
     assert warm.stdout == cold.stdout
-    assert "libcst" not in imported(warm.stderr)  # every file came from the cache
+    assert "libcst" not in imported(warm.stderr)  # every file came from the cache, and nothing parses
 
 
 def test_changes_invalidate(tree, tmp_path):
