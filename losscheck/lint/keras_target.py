@@ -21,7 +21,6 @@ file's bytes (the config, the pins and the project's verdict) is part of the res
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -73,10 +72,9 @@ def options_for(settings: Settings) -> dict[str, Any]:
     """What the runner hands rules as ``options["keras_target"]`` (once per run: the pins read by an
     earlier run in this process are forgotten, they may have been edited since)."""
     _absolute.cache_clear()  # the working directory may have changed
-    for module in ("losscheck.lint.keras_pins", "losscheck.lint.keras_project", "losscheck.lint.project_uses",
-                   "losscheck.lint.project_modules"):
-        if module in sys.modules:
-            sys.modules[module].clear()
+    from losscheck.lint.project import forget_reads
+
+    forget_reads()
     return {
         "setting": settings.target_keras,
         "pins": settings.read_pins,

@@ -132,6 +132,20 @@ def cache_salt(path: str, codes: Iterable[str], options: Mapping[str, Any] | Non
     return "project=" + signature(root) if loss_code(data) else ""
 
 
+def forget_reads() -> None:
+    """Forget everything read from the files around the linted ones (pins, the project's Keras
+    evidence, other modules' uses, imported modules): once per run, and in the language server
+    whenever a file is saved, so that a long-lived process sees edited files."""
+    import sys
+
+    for name in ("losscheck.lint.keras_pins", "losscheck.lint.keras_project", "losscheck.lint.project_uses",
+                 "losscheck.lint.project_modules"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.clear()
+    clear()
+
+
 def clear() -> None:
     """Forget what was read: once per run, so that a long-lived process sees edited files."""
     sources.cache_clear()

@@ -101,3 +101,7 @@ class Linter:
 
     def forget(self, uri: str) -> None:
         self._last.pop(uri, None)
+
+    def forget_all(self) -> None:
+        """Forget every document's last result: a file they may depend on changed on disk."""
+        self._last.clear()

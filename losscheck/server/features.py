@@ -61,6 +61,12 @@ def register(server: LosscheckServer) -> None:
         path = convert_path(params.text_document.uri)
         if path is not None and (os.path.basename(path) in CONFIG_NAMES or ls.projects.watches(path)):
             await ls.reload()
+        elif path is not None and path.endswith((".py", ".ipynb")):
+            # other modules' helpers, uses and Keras evidence are read from disk: read them again,
+            # and lint again every open document, which may depend on the saved one
+            ls.forget_disk_reads()
+            for uri in list(ls.workspace.text_documents):
+                ls.schedule(ls.target_of(uri))
         elif params.text_document.uri in ls.workspace.text_documents:
             ls.schedule(ls.target_of(params.text_document.uri))
 

@@ -139,6 +139,18 @@ class LosscheckServer(LanguageServer):
         # errors="replace": a lone surrogate from the client must not stop the server
         return Snapshot(uri, path, document.version, document.source.encode("utf-8", errors="replace"))
 
+    def forget_disk_reads(self) -> None:
+        """A file on disk changed: what the lints read from other files (helpers of other
+        modules, their uses, the project's Keras) and the documents' last results are stale.
+        On the worker, in order with the lints it runs."""
+        from losscheck.lint.project import forget_reads
+
+        def forget() -> None:
+            forget_reads()
+            self.linter.forget_all()
+
+        self.worker.submit(forget)
+
     def target_of(self, uri: str) -> str:
         """The document a lint is about: a cell's notebook, else the document itself."""
         notebook = self.workspace.get_notebook_document(cell_uri=uri)

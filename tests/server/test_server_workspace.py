@@ -154,3 +154,26 @@ async def test_notebook_documents_get_diagnostics_in_the_right_cell(client: Lang
     assert noqa.edit is not None and list(noqa.edit.changes or {}) == [cells[2]]
     (edit,) = noqa.edit.changes[cells[2]]
     assert edit.range.start.line == 1 and edit.new_text == "  # noqa: LCK101"
+
+
+HYBRID = "from .terms import focal_term\n\n\ndef hybrid(y_true, y_pred):\n    return focal_term(y_true, y_pred)\n"
+TERMS_REDUCED = "import tensorflow as tf\n\n\ndef focal_term(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
+TERMS_PER_EXAMPLE = TERMS_REDUCED.replace("y_pred))\n", "y_pred), axis=-1)\n")
+
+
+async def test_saving_another_module_lints_the_open_documents_again(client: LanguageClient, tmp_path) -> None:
+    """A loss is judged by the helpers it imports from other modules of the project: when one of
+    them is saved, the open documents are linted again with its new text."""
+    write_config(tmp_path, "")
+    (tmp_path / "losses").mkdir()
+    (tmp_path / "losses" / "__init__.py").write_text("")
+    terms = tmp_path / "losses" / "terms.py"
+    terms.write_text(TERMS_PER_EXAMPLE)
+    await start(client, tmp_path)
+    uri = open_document(client, tmp_path / "losses" / "hybrid.py", HYBRID)
+    assert await diagnostics(client, uri) == []
+
+    terms.write_text(TERMS_REDUCED)  # the helper now reduces over the batch, saved by the editor
+    mark = len(client.published)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(terms.as_uri())))
+    assert codes(await diagnostics(client, uri, lambda d: bool(d), after=mark)) == ["LCK101"]
