@@ -10,7 +10,7 @@ itself. This module answers, for a call ``name(...)`` inside a loss:
 - which of the helper's parameters receive the loss's ``y_true`` / ``y_pred`` (:func:`helper_call`):
   the helper is returned as a :class:`LossFunction` whose ``y_true``/``y_pred`` are those
   parameters, so the per-function facts (``dataflow.py``) and the return classifier
-  (``reductions.py``) read it exactly as they read a loss;
+  (``return_verdicts.py``) read it exactly as they read a loss;
 - which helpers a loss reaches, directly or through other helpers (:func:`reached_helpers`), for
   rules that look inside them (a gate built from the prediction in ``dice_coef``);
 - what a helper imported from another module of the project returns (``from .loss import
@@ -36,7 +36,7 @@ from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts, function_facts
 
 if TYPE_CHECKING:
-    from losscheck.lint.reductions import ReturnClassifier, Verdict
+    from losscheck.lint.return_verdicts import ReturnClassifier, Verdict
 
 _MAX_DEPTH = 3  # helpers of helpers of helpers: deeper chains are rare and not worth the time
 
@@ -264,7 +264,7 @@ def helper_summary(ctx: FileContext, helper: LossFunction, depth: int = 1) -> "V
 
     Read without shape inference: its facts are keyed by function, and a helper may be bound in
     several ways in one file."""
-    from losscheck.lint.reductions import Kind, ReturnClassifier, Verdict
+    from losscheck.lint.return_verdicts import Kind, ReturnClassifier, Verdict
 
     cache = _helper_summaries(ctx)
     key = (id(helper.node), helper.y_true, helper.y_pred)
@@ -278,7 +278,8 @@ def helper_call_verdict(classifier: "ReturnClassifier", call: cst.Call) -> "Verd
     """The verdict on ``call`` (inside the function ``classifier`` reads) when it calls a plain
     helper with the function's tensors (``return _reduce(err)``); None when it does not or
     nothing can be said."""
-    from losscheck.lint.reductions import Kind, Verdict, axis0_is_batch
+    from losscheck.lint.reductions import axis0_is_batch
+    from losscheck.lint.return_verdicts import Kind, Verdict
 
     ctx, facts = classifier.ctx, classifier.facts
     bound = helper_call(ctx, facts, call)

@@ -19,7 +19,8 @@ from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
 from losscheck.lint.finder import is_keras_called
 from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.ignored_params import ignored_parameters
-from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduced_returns
+from losscheck.lint.reductions import as_reduction, axis0_is_batch
+from losscheck.lint.return_verdicts import reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
 
