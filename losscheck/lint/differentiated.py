@@ -42,6 +42,8 @@ def differentiated(ctx: FileContext) -> tuple[Differentiated, ...]:
         method = func.attr.value
         if method == "gradient" and len(call.args) < 2:
             continue  # `tape.gradient(target, sources)`; not a one-argument `x.gradient(...)`
+        if ctx.imports.qualname(func) is not None:
+            continue  # a module's function (`np.gradient`, `scipy.optimize.minimize`), not a tape's or an optimizer's
         target = get_arg(call, "loss" if method == "minimize" else "target", 0)
         where = index.where.get(call)
         if target is None or where is None:

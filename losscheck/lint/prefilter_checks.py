@@ -301,15 +301,73 @@ def loss_code(data: bytes) -> bool:
     return any(CHECKS[name](data) for name in LOSS_CODE)
 
 
-_DIFFERENTIATED = re.compile(rb"\.(?:minimize|gradient)\s*\(")
+# A training step: a `GradientTape`, `x.gradient(`, `optimizer.minimize(` (not `scipy.optimize.minimize(`).
+_STEPS = (re.compile(rb"GradientTape"), re.compile(rb"\.gradient\s*\("), re.compile(rb"(?<!optimize)\.minimize\s*\("))
+_BRACKET = re.compile(rb"[()\[\]{}]")
 _NUMPY_CALL = re.compile(rb"\b(?:np|numpy)\s*\.\s*\w+\s*\(")
+_TENSOR_MODULE_ALIAS = re.compile(rb"^[ \t]*import[ \t]+(?:tensorflow|keras|tf_keras)[\w.]*[ \t]+as[ \t]+(\w+)", re.M)
+_TENSOR_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+(?:tensorflow|keras|tf_keras)[\w.]*[ \t]+import[ \t]*\(?([^)\n]*)", re.M)
+_CONVENTIONAL = (b"tf", b"tensorflow", b"K", b"keras", b"ops", b"backend")
+# How far (in lines) from a training step's `gradient()`/`minimize()` numpy-in-loss looks for NumPy
+# in the differentiated value (a training step computes its loss next to where it differentiates
+# it); the pre-filter looks a little further, from any of the step's words, so it never parses less.
+STEP_LINES = 60
+_PREFILTER_STEP_LINES = STEP_LINES + 20
 
 
 def training_step_numpy(data: bytes) -> bool:
-    """A training step (``minimize(...)``, ``tape.gradient(...)``) in a file that calls NumPy:
-    NumPy in the differentiated value is numpy-in-loss's (``differentiated.py``)."""
-    return (b"minimize" in data or b"gradient" in data) and (b"np" in data or b"numpy" in data) \
-        and _DIFFERENTIATED.search(data) is not None and _NUMPY_CALL.search(data) is not None
+    """A training step (a ``GradientTape``, ``optimizer.minimize(...)``) in a file that applies
+    NumPy to a TensorFlow or Keras call near it (``np.abs(tf.sqrt(x) - ...)``): numpy-in-loss
+    checks the differentiated value there (``differentiated.py``). Test files that use NumPy on
+    their own arrays beside a tape are not parsed for it. Only the lines around each step are
+    read."""
+    if (b"np" not in data and b"numpy" not in data) or (b"GradientTape" not in data and b"minimize" not in data):
+        return False
+    tensor: re.Pattern[bytes] | None = None
+    # one literal-led pattern at a time: the regex engine scans for a literal fast, an alternation slowly
+    for pattern in _STEPS:
+        for step in pattern.finditer(data):
+            low, high = _lines_around(data, step.start(), _PREFILTER_STEP_LINES)
+            for match in _NUMPY_CALL.finditer(data, low, high):
+                tensor = tensor or _tensor_reference(data)
+                if tensor.search(_call_text(data, match.end())):
+                    return True
+    return False
+
+
+def _lines_around(data: bytes, at: int, lines: int) -> tuple[int, int]:
+    low = high = at
+    for _ in range(lines):
+        low = data.rfind(b"\n", 0, low)
+        if low < 0:
+            low = 0
+            break
+    for _ in range(lines + 1):
+        high = data.find(b"\n", high + 1)
+        if high < 0:
+            high = len(data)
+            break
+    return low, high
+
+
+def _tensor_reference(data: bytes) -> re.Pattern[bytes]:
+    """A use of TensorFlow or Keras in this file: a module alias with an attribute (``tf.``,
+    ``K.``, an ``import tensorflow as T``), or a name imported from one, called."""
+    names = sorted(set(_CONVENTIONAL) | set(_TENSOR_MODULE_ALIAS.findall(data)))
+    called = [n.split()[-1] for part in _TENSOR_FROM_IMPORT.findall(data) for n in part.split(b",") if n.strip()]
+    return re.compile(rb"\b(?:" + b"|".join(re.escape(n) for n in names) + rb")\s*\."
+                      + (rb"|\b(?:" + b"|".join(re.escape(n) for n in called) + rb")\s*\(" if called else b""))
+
+
+def _call_text(data: bytes, start: int, limit: int = 2000) -> bytes:
+    """The arguments of the call whose ``(`` ends just before ``start``: up to the ``)`` that
+    closes it (bounded)."""
+    depth = 1
+    for bracket in _BRACKET.finditer(data, start, min(len(data), start + limit)):
+        depth += 1 if bracket.group() in b"([{" else -1
+        if depth == 0:
+            return data[start : bracket.start()]
+    return data[start : start + limit]
 
 
 CHECKS: dict[str, Callable[[bytes], bool]] = {

@@ -95,3 +95,28 @@ def test_plugin_rule_without_triggers_parses_everything():
         triggers = (rb"\btorch\b",)
 
     assert not Prefilter([Plugin2]).wants(b"pass\n") and Prefilter([Plugin2]).wants(b"import torch\n")
+
+
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        # NumPy on a TensorFlow op, next to the step that differentiates it
+        ("import numpy as np\nimport tensorflow as tf\ng = tf.reduce_mean(np.abs(tf.sqrt(a) - b))\n"
+         "step = opt.minimize(g)\n", True),
+        ("import numpy as np\nimport tensorflow as T\nwith T.GradientTape() as tape:\n"
+         "    loss = np.mean(T.square(y - p))\n", True),
+        ("import numpy as np\nfrom tensorflow import sqrt\nwith tf.GradientTape() as tape:\n"
+         "    loss = np.sum(sqrt(y))\n", True),
+        # NumPy on arrays beside a tape (a test comparing results), or a tape far away
+        ("import numpy as np\nwith tf.GradientTape() as tape:\n    out = model(x)\n"
+         "np.testing.assert_allclose(out_np, np.ones((2, 3)))\n", False),
+        ("import numpy as np\nimport tensorflow as tf\nv = np.abs(tf.sqrt(a))\n" + "x = 1\n" * 120
+         + "opt.minimize(loss)\n", False),
+        ("import numpy as np\nimport scipy.optimize\nr = scipy.optimize.minimize(f, np.abs(tf.sqrt(a)))\n", False),
+        ("import tensorflow as tf\nwith tf.GradientTape() as tape:\n    loss = tf.reduce_mean(tf.square(y - p))\n", False),
+    ],
+)
+def test_training_step_numpy(source, expected):
+    from losscheck.lint.prefilter_checks import training_step_numpy
+
+    assert training_step_numpy(source.encode()) is expected

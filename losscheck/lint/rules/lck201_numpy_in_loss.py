@@ -72,7 +72,8 @@ class NumpyInLoss(Rule):
     such as `np.pi`, and functions run through `tf.py_function` / `tf.numpy_function` are fine.
     In a training step (`optimizer.minimize(loss)`, `tape.gradient(loss, variables)`), it checks
     the value differentiated and what it is computed from in that function: NumPy applied to the
-    result of a TensorFlow or Keras op there (`np.abs(tf.sqrt(a) - tf.sqrt(b))`).
+    result of a TensorFlow or Keras op there (`np.abs(tf.sqrt(a) - tf.sqrt(b))`), within 60 lines
+    of the call that differentiates it.
 
     ## Why is this bad?
     Keras traces losses into a graph, where tensors are symbolic: NumPy raises
@@ -342,13 +343,18 @@ class NumpyInLoss(Rule):
 
     def _training_steps(self, ctx: FileContext, eager_names: set[str]) -> None:
         """NumPy on TensorFlow/Keras results in the value a training step differentiates."""
+        from losscheck.lint.prefilter_checks import STEP_LINES
+
         reported: set[int] = set()
         for item in differentiated(ctx):
+            step_line = ctx.position(item.call).start.line
             for value in item.values:
                 for node in _calls(value):
                     qualname = ctx.imports.qualname(node.func)
                     if id(node) in reported or not is_numpy(qualname):
                         continue
+                    if abs(ctx.position(node).start.line - step_line) > STEP_LINES:
+                        continue  # far from the step: the pre-filter does not look there either
                     if not any(_has_tensor_op(ctx, arg.value) for arg in node.args):
                         continue
                     reported.add(id(node))
