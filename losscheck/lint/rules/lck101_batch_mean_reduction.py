@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint import project
 from losscheck.lint.finder import is_custom_loop_style
 from losscheck.lint.project_uses import unless_compiled_as_loss, unless_used_only_in_loops
 from losscheck.lint.reductions import as_reduction
@@ -482,6 +483,8 @@ class BatchMeanReduction(Rule):
             # so is one that other modules use only in training loops (read only if it has a finding)
             with unless_used_only_in_loops(ctx, fn):
                 self._check_loss(ctx, fn)
+        if project.root_for(ctx.path, ctx.options.get("keras_target")) is None:
+            return  # no project around the file (or --isolated): no other module to say more
         for fn in ctx.functions:  # a metric by its name, that another module compiles as the loss
             if fn.kind == "metric" and fn.origin == "signature" and fn.class_node is None:
                 with unless_compiled_as_loss(ctx, fn):
