@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from losscheck.lint import project
 from losscheck.lint.compiled_models import compiled_on_probabilities, prediction_as_logits
 from losscheck.lint.context import FileContext
@@ -11,6 +13,18 @@ from losscheck.lint.probabilities import probability_model
 from losscheck.lint.project_uses import defined_name
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
+
+# What the in-file checks need: an activation and a call that expects logits, or a function
+# that takes `from_logits`. Loss code without them can still be compiled elsewhere in the project
+# with a softmax/sigmoid model (``compiled_models.py``), which only needs the loss code.
+_IN_FILE_TRIGGERS = (
+    all_of(
+        rb"(?:softmax|sigmoid)\s*[(\"']",
+        rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
+    ),
+    rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
+)
+_IN_FILE = [re.compile(pattern) for pattern in _IN_FILE_TRIGGERS]
 
 _TWICE = {
     "sigmoid": "sigmoid(sigmoid(x)) lies between 0.5 and 0.73, so the loss never reaches its minimum "
@@ -73,14 +87,7 @@ class ProbabilitiesAsLogits(Rule):
     # expects logits may be compiled with a probability model in another module: "loss-code"
     # (such files are parsed for the other loss rules anyway).
     triggers = ("logits", "softmax", "sigmoid")
-    trigger_checks = (
-        all_of(
-            rb"(?:softmax|sigmoid)\s*[(\"']",
-            rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
-        ),
-        rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
-        "loss-code",
-    )
+    trigger_checks = (*_IN_FILE_TRIGGERS, "loss-code")
 
     VALID = [
         Valid(
@@ -274,6 +281,9 @@ class ProbabilitiesAsLogits(Rule):
     ]
 
     def check(self, ctx: FileContext) -> None:
+        self._compiled_elsewhere(ctx)
+        if not any(pattern.search(ctx.source.encode("utf-8", "surrogatepass")) for pattern in _IN_FILE):
+            return  # parsed for the other loss rules: nothing here for the in-file checks to find
         model = probability_model(ctx)
         for loss, construction, output in model.compiled_on_probabilities():
             ctx.report(
@@ -285,7 +295,6 @@ class ProbabilitiesAsLogits(Rule):
                 "it when predicting), or drop `from_logits=True`.",
             )
         self._ignored_from_logits(ctx)
-        self._compiled_elsewhere(ctx)
         for _call, arg, callee in model.logits_sinks():
             found = model.of(arg)
             if found is None:
