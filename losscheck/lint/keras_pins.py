@@ -93,12 +93,19 @@ def parse_requirement(text: str, where: str) -> Pin | None:
 # -- the file formats ------------------------------------------------------------------------
 
 
+_MAX_PIN_FILE = 4 << 20  # a dependency file is small: a bigger one is not read
+
+
+def _read_bytes(path: str) -> bytes | None:
+    """A regular file's bytes (a named pipe called requirements.txt must not hang the run)."""
+    from losscheck.startup import read_regular_file
+
+    return read_regular_file(path, _MAX_PIN_FILE)
+
+
 def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(4 << 20)  # a dependency file is small: never read a huge one whole
-    except OSError:
-        return None
+    data = _read_bytes(path)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def requirements_file(path: str, label: str, depth: int = 0, seen: frozenset[str] = frozenset()) -> list[Pin]:
@@ -420,11 +427,7 @@ _INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re
 
 def _hash_file(digest: Any, path: str, depth: int = 0) -> None:
     """Add a dependency file (and the files a requirements file includes) to ``digest``."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(4 << 20)
-    except OSError:
-        data = b""
+    data = _read_bytes(path) or b""
     digest.update(path.encode("utf-8", "surrogateescape") + b"\0%d\0" % len(data) + data)
     if depth < 5 and path.endswith(".txt"):
         for include in _INCLUDE.findall(data.decode("utf-8", "replace")):

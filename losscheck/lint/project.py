@@ -69,11 +69,11 @@ def sources(root: str, suffixes: tuple[str, ...] = (".py", ".ipynb")) -> tuple[s
 
 
 def read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(MAX_FILE_BYTES)
-    except OSError:
-        return None
+    """A regular file's bytes, None for anything else or bigger than ``MAX_FILE_BYTES`` (a named
+    pipe called ``x.py`` opens without blocking and is refused; see ``startup.read_regular_file``)."""
+    from losscheck.startup import read_regular_file
+
+    return read_regular_file(path, MAX_FILE_BYTES)
 
 
 # An import statement: `from M import names` (names in parentheses may span lines) or `import M`.

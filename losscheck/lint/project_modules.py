@@ -112,7 +112,7 @@ def _parse(path: str, caller: FileContext) -> FileContext | None:
     from losscheck.lint.decoding import decode
 
     data = project.read(path)
-    if data is None or len(data) >= project.MAX_FILE_BYTES or b"\0" in data:
+    if data is None or b"\0" in data:
         return None
     try:
         source = decode(data)
