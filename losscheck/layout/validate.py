@@ -5,23 +5,20 @@ have to re-run once per typo), each as ``FILE:LINE: $.json.path: message``.
 The semantic pass walks the raw JSON defensively: it only looks at parts whose
 shape the schema accepted, so malformed input yields messages, never a traceback.
 Only when there is no problem at all is the typed :class:`~losscheck.layout.model.Layout` built.
+The schema pass is ``schema_check.py``'s; the problems and the wording of their messages are
+``problems.py``'s; the checks of the layout's additions (gates, class weights, metrics...) are
+``additions.py``'s.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import keyword
 import math
-import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-from losscheck.errors import UserError
 from losscheck.layout.additions import (
     build_metrics,
     build_when,
@@ -29,7 +26,22 @@ from losscheck.layout.additions import (
     check_gate,
     check_task_additions,
 )
-from losscheck.layout.load import Document, JsonPath, format_path
+from losscheck.layout.load import Document, JsonPath
+from losscheck.layout.problems import (  # noqa: F401 - LayoutError and Problem are part of this module's API
+    _IDENTIFIER,
+    _IDENTIFIER_MESSAGE,
+    LayoutError,
+    Problem,
+    _Collector,
+    _integer_hint,
+    _is_int,
+    _is_num,
+    _json_type,
+    _show,
+    _suggest,
+    _whole,
+)
+from losscheck.layout.schema_check import _schema_pass, conforms, schema, schema_text  # noqa: F401 - API
 from losscheck.layout.model import (
     DEFAULT_LOSS,
     FOCAL_LOSSES,
@@ -42,317 +54,11 @@ from losscheck.layout.model import (
 )
 
 BUILTIN_FRAMEWORKS = ("keras", "tf.keras")
-# Whole-string match (never `$`, which also matches before a final newline).
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_IDENTIFIER_MESSAGE = "is not an ASCII Python identifier (letters, digits and _, not starting with a digit)"
 # An output's channels in all (its tasks' units summed): the same bound as one task's units.
 MAX_OUTPUT_CHANNELS = 1_000_000
 _MAX_CLASS = MAX_OUTPUT_CHANNELS - 1
 _CROSSENTROPIES = ("binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
                    "categorical_focal_crossentropy")
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    line: int
-    path: JsonPath
-    message: str
-
-    def format(self, source_name: str) -> str:
-        return f"{source_name}:{self.line}: {format_path(self.path)}: {self.message}"
-
-
-@dataclass
-class LayoutError(UserError):
-    """One or more problems in a layout file; ``str()`` gives one line per problem."""
-
-    problems: tuple[Problem, ...] = ()
-
-    def lines(self) -> list[str]:
-        return [p.format(self.where or "<layout>") for p in self.problems]
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
-
-
-@lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    """The layout's JSON Schema (draft 2020-12), shipped as package data."""
-    text = resources.files("losscheck.layout").joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def schema_text() -> str:
-    return resources.files("losscheck.layout").joinpath("schema.json").read_text(encoding="utf-8")
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Any:
-    import jsonschema  # ~85 ms: only paid by gen/validation
-
-    # JSON Schema counts 3.0 as an integer; a layout must write whole numbers as such
-    # (units, classes, spatial sizes...), so that what is checked is what is generated.
-    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, v: _is_int(v))
-    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
-    return strict(schema())
-
-
-# -- helpers ------------------------------------------------------------------------------
-def _show(value: Any, limit: int = 60) -> str:
-    """A value as JSON text, shortened: messages must stay one readable line."""
-    try:
-        text = json.dumps(value, ensure_ascii=True, allow_nan=True)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _suggest(word: Any, options: Iterable[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-_EXACT_FLOAT_INTS = 2.0**53  # past this a float is not a count anyone wrote
-
-
-def _whole(v: Any) -> int | None:
-    """``v`` as an int when it is a whole number, written ``3`` or ``3.0`` (else None).
-
-    The schema rejects ``3.0`` where an integer is needed; the semantic checks still read
-    it as 3, so that a layout's every problem is reported in one run.
-    """
-    if _is_int(v):
-        return v
-    if isinstance(v, float) and abs(v) <= _EXACT_FLOAT_INTS and v.is_integer():
-        return int(v)
-    return None
-
-
-def _integer_hint(value: Any) -> str:
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return " (write whole numbers without a decimal point or an exponent)"
-    return ""
-
-
-_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true or false", "null": "null"}
-
-
-def _json_type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, int):
-        return "an integer"
-    if isinstance(v, float):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "an array"
-    return "an object"
-
-
-class _Collector:
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-        self.problems: set[Problem] = set()
-        # paths already reported in full (a number too large): further messages there are noise
-        self.settled: set[JsonPath] = set()
-
-    def add(self, path: JsonPath, message: str) -> None:
-        if tuple(path) in self.settled:
-            return
-        self.problems.add(Problem(self.doc.line_of(path), tuple(path), message))
-
-
-# -- schema pass --------------------------------------------------------------------------
-def _leaf_errors(error: Any) -> Iterator[Any]:
-    """Replace an anyOf failure by the errors of the branch the user evidently meant.
-
-    jsonschema's ``best_match`` guesses poorly here (for a list of terms it blames the
-    string branch). The branch meant is the one whose errors are not about the value's
-    own type (it has the right shape) and that got furthest into the value.
-    """
-    if error.validator not in ("anyOf", "oneOf") or not error.context:
-        yield error
-        return
-    branches: dict[int, list[Any]] = {}
-    for sub in error.context:
-        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    own = len(error.absolute_path)
-
-    def score(errs: list[Any]) -> tuple[int, int]:
-        shape_ok = not any(e.validator in ("type", "enum", "const") and len(e.absolute_path) == own for e in errs)
-        return (int(shape_ok), max(len(e.absolute_path) for e in errs))
-
-    best = max(sorted(branches), key=lambda b: score(branches[b]))
-    if score(branches[best])[0] == 0:
-        # No branch has the right shape: say what shapes are accepted.
-        kinds = []
-        for e in error.context:
-            if e.validator == "type":
-                kinds += e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
-            elif e.validator == "enum" and len(e.absolute_path) == own:
-                kinds.append("enum")
-        if "enum" in kinds and isinstance(error.instance, str):
-            enum_err = next(e for e in error.context if e.validator == "enum")
-            yield enum_err
-            return
-        error.message_override = "expected " + " or ".join(
-            dict.fromkeys("a known name" if k == "enum" else _TYPE_NAMES.get(k, k) for k in kinds)
-        ) + f", got {_json_type(error.instance)} {_show(error.instance)}"
-        if "integer" in kinds:
-            error.message_override += _integer_hint(error.instance)
-        yield error
-        return
-    for sub in branches[best]:
-        yield from _leaf_errors(sub)
-
-
-def _schema_message(err: Any) -> list[tuple[JsonPath, str]]:
-    path: JsonPath = tuple(err.absolute_path)
-    kind, inst, arg = err.validator, err.instance, err.validator_value
-    if kind == "additionalProperties" and isinstance(inst, dict):
-        allowed = list(err.schema.get("properties", {}))
-        extra = sorted(k for k in inst if k not in allowed)
-        return [(path + (k,), f"unknown field {k!r}{_suggest(k, allowed)}") for k in extra]
-    if kind == "required":
-        missing = [k for k in arg if isinstance(inst, dict) and k not in inst]
-        return [(path, f"missing required field {k!r}") for k in missing]
-    if kind == "type":
-        wanted = arg if isinstance(arg, list) else [arg]
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
-        hint = _integer_hint(inst) if "integer" in wanted else ""
-        return [(path, f"expected {names}, got {_json_type(inst)} {_show(inst)}{hint}")]
-    override = getattr(err, "message_override", None)
-    if override:
-        return [(path, override)]
-    if kind == "enum" and err.schema is schema()["$defs"]["loss_name"]:
-        return [(path, f"unknown loss {_show(inst)}{_suggest(inst, arg)}; the catalogue: {', '.join(arg)}")]
-    if kind == "enum":
-        options = ", ".join(_show(o) for o in arg)
-        return [(path, f"{_show(inst)} is not one of {options}{_suggest(inst, [o for o in arg if isinstance(o, str)])}")]
-    if kind == "const":
-        return [(path, f"must be {_show(arg)}, got {_show(inst)}")]
-    if kind == "pattern":
-        return [(path, f"{_show(inst)} {_IDENTIFIER_MESSAGE}")]
-    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        words = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
-        return [(path, f"must be {words[kind]} {_show(arg)}, got {_show(inst)}")]
-    if kind == "minItems":
-        return [(path, "must not be empty" if arg == 1 else f"needs at least {arg} items")]
-    if kind == "maxItems":
-        return [(path, f"has more than {arg} items")]
-    if kind == "maxLength":
-        return [(path, f"is longer than {arg} characters")]
-    return [(path, err.message)]
-
-
-_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "default", "examples", "$comment"})
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """JSON Schema equality: true is not 1, 1 is 1.0."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if _is_num(a) and _is_num(b):
-        return a == b
-    return type(a) is type(b) and a == b
-
-
-_TYPE_CHECKS = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": _is_num,
-    "integer": _is_int,  # strict, like the validator (see _validator)
-}
-
-
-def conforms(value: Any, node: dict[str, Any], root: dict[str, Any]) -> bool:
-    """Whether ``value`` is valid under ``node`` (this schema's keyword subset), fast.
-
-    jsonschema takes ~0.7 s on a 200-task layout (mostly ``$ref`` resolution) and ~85 ms
-    to import; this walk takes milliseconds. It is used only as a yes/no gate: when it
-    says no, jsonschema runs and words the errors. An unknown keyword answers "no", so
-    a schema change can only make it slower, never let an error through.
-    """
-    import re
-
-    for key, arg in node.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key == "$ref":
-            target: Any = root
-            for part in arg.lstrip("#/").split("/"):
-                target = target[part]
-            ok = conforms(value, target, root)
-        elif key == "type":
-            ok = any(_TYPE_CHECKS[t](value) for t in (arg if isinstance(arg, list) else [arg]))
-        elif key == "enum":
-            ok = any(_json_equal(value, option) for option in arg)
-        elif key == "const":
-            ok = _json_equal(value, arg)
-        elif key == "anyOf":
-            ok = any(conforms(value, sub, root) for sub in arg)
-        elif key == "oneOf":
-            ok = sum(conforms(value, sub, root) for sub in arg) == 1
-        elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            ok = not _is_num(value) or {
-                "minimum": value >= arg, "maximum": value <= arg,
-                "exclusiveMinimum": value > arg, "exclusiveMaximum": value < arg,
-            }[key]
-        elif key in ("pattern", "maxLength"):
-            ok = not isinstance(value, str) or (
-                re.search(arg, value) is not None if key == "pattern" else len(value) <= arg)
-        elif key in ("minItems", "maxItems", "items"):
-            if not isinstance(value, list):
-                ok = True
-            elif key == "items":
-                ok = all(conforms(v, arg, root) for v in value)
-            else:
-                ok = len(value) >= arg if key == "minItems" else len(value) <= arg
-        elif key in ("required", "properties", "additionalProperties"):
-            if not isinstance(value, dict):
-                ok = True
-            elif key == "required":
-                ok = all(k in value for k in arg)
-            elif key == "properties":
-                ok = all(conforms(value[k], sub, root) for k, sub in arg.items() if k in value)
-            else:
-                ok = arg is not False or all(k in node.get("properties", {}) for k in value)
-        else:
-            return False  # a keyword this walk does not know: let jsonschema decide
-        if not ok:
-            return False
-    return True
-
-
-def _schema_pass(doc: Document, out: _Collector) -> None:
-    if conforms(doc.value, schema(), schema()):
-        return
-    for top in _validator().iter_errors(doc.value):
-        for err in _leaf_errors(top):
-            for path, message in _schema_message(err):
-                out.add(path, message)
 
 
 # -- semantic pass ------------------------------------------------------------------------
