@@ -158,3 +158,77 @@ def prediction_as_logits(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.C
         if qualname in ACTIVATIONS and is_prediction(get_arg(call, None, 0)):
             sites.append((call, f"applies `{ctx.code_for(call.func)}` to it"))
     return sites
+
+
+@dataclass(frozen=True)
+class LoopCall:
+    """A training step in another module that calls a loss with a model's softmax/sigmoid output."""
+
+    where: str  # the call, as ``path:line`` relative to the project root
+    argument: str  # what it passes as the prediction, as written
+    output: Probability
+    output_where: str
+
+
+def looped_on_probabilities(ctx: FileContext, fn: LossFunction, name: str) -> list[LoopCall]:
+    """The calls of the loss ``name`` in other modules' training steps (``project_uses``'s loop
+    uses) whose prediction argument is the output of a model ending in a softmax or sigmoid
+    (``out = discriminator(x)``, the model built in that module or by a builder of the project),
+    or a softmax/sigmoid there."""
+    from losscheck.lint import project
+    from losscheck.lint.project_modules import module_context
+    from losscheck.lint.project_uses import uses_of
+
+    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+    if root is None or not isinstance(fn.node, cst.FunctionDef) or fn.y_pred is None:
+        return []
+    params = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
+    if fn.y_pred not in params:
+        return []
+    position = params.index(fn.y_pred)
+    uses = uses_of(os.path.abspath(ctx.path), root).get(name)
+    found: list[LoopCall] = []
+    for use in uses.loop if uses is not None else ():
+        relative, _, line = use.rpartition(":")
+        other = module_context(os.path.join(root, relative), ctx)
+        if other is None:
+            continue
+        for call in _calls_of(other, name, int(line)):
+            argument = get_arg(call, fn.y_pred, position)
+            result = _probability_of(other, argument) if argument is not None else None
+            if result is not None:
+                output, home = result
+                found.append(LoopCall(
+                    where=use, argument=other.code_for(argument), output=output,  # type: ignore[arg-type]
+                    output_where=f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
+                ))
+    return found
+
+
+def _calls_of(ctx: FileContext, name: str, line: int) -> list[cst.Call]:
+    """The calls on ``line`` of the function ``name`` (imported, possibly under an alias)."""
+    calls = []
+    for call in probability_model(ctx).index.calls:
+        func = call.func
+        if isinstance(func, cst.Name):
+            target = ctx.imports.names.get(func.value, "")
+            named = func.value == name or target == name or target.endswith("." + name)
+        else:
+            named = isinstance(func, cst.Attribute) and func.attr.value == name
+        if named and ctx.position(call).start.line == line:
+            calls.append(call)
+    return calls
+
+
+def _probability_of(ctx: FileContext, value: cst.BaseExpression) -> tuple[Probability, FileContext] | None:
+    """``value`` as a softmax/sigmoid output: one in this module, or the output of a model
+    (``discriminator(x)``, directly or through a name) that ends in one."""
+    probabilities = probability_model(ctx)
+    found = probabilities.of(value)
+    if found is not None:
+        return found, ctx
+    if isinstance(value, cst.Name):
+        value = probabilities.model_definition(value) or value
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+        return model_output(ctx, value.func)
+    return None

@@ -125,3 +125,59 @@ def test_the_message_says_where(tmp_path: Path) -> None:
 
 def test_no_project_reads_nothing(tmp_path: Path) -> None:
     assert lint(make(tmp_path, TRAIN.format(builder="build_classifier", loss="focal"), git=False)) == []
+
+
+GAN_LOSSES = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def disc_loss(y_true, y_pred):
+        return bce(y_true, y_pred)
+    """
+)
+
+GAN_MODELS = textwrap.dedent(
+    """\
+    from tensorflow.keras import layers, models
+
+    def build_discriminator():
+        return models.Sequential([layers.Dense(64, activation="relu"), layers.Dense(1, activation="sigmoid")])
+
+    def build_critic():
+        return models.Sequential([layers.Dense(64, activation="relu"), layers.Dense(1)])
+    """
+)
+
+GAN_STEP = """\
+import tensorflow as tf
+from nets.gan import {builder}
+from losses import disc_loss
+
+disc = {builder}()
+
+
+@tf.function
+def step(images, labels, optimizer):
+    with tf.GradientTape() as tape:
+        scores = disc(images, training=True)
+        loss = disc_loss(labels, scores)
+    grads = tape.gradient(loss, disc.trainable_variables)
+    optimizer.apply_gradients(zip(grads, disc.trainable_variables))
+"""
+
+
+@pytest.mark.parametrize("builder,expected", [("build_discriminator", ["6:`disc_loss` treats its prediction `y_pred` as logits"]),
+                                              ("build_critic", [])])
+def test_a_training_step_in_another_module(tmp_path: Path, builder: str, expected: list[str]) -> None:
+    losses = make(tmp_path, GAN_STEP.format(builder=builder))
+    losses.write_text(GAN_LOSSES)
+    (tmp_path / "nets" / "gan.py").write_text(GAN_MODELS)
+    assert lint(losses) == expected
+    if expected:
+        settings = cfg.build_settings([str(losses)], overrides={"cache_dir": str(tmp_path / ".cache")})
+        (finding,) = [f for f in runner.run([str(losses)], runner.plan(settings, use_cache=False), use_cache=False).findings
+                      if f.code == "LCK106"]
+        assert "the training step at train.py:12 passes it `scores`, which already went through a sigmoid (nets/gan.py:4)" \
+            in finding.message

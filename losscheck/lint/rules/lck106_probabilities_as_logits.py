@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from losscheck.lint import project
-from losscheck.lint.compiled_models import compiled_on_probabilities, prediction_as_logits
+from losscheck.lint.compiled_models import compiled_on_probabilities, looped_on_probabilities, prediction_as_logits
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.prefilter import all_of
@@ -52,7 +52,8 @@ class ProbabilitiesAsLogits(Rule):
     modules of a project, it reports a loss that treats its prediction as logits (applies a
     softmax/sigmoid to it, or passes it where logits are expected) when another module compiles
     it with such a model, built there or by a builder function of any module of the project
-    (`model = build_classifier(...)`).
+    (`model = build_classifier(...)`), or when a training step in another module calls it with
+    such a model's output (`scores = discriminator(x)`, then `disc_loss(labels, scores)`).
 
     ## Why is this bad?
     A loss that takes logits applies the softmax or sigmoid itself. Given probabilities, it
@@ -319,17 +320,26 @@ class ProbabilitiesAsLogits(Rule):
             if name is None or fn.class_node is not None:
                 continue
             sites = prediction_as_logits(ctx, fn)
-            compiled = compiled_on_probabilities(ctx, name) if sites else []
-            if not compiled:
+            if not sites:
                 continue
-            first = compiled[0]
-            activation = first.output.activation
+            compiled = compiled_on_probabilities(ctx, name)
+            if compiled:
+                first = compiled[0]
+                activation = first.output.activation
+                given = f"the model compiled with it at {first.where} already ends in a {activation} ({first.output_where})"
+            else:
+                looped = looped_on_probabilities(ctx, fn, name)
+                if not looped:
+                    continue
+                call = looped[0]
+                activation = call.output.activation
+                given = (f"the training step at {call.where} passes it `{call.argument}`, which already went through "
+                         f"a {activation} ({call.output_where})")
             for node, how in sites:
                 ctx.report(
                     self,
                     node,
-                    f"`{fn.name}` treats its prediction `{fn.y_pred}` as logits (it {how}), but the model "
-                    f"compiled with it at {first.where} already ends in a {activation} ({first.output_where}): "
+                    f"`{fn.name}` treats its prediction `{fn.y_pred}` as logits (it {how}), but {given}: "
                     f"{_TWICE[activation]}. Drop the model's final activation (and apply it when predicting), "
                     f"or treat `{fn.y_pred}` as probabilities.",
                 )
