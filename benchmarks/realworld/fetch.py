@@ -66,6 +66,14 @@ TARBALL_URL = "https://codeload.github.com/{repo}/tar.gz/{commit}"
 _INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.MULTILINE)
 
 
+def write_file(dest: Path, data: bytes) -> None:
+    """Write ``dest`` whole or not at all (a ``.part`` file renamed over it)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+
+
 def mirror_git_dir(mirror: Path, repo: str) -> Path | None:
     owner, name = repo.split("/", 1)
     for base in (mirror / f"{owner}+{name}", mirror / owner / name):
@@ -205,11 +213,7 @@ def fetch_pins(cache_root: Path, repo: str, commit: str, item_paths: set[str], m
         done[path] = data
         todo += [p for p in included_files(path, data) if p not in done and (mirror is None or p in tree)]
     for path, data in done.items():
-        dest = cache_root / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(dest)
+        write_file(cache_root / path, data)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text("".join(f"{p}\n" for p in sorted(done)), encoding="utf-8")
     return len(done)
@@ -237,10 +241,7 @@ def fetch_project_sources(cache_root: Path, repo: str, commit: str, mirror: Path
         dest = cache_root / path
         if dest.is_file() and not force:
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(dest)
+        write_file(dest, data)
         written += 1
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text("".join(f"{p}\n" for p in sorted(contents)), encoding="utf-8")
@@ -332,10 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             except LookupError as exc:
                 failures.append(f"{it0['repo']}@{it0['commit'][:10]}:{it0['path']}: {exc}")
                 continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(dest)
+            write_file(dest, data)
             fetched += 1
         else:
             cached += 1

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -73,46 +73,49 @@ def defined_name(fn: LossFunction) -> str | None:
     return None
 
 
-def used_only_in_loops(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
-    """The other modules' uses of ``fn`` when they are all in custom training loops, else None."""
-    if fn.origin not in ("signature", "loss-subclass"):
-        return None  # passed to compile() in this file, or reached through a factory
+def external_uses(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
+    """How other modules of the project use ``fn`` (a module-level function or class), else None."""
     name = defined_name(fn)
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
     if name is None or root is None or not _top_level(ctx, name):
         return None
-    found = uses_of(os.path.abspath(ctx.path), root).get(name)
+    return uses_of(os.path.abspath(ctx.path), root).get(name)
+
+
+def used_only_in_loops(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
+    """The other modules' uses of ``fn`` when they are all in custom training loops, else None."""
+    if fn.origin not in ("signature", "loss-subclass"):
+        return None  # passed to compile() in this file, or reached through a factory
+    found = external_uses(ctx, fn)
     return found if found is not None and found.loop_only else None
-
-
-@contextmanager
-def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> Iterator[None]:
-    """Withdraw the findings made in the block if ``fn`` turns out to be used only in custom
-    training loops: the other modules are read only for a function that has a finding."""
-    start = len(ctx.findings)
-    yield
-    if len(ctx.findings) > start and used_only_in_loops(ctx, fn):
-        del ctx.findings[start:]
 
 
 def compiled_as_loss(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
     """The other modules' uses of ``fn`` when one passes it to ``compile`` as the loss (a
     function named like a metric, ``iou``, is a loss there), else None."""
-    name = defined_name(fn)
-    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
-    if name is None or root is None or not _top_level(ctx, name):
-        return None
-    found = uses_of(os.path.abspath(ctx.path), root).get(name)
+    found = external_uses(ctx, fn)
     return found if found is not None and found.as_loss else None
 
 
 @contextmanager
-def unless_compiled_as_loss(ctx: FileContext, fn: LossFunction) -> Iterator[None]:
-    """Withdraw the findings made in the block unless another module compiles ``fn`` as a loss."""
+def _withdrawn_when(ctx: FileContext, withdraw: Callable[[], bool]) -> Iterator[None]:
+    """Withdraw the findings made in the block when ``withdraw()`` says so; it is asked only if
+    there are some, so other modules are read only for a function that has a finding."""
     start = len(ctx.findings)
     yield
-    if len(ctx.findings) > start and compiled_as_loss(ctx, fn) is None:
+    if len(ctx.findings) > start and withdraw():
         del ctx.findings[start:]
+
+
+def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
+    """Withdraw the findings made in the block if ``fn`` turns out to be used only in custom
+    training loops."""
+    return _withdrawn_when(ctx, lambda: used_only_in_loops(ctx, fn) is not None)
+
+
+def unless_compiled_as_loss(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
+    """Withdraw the findings made in the block unless another module compiles ``fn`` as a loss."""
+    return _withdrawn_when(ctx, lambda: compiled_as_loss(ctx, fn) is None)
 
 
 def _top_level(ctx: FileContext, name: str) -> bool:
