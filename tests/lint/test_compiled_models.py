@@ -7,9 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from project_helpers import lint_findings
 
-from losscheck.lint import config as cfg
-from losscheck.lint import project_modules, project_uses, runner
 
 MODELS = textwrap.dedent(
     """\
@@ -71,11 +70,7 @@ def make(tmp_path: Path, train: str, *, git: bool = True) -> Path:
 
 
 def lint(path: Path) -> list[str]:
-    project_uses.clear()
-    project_modules.clear()
-    settings = cfg.build_settings([str(path)], overrides={"cache_dir": str(path.parent / ".cache")})
-    result = runner.run([str(path)], runner.plan(settings, use_cache=False), use_cache=False)
-    return [f"{f.line}:{f.message.split(' (')[0]}" for f in result.findings if f.code == "LCK106"]
+    return [f"{f.line}:{f.message.split(' (')[0]}" for f in lint_findings(path) if f.code == "LCK106"]
 
 
 TRAIN = """\
@@ -117,9 +112,7 @@ def test_a_model_built_where_it_is_compiled(tmp_path: Path) -> None:
 
 def test_the_message_says_where(tmp_path: Path) -> None:
     losses = make(tmp_path, TRAIN.format(builder="build_classifier", loss="focal"))
-    settings = cfg.build_settings([str(losses)], overrides={"cache_dir": str(tmp_path / ".cache")})
-    result = runner.run([str(losses)], runner.plan(settings, use_cache=False), use_cache=False)
-    (finding,) = [f for f in result.findings if f.code == "LCK106"]
+    (finding,) = [f for f in lint_findings(losses) if f.code == "LCK106"]
     assert "compiled with it at train.py:5 already ends in a sigmoid (nets/models.py:7)" in finding.message
 
 
@@ -176,8 +169,6 @@ def test_a_training_step_in_another_module(tmp_path: Path, builder: str, expecte
     (tmp_path / "nets" / "gan.py").write_text(GAN_MODELS)
     assert lint(losses) == expected
     if expected:
-        settings = cfg.build_settings([str(losses)], overrides={"cache_dir": str(tmp_path / ".cache")})
-        (finding,) = [f for f in runner.run([str(losses)], runner.plan(settings, use_cache=False), use_cache=False).findings
-                      if f.code == "LCK106"]
+        (finding,) = [f for f in lint_findings(losses) if f.code == "LCK106"]
         assert "the training step at train.py:12 passes it `scores`, which already went through a sigmoid (nets/gan.py:4)" \
             in finding.message

@@ -8,9 +8,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from project_helpers import lint_findings
 
-from losscheck.lint import config as cfg
-from losscheck.lint import project_modules, runner
+from losscheck.lint import project_modules
 
 HELPERS = textwrap.dedent(
     """\
@@ -39,11 +39,8 @@ def make(tmp_path: Path, loss: str, *, git: bool = True, helpers: str = HELPERS)
 
 
 def lint(path: Path, *, isolated: bool = False, use_cache: bool = False) -> list[str]:
-    project_modules.clear()
-    settings = cfg.build_settings([str(path)], isolated=isolated, overrides={"cache_dir": str(path.parent / ".cache")})
-    the_plan = runner.plan(settings, use_cache=use_cache)
-    result = runner.run([str(path)], the_plan, use_cache=use_cache)
-    return [f"{f.code}@{f.line}:{f.message.split(' returns')[0]}" for f in result.findings if f.code == "LCK101"]
+    found = lint_findings(path, isolated=isolated, use_cache=use_cache)
+    return [f"{f.code}@{f.line}:{f.message.split(' returns')[0]}" for f in found if f.code == "LCK101"]
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from project_helpers import lint_findings
 
-from losscheck.lint import config as cfg
-from losscheck.lint import project_uses, runner
+from losscheck.lint import project_uses
 
 LOSSES = textwrap.dedent(
     """\
@@ -68,11 +68,8 @@ def make(tmp_path: Path, others: dict[str, str], *, git: bool = True) -> Path:
 
 
 def lint(path: Path, *, isolated: bool = False, use_cache: bool = False) -> list[str]:
-    project_uses.clear()
-    settings = cfg.build_settings([str(path)], isolated=isolated, overrides={"cache_dir": str(path.parent / ".cache")})
-    the_plan = runner.plan(settings, use_cache=use_cache)
-    result = runner.run([str(path)], the_plan, use_cache=use_cache)
-    return sorted(f"{f.code}@{f.line}" for f in result.findings if f.code in ("LCK101", "LCK102", "LCK103"))
+    found = lint_findings(path, isolated=isolated, use_cache=use_cache)
+    return sorted(f"{f.code}@{f.line}" for f in found if f.code in ("LCK101", "LCK102", "LCK103"))
 
 
 KERAS_FINDINGS = ["LCK101@4", "LCK101@8", "LCK102@8", "LCK102@8"]
