@@ -38,7 +38,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -304,13 +304,27 @@ def init_dir(root: Path) -> None:
         pass
 
 
+MAX_PACK_BYTES = 64 << 20
+MAX_PACKS = 16  # the newest packs are kept: one per set of files linted together
+
+
 @dataclass
 class ResultCache:
+    """One entry per file (``results/ab/cdef...json``), each sealed with its key; and, for a
+    warm run of many files, a *pack* per set of files linted together: every entry of the last
+    such run in one sealed file, read with one open instead of one per file. A pack only
+    answers for keys it holds (the same content-hash keys as the entries), so it can never say
+    more than the entries would; a pack that is missing, corrupt or ill-typed is not used, and
+    the entries answer."""
+
     root: Path
     run_key: str  # tool key + settings fingerprint
     enabled: bool = True
     hits: int = 0
     misses: int = 0
+    pack_name: str | None = None  # the set of files of this run (``use_pack``)
+    _pack: dict[str, Any] | None = None  # key -> records, as read
+    _seen: dict[str, Any] = field(default_factory=dict)  # key -> records, this run's
 
     @classmethod
     def open(cls, root: Path, tool: str, settings_fingerprint: Any, enabled: bool = True) -> ResultCache:
@@ -342,18 +356,64 @@ class ResultCache:
     def _results(self) -> str:
         return os.path.join(str(self.root), FORMAT, "results")
 
+    def use_pack(self, relpaths: Sequence[str]) -> None:
+        """Read and write the pack of this set of files (a run of several files)."""
+        if not self.enabled or len(relpaths) < 2:
+            return
+        h = hashlib.blake2b(self.run_key.encode(), digest_size=16)
+        for relpath in sorted(relpaths):
+            h.update(relpath.encode("utf-8", "surrogateescape") + b"\0")
+        self.pack_name = h.hexdigest()
+        value = read_sealed(self._pack_file(), self.pack_name, MAX_PACK_BYTES)
+        self._pack = value if isinstance(value, dict) else None
+
+    def _pack_file(self) -> str:
+        return os.path.join(str(self.root), FORMAT, "packs", f"{self.pack_name}.json")
+
     def get(self, key: str, display_path: str) -> list[Finding] | None:
         """The findings stored for ``key``, or None: a missing, unreadable, corrupt or
         ill-typed entry is a miss, and the run writes it again."""
         if not self.enabled:
             return None
-        value = read_sealed(self._file(key), key, MAX_ENTRY_BYTES)
+        value = self._pack.get(key) if self._pack is not None else None
         findings = None if value is None else findings_from(value, display_path)
+        if findings is None:  # not in the pack (or not valid there): the entry answers
+            value = read_sealed(self._file(key), key, MAX_ENTRY_BYTES)
+            findings = None if value is None else findings_from(value, display_path)
         if findings is None:
             self.misses += 1
             return None
         self.hits += 1
+        if self.pack_name is not None:
+            self._seen[key] = value
         return findings
+
+    def finish(self) -> None:
+        """Write this run's pack, unless it holds exactly what was read."""
+        if not self.enabled or self.pack_name is None or not self._seen:
+            return
+        if self._pack is not None and self._pack.keys() == self._seen.keys():
+            return
+        data = seal(json.dumps(self._seen, separators=(",", ":")).encode(), self.pack_name)
+        if len(data) > MAX_PACK_BYTES:
+            return
+        try:
+            atomic_write(Path(self._pack_file()), data)
+            self._prune_packs()
+        except OSError:
+            pass  # the entries are written: the pack only saves reads
+
+    def _prune_packs(self) -> None:
+        folder = os.path.dirname(self._pack_file())
+        try:
+            packs = [os.path.join(folder, name) for name in os.listdir(folder) if name.endswith(".json")]
+            if len(packs) <= MAX_PACKS:
+                return
+            packs.sort(key=lambda p: os.stat(p).st_mtime_ns)
+            for old in packs[: len(packs) - MAX_PACKS]:
+                os.unlink(old)
+        except OSError:
+            pass
 
     def put(self, key: str, findings: Iterable[Finding]) -> None:
         if not self.enabled:
@@ -366,6 +426,8 @@ class ResultCache:
         data = seal(json.dumps(records, separators=(",", ":")).encode(), key)
         if len(data) > MAX_ENTRY_BYTES:
             return  # it could never be read back
+        if self.pack_name is not None:
+            self._seen[key] = records
         try:
             if not (self.root / "CACHEDIR.TAG").exists():
                 init_dir(self.root)

@@ -145,6 +145,9 @@ def run(
     cache = ResultCache.open(
         cache_root(settings.root, settings.cache_dir), tool, settings.fingerprint(), enabled=use_cache
     )
+    relpaths = [_relpath(path, settings.root) for path in found.files]
+    if cache.enabled and stdin is None:
+        cache.use_pack(relpaths)  # one read for a warm tree
     per_file: dict[int, list[Finding]] = {}
     todo: list[FileJob] = []
     rules_for: dict[tuple[str, ...], list[RuleInfo]] = {}  # the enabled rules, per set of codes
@@ -167,7 +170,7 @@ def run(
         if b"\0" in data and not notebook:  # Python refuses the whole file, comments included
             per_file[index] = [_nul_byte(data, display)]
             continue
-        relpath = _relpath(path, settings.root)
+        relpath = relpaths[index]
         rules = cfg.per_file_rules(the_plan.enabled, relpath, settings.per_file_ignores)
         codes = tuple(r.code for r in rules)
         # what beyond the file's bytes its findings depend on: the pins, the rest of the project
@@ -217,6 +220,7 @@ def run(
     for i, (parsed, findings) in enumerate(checked):
         if i not in stored:
             store(i, parsed, findings)
+    cache.finish()
     for index in sorted(per_file):
         result.findings.extend(per_file[index])
     return result
