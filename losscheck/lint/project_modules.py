@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from losscheck.lint import project
@@ -66,13 +67,25 @@ def imported_function(ctx: FileContext, func: cst.BaseExpression) -> tuple[FileC
     return (other, defs[0]) if len(defs) == 1 else None
 
 
+# Libraries a loss calls all the time (`tf.reduce_mean`, `np.abs`): never a module of the project.
+_LIBRARIES = frozenset({"tensorflow", "keras", "tf_keras", "numpy", "jax", "torch", "scipy", "sklearn", "pandas",
+                        "math", "functools", "typing", "os", "sys"})
+
+
 def resolve(path: str, module: str, root: str) -> str | None:
     """The file of ``module`` as imported from ``path``, inside ``root``; None if there is none."""
+    if module.split(".")[0] in _LIBRARIES:
+        return None
+    return _resolve(os.path.dirname(path), module, root)
+
+
+@lru_cache(maxsize=4096)
+def _resolve(folder: str, module: str, root: str) -> str | None:
+    """``resolve`` from the importing file's folder (once per folder, module and run)."""
     dots = len(module) - len(module.lstrip("."))
     parts = [p for p in module[dots:].split(".") if p]
     if not parts:
         return None
-    folder = os.path.dirname(path)
     if dots:
         for _ in range(dots - 1):
             folder = os.path.dirname(folder)
@@ -128,3 +141,4 @@ def _parse(path: str, caller: FileContext) -> FileContext | None:
 def clear() -> None:
     """Forget the parsed modules: once per run, so that a long-lived process sees edited files."""
     _contexts.clear()
+    _resolve.cache_clear()
