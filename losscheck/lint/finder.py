@@ -406,8 +406,11 @@ class _Finder:
                     continue
                 scopes = called_from.get(f.node.name.value)
                 if scopes and not any(scope is not None and scope in self.found for scope in scopes):
-                    del self.found[f.node]
-                    changed = True
+                    if f.origin != "loop" and all(_is_training_step(scope) for scope in scopes):
+                        f.origin = "loop"  # a custom training loop's loss: still loss code
+                    elif f.origin != "loop":
+                        del self.found[f.node]
+                        changed = True
 
     def _numpy_only(self, node: cst.FunctionDef | cst.Lambda) -> bool:
         """The body calls NumPy and nothing from a tensor library, no local function and no
@@ -487,9 +490,29 @@ def loss_class_names(ctx: FileContext) -> frozenset[str]:
 
 
 def is_custom_loop_style(fn: LossFunction) -> bool:
-    """Found only by a pair that custom training loops use (``loss_function(real, pred)``), where a
-    loss that returns one value for the batch is what the loop wants."""
-    return fn.origin == "signature" and (fn.y_true, fn.y_pred) in LOOP_PAIRS
+    """Called only from a training step in this file (a function that runs a ``GradientTape``,
+    ``tape.gradient``, ``minimize`` or ``apply_gradients``), or found only by a pair that custom
+    training loops use (``loss_function(real, pred)``): a loss that returns one value for the
+    batch is what the loop wants."""
+    return fn.origin == "loop" or (fn.origin == "signature" and (fn.y_true, fn.y_pred) in LOOP_PAIRS)
+
+
+_STEP_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
+
+
+def _is_training_step(scope: cst.CSTNode | None) -> bool:
+    """A function that runs a training step: a ``GradientTape``, ``x.gradient(...)``,
+    ``optimizer.minimize(...)`` or ``apply_gradients(...)`` in its own body."""
+    if not isinstance(scope, cst.FunctionDef):
+        return False
+    for node in own_nodes(scope):
+        if isinstance(node, cst.Attribute) and node.attr.value == "GradientTape":
+            return True
+        if isinstance(node, cst.Name) and node.value == "GradientTape":
+            return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _STEP_CALLS:
+            return True
+    return False
 
 
 def is_keras_called(fn: LossFunction) -> bool:
@@ -500,6 +523,8 @@ def is_keras_called(fn: LossFunction) -> bool:
     custom-training-loop helper that receives lists of outputs, so rules about per-output tensors
     skip it.
     """
+    if fn.origin == "loop":
+        return False  # a training step calls it, with whatever it passes
     if fn.origin != "signature":
         return True
     return (fn.y_true or "") in STRONG_TRUE or (fn.y_pred or "") in STRONG_PRED

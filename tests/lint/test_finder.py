@@ -216,7 +216,10 @@ def test_numpy_only_files_hold_evaluation_code_not_keras_losses() -> None:
     assert [r[0] for r in found("def rmse(y_true, y_pred):\n    return 0\n")] == ["rmse"]
 
 
-def test_functions_called_directly_outside_loss_code_are_dropped() -> None:
+def test_functions_called_directly_outside_loss_code_are_dropped_and_training_step_losses_kept() -> None:
+    """A function called only from code that is not loss code is dropped (evaluation code), unless
+    every caller is a training step: a custom loop's loss is loss code (origin "loop"), held to
+    every rule but batch-mean reduction."""
     result = found(
         """
         import tensorflow as tf
@@ -245,4 +248,6 @@ def test_functions_called_directly_outside_loss_code_are_dropped() -> None:
         model.compile(loss=both)
         """
     )
-    assert [r[0] for r in result] == ["dice", "dice_loss", "both"]
+    assert [(r[0], r[4]) for r in result] == [
+        ("step_loss", "loop"), ("dice", "signature"), ("dice_loss", "signature"), ("both", "signature"),
+    ]

@@ -218,6 +218,20 @@ class BatchMeanReduction(Rule):
             """
             import tensorflow as tf
 
+            def step_loss(y_true, y_pred):
+                return tf.reduce_mean(tf.square(y_true - y_pred))  # the tape wants one value
+
+            def train_step(model, optimizer, x, y):
+                with tf.GradientTape() as tape:
+                    loss = step_loss(y, model(x))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
             def scaled_error(y_true, y_pred):
                 err = tf.reduce_mean(tf.abs(y_true - y_pred))  # a batch statistic first...
                 err = tf.abs(y_true - y_pred) / (err + 1e-7)  # ...then the per-example value returned

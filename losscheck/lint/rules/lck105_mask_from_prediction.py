@@ -402,6 +402,26 @@ class MaskFromPrediction(Rule):
             """,
             message="`tf.greater(y_pred, 0.3)`",
         ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            bce = tf.keras.losses.BinaryCrossentropy(reduction="none")
+
+            def step_loss(y_true, y_pred):
+                # a custom training loop's loss: still loss code
+                keep = tf.cast(y_pred > 0.5, tf.float32)
+                return tf.reduce_sum(bce(y_true, y_pred) * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
+
+            def train_step(model, optimizer, x, y):
+                with tf.GradientTape() as tape:
+                    loss = step_loss(y, model(x))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            """,
+            message="`y_pred > 0.5` is computed from the prediction",
+            line=8,
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
