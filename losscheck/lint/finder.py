@@ -380,8 +380,11 @@ class _Finder:
           plugin), where `np.mean` and `y_true[0]` are right. A file with no imports at all (a
           snippet) is still checked;
         - the function is called directly, and only from code that is not itself loss code
-          (`rmse(y_test, model.predict(x))`, or a custom training loop, where a scalar loss is
-          what `tape.gradient` wants).
+          (`rmse(y_test, model.predict(x))`). When every caller is a training step (a function
+          that runs a `GradientTape`, `gradient()`, `minimize()` or `apply_gradients()`), it is
+          kept as a custom loop's loss (origin "loop"): loss code for every rule but batch-mean
+          reduction (a scalar is what `tape.gradient` wants) and the per-output checks (the loop
+          passes what it likes).
         """
         heads = {target.split(".")[0] for target in self.imports.names.values()}
         tensor_file = bool(heads & {"tensorflow", "keras", "tf_keras", "jax"}) or bool(self.imports.star_modules)
