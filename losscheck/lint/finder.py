@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-filter
-    LOOP_PAIRS,
     NAMED_PAIRS,
     PARTNER_PRED,
     PARTNER_TRUE,
@@ -42,6 +41,7 @@ from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-f
     WEAK_PAIRS,
 )
 from losscheck.lint.astutil import own_nodes
+from losscheck.lint.loss_roles import is_training_step
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
 from losscheck.lint.facts import fact
 from losscheck.lint.imports import ImportMap, is_numpy
@@ -409,7 +409,7 @@ class _Finder:
                     continue
                 scopes = called_from.get(f.node.name.value)
                 if scopes and not any(scope is not None and scope in self.found for scope in scopes):
-                    if f.origin != "loop" and all(_is_training_step(scope) for scope in scopes):
+                    if f.origin != "loop" and all(is_training_step(scope) for scope in scopes):
                         f.origin = "loop"  # a custom training loop's loss: still loss code
                     elif f.origin != "loop":
                         del self.found[f.node]
@@ -490,44 +490,3 @@ def find_loss_functions(ctx: FileContext) -> list[LossFunction]:
 def loss_class_names(ctx: FileContext) -> frozenset[str]:
     """Names of the classes in this file that are Keras ``Loss`` subclasses (directly or not)."""
     return found_code(ctx).loss_classes
-
-
-def is_custom_loop_style(fn: LossFunction) -> bool:
-    """Called only from a training step in this file (a function that runs a ``GradientTape``,
-    ``tape.gradient``, ``minimize`` or ``apply_gradients``), or found only by a pair that custom
-    training loops use (``loss_function(real, pred)``): a loss that returns one value for the
-    batch is what the loop wants."""
-    return fn.origin == "loop" or (fn.origin == "signature" and (fn.y_true, fn.y_pred) in LOOP_PAIRS)
-
-
-_STEP_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
-
-
-def _is_training_step(scope: cst.CSTNode | None) -> bool:
-    """A function that runs a training step: a ``GradientTape``, ``x.gradient(...)``,
-    ``optimizer.minimize(...)`` or ``apply_gradients(...)`` in its own body."""
-    if not isinstance(scope, cst.FunctionDef):
-        return False
-    for node in own_nodes(scope):
-        if isinstance(node, cst.Attribute) and node.attr.value == "GradientTape":
-            return True
-        if isinstance(node, cst.Name) and node.value == "GradientTape":
-            return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _STEP_CALLS:
-            return True
-    return False
-
-
-def is_keras_called(fn: LossFunction) -> bool:
-    """Is ``fn`` surely called by Keras as ``fn(y_true, y_pred)`` with one output's tensors?
-
-    True for functions passed to ``compile``, ``Loss.call`` methods, and signatures with the
-    unmistakable names (``y_true``/``y_pred``...). A weak pair such as ``(targets, outputs)`` may be a
-    custom-training-loop helper that receives lists of outputs, so rules about per-output tensors
-    skip it.
-    """
-    if fn.origin == "loop":
-        return False  # a training step calls it, with whatever it passes
-    if fn.origin != "signature":
-        return True
-    return (fn.y_true or "") in STRONG_TRUE or (fn.y_pred or "") in STRONG_PRED

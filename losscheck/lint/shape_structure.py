@@ -46,7 +46,7 @@ _SIZE_CALLS = frozenset({"range", "zeros", "ones", "reshape", "fill", "tile", "b
 
 
 def problems(ctx: FileContext, fn: LossFunction, *, keras_called: bool) -> Iterator[ShapeProblem]:
-    """``keras_called``: ``fn`` surely receives a batch from Keras (``finder.is_keras_called``);
+    """``keras_called``: ``fn`` surely receives a batch from Keras (``loss_roles.is_keras_called``);
     the batch-size checks need that (a custom training loop may know its batch size)."""
     facts = function_facts(ctx, fn)
     for node in facts.nodes:

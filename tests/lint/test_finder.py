@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from losscheck.lint.context import FileContext
-from losscheck.lint.finder import is_keras_called, is_loss_pair
+from losscheck.lint.finder import is_loss_pair
+from losscheck.lint.loss_roles import is_keras_called
 
 
 def found(source: str) -> list[tuple[str, str, str | None, str | None, str, tuple[str, ...]]]:

@@ -6,7 +6,7 @@ import libcst as cst
 
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint import project
-from losscheck.lint.finder import is_custom_loop_style
+from losscheck.lint.loss_roles import is_custom_loop_style
 from losscheck.lint.project_uses import unless_compiled_as_loss, unless_used_only_in_loops
 from losscheck.lint.reductions import as_reduction
 from losscheck.lint.return_verdicts import mixed_batch_terms, reduced_returns

@@ -16,7 +16,7 @@ from losscheck.lint.dataflow import (
 )
 from losscheck.lint import sample_mixing
 from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
-from losscheck.lint.finder import is_keras_called
+from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.reductions import as_reduction, axis0_is_batch

@@ -7,7 +7,7 @@ import libcst as cst
 from losscheck.lint.astutil import string_value
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
-from losscheck.lint.finder import is_keras_called
+from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.rule import Invalid, Rule, Valid
 

@@ -9,7 +9,7 @@ from losscheck.lint.astutil import all_nodes, get_arg
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
 from losscheck.lint.differentiated import differentiated
-from losscheck.lint.finder import is_keras_called
+from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.imports import is_numpy
 
 # Libraries that turn what they are given into NumPy arrays (sklearn.metrics.f1_score, scipy...).

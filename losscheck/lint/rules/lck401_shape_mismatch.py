@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from losscheck.lint import shape_structure
-from losscheck.lint.finder import is_keras_called
+from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.rule import Invalid, Rule
 from losscheck.lint.shape_structure import ShapeProblem
 

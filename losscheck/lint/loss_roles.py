@@ -1,0 +1,52 @@
+"""Who calls a loss, as the finder and the rules need to know it: Keras itself (with one
+output's tensors, batch first), or a custom training loop (with whatever it passes, wanting one
+value for the batch)."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from losscheck.lint.api.loss_names import LOOP_PAIRS, STRONG_PRED, STRONG_TRUE
+from losscheck.lint.astutil import own_nodes
+from losscheck.lint.context import LossFunction
+
+
+def is_custom_loop_style(fn: LossFunction) -> bool:
+    """Called only from a training step in this file (a function that runs a ``GradientTape``,
+    ``tape.gradient``, ``minimize`` or ``apply_gradients``), or found only by a pair that custom
+    training loops use (``loss_function(real, pred)``): a loss that returns one value for the
+    batch is what the loop wants."""
+    return fn.origin == "loop" or (fn.origin == "signature" and (fn.y_true, fn.y_pred) in LOOP_PAIRS)
+
+
+_STEP_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
+
+
+def is_training_step(scope: cst.CSTNode | None) -> bool:
+    """A function that runs a training step: a ``GradientTape``, ``x.gradient(...)``,
+    ``optimizer.minimize(...)`` or ``apply_gradients(...)`` in its own body."""
+    if not isinstance(scope, cst.FunctionDef):
+        return False
+    for node in own_nodes(scope):
+        if isinstance(node, cst.Attribute) and node.attr.value == "GradientTape":
+            return True
+        if isinstance(node, cst.Name) and node.value == "GradientTape":
+            return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _STEP_CALLS:
+            return True
+    return False
+
+
+def is_keras_called(fn: LossFunction) -> bool:
+    """Is ``fn`` surely called by Keras as ``fn(y_true, y_pred)`` with one output's tensors?
+
+    True for functions passed to ``compile``, ``Loss.call`` methods, and signatures with the
+    unmistakable names (``y_true``/``y_pred``...). A weak pair such as ``(targets, outputs)`` may be a
+    custom-training-loop helper that receives lists of outputs, so rules about per-output tensors
+    skip it.
+    """
+    if fn.origin == "loop":
+        return False  # a training step calls it, with whatever it passes
+    if fn.origin != "signature":
+        return True
+    return (fn.y_true or "") in STRONG_TRUE or (fn.y_pred or "") in STRONG_PRED
