@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import libcst as cst
 
 from losscheck.lint.astutil import children
+from losscheck.lint.imports import dotted_name as _dotted_name
 from losscheck.lint.model_syntax import (
     binding_counts,
     blocks_of,
     body_of,
     dict_keys,
-    dotted,
     headers_of,
     literal_elements,
     param_names,
@@ -36,8 +36,8 @@ from losscheck.lint.model_values import (
     KerasTensor,
     Layer,
     LiteralValue,
-    ModelInfo,
     ModelCall,
+    ModelInfo,
     ModuleModels,
     Resolver,
     keras_path,
@@ -245,7 +245,7 @@ class ModelAnalyzer:
             if not isinstance(names, cst.ImportStar):
                 for alias in names:
                     local = alias.asname.name if alias.asname is not None else alias.name
-                    dotted_name = dotted(local) or ""
+                    dotted_name = _dotted_name(local) or ""
                     state.bind(dotted_name.split(".")[0], UNKNOWN)
         elif isinstance(small, cst.Expr):
             self._expression(small.value, state)

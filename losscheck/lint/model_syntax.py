@@ -12,15 +12,7 @@ from collections.abc import Iterable, Iterator
 import libcst as cst
 
 from losscheck.lint.astutil import walk
-
-
-def dotted(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        base = dotted(expr.value)
-        return f"{base}.{expr.attr.value}" if base else None
-    return None
+from losscheck.lint.imports import dotted_name
 
 
 def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
@@ -135,7 +127,7 @@ def binding_counts(module: cst.Module) -> dict[str, int]:
         elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
             for alias in node.names:
                 local = alias.asname.name if alias.asname is not None else alias.name
-                add([(dotted(local) or "").split(".")[0]])
+                add([(dotted_name(local) or "").split(".")[0]])
         elif isinstance(node, cst.Global):
             add(item.name.value for item in node.names)  # set from elsewhere: never "bound once"
     return counts

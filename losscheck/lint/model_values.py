@@ -13,8 +13,8 @@ from typing import Literal
 
 import libcst as cst
 
-from losscheck.lint.imports import ImportMap
-from losscheck.lint.model_syntax import assigned_names_of_statement, dotted
+from losscheck.lint.imports import ImportMap, dotted_name
+from losscheck.lint.model_syntax import assigned_names_of_statement
 
 # Roots under which a qualified name is Keras's public (or private) API.
 _KERAS_PREFIXES = (
@@ -74,7 +74,7 @@ def is_alias_assignment(stmt: cst.CSTNode) -> bool:
         return False
     small = stmt.body[0]
     return isinstance(small, cst.Assign) and len(small.targets) == 1 \
-        and isinstance(small.targets[0].target, cst.Name) and dotted(small.value) is not None
+        and isinstance(small.targets[0].target, cst.Name) and dotted_name(small.value) is not None
 
 
 ModelKind = Literal["sequential", "functional", "subclassed"]

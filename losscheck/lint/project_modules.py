@@ -54,6 +54,8 @@ def imported_function(ctx: FileContext, func: cst.BaseExpression) -> tuple[FileC
         name = func.attr.value
     else:
         return None
+    if _is_library(module):
+        return None  # `tf.reduce_mean` in every loss: decided before any path is looked at
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
     if root is None:
         return None
@@ -74,9 +76,13 @@ _LIBRARIES = frozenset({"tensorflow", "keras", "tf_keras", "numpy", "jax", "torc
 
 def resolve(path: str, module: str, root: str) -> str | None:
     """The file of ``module`` as imported from ``path``, inside ``root``; None if there is none."""
-    if module.split(".")[0] in _LIBRARIES:
+    if _is_library(module):
         return None
     return _resolve(os.path.dirname(path), module, root)
+
+
+def _is_library(module: str) -> bool:
+    return module.split(".")[0] in _LIBRARIES
 
 
 @lru_cache(maxsize=4096)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import libcst as cst
 
 from losscheck.lint.facts import fact
+from losscheck.lint.imports import dotted_name
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
@@ -62,7 +63,7 @@ class ImportMap:
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
-            dotted = _dotted(alias.name)
+            dotted = dotted_name(alias.name)
             if dotted is None:
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -74,9 +75,9 @@ class ImportMap:
     def add_import_from(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
-        base = _dotted(node.module)
+        base = dotted_name(node.module)
         for alias in node.names:
-            name = _dotted(alias.name)
+            name = dotted_name(alias.name)
             if base is None or name is None:
                 continue
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
@@ -96,13 +97,6 @@ class ImportMap:
         return None
 
 
-def _dotted(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.Name):
-        return expr.value
-    if isinstance(expr, cst.Attribute):
-        base = _dotted(expr.value)
-        return f"{base}.{expr.attr.value}" if base else None
-    return None
 
 
 @dataclass(frozen=True)
