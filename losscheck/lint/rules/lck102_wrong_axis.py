@@ -40,7 +40,8 @@ class WrongAxis(Rule):
     or of the prediction alone (centre terms) are deliberate and not reported; nor are loops over
     the samples (`for i in range(batch_size)`). Integer indexing is not reported in a loss that
     other modules of the project use only in custom training loops (inside functions that run a
-    `GradientTape`, never passed to `compile`), which may pass a list of outputs.
+    `GradientTape`, never passed to `compile`), which may pass a list of outputs, nor in a
+    pass-through loss that never reads `y_true` (the model outputs its own loss terms).
 
     ## Why is this bad?
     Keras hands a loss one output's tensors with the batch first: `y_true[0]` is the first
@@ -107,6 +108,16 @@ class WrongAxis(Rule):
             """
             import tensorflow as tf
 
+            # The model computes its own loss terms and outputs `tf.stack([image_term, kspace_term])`;
+            # compile gets a pass-through loss that never reads y_true.
+            def pass_through(y_true, y_pred):
+                return y_pred[0] + y_pred[1]
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
             def stacked(y_true, y_pred):
                 parts = tf.stack([y_true[:, 0], y_pred[:, 0]])
                 first = parts[0]  # axis 0 is the stack axis here, not the batch
@@ -158,6 +169,19 @@ class WrongAxis(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def triplet(y_true, y_pred):  # y_true unused: but these are three SAMPLES, not three embeddings
+                anchor, positive, negative = y_pred[0], y_pred[1], y_pred[2]
+                closer = tf.reduce_sum(tf.square(anchor - positive), axis=-1)
+                farther = tf.reduce_sum(tf.square(anchor - negative), axis=-1)
+                return tf.maximum(closer - farther + 0.2, 0.0)
+            """,
+            message="selects the first SAMPLE of the batch",
+            line=5,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -320,10 +344,13 @@ class WrongAxis(Rule):
 
     # -- y_true[0], y_pred[i] ------------------------------------------------------------------
     def _indexing(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
-        for node in function_facts(ctx, fn).nodes:
+        pass_through = _sums_output_terms(facts)
+        for node in facts.nodes:
             if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
                 continue
             if not node.slice or not facts.is_param(node.value.value):
+                continue
+            if pass_through and node.value.value == fn.y_pred:
                 continue
             if not axis0_is_batch(ctx, facts, node.value):
                 continue
@@ -518,6 +545,24 @@ class WrongAxis(Rule):
 
 
 _SAMPLE_WORDS = ("batch", "sample", "shape", "len", "size", "bs", "n_examples", "num_examples")
+
+
+def _sums_output_terms(facts: FunctionFacts) -> bool:
+    """A pass-through loss: the model computes its own loss terms and outputs them
+    (`tf.stack([l1, l2])`), and the loss only adds up `y_pred[0] + y_pred[1]`. It never reads
+    y_true, calls nothing, and only adds: a loss that compares `y_pred[0]` with `y_pred[1]`
+    (a triplet loss over "anchor, positive, negative") is the batch-indexing mistake."""
+    fn = facts.fn
+    if fn.y_true is None:
+        return False
+    for node in facts.nodes:
+        if isinstance(node, cst.Name) and node.value == fn.y_true:
+            return False
+        if isinstance(node, cst.Call):
+            return False
+        if isinstance(node, (cst.BinaryOperation, cst.AugAssign)) and not isinstance(node.operator, (cst.Add, cst.AddAssign)):
+            return False
+    return True
 
 
 def _loops_over_samples(range_call: cst.Call) -> bool:
