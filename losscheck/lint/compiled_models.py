@@ -86,25 +86,63 @@ def model_output(ctx: FileContext, model: cst.Name, depth: int = 0) -> tuple[Pro
     output = probabilities.model_output(model)
     if output is not None:
         return output, ctx
-    built = probabilities.model_definition(model)
-    if built is None or depth >= _MAX_DEPTH:
+    if depth >= _MAX_DEPTH:
         return None
-    return _built_by(ctx, built, depth + 1)
+    built = probabilities.model_definition(model)
+    if built is not None:
+        return _built_by(ctx, built, depth + 1)
+    return _passed_in(ctx, model, depth + 1)
+
+
+def _passed_in(ctx: FileContext, model: cst.Name, depth: int) -> tuple[Probability, FileContext] | None:
+    """The model that every caller passes for the parameter ``model`` (``def train(params,
+    model, dataset)`` called as ``train(params, Unet(), ds)`` here or in another module), when
+    each one ends in the same kind of activation; None when any caller passes something unknown."""
+    from losscheck.lint import project
+    from losscheck.lint.project_modules import module_context
+    from losscheck.lint.project_uses import uses_of
+
+    found = probability_model(ctx).parameter_of(model)
+    if found is None:
+        return None
+    function, position = found
+    name = function.name.value
+    calls = [(ctx, c) for c in probability_model(ctx).index.calls_by_name.get(name, [])
+             if probability_model(ctx).function(name, c) is function]
+    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+    if root is not None and function in ctx.module.body:
+        uses = uses_of(os.path.abspath(ctx.path), root).get(name)
+        for use in (*uses.compiled, *uses.loop, *uses.other) if uses is not None else ():
+            relative, _, line = use.rpartition(":")
+            other = module_context(os.path.join(root, relative), ctx)
+            if other is not None:
+                calls += [(other, c) for c in _calls_of(other, name, int(line))]
+    results = []
+    for home, call in calls:
+        argument = get_arg(call, model.value, position)
+        results.append(_returned_model(home, argument, depth) if argument is not None else None)
+    if not results or not all(results):
+        return None
+    return results[0]
 
 
 def _built_by(ctx: FileContext, call: cst.Call, depth: int) -> tuple[Probability, FileContext] | None:
     """What a builder call returns: a function of this module, or of another module of the project."""
-    from losscheck.lint.project_modules import imported_function
+    from losscheck.lint.project_modules import imported_definition
 
     probabilities = probability_model(ctx)
     home, builder = ctx, None
     if isinstance(call.func, cst.Name):
         builder = probabilities.function(call.func.value, call)
     if builder is None:
-        found = imported_function(ctx, call.func)
+        found = imported_definition(ctx, call.func)
         if found is None:
             return None
-        home, builder = found
+        home, definition = found
+        if isinstance(definition, cst.ClassDef):  # `Unet()`, a `Model` subclass of another module
+            output = probability_model(home).class_output(definition)
+            return (output, home) if output is not None else None
+        builder = definition
     scope = probability_model(home).index.scopes.get(builder)
     if scope is None or not scope.returns:
         return None
@@ -138,7 +176,11 @@ def prediction_as_logits(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.C
 
     def is_prediction(expr: cst.BaseExpression | None, depth: int = 0) -> bool:
         if isinstance(expr, cst.Name):
-            return expr.value == param
+            if expr.value == param:
+                return True
+            defs = scope.defs.get(expr.value, [])  # `flat = tf.reshape(y_pred, ...)`, assigned once
+            return depth < 3 and len(defs) == 1 and not defs[0].conditional and defs[0].value is not None \
+                and is_prediction(defs[0].value, depth + 1)
         if isinstance(expr, cst.Call) and depth < 3 and preserves(canonical(ctx.imports.qualname(expr.func))):
             return is_prediction(get_arg(expr, None, 0), depth + 1)
         return False

@@ -8,7 +8,9 @@ Sources, in the order a reader would list them:
    ``(target, output)`` is accepted only as listed in ``WEAK_PAIRS``; a strong name (``y_true``,
    ``y_pred``, ``y_hat``...) accepts any usual partner. A few more pairs (``(real, pred)``,
    ``(targets, inputs)``) only in a function named like a loss whose second parameter is not fed
-   to a model.
+   to a model. The prediction first (``partial_losses(predict, target)``, ``(logits, labels)``:
+   ``REVERSED_PAIRS``) only in a function named like a loss: Keras passes ``(y_true, y_pred)``,
+   so that order is a custom loop's loss (``loss_roles.is_custom_loop_style``).
 2. ``loss-subclass``: the ``call`` method of a class whose base resolves to a Keras ``Loss`` (or
    ``LossFunctionWrapper``, or a built-in loss class such as ``CategoricalCrossentropy``), or to a
    class in the same file that does.
@@ -36,6 +38,7 @@ from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-f
     NAMED_PAIRS,
     PARTNER_PRED,
     PARTNER_TRUE,
+    REVERSED_PAIRS,
     STRONG_PRED,
     STRONG_TRUE,
     WEAK_PAIRS,
@@ -210,6 +213,8 @@ class _Finder:
                 self._add_by_signature(fn, cls, params)
             elif len(params) >= 2 and cls is None and self._named_loss_pair(fn, params[0], params[1]):
                 self._add_by_signature(fn, cls, params)
+            elif len(params) >= 2 and cls is None and self._reversed_loss_pair(fn, params[0], params[1]):
+                self._add_by_signature(fn, cls, [params[1], params[0], *params[2:]])
 
     def _add_by_signature(self, fn: cst.FunctionDef, cls: cst.ClassDef | None, params: list[str]) -> None:
         name = fn.name.value.lower()
@@ -233,6 +238,12 @@ class _Finder:
                 if isinstance(value, cst.Name) and value.value == second:
                     return False
         return True
+
+    @staticmethod
+    def _reversed_loss_pair(fn: cst.FunctionDef, first: str, second: str) -> bool:
+        """``partial_losses(predict, target)``: prediction first, in a function named like a loss
+        (a custom training loop's loss, ``loss_roles.is_custom_loop_style``)."""
+        return (first, second) in REVERSED_PAIRS and bool(_LOSS_NAME.search(fn.name.value))
 
     def by_compile(self) -> None:
         for call, scope in self.index.compile_calls:

@@ -14,9 +14,19 @@ from losscheck.lint.context import LossFunction
 def is_custom_loop_style(fn: LossFunction) -> bool:
     """Called only from a training step in this file (a function that runs a ``GradientTape``,
     ``tape.gradient``, ``minimize`` or ``apply_gradients``), or found only by a pair that custom
-    training loops use (``loss_function(real, pred)``): a loss that returns one value for the
-    batch is what the loop wants."""
-    return fn.origin == "loop" or (fn.origin == "signature" and (fn.y_true, fn.y_pred) in LOOP_PAIRS)
+    training loops use (``loss_function(real, pred)``, or the prediction first:
+    ``partial_losses(predict, target)``): a loss that returns one value for the batch is what the
+    loop wants."""
+    if fn.origin == "loop":
+        return True
+    return fn.origin == "signature" and ((fn.y_true, fn.y_pred) in LOOP_PAIRS or _prediction_first(fn))
+
+
+def _prediction_first(fn: LossFunction) -> bool:
+    if not isinstance(fn.node, cst.FunctionDef) or fn.y_pred is None or fn.y_true is None:
+        return False
+    names = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
+    return fn.y_pred in names and fn.y_true in names and names.index(fn.y_pred) < names.index(fn.y_true)
 
 
 _STEP_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})

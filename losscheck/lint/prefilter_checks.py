@@ -14,12 +14,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from losscheck.lint.api.keras_backend import KERAS3_BACKEND
-from losscheck.lint.api.loss_names import NAMED_PAIRS, STRONG_PRED, STRONG_TRUE
+from losscheck.lint.api.loss_names import NAMED_PAIRS, REVERSED_PAIRS, STRONG_PRED, STRONG_TRUE
 from losscheck.lint.api.loss_names import WEAK_PAIRS as _FINDER_WEAK_PAIRS
 
 # The names the finder accepts as y_true / y_pred, and its weak pairs (named pairs included).
 STRONG_NAMES: frozenset[str] = STRONG_TRUE | STRONG_PRED
-WEAK_PAIRS: frozenset[tuple[str, str]] = _FINDER_WEAK_PAIRS | NAMED_PAIRS
+WEAK_PAIRS: frozenset[tuple[str, str]] = _FINDER_WEAK_PAIRS | NAMED_PAIRS | REVERSED_PAIRS
 _WEAK_SECONDS = {second.encode() for _, second in WEAK_PAIRS}
 # Substrings of which every weak pair's second name holds one ("pred" in "predictions").
 _WEAK_SECOND_NEEDLES = tuple(sorted(n for n in _WEAK_SECONDS if not any(o != n and o in n for o in _WEAK_SECONDS)))

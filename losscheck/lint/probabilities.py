@@ -8,8 +8,10 @@ softmax output passed where logits are expected) is made as often in training st
   a softmax or sigmoid (``api/logits.py``: ``tf.sigmoid``, ``keras.ops.softmax``, a layer called
   with ``activation="softmax"``), of a call that keeps that (``tf.reshape``, ``K.clip``, a
   subscript), of a local function whose every ``return`` is one, or a parameter that every call
-  of its function in the file passes one. Anything unknown is not a probability: the rule built on
-  this never guesses.
+  of its function in the file passes one. A model is built with ``Sequential``, ``Model(inputs,
+  outputs)``, or is a ``Model`` subclass whose ``call`` returns one (directly, or through a layer
+  it made in ``__init__``: ``self.head = Dense(3, activation="softmax")``). Anything unknown is
+  not a probability: the rule built on this never guesses.
 - Reaching definitions are found by source order within one scope: the last unconditional
   assignment before the use, with the conditional ones after it (``if``/``for``/``while``/``try``
   bodies) and, inside a loop, the assignments later in the same loop.
@@ -68,6 +70,7 @@ class _Scope:
     defs: dict[str, list[_Definition]] = field(default_factory=dict)
     returns: list[cst.BaseExpression] = field(default_factory=list)
     functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)  # defs made in this scope
+    classes: dict[str, list[cst.ClassDef]] = field(default_factory=dict)  # classes made in this scope
 
 
 @dataclass
@@ -131,6 +134,7 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
             return True
         if kind is cst.ClassDef:
             define(node.name.value, None)  # type: ignore[attr-defined]
+            scopes[-1].classes.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
             classes.append(node)  # type: ignore[arg-type]
             if type(node.body) is cst.IndentedBlock:  # type: ignore[attr-defined]
                 for stmt in node.body.body:  # type: ignore[attr-defined]
@@ -199,8 +203,8 @@ class ProbabilityModel:
             qualname = self._qualname(call.func)
             if qualname is None:
                 continue
-            if qualname in ACTIVATIONS:
-                self._has_activation = True
+            if qualname in ACTIVATIONS or qualname.startswith("keras.layers.") and self.layer_activation(call):
+                self._has_activation = True  # a softmax, or a layer built with one (`self.head = Dense(...)`)
             sink = LOGIT_FUNCTIONS.get(qualname)
             if sink is not None and (not sink.needs_from_logits or _from_logits(call)):
                 self._logit_calls.append((call, sink))
@@ -240,6 +244,11 @@ class ProbabilityModel:
             helper = self._function(call.func.value, call)
             if helper is not None:
                 return self._returns(helper, depth + 1)
+        if _is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
+            layers = self._self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
+            if len(layers) == 1 and isinstance(layers[0], cst.Call):
+                activation = self.layer_activation(layers[0])
+                return Probability(activation, layers[0]) if activation else None
         return None
 
     def layer_activation(self, layer: cst.Call) -> Activation | None:
@@ -282,6 +291,36 @@ class ProbabilityModel:
                 return None
             scope = scope.parent
         return None
+
+    def model_class(self, name: str, at: cst.CSTNode) -> cst.ClassDef | None:
+        """The one class ``name`` names from ``at``'s scope, when it subclasses a Keras ``Model``."""
+        where = self.index.where.get(at)
+        scope = where[0] if where else None
+        while scope is not None:
+            if name in scope.defs:
+                classes = scope.classes.get(name, [])
+                if len(classes) == 1 and len(scope.defs[name]) == 1 and self._is_model_class(classes[0]):
+                    return classes[0]
+                return None
+            scope = scope.parent
+        return None
+
+    def _is_model_class(self, cls: cst.ClassDef) -> bool:
+        for base in cls.bases:
+            qualname = self._qualname(base.value)
+            if qualname in {"keras.Model", "keras.models.Model"}:
+                return True
+            if qualname is None and isinstance(base.value, (cst.Name, cst.Attribute)) \
+                    and self.ctx.code_for(base.value).rsplit(".", 1)[-1] == "Model":
+                return True  # `class Net(Model)` where the import is not seen
+        return False
+
+    def class_output(self, cls: cst.ClassDef, depth: int = 0) -> Probability | None:
+        """The softmax/sigmoid that every ``return`` of a ``Model`` subclass's ``call`` ends in."""
+        if not self._has_activation or type(cls.body) is not cst.IndentedBlock or not self._is_model_class(cls):
+            return None
+        calls = [stmt for stmt in cls.body.body if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "call"]
+        return self._returns(calls[0], depth + 1) if len(calls) == 1 else None
 
     def _name(self, name: cst.Name, depth: int) -> Probability | None:
         where = self.index.where.get(name)
@@ -395,6 +434,17 @@ class ProbabilityModel:
         definition, scope, order = found
         return self.built_output(definition.value, model.value, scope, (definition.order, order))  # type: ignore[arg-type]
 
+    def parameter_of(self, name: cst.Name) -> tuple[cst.FunctionDef, int] | None:
+        """(the function, the position) when ``name`` reads a positional parameter that its
+        function never rebinds, from that function's body or a closure inside it."""
+        where = self.index.where.get(name)
+        scope = where[0] if where else None
+        while scope is not None and name.value not in scope.defs and name.value not in scope.params:
+            scope = scope.parent
+        if scope is None or scope.defs.get(name.value) or not isinstance(scope.node, cst.FunctionDef):
+            return None
+        return scope.node, scope.params.index(name.value)
+
     def model_definition(self, model: cst.Name) -> cst.Call | None:
         """The one call whose result ``model`` holds where it is used (``build_model(...)``)."""
         found = self._model_definition(model)
@@ -435,6 +485,9 @@ class ProbabilityModel:
         if qualname in {"keras.Model", "keras.models.Model"}:
             outputs = get_arg(built, "outputs", 1)
             return self.of(outputs) if outputs is not None else None
+        if qualname is None and isinstance(built.func, cst.Name):  # `Net()`, a `Model` subclass of this file
+            cls = self.model_class(built.func.value, built)
+            return self.class_output(cls) if cls is not None else None
         return None
 
     def _loss_object(self, func: cst.BaseExpression, at: cst.Call) -> cst.Call | None:

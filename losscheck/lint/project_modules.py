@@ -42,6 +42,19 @@ def imported_function(ctx: FileContext, func: cst.BaseExpression) -> tuple[FileC
     context; None when it reaches none."""
     import libcst as cst
 
+    found = imported_definition(ctx, func)
+    if found is None or not isinstance(found[1], cst.FunctionDef):
+        return None
+    return found[0], found[1]
+
+
+def imported_definition(
+    ctx: FileContext, func: cst.BaseExpression
+) -> tuple[FileContext, cst.FunctionDef | cst.ClassDef] | None:
+    """The module-level ``def`` or ``class`` that ``func`` reaches in another module of the
+    project (as ``imported_function``), with that module's context."""
+    import libcst as cst
+
     if isinstance(func, cst.Name):
         target = ctx.imports.names.get(func.value)
         if target is None or "." not in target.strip("."):
@@ -65,7 +78,7 @@ def imported_function(ctx: FileContext, func: cst.BaseExpression) -> tuple[FileC
     other = module_context(path, ctx)
     if other is None:
         return None
-    defs = [s for s in other.module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+    defs = [s for s in other.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef)) and s.name.value == name]
     return (other, defs[0]) if len(defs) == 1 else None
 
 

@@ -172,3 +172,94 @@ def test_a_training_step_in_another_module(tmp_path: Path, builder: str, expecte
         (finding,) = [f for f in lint_findings(losses) if f.code == "LCK106"]
         assert "the training step at train.py:12 passes it `scores`, which already went through a sigmoid (nets/gan.py:4)" \
             in finding.message
+
+
+NET = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    class SegNet(tf.keras.Model):
+        def __init__(self, classes):
+            super().__init__()
+            self.body = tf.keras.layers.Conv2D(16, 3, padding="same", activation="relu")
+            self.head = tf.keras.layers.Conv2D(classes, 1)
+
+        def call(self, x, training=False):
+            return tf.keras.activations.softmax(self.head(self.body(x)), axis=-1)
+
+    class HeadNet(tf.keras.Model):
+        def __init__(self, classes):
+            super().__init__()
+            self.head = tf.keras.layers.Dense(classes, activation="sigmoid")
+
+        def call(self, x):
+            return self.head(x)
+
+    class LinearNet(tf.keras.Model):
+        def __init__(self, classes):
+            super().__init__()
+            self.head = tf.keras.layers.Dense(classes)
+
+        def call(self, x):
+            return self.head(x)
+    """
+)
+
+PARTIAL = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    def segmentation_loss(predict, target):
+        flat = tf.reshape(predict, [tf.shape(predict)[0], -1, predict.shape[-1]])
+        labels = tf.reshape(target, [tf.shape(predict)[0], -1, predict.shape[-1]])
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=flat, labels=labels))
+    """
+)
+
+RUN = """\
+import tensorflow as tf
+from losses import segmentation_loss
+
+
+def train(model, dataset, optimizer):
+    @tf.function
+    def step(images, labels):
+        with tf.GradientTape() as tape:
+            out = model(images, training=True)
+            loss = segmentation_loss(out, labels)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    for images, labels in dataset:
+        step(images, labels)
+"""
+
+MAIN = """\
+import tensorflow as tf
+from nets.net import {model}
+from run import train
+
+train({model}(3), None, tf.keras.optimizers.Adam())
+"""
+
+
+@pytest.mark.parametrize("model,expected", [
+    ("SegNet", ["6:`segmentation_loss` treats its prediction `predict` as logits"]),
+    ("HeadNet", ["6:`segmentation_loss` treats its prediction `predict` as logits"]),
+    ("LinearNet", []),  # the subclass ends in a linear layer: logits, right
+])
+def test_a_model_subclass_passed_to_the_training_function(tmp_path: Path, model: str, expected: list[str]) -> None:
+    """`partial(predict, target)` (prediction first: a custom loop's loss) called in a training
+    step on `model(images)`, where `model` is a parameter that another module fills with a
+    `Model` subclass whose `call` ends in a softmax or sigmoid."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "__init__.py").write_text("")
+    (tmp_path / "nets" / "net.py").write_text(NET)
+    (tmp_path / "losses.py").write_text(PARTIAL)
+    (tmp_path / "run.py").write_text(RUN)
+    (tmp_path / "main.py").write_text(MAIN.format(model=model))
+    assert lint(tmp_path / "losses.py") == expected
+    if expected:
+        (finding,) = [f for f in lint_findings(tmp_path / "losses.py") if f.code == "LCK106"]
+        assert "the training step at run.py:10 passes it `out`" in finding.message

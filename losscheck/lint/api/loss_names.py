@@ -35,3 +35,13 @@ WEAK_PAIRS = frozenset(
 NAMED_PAIRS = frozenset({("real", "pred"), ("real", "preds"), ("targets", "inputs"), ("target", "input")})
 # Of those, the pairs of the custom-training-loop tutorials: a batch scalar may be what is wanted.
 LOOP_PAIRS = frozenset({("real", "pred"), ("real", "preds")})
+# Prediction first, target second: the order of PyTorch losses and of the functions that custom
+# training loops call (`partial_losses(output, labels)`). Keras passes (y_true, y_pred), so such a
+# function is a custom loop's loss; accepted only in a function whose name says it is a loss.
+REVERSED_PAIRS = frozenset(
+    {
+        ("pred", "target"), ("preds", "targets"), ("predict", "target"), ("prediction", "target"),
+        ("predictions", "targets"), ("output", "target"), ("outputs", "targets"), ("logits", "labels"),
+        ("logits", "label"), ("logits", "targets"), ("pred", "gt"), ("pred", "label"), ("preds", "labels"),
+    }
+)

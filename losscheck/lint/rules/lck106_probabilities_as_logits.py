@@ -48,12 +48,16 @@ class ProbabilitiesAsLogits(Rule):
 
     It also checks `model.compile(loss=...)` where the model's last layer (the last of a
     `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
-    softmax or sigmoid activation and the loss is built with `from_logits=True`. Across the
+    softmax or sigmoid activation and the loss is built with `from_logits=True`; a `Model`
+    subclass ends where its `call` returns (`return self.head(x)` with
+    `self.head = Dense(3, activation="softmax")`, or `return tf.nn.softmax(x)`). Across the
     modules of a project, it reports a loss that treats its prediction as logits (applies a
     softmax/sigmoid to it, or passes it where logits are expected) when another module compiles
     it with such a model, built there or by a builder function of any module of the project
     (`model = build_classifier(...)`), or when a training step in another module calls it with
-    such a model's output (`scores = discriminator(x)`, then `disc_loss(labels, scores)`).
+    such a model's output (`scores = discriminator(x)`, then `disc_loss(labels, scores)`), the
+    model being built there, or a parameter of the training function that every caller fills
+    with such a model (`train(Unet(), dataset)` in `main.py`).
 
     ## Why is this bad?
     A loss that takes logits applies the softmax or sigmoid itself. Given probabilities, it
@@ -91,6 +95,22 @@ class ProbabilitiesAsLogits(Rule):
     trigger_checks = (*_IN_FILE_TRIGGERS, "loss-code")
 
     VALID = [
+        Valid(
+            """
+            import tensorflow as tf
+
+            class Classifier(tf.keras.Model):  # a linear head: logits, as from_logits=True says
+                def __init__(self, classes):
+                    super().__init__()
+                    self.head = tf.keras.layers.Dense(classes)
+
+                def call(self, x):
+                    return self.head(x)
+
+            model = Classifier(10)
+            model.compile("adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            """
+        ),
         Valid(
             """
             import tensorflow as tf
@@ -168,6 +188,25 @@ class ProbabilitiesAsLogits(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class Classifier(tf.keras.Model):
+                def __init__(self, classes):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.head = tf.keras.layers.Dense(classes, activation="softmax")
+
+                def call(self, x):
+                    return self.head(self.hidden(x))
+
+            model = Classifier(10)
+            model.compile("adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            """,
+            message="the model ends in a softmax (line 8)",
+            line=14,
+        ),
         Invalid(
             """
             import keras
