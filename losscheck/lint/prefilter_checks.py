@@ -14,7 +14,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from losscheck.lint.api.keras_backend import KERAS3_BACKEND
-from losscheck.lint.api.loss_names import NAMED_PAIRS, REVERSED_PAIRS, STRONG_PRED, STRONG_TRUE
+from losscheck.lint.api.loss_names import (
+    NAMED_PAIRS,
+    REVERSED_PAIRS,
+    STRONG_PRED,
+    STRONG_TRUE,
+)
 from losscheck.lint.api.loss_names import WEAK_PAIRS as _FINDER_WEAK_PAIRS
 
 # The names the finder accepts as y_true / y_pred, and its weak pairs (named pairs included).
