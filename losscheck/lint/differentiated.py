@@ -18,7 +18,7 @@ import libcst as cst
 from losscheck.lint.astutil import get_arg
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
-from losscheck.lint.probabilities import scope_index
+from losscheck.lint.scope_index import scope_index
 
 _MAX_SLICE = 200  # definitions followed back from one call
 

@@ -22,7 +22,8 @@ Sources, in the order a reader would list them:
 
 A function found only by its signature is a metric when its name (``dice_coef``,
 ``binary_accuracy``) or its module's (``metrics.py``) says so and its name does not say ``loss``: metrics legitimately return batch means, and
-flagging them would be a false positive. A function used as a loss anywhere is a loss.
+flagging them would be a false positive. A function used as a loss anywhere is a loss. One that
+Keras surely does not call (evaluation code) is dropped: ``evaluation_code.py``.
 
 The result has no duplicates and is in source order.
 """
@@ -44,10 +45,10 @@ from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-f
     WEAK_PAIRS,
 )
 from losscheck.lint.astutil import own_nodes
-from losscheck.lint.loss_roles import is_training_step
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
+from losscheck.lint.evaluation_code import drop_evaluation_code, name_says_loss
 from losscheck.lint.facts import fact
-from losscheck.lint.imports import ImportMap, is_numpy
+from losscheck.lint.imports import ImportMap
 from losscheck.lint.syntax_index import SyntaxIndex, syntax_index
 
 _LOSS_NAME = re.compile(r"loss|entropy|objective", re.IGNORECASE)
@@ -61,11 +62,6 @@ _LOSS_MODULES = (
 )
 _METRIC_NAME = re.compile(r"(accuracy|(^|_)acc($|_)|precision|recall|(^|_)f1|(^|_)iou|coef|score|metric|auc)")
 _OUTPUT_COMMENT = re.compile(r"#\s*losscheck:\s*output\s*=\s*([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)")
-
-
-def _says_loss(name: str) -> bool:
-    name = name.lower()
-    return "loss" in name or "objective" in name
 
 
 def is_loss_pair(first: str, second: str) -> bool:
@@ -87,7 +83,7 @@ def _all_param_names(params: cst.Parameters) -> list[str]:
 
 
 @dataclass
-class _Found:
+class FoundFunction:
     node: cst.FunctionDef | cst.Lambda
     name: str
     kind: FunctionKind
@@ -113,7 +109,7 @@ class _Finder:
         self.ctx = ctx
         self.imports: ImportMap = ctx.imports
         self.index: SyntaxIndex = syntax_index(ctx)
-        self.found: dict[cst.CSTNode, _Found] = {}
+        self.found: dict[cst.CSTNode, FoundFunction] = {}
         stem = ctx.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
         self._metrics_module = "metric" in stem and "loss" not in stem
         self.loss_classes = self._loss_classes()
@@ -191,7 +187,7 @@ class _Finder:
             else:
                 name = "<lambda>"
             extra = tuple(p for p in (all_params or params) if p not in params[:2])
-            existing = _Found(node, name, kind, params[0], params[1], origin, class_node, extra=extra)
+            existing = FoundFunction(node, name, kind, params[0], params[1], origin, class_node, extra=extra)
             self.found[node] = existing
         if origin != "signature" and not (origin == "loss-subclass" and not outputs and kind == "loss"):
             existing.uses.add(kind)
@@ -218,7 +214,7 @@ class _Finder:
 
     def _add_by_signature(self, fn: cst.FunctionDef, cls: cst.ClassDef | None, params: list[str]) -> None:
         name = fn.name.value.lower()
-        says_loss = _says_loss(name)
+        says_loss = name_says_loss(name)
         # a module named for metrics (metrics.py, custom_metrics.py) holds metrics unless named otherwise
         says_metric = bool(_METRIC_NAME.search(name)) or self._metrics_module
         kind: FunctionKind = "metric" if (not says_loss and says_metric) else "loss"
@@ -382,73 +378,6 @@ class _Finder:
                     result.extend(v for v in assigned if isinstance(v, cst.Lambda))
         return result
 
-    # -- precision: drop what is surely not called by Keras ---------------------------------
-    def prune(self) -> None:
-        """Drop functions found only by their signature when Keras surely does not call them:
-
-        - the file imports NumPy, scikit-learn, pandas, SciPy or PyTorch but no TensorFlow/Keras/JAX:
-          `def rmse(y_true, y_pred)` there is evaluation code (or PyTorch, which has its own
-          plugin), where `np.mean` and `y_true[0]` are right. A file with no imports at all (a
-          snippet) is still checked;
-        - the function is called directly, and only from code that is not itself loss code
-          (`rmse(y_test, model.predict(x))`). When every caller is a training step (a function
-          that runs a `GradientTape`, `gradient()`, `minimize()` or `apply_gradients()`), it is
-          kept as a custom loop's loss (origin "loop"): loss code for every rule but batch-mean
-          reduction (a scalar is what `tape.gradient` wants) and the per-output checks (the loop
-          passes what it likes).
-        """
-        heads = {target.split(".")[0] for target in self.imports.names.values()}
-        tensor_file = bool(heads & {"tensorflow", "keras", "tf_keras", "jax"}) or bool(self.imports.star_modules)
-        array_file = bool(heads & {"numpy", "sklearn", "scipy", "pandas", "torch"})
-        candidates = [f for f in self.found.values() if f.origin == "signature" and not f.uses]
-        if array_file and not tensor_file:
-            for f in candidates:
-                del self.found[f.node]
-            return
-        for f in candidates:
-            # named for a loss (`def loss`, `focal_loss`): meant as one, NumPy or not
-            if not _says_loss(f.name) and self._numpy_only(f.node):
-                del self.found[f.node]
-        called_from: dict[str, list[cst.CSTNode | None]] = {}
-        for name, scope in self.index.direct_calls:
-            called_from.setdefault(name, []).append(scope)
-        changed = True
-        while changed:
-            changed = False
-            for f in candidates:
-                if f.node not in self.found or not isinstance(f.node, cst.FunctionDef) or f.class_node is not None:
-                    continue
-                scopes = called_from.get(f.node.name.value)
-                if scopes and not any(scope is not None and scope in self.found for scope in scopes):
-                    if f.origin != "loop" and all(is_training_step(scope) for scope in scopes):
-                        f.origin = "loop"  # a custom training loop's loss: still loss code
-                    elif f.origin != "loop":
-                        del self.found[f.node]
-                        changed = True
-
-    def _numpy_only(self, node: cst.FunctionDef | cst.Lambda) -> bool:
-        """The body calls NumPy and nothing from a tensor library, no local function and no
-        ``.numpy()``: `def rmse(y_true, y_pred): return np.sqrt(np.mean(...))` beside Keras code
-        is an evaluation metric run on `model.predict` arrays. Used by ``compile()`` in this
-        file, it is still reported (it is not a candidate then)."""
-        saw_numpy = False
-        for sub in own_nodes(node):
-            if not isinstance(sub, cst.Call):
-                continue
-            func = sub.func
-            if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not sub.args:
-                return False  # `.numpy()` is only ever called on a tensor
-            qualname = self.imports.qualname(func)
-            if qualname is None:
-                if isinstance(func, cst.Name) and func.value in self.index.by_name:
-                    return False  # a local helper: may be tensor code
-                continue
-            if is_numpy(qualname):
-                saw_numpy = True
-            elif qualname.split(".")[0] in {"tensorflow", "keras", "tf_keras", "jax", "torch"}:
-                return False
-        return saw_numpy
-
     # -- result --------------------------------------------------------------------------
     def result(self) -> list[LossFunction]:
         order = self.index.order
@@ -490,7 +419,7 @@ def found_code(ctx: FileContext) -> FoundCode:
     if uses:
         finder.by_compile_elsewhere(uses)
     finder.by_comment()
-    finder.prune()
+    drop_evaluation_code(finder.found, finder.imports, finder.index)
     return FoundCode(tuple(finder.result()), frozenset(finder.loss_classes))
 
 

@@ -2,8 +2,8 @@
 the models built, the ``compile``/``fit``/... calls on them and the names bound to KerasTensors.
 
 A name re-bound inside an ``if``/``for``/``while``/``try`` block is unknown after the block; a name
-bound by anything not understood is unknown; ``with`` blocks are transparent. Entry point:
-``losscheck.lint.models.analyze``.
+bound by anything not understood is unknown; ``with`` blocks are transparent. What a functional
+model's outputs are is read in ``model_outputs.py``. Entry point: ``losscheck.lint.models.analyze``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import libcst as cst
 
 from losscheck.lint.astutil import children
 from losscheck.lint.imports import dotted_name as _dotted_name
+from losscheck.lint.model_outputs import functional_model
 from losscheck.lint.model_syntax import (
     binding_counts,
     blocks_of,
     body_of,
     dict_keys,
     headers_of,
-    literal_elements,
     param_names,
     subscript_string,
     target_name_nodes,
@@ -366,7 +366,7 @@ class ModelAnalyzer:
                 if kind == "sequential":
                     known = ModelInfo("sequential", call, outputs_form="single")
                 else:
-                    known = self._functional(call, state)
+                    known = functional_model(call, state.lookup, lambda expr: self._is_tensor(expr, state))
                 self.model_by_call[call] = known
             return known
         if kind == "input":
@@ -388,70 +388,6 @@ class ModelAnalyzer:
                 and self._is_tensor(call.args[0].value, state):
             return KerasTensor(call)
         return UNKNOWN
-
-    def _functional(self, call: cst.Call, state: _ScopeState) -> ModelInfo:
-        outputs: cst.BaseExpression | None = None
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == "outputs":
-                outputs = arg.value
-        if outputs is None and len(positional) >= 2:
-            outputs = positional[1].value
-        info = ModelInfo("functional", call, outputs_node=outputs)
-        if outputs is None:
-            if not call.args:  # keras.Model() with no arguments: a subclass-style model
-                info.kind = "subclassed"
-            return info
-        literal = outputs
-        if isinstance(outputs, cst.Name):
-            bound = state.lookup(outputs.value)
-            if isinstance(bound, LiteralValue):
-                literal = bound.node
-            elif isinstance(bound, BuiltDict):
-                info.outputs_form = "dict"
-                info.output_names = bound.names
-                return info
-            elif isinstance(bound, KerasTensor):
-                info.outputs_form = "single"
-                return info
-        if isinstance(literal, cst.Dict):
-            info.outputs_form = "dict"
-            info.output_names = dict_keys(literal)
-        elif isinstance(literal, cst.Call) and isinstance(literal.func, cst.Name) and literal.func.value == "dict" \
-                and state.lookup("dict") is UNKNOWN and all(a.keyword is not None for a in literal.args):
-            info.outputs_form = "dict"
-            info.output_names = tuple(a.keyword.value for a in literal.args)  # type: ignore[union-attr]
-        elif isinstance(literal, cst.DictComp):
-            info.outputs_form = "dict"
-            info.output_names = self._comprehension_keys(literal, state)
-        elif isinstance(literal, (cst.List, cst.Tuple)):
-            info.outputs_form = "list"
-        elif self._is_tensor(literal, state):
-            info.outputs_form = "single"
-        return info
-
-    def _comprehension_keys(self, comp: cst.DictComp, state: _ScopeState) -> tuple[str, ...] | None:
-        """``{t: head(t) for t in ["seg", "cls"]}`` (or a name bound to that list): the keys in order."""
-        loop = comp.for_in
-        if loop.inner_for_in is not None or loop.ifs or loop.asynchronous is not None:
-            return None
-        if not (isinstance(comp.key, cst.Name) and isinstance(loop.target, cst.Name)):
-            return None
-        if comp.key.value != loop.target.value:
-            return None
-        source = loop.iter
-        if isinstance(source, cst.Name):
-            bound = state.lookup(source.value)
-            source = bound.node if isinstance(bound, LiteralValue) else None
-        elements = literal_elements(source) if source is not None else None
-        if elements is None:
-            return None
-        names = []
-        for element in elements:
-            if not (isinstance(element, cst.SimpleString) and isinstance(element.evaluated_value, str)):
-                return None
-            names.append(element.evaluated_value)
-        return tuple(names) if len(set(names)) == len(names) else None
 
     def _call_effects(self, call: cst.Call, state: _ScopeState) -> None:
         """Record ``var.compile/fit(...)`` calls and user-function calls with layer-output arguments."""

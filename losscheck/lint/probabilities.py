@@ -22,8 +22,8 @@ softmax output passed where logits are expected) is made as often in training st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterator, Union
+from dataclasses import dataclass
+from typing import Iterator
 
 import libcst as cst
 
@@ -38,13 +38,17 @@ from losscheck.lint.api.logits import (
     canonical,
     preserves,
 )
-from losscheck.lint.astutil import all_nodes, assign_targets, get_arg, string_value, traverse
+from losscheck.lint.astutil import all_nodes, get_arg, string_value
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
+from losscheck.lint.scope_index import (
+    Definition,
+    Scope,
+    ScopeIndex,
+    is_self_attribute,
+    scope_index,
+)
 
-ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
-_BRANCH_TYPES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
-_LOOP_TYPES = frozenset({cst.For, cst.While})
 _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
 
 
@@ -52,136 +56,6 @@ _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
 class Probability:
     activation: Activation
     origin: cst.CSTNode  # the softmax/sigmoid call, or the layer call, that made it
-
-
-@dataclass(frozen=True)
-class _Definition:
-    order: int
-    value: cst.BaseExpression | None  # None: bound some other way (unpacking, for, augmented)
-    conditional: bool
-    loops: tuple[cst.CSTNode, ...]
-
-
-@dataclass
-class _Scope:
-    node: ScopeNode
-    parent: "_Scope | None"
-    params: list[str] = field(default_factory=list)
-    defs: dict[str, list[_Definition]] = field(default_factory=dict)
-    returns: list[cst.BaseExpression] = field(default_factory=list)
-    functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)  # defs made in this scope
-    classes: dict[str, list[cst.ClassDef]] = field(default_factory=dict)  # classes made in this scope
-
-
-@dataclass
-class ScopeIndex:
-    """One walk of the file: scopes, their definitions, and where every call and name sits."""
-
-    scopes: dict[ScopeNode, _Scope] = field(default_factory=dict)
-    where: dict[cst.CSTNode, tuple[_Scope, int, tuple[cst.CSTNode, ...]]] = field(default_factory=dict)
-    calls: list[cst.Call] = field(default_factory=list)
-    calls_by_name: dict[str, list[cst.Call]] = field(default_factory=dict)
-    classes: dict[cst.FunctionDef, cst.ClassDef] = field(default_factory=dict)  # method -> its class
-    # (class, attribute) -> the values of `self.attribute = value` in the class's methods
-    self_assigns: dict[tuple[cst.ClassDef, str], list[cst.BaseExpression]] = field(default_factory=dict)
-
-
-def _params(params: cst.Parameters) -> list[str]:
-    return [p.name.value for p in (*params.posonly_params, *params.params)]
-
-
-@fact()
-def scope_index(ctx: FileContext) -> ScopeIndex:
-    index = ScopeIndex()
-    root = _Scope(ctx.module, None)
-    index.scopes[ctx.module] = root
-    scopes: list[_Scope] = [root]
-    compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current scope
-    saved: list[tuple[list[cst.CSTNode], tuple[cst.CSTNode, ...]]] = []
-    classes: list[cst.ClassDef] = []
-    counter = 0
-
-    loops: tuple[cst.CSTNode, ...] = ()  # the loops among ``compound`` (kept in step with it)
-
-    def define(name: str, value: cst.BaseExpression | None) -> None:
-        scopes[-1].defs.setdefault(name, []).append(_Definition(counter, value, bool(compound), loops))
-
-    # Dispatch on the exact node type: most nodes (names, attributes, whitespace) need one
-    # dictionary lookup, where a chain of isinstance() checks against libcst's abstract classes
-    # made this walk the rule's main cost.
-    def enter(node: cst.CSTNode) -> bool:
-        nonlocal compound, counter, loops
-        counter += 1
-        kind = type(node)
-        if kind is cst.Name:
-            index.where[node] = (scopes[-1], counter, loops)
-            return False
-        if kind is cst.Call:
-            index.calls.append(node)  # type: ignore[arg-type]
-            index.where[node] = (scopes[-1], counter, loops)
-            if type(node.func) is cst.Name:  # type: ignore[attr-defined]
-                index.calls_by_name.setdefault(node.func.value, []).append(node)  # type: ignore[attr-defined,arg-type]
-            return True
-        if kind is cst.FunctionDef or kind is cst.Lambda:
-            if kind is cst.FunctionDef:
-                define(node.name.value, None)  # type: ignore[attr-defined]
-                scopes[-1].functions.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
-            scope = _Scope(node, scopes[-1], _params(node.params))  # type: ignore[arg-type,attr-defined]
-            index.scopes[node] = scope  # type: ignore[index]
-            scopes.append(scope)
-            saved.append((compound, loops))
-            compound, loops = [], ()
-            return True
-        if kind is cst.ClassDef:
-            define(node.name.value, None)  # type: ignore[attr-defined]
-            scopes[-1].classes.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
-            classes.append(node)  # type: ignore[arg-type]
-            if type(node.body) is cst.IndentedBlock:  # type: ignore[attr-defined]
-                for stmt in node.body.body:  # type: ignore[attr-defined]
-                    if type(stmt) is cst.FunctionDef:  # a method, for `self.attribute` lookups
-                        index.classes[stmt] = node  # type: ignore[assignment]
-        elif kind in _BRANCH_TYPES:
-            compound.append(node)
-            if kind in _LOOP_TYPES:
-                loops = loops + (node,)
-                for name in assign_targets(node.target) if kind is cst.For else ():  # type: ignore[attr-defined]
-                    define(name, None)
-        elif kind is cst.Assign:
-            for target in node.targets:  # type: ignore[attr-defined]
-                if type(target.target) is cst.Name:
-                    define(target.target.value, node.value)  # type: ignore[attr-defined]
-                elif _is_self_attribute(target.target) and classes:
-                    key = (classes[-1], target.target.attr.value)
-                    index.self_assigns.setdefault(key, []).append(node.value)  # type: ignore[attr-defined]
-                else:
-                    for name in assign_targets(target.target):
-                        define(name, None)
-        elif kind is cst.AnnAssign or kind is cst.NamedExpr:
-            if type(node.target) is cst.Name:  # type: ignore[attr-defined]
-                define(node.target.value, node.value)  # type: ignore[attr-defined]
-        elif kind is cst.AugAssign:
-            if type(node.target) is cst.Name:  # type: ignore[attr-defined]
-                define(node.target.value, None)  # type: ignore[attr-defined]
-        elif kind is cst.Return:
-            if node.value is not None:  # type: ignore[attr-defined]
-                scopes[-1].returns.append(node.value)  # type: ignore[attr-defined]
-        return True
-
-    def leave(node: cst.CSTNode) -> None:
-        nonlocal compound, loops
-        kind = type(node)
-        if kind is cst.FunctionDef or kind is cst.Lambda:
-            scopes.pop()
-            compound, loops = saved.pop()
-        elif kind is cst.ClassDef:
-            classes.pop()
-        elif compound and compound[-1] is node:
-            compound.pop()
-            if loops and loops[-1] is node:
-                loops = loops[:-1]
-
-    traverse(ctx.module, enter, leave)
-    return index
 
 
 class ProbabilityModel:
@@ -244,7 +118,7 @@ class ProbabilityModel:
             helper = self._function(call.func.value, call)
             if helper is not None:
                 return self._returns(helper, depth + 1)
-        if _is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
+        if is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
             layers = self._self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
             if len(layers) == 1 and isinstance(layers[0], cst.Call):
                 activation = self.layer_activation(layers[0])
@@ -336,7 +210,7 @@ class ProbabilityModel:
         finally:
             self._busy.discard(key)
 
-    def _reaching(self, name: str, scope: _Scope, order: int, loops: tuple[cst.CSTNode, ...],
+    def _reaching(self, name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...],
                   depth: int) -> Probability | None:
         found = self._reaching_definitions(name, scope, order, loops)
         if found is None:
@@ -351,13 +225,13 @@ class ProbabilityModel:
             return None
         return results[0]
 
-    def _reaching_definitions(self, name: str, scope: _Scope, order: int, loops: tuple[cst.CSTNode, ...]
-                              ) -> tuple[list[_Definition], bool] | None:
+    def _reaching_definitions(self, name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...]
+                              ) -> tuple[list[Definition], bool] | None:
         """The definitions of ``name`` that may reach a use at ``order``, and whether the value
         the parameter ``name`` came in with may; None when the name is not bound anywhere we see."""
         defs = scope.defs.get(name, [])
         before = [d for d in defs if d.order < order]
-        reaching: list[_Definition] = []
+        reaching: list[Definition] = []
         from_param = False
         unconditional = [d for d in before if not d.conditional]
         if unconditional:
@@ -375,7 +249,7 @@ class ProbabilityModel:
         reaching += [d for d in defs if d.order > order and set(d.loops) & set(loops)]
         return reaching, from_param
 
-    def _param(self, scope: _Scope, name: str, depth: int) -> Probability | None:
+    def _param(self, scope: Scope, name: str, depth: int) -> Probability | None:
         """A parameter that every call of its function in the file passes a probability."""
         function = scope.node
         if not isinstance(function, cst.FunctionDef) or function in self.index.classes:
@@ -450,7 +324,7 @@ class ProbabilityModel:
         found = self._model_definition(model)
         return found[0].value if found is not None else None  # type: ignore[return-value]
 
-    def _model_definition(self, model: cst.Name) -> tuple[_Definition, _Scope, int] | None:
+    def _model_definition(self, model: cst.Name) -> tuple[Definition, Scope, int] | None:
         where = self.index.where.get(model)
         if where is None:
             return None
@@ -460,7 +334,7 @@ class ProbabilityModel:
             return None
         return found[0][0], scope, order
 
-    def built_output(self, built: cst.Call, name: str | None = None, scope: _Scope | None = None,
+    def built_output(self, built: cst.Call, name: str | None = None, scope: Scope | None = None,
                      between: tuple[int, int] = (0, 0)) -> Probability | None:
         """The softmax/sigmoid of the model that ``built`` constructs (``Sequential([...])``,
         ``Model(inputs, outputs)``); for a ``Sequential`` bound to ``name``, its ``name.add(...)``
@@ -519,10 +393,6 @@ class ProbabilityModel:
             return []
         cls = self.index.classes[scope.node]  # type: ignore[index]
         return list(self.index.self_assigns.get((cls, attribute), []))
-
-
-def _is_self_attribute(target: cst.BaseExpression) -> bool:
-    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"
 
 
 def _from_logits(call: cst.Call) -> bool:
