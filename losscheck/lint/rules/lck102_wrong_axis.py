@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, literal_int, literal_ints
+from losscheck.lint.astutil import literal_int, literal_ints, walk
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import (
     PRED,
@@ -15,17 +15,15 @@ from losscheck.lint.dataflow import (
     reaching_values,
 )
 from losscheck.lint import sample_mixing
-from losscheck.lint.api.axes import AXIS_OPS, AxisOp, axis_message
+from losscheck.lint.batch_axis_ops import batch_axis_ops
 from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.project_uses import unless_used_only_in_loops
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.reductions import as_reduction, axis0_is_batch
 from losscheck.lint.return_verdicts import reduced_returns
 from losscheck.lint.rule import Invalid, Rule, Valid
+from losscheck.lint.sample_indexing import is_range_loop_var, only_for_shape, sums_output_terms
 from losscheck.lint.summaries import code_with_helpers
-
-
-_SHAPE_OPS = frozenset({"shape", "int_shape", "size", "rank", "ndim", "shape_n"})
 
 
 class WrongAxis(Rule):
@@ -336,7 +334,8 @@ class WrongAxis(Rule):
             facts = function_facts(ctx, fn)
             with unless_used_only_in_loops(ctx, fn):  # a training loop may pass a list of outputs
                 self._indexing(ctx, fn, facts)
-            self._axis_ops(ctx, fn, facts)
+            for node, message in batch_axis_ops(ctx, fn, facts):
+                ctx.report(self, node, message)
             self._sample_mixing(ctx, facts)
             if fn.kind == "loss":
                 self._reductions(ctx, fn, facts)
@@ -344,7 +343,7 @@ class WrongAxis(Rule):
 
     # -- y_true[0], y_pred[i] ------------------------------------------------------------------
     def _indexing(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
-        pass_through = _sums_output_terms(facts)
+        pass_through = sums_output_terms(facts)
         for node in facts.nodes:
             if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
                 continue
@@ -359,10 +358,10 @@ class WrongAxis(Rule):
                 continue
             index = first.value
             is_int = literal_int(index) is not None
-            is_loop_int = isinstance(index, cst.Name) and self._is_range_loop_var(facts, index.value)
+            is_loop_int = isinstance(index, cst.Name) and is_range_loop_var(facts, index.value)
             if not (is_int or is_loop_int):
                 continue
-            if self._only_for_shape(ctx, facts, node):
+            if only_for_shape(ctx, facts, node):
                 continue
             var = node.value.value
             written = ctx.code_for(node)
@@ -402,7 +401,7 @@ class WrongAxis(Rule):
         for node in facts.nodes:
             if isinstance(node, cst.Subscript):
                 found = list(sample_mixing.batch_slices(ctx, facts, node))
-                if found and self._only_for_shape(ctx, facts, node):
+                if found and only_for_shape(ctx, facts, node):
                     continue
             elif isinstance(node, cst.Call):
                 found = [*sample_mixing.hinge_over_batch(ctx, facts, node),
@@ -412,112 +411,13 @@ class WrongAxis(Rule):
             for where, message in found:
                 ctx.report(self, where, message)
 
-    @staticmethod
-    def _is_range_loop_var(facts: FunctionFacts, name: str) -> bool:
-        iters = facts.loop_vars.get(name, [])
-        if not iters or name in facts.assigns or name in facts.aug_assigns:
-            return False
-        return all(
-            isinstance(it, cst.Call)
-            and isinstance(it.func, cst.Name)
-            and it.func.value == "range"
-            and not _loops_over_samples(it)
-            for it in iters
-        )
-
-    @staticmethod
-    def _only_for_shape(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) -> bool:
-        """`tf.shape(y_true[0])`, `y_pred[0].shape`: asking one sample's shape is fine."""
-        parent = facts.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.attr.value in {"shape", "dtype", "ndim"}:
-            return True
-        if isinstance(parent, cst.Arg):
-            call = facts.parent(parent)
-            if isinstance(call, cst.Call):
-                found = ctx.imports.api(call.func)
-                if found is not None and found.name.rsplit(".", 1)[-1] in _SHAPE_OPS:
-                    return True
-                if isinstance(call.func, cst.Name) and call.func.value == "len":
-                    return True
-        return False
-
-    # -- softmax/argmax/one_hot/concat/gather over axis 0 -----------------------------------------
-    def _axis_ops(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
-        for node in function_facts(ctx, fn).nodes:
-            if not isinstance(node, cst.Call):
-                continue
-            found = ctx.imports.api(node.func)
-            if found is None:
-                continue
-            spec = AXIS_OPS.get((found.family, found.name.rsplit(".", 1)[-1]))
-            if spec is None or any(a.star for a in node.args):
-                continue
-            axis_expr = get_arg(node, "axis", spec.position)
-            if spec.kind == "gather" and axis_expr is None:
-                axis_expr = get_arg(node, "batch_dims")  # batch_dims implies a leading batch: leave alone
-                if axis_expr is not None:
-                    continue
-            if axis_expr is None:
-                if spec.default == "ok":
-                    continue
-                on_batch, default = True, spec.default
-            else:
-                axes = literal_ints(axis_expr)
-                if axes is None or 0 not in axes:
-                    continue
-                on_batch, default = True, None
-            callee = ctx.code_for(node.func)
-            operand = self._operand(node, spec)
-            if operand is None or not facts.derives(operand):
-                continue
-            if spec.kind == "concat":
-                if not self._concat_of_channel_slices(ctx, facts, operand):
-                    continue
-            elif spec.kind == "gather":
-                indices = get_arg(node, "indices", 1)
-                if literal_ints(indices) is None or not axis0_is_batch(ctx, facts, operand):
-                    continue
-            elif spec.kind == "one_hot":
-                if not axis0_is_batch(ctx, facts, operand):
-                    continue
-            elif not axis0_is_batch(ctx, facts, operand):
-                continue
-            if on_batch:
-                ctx.report(self, node, axis_message(spec.kind, callee, default, ctx.code_for(operand)))
-
-    @staticmethod
-    def _operand(call: cst.Call, spec: AxisOp) -> cst.BaseExpression | None:
-        keywords = {"softmax": ("logits", "x"), "argmax": ("input", "x", "a"), "one_hot": ("indices", "x"),
-                    "concat": ("values", "xs", "tensors"), "gather": ("params", "x"),
-                    "split": ("value", "x"), "unstack": ("value", "x")}[spec.kind]
-        for kw in keywords:
-            value = get_arg(call, kw)
-            if value is not None:
-                return value
-        return get_arg(call, None, 0)
-
-    @staticmethod
-    def _concat_of_channel_slices(ctx: FileContext, facts: FunctionFacts, values: cst.BaseExpression) -> bool:
-        """`tf.concat([y_pred[:, 0:1], y_pred[:, 2:3]], axis=0)`: channel slices stacked over samples."""
-        if not isinstance(values, (cst.List, cst.Tuple)) or not values.elements:
-            return False
-        for element in values.elements:
-            value = element.value
-            if not (
-                isinstance(value, cst.Subscript)
-                and len(value.slice) >= 2
-                and axis0_is_batch(ctx, facts, value)
-            ):
-                return False
-        return True
-
     # -- reductions of the prediction over axis 0 that feed the loss -----------------------------
     def _reductions(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
         claimed = {id(v.witness) for _e, v in reduced_returns(ctx, fn)}
         reaching = reaching_values(facts, facts.returns)
         reaching_ids: set[int] = set()
         for expr in reaching:
-            reaching_ids.update(id(n) for n in own_nodes_of(expr))
+            reaching_ids.update(id(n) for n in walk(expr))
         for node in function_facts(ctx, fn).nodes:
             if not isinstance(node, cst.Call) or id(node) in claimed or id(node) not in reaching_ids:
                 continue
@@ -542,42 +442,3 @@ class WrongAxis(Rule):
                 f"the loss `{fn.name}`: every example's loss then depends on the other examples in the batch "
                 "(and on the batch size). If a feature axis was meant, use `axis=-1`.",
             )
-
-
-_SAMPLE_WORDS = ("batch", "sample", "shape", "len", "size", "bs", "n_examples", "num_examples")
-
-
-def _sums_output_terms(facts: FunctionFacts) -> bool:
-    """A pass-through loss: the model computes its own loss terms and outputs them
-    (`tf.stack([l1, l2])`), and the loss only adds up `y_pred[0] + y_pred[1]`. It never reads
-    y_true, calls nothing, and only adds: a loss that compares `y_pred[0]` with `y_pred[1]`
-    (a triplet loss over "anchor, positive, negative") is the batch-indexing mistake."""
-    fn = facts.fn
-    if fn.y_true is None:
-        return False
-    for node in facts.nodes:
-        if isinstance(node, cst.Name) and node.value == fn.y_true:
-            return False
-        if isinstance(node, cst.Call):
-            return False
-        if isinstance(node, (cst.BinaryOperation, cst.AugAssign)) and not isinstance(node.operator, (cst.Add, cst.AddAssign)):
-            return False
-    return True
-
-
-def _loops_over_samples(range_call: cst.Call) -> bool:
-    """`range(batch_size)`, `range(tf.shape(y_true)[0])`, `range(len(y_pred))`: a deliberate loop
-    over the samples, so `y_pred[i]` is meant to be sample i."""
-    for arg in range_call.args:
-        for node in own_nodes_of(arg.value):
-            if isinstance(node, cst.Name) and any(word in node.value.lower() for word in _SAMPLE_WORDS):
-                return True
-            if isinstance(node, cst.Subscript):
-                return True  # `shape[0]`-like bounds
-    return False
-
-
-def own_nodes_of(expr: cst.CSTNode):
-    from losscheck.lint.astutil import walk
-
-    return walk(expr)

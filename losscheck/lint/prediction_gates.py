@@ -1,0 +1,206 @@
+"""Masks computed from the prediction, and where they gate a loss.
+
+A *prediction gate* is a 0/1 mask made from ``y_pred`` alone: a comparison (``y_pred > 0.5``),
+``round``, ``one_hot(argmax(y_pred))``, class weights picked by the predicted class, through casts,
+names, subscripts and ``1 - gate``-style weights, alone or combined with a label mask.
+``PredictionGates.origin`` finds the node that made an expression one; ``gated_uses`` the places
+where an expression multiplies, selects or reweights a value that involves ``y_true``. Read by
+``mask-from-prediction`` (LCK105). Unlike ``masks.py`` (any 0/1 gate, for ``masked-mean``), a
+gate here must come from the prediction, and the rule reports where it came from.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from losscheck.lint.astutil import get_arg, is_number, is_zero
+from losscheck.lint.context import FileContext
+from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts
+
+_COMPARE_OPS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"})
+_PASS_OPS = frozenset({"cast", "to_float", "to_int32", "cast_to_floatx", "stop_gradient", "expand_dims", "squeeze",
+                       "identity"})
+_ROUND_OPS = frozenset({"round", "rint"})
+_LOGICAL_OPS = frozenset({"equal", "not_equal", "logical_and", "logical_or", "logical_xor"})
+
+
+class PredictionGates:
+    """Finds gates (0/1 masks) computed from y_pred alone, and where each came from."""
+
+    def __init__(self, ctx: FileContext, facts: FunctionFacts) -> None:
+        self.ctx = ctx
+        self.facts = facts
+        self._names: dict[str, cst.CSTNode | None] = {}
+
+    def _pred_only(self, expr: cst.BaseExpression) -> bool:
+        return self.facts.sources(expr) == frozenset({PRED})
+
+    def _short(self, call: cst.Call) -> str | None:
+        found = self.ctx.imports.api(call.func)
+        return found.name.rsplit(".", 1)[-1] if found is not None else None
+
+    def origin(self, expr: cst.BaseExpression | None, depth: int = 0) -> cst.CSTNode | None:
+        """The node that made ``expr`` a prediction gate (the comparison, round...), else None."""
+        if expr is None or depth > 6:
+            return None
+        if isinstance(expr, cst.Name):
+            if expr.value in self._names:
+                return self._names[expr.value]
+            self._names[expr.value] = None  # cycle guard
+            value = self._value(expr.value)
+            found = self.origin(value, depth + 1) if value is not None else None
+            self._names[expr.value] = found
+            return found
+        if isinstance(expr, cst.Comparison):
+            operands = [expr.left] + [c.comparator for c in expr.comparisons]
+            if any(TRUE in self.facts.sources(o) for o in operands):
+                return None
+            return expr if any(self._pred_only(o) for o in operands) else None
+        if isinstance(expr, cst.Subscript):
+            return self.origin(expr.value, depth + 1)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Multiply, cst.BitAnd)):
+            # a weight times a gate (`w * gate`, `label_mask & gate`) is still gated by the prediction
+            return self.origin(expr.left, depth + 1) or self.origin(expr.right, depth + 1)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract)):
+            # `1 - gate`, `1 + 4 * gate`: a weight that the gate switches
+            for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+                if not self.facts.derives(other):
+                    found = self.origin(side, depth + 1)
+                    if found is not None:
+                        return found
+            return None
+        if isinstance(expr, cst.Call):
+            short = self._short(expr)
+            args = [a.value for a in expr.args if a.keyword is None]
+            if short in _LOGICAL_OPS and len(args) == 2:
+                combined = self._combined(args, depth)
+                if combined is not None:
+                    return combined
+            if short in _COMPARE_OPS:
+                if any(TRUE in self.facts.sources(a) for a in args):
+                    return None
+                return expr if any(self._pred_only(a) for a in args) else None
+            if short == "multiply" and len(args) == 2:
+                return self.origin(args[0], depth + 1) or self.origin(args[1], depth + 1)
+            if short == "gather" and len(args) == 2:
+                # weights picked by the predicted class: `tf.gather(class_w, tf.argmax(y_pred, -1))`
+                return args[1] if self._argmax_of_pred(args[1]) else None
+            if short in _ROUND_OPS:
+                return expr if args and self._pred_only(args[0]) else None
+            if short in _PASS_OPS:
+                return self.origin(args[0], depth + 1) if args else None
+            if short == "one_hot" and args:
+                return expr if self._argmax_of_pred(args[0]) else None
+            if short == "where":
+                a, b = get_arg(expr, "x", 1), get_arg(expr, "y", 2)
+                if is_number(a) and is_number(b):
+                    return self.origin(get_arg(expr, "condition", 0), depth + 1)
+        return None
+
+    def _value(self, name: str) -> cst.BaseExpression | None:
+        """The one value of ``name``, not counting re-assignments that only convert it
+        (``gate = K.cast(gate, "float32")``)."""
+        value = self.facts.single_value(name)
+        if value is not None or self.facts.is_param(name) or name in self.facts.aug_assigns:
+            return value
+        if name in self.facts.loop_vars or name in self.facts.complex_bound:
+            return None
+        values = [v for v in self.facts.assigns.get(name, []) if not self._converts(v, name)]
+        return values[0] if len(values) == 1 else None
+
+    def _converts(self, value: cst.BaseExpression, name: str) -> bool:
+        if not isinstance(value, cst.Call) or self._short(value) not in _PASS_OPS or not value.args:
+            return False
+        first = value.args[0].value
+        return isinstance(first, cst.Name) and first.value == name
+
+    def _argmax_of_pred(self, expr: cst.BaseExpression) -> bool:
+        if isinstance(expr, cst.Name):
+            expr = self.facts.single_value(expr.value) or expr
+        if isinstance(expr, cst.Call) and self._short(expr) == "argmax":
+            first = get_arg(expr, None, 0)
+            return first is not None and self._pred_only(first)
+        return False
+
+    def _combined(self, args: list[cst.BaseExpression], depth: int) -> cst.CSTNode | None:
+        """``equal(gate, label_mask)``, ``logical_and(label_mask, gate)``: two boolean masks, one
+        of them from the prediction, combined into one (the label mask alone would be fine)."""
+        gates = [self.origin(a, depth + 1) for a in args]
+        for gate, other in ((gates[0], args[1]), (gates[1], args[0])):
+            if gate is not None and self._is_boolean(other, depth + 1):
+                return gate
+        return None
+
+    def _is_boolean(self, expr: cst.BaseExpression, depth: int) -> bool:
+        """A comparison (through names, casts and subscripts): a mask, whatever it compares."""
+        if depth > 6:
+            return False
+        if isinstance(expr, cst.Name):
+            value = self._value(expr.value)
+            return value is not None and self._is_boolean(value, depth + 1)
+        if isinstance(expr, cst.Comparison):
+            return True
+        if isinstance(expr, cst.Subscript):
+            return self._is_boolean(expr.value, depth + 1)
+        if isinstance(expr, cst.Call):
+            short = self._short(expr)
+            if short in _COMPARE_OPS or short in _LOGICAL_OPS:
+                return True
+            if short in _PASS_OPS and expr.args:
+                return self._is_boolean(expr.args[0].value, depth + 1)
+        return False
+
+
+def gated_uses(ctx: FileContext, facts: FunctionFacts, node: cst.CSTNode) -> list[tuple[cst.BaseExpression, str]]:
+    """(gate candidate, "multiplies"/"selects") pairs where ``node`` gates a loss-like value.
+
+    The gated value must involve ``y_true``: `tf.where(logits >= 0, logits, 0)` transforms the
+    prediction itself (a ReLU), it does not mask a loss."""
+
+    def lossy(expr: cst.BaseExpression) -> bool:
+        return TRUE in facts.sources(expr)
+
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        pairs = [(node.left, node.right), (node.right, node.left)]
+        return [(g, "multiplies") for g, other in pairs if lossy(other)]
+    if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.MultiplyAssign):
+        return [(node.value, "multiplies")] if lossy(node.target) else []  # `loss *= gate`
+    if not isinstance(node, cst.Call):
+        return []
+    found = ctx.imports.api(node.func)
+    if found is None:
+        return []
+    short = found.name.rsplit(".", 1)[-1]
+    if short == "multiply" and len(node.args) >= 2:
+        a, b = node.args[0].value, node.args[1].value
+        return [(g, "multiplies") for g, other in ((a, b), (b, a)) if lossy(other)]
+    if short == "where":
+        cond, x, y = get_arg(node, "condition", 0), get_arg(node, "x", 1), get_arg(node, "y", 2)
+        if cond is not None and x is not None and y is not None:
+            if (_is_zeros(ctx, y) and lossy(x)) or (_is_zeros(ctx, x) and lossy(y)):
+                return [(cond, "selects")]
+            if (lossy(x) or lossy(y)) and (_scaled(ctx, x, y) or _scaled(ctx, y, x)):
+                return [(cond, "reweights")]  # `where(gate, loss * w, loss)`
+    if short == "boolean_mask":
+        mask = get_arg(node, "mask", 1)
+        tensor = get_arg(node, "tensor", 0)
+        if mask is not None and tensor is not None and lossy(tensor):
+            return [(mask, "selects")]
+    return []
+
+
+def _scaled(ctx: FileContext, expr: cst.BaseExpression, base: cst.BaseExpression) -> bool:
+    """Is ``expr`` ``base * w`` (or ``w * base``), the same code on one side?"""
+    text = ctx.code_for(base).strip()
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+        return text in (ctx.code_for(expr.left).strip(), ctx.code_for(expr.right).strip())
+    return False
+
+
+def _is_zeros(ctx: FileContext, expr: cst.BaseExpression) -> bool:
+    if is_zero(expr):
+        return True
+    if isinstance(expr, cst.Call):
+        found = ctx.imports.api(expr.func)
+        return found is not None and found.name.rsplit(".", 1)[-1] in {"zeros_like"}
+    return False
