@@ -111,6 +111,8 @@ def _parse(text: str, path: str, flat: list[tuple[int, str]], unflattened: guard
     diagnostic that replaces the tree. ``whole`` is the file (``text`` may be a piece of it)."""
     import libcst as cst
 
+    from losscheck.lint.parsing import parse_module
+
     try:
         if flat:
             try:
@@ -119,7 +121,7 @@ def _parse(text: str, path: str, flat: list[tuple[int, str]], unflattened: guard
                 if unflattened is not None:  # as written the file is too deep to parse safely
                     error = _python_syntax_error(path, text)
                     return error if error is not None else _refused(path, whole, unflattened)
-        return cst.parse_module(text)
+        return parse_module(text)
     except cst.ParserSyntaxError as exc:
         return _syntax_error(path, exc, text)
     except (RecursionError, MemoryError, ValueError, TypeError) as exc:

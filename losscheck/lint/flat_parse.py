@@ -47,13 +47,13 @@ def parse(source: str, flat: list[tuple[int, str]]) -> "cst.Module":
     """Parse ``source`` with libcst; chains listed in ``flat`` (offsets into ``source``) are parsed
     flat and rebuilt. Raises libcst's ParserSyntaxError, or ValueError if the rebuilt tree does
     not print back to ``source``."""
-    import libcst as cst
+    from losscheck.lint.parsing import parse_module
 
     marker = unused_marker(source) if flat else None
     if marker is None:
-        return cst.parse_module(source)
+        return parse_module(source)
     text, ops = flat_text(source, flat, marker)
-    module = cst.parse_module(text)
+    module = parse_module(text)
     rebuilt = unflatten(module, marker, ops)
     if rebuilt.code != source:
         raise ValueError("the rebuilt operator chains do not print back to the source")

@@ -142,6 +142,7 @@ def _parse(path: str, caller: FileContext) -> FileContext | None:
     from losscheck.lint import guard
     from losscheck.lint.context import FileContext
     from losscheck.lint.decoding import decode
+    from losscheck.lint.parsing import parse_module
 
     data = project.read(path)
     if data is None or b"\0" in data:
@@ -151,7 +152,7 @@ def _parse(path: str, caller: FileContext) -> FileContext | None:
         scan = guard.scan(source)
         if scan.refusal is not None:
             return None
-        module = cst.parse_module(source)
+        module = parse_module(source)
     except (ValueError, SyntaxError, cst.ParserSyntaxError, RecursionError, MemoryError):
         return None
     return FileContext(path=path, source=source, module=module, options=caller.options, scan=scan)
