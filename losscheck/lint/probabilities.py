@@ -99,6 +99,10 @@ class ProbabilityModel:
             return self.of(expr.value, depth)
         if isinstance(expr, cst.Name):
             return self._name(expr, depth)
+        if is_self_attribute(expr):  # `self.prob`, every `self.prob = ...` of the class a probability
+            values = self._self_attribute(expr.attr.value, expr.value)  # type: ignore[attr-defined]
+            found = [self.of(value, depth + 1) if value is not None else None for value in values]
+            return found[0] if found and all(found) else None
         return None
 
     def _qualname(self, expr: cst.BaseExpression) -> str | None:
@@ -123,6 +127,9 @@ class ProbabilityModel:
             if len(layers) == 1 and isinstance(layers[0], cst.Call):
                 activation = self.layer_activation(layers[0])
                 return Probability(activation, layers[0]) if activation else None
+            method = self._method(call.func.attr.value, call) if not layers else None  # type: ignore[attr-defined]
+            if method is not None:  # `self.generator(x)`, a method of the same class
+                return self._returns(method, depth + 1)
         return None
 
     def layer_activation(self, layer: cst.Call) -> Activation | None:
@@ -384,15 +391,26 @@ class ProbabilityModel:
             return None
         return self._loss_object(values[0], at)
 
-    def _self_attribute(self, attribute: str, at: cst.Call) -> list[cst.BaseExpression | None]:
+    def _self_attribute(self, attribute: str, at: cst.CSTNode) -> list[cst.BaseExpression | None]:
+        """The values of every ``self.attribute = value`` in the class of the method around ``at``
+        (a Name or a Call)."""
+        cls = self._class_around(at)
+        return list(self.index.self_assigns.get((cls, attribute), [])) if cls is not None else []
+
+    def _method(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
+        """The one method ``name`` of the class of the method around ``at``."""
+        cls = self._class_around(at)
+        if cls is None or type(cls.body) is not cst.IndentedBlock:
+            return None
+        methods = [s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+        return methods[0] if len(methods) == 1 else None
+
+    def _class_around(self, at: cst.CSTNode) -> cst.ClassDef | None:
         where = self.index.where.get(at)
         scope = where[0] if where else None
         while scope is not None and not (isinstance(scope.node, cst.FunctionDef) and scope.node in self.index.classes):
             scope = scope.parent
-        if scope is None:
-            return []
-        cls = self.index.classes[scope.node]  # type: ignore[index]
-        return list(self.index.self_assigns.get((cls, attribute), []))
+        return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
 
 
 def _from_logits(call: cst.Call) -> bool:

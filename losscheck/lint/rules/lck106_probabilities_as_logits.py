@@ -43,8 +43,10 @@ class ProbabilitiesAsLogits(Rule):
     argument of TensorFlow's `*_cross_entropy_with_logits` functions, or the prediction of a Keras
     crossentropy (`keras.losses.binary_crossentropy`, `keras.ops.categorical_crossentropy`, a
     `BinaryCrossentropy` object) called or built with `from_logits=True`. It follows the value
-    through assignments, reshapes and casts, helpers that return it, and the parameters of
-    functions that every call in the file gives it (`compute_cost(forward(x), y)`).
+    through assignments, reshapes and casts, helpers that return it, the parameters of
+    functions that every call in the file gives it (`compute_cost(forward(x), y)`), attributes
+    every assignment of which is one (`self.prob = tf.nn.softmax(...)`), and methods of the same
+    class that return one (`self.generator(x)`).
 
     It also checks `model.compile(loss=...)` where the model's last layer (the last of a
     `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
@@ -188,6 +190,41 @@ class ProbabilitiesAsLogits(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class PolicyNet:
+                def __init__(self, board):
+                    self.scores = tf.layers.dense(board, 64)
+                    self.prob = tf.nn.softmax(self.scores)
+                    self.target = tf.placeholder(tf.float32, [None, 64])
+                    self.loss = self.make_loss()
+
+                def make_loss(self):
+                    return tf.losses.softmax_cross_entropy(self.target, self.prob)
+            """,
+            message="`self.prob` holds values that are already probabilities",
+            line=12,
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class Segmenter:
+                def build(self, images, masks):
+                    self.masks_out = self.generator(images)
+                    return tf.reduce_mean(
+                        tf.nn.sigmoid_cross_entropy_with_logits(labels=masks, logits=self.masks_out)
+                    )
+
+                def generator(self, images):
+                    x = tf.layers.conv2d(images, 1, 3, padding="same")
+                    return tf.nn.sigmoid(x)
+            """,
+            message="`self.masks_out` holds values that are already probabilities (a sigmoid, line 13)",
+            line=8,
+        ),
         Invalid(
             """
             import tensorflow as tf
