@@ -64,7 +64,7 @@ def compiled_on_probabilities(ctx: FileContext, name: str) -> list[CompiledOn]:
                 found.append(CompiledOn(
                     where=f"{os.path.relpath(path, root)}:{line}",
                     output=output,
-                    output_where=f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
+                    output_where=output.elsewhere or f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
                 ))
     return found
 
@@ -242,7 +242,7 @@ def looped_on_probabilities(ctx: FileContext, fn: LossFunction, name: str) -> li
                 output, home = result
                 found.append(LoopCall(
                     where=use, argument=other.code_for(argument), output=output,  # type: ignore[arg-type]
-                    output_where=f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
+                    output_where=output.elsewhere or f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
                 ))
     return found
 

@@ -53,7 +53,9 @@ SYNTAX_ERROR = Diagnostic(
     "LCK999",
     "syntax-error",
     "The file does not parse.",
-    "## What it does\nReports a file that libcst cannot parse, at the parser's line and column.\n\n"
+    "## What it does\nReports a file that libcst cannot parse, at the parser's line and column. A file\n"
+    "that Python accepts and libcst does not (indentation mixing tabs and spaces) is reported as not\n"
+    "checked, with libcst's reason.\n\n"
     "## Why is this bad?\nNo rule can check a file that does not parse.\n\n## Example\n```python\n"
     "def loss(y_true, y_pred)\n    return y_pred\n```\n\n## Use instead\n```python\n"
     "def loss(y_true, y_pred):\n    return y_pred\n```",

@@ -90,6 +90,13 @@ def _syntax_error(path: str, exc: Exception, source: str | None = None) -> Findi
             return diagnostics.make(diagnostics.SYNTAX_ERROR, path, f"syntax error: {py_exc.msg}", line, column)
         except (ValueError, RecursionError, MemoryError, OverflowError):
             pass
+        else:  # valid Python that libcst refuses (indentation mixing tabs and spaces, mostly)
+            message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+            return diagnostics.make(
+                diagnostics.SYNTAX_ERROR, path,
+                f"not checked: Python accepts this file but libcst cannot parse it ({message}); indentation "
+                "that mixes tabs and spaces is the usual cause (`expand -t 8` or an editor fixes it)",
+            )
     line = int(getattr(exc, "raw_line", 1) or 1)
     column = int(getattr(exc, "raw_column", 0) or 0) + 1
     message = getattr(exc, "message", None) or str(exc).splitlines()[0]

@@ -22,7 +22,9 @@ softmax output passed where logits are expected) is made as often in training st
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 import libcst as cst
@@ -55,7 +57,14 @@ _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
 @dataclass(frozen=True)
 class Probability:
     activation: Activation
-    origin: cst.CSTNode  # the softmax/sigmoid call, or the layer call, that made it
+    origin: cst.CSTNode  # the softmax/sigmoid call, or the layer call, that made it (in this file)
+    # where the activation really is, as ``path:line`` relative to the project root, when it is
+    # in another module (``origin`` is then the call of the model passed in, in this file)
+    elsewhere: str | None = None
+
+    def where(self, ctx: FileContext) -> str:
+        """``line N`` in ``ctx``'s file, or ``path:line`` in another module."""
+        return self.elsewhere or f"line {ctx.position(self.origin).start.line}"
 
 
 class ProbabilityModel:
@@ -77,7 +86,8 @@ class ProbabilityModel:
             qualname = self._qualname(call.func)
             if qualname is None:
                 continue
-            if qualname in ACTIVATIONS or qualname.startswith("keras.layers.") and self.layer_activation(call):
+            if qualname in ACTIVATIONS or (qualname.startswith("keras.layers.") or _has_keyword(call, "activation")) \
+                    and self.layer_activation(call):
                 self._has_activation = True  # a softmax, or a layer built with one (`self.head = Dense(...)`)
             sink = LOGIT_FUNCTIONS.get(qualname)
             if sink is not None and (not sink.needs_from_logits or _from_logits(call)):
@@ -85,13 +95,21 @@ class ProbabilityModel:
             elif qualname in LOGIT_LOSS_CLASSES and _from_logits(call):
                 self._has_logit_objects = True
 
+    @cached_property
+    def _reads_project(self) -> bool:
+        """Other modules of the project may be read: a model passed in as a parameter may end in
+        an activation that this file never writes."""
+        from losscheck.lint import project
+
+        return project.root_for(self.ctx.path, self.ctx.options.get("keras_target")) is not None
+
     @property
     def index(self) -> ScopeIndex:
         return scope_index(self.ctx)
 
     # -- values ----------------------------------------------------------------------
     def of(self, expr: cst.BaseExpression, depth: int = 0) -> Probability | None:
-        if depth > _MAX_DEPTH or not self._has_activation:
+        if depth > _MAX_DEPTH or not (self._has_activation or self._reads_project):
             return None
         if isinstance(expr, cst.Call):
             return self._call(expr, depth)
@@ -122,6 +140,8 @@ class ProbabilityModel:
             helper = self._function(call.func.value, call)
             if helper is not None:
                 return self._returns(helper, depth + 1)
+            if self.parameter_of(call.func) is not None:
+                return self._passed_model(call.func)
         if is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
             layers = self._self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
             if len(layers) == 1 and isinstance(layers[0], cst.Call):
@@ -132,11 +152,45 @@ class ProbabilityModel:
                 return self._returns(method, depth + 1)
         return None
 
+    def _passed_model(self, model: cst.Name) -> Probability | None:
+        """``model(x)`` where ``model`` is a parameter: the model every caller passes, in this
+        module or in another one of the project (``compiled_models.model_output``)."""
+        from losscheck.lint.compiled_models import model_output
+
+        key = (id(model), -1)
+        if key in self._busy:
+            return None
+        self._busy.add(key)
+        try:
+            found = model_output(self.ctx, model)
+        finally:
+            self._busy.discard(key)
+        if found is None:
+            return None
+        output, home = found
+        if home is self.ctx:
+            return output
+        from losscheck.lint import project
+
+        root = project.root_for(self.ctx.path, self.ctx.options.get("keras_target")) or os.path.dirname(home.path)
+        where = f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}"
+        return Probability(output.activation, model, elsewhere=where)
+
     def layer_activation(self, layer: cst.Call) -> Activation | None:
-        """The activation a Keras layer construction applies last, if softmax or sigmoid."""
+        """The activation a Keras layer construction applies last, if softmax or sigmoid; for a
+        layer class of another library or of the project (``WeightNormDense(10,
+        activation=tf.nn.softmax)``), the one its ``activation=`` keyword names, the Keras way."""
         qualname = self._qualname(layer.func)
         if qualname is None or not qualname.startswith("keras.layers."):
-            return None
+            written = qualname or (self.ctx.code_for(layer.func) if isinstance(layer.func, (cst.Name, cst.Attribute)) else "")
+            if not written.rsplit(".", 1)[-1][:1].isupper():
+                return None  # not a class
+            value = get_arg(layer, "activation")
+            if value is None:
+                return None
+            name = string_value(value)
+            named = None if name is not None else self._qualname(value)
+            return ACTIVATION_NAMES.get(name) if name is not None else ACTIVATIONS.get(named) if named else None
         if qualname in ACTIVATION_LAYERS:
             return ACTIVATION_LAYERS[qualname]
         if qualname == "keras.layers.Activation":
@@ -411,6 +465,10 @@ class ProbabilityModel:
         while scope is not None and not (isinstance(scope.node, cst.FunctionDef) and scope.node in self.index.classes):
             scope = scope.parent
         return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
+
+
+def _has_keyword(call: cst.Call, name: str) -> bool:
+    return any(arg.keyword is not None and arg.keyword.value == name for arg in call.args)
 
 
 def _from_logits(call: cst.Call) -> bool:

@@ -263,3 +263,73 @@ def test_a_model_subclass_passed_to_the_training_function(tmp_path: Path, model:
     if expected:
         (finding,) = [f for f in lint_findings(tmp_path / "losses.py") if f.code == "LCK106"]
         assert "the training step at run.py:10 passes it `out`" in finding.message
+
+
+CUSTOM_NET = textwrap.dedent(
+    """\
+    import tensorflow as tf
+    from nets import layers_wn
+
+    class Net(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers_wn.Dense(64, activation=tf.nn.relu)
+            self.out = layers_wn.Dense(10, activation=tf.nn.softmax)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    class LinearNet(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = layers_wn.Dense(10)
+
+        def call(self, x):
+            return self.out(x)
+    """
+)
+
+SUPERVISED = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    def supervised_loss(images, labels, model):
+        scores = model(images)
+        return tf.losses.softmax_cross_entropy(labels, scores)
+
+    def gradients(images, labels, model):
+        with tf.GradientTape() as tape:
+            loss = supervised_loss(images, labels, model)
+        return tape.gradient(loss, model.variables)
+    """
+)
+
+TRAIN_WITH = """\
+from nets.custom import {model}
+from losses import gradients
+
+model = {model}()
+for images, labels in []:
+    grads = gradients(images, labels, model)
+"""
+
+
+@pytest.mark.parametrize("model,expected", [
+    ("Net", ["5:`scores` holds values that are already probabilities"]),
+    ("LinearNet", []),
+])
+def test_a_model_parameter_called_in_the_loss(tmp_path: Path, model: str, expected: list[str]) -> None:
+    """`scores = model(images)` with `model` a parameter that an in-file function passes on and
+    another module fills with a `Model` subclass ending in a layer of the project's own whose
+    `activation=` is a softmax."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "__init__.py").write_text("")
+    (tmp_path / "nets" / "layers_wn.py").write_text("class Dense:\n    pass\n")
+    (tmp_path / "nets" / "custom.py").write_text(CUSTOM_NET)
+    (tmp_path / "losses.py").write_text(SUPERVISED)
+    (tmp_path / "train.py").write_text(TRAIN_WITH.format(model=model))
+    assert lint(tmp_path / "losses.py") == expected
+    if expected:
+        (finding,) = [f for f in lint_findings(tmp_path / "losses.py") if f.code == "LCK106"]
+        assert "(a softmax, nets/custom.py:8)" in finding.message

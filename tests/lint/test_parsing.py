@@ -51,3 +51,16 @@ def test_parsers_in_several_threads() -> None:
     assert results == [True] * 12
     with pytest.raises(cst.CSTValidationError):
         cst.Name("")
+
+
+def test_valid_python_that_libcst_refuses_is_not_called_a_syntax_error() -> None:
+    from losscheck.lint.engine import lint_source
+    from losscheck.lint.registry import builtin_rules
+
+    # a tab then spaces: the same column to Python (tab stops of 8), a dedent libcst cannot match
+    source = "def f(y_true, y_pred):\n    if y_true is None:\n\t    return y_pred\n    return y_pred\n"
+    compile(source, "tabs.py", "exec")
+    (finding,) = lint_source(source, "tabs.py", rules=builtin_rules())
+    assert finding.code == "LCK999"
+    assert finding.message.startswith("not checked: Python accepts this file but libcst cannot parse it")
+    assert "syntax error" not in finding.message

@@ -5,23 +5,24 @@ from __future__ import annotations
 import re
 
 from losscheck.lint import project
-from losscheck.lint.compiled_models import compiled_on_probabilities, looped_on_probabilities, prediction_as_logits
+from losscheck.lint.compiled_models import (
+    compiled_on_probabilities,
+    looped_on_probabilities,
+    prediction_as_logits,
+)
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
-from losscheck.lint.prefilter import all_of
 from losscheck.lint.probabilities import probability_model
 from losscheck.lint.project_uses import defined_name
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
 
-# What the in-file checks need: an activation and a call that expects logits, or a function
-# that takes `from_logits`. Loss code without them can still be compiled elsewhere in the project
-# with a softmax/sigmoid model (``compiled_models.py``), which only needs the loss code.
+# What the in-file checks need: a call that expects logits (the activation may be in this file
+# or in a model another module passes in), or a function that takes `from_logits`. Loss code
+# without them can still be compiled elsewhere in the project with a softmax/sigmoid model
+# (``compiled_models.py``), which only needs the loss code.
 _IN_FILE_TRIGGERS = (
-    all_of(
-        rb"(?:softmax|sigmoid)\s*[(\"']",
-        rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
-    ),
+    rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
     rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
 )
 _IN_FILE = [re.compile(pattern) for pattern in _IN_FILE_TRIGGERS]
@@ -366,7 +367,7 @@ class ProbabilitiesAsLogits(Rule):
             ctx.report(
                 self,
                 loss,
-                f"the model ends in a {output.activation} (line {ctx.position(output.origin).start.line}), and "
+                f"the model ends in a {output.activation} ({output.where(ctx)}), and "
                 f"compile() gives it `{ctx.code_for(construction.func)}(from_logits=True)`, which applies the "
                 f"{output.activation} again: {_TWICE[output.activation]}. Drop the output activation (and apply "
                 "it when predicting), or drop `from_logits=True`.",
@@ -376,12 +377,12 @@ class ProbabilitiesAsLogits(Rule):
             found = model.of(arg)
             if found is None:
                 continue
-            origin = ctx.position(found.origin).start.line
+            origin = found.where(ctx)
             ctx.report(
                 self,
                 arg,
                 f"`{ctx.code_for(arg)}` holds values that are already probabilities (a {found.activation}, "
-                f"line {origin}) and is passed as logits to `{callee}`, which applies the {found.activation} "
+                f"{origin}) and is passed as logits to `{callee}`, which applies the {found.activation} "
                 f"again: {_TWICE[found.activation]}. Pass the values before the {found.activation} "
                 "(or drop `from_logits=True`).",
             )
