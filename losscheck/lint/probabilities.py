@@ -40,7 +40,7 @@ from losscheck.lint.api.logits import (
     canonical,
     preserves,
 )
-from losscheck.lint.astutil import all_nodes, get_arg, string_value
+from losscheck.lint.astutil import all_nodes, assign_targets, get_arg, own_nodes, string_value
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.scope_index import (
@@ -140,8 +140,8 @@ class ProbabilityModel:
             helper = self._function(call.func.value, call)
             if helper is not None:
                 return self._returns(helper, depth + 1)
-            if self.parameter_of(call.func) is not None:
-                return self._passed_model(call.func)
+            if self.parameter_of(call.func) is not None or self.model_definition(call.func) is not None:
+                return self._passed_model(call.func)  # a model passed in, or built by a builder
         if is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
             layers = self._self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
             if len(layers) == 1 and isinstance(layers[0], cst.Call):
@@ -153,8 +153,9 @@ class ProbabilityModel:
         return None
 
     def _passed_model(self, model: cst.Name) -> Probability | None:
-        """``model(x)`` where ``model`` is a parameter: the model every caller passes, in this
-        module or in another one of the project (``compiled_models.model_output``)."""
+        """``model(x)`` where ``model`` is a parameter (the model every caller passes) or holds
+        what a call returned (``build_discriminator()``, a ``Model`` subclass), in this module or
+        in another one of the project (``compiled_models.model_output``)."""
         from losscheck.lint.compiled_models import model_output
 
         key = (id(model), -1)
@@ -336,13 +337,48 @@ class ProbabilityModel:
         if not self._has_logit_objects:
             return
         for call in self.index.calls:
-            if len(call.args) < 2 or isinstance(call.func, cst.Name) and self._qualname(call.func) is not None:
+            if len(call.args) < 2:
+                continue
+            if isinstance(call.func, cst.Name) and self._qualname(call.func) is not None:
+                yield from self._through_helper(call)  # an imported function: of the project?
                 continue
             loss = self._loss_object(call.func, call)
             if loss is not None:
                 arg = get_arg(call, "y_pred", 1)
                 if arg is not None:
                     yield call, arg, self.ctx.code_for(loss.func) + "(from_logits=True)"
+            elif isinstance(call.func, (cst.Name, cst.Attribute)):
+                yield from self._through_helper(call)
+
+    def _through_helper(self, call: cst.Call) -> Iterator[tuple[cst.Call, cst.BaseExpression, str]]:
+        """``discriminator_loss(bce, real_output)`` where ``bce`` is built with
+        ``from_logits=True`` here and the helper (of this module or another) calls its first
+        parameter on its second as the prediction: ``real_output`` must be logits."""
+        found = self._helper(call)
+        if found is None:
+            return
+        helper, pairs = found
+        for loss_at, pred_at, loss_name, pred_name in pairs:
+            given = get_arg(call, loss_name, loss_at)
+            loss = self._loss_object(given, call) if given is not None else None
+            arg = get_arg(call, pred_name, pred_at)
+            if loss is not None and arg is not None:
+                yield call, arg, f"{self.ctx.code_for(loss.func)}(from_logits=True) in {helper}()"
+
+    def _helper(self, call: cst.Call) -> tuple[str, list[tuple[int, int, str, str]]] | None:
+        """The function ``call`` calls (here, or imported from the project) and its loss pairs."""
+        from losscheck.lint.project_modules import imported_function
+
+        if isinstance(call.func, cst.Name):
+            local = self._function(call.func.value, call)
+            if local is not None:
+                return local.name.value, loss_parameter_pairs(local)
+        if not self._reads_project:
+            return None
+        imported = imported_function(self.ctx, call.func)
+        if imported is None:
+            return None
+        return imported[1].name.value, loss_parameter_pairs(imported[1])
 
     def compiled_on_probabilities(self) -> Iterator[tuple[cst.BaseExpression, cst.Call, Probability]]:
         """(the ``loss=`` argument, its ``from_logits=True`` construction, the model's last
@@ -465,6 +501,26 @@ class ProbabilityModel:
         while scope is not None and not (isinstance(scope.node, cst.FunctionDef) and scope.node in self.index.classes):
             scope = scope.parent
         return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
+
+
+def loss_parameter_pairs(function: cst.FunctionDef) -> list[tuple[int, int, str, str]]:
+    """(position, position, name, name) of each parameter pair that ``function`` uses as ``loss``
+    and ``prediction`` in ``loss(target, prediction)``: a parameter called with another one
+    second (or as ``y_pred=``), neither rebound in the body."""
+    names = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+    nodes = list(own_nodes(function))
+    rebound = {name for node in nodes if type(node) is cst.AssignTarget for name in assign_targets(node.target)}
+    rebound |= {node.target.value for node in nodes if type(node) is cst.AugAssign and type(node.target) is cst.Name}
+    pairs: list[tuple[int, int, str, str]] = []
+    for node in nodes:
+        if type(node) is not cst.Call or not isinstance(node.func, cst.Name) or node.func.value not in names:
+            continue
+        pred = get_arg(node, "y_pred", 1)
+        if isinstance(pred, cst.Name) and pred.value in names and not {node.func.value, pred.value} & rebound:
+            pair = (names.index(node.func.value), names.index(pred.value), node.func.value, pred.value)
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
 
 
 def _has_keyword(call: cst.Call, name: str) -> bool:

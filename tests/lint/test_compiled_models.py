@@ -333,3 +333,63 @@ def test_a_model_parameter_called_in_the_loss(tmp_path: Path, model: str, expect
     if expected:
         (finding,) = [f for f in lint_findings(tmp_path / "losses.py") if f.code == "LCK106"]
         assert "(a softmax, nets/custom.py:8)" in finding.message
+
+
+GAN_HELPERS = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    def discriminator_loss(cross_entropy, real_output, fake_output):
+        real = cross_entropy(tf.ones_like(real_output), real_output)
+        fake = cross_entropy(tf.zeros_like(fake_output), fake_output)
+        return real + fake
+
+    def rebinding_loss(cross_entropy, real_output):
+        real_output = tf.math.log(real_output / (1 - real_output))  # back to logits
+        return cross_entropy(tf.ones_like(real_output), real_output)
+    """
+)
+
+GAN_TRAINER = """\
+import tensorflow as tf
+from nets.gan import {builder}
+from gan_losses import {helper}
+
+bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+
+@tf.function
+def train_step(images, optimizer):
+    with tf.GradientTape() as tape:
+        real_output = discriminator(images, training=True)
+        loss = {helper}(bce, real_output{more})
+    grads = tape.gradient(loss, discriminator.trainable_variables)
+    optimizer.apply_gradients(zip(grads, discriminator.trainable_variables))
+
+
+discriminator = {builder}()
+"""
+
+
+@pytest.mark.parametrize("builder,helper,more,expected", [
+    ("build_discriminator", "discriminator_loss", ", real_output", ["12:`real_output` holds values that are already probabilities", "12:`real_output` holds values that are already probabilities"]),
+    ("build_critic", "discriminator_loss", ", real_output", []),  # a linear critic: logits
+    ("build_discriminator", "rebinding_loss", "", []),  # the helper turns them back into logits
+])
+def test_a_from_logits_loss_handed_to_a_helper(tmp_path: Path, builder: str, helper: str, more: str,
+                                               expected: list[str]) -> None:
+    """A training step hands a `from_logits=True` Loss object and a model's sigmoid output to a
+    helper of another module, which calls the one on the other; the model comes from a builder of
+    a third module, assigned at module level after the step."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "__init__.py").write_text("")
+    (tmp_path / "nets" / "gan.py").write_text(GAN_MODELS)
+    (tmp_path / "gan_losses.py").write_text(GAN_HELPERS)
+    trainer = tmp_path / "trainer.py"
+    trainer.write_text(GAN_TRAINER.format(builder=builder, helper=helper, more=more))
+    assert lint(trainer) == expected
+    if expected:
+        finding = [f for f in lint_findings(trainer) if f.code == "LCK106"][0]
+        assert "(a sigmoid, nets/gan.py:4)" in finding.message
+        assert f"`tf.keras.losses.BinaryCrossentropy(from_logits=True) in {helper}()`" in finding.message

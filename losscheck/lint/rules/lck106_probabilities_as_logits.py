@@ -46,8 +46,11 @@ class ProbabilitiesAsLogits(Rule):
     `BinaryCrossentropy` object) called or built with `from_logits=True`. It follows the value
     through assignments, reshapes and casts, helpers that return it, the parameters of
     functions that every call in the file gives it (`compute_cost(forward(x), y)`), attributes
-    every assignment of which is one (`self.prob = tf.nn.softmax(...)`), and methods of the same
-    class that return one (`self.generator(x)`).
+    every assignment of which is one (`self.prob = tf.nn.softmax(...)`), methods of the same
+    class that return one (`self.generator(x)`), and models called in the file whose last layer
+    is one, however they were built or passed in. A `from_logits=True` Loss object handed to a
+    helper that calls it on another of its parameters (`discriminator_loss(bce, real_output)`)
+    makes that argument a logits argument too.
 
     It also checks `model.compile(loss=...)` where the model's last layer (the last of a
     `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
