@@ -40,7 +40,13 @@ from losscheck.lint.api.logits import (
     canonical,
     preserves,
 )
-from losscheck.lint.astutil import all_nodes, assign_targets, get_arg, own_nodes, string_value
+from losscheck.lint.astutil import (
+    all_nodes,
+    assign_targets,
+    get_arg,
+    own_nodes,
+    string_value,
+)
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.scope_index import (
