@@ -46,7 +46,8 @@ from losscheck.layout.model import (
 # them, and every helper an emitter adds must start with "_lc".
 RESERVED_NAMES = frozenset({
     "keras", "ops", "np", "numpy", "tf", "tensorflow", "torch", "F", "nn", "math",
-    "LOSSES", "LOSS_WEIGHTS", "TASK_LOSSES", "pack_targets", "WEIGHTS", "WeightScheduler", "make_metrics",
+    "LOSSES", "LOSS_WEIGHTS", "TASK_LOSSES", "pack_targets", "WEIGHTS", "WeightScheduler", "attach_weights",
+    "make_metrics",
 })
 HELPER_PREFIX = "_lc"
 

@@ -86,3 +86,73 @@ def test_weight_scheduler_assigns_per_epoch_and_keeps_other_keys():
     assert float(weights["b"].numpy()) == 2.0
     with pytest.raises(ValueError, match="no loss weight named \\['c'\\]"):
         keras_runtime.WeightScheduler(weights, {"c": lambda epoch: 1.0})
+
+
+def _loss_weights() -> dict:
+    return {key: keras.Variable(value, dtype="float32", trainable=False, name=f"loss_weight-{key}")
+            for key, value in (("y", 2.0), ("y-a", 0.5))}
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(2, name="y")
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def _models() -> dict:
+    inputs = keras.Input((3,))
+    models = {"functional": keras.Model(inputs, keras.layers.Dense(2, name="y")(inputs)),
+              "sequential": keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="y")]),
+              "subclassed": _Subclassed()}
+    models["subclassed"](np.zeros((1, 3), "float32"))  # built
+    return models
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential", "subclassed"])
+def test_attached_weights_are_model_variables_not_model_weights(kind):
+    """The trainers pass model.variables to a compiled step; saving and get_weights read
+    model.weights, which stay the kernel and the bias."""
+    weights = _loss_weights()
+    model = _models()[kind]
+    before = (len(model.weights), model.count_params(), len(model.variables))
+    keras_runtime.attach_weights(model, weights)
+    keras_runtime.attach_weights(model, weights)  # a second time changes nothing
+    held = [v for v in model.non_trainable_variables if any(v is w for w in weights.values())]
+    assert len(held) == len(weights)
+    assert not any(v is w for v in model.trainable_variables for w in weights.values())
+    assert (len(model.weights), model.count_params(), len(model.variables)) == (
+        before[0], before[1], before[2] + len(weights))
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_a_model_holding_weights_saves_and_loads_like_one_without(kind, tmp_path):
+    model = _models()[kind]
+    keras_runtime.attach_weights(model, _loss_weights())
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0),
+                               model.predict(x, verbose=0))
+    model.save_weights(tmp_path / "m.weights.h5")
+    fresh = _models()[kind]  # holds no loss weights
+    fresh.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_the_scheduler_makes_its_model_hold_the_weights():
+    weights = _loss_weights()
+    model = _models()["functional"]
+    scheduler = keras_runtime.WeightScheduler(weights, {"y": lambda epoch: 1.0})
+    scheduler.set_model(model)
+    assert sum(any(v is w for w in weights.values()) for v in model.variables) == len(weights)
+
+
+def test_a_loss_weight_is_read_in_the_prediction_dtype():
+    weight = keras.Variable(0.25, dtype="float32", trainable=False)
+    like = keras.ops.ones((2, 3), dtype="float16")
+    value = keras_runtime._lc_loss_weight(weight, like)
+    assert keras.backend.standardize_dtype(value.dtype) == "float16" and float(value) == 0.25
+    weight.assign(4.0)
+    assert float(keras_runtime._lc_loss_weight(weight, like)) == 4.0

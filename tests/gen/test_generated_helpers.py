@@ -67,8 +67,8 @@ COVERAGE = {
          "loss": ["mean_squared_error", "mean_absolute_error", "huber", "log_cosh"]},
     ]}],
 }
-# Keras 3 only: the Additions' helpers too (a class gate, class weights, a metric).
-COVERAGE_KERAS = {**COVERAGE, "outputs": [*COVERAGE["outputs"], {"name": "extra", "spatial": [2], "tasks": [
+# Keras 3 only: the Additions' helpers too (a class gate, class weights, a metric, variable weights).
+COVERAGE_KERAS = {**COVERAGE, "weights": "variable", "outputs": [*COVERAGE["outputs"], {"name": "extra", "spatial": [2], "tasks": [
     {"name": "k", "type": "categorical", "units": 3, "class_weights": [1, 2, 3], "metrics": ["f1"]},
     {"name": "g", "type": "binary", "units": 1, "when": {"task": "k", "in": [1, 2]}, "pos_weight": 2.0,
      "label_smoothing": 0.1},
@@ -201,9 +201,10 @@ def test_a_copied_function_needs_nothing_from_its_own_module(framework):
     """A helper reads only what every generated module of its framework has: the imports,
     builtins, the tables and other helpers; never a constant or import of its own file."""
     emitter = load_emitters().emitters[framework]
-    functions = {node.name: node for path in emitter.HELPER_FILES for node in ast.parse(path.read_text()).body
-                 if isinstance(node, ast.FunctionDef)}
-    available = _imported_names(emitter.imports) | set(dir(builtins)) | MODULE_NAMES | set(functions)
+    nodes = [node for path in emitter.HELPER_FILES for node in ast.parse(path.read_text()).body]
+    functions = {node.name: node for node in nodes if isinstance(node, ast.FunctionDef)}
+    classes = {node.name for node in nodes if isinstance(node, ast.ClassDef)}  # copied as helpers are
+    available = _imported_names(emitter.imports) | set(dir(builtins)) | MODULE_NAMES | set(functions) | classes
     for name, node in functions.items():
         assert _free_names(node) <= available, (name, sorted(_free_names(node) - available))
 

@@ -326,12 +326,17 @@ class SourceEmitter:
         raise ValueError(f"framework {self.framework!r} does not generate label_smoothing")
 
     # -- one output ----------------------------------------------------------------------
+    def variable_weight(self, key: str) -> str:
+        """The current value of ``WEIGHTS[key]`` inside a loss (``"weights": "variable"``,
+        validated for the Keras 3 emitter only)."""
+        raise ValueError(f"framework {self.framework!r} does not generate variable weights")
+
     def output_function(self, output: OutputPlan, variable: bool = False) -> str:
         parts = []
         for task in output.tasks:
             call = f"{task.function_name}(y_true, y_pred)"
             if variable:  # the weight is read on every call: no task is dropped
-                parts.append(f"{self.op('cast', f'WEIGHTS[{q(task.key)}]', 'dtype')} * {call}")
+                parts.append(f"{self.variable_weight(task.key)} * {call}")
                 continue
             if task.weight == 0.0:
                 continue  # a zero weight drops the task (0 * NaN would not)
@@ -348,14 +353,13 @@ class SourceEmitter:
         if variable:
             doc = (f"WEIGHTS[{q(output.name)}] times the sum of its tasks, each times "
                    f"WEIGHTS[\"{output.name}.<task>\"]")
-            body.append("    dtype = y_pred.dtype")
         one_line = f"    loss = {' + '.join(parts)}"
         if len(one_line) <= WIDTH:
             body.append(one_line)
         else:  # one task a line
             body += [f"    loss = {parts[0]}", *(f"    loss += {part}" for part in parts[1:])]
         if variable:
-            body.append(f"    return {self.op('cast', f'WEIGHTS[{q(output.name)}]', 'dtype')} * loss")
+            body.append(f"    return {self.variable_weight(output.name)} * loss")
         elif len(parts) == 1 or len(f"    return {' + '.join(parts)}") <= WIDTH:
             body = [f"    return {' + '.join(parts)}"]
         else:

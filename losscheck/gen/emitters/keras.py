@@ -67,8 +67,14 @@ class KerasEmitter(SourceEmitter):
             parts.append(self.make_metrics(plan))
         if plan.variable_weights:
             parts.append(self.weights_table(plan))
+            self.use("_lc_LossWeightState")  # attach_weights makes them
+            parts.append(function_text(KERAS_RUNTIME, "attach_weights"))
             parts.append(function_text(KERAS_RUNTIME, "WeightScheduler"))
         return parts
+
+    def variable_weight(self, key: str) -> str:
+        # read through a helper that warns when JAX would keep it as a trace-time constant
+        return f"{self.use('_lc_loss_weight')}(WEIGHTS[{q(key)}], y_pred)"
 
     def metric_inputs(self, output: OutputPlan, task: TaskPlan) -> str:
         lines = [
@@ -143,10 +149,17 @@ class KerasEmitter(SourceEmitter):
             "_lc_initial_weights = {",
             *(f"    {q(key)}: {num(float(weight))}," for key, weight in rows),
             "}",
-            "# Loss weights the losses read on every call: WEIGHTS[key].assign(x) takes effect",
-            "# at the next training step, without recompiling.",
+            "# Loss weights the losses read on every call: once a model holds them",
+            "# (attach_weights(model, WEIGHTS); WeightScheduler does it), WEIGHTS[key].assign(x)",
+            "# takes effect at its next training step, without recompiling, on every backend.",
+            "# Variable names have no dot: PyTorch parameter names may not.",
             "WEIGHTS = {",
-            "    key: keras.Variable(value, dtype=\"float32\", trainable=False, name=key)",
+            "    key: keras.Variable(",
+            "        value,",
+            "        dtype=\"float32\",",
+            "        trainable=False,",
+            "        name=\"loss_weight-\" + key.replace(\".\", \"-\"),",
+            "    )",
             "    for key, value in _lc_initial_weights.items()",
             "}",
         ]

@@ -9,8 +9,9 @@ run:
 - :mod:`.common`: framework-neutral (``_lc_check`` reads ``tensor.shape`` only;
   ``pack_targets`` uses NumPy only);
 - :mod:`.keras_ops`: Keras 3, ``keras.ops`` only (every backend);
-- :mod:`.keras_runtime`: Keras 3 classes for training: the task metric wrapper and the
-  ``WeightScheduler`` callback of ``"weights": "variable"`` modules;
+- :mod:`.keras_runtime`: Keras 3 runtime for training: the task metric wrapper, and for
+  ``"weights": "variable"`` modules the loss weights as model state (``attach_weights``),
+  their read in a loss and the ``WeightScheduler`` callback;
 - :mod:`.tf_keras`: TensorFlow 2 ops, for tf.keras (Keras 2, tf-keras).
 
 The PyTorch plugin keeps its own in ``losscheck_torch/helpers.py``.
