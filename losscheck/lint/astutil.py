@@ -117,9 +117,9 @@ def get_arg(call: cst.Call, name: str | None, position: int | None = None) -> cs
 
 def literal_int(expr: cst.BaseExpression | None) -> int | None:
     """``3`` or ``-1`` (also parenthesised), else None."""
-    if isinstance(expr, cst.Integer):
+    if type(expr) is cst.Integer:
         return int(expr.evaluated_value)
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+    if type(expr) is cst.UnaryOperation and type(expr.operator) is cst.Minus:
         inner = literal_int(expr.expression)
         return -inner if inner is not None else None
     return None
@@ -130,10 +130,10 @@ def literal_ints(expr: cst.BaseExpression | None) -> tuple[int, ...] | None:
     single = literal_int(expr)
     if single is not None:
         return (single,)
-    if isinstance(expr, (cst.List, cst.Tuple)):
+    if type(expr) in (cst.List, cst.Tuple):
         values: list[int] = []
         for element in expr.elements:
-            if not isinstance(element, cst.Element):
+            if type(element) is not cst.Element:
                 return None
             value = literal_int(element.value)
             if value is None:
@@ -144,25 +144,25 @@ def literal_ints(expr: cst.BaseExpression | None) -> tuple[int, ...] | None:
 
 
 def is_none(expr: cst.BaseExpression | None) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
+    return type(expr) is cst.Name and expr.value == "None"
 
 
 def is_zero(expr: cst.BaseExpression | None) -> bool:
-    if isinstance(expr, cst.Integer):
+    if type(expr) is cst.Integer:
         return int(expr.evaluated_value) == 0
-    if isinstance(expr, cst.Float):
+    if type(expr) is cst.Float:
         return float(expr.evaluated_value) == 0.0
     return False
 
 
 def is_number(expr: cst.BaseExpression | None) -> bool:
-    if isinstance(expr, (cst.Integer, cst.Float)):
+    if type(expr) in (cst.Integer, cst.Float):
         return True
-    return isinstance(expr, cst.UnaryOperation) and is_number(expr.expression)
+    return type(expr) is cst.UnaryOperation and is_number(expr.expression)
 
 
 def string_value(expr: cst.BaseExpression | None) -> str | None:
-    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+    if type(expr) in (cst.SimpleString, cst.ConcatenatedString):
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     return None
@@ -232,17 +232,17 @@ def own_nodes(fn: cst.FunctionDef | cst.Lambda) -> Iterator[cst.CSTNode]:
 
 def assign_targets(target: cst.BaseExpression) -> list[str]:
     """Names bound by an assignment target (tuple unpacking and starred included)."""
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if type(target) in (cst.Tuple, cst.List):
         out: list[str] = []
         for element in target.elements:
             value = element.value
-            if isinstance(value, cst.StarredElement):
+            if type(value) is cst.StarredElement:
                 value = value.value
             out.extend(assign_targets(value))
         return out
-    if isinstance(target, cst.StarredElement):
+    if type(target) is cst.StarredElement:
         return assign_targets(target.value)
     return []
 

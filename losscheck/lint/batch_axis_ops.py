@@ -25,7 +25,7 @@ def batch_axis_ops(ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> 
     """(the call, the message) for each axis-taking op of ``fn`` that works over axis 0, the batch,
     of a value derived from `y_true`/`y_pred`."""
     for node in function_facts(ctx, fn).nodes:
-        if not isinstance(node, cst.Call):
+        if type(node) is not cst.Call:
             continue
         found = ctx.imports.api(node.func)
         if found is None:
@@ -80,12 +80,12 @@ def _operand(call: cst.Call, spec: AxisOp) -> cst.BaseExpression | None:
 
 def _concat_of_channel_slices(ctx: FileContext, facts: FunctionFacts, values: cst.BaseExpression) -> bool:
     """`tf.concat([y_pred[:, 0:1], y_pred[:, 2:3]], axis=0)`: channel slices stacked over samples."""
-    if not isinstance(values, (cst.List, cst.Tuple)) or not values.elements:
+    if type(values) not in (cst.List, cst.Tuple) or not values.elements:
         return False
     for element in values.elements:
         value = element.value
         if not (
-            isinstance(value, cst.Subscript)
+            type(value) is cst.Subscript
             and len(value.slice) >= 2
             and axis0_is_batch(ctx, facts, value)
         ):

@@ -44,7 +44,7 @@ def batch_reductions(ctx: FileContext, fn: LossFunction) -> Iterator[tuple[cst.C
             continue
         reported.add(id(node))
         message = _message(ctx, fn.name, node, verdict.reason, verdict.helper)
-        reduction = as_reduction(ctx, node) if isinstance(node, cst.Call) else None
+        reduction = as_reduction(ctx, node) if type(node) is cst.Call else None
         if reduction is not None:  # shape inference: name the shape when the batch is not on axis 0
             from losscheck.shapes.hooks import batch_axis_note
 
@@ -56,7 +56,7 @@ def _mixed(ctx: FileContext, fn: LossFunction, reported: set[int]) -> Iterator[t
     """A batch-wide loss term added to the per-example loss: one value shared by every example."""
     for verdict in mixed_batch_terms(ctx, fn):
         node = verdict.witness
-        if not isinstance(node, cst.Call) or id(node) in reported:
+        if type(node) is not cst.Call or id(node) in reported:
             continue
         reported.add(id(node))
         callee = ctx.code_for(node.func)
@@ -71,7 +71,7 @@ def _mixed(ctx: FileContext, fn: LossFunction, reported: set[int]) -> Iterator[t
 
 
 def _message(ctx: FileContext, fn_name: str, node: cst.CSTNode, reason: str, helper: str) -> str:
-    assert isinstance(node, cst.Call)
+    assert type(node) is cst.Call
     callee = ctx.code_for(node.func)
     if reason == "helper":
         return (

@@ -121,7 +121,7 @@ def bind_module(module: cst.Module, loss_nodes: list[cst.CSTNode], order: Mappin
         if len(marks) != len(loss_nodes):
             marks = None  # a loss node the index does not know: enter everything
         elif source is None or "global" in source:
-            marks.extend(i for n, i in order.items() if isinstance(n, cst.Global))
+            marks.extend(i for n, i in order.items() if type(n) is cst.Global)
     binder = _Binder(module, sorted(marks) if marks is not None else None, order, {id(n) for n in loss_nodes})
     binder.run()
     return Bindings(binder.root, binder.by_node)
@@ -208,7 +208,7 @@ class _Binder:
                 self._push(child, scope, end)
 
     def _block(self, block: cst.BaseSuite, scope: Scope, end: int) -> None:
-        if isinstance(block, cst.IndentedBlock):
+        if type(block) is cst.IndentedBlock:
             self._statements(block.body, scope, end)
         else:
             self._push(block, scope, end)
@@ -218,12 +218,12 @@ class _Binder:
 
     def _target(self, target: cst.CSTNode, scope: Scope) -> None:
         """Bind the names of an assignment target; attributes and subscripts are reads."""
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             scope.bind(target.value, target)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             for element in target.elements:
                 self._target(element.value, scope)
-        elif isinstance(target, (cst.StarredElement, cst.Element)):
+        elif type(target) in (cst.StarredElement, cst.Element):
             self._target(target.value, scope)
         elif target is not None:
             self._push(target, scope)
@@ -272,7 +272,7 @@ class _Binder:
         if type_parameters is not None:
             for item in type_parameters.params:
                 name = getattr(item.param, "name", None)
-                if isinstance(name, cst.Name):
+                if type(name) is cst.Name:
                     scope.bind(name.value, name)
 
     def _assign(self, node: cst.Assign, scope: Scope, end: int) -> None:
@@ -316,20 +316,20 @@ class _Binder:
                 self._import_name(alias.asname.name, node, scope)
             else:
                 top = alias.name
-                while isinstance(top, cst.Attribute):
+                while type(top) is cst.Attribute:
                     top = top.value
-                if isinstance(top, cst.Name):
+                if type(top) is cst.Name:
                     scope.bind(top.value, node)
 
     def _import_from(self, node: cst.ImportFrom, scope: Scope, end: int) -> None:
-        if isinstance(node.names, cst.ImportStar):
+        if type(node.names) is cst.ImportStar:
             return
         for alias in node.names:
             name = alias.asname.name if alias.asname is not None else alias.name
             self._import_name(name, node, scope)
 
     def _import_name(self, name: cst.CSTNode, node: cst.CSTNode, scope: Scope) -> None:
-        if isinstance(name, cst.Name):
+        if type(name) is cst.Name:
             scope.bind(name.value, node)
 
     def _global(self, node: cst.Global, scope: Scope, end: int) -> None:
@@ -368,7 +368,7 @@ class _Binder:
             for condition in comp.ifs:
                 self._push(condition.test, inner, end)
             comp = comp.inner_for_in
-        if isinstance(node, cst.DictComp):
+        if type(node) is cst.DictComp:
             self._push(node.key, inner, end)
             self._push(node.value, inner, end)
         else:
@@ -405,7 +405,7 @@ class _Binder:
 def _all_params(params: cst.Parameters) -> Iterator[cst.Param]:
     yield from params.posonly_params
     yield from params.params
-    if isinstance(params.star_arg, cst.Param):
+    if type(params.star_arg) is cst.Param:
         yield params.star_arg
     yield from params.kwonly_params
     if params.star_kwarg is not None:

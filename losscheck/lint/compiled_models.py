@@ -73,7 +73,7 @@ def _compile_calls_at(ctx: FileContext, line: int) -> list[cst.Call]:
     calls = []
     for call in probability_model(ctx).index.calls:
         func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name) \
+        if type(func) is cst.Attribute and func.attr.value == "compile" and type(func.value) is cst.Name \
                 and ctx.position(call).start.line <= line <= ctx.position(call).end.line:
             calls.append(call)
     return calls
@@ -132,14 +132,14 @@ def _built_by(ctx: FileContext, call: cst.Call, depth: int) -> tuple[Probability
 
     probabilities = probability_model(ctx)
     home, builder = ctx, None
-    if isinstance(call.func, cst.Name):
+    if type(call.func) is cst.Name:
         builder = probabilities.function(call.func.value, call)
     if builder is None:
         found = imported_definition(ctx, call.func)
         if found is None:
             return None
         home, definition = found
-        if isinstance(definition, cst.ClassDef):  # `Unet()`, a `Model` subclass of another module
+        if type(definition) is cst.ClassDef:  # `Unet()`, a `Model` subclass of another module
             output = probability_model(home).class_output(definition)
             return (output, home) if output is not None else None
         builder = definition
@@ -153,9 +153,9 @@ def _built_by(ctx: FileContext, call: cst.Call, depth: int) -> tuple[Probability
 
 
 def _returned_model(ctx: FileContext, value: cst.BaseExpression, depth: int) -> tuple[Probability, FileContext] | None:
-    if isinstance(value, cst.Name):
+    if type(value) is cst.Name:
         return model_output(ctx, value, depth)
-    if isinstance(value, cst.Call):
+    if type(value) is cst.Call:
         output = probability_model(ctx).built_output(value)
         if output is not None:
             return output, ctx
@@ -175,13 +175,13 @@ def prediction_as_logits(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.C
         return []  # no prediction parameter, or one rebound in the body
 
     def is_prediction(expr: cst.BaseExpression | None, depth: int = 0) -> bool:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             if expr.value == param:
                 return True
             defs = scope.defs.get(expr.value, [])  # `flat = tf.reshape(y_pred, ...)`, assigned once
             return depth < 3 and len(defs) == 1 and not defs[0].conditional and defs[0].value is not None \
                 and is_prediction(defs[0].value, depth + 1)
-        if isinstance(expr, cst.Call) and depth < 3 and preserves(canonical(ctx.imports.qualname(expr.func))):
+        if type(expr) is cst.Call and depth < 3 and preserves(canonical(ctx.imports.qualname(expr.func))):
             return is_prediction(get_arg(expr, None, 0), depth + 1)
         return False
 
@@ -222,7 +222,7 @@ def looped_on_probabilities(ctx: FileContext, fn: LossFunction, name: str) -> li
     from losscheck.lint.project_uses import uses_of
 
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
-    if root is None or not isinstance(fn.node, cst.FunctionDef) or fn.y_pred is None:
+    if root is None or type(fn.node) is not cst.FunctionDef or fn.y_pred is None:
         return []
     params = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
     if fn.y_pred not in params:
@@ -252,11 +252,11 @@ def _calls_of(ctx: FileContext, name: str, line: int) -> list[cst.Call]:
     calls = []
     for call in probability_model(ctx).index.calls:
         func = call.func
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             target = ctx.imports.names.get(func.value, "")
             named = func.value == name or target == name or target.endswith("." + name)
         else:
-            named = isinstance(func, cst.Attribute) and func.attr.value == name
+            named = type(func) is cst.Attribute and func.attr.value == name
         if named and ctx.position(call).start.line == line:
             calls.append(call)
     return calls
@@ -269,8 +269,8 @@ def _probability_of(ctx: FileContext, value: cst.BaseExpression) -> tuple[Probab
     found = probabilities.of(value)
     if found is not None:
         return found, ctx
-    if isinstance(value, cst.Name):
+    if type(value) is cst.Name:
         value = probabilities.model_definition(value) or value
-    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+    if type(value) is cst.Call and type(value.func) is cst.Name:
         return model_output(ctx, value.func)
     return None

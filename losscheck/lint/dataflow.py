@@ -90,7 +90,7 @@ class FunctionFacts:
         Only when every definition of ``name`` is a statement of the function's own top-level
         body, where source order is execution order; None otherwise, or when none comes first."""
         defs = self.definitions.get(name)
-        if not defs or name in self.loop_vars or name in self.complex_bound or isinstance(self.fn.node, cst.Lambda):
+        if not defs or name in self.loop_vars or name in self.complex_bound or type(self.fn.node) is cst.Lambda:
             return None
         if sum(op == "=" for _s, op, _v in defs) != len(self.assigns.get(name, [])):
             return None  # `a = b = value`, `a: T = value`: not all definitions are listed
@@ -133,7 +133,7 @@ class _Scan:
 
     def run(self, fn: cst.FunctionDef | cst.Lambda) -> None:
         facts = self.facts
-        if isinstance(fn, cst.Lambda):
+        if type(fn) is cst.Lambda:
             facts.returns.append(fn.body)
         parents = facts.parents
         for node in own_nodes(fn):

@@ -37,7 +37,7 @@ def differentiated(ctx: FileContext) -> tuple[Differentiated, ...]:
     found: list[Differentiated] = []
     for call in index.calls:
         func = call.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in ("minimize", "gradient"):
+        if type(func) is not cst.Attribute or func.attr.value not in ("minimize", "gradient"):
             continue
         method = func.attr.value
         if method == "gradient" and len(call.args) < 2:
@@ -79,11 +79,11 @@ def _names(expr: cst.CSTNode) -> list[str]:
     stack: list[cst.CSTNode] = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             out.append(node.value)
-        elif isinstance(node, (cst.Lambda, cst.FunctionDef)):
+        elif type(node) in (cst.Lambda, cst.FunctionDef):
             continue
-        elif isinstance(node, cst.Attribute):
+        elif type(node) is cst.Attribute:
             stack.append(node.value)  # `self.x.y`: the base name only
         else:
             stack.extend(node.children)

@@ -65,7 +65,7 @@ def drop_evaluation_code(found: dict[cst.CSTNode, FoundFunction], imports: Impor
     while changed:
         changed = False
         for f in candidates:
-            if f.node not in found or not isinstance(f.node, cst.FunctionDef) or f.class_node is not None:
+            if f.node not in found or type(f.node) is not cst.FunctionDef or f.class_node is not None:
                 continue
             scopes = called_from.get(f.node.name.value)
             if scopes and not any(scope is not None and scope in found for scope in scopes):
@@ -83,14 +83,14 @@ def _numpy_only(node: cst.FunctionDef | cst.Lambda, imports: ImportMap, index: S
     file, it is still reported (it is not a candidate then)."""
     saw_numpy = False
     for sub in own_nodes(node):
-        if not isinstance(sub, cst.Call):
+        if type(sub) is not cst.Call:
             continue
         func = sub.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not sub.args:
+        if type(func) is cst.Attribute and func.attr.value == "numpy" and not sub.args:
             return False  # `.numpy()` is only ever called on a tensor
         qualname = imports.qualname(func)
         if qualname is None:
-            if isinstance(func, cst.Name) and func.value in index.by_name:
+            if type(func) is cst.Name and func.value in index.by_name:
                 return False  # a local helper: may be tensor code
             continue
         if is_numpy(qualname):

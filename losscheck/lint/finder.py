@@ -77,7 +77,7 @@ def _positional_names(params: cst.Parameters) -> list[str]:
 def _all_param_names(params: cst.Parameters) -> list[str]:
     names = _positional_names(params) + [p.name.value for p in params.kwonly_params]
     for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
+        if type(star) is cst.Param:
             names.append(star.name.value)
     return names
 
@@ -122,7 +122,7 @@ class _Finder:
             # `Loss` itself or a built-in loss class (`class Weighted(keras.losses.CategoricalCrossentropy)`)
             return module in _LOSS_MODULES and last[:1].isupper() and last not in _NOT_LOSS_BASES
         # `class Dice(Loss)` with `Loss` from an import we cannot see (star import): name only.
-        return isinstance(base, cst.Name) and base.value in _LOSS_BASES and bool(self.imports.star_modules)
+        return type(base) is cst.Name and base.value in _LOSS_BASES and bool(self.imports.star_modules)
 
     def _loss_classes(self) -> set[str]:
         names: set[str] = set()
@@ -135,7 +135,7 @@ class _Finder:
                 for cls in nodes:
                     for arg in cls.bases:
                         if self._is_keras_loss_base(arg.value) or (
-                            isinstance(arg.value, cst.Name) and arg.value.value in names
+                            type(arg.value) is cst.Name and arg.value.value in names
                         ):
                             names.add(cname)
                             changed = True
@@ -158,7 +158,7 @@ class _Finder:
         if cname.endswith(("Test", "Tests")) or cname.startswith("Test"):
             return False
         for base in cls.bases:
-            text = base.value.attr.value if isinstance(base.value, cst.Attribute) else getattr(base.value, "value", "")
+            text = base.value.attr.value if type(base.value) is cst.Attribute else getattr(base.value, "value", "")
             if isinstance(text, str) and text.endswith("TestCase"):
                 return False
         name = fn.name.value
@@ -166,7 +166,7 @@ class _Finder:
 
     @staticmethod
     def _is_static(fn: cst.FunctionDef) -> bool:
-        return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in fn.decorators)
+        return any(type(d.decorator) is cst.Name and d.decorator.value == "staticmethod" for d in fn.decorators)
 
     def _add(
         self,
@@ -182,7 +182,7 @@ class _Finder:
             return
         existing = self.found.get(node)
         if existing is None:
-            if isinstance(node, cst.FunctionDef):
+            if type(node) is cst.FunctionDef:
                 name = f"{class_node.name.value}.{node.name.value}" if class_node else node.name.value
             else:
                 name = "<lambda>"
@@ -231,7 +231,7 @@ class _Finder:
         for node in own_nodes(fn):
             if type(node) is cst.Call and node.args and self.imports.api(node.func) is None:
                 value = node.args[0].value
-                if isinstance(value, cst.Name) and value.value == second:
+                if type(value) is cst.Name and value.value == second:
                     return False
         return True
 
@@ -269,7 +269,7 @@ class _Finder:
             if found is None:
                 continue
             comments: list[str] = []
-            if isinstance(fn.body, cst.IndentedBlock) and fn.body.header.comment is not None:
+            if type(fn.body) is cst.IndentedBlock and fn.body.header.comment is not None:
                 comments.append(fn.body.header.comment.value)
             comments.extend(line.comment.value for line in fn.leading_lines if line.comment is not None)
             for text in comments:
@@ -317,10 +317,10 @@ class _Finder:
     ) -> None:
         if depth > 4:
             return
-        if isinstance(value, cst.Lambda):
+        if type(value) is cst.Lambda:
             params = _positional_names(value.params)
             self._add(value, params, kind, "lambda", outputs=outputs)
-        elif isinstance(value, cst.Name):
+        elif type(value) is cst.Name:
             fn = self._lookup_function(value.value, scope)
             if fn is not None:
                 cls = self.index.where[fn][0]
@@ -331,22 +331,22 @@ class _Finder:
                 self._callables(assigned, kind, scope, outputs, depth + 1)
             for added in self.index.extends.get((scope, value.value), ()):
                 self._callables(added, kind, scope, outputs, depth + 1)
-        elif isinstance(value, cst.Dict):
+        elif type(value) is cst.Dict:
             for element in value.elements:
-                if isinstance(element, cst.DictElement):
+                if type(element) is cst.DictElement:
                     # `{model.output_names[1]: metrics}`: a key we cannot read names no output
-                    key = element.key.evaluated_value if isinstance(element.key, cst.SimpleString) else None
+                    key = element.key.evaluated_value if type(element.key) is cst.SimpleString else None
                     out = (key,) if isinstance(key, str) else ()
                     self._callables(element.value, kind, scope, outputs + out, depth + 1)
-        elif isinstance(value, (cst.List, cst.Tuple)):
+        elif type(value) in (cst.List, cst.Tuple):
             for element in value.elements:
-                if isinstance(element, cst.Element):
+                if type(element) is cst.Element:
                     self._callables(element.value, kind, scope, outputs, depth + 1)
-        elif isinstance(value, cst.Call) and self.imports.qualname(value.func) == "functools.partial":
+        elif type(value) is cst.Call and self.imports.qualname(value.func) == "functools.partial":
             # `loss=functools.partial(weighted, weight=2.0)`: Keras calls the wrapped function
             if value.args and value.args[0].keyword is None and not value.args[0].star:
                 self._callables(value.args[0].value, kind, scope, outputs, depth + 1)
-        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name):
+        elif type(value) is cst.Call and type(value.func) is cst.Name:
             name = value.func.value
             if name in self.index.classes:  # `loss=DiceLoss()`: the class's call method
                 for cls in self.index.classes[name]:
@@ -357,7 +357,7 @@ class _Finder:
             factory = self._lookup_function(name, scope)
             if factory is not None:
                 for closure in self._returned_closures(factory):
-                    if isinstance(closure, cst.Lambda):
+                    if type(closure) is cst.Lambda:
                         self._add(closure, _positional_names(closure.params), kind, "lambda", outputs=outputs)
                     else:
                         self._add(closure, _positional_names(closure.params), kind, "factory", outputs=outputs)
@@ -368,14 +368,14 @@ class _Finder:
         result: list[cst.FunctionDef | cst.Lambda] = []
         for ret in _own_returns(factory):
             value = ret.value
-            if isinstance(value, cst.Lambda):
+            if type(value) is cst.Lambda:
                 result.append(value)
-            elif isinstance(value, cst.Name):
+            elif type(value) is cst.Name:
                 if value.value in nested:
                     result.append(nested[value.value])
                 else:
                     assigned = self.index.assigns.get((factory, value.value), [])
-                    result.extend(v for v in assigned if isinstance(v, cst.Lambda))
+                    result.extend(v for v in assigned if type(v) is cst.Lambda)
         return result
 
     # -- result --------------------------------------------------------------------------
@@ -399,7 +399,7 @@ class _Finder:
 
 
 def _own_returns(fn: cst.FunctionDef) -> list[cst.Return]:
-    return [node for node in own_nodes(fn) if isinstance(node, cst.Return)]
+    return [node for node in own_nodes(fn) if type(node) is cst.Return]
 
 
 @dataclass(frozen=True)

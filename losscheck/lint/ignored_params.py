@@ -23,17 +23,17 @@ def ignored_parameters(fn: cst.FunctionDef | cst.Lambda, names: frozenset[str]) 
     read: set[str] = set()
     not_reads: set[int] = set()  # `f(axis=...)` keywords and `x.axis` attributes name no variable
     for node in walk(body, into_nested=True):
-        if isinstance(node, cst.Arg) and node.keyword is not None:
+        if type(node) is cst.Arg and node.keyword is not None:
             not_reads.add(id(node.keyword))
-        elif isinstance(node, cst.Attribute):
+        elif type(node) is cst.Attribute:
             not_reads.add(id(node.attr))
-        elif isinstance(node, cst.Name) and id(node) not in not_reads:
+        elif type(node) is cst.Name and id(node) not in not_reads:
             read.add(node.value)
     if read & {"locals", "vars", "exec", "eval"}:
         return
-    if isinstance(fn.params.star_kwarg, cst.Param) and fn.params.star_kwarg.name.value in read:
+    if type(fn.params.star_kwarg) is cst.Param and fn.params.star_kwarg.name.value in read:
         return
-    if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) and _is_stub(body):
+    if type(body) in (cst.IndentedBlock, cst.SimpleStatementSuite) and _is_stub(body):
         return  # `...`, `pass`, `raise NotImplementedError`: an interface (or a stub), not an implementation
     for param in params:
         if param.name.value not in read:
@@ -41,16 +41,16 @@ def ignored_parameters(fn: cst.FunctionDef | cst.Lambda, names: frozenset[str]) 
 
 
 def _is_stub(body: cst.IndentedBlock | cst.SimpleStatementSuite) -> bool:
-    if isinstance(body, cst.SimpleStatementSuite):  # `def f(...): ...` on one line
+    if type(body) is cst.SimpleStatementSuite:  # `def f(...): ...` on one line
         smalls = list(body.body)
         return len(smalls) == 1 and _is_stub_statement(smalls[0])
-    statements = [s for s in body.body if not (isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
-                                              and isinstance(s.body[0], cst.Expr)
+    statements = [s for s in body.body if not (type(s) is cst.SimpleStatementLine and len(s.body) == 1
+                                              and type(s.body[0]) is cst.Expr
                                               and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))]
-    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+    if len(statements) != 1 or type(statements[0]) is not cst.SimpleStatementLine:
         return not statements
     return _is_stub_statement(statements[0].body[0])
 
 
 def _is_stub_statement(small: cst.BaseSmallStatement) -> bool:
-    return isinstance(small, (cst.Pass, cst.Raise)) or (isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis))
+    return type(small) in (cst.Pass, cst.Raise) or (type(small) is cst.Expr and type(small.value) is cst.Ellipsis)

@@ -27,10 +27,10 @@ _AMBIGUOUS = "\0ambiguous"
 def dotted_name(expr: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None (calls, subscripts... are not names)."""
     parts: list[str] = []
-    while isinstance(expr, cst.Attribute):
+    while type(expr) is cst.Attribute:
         parts.append(expr.attr.value)
         expr = expr.value
-    if not isinstance(expr, cst.Name):
+    if type(expr) is not cst.Name:
         return None
     parts.append(expr.value)
     return ".".join(reversed(parts))
@@ -178,7 +178,7 @@ class _Collector:
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             full = _module_name(alias.name)
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 self._bind(alias.asname.name.value, full)
             else:
                 head = full.split(".")[0]
@@ -186,12 +186,12 @@ class _Collector:
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         base = "." * len(node.relative) + _module_name(node.module)
-        if isinstance(node.names, cst.ImportStar):
+        if type(node.names) is cst.ImportStar:
             self.star_modules.append(base)
             return
         for alias in node.names:
             imported = _module_name(alias.name)
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else imported
+            local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else imported
             sep = "" if base.endswith(".") else "."
             self._bind(local, f"{base}{sep}{imported}" if base else imported)
 
@@ -211,7 +211,7 @@ class _Collector:
         if self._depth:
             return
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
+            if type(target.target) is cst.Name:
                 name = target.target.value
                 self.all_assign_counts[name] = self.all_assign_counts.get(name, 0) + 1
                 dotted = dotted_name(node.value)

@@ -106,7 +106,7 @@ def _rename(
 
 def _atomic(node: cst.BaseExpression) -> bool:
     """Safe to write before ``.attr`` or inside an operator expression without parentheses."""
-    return bool(getattr(node, "lpar", ())) or isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
+    return bool(getattr(node, "lpar", ())) or type(node) in (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
 
 
 def _whole_argument(template: str, match: re.Match[str]) -> bool:
@@ -131,7 +131,7 @@ def _template(ctx: FileContext, entry: BackendFunction, call: cst.Call, bound: d
         return _around_arguments(ctx, call, [bound[n] for n in order], _PLACEHOLDER.split(template)[0::2],
                                  [wrap[n] for n in order])
     for name, arg in bound.items():
-        if order.count(name) > 1 and not isinstance(arg.value, (cst.Name, cst.Attribute)):
+        if order.count(name) > 1 and type(arg.value) not in (cst.Name, cst.Attribute):
             return []  # computing an expression twice is not what the code did
     if "#" in ctx.code_for(call):
         return []  # a whole-call rewrite would drop the comment

@@ -68,7 +68,7 @@ def _module_level_bindings(module: cst.Module) -> tuple[dict[str, str], list[tup
     names: dict[str, str] = {}
     lines: list[tuple[cst.SimpleStatementLine, set[str]]] = []
     for statement in module.body:
-        if not isinstance(statement, cst.SimpleStatementLine):
+        if type(statement) is not cst.SimpleStatementLine:
             continue
         bound: set[str] = set()
         for small in statement.body:
@@ -82,20 +82,20 @@ def _module_level_bindings(module: cst.Module) -> tuple[dict[str, str], list[tup
 
 def _bindings(small: cst.BaseSmallStatement) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if isinstance(small, cst.Import):
+    if type(small) is cst.Import:
         for alias in small.names:
             full = dotted_name(alias.name) or ""
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 out.append((alias.asname.name.value, full))
             else:
                 out.append((full.split(".")[0], full.split(".")[0]))
-    elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
-        if isinstance(small.names, cst.ImportStar):
+    elif type(small) is cst.ImportFrom and not small.relative and small.module is not None:
+        if type(small.names) is cst.ImportStar:
             return out
         base = dotted_name(small.module) or ""
         for alias in small.names:
             imported = dotted_name(alias.name) or ""
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else imported
+            local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else imported
             out.append((local, f"{base}.{imported}"))
     return out
 
@@ -159,8 +159,8 @@ def _anchor(ctx: FileContext, lines: list[tuple[cst.SimpleStatementLine, set[str
     last = 0
     for index, statement in enumerate(ctx.module.body):
         is_import = any(statement is s for s, _ in lines)
-        is_docstring = index == 0 and isinstance(statement, cst.SimpleStatementLine) and \
-            isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.SimpleString)
+        is_docstring = index == 0 and type(statement) is cst.SimpleStatementLine and \
+            type(statement.body[0]) is cst.Expr and isinstance(statement.body[0].value, cst.SimpleString)
         if not (is_import or is_docstring):
             break
         last = ctx.position(statement).end.line
@@ -207,7 +207,7 @@ def _binds_backend(module: cst.Module, name: str, modules: tuple[str, ...]) -> b
         def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
             nonlocal found
             for small in node.body:
-                if isinstance(small, (cst.Import, cst.ImportFrom)) and name in _backend_names(small, modules):
+                if type(small) in (cst.Import, cst.ImportFrom) and name in _backend_names(small, modules):
                     found = True
 
     module.visit(Visitor())
@@ -221,7 +221,7 @@ class _DropImports(cst.CSTTransformer):
 
     def _keep(self, alias: cst.ImportAlias, base: str, is_from: bool) -> bool:
         imported = dotted_name(alias.name) or ""
-        local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else (
+        local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else (
             imported if is_from else imported.split(".")[0])
         target = f"{base}.{imported}" if is_from else imported
         return not (local in self.names and _within(target, self.modules) and local != "keras")
@@ -245,10 +245,10 @@ class _DropImports(cst.CSTTransformer):
         return updated.with_changes(body=body)
 
     def _small(self, small: cst.BaseSmallStatement) -> cst.BaseSmallStatement | None:
-        if isinstance(small, cst.Import):
+        if type(small) is cst.Import:
             names = [a for a in small.names if self._keep(a, "", False)]
-        elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None \
-                and not isinstance(small.names, cst.ImportStar):
+        elif type(small) is cst.ImportFrom and not small.relative and small.module is not None \
+                and type(small.names) is not cst.ImportStar:
             base = dotted_name(small.module) or ""
             names = [a for a in small.names if self._keep(a, base, True)]
         else:
@@ -258,7 +258,7 @@ class _DropImports(cst.CSTTransformer):
         if not names:
             return None
         if names[-1].comma is not cst.MaybeSentinel.DEFAULT and not (
-            isinstance(small, cst.ImportFrom) and small.rpar is not None
+            type(small) is cst.ImportFrom and small.rpar is not None
         ):
             names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         return small.with_changes(names=names)

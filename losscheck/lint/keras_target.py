@@ -169,24 +169,24 @@ def import_evidence(nodes: Iterable[cst.CSTNode]) -> str | None:
     from losscheck.lint.imports import dotted_name
 
     for node in nodes:
-        if isinstance(node, cst.Import):
+        if type(node) is cst.Import:
             for alias in node.names:
                 name = dotted_name(alias.name) or ""
                 if _keras2_module(name):
                     return f"{name} (Keras 2 only)"
-        elif isinstance(node, cst.ImportFrom):
+        elif type(node) is cst.ImportFrom:
             if node.relative or node.module is None:
                 continue
             base = dotted_name(node.module) or ""
             if _keras2_module(base):
                 return f"{base} (Keras 2 only)"
-            if isinstance(node.names, cst.ImportStar):
+            if type(node.names) is cst.ImportStar:
                 continue
             for alias in node.names:
                 name = f"{base}.{dotted_name(alias.name)}"
                 if _keras2_module(name):
                     return f"{name} (Keras 2 only)"
-        elif isinstance(node, cst.SimpleString) and LEGACY_FLAG in node.value:
+        elif type(node) is cst.SimpleString and LEGACY_FLAG in node.value:
             return f"{LEGACY_FLAG} (legacy tf.keras)"
     return None
 

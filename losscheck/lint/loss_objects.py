@@ -33,14 +33,14 @@ def _no_reduction(call: cst.Call) -> bool | None:
 
 def loss_object_constructor(ctx: FileContext, expr: cst.BaseExpression) -> cst.Call | None:
     """``expr`` is ``SomeKerasLoss(...)`` (a Keras Loss class or a Loss subclass in this file)."""
-    if not isinstance(expr, cst.Call):
+    if type(expr) is not cst.Call:
         return None
     found = ctx.imports.api(expr.func)
     if found is not None:
         if found.family in _LOSS_CLASS_MODULES and found.name[:1].isupper() and found.name not in _NOT_LOSS_CLASSES:
             return expr
         return None
-    if isinstance(expr.func, cst.Name):
+    if type(expr.func) is cst.Name:
         from losscheck.lint.finder import loss_class_names
 
         if expr.func.value in loss_class_names(ctx):
@@ -56,12 +56,12 @@ def _class_attr_values(fn: LossFunction, attr: str) -> list[cst.BaseExpression]:
     from losscheck.lint.astutil import walk
 
     for node in walk(fn.class_node, into_nested=True):
-        if isinstance(node, cst.Assign):
+        if type(node) is cst.Assign:
             for target in node.targets:
                 t = target.target
                 if (
-                    isinstance(t, cst.Attribute)
-                    and isinstance(t.value, cst.Name)
+                    type(t) is cst.Attribute
+                    and type(t.value) is cst.Name
                     and t.value.value == "self"
                     and t.attr.value == attr
                 ):
@@ -74,11 +74,11 @@ def module_assigns(ctx: FileContext) -> dict[str, list[cst.BaseExpression]]:
     """``name = value`` statements at module level: name -> the values."""
     found: dict[str, list[cst.BaseExpression]] = {}
     for stmt in ctx.module.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                if type(small) is cst.Assign and len(small.targets) == 1:
                     target = small.targets[0].target
-                    if isinstance(target, cst.Name):
+                    if type(target) is cst.Name:
                         found.setdefault(target.value, []).append(small.value)
     return found
 
@@ -91,15 +91,15 @@ def reducing_loss_object_call(ctx: FileContext, facts: FunctionFacts, call: cst.
     """If ``call`` calls a Loss object that reduces (the default), the constructor call; else None."""
     func = call.func
     candidates: list[cst.BaseExpression] = []
-    if isinstance(func, cst.Call):
+    if type(func) is cst.Call:
         candidates = [func]
-    elif isinstance(func, cst.Name):
+    elif type(func) is cst.Name:
         if facts.is_bound_locally(func.value):
             value = facts.single_value(func.value)
             candidates = [value] if value is not None else []
         elif not facts.is_param(func.value):
             candidates = _module_values(ctx, func.value)
-    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+    elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
         candidates = _class_attr_values(facts.fn, func.attr.value)
     if len(candidates) != 1:
         return None

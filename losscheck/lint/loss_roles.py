@@ -23,7 +23,7 @@ def is_custom_loop_style(fn: LossFunction) -> bool:
 
 
 def _prediction_first(fn: LossFunction) -> bool:
-    if not isinstance(fn.node, cst.FunctionDef) or fn.y_pred is None or fn.y_true is None:
+    if type(fn.node) is not cst.FunctionDef or fn.y_pred is None or fn.y_true is None:
         return False
     names = [p.name.value for p in (*fn.node.params.posonly_params, *fn.node.params.params)]
     return fn.y_pred in names and fn.y_true in names and names.index(fn.y_pred) < names.index(fn.y_true)
@@ -35,14 +35,14 @@ _STEP_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
 def is_training_step(scope: cst.CSTNode | None) -> bool:
     """A function that runs a training step: a ``GradientTape``, ``x.gradient(...)``,
     ``optimizer.minimize(...)`` or ``apply_gradients(...)`` in its own body."""
-    if not isinstance(scope, cst.FunctionDef):
+    if type(scope) is not cst.FunctionDef:
         return False
     for node in own_nodes(scope):
-        if isinstance(node, cst.Attribute) and node.attr.value == "GradientTape":
+        if type(node) is cst.Attribute and node.attr.value == "GradientTape":
             return True
-        if isinstance(node, cst.Name) and node.value == "GradientTape":
+        if type(node) is cst.Name and node.value == "GradientTape":
             return True
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _STEP_CALLS:
+        if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in _STEP_CALLS:
             return True
     return False
 

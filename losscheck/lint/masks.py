@@ -62,13 +62,13 @@ class MaskFacts:
     def is_mask(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
         if depth > 6:
             return False
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return self._name_is_mask(expr.value, depth)
-        if isinstance(expr, cst.Comparison):
+        if type(expr) is cst.Comparison:
             return True
-        if isinstance(expr, cst.Subscript):  # a slice of a mask is a mask
+        if type(expr) is cst.Subscript:  # a slice of a mask is a mask
             return self.is_mask(expr.value, depth + 1)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             found = self.ctx.imports.api(expr.func)
             if found is None:
                 return False
@@ -104,7 +104,7 @@ class MaskFacts:
         (``loss = f(...)`` then ``loss *= mask`` is a masked value)."""
         if depth > 4:
             return None
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             value = self.facts.single_value(expr.value)
             if value is not None:
                 return self.mask_in_product(value, depth + 1, self.position(value))
@@ -120,9 +120,9 @@ class MaskFacts:
                     return None  # `loss /= count` and the like: no longer the masked value
             return None
         factors: list[cst.BaseExpression] = []
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+        if type(expr) is cst.BinaryOperation and type(expr.operator) is cst.Multiply:
             factors = [expr.left, expr.right]
-        elif isinstance(expr, cst.Call):
+        elif type(expr) is cst.Call:
             found = self.ctx.imports.api(expr.func)
             if found is not None and found.name.rsplit(".", 1)[-1] == "multiply":
                 factors = [a.value for a in expr.args[:2]]
@@ -134,7 +134,7 @@ class MaskFacts:
                 if self._indicator_channel(factor, other):
                     return factor
         for factor in factors:
-            inner = self.mask_in_product(factor, depth + 1, at) if not isinstance(factor, cst.Name) else None
+            inner = self.mask_in_product(factor, depth + 1, at) if type(factor) is not cst.Name else None
             if inner is not None:
                 return inner
         return None
@@ -143,7 +143,7 @@ class MaskFacts:
         """``y_true[..., 1]`` (or ``1 - y_true[..., 1]``) multiplying an error made from another
         channel of ``y_true`` (``y_true[..., 0]``): a 0/1 indicator packed beside the target, used
         as a gate. Not ``(1 - y_true) * log(1 - y_pred)``: that factor is no other channel's gate."""
-        while isinstance(factor, cst.BinaryOperation) and isinstance(factor.operator, cst.Subtract) \
+        while type(factor) is cst.BinaryOperation and type(factor.operator) is cst.Subtract \
                 and is_number(factor.left):
             factor = factor.right
         channel = self._true_channel(factor)
@@ -154,19 +154,19 @@ class MaskFacts:
             value = self.facts.single_value(name.value)
             if value is not None:
                 parts.append(value)
-        others = {self._true_channel(n) for part in parts for n in walk(part) if isinstance(n, cst.Subscript)}
+        others = {self._true_channel(n) for part in parts for n in walk(part) if type(n) is cst.Subscript}
         others.discard(None)
         return bool(others) and channel not in others
 
     def _true_channel(self, expr: cst.CSTNode) -> tuple[int, int] | None:
         """(position, index) of ``y_true[..., k]`` / ``y_true[:, :, k]``: a literal index on the
         last subscript position of the ``y_true`` parameter itself."""
-        if not (isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Name)):
+        if not (type(expr) is cst.Subscript and type(expr.value) is cst.Name):
             return None
         if self.facts.params.get(expr.value.value) != TRUE or len(expr.slice) < 2:
             return None
         last = expr.slice[-1].slice
-        if not isinstance(last, cst.Index):
+        if type(last) is not cst.Index:
             return None
         index = literal_int(last.value)
         return None if index is None else (len(expr.slice), index)

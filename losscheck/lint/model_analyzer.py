@@ -65,19 +65,19 @@ class ModelAnalyzer:
         # only when its name is bound exactly once (no re-definition in a branch, no shadowing).
         bound_counts = binding_counts(module)
         for stmt in module.body:
-            if isinstance(stmt, cst.ClassDef) and bound_counts.get(stmt.name.value) == 1:
+            if type(stmt) is cst.ClassDef and bound_counts.get(stmt.name.value) == 1:
                 for base in stmt.bases:
                     if base.keyword is None and self._keras_kind(base.value) == "functional":
                         self.model_classes.add(stmt.name.value)
         # Module-level constants such as ``TASKS = ["seg", "cls"]``, bound once: builders may use them.
         constants: dict[str, Binding] = {}
         for stmt in module.body:
-            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1:
                 small = stmt.body[0]
-                if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+                if type(small) is cst.Assign and len(small.targets) == 1 \
                         and isinstance(small.targets[0].target, cst.Name) \
                         and bound_counts.get(small.targets[0].target.value) == 1 \
-                        and isinstance(small.value, (cst.Dict, cst.List, cst.Tuple)):
+                        and type(small.value) in (cst.Dict, cst.List, cst.Tuple):
                     constants[small.targets[0].target.value] = LiteralValue(small.value)
         # Builder functions (a top-level def that returns one model): found lazily, by a dry run
         # of the def the first time a call to it is evaluated; most defs are never called from
@@ -86,7 +86,7 @@ class ModelAnalyzer:
         self.builder_defs = {
             stmt.name.value: stmt
             for stmt in module.body
-            if isinstance(stmt, cst.FunctionDef) and bound_counts.get(stmt.name.value) == 1
+            if type(stmt) is cst.FunctionDef and bound_counts.get(stmt.name.value) == 1
         }
 
     def builder(self, name: str) -> Builder | None:
@@ -156,26 +156,26 @@ class ModelAnalyzer:
             self._statement(stmt, state)
 
     def _statement(self, stmt: cst.CSTNode, state: _ScopeState) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
                 self._small(small, state)
-        elif isinstance(stmt, cst.FunctionDef):
+        elif type(stmt) is cst.FunctionDef:
             state.bind(stmt.name.value, UNKNOWN)
             state.deferred.append(stmt)
-        elif isinstance(stmt, cst.ClassDef):
+        elif type(stmt) is cst.ClassDef:
             state.bind(stmt.name.value, UNKNOWN)
             # Methods: scopes of their own that see module names (not class-body names).
             for inner in body_of(stmt.body):
-                if isinstance(inner, cst.FunctionDef):
+                if type(inner) is cst.FunctionDef:
                     state.deferred.append(inner)
-        elif isinstance(stmt, cst.With):
+        elif type(stmt) is cst.With:
             for item in stmt.items:
                 self._expression(item.item, state)
                 if item.asname is not None:
                     for name in target_names(item.asname.name):
                         state.bind(name, UNKNOWN)
             self._block(body_of(stmt.body), state)
-        elif isinstance(stmt, (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match)):
+        elif type(stmt) in (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match):
             self._conditional(stmt, state)
         else:
             self._effects(stmt, state)
@@ -190,12 +190,12 @@ class ModelAnalyzer:
         before = dict(state.env)
         for header in headers_of(stmt):
             self._expression(header, state)
-        if isinstance(stmt, cst.For):
+        if type(stmt) is cst.For:
             for name in target_names(stmt.target):
                 state.bind(name, UNKNOWN)
-        if isinstance(stmt, (cst.Try, cst.TryStar)):
+        if type(stmt) in (cst.Try, cst.TryStar):
             for handler in stmt.handlers:
-                if handler.name is not None and isinstance(handler.name.name, cst.Name):
+                if handler.name is not None and type(handler.name.name) is cst.Name:
                     state.bind(handler.name.name.value, UNKNOWN)
         start = dict(state.env)
         changed: set[str] = set()
@@ -214,56 +214,56 @@ class ModelAnalyzer:
             state.env[name] = UNKNOWN
 
     def _small(self, small: cst.BaseSmallStatement, state: _ScopeState) -> None:
-        if isinstance(small, cst.Assign):
+        if type(small) is cst.Assign:
             value = self._expression(small.value, state)
             for target in small.targets:
                 self._assign(target.target, value, small.value, state)
-        elif isinstance(small, cst.AnnAssign):
+        elif type(small) is cst.AnnAssign:
             if small.value is not None:
                 value = self._expression(small.value, state)
                 self._assign(small.target, value, small.value, state)
-        elif isinstance(small, cst.AugAssign):
+        elif type(small) is cst.AugAssign:
             value = self._expression(small.value, state)
-            if isinstance(small.target, cst.Name):
+            if type(small.target) is cst.Name:
                 old = state.lookup(small.target.value)
                 new = old if isinstance(old, KerasTensor) else UNKNOWN
                 state.bind(small.target.value, new, small.target)
                 if isinstance(new, KerasTensor):
                     self._mark_tensor(small.target, new)
             del value
-        elif isinstance(small, cst.Return):
+        elif type(small) is cst.Return:
             state.returns.append(self._expression(small.value, state) if small.value is not None else UNKNOWN)
-        elif isinstance(small, cst.Global):
+        elif type(small) is cst.Global:
             for item in small.names:
                 state.globals_declared.add(item.name.value)
                 state.bind(item.name.value, UNKNOWN)
-        elif isinstance(small, cst.Nonlocal):
+        elif type(small) is cst.Nonlocal:
             for item in small.names:
                 state.bind(item.name.value, UNKNOWN)
-        elif isinstance(small, (cst.Import, cst.ImportFrom)):
+        elif type(small) in (cst.Import, cst.ImportFrom):
             names = small.names
-            if not isinstance(names, cst.ImportStar):
+            if type(names) is not cst.ImportStar:
                 for alias in names:
                     local = alias.asname.name if alias.asname is not None else alias.name
                     dotted_name = _dotted_name(local) or ""
                     state.bind(dotted_name.split(".")[0], UNKNOWN)
-        elif isinstance(small, cst.Expr):
+        elif type(small) is cst.Expr:
             self._expression(small.value, state)
         else:
             self._effects(small, state)
 
     def _assign(self, target: cst.BaseExpression, value: Binding, value_node: cst.BaseExpression,
                 state: _ScopeState) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             state.bind(target.value, value, target)
             if isinstance(value, KerasTensor):
                 self._mark_tensor(target, value)
             elif isinstance(value, ModelInfo) and self.recording:
                 self.facts.model_targets[target] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             # Unpacking a layer output (``z_mean, z_log_var = encoder(x)``) gives layer outputs.
             element_value = value if isinstance(value, KerasTensor) else UNKNOWN
-            if isinstance(value_node, (cst.Tuple, cst.List)) and len(value_node.elements) == len(target.elements):
+            if type(value_node) in (cst.Tuple, cst.List) and len(value_node.elements) == len(target.elements):
                 for element, source in zip(target.elements, value_node.elements):
                     self._assign(element.value, self._expression(source.value, state, effects=False),
                                  source.value, state)
@@ -272,13 +272,13 @@ class ModelAnalyzer:
                 state.bind(name_node.value, element_value, name_node)
                 if isinstance(element_value, KerasTensor):
                     self._mark_tensor(name_node, element_value)
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+        elif type(target) is cst.Subscript and type(target.value) is cst.Name:
             # ``outputs["a"] = ...``: a dict filled key by key keeps its names in insertion order;
             # any other change to a tracked literal makes it unknown.
             name = target.value.value
             bound = state.lookup(name)
             names = bound.names if isinstance(bound, BuiltDict) else None
-            if isinstance(bound, LiteralValue) and isinstance(bound.node, cst.Dict):
+            if isinstance(bound, LiteralValue) and type(bound.node) is cst.Dict:
                 names = dict_keys(bound.node)
             key = subscript_string(target)
             if names is not None and key is not None:
@@ -313,30 +313,30 @@ class ModelAnalyzer:
             stack.extend(reversed(children(node)))
 
     def _value(self, expr: cst.BaseExpression, state: _ScopeState) -> Binding:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return state.lookup(expr.value)
-        if isinstance(expr, (cst.Dict, cst.List, cst.Tuple, cst.DictComp)):
+        if type(expr) in (cst.Dict, cst.List, cst.Tuple, cst.DictComp):
             return LiteralValue(expr)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._call_value(expr, state)
-        if isinstance(expr, cst.Attribute):
+        if type(expr) is cst.Attribute:
             return self._attribute_value(expr, state)
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             base = self._value(expr.value, state)
             if isinstance(base, KerasTensor):
                 return KerasTensor(expr)
             # model.outputs[0], model.layers[-1].output is handled by _attribute_value
             return UNKNOWN
-        if isinstance(expr, cst.BinaryOperation):
+        if type(expr) is cst.BinaryOperation:
             if self._is_tensor(expr.left, state) or self._is_tensor(expr.right, state):
                 return KerasTensor(expr)
             return UNKNOWN
-        if isinstance(expr, cst.UnaryOperation) and self._is_tensor(expr.expression, state):
+        if type(expr) is cst.UnaryOperation and self._is_tensor(expr.expression, state):
             return KerasTensor(expr)
         return UNKNOWN
 
     def _is_tensor(self, expr: cst.BaseExpression, state: _ScopeState) -> bool:
-        if isinstance(expr, (cst.List, cst.Tuple)):
+        if type(expr) in (cst.List, cst.Tuple):
             return any(self._is_tensor(e.value, state) for e in expr.elements)
         return isinstance(self._value(expr, state), KerasTensor)
 
@@ -347,11 +347,11 @@ class ModelAnalyzer:
             if isinstance(self._value(owner, state), ModelInfo):
                 return KerasTensor(expr)
             # model.layers[i].output / model.get_layer("x").output
-            if isinstance(owner, cst.Subscript) and isinstance(owner.value, cst.Attribute) \
+            if type(owner) is cst.Subscript and type(owner.value) is cst.Attribute \
                     and owner.value.attr.value == "layers" \
                     and isinstance(self._value(owner.value.value, state), ModelInfo):
                 return KerasTensor(expr)
-            if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Attribute) \
+            if type(owner) is cst.Call and type(owner.func) is cst.Attribute \
                     and owner.func.attr.value == "get_layer" \
                     and isinstance(self._value(owner.func.value, state), ModelInfo):
                 return KerasTensor(expr)
@@ -377,13 +377,13 @@ class ModelAnalyzer:
             if any(self._is_tensor(a.value, state) for a in call.args):
                 return KerasTensor(call)
             return UNKNOWN
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             if func.value in self.model_classes and state.lookup(func.value) is UNKNOWN:
                 return self.model_by_call.setdefault(call, ModelInfo("subclassed", call))
             builder = self.builder(func.value) if state.lookup(func.value) is UNKNOWN else None
             if builder is not None:
                 return builder.model
-        callee = self._value(func, state) if not isinstance(func, cst.Call) else self._call_value(func, state)
+        callee = self._value(func, state) if type(func) is not cst.Call else self._call_value(func, state)
         if isinstance(callee, (Layer, ModelInfo)) and call.args and not call.args[0].keyword \
                 and self._is_tensor(call.args[0].value, state):
             return KerasTensor(call)
@@ -394,20 +394,20 @@ class ModelAnalyzer:
         if not self.recording:
             return
         func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ("compile",) + FIT_METHODS:
+        if type(func) is cst.Attribute and func.attr.value in ("compile",) + FIT_METHODS:
             receiver = func.value
-            model = self._value(receiver, state) if isinstance(receiver, cst.Name) else UNKNOWN
+            model = self._value(receiver, state) if type(receiver) is cst.Name else UNKNOWN
             if isinstance(model, ModelInfo):
                 literals = {}
                 for arg in call.args:
-                    if isinstance(arg.value, cst.Name):
+                    if type(arg.value) is cst.Name:
                         bound = state.lookup(arg.value.value)
                         if isinstance(bound, LiteralValue):
                             literals[arg.value] = bound.node
                 self.facts.calls.append(
                     ModelCall(func.attr.value, call, receiver.value, model, literals)  # type: ignore[union-attr]
                 )
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             positional = 0
             for arg in call.args:
                 if arg.star:
@@ -418,7 +418,7 @@ class ModelAnalyzer:
                 else:
                     slot = positional
                     positional += 1
-                if isinstance(arg.value, cst.Name) and isinstance(state.lookup(arg.value.value), KerasTensor):
+                if type(arg.value) is cst.Name and isinstance(state.lookup(arg.value.value), KerasTensor):
                     self.facts.keras_tensor_args.setdefault(func.value, []).append((call, slot, arg.value.value))
 
 

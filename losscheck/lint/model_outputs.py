@@ -44,7 +44,7 @@ def functional_model(call: cst.Call, lookup: Callable[[str], Binding],
             info.kind = "subclassed"
         return info
     literal = outputs
-    if isinstance(outputs, cst.Name):
+    if type(outputs) is cst.Name:
         bound = lookup(outputs.value)
         if isinstance(bound, LiteralValue):
             literal = bound.node
@@ -55,17 +55,17 @@ def functional_model(call: cst.Call, lookup: Callable[[str], Binding],
         elif isinstance(bound, KerasTensor):
             info.outputs_form = "single"
             return info
-    if isinstance(literal, cst.Dict):
+    if type(literal) is cst.Dict:
         info.outputs_form = "dict"
         info.output_names = dict_keys(literal)
-    elif isinstance(literal, cst.Call) and isinstance(literal.func, cst.Name) and literal.func.value == "dict" \
+    elif type(literal) is cst.Call and type(literal.func) is cst.Name and literal.func.value == "dict" \
             and lookup("dict") is UNKNOWN and all(a.keyword is not None for a in literal.args):
         info.outputs_form = "dict"
         info.output_names = tuple(a.keyword.value for a in literal.args)  # type: ignore[union-attr]
-    elif isinstance(literal, cst.DictComp):
+    elif type(literal) is cst.DictComp:
         info.outputs_form = "dict"
         info.output_names = _comprehension_keys(literal, lookup)
-    elif isinstance(literal, (cst.List, cst.Tuple)):
+    elif type(literal) in (cst.List, cst.Tuple):
         info.outputs_form = "list"
     elif is_tensor(literal):
         info.outputs_form = "single"
@@ -77,12 +77,12 @@ def _comprehension_keys(comp: cst.DictComp, lookup: Callable[[str], Binding]) ->
     loop = comp.for_in
     if loop.inner_for_in is not None or loop.ifs or loop.asynchronous is not None:
         return None
-    if not (isinstance(comp.key, cst.Name) and isinstance(loop.target, cst.Name)):
+    if not (type(comp.key) is cst.Name and type(loop.target) is cst.Name):
         return None
     if comp.key.value != loop.target.value:
         return None
     source = loop.iter
-    if isinstance(source, cst.Name):
+    if type(source) is cst.Name:
         bound = lookup(source.value)
         source = bound.node if isinstance(bound, LiteralValue) else None
     elements = literal_elements(source) if source is not None else None
@@ -90,7 +90,7 @@ def _comprehension_keys(comp: cst.DictComp, lookup: Callable[[str], Binding]) ->
         return None
     names = []
     for element in elements:
-        if not (isinstance(element, cst.SimpleString) and isinstance(element.evaluated_value, str)):
+        if not (type(element) is cst.SimpleString and isinstance(element.evaluated_value, str)):
             return None
         names.append(element.evaluated_value)
     return tuple(names) if len(set(names)) == len(names) else None

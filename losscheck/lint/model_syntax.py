@@ -16,24 +16,24 @@ from losscheck.lint.imports import dotted_name
 
 
 def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
-    if isinstance(stmt, cst.SimpleStatementLine):
+    if type(stmt) is cst.SimpleStatementLine:
         for small in stmt.body:
-            if isinstance(small, cst.Assign):
+            if type(small) is cst.Assign:
                 for target in small.targets:
                     yield from target_names(target.target)
-            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and small.value is not None:
+            elif type(small) in (cst.AnnAssign, cst.AugAssign) and small.value is not None:
                 yield from target_names(small.target)
-    elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+    elif type(stmt) in (cst.FunctionDef, cst.ClassDef):
         yield stmt.name.value
 
 
 def target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
+    elif type(target) in (cst.Tuple, cst.List):
         for element in target.elements:
             yield from target_names(element.value)
-    elif isinstance(target, cst.StarredElement):
+    elif type(target) is cst.StarredElement:
         yield from target_names(target.value)
 
 
@@ -41,15 +41,15 @@ def target_names(target: cst.BaseExpression) -> Iterator[str]:
 def param_names(params: cst.Parameters) -> list[str]:
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
+        if type(star) is cst.Param:
             names.append(star.name.value)
     return names
 
 
 def body_of(block: cst.BaseSuite) -> list[cst.CSTNode]:
-    if isinstance(block, cst.IndentedBlock):
+    if type(block) is cst.IndentedBlock:
         return list(block.body)
-    if isinstance(block, cst.SimpleStatementSuite):
+    if type(block) is cst.SimpleStatementSuite:
         return [cst.SimpleStatementLine(body=block.body)]
     return []
 
@@ -57,18 +57,18 @@ def body_of(block: cst.BaseSuite) -> list[cst.CSTNode]:
 def blocks_of(stmt: cst.CSTNode) -> Iterator[tuple[list[cst.CSTNode], str]]:
     """The blocks of a compound statement with how each starts: "fresh" (from the bindings before
     the statement), "continue" (after the previous block) or "uncertain" (fresh, minus re-bindings)."""
-    if isinstance(stmt, cst.If):
+    if type(stmt) is cst.If:
         yield body_of(stmt.body), "fresh"
         if stmt.orelse is not None:
-            if isinstance(stmt.orelse, cst.If):
+            if type(stmt.orelse) is cst.If:
                 yield [stmt.orelse], "fresh"
             else:
                 yield body_of(stmt.orelse.body), "fresh"
-    elif isinstance(stmt, (cst.For, cst.While)):
+    elif type(stmt) in (cst.For, cst.While):
         yield body_of(stmt.body), "continue"
         if stmt.orelse is not None:
             yield body_of(stmt.orelse.body), "uncertain"
-    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+    elif type(stmt) in (cst.Try, cst.TryStar):
         yield body_of(stmt.body), "continue"
         for handler in stmt.handlers:
             yield body_of(handler.body), "uncertain"
@@ -76,27 +76,27 @@ def blocks_of(stmt: cst.CSTNode) -> Iterator[tuple[list[cst.CSTNode], str]]:
             yield body_of(stmt.orelse.body), "uncertain"
         if stmt.finalbody is not None:
             yield body_of(stmt.finalbody.body), "uncertain"
-    elif isinstance(stmt, cst.Match):
+    elif type(stmt) is cst.Match:
         for case in stmt.cases:
             yield body_of(case.body), "fresh"
 
 
 def headers_of(stmt: cst.CSTNode) -> Iterator[cst.BaseExpression]:
-    if isinstance(stmt, (cst.If, cst.While)):
+    if type(stmt) in (cst.If, cst.While):
         yield stmt.test
-    elif isinstance(stmt, cst.For):
+    elif type(stmt) is cst.For:
         yield stmt.iter
-    elif isinstance(stmt, cst.Match):
+    elif type(stmt) is cst.Match:
         yield stmt.subject
 
 
 def target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         yield target
-    elif isinstance(target, (cst.Tuple, cst.List)):
+    elif type(target) in (cst.Tuple, cst.List):
         for element in target.elements:
             yield from target_name_nodes(element.value)
-    elif isinstance(target, cst.StarredElement):
+    elif type(target) is cst.StarredElement:
         yield from target_name_nodes(target.value)
 
 
@@ -116,19 +116,19 @@ def binding_counts(module: cst.Module) -> dict[str, int]:
     for node in walk(module, into_nested=True):
         if type(node) not in _BINDING_NODE_TYPES:
             continue  # most nodes (checked by exact type: isinstance on libcst's ABCs is slow)
-        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+        if type(node) in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
             add(target_names(node.target))
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        elif type(node) in (cst.FunctionDef, cst.ClassDef):
             add([node.name.value])
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
+        elif type(node) is cst.WithItem and node.asname is not None:
             add(target_names(node.asname.name))
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+        elif type(node) is cst.ExceptHandler and node.name is not None:
             add(target_names(node.name.name))
-        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+        elif type(node) in (cst.Import, cst.ImportFrom) and type(node.names) is not cst.ImportStar:
             for alias in node.names:
                 local = alias.asname.name if alias.asname is not None else alias.name
                 add([(dotted_name(local) or "").split(".")[0]])
-        elif isinstance(node, cst.Global):
+        elif type(node) is cst.Global:
             add(item.name.value for item in node.names)  # set from elsewhere: never "bound once"
     return counts
 
@@ -137,7 +137,7 @@ def subscript_string(target: cst.Subscript) -> str | None:
     if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
         return None
     key = target.slice[0].slice.value
-    if isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str):
+    if type(key) is cst.SimpleString and isinstance(key.evaluated_value, str):
         return key.evaluated_value
     return None
 
@@ -145,10 +145,10 @@ def subscript_string(target: cst.Subscript) -> str | None:
 def dict_keys(node: cst.Dict) -> tuple[str, ...] | None:
     names: list[str] = []
     for element in node.elements:
-        if not isinstance(element, cst.DictElement):
+        if type(element) is not cst.DictElement:
             return None  # **spread
         key = element.key
-        if isinstance(key, cst.SimpleString):
+        if type(key) is cst.SimpleString:
             value = key.evaluated_value
             if not isinstance(value, str):
                 return None
@@ -160,22 +160,22 @@ def dict_keys(node: cst.Dict) -> tuple[str, ...] | None:
 
 def literal_elements(node: cst.BaseExpression) -> list[cst.BaseExpression] | None:
     """The elements of a list/tuple literal (None if it has ``*spread`` or is not one)."""
-    if not isinstance(node, (cst.List, cst.Tuple)):
+    if type(node) not in (cst.List, cst.Tuple):
         return None
     values = []
     for element in node.elements:
-        if isinstance(element, cst.StarredElement):
+        if type(element) is cst.StarredElement:
             return None
         values.append(element.value)
     return values
 
 
 def dict_items(node: cst.BaseExpression) -> list[tuple[cst.BaseExpression, cst.BaseExpression]] | None:
-    if not isinstance(node, cst.Dict):
+    if type(node) is not cst.Dict:
         return None
     items = []
     for element in node.elements:
-        if not isinstance(element, cst.DictElement):
+        if type(element) is not cst.DictElement:
             return None
         items.append((element.key, element.value))
     return items
@@ -187,7 +187,7 @@ def is_target_like(expr: cst.BaseExpression) -> bool:
     Number and nested-list literals are *data* (``fit(X, [0, 1, 1])`` is one target), so they
     never count as several targets.
     """
-    return isinstance(expr, (cst.Name, cst.Attribute, cst.Subscript, cst.Call))
+    return type(expr) in (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
 
 
 # -- what loss code reads from outside ----------------------------------------------------------

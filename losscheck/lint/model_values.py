@@ -62,18 +62,18 @@ class Resolver:
 
     def qualname(self, expr: cst.BaseExpression) -> str | None:
         head = expr
-        while isinstance(head, cst.Attribute):
+        while type(head) is cst.Attribute:
             head = head.value
-        if isinstance(head, cst.Name) and head.value in self.rebound:
+        if type(head) is cst.Name and head.value in self.rebound:
             return None
         return self.imports.qualname(expr)
 
 
 def is_alias_assignment(stmt: cst.CSTNode) -> bool:
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+    if type(stmt) is not cst.SimpleStatementLine or len(stmt.body) != 1:
         return False
     small = stmt.body[0]
-    return isinstance(small, cst.Assign) and len(small.targets) == 1 \
+    return type(small) is cst.Assign and len(small.targets) == 1 \
         and isinstance(small.targets[0].target, cst.Name) and dotted_name(small.value) is not None
 
 

@@ -43,7 +43,7 @@ class PredictionGates:
         """The node that made ``expr`` a prediction gate (the comparison, round...), else None."""
         if expr is None or depth > 6:
             return None
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             if expr.value in self._names:
                 return self._names[expr.value]
             self._names[expr.value] = None  # cycle guard
@@ -51,17 +51,17 @@ class PredictionGates:
             found = self.origin(value, depth + 1) if value is not None else None
             self._names[expr.value] = found
             return found
-        if isinstance(expr, cst.Comparison):
+        if type(expr) is cst.Comparison:
             operands = [expr.left] + [c.comparator for c in expr.comparisons]
             if any(TRUE in self.facts.sources(o) for o in operands):
                 return None
             return expr if any(self._pred_only(o) for o in operands) else None
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             return self.origin(expr.value, depth + 1)
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Multiply, cst.BitAnd)):
+        if type(expr) is cst.BinaryOperation and type(expr.operator) in (cst.Multiply, cst.BitAnd):
             # a weight times a gate (`w * gate`, `label_mask & gate`) is still gated by the prediction
             return self.origin(expr.left, depth + 1) or self.origin(expr.right, depth + 1)
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract)):
+        if type(expr) is cst.BinaryOperation and type(expr.operator) in (cst.Add, cst.Subtract):
             # `1 - gate`, `1 + 4 * gate`: a weight that the gate switches
             for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
                 if not self.facts.derives(other):
@@ -69,7 +69,7 @@ class PredictionGates:
                     if found is not None:
                         return found
             return None
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             short = self._short(expr)
             args = [a.value for a in expr.args if a.keyword is None]
             if short in _LOGICAL_OPS and len(args) == 2:
@@ -109,15 +109,15 @@ class PredictionGates:
         return values[0] if len(values) == 1 else None
 
     def _converts(self, value: cst.BaseExpression, name: str) -> bool:
-        if not isinstance(value, cst.Call) or self._short(value) not in _PASS_OPS or not value.args:
+        if type(value) is not cst.Call or self._short(value) not in _PASS_OPS or not value.args:
             return False
         first = value.args[0].value
-        return isinstance(first, cst.Name) and first.value == name
+        return type(first) is cst.Name and first.value == name
 
     def _argmax_of_pred(self, expr: cst.BaseExpression) -> bool:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             expr = self.facts.single_value(expr.value) or expr
-        if isinstance(expr, cst.Call) and self._short(expr) == "argmax":
+        if type(expr) is cst.Call and self._short(expr) == "argmax":
             first = get_arg(expr, None, 0)
             return first is not None and self._pred_only(first)
         return False
@@ -135,14 +135,14 @@ class PredictionGates:
         """A comparison (through names, casts and subscripts): a mask, whatever it compares."""
         if depth > 6:
             return False
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             value = self._value(expr.value)
             return value is not None and self._is_boolean(value, depth + 1)
-        if isinstance(expr, cst.Comparison):
+        if type(expr) is cst.Comparison:
             return True
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             return self._is_boolean(expr.value, depth + 1)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             short = self._short(expr)
             if short in _COMPARE_OPS or short in _LOGICAL_OPS:
                 return True
@@ -160,12 +160,12 @@ def gated_uses(ctx: FileContext, facts: FunctionFacts, node: cst.CSTNode) -> lis
     def lossy(expr: cst.BaseExpression) -> bool:
         return TRUE in facts.sources(expr)
 
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+    if type(node) is cst.BinaryOperation and type(node.operator) is cst.Multiply:
         pairs = [(node.left, node.right), (node.right, node.left)]
         return [(g, "multiplies") for g, other in pairs if lossy(other)]
-    if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.MultiplyAssign):
+    if type(node) is cst.AugAssign and type(node.operator) is cst.MultiplyAssign:
         return [(node.value, "multiplies")] if lossy(node.target) else []  # `loss *= gate`
-    if not isinstance(node, cst.Call):
+    if type(node) is not cst.Call:
         return []
     found = ctx.imports.api(node.func)
     if found is None:
@@ -192,7 +192,7 @@ def gated_uses(ctx: FileContext, facts: FunctionFacts, node: cst.CSTNode) -> lis
 def _scaled(ctx: FileContext, expr: cst.BaseExpression, base: cst.BaseExpression) -> bool:
     """Is ``expr`` ``base * w`` (or ``w * base``), the same code on one side?"""
     text = ctx.code_for(base).strip()
-    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+    if type(expr) is cst.BinaryOperation and type(expr.operator) is cst.Multiply:
         return text in (ctx.code_for(expr.left).strip(), ctx.code_for(expr.right).strip())
     return False
 
@@ -200,7 +200,7 @@ def _scaled(ctx: FileContext, expr: cst.BaseExpression, base: cst.BaseExpression
 def _is_zeros(ctx: FileContext, expr: cst.BaseExpression) -> bool:
     if is_zero(expr):
         return True
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         found = ctx.imports.api(expr.func)
         return found is not None and found.name.rsplit(".", 1)[-1] in {"zeros_like"}
     return False

@@ -117,11 +117,11 @@ class ProbabilityModel:
     def of(self, expr: cst.BaseExpression, depth: int = 0) -> Probability | None:
         if depth > _MAX_DEPTH or not (self._has_activation or self._reads_project):
             return None
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._call(expr, depth)
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             return self.of(expr.value, depth)
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return self._name(expr, depth)
         if is_self_attribute(expr):  # `self.prob`, every `self.prob = ...` of the class a probability
             values = self._self_attribute(expr.attr.value, expr.value)  # type: ignore[attr-defined]
@@ -139,10 +139,10 @@ class ProbabilityModel:
         if preserves(qualname):
             first = get_arg(call, None, 0)
             return self.of(first, depth) if first is not None else None
-        if isinstance(call.func, cst.Call):  # `Dense(3, activation="softmax")(x)`
+        if type(call.func) is cst.Call:  # `Dense(3, activation="softmax")(x)`
             activation = self.layer_activation(call.func)
             return Probability(activation, call) if activation else None
-        if isinstance(call.func, cst.Name) and qualname is None:
+        if type(call.func) is cst.Name and qualname is None:
             helper = self._function(call.func.value, call)
             if helper is not None:
                 return self._returns(helper, depth + 1)
@@ -150,7 +150,7 @@ class ProbabilityModel:
                 return self._passed_model(call.func)  # a model passed in, or built by a builder
         if is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
             layers = self._self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
-            if len(layers) == 1 and isinstance(layers[0], cst.Call):
+            if len(layers) == 1 and type(layers[0]) is cst.Call:
                 activation = self.layer_activation(layers[0])
                 return Probability(activation, layers[0]) if activation else None
             method = self._method(call.func.attr.value, call) if not layers else None  # type: ignore[attr-defined]
@@ -189,7 +189,7 @@ class ProbabilityModel:
         activation=tf.nn.softmax)``), the one its ``activation=`` keyword names, the Keras way."""
         qualname = self._qualname(layer.func)
         if qualname is None or not qualname.startswith("keras.layers."):
-            written = qualname or (self.ctx.code_for(layer.func) if isinstance(layer.func, (cst.Name, cst.Attribute)) else "")
+            written = qualname or (self.ctx.code_for(layer.func) if type(layer.func) in (cst.Name, cst.Attribute) else "")
             if not written.rsplit(".", 1)[-1][:1].isupper():
                 return None  # not a class
             value = get_arg(layer, "activation")
@@ -252,7 +252,7 @@ class ProbabilityModel:
             qualname = self._qualname(base.value)
             if qualname in {"keras.Model", "keras.models.Model"}:
                 return True
-            if qualname is None and isinstance(base.value, (cst.Name, cst.Attribute)) \
+            if qualname is None and type(base.value) in (cst.Name, cst.Attribute) \
                     and self.ctx.code_for(base.value).rsplit(".", 1)[-1] == "Model":
                 return True  # `class Net(Model)` where the import is not seen
         return False
@@ -261,7 +261,7 @@ class ProbabilityModel:
         """The softmax/sigmoid that every ``return`` of a ``Model`` subclass's ``call`` ends in."""
         if not self._has_activation or type(cls.body) is not cst.IndentedBlock or not self._is_model_class(cls):
             return None
-        calls = [stmt for stmt in cls.body.body if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "call"]
+        calls = [stmt for stmt in cls.body.body if type(stmt) is cst.FunctionDef and stmt.name.value == "call"]
         return self._returns(calls[0], depth + 1) if len(calls) == 1 else None
 
     def _name(self, name: cst.Name, depth: int) -> Probability | None:
@@ -320,7 +320,7 @@ class ProbabilityModel:
     def _param(self, scope: Scope, name: str, depth: int) -> Probability | None:
         """A parameter that every call of its function in the file passes a probability."""
         function = scope.node
-        if not isinstance(function, cst.FunctionDef) or function in self.index.classes:
+        if type(function) is not cst.FunctionDef or function in self.index.classes:
             return None
         calls = [c for c in self.index.calls_by_name.get(function.name.value, [])
                  if self._function(function.name.value, c) is function]
@@ -345,7 +345,7 @@ class ProbabilityModel:
         for call in self.index.calls:
             if len(call.args) < 2:
                 continue
-            if isinstance(call.func, cst.Name) and self._qualname(call.func) is not None:
+            if type(call.func) is cst.Name and self._qualname(call.func) is not None:
                 yield from self._through_helper(call)  # an imported function: of the project?
                 continue
             loss = self._loss_object(call.func, call)
@@ -353,7 +353,7 @@ class ProbabilityModel:
                 arg = get_arg(call, "y_pred", 1)
                 if arg is not None:
                     yield call, arg, self.ctx.code_for(loss.func) + "(from_logits=True)"
-            elif isinstance(call.func, (cst.Name, cst.Attribute)):
+            elif type(call.func) in (cst.Name, cst.Attribute):
                 yield from self._through_helper(call)
 
     def _through_helper(self, call: cst.Call) -> Iterator[tuple[cst.Call, cst.BaseExpression, str]]:
@@ -375,7 +375,7 @@ class ProbabilityModel:
         """The function ``call`` calls (here, or imported from the project) and its loss pairs."""
         from losscheck.lint.project_modules import imported_function
 
-        if isinstance(call.func, cst.Name):
+        if type(call.func) is cst.Name:
             local = self._function(call.func.value, call)
             if local is not None:
                 return local.name.value, loss_parameter_pairs(local)
@@ -393,7 +393,7 @@ class ProbabilityModel:
             return
         for call in self.index.calls:
             func = call.func
-            if not (isinstance(func, cst.Attribute) and func.attr.value == "compile" and isinstance(func.value, cst.Name)):
+            if not (type(func) is cst.Attribute and func.attr.value == "compile" and type(func.value) is cst.Name):
                 continue
             loss = get_arg(call, "loss", 1)
             construction = self._loss_object(loss, call) if loss is not None else None
@@ -418,7 +418,7 @@ class ProbabilityModel:
         scope = where[0] if where else None
         while scope is not None and name.value not in scope.defs and name.value not in scope.params:
             scope = scope.parent
-        if scope is None or scope.defs.get(name.value) or not isinstance(scope.node, cst.FunctionDef):
+        if scope is None or scope.defs.get(name.value) or type(scope.node) is not cst.FunctionDef:
             return None
         return scope.node, scope.params.index(name.value)
 
@@ -446,34 +446,34 @@ class ProbabilityModel:
         if qualname in {"keras.Sequential", "keras.models.Sequential"}:
             # the last layer: the last `model.add(...)` before compile(), else the list's last
             added = [c for c in self.index.calls
-                     if name is not None and isinstance(c.func, cst.Attribute) and c.func.attr.value == "add"
-                     and isinstance(c.func.value, cst.Name) and c.func.value.value == name
+                     if name is not None and type(c.func) is cst.Attribute and c.func.attr.value == "add"
+                     and type(c.func.value) is cst.Name and c.func.value.value == name
                      and self.index.where[c][0] is scope and between[0] < self.index.where[c][1] < between[1]]
             if added:
                 layer = get_arg(added[-1], "layer", 0)
             else:
                 layers = get_arg(built, "layers", 0)
-                elements = layers.elements if isinstance(layers, (cst.List, cst.Tuple)) else ()
-                layer = elements[-1].value if elements and isinstance(elements[-1], cst.Element) else None
-            if isinstance(layer, cst.Call):
+                elements = layers.elements if type(layers) in (cst.List, cst.Tuple) else ()
+                layer = elements[-1].value if elements and type(elements[-1]) is cst.Element else None
+            if type(layer) is cst.Call:
                 activation = self.layer_activation(layer)
                 return Probability(activation, layer) if activation else None
             return None
         if qualname in {"keras.Model", "keras.models.Model"}:
             outputs = get_arg(built, "outputs", 1)
             return self.of(outputs) if outputs is not None else None
-        if qualname is None and isinstance(built.func, cst.Name):  # `Net()`, a `Model` subclass of this file
+        if qualname is None and type(built.func) is cst.Name:  # `Net()`, a `Model` subclass of this file
             cls = self.model_class(built.func.value, built)
             return self.class_output(cls) if cls is not None else None
         return None
 
     def _loss_object(self, func: cst.BaseExpression, at: cst.Call) -> cst.Call | None:
         """The ``XCrossentropy(from_logits=True)`` construction that ``func`` is, if any."""
-        if isinstance(func, cst.Call):
+        if type(func) is cst.Call:
             qualname = self._qualname(func.func)
             return func if qualname in LOGIT_LOSS_CLASSES and _from_logits(func) else None
         values: list[cst.BaseExpression | None] = []
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             where = self.index.where.get(at)
             scope = where[0] if where else None
             while scope is not None and func.value not in scope.defs:
@@ -481,9 +481,9 @@ class ProbabilityModel:
             if scope is None:
                 return None
             values = [d.value for d in scope.defs[func.value]]
-        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
             values = self._self_attribute(func.attr.value, at)
-        if len(values) != 1 or not isinstance(values[0], cst.Call):
+        if len(values) != 1 or type(values[0]) is not cst.Call:
             return None
         return self._loss_object(values[0], at)
 
@@ -498,13 +498,13 @@ class ProbabilityModel:
         cls = self._class_around(at)
         if cls is None or type(cls.body) is not cst.IndentedBlock:
             return None
-        methods = [s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+        methods = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == name]
         return methods[0] if len(methods) == 1 else None
 
     def _class_around(self, at: cst.CSTNode) -> cst.ClassDef | None:
         where = self.index.where.get(at)
         scope = where[0] if where else None
-        while scope is not None and not (isinstance(scope.node, cst.FunctionDef) and scope.node in self.index.classes):
+        while scope is not None and not (type(scope.node) is cst.FunctionDef and scope.node in self.index.classes):
             scope = scope.parent
         return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
 
@@ -519,10 +519,10 @@ def loss_parameter_pairs(function: cst.FunctionDef) -> list[tuple[int, int, str,
     rebound |= {node.target.value for node in nodes if type(node) is cst.AugAssign and type(node.target) is cst.Name}
     pairs: list[tuple[int, int, str, str]] = []
     for node in nodes:
-        if type(node) is not cst.Call or not isinstance(node.func, cst.Name) or node.func.value not in names:
+        if type(node) is not cst.Call or type(node.func) is not cst.Name or node.func.value not in names:
             continue
         pred = get_arg(node, "y_pred", 1)
-        if isinstance(pred, cst.Name) and pred.value in names and not {node.func.value, pred.value} & rebound:
+        if type(pred) is cst.Name and pred.value in names and not {node.func.value, pred.value} & rebound:
             pair = (names.index(node.func.value), names.index(pred.value), node.func.value, pred.value)
             if pair not in pairs:
                 pairs.append(pair)
@@ -535,7 +535,7 @@ def _has_keyword(call: cst.Call, name: str) -> bool:
 
 def _from_logits(call: cst.Call) -> bool:
     value = get_arg(call, "from_logits")
-    return isinstance(value, cst.Name) and value.value == "True"
+    return type(value) is cst.Name and value.value == "True"
 
 
 @fact(scope_index)

@@ -43,7 +43,7 @@ def imported_function(ctx: FileContext, func: cst.BaseExpression) -> tuple[FileC
     import libcst as cst
 
     found = imported_definition(ctx, func)
-    if found is None or not isinstance(found[1], cst.FunctionDef):
+    if found is None or type(found[1]) is not cst.FunctionDef:
         return None
     return found[0], found[1]
 
@@ -55,12 +55,12 @@ def imported_definition(
     project (as ``imported_function``), with that module's context."""
     import libcst as cst
 
-    if isinstance(func, cst.Name):
+    if type(func) is cst.Name:
         target = ctx.imports.names.get(func.value)
         if target is None or "." not in target.strip("."):
             return None
         module, name = target.rsplit(".", 1)
-    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+    elif type(func) is cst.Attribute and type(func.value) is cst.Name:
         module = ctx.imports.names.get(func.value.value)
         if module is None:
             return None
@@ -78,7 +78,7 @@ def imported_definition(
     other = module_context(path, ctx)
     if other is None:
         return None
-    defs = [s for s in other.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef)) and s.name.value == name]
+    defs = [s for s in other.module.body if type(s) in (cst.FunctionDef, cst.ClassDef) and s.name.value == name]
     return (other, defs[0]) if len(defs) == 1 else None
 
 

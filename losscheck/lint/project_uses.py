@@ -68,7 +68,7 @@ def defined_name(fn: LossFunction) -> str | None:
 
     if fn.class_node is not None:
         return fn.class_node.name.value
-    if fn.origin == "signature" and isinstance(fn.node, cst.FunctionDef):
+    if fn.origin == "signature" and type(fn.node) is cst.FunctionDef:
         return fn.node.name.value
     return None
 
@@ -122,7 +122,7 @@ def _top_level(ctx: FileContext, name: str) -> bool:
     import libcst as cst
 
     return any(
-        isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == name for stmt in ctx.module.body
+        type(stmt) in (cst.FunctionDef, cst.ClassDef) and stmt.name.value == name for stmt in ctx.module.body
     )
 
 

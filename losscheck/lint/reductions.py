@@ -156,7 +156,7 @@ def axis0_is_batch(
         return False
     if _visiting is None:
         _visiting = set()
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         name = expr.value
         if name in _visiting:
             # `y_true = tf.cast(y_true, ...)`: the parameter's incoming value is batch-first
@@ -171,20 +171,20 @@ def axis0_is_batch(
             return all(axis0_is_batch(ctx, facts, v, depth + 1, _visiting) for v in values)
         finally:
             _visiting.discard(name)
-    if isinstance(expr, cst.BinaryOperation):
+    if type(expr) is cst.BinaryOperation:
         sides = [s for s in (expr.left, expr.right) if facts.derives(s)]
         return bool(sides) and all(axis0_is_batch(ctx, facts, s, depth + 1, _visiting) for s in sides)
-    if isinstance(expr, cst.UnaryOperation):
+    if type(expr) is cst.UnaryOperation:
         return axis0_is_batch(ctx, facts, expr.expression, depth + 1, _visiting)
-    if isinstance(expr, cst.Subscript):
+    if type(expr) is cst.Subscript:
         if not expr.slice:
             return False
         first = expr.slice[0].slice
         keeps = (
-            isinstance(first, cst.Slice) and first.lower is None and first.upper is None and first.step is None
-        ) or (isinstance(first, cst.Index) and isinstance(first.value, cst.Ellipsis) and len(expr.slice) > 1)
+            type(first) is cst.Slice and first.lower is None and first.upper is None and first.step is None
+        ) or (type(first) is cst.Index and type(first.value) is cst.Ellipsis and len(expr.slice) > 1)
         return keeps and axis0_is_batch(ctx, facts, expr.value, depth + 1, _visiting)
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         found = ctx.imports.api(expr.func)
         if found is None or found.name.rsplit(".", 1)[-1] not in _BATCH_PRESERVING:
             return False

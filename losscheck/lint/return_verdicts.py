@@ -127,10 +127,10 @@ class ReturnClassifier:
         """The returned expressions, less a recursive call of the function itself (`return
         iou(1 - y_true, 1 - y_pred)` for an empty image): it returns what the other returns do."""
         node = self.fn.node
-        if not isinstance(node, cst.FunctionDef) or self.fn.class_node is not None:
+        if type(node) is not cst.FunctionDef or self.fn.class_node is not None:
             return list(self.facts.returns)
         own = [v for v in self.facts.returns
-               if not (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == node.name.value)]
+               if not (type(v) is cst.Call and type(v.func) is cst.Name and v.func.value == node.name.value)]
         return own or list(self.facts.returns)
 
     def returns(self) -> Verdict:
@@ -157,27 +157,27 @@ class ReturnClassifier:
 
     # -- the classifier ---------------------------------------------------------------------
     def classify(self, expr: cst.BaseExpression) -> Verdict:
-        if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString)):
+        if type(expr) in (cst.Integer, cst.Float, cst.SimpleString):
             return Verdict(Kind.CONST)
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return self._name(expr.value, expr)
-        if isinstance(expr, cst.Attribute):
+        if type(expr) is cst.Attribute:
             if expr.attr.value in {"shape", "dtype", "ndim"}:
                 return Verdict(Kind.CONST)
             return Verdict(Kind.TENSOR) if self.facts.derives(expr) else Verdict(Kind.CONST)
-        if isinstance(expr, cst.UnaryOperation):
+        if type(expr) is cst.UnaryOperation:
             return self.classify(expr.expression)
-        if isinstance(expr, cst.BinaryOperation):
+        if type(expr) is cst.BinaryOperation:
             sides = [self.classify(expr.left), self.classify(expr.right)]
-            if isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Multiply)):
+            if type(expr.operator) in (cst.Add, cst.Subtract, cst.Multiply):
                 self._note_mixed(sides)
             return _combine(sides)
-        if isinstance(expr, cst.IfExp):
+        if type(expr) is cst.IfExp:
             a, b = self.classify(expr.body), self.classify(expr.orelse)
             if a.kind is b.kind:
                 return a
             return Verdict(Kind.UNKNOWN)
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             inner = self.classify(expr.value)
             if inner.kind in (Kind.REDUCED, Kind.CONST):
                 return inner
@@ -187,7 +187,7 @@ class ReturnClassifier:
             if axis0_is_batch(self.ctx, self.facts, expr):
                 return Verdict(Kind.TENSOR)  # `y_pred[..., 1:]`, `y[:, 0]`: the batch axis is kept
             return Verdict(Kind.UNKNOWN)  # indexing a tensor may drop the batch axis: other rules
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._call(expr)
         return Verdict(Kind.UNKNOWN)
 
@@ -196,12 +196,12 @@ class ReturnClassifier:
         if len(args) != 2:
             return False
         for arg in args:
-            if not (isinstance(arg, cst.Subscript) and isinstance(arg.value, cst.Name)
+            if not (type(arg) is cst.Subscript and type(arg.value) is cst.Name
                     and self.facts.is_param(arg.value.value) and len(arg.slice) == 2):
                 return False
             first, second = arg.slice[0].slice, arg.slice[1].slice
-            if not (isinstance(first, cst.Slice) and first.lower is None and first.upper is None
-                    and first.step is None and isinstance(second, cst.Index) and literal_int(second.value) is not None):
+            if not (type(first) is cst.Slice and first.lower is None and first.upper is None
+                    and first.step is None and type(second) is cst.Index and literal_int(second.value) is not None):
                 return False
         return True
 
@@ -287,7 +287,7 @@ class ReturnClassifier:
             if verdict is False:
                 return Verdict(Kind.TENSOR)
             return Verdict(Kind.UNKNOWN)
-        if facts.derives(call) or isinstance(call.func, cst.Call):
+        if facts.derives(call) or type(call.func) is cst.Call:
             ctor = reducing_loss_object_call(ctx, facts, call)
             if ctor is not None:
                 return Verdict(Kind.REDUCED, call, "loss-object")
@@ -304,12 +304,12 @@ class ReturnClassifier:
             if short in _ELEMENTWISE:
                 return _combine([self.classify(a) for a in args[:2]]) if args else Verdict(Kind.UNKNOWN)
             return Verdict(Kind.TENSOR) if facts.derives(call) else Verdict(Kind.UNKNOWN)
-        if isinstance(call.func, cst.Name):
+        if type(call.func) is cst.Name:
             if call.func.value == "len":
                 return Verdict(Kind.CONST)
             if call.func.value in {"float", "int"} and args:
                 return self.classify(args[0])
-            if call.func.value == "sum" and args and isinstance(args[0], (cst.GeneratorExp, cst.ListComp)):
+            if call.func.value == "sum" and args and type(args[0]) in (cst.GeneratorExp, cst.ListComp):
                 # `sum(bce(y_true[i], y_pred[i]) for i in ...)`: what each term is
                 return self.classify(args[0].elt)
             helper = self._local_loss(call.func.value)
@@ -325,7 +325,7 @@ class ReturnClassifier:
                 summary = helper_call_verdict(self, call)
                 if summary is not None:
                     return summary
-        if isinstance(call.func, cst.Attribute) and self.depth < 3 and facts.derives(call):
+        if type(call.func) is cst.Attribute and self.depth < 3 and facts.derives(call):
             from losscheck.lint.summaries import helper_call_verdict  # `self._term(x)`: see summaries.py
 
             summary = helper_call_verdict(self, call)
@@ -337,13 +337,13 @@ class ReturnClassifier:
         """Is ``expr`` a batch tensor flattened to one axis (``K.flatten``, ``reshape(x, [-1])``)?"""
         if depth > 6:
             return False
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             value = self.facts.single_value(expr.value)
             return value is not None and self._flattened(value, depth + 1)
-        if isinstance(expr, cst.BinaryOperation):
+        if type(expr) is cst.BinaryOperation:
             sides = [s for s in (expr.left, expr.right) if self.facts.derives(s)]
             return bool(sides) and all(self._flattened(s, depth + 1) for s in sides)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             found = self.ctx.imports.api(expr.func)
             if found is None or not self.facts.derives(expr):
                 return False
@@ -360,16 +360,16 @@ class ReturnClassifier:
         return False
 
     def _local_loss(self, name: str) -> LossFunction | None:
-        matches = [f for f in self.ctx.functions if isinstance(f.node, cst.FunctionDef) and f.name == name]
+        matches = [f for f in self.ctx.functions if type(f.node) is cst.FunctionDef and f.name == name]
         return matches[0] if len(matches) == 1 else None
 
 
 def _picks_one_sample(expr: cst.Subscript) -> bool:
     """``x[0]``, ``x[-1, ...]``: an integer literal on axis 0."""
     first = expr.slice[0].slice if expr.slice else None
-    if not isinstance(first, cst.Index):
+    if type(first) is not cst.Index:
         return False
     value = first.value
-    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+    if type(value) is cst.UnaryOperation and type(value.operator) is cst.Minus:
         value = value.expression
-    return isinstance(value, cst.Integer)
+    return type(value) is cst.Integer

@@ -30,8 +30,8 @@ def is_range_loop_var(facts: FunctionFacts, name: str) -> bool:
     if not iters or name in facts.assigns or name in facts.aug_assigns:
         return False
     return all(
-        isinstance(it, cst.Call)
-        and isinstance(it.func, cst.Name)
+        type(it) is cst.Call
+        and type(it.func) is cst.Name
         and it.func.value == "range"
         and not _loops_over_samples(it)
         for it in iters
@@ -41,15 +41,15 @@ def is_range_loop_var(facts: FunctionFacts, name: str) -> bool:
 def only_for_shape(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) -> bool:
     """`tf.shape(y_true[0])`, `y_pred[0].shape`: asking one sample's shape is fine."""
     parent = facts.parent(node)
-    if isinstance(parent, cst.Attribute) and parent.attr.value in {"shape", "dtype", "ndim"}:
+    if type(parent) is cst.Attribute and parent.attr.value in {"shape", "dtype", "ndim"}:
         return True
-    if isinstance(parent, cst.Arg):
+    if type(parent) is cst.Arg:
         call = facts.parent(parent)
-        if isinstance(call, cst.Call):
+        if type(call) is cst.Call:
             found = ctx.imports.api(call.func)
             if found is not None and found.name.rsplit(".", 1)[-1] in _SHAPE_OPS:
                 return True
-            if isinstance(call.func, cst.Name) and call.func.value == "len":
+            if type(call.func) is cst.Name and call.func.value == "len":
                 return True
     return False
 
@@ -63,11 +63,11 @@ def sums_output_terms(facts: FunctionFacts) -> bool:
     if fn.y_true is None:
         return False
     for node in facts.nodes:
-        if isinstance(node, cst.Name) and node.value == fn.y_true:
+        if type(node) is cst.Name and node.value == fn.y_true:
             return False
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             return False
-        if isinstance(node, (cst.BinaryOperation, cst.AugAssign)) and not isinstance(node.operator, (cst.Add, cst.AddAssign)):
+        if type(node) in (cst.BinaryOperation, cst.AugAssign) and type(node.operator) not in (cst.Add, cst.AddAssign):
             return False
     return True
 
@@ -77,8 +77,8 @@ def _loops_over_samples(range_call: cst.Call) -> bool:
     over the samples, so `y_pred[i]` is meant to be sample i."""
     for arg in range_call.args:
         for node in walk(arg.value):
-            if isinstance(node, cst.Name) and any(word in node.value.lower() for word in _SAMPLE_WORDS):
+            if type(node) is cst.Name and any(word in node.value.lower() for word in _SAMPLE_WORDS):
                 return True
-            if isinstance(node, cst.Subscript):
+            if type(node) is cst.Subscript:
                 return True  # `shape[0]`-like bounds
     return False

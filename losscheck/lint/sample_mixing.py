@@ -37,10 +37,10 @@ Problem = tuple[cst.CSTNode, str]
 
 def batch_slices(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) -> Iterator[Problem]:
     """``y_pred[:3]`` / ``y_true[3:]`` on a parameter whose first axis is the batch."""
-    if not (isinstance(node.value, cst.Name) and facts.is_param(node.value.value) and node.slice):
+    if not (type(node.value) is cst.Name and facts.is_param(node.value.value) and node.slice):
         return
     first = node.slice[0].slice
-    if not isinstance(first, cst.Slice) or first.step is not None:
+    if type(first) is not cst.Slice or first.step is not None:
         return
     bounds = [b for b in (first.lower, first.upper) if b is not None]
     if not bounds or any(literal_int(b) is None for b in bounds):
@@ -66,7 +66,7 @@ def hinge_over_batch(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> 
     if len(positional) != 2 or literal_int(positional[1].value) != 0:
         return
     operand = positional[0].value
-    if not (isinstance(operand, cst.BinaryOperation) and isinstance(operand.operator, (cst.Subtract, cst.Add))):
+    if not (type(operand) is cst.BinaryOperation and type(operand.operator) in (cst.Subtract, cst.Add)):
         return
     sides = (operand.left, operand.right)
     if sum(facts.derives(side) for side in sides) != 1:

@@ -158,4 +158,4 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
 
 def is_self_attribute(target: cst.BaseExpression) -> bool:
     """``self.name``: an attribute of the instance, in a method."""
-    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"
+    return type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self"

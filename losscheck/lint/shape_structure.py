@@ -50,13 +50,13 @@ def problems(ctx: FileContext, fn: LossFunction, *, keras_called: bool) -> Itera
     the batch-size checks need that (a custom training loop may know its batch size)."""
     facts = function_facts(ctx, fn)
     for node in facts.nodes:
-        if isinstance(node, cst.Subscript):
+        if type(node) is cst.Subscript:
             yield from _empty_slice(ctx, facts, node)
             if keras_called:
                 yield from _static_batch_size(ctx, facts, node)
-        elif isinstance(node, cst.For) and keras_called:
+        elif type(node) is cst.For and keras_called:
             yield from _fixed_batch_loop(ctx, facts, node)
-        elif isinstance(node, cst.Call):
+        elif type(node) is cst.Call:
             yield from _vector_matmul(ctx, facts, node)
             if keras_called:
                 yield from _len_of_tensor(ctx, facts, node)
@@ -68,7 +68,7 @@ def _empty_slice(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) ->
         return
     for element in node.slice:
         part = element.slice
-        if not isinstance(part, cst.Slice) or part.step is not None:
+        if type(part) is not cst.Slice or part.step is not None:
             continue
         lower = 0 if part.lower is None else literal_int(part.lower)
         upper = literal_int(part.upper) if part.upper is not None else None
@@ -93,11 +93,11 @@ def _static_batch_size(ctx: FileContext, facts: FunctionFacts, node: cst.Subscri
     if tensor is None or not facts.derives(tensor):
         return
     parent = facts.parent(node)
-    used_as_number = isinstance(parent, cst.BinaryOperation) or (
-        isinstance(parent, cst.Arg) and _is_size_call(facts.parent(parent)))
+    used_as_number = type(parent) is cst.BinaryOperation or (
+        type(parent) is cst.Arg and _is_size_call(facts.parent(parent)))
     if isinstance(parent, (cst.Element,)) and isinstance(facts.parent(parent), (cst.List, cst.Tuple)):
         holder = facts.parent(facts.parent(parent))
-        used_as_number = isinstance(holder, cst.Arg) and _is_size_call(facts.parent(holder))
+        used_as_number = type(holder) is cst.Arg and _is_size_call(facts.parent(holder))
     if not used_as_number:
         return
     name = ctx.code_for(tensor)
@@ -112,11 +112,11 @@ def _static_batch_size(ctx: FileContext, facts: FunctionFacts, node: cst.Subscri
 
 def _static_shape_of(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | None:
     """``x`` for ``x.shape``, ``x.get_shape()``, ``x.shape.as_list()``, ``K.int_shape(x)``."""
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "shape":
+    if type(expr) is cst.Attribute and expr.attr.value == "shape":
         return expr.value
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         func = expr.func
-        if isinstance(func, cst.Attribute) and not expr.args:
+        if type(func) is cst.Attribute and not expr.args:
             if func.attr.value == "get_shape":
                 return func.value
             if func.attr.value == "as_list":
@@ -127,19 +127,19 @@ def _static_shape_of(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpr
 
 
 def _is_size_call(node: cst.CSTNode | None) -> bool:
-    if not isinstance(node, cst.Call):
+    if type(node) is not cst.Call:
         return False
     func = node.func
-    name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+    name = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else ""
     return name in _SIZE_CALLS
 
 
 # -- a fixed batch size -----------------------------------------------------------------------
 def _fixed_batch_loop(ctx: FileContext, facts: FunctionFacts, loop: cst.For) -> Iterator[ShapeProblem]:
-    if not (isinstance(loop.target, cst.Name) and isinstance(loop.iter, cst.Call)):
+    if not (type(loop.target) is cst.Name and type(loop.iter) is cst.Call):
         return
     call = loop.iter
-    if not (isinstance(call.func, cst.Name) and call.func.value == "range" and len(call.args) in (1, 2)):
+    if not (type(call.func) is cst.Name and call.func.value == "range" and len(call.args) in (1, 2)):
         return
     if len(call.args) == 2 and literal_int(call.args[0].value) != 0:
         return
@@ -162,7 +162,7 @@ def _int_value(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression)
     """An int literal, or a name bound to one: locally, at module level, or as the default of a
     parameter of the enclosing factory (``def make_loss(batch=8): def loss(...): range(batch)``)."""
     value = literal_int(expr)
-    if value is not None or not isinstance(expr, cst.Name):
+    if value is not None or type(expr) is not cst.Name:
         return value
     name = expr.value
     local = facts.single_value(name)
@@ -171,7 +171,7 @@ def _int_value(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression)
     if facts.is_bound_locally(name) or name in facts.params:
         return None
     node = facts.fn.node
-    parent = syntax_index(ctx).where.get(node, (None, None))[1] if isinstance(node, cst.FunctionDef) else None
+    parent = syntax_index(ctx).where.get(node, (None, None))[1] if type(node) is cst.FunctionDef else None
     if parent is not None:
         for param in (*parent.params.params, *parent.params.kwonly_params):
             if param.name.value == name:
@@ -186,18 +186,18 @@ def _per_sample_reads(ctx: FileContext, facts: FunctionFacts, body: cst.CSTNode,
     stack: list[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Subscript) and node.slice:
+        if type(node) is cst.Subscript and node.slice:
             first = node.slice[0].slice
-            if (isinstance(first, cst.Index) and isinstance(first.value, cst.Name) and first.value.value == index
-                    and isinstance(node.value, cst.Name) and node.value.value in facts.params):
+            if (type(first) is cst.Index and type(first.value) is cst.Name and first.value.value == index
+                    and type(node.value) is cst.Name and node.value.value in facts.params):
                 yield node
-        elif isinstance(node, cst.Call) and ctx.imports.qualname(node.func) in _SLICES:
+        elif type(node) is cst.Call and ctx.imports.qualname(node.func) in _SLICES:
             tensor, begin = get_arg(node, "input_", 0), get_arg(node, "begin", 1)
-            if (tensor is not None and facts.derives(tensor) and isinstance(begin, (cst.List, cst.Tuple))
+            if (tensor is not None and facts.derives(tensor) and type(begin) in (cst.List, cst.Tuple)
                     and begin.elements and isinstance(begin.elements[0].value, cst.Name)
                     and begin.elements[0].value.value == index):
                 yield node
-        if not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        if type(node) not in (cst.FunctionDef, cst.Lambda, cst.ClassDef):
             stack.extend(node.children)
 
 
@@ -220,21 +220,21 @@ def _vector_matmul(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> It
 
 def is_flattened(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression) -> bool:
     """``expr`` is surely rank 1: ``K.flatten(x)``, ``tf.reshape(x, [-1])``, or a name bound to one."""
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         values = facts.reaching(expr.value, expr)
         return bool(values) and all(_is_vector_value(ctx, v) for v in values)
     return _is_vector_value(ctx, expr)
 
 
 def _is_vector_value(ctx: FileContext, expr: cst.BaseExpression) -> bool:
-    if not isinstance(expr, cst.Call):
+    if type(expr) is not cst.Call:
         return False
     qualname = ctx.imports.qualname(expr.func)
     if qualname in _FLATTENS:
         return True
     if qualname in _RESHAPES:
         shape = get_arg(expr, "shape", 1) or get_arg(expr, "newshape", 1)
-        if isinstance(shape, (cst.List, cst.Tuple)) and len(shape.elements) == 1:
+        if type(shape) in (cst.List, cst.Tuple) and len(shape.elements) == 1:
             return literal_int(shape.elements[0].value) == -1
     return False
 
@@ -252,11 +252,11 @@ def _len_of_tensor(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> It
     """``len(x)`` where ``x`` is a tensor op's result made from ``y_true``/``y_pred``: its first
     dimension follows the batch and is None while Keras traces the loss (``len(y_pred)`` itself
     is output-indexing's to report)."""
-    if not (isinstance(call.func, cst.Name) and call.func.value == "len" and len(call.args) == 1):
+    if not (type(call.func) is cst.Name and call.func.value == "len" and len(call.args) == 1):
         return
     arg = call.args[0].value
-    value = facts.single_value(arg.value) if isinstance(arg, cst.Name) else arg
-    if not isinstance(value, cst.Call) or not facts.derives(value):
+    value = facts.single_value(arg.value) if type(arg) is cst.Name else arg
+    if type(value) is not cst.Call or not facts.derives(value):
         return
     qualname = ctx.imports.qualname(value.func) or ""
     module, _, name = qualname.rpartition(".")

@@ -92,7 +92,7 @@ def _helper_summaries(ctx: FileContext) -> dict[tuple, "Verdict"]:
 def lookup_helper(ctx: FileContext, caller: cst.FunctionDef | cst.Lambda, name: str) -> cst.FunctionDef | None:
     """The one plain ``def`` that ``name`` reaches from inside ``caller``, else None."""
     index = _index(ctx)
-    scope: cst.FunctionDef | None = caller if isinstance(caller, cst.FunctionDef) else None
+    scope: cst.FunctionDef | None = caller if type(caller) is cst.FunctionDef else None
     seen = 0
     while True:
         defs = index.by_scope.get((scope, name))
@@ -163,11 +163,11 @@ def helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Helpe
 def _own_method(facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
     """``self.name(...)`` inside a method: the one plain method ``name`` of the same class."""
     func, cls = call.func, facts.fn.class_node
-    if cls is None or not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
+    if cls is None or type(func) is not cst.Attribute or type(func.value) is not cst.Name:
         return None
-    if func.value.value != "self" or not isinstance(cls.body, cst.IndentedBlock):
+    if func.value.value != "self" or type(cls.body) is not cst.IndentedBlock:
         return None
-    defs = [s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]
+    defs = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == func.attr.value]
     if len(defs) != 1 or defs[0].decorators:  # static/class methods and properties bind differently
         return None
     return defs[0]
@@ -178,14 +178,14 @@ def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Help
     home: FileContext | None = None  # the helper's module when it is not this one
     if method is not None:
         helper: cst.FunctionDef | None = method
-    elif isinstance(call.func, cst.Name):
+    elif type(call.func) is cst.Name:
         name = call.func.value
         if facts.is_bound_locally(name) or facts.is_param(name) or name in facts.fn.extra_params:
             return None
         helper = lookup_helper(ctx, facts.fn.node, name)
         if helper is None and name in ctx.imports.names:
             helper, home = _imported(ctx, call.func)
-    elif isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name) \
+    elif type(call.func) is cst.Attribute and type(call.func.value) is cst.Name \
             and call.func.value.value in ctx.imports.names and not facts.is_bound_locally(call.func.value.value):
         helper, home = _imported(ctx, call.func)  # `losses.dice(y_true, y_pred)` with `from . import losses`
     else:

@@ -67,13 +67,13 @@ class SyntaxIndex:
 
     def _enclosing_function(self) -> cst.FunctionDef | None:
         for node in reversed(self._stack):
-            if isinstance(node, cst.FunctionDef):
+            if type(node) is cst.FunctionDef:
                 return node
         return None
 
     def _enclosing_class(self) -> cst.ClassDef | None:
         # the class whose body directly holds the function (not a class further out)
-        if self._stack and isinstance(self._stack[-1], cst.ClassDef):
+        if self._stack and type(self._stack[-1]) is cst.ClassDef:
             return self._stack[-1]
         return None
 
@@ -104,15 +104,15 @@ class SyntaxIndex:
             self.assigns.setdefault(key, []).append(node.value)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name) and isinstance(node.operator, cst.AddAssign):
+        if type(node.target) is cst.Name and type(node.operator) is cst.AddAssign:
             self.extends.setdefault((self._enclosing_function(), node.target.value), []).append(node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
+        if type(node.func) is cst.Attribute and node.func.attr.value == "compile":
             self.compile_calls.append((node, self._enclosing_function()))
         elif (
-            isinstance(node.func, cst.Attribute)
-            and isinstance(node.func.value, cst.Name)
+            type(node.func) is cst.Attribute
+            and type(node.func.value) is cst.Name
             and node.func.attr.value in {"append", "extend"}
             and len(node.args) == 1
             and node.args[0].keyword is None
@@ -120,8 +120,8 @@ class SyntaxIndex:
         ):
             key = (self._enclosing_function(), node.func.value.value)
             self.extends.setdefault(key, []).append(node.args[-1].value)
-        elif isinstance(node.func, cst.Name):
-            scope = next((n for n in reversed(self._stack) if isinstance(n, (cst.FunctionDef, cst.Lambda))), None)
+        elif type(node.func) is cst.Name:
+            scope = next((n for n in reversed(self._stack) if type(n) in (cst.FunctionDef, cst.Lambda)), None)
             self.direct_calls.append((node.func.value, scope))
 
     def visit_Lambda(self, node: cst.Lambda) -> None:

@@ -75,27 +75,27 @@ def module_constants(ctx: FileContext) -> dict[str, Value]:
     values: dict[str, Value] = {}
     elsewhere: set[str] = set()
     for stmt in ctx.module.body:
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        if type(stmt) in (cst.FunctionDef, cst.ClassDef):
             elsewhere.add(stmt.name.value)
             continue  # a function rebinds a module name only with `global` (checked below)
-        if not isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is not cst.SimpleStatementLine:
             elsewhere |= assigned_names(stmt)  # if/for/with/try blocks at module level
             continue
         for small in stmt.body:
             targets: list[cst.BaseExpression] = []
             value = None
-            if isinstance(small, cst.Assign):
+            if type(small) is cst.Assign:
                 targets = [t.target for t in small.targets]
                 value = small.value
-            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+            elif type(small) in (cst.AnnAssign, cst.AugAssign):
                 targets = [small.target]
-                value = small.value if isinstance(small, cst.AnnAssign) else None
+                value = small.value if type(small) is cst.AnnAssign else None
             for target in targets:
-                if isinstance(target, cst.Name):
+                if type(target) is cst.Name:
                     counts[target.value] = counts.get(target.value, 0) + 1
-                    if isinstance(value, cst.Integer) and len(targets) == 1:
+                    if type(value) is cst.Integer and len(targets) == 1:
                         values[target.value] = Const(int(value.evaluated_value))
-                    elif isinstance(value, cst.Call) and len(targets) == 1:
+                    elif type(value) is cst.Call and len(targets) == 1:
                         loss_obj = _module_loss_object(ctx, value)
                         if loss_obj is not None:
                             values[target.value] = loss_obj  # bce = keras.losses.BinaryCrossentropy()
@@ -183,9 +183,9 @@ def _infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
         # Keras calls fn(y_true, y_pred): other parameters keep their defaults, and a number
         # default (smooth=1.0, gamma=2.0) is a scalar hyperparameter.
         default = param.default
-        if isinstance(default, cst.UnaryOperation) and isinstance(default.operator, cst.Minus):
+        if type(default) is cst.UnaryOperation and type(default.operator) is cst.Minus:
             default = default.expression
-        if isinstance(default, (cst.Integer, cst.Float)):
+        if type(default) in (cst.Integer, cst.Float):
             env[param.name.value] = Tensor(SCALAR)  # a scalar of unknown value
     for param, role in ((fn.y_true, "y_true"), (fn.y_pred, "y_pred")):
         if param:

@@ -89,9 +89,9 @@ class Interpreter(StatementInterpreter):
         if self.imports is None:
             return None
         head = func
-        while isinstance(head, cst.Attribute):
+        while type(head) is cst.Attribute:
             head = head.value
-        if isinstance(head, cst.Name) and (head.value in self.env):
+        if type(head) is cst.Name and (head.value in self.env):
             return None  # a local name shadows the import
         found = self.imports.api(func)
         return (found.family, found.name) if found is not None else None
@@ -103,44 +103,44 @@ class Interpreter(StatementInterpreter):
         return value
 
     def _eval(self, node: cst.BaseExpression) -> Value:
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             if node.value in self.env:
                 return self.env[node.value]
             if node.value in ("True", "False", "None"):
                 return Const({"True": True, "False": False, "None": None}[node.value])
             return self.constants.get(node.value, UNKNOWN)
-        if isinstance(node, cst.Integer):
+        if type(node) is cst.Integer:
             return Const(int(node.evaluated_value))
-        if isinstance(node, cst.Float):
+        if type(node) is cst.Float:
             return Const(float(node.evaluated_value))
-        if isinstance(node, cst.SimpleString):
+        if type(node) is cst.SimpleString:
             return Const(node.evaluated_value)
-        if isinstance(node, cst.Ellipsis):
+        if type(node) is cst.Ellipsis:
             return Const(Ellipsis)
-        if isinstance(node, (cst.Tuple, cst.List)):
+        if type(node) in (cst.Tuple, cst.List):
             items = []
             for el in node.elements:
-                if isinstance(el, cst.StarredElement):
+                if type(el) is cst.StarredElement:
                     self.eval(el.value)
                     return UNKNOWN
                 items.append(self.eval(el.value))
-            return Seq(tuple(items), "tuple" if isinstance(node, cst.Tuple) else "list")
-        if isinstance(node, cst.UnaryOperation):
+            return Seq(tuple(items), "tuple" if type(node) is cst.Tuple else "list")
+        if type(node) is cst.UnaryOperation:
             operand = self.eval(node.expression)
-            if isinstance(node.operator, cst.Not):
+            if type(node.operator) is cst.Not:
                 return UNKNOWN
             if isinstance(operand, Const) and isinstance(operand.value, (int, float)) and not isinstance(operand.value, bool):
-                if isinstance(node.operator, cst.Minus):
+                if type(node.operator) is cst.Minus:
                     return Const(-operand.value)
-                if isinstance(node.operator, cst.Plus):
+                if type(node.operator) is cst.Plus:
                     return operand
                 return UNKNOWN
             if isinstance(operand, Tensor):
                 return Tensor(operand.shape, lead=operand.lead)
             return UNKNOWN
-        if isinstance(node, cst.BinaryOperation):
+        if type(node) is cst.BinaryOperation:
             left, right = self.eval(node.left), self.eval(node.right)
-            if isinstance(node.operator, cst.MatrixMultiply):
+            if type(node.operator) is cst.MatrixMultiply:
                 return self.call_spec(
                     node, ops_mod.OpSpec("matmul", ("x", "y")), "@",
                     {"x": left, "y": right}, {"x": node.left, "y": node.right},
@@ -149,7 +149,7 @@ class Interpreter(StatementInterpreter):
             if word is None:
                 return UNKNOWN
             return self.binary(node, word, node.left, left, node.right, right)
-        if isinstance(node, cst.Comparison):
+        if type(node) is cst.Comparison:
             left = self.eval(node.left)
             rights = [self.eval(c.comparator) for c in node.comparisons]
             if len(node.comparisons) != 1 or isinstance(
@@ -157,22 +157,22 @@ class Interpreter(StatementInterpreter):
             ):
                 return UNKNOWN
             return self.binary(node, "compare", node.left, left, node.comparisons[0].comparator, rights[0])
-        if isinstance(node, cst.BooleanOperation):
+        if type(node) is cst.BooleanOperation:
             self.eval(node.left)
             self.eval(node.right)
             return UNKNOWN
-        if isinstance(node, cst.IfExp):
+        if type(node) is cst.IfExp:
             self.eval(node.test)
             return join(self.eval(node.body), self.eval(node.orelse))
-        if isinstance(node, cst.NamedExpr):
+        if type(node) is cst.NamedExpr:
             value = self.eval(node.value)
             self.assign(node.target, value)
             return value
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             return self.attribute(node)
-        if isinstance(node, cst.Subscript):
+        if type(node) is cst.Subscript:
             return self.subscript(node)
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             return self.call(node)
         return UNKNOWN  # lambdas, comprehensions, f-strings...: not followed
 
@@ -198,17 +198,17 @@ class Interpreter(StatementInterpreter):
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
             return UNKNOWN
         try:
-            if isinstance(node, cst.BinaryOperation):
+            if type(node) is cst.BinaryOperation:
                 op = node.operator
-                if isinstance(op, cst.Add):
+                if type(op) is cst.Add:
                     return Const(a + b)
-                if isinstance(op, cst.Subtract):
+                if type(op) is cst.Subtract:
                     return Const(a - b)
-                if isinstance(op, cst.Multiply):
+                if type(op) is cst.Multiply:
                     return Const(a * b)
-                if isinstance(op, cst.Divide):
+                if type(op) is cst.Divide:
                     return Const(a / b)
-                if isinstance(op, cst.FloorDivide):
+                if type(op) is cst.FloorDivide:
                     return Const(a // b)
         except (ZeroDivisionError, OverflowError):
             return UNKNOWN
@@ -233,7 +233,7 @@ class Interpreter(StatementInterpreter):
         items: list[sf.IndexItem] = []
         for element in node.slice:
             sl = element.slice
-            if isinstance(sl, cst.Index):
+            if type(sl) is cst.Index:
                 if sl.star is not None:
                     items.append(sf.OpaqueIndex())
                     continue
@@ -348,7 +348,7 @@ class Interpreter(StatementInterpreter):
                 pos_nodes.append(arg.value)
         func = node.func
         # a method on a tensor / shape
-        if isinstance(func, cst.Attribute) and self._api(func) is None:
+        if type(func) is cst.Attribute and self._api(func) is None:
             base = self.eval(func.value)
             if isinstance(base, Tensor) and func.attr.value == "get_shape" and base.shape is not None:
                 return ShapeOf(base.shape)
@@ -360,7 +360,7 @@ class Interpreter(StatementInterpreter):
                 self._gap_if_known(node, positional + list(keywords.values()), f"`{self.text(func)}` is not followed")
             return UNKNOWN
         api = self._api(func)
-        if api is None and isinstance(func, cst.Name) and func.value not in self.env and not starred:
+        if api is None and type(func) is cst.Name and func.value not in self.env and not starred:
             builtin = self._builtin(node, func.value, positional, pos_nodes, keywords)
             if builtin is not None:
                 return builtin

@@ -140,7 +140,7 @@ def _texts_for(ctx: FileContext, fn_node: cst.FunctionDef | cst.Lambda, above: I
     only matter when the text says "shape" at all, which most functions do not.
     """
     texts = list(above)
-    if isinstance(fn_node, cst.FunctionDef):
+    if type(fn_node) is cst.FunctionDef:
         doc = fn_node.get_docstring(clean=False)
         if doc and "shape" in doc:
             texts.append(doc)
@@ -182,7 +182,7 @@ def _comments_above(ctx: FileContext, fn_node: cst.CSTNode) -> list[str]:
     Read from the syntax tree (``leading_lines``), not from positions: resolving positions
     costs a pass over the whole file.
     """
-    if not isinstance(fn_node, cst.FunctionDef):
+    if type(fn_node) is not cst.FunctionDef:
         return []
     found = _comment_block(fn_node.leading_lines)
     body = ctx.module.body
@@ -193,14 +193,14 @@ def _comments_above(ctx: FileContext, fn_node: cst.CSTNode) -> list[str]:
 
 def jaxtyping_shape(annotation: cst.BaseExpression) -> Shape | None | bool:
     """``Float[Tensor, "b h w 2"]`` -> (B, h, w, 2); False when it is not a jaxtyping annotation."""
-    if not isinstance(annotation, cst.Subscript) or len(annotation.slice) != 2:
+    if type(annotation) is not cst.Subscript or len(annotation.slice) != 2:
         return False
     head = annotation.value
-    name = head.attr.value if isinstance(head, cst.Attribute) else head.value if isinstance(head, cst.Name) else None
+    name = head.attr.value if type(head) is cst.Attribute else head.value if type(head) is cst.Name else None
     if name not in JAXTYPING_DTYPES:
         return False
     dims_node = annotation.slice[1].slice
-    if not isinstance(dims_node, cst.Index) or not isinstance(dims_node.value, cst.SimpleString):
+    if type(dims_node) is not cst.Index or type(dims_node.value) is not cst.SimpleString:
         return None
     text = dims_node.value.evaluated_value
     if not isinstance(text, str):

@@ -38,12 +38,12 @@ def join(a: Value, b: Value) -> Value:
 
 
 def _bound(target: cst.BaseExpression | None, names: set[str]) -> None:
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         names.add(target.value)
-    elif isinstance(target, (cst.Tuple, cst.List)):
+    elif type(target) in (cst.Tuple, cst.List):
         for el in target.elements:
             _bound(el.value, names)
-    elif isinstance(target, cst.StarredElement):
+    elif type(target) is cst.StarredElement:
         _bound(target.value, names)
 
 
@@ -93,12 +93,12 @@ class StatementInterpreter:
 
     # -- statements -----------------------------------------------------------------------
     def run_function(self, node: cst.FunctionDef | cst.Lambda) -> Result:
-        if isinstance(node, cst.Lambda):
+        if type(node) is cst.Lambda:
             value = self.eval(node.body)
             self.result.returns.append((node.body, value))
             return self.result
         body = node.body
-        statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+        statements = body.body if type(body) is cst.IndentedBlock else [body]
         try:
             self.block(statements)
         except BlockExit:
@@ -114,19 +114,19 @@ class StatementInterpreter:
             self.env[name] = UNKNOWN
 
     def _body(self, node: cst.BaseSuite) -> list[cst.CSTNode]:
-        if isinstance(node, cst.IndentedBlock):
+        if type(node) is cst.IndentedBlock:
             return list(node.body)
         return [node]  # SimpleStatementSuite
 
     def statement(self, stmt: cst.CSTNode) -> None:
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        if type(stmt) in (cst.SimpleStatementLine, cst.SimpleStatementSuite):
             for small in stmt.body:
                 self.small(small)
-        elif isinstance(stmt, cst.If):
+        elif type(stmt) is cst.If:
             self.if_(stmt)
-        elif isinstance(stmt, (cst.For, cst.While)):
+        elif type(stmt) in (cst.For, cst.While):
             names = assigned_names(stmt)
-            if isinstance(stmt, cst.For):
+            if type(stmt) is cst.For:
                 self.eval(stmt.iter)
             else:
                 self.eval(stmt.test)
@@ -143,13 +143,13 @@ class StatementInterpreter:
                 except BlockExit:
                     pass
             self._forget(names)
-        elif isinstance(stmt, cst.With):
+        elif type(stmt) is cst.With:
             for item in stmt.items:
                 self.eval(item.item)
                 if item.asname is not None:
                     self._forget(assigned_names(item.asname))
             self.block(self._body(stmt.body))
-        elif isinstance(stmt, (cst.Try, cst.TryStar, cst.Match)):
+        elif type(stmt) in (cst.Try, cst.TryStar, cst.Match):
             names = assigned_names(stmt)
             self._forget(names)
             saved = dict(self.env)
@@ -160,21 +160,21 @@ class StatementInterpreter:
                     pass
                 self.env = dict(saved)
             self._forget(names)
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        elif type(stmt) in (cst.FunctionDef, cst.ClassDef):
             self.env[stmt.name.value] = UNKNOWN  # nested functions are checked on their own
         else:
             self._forget(assigned_names(stmt))
 
     def _parts(self, stmt: cst.CSTNode) -> list[list[cst.CSTNode]]:
         parts: list[list[cst.CSTNode]] = []
-        if isinstance(stmt, (cst.Try, cst.TryStar)):
+        if type(stmt) in (cst.Try, cst.TryStar):
             parts.append(self._body(stmt.body))
             parts.extend(self._body(h.body) for h in stmt.handlers)
             if stmt.orelse is not None:
                 parts.append(self._body(stmt.orelse.body))
             if stmt.finalbody is not None:
                 parts.append(self._body(stmt.finalbody.body))
-        elif isinstance(stmt, cst.Match):
+        elif type(stmt) is cst.Match:
             parts.extend(self._body(c.body) for c in stmt.cases)
         return parts
 
@@ -189,9 +189,9 @@ class StatementInterpreter:
             pass
         self.env = dict(before)
         try:
-            if isinstance(stmt.orelse, cst.If):
+            if type(stmt.orelse) is cst.If:
                 self.if_(stmt.orelse)
-            elif isinstance(stmt.orelse, cst.Else):
+            elif type(stmt.orelse) is cst.Else:
                 self.block(self._body(stmt.orelse.body))
             ends.append(self.env)
         except BlockExit:
@@ -205,62 +205,62 @@ class StatementInterpreter:
         self.env = merged
 
     def small(self, node: cst.BaseSmallStatement) -> None:
-        if isinstance(node, cst.Assign):
+        if type(node) is cst.Assign:
             value = self.eval(node.value)
             for target in node.targets:
                 self.assign(target.target, value)
-        elif isinstance(node, cst.AnnAssign):
+        elif type(node) is cst.AnnAssign:
             if node.value is not None:
                 self.assign(node.target, self.eval(node.value))
-        elif isinstance(node, cst.AugAssign):
+        elif type(node) is cst.AugAssign:
             word = {
                 cst.AddAssign: "add", cst.SubtractAssign: "subtract", cst.MultiplyAssign: "multiply",
                 cst.DivideAssign: "divide",
             }.get(type(node.operator))
             left = self.eval(node.target)
             right = self.eval(node.value)
-            if word is None or not isinstance(node.target, cst.Name):
+            if word is None or type(node.target) is not cst.Name:
                 self._forget(assigned_names(node))
                 return
             self.assign(node.target, self.binary(node, word, node.target, left, node.value, right))
-        elif isinstance(node, cst.Expr):
+        elif type(node) is cst.Expr:
             self.eval(node.value)
-        elif isinstance(node, cst.Return):
+        elif type(node) is cst.Return:
             if node.value is not None:
                 value = self.eval(node.value)
                 self.result.returns.append((node.value, value))
             raise BlockExit()
-        elif isinstance(node, cst.Raise):
+        elif type(node) is cst.Raise:
             raise BlockExit()
-        elif isinstance(node, cst.Del):
+        elif type(node) is cst.Del:
             self._forget(assigned_names(node))
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+        elif type(node) in (cst.Global, cst.Nonlocal):
             self._forget(n.name.value for n in node.names)
-        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+        elif type(node) in (cst.Import, cst.ImportFrom):
             pass  # the ImportMap knows the file's imports, inside functions too
-        elif isinstance(node, cst.Assert):
+        elif type(node) is cst.Assert:
             self.eval(node.test)
 
     def assign(self, target: cst.BaseExpression, value: Value) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             self.env[target.value] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             elements = target.elements
             if (
                 isinstance(value, Seq)
                 and len(value.items) == len(elements)
-                and not any(isinstance(e, cst.StarredElement) for e in elements)
+                and not any(type(e) is cst.StarredElement for e in elements)
             ):
                 for el, item in zip(elements, value.items):
                     self.assign(el.value, item)
             elif isinstance(value, ShapeOf) and len(value.shape.dims) == len(elements) and not any(
-                isinstance(e, cst.StarredElement) for e in elements
+                type(e) is cst.StarredElement for e in elements
             ):
                 for el, dim in zip(elements, value.shape.dims):
                     self.assign(el.value, Const(dim) if isinstance(dim, int) else DimValue(dim))
             else:
                 for el in elements:
                     self._forget(assigned_names(el))
-                    if isinstance(el.value, cst.Name):
+                    if type(el.value) is cst.Name:
                         self.env[el.value.value] = UNKNOWN
         # subscript/attribute targets (x[...] = v, self.a = v) bind no local name

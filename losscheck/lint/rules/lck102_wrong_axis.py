@@ -345,7 +345,7 @@ class WrongAxis(Rule):
     def _indexing(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts) -> None:
         pass_through = sums_output_terms(facts)
         for node in facts.nodes:
-            if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
+            if type(node) is not cst.Subscript or type(node.value) is not cst.Name:
                 continue
             if not node.slice or not facts.is_param(node.value.value):
                 continue
@@ -354,11 +354,11 @@ class WrongAxis(Rule):
             if not axis0_is_batch(ctx, facts, node.value):
                 continue
             first = node.slice[0].slice
-            if not isinstance(first, cst.Index) or first.star is not None:
+            if type(first) is not cst.Index or first.star is not None:
                 continue
             index = first.value
             is_int = literal_int(index) is not None
-            is_loop_int = isinstance(index, cst.Name) and is_range_loop_var(facts, index.value)
+            is_loop_int = type(index) is cst.Name and is_range_loop_var(facts, index.value)
             if not (is_int or is_loop_int):
                 continue
             if only_for_shape(ctx, facts, node):
@@ -399,11 +399,11 @@ class WrongAxis(Rule):
 
     def _sample_mixing(self, ctx: FileContext, facts: FunctionFacts) -> None:
         for node in facts.nodes:
-            if isinstance(node, cst.Subscript):
+            if type(node) is cst.Subscript:
                 found = list(sample_mixing.batch_slices(ctx, facts, node))
                 if found and only_for_shape(ctx, facts, node):
                     continue
-            elif isinstance(node, cst.Call):
+            elif type(node) is cst.Call:
                 found = [*sample_mixing.hinge_over_batch(ctx, facts, node),
                          *sample_mixing.picks_over_flattened_batch(ctx, facts, node)]
             else:
@@ -419,7 +419,7 @@ class WrongAxis(Rule):
         for expr in reaching:
             reaching_ids.update(id(n) for n in walk(expr))
         for node in function_facts(ctx, fn).nodes:
-            if not isinstance(node, cst.Call) or id(node) in claimed or id(node) not in reaching_ids:
+            if type(node) is not cst.Call or id(node) in claimed or id(node) not in reaching_ids:
                 continue
             reduction = as_reduction(ctx, node)
             if reduction is None or reduction.axis is None:

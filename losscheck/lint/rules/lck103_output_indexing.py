@@ -174,7 +174,7 @@ class OutputIndexing(Rule):
 
     def _param(self, facts: FunctionFacts, expr: cst.BaseExpression) -> str | None:
         """The y_true/y_pred parameter ``expr`` is, if it still holds the incoming tensor."""
-        if isinstance(expr, cst.Name) and facts.is_param(expr.value) and not facts.is_bound_locally(expr.value):
+        if type(expr) is cst.Name and facts.is_param(expr.value) and not facts.is_bound_locally(expr.value):
             return expr.value
         return None
 
@@ -188,20 +188,20 @@ class OutputIndexing(Rule):
         if not iterables or name.value in facts.assigns or name.value in facts.aug_assigns:
             return None
         for iterable in iterables:
-            if isinstance(iterable, cst.Name):
+            if type(iterable) is cst.Name:
                 iterable = facts.single_value(iterable.value) or iterable
-            if not isinstance(iterable, (cst.List, cst.Tuple)) or not iterable.elements:
+            if type(iterable) not in (cst.List, cst.Tuple) or not iterable.elements:
                 return None
             if any(string_value(e.value) is None for e in iterable.elements):
                 return None
         return name.value
 
     def _check_node(self, ctx: FileContext, fn: LossFunction, facts: FunctionFacts, node: cst.CSTNode) -> None:
-        if isinstance(node, cst.Subscript):
+        if type(node) is cst.Subscript:
             var = self._param(facts, node.value)
             if var and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
                 index = node.slice[0].slice.value
-                key = string_value(index) if not isinstance(index, cst.Name) else self._string_name(facts, index)
+                key = string_value(index) if type(index) is not cst.Name else self._string_name(facts, index)
                 if key is not None:
                     ctx.report(
                         self,
@@ -209,7 +209,7 @@ class OutputIndexing(Rule):
                         f"`{ctx.code_for(node)}` indexes `{var}` by output name, but `{var}` is one tensor: "
                         f"{_ONCE_PER_OUTPUT}. {_USE_DICT}",
                     )
-        elif isinstance(node, (cst.For, cst.CompFor)):
+        elif type(node) in (cst.For, cst.CompFor):
             var = self._param(facts, node.iter)
             if var:
                 ctx.report(
@@ -218,7 +218,7 @@ class OutputIndexing(Rule):
                     f"`for ... in {var}` iterates over the samples of the batch, not over outputs: "
                     f"{_ONCE_PER_OUTPUT}. {_USE_DICT}",
                 )
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+        elif type(node) is cst.Call and type(node.func) is cst.Name:
             func = node.func.value
             args = [a.value for a in node.args]
             if func in {"zip", "enumerate", "iter", "list", "tuple"} and any(self._param(facts, a) for a in args):
@@ -236,7 +236,7 @@ class OutputIndexing(Rule):
                     f"`len({var})` is the batch size (and fails in graph mode when it is unknown), not the "
                     f"number of outputs: {_ONCE_PER_OUTPUT}. {_USE_DICT}",
                 )
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        elif type(node) is cst.Call and type(node.func) is cst.Attribute:
             var = self._param(facts, node.func.value)
             if var and node.func.attr.value in {"items", "keys", "values"} and not node.args:
                 ctx.report(

@@ -260,9 +260,9 @@ class MaskedMean(Rule):
             masks = MaskFacts(ctx, facts)
             counted = self._counted_masks(ctx, fn, masks)
             for node in function_facts(ctx, fn).nodes:
-                if isinstance(node, cst.Call):
+                if type(node) is cst.Call:
                     self._masked_mean(ctx, fn, facts, masks, counted, node)
-                elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+                elif type(node) is cst.BinaryOperation and type(node.operator) is cst.Divide:
                     self._unguarded(ctx, facts, masks, node)
                     self._sum_over_size(ctx, facts, masks, counted, node)
 
@@ -270,7 +270,7 @@ class MaskedMean(Rule):
         """Names of masks that the function reduces by sum/mean anywhere (it counts them itself)."""
         counted: set[str] = set()
         for node in function_facts(ctx, fn).nodes:
-            if isinstance(node, cst.Call):
+            if type(node) is cst.Call:
                 reduction = as_reduction(ctx, node)
                 if reduction is not None and (reduction.is_sum or reduction.is_mean):
                     if masks.is_mask(reduction.operand) and masks.mask_in_product(reduction.operand) is None:
@@ -313,9 +313,9 @@ class MaskedMean(Rule):
     ) -> None:
         """``sum(loss * mask) / size(loss)``: a mean over every position, written out."""
         numerator = node.left
-        if isinstance(numerator, cst.Name):
+        if type(numerator) is cst.Name:
             numerator = facts.single_value(numerator.value) or numerator
-        reduction = as_reduction(ctx, numerator) if isinstance(numerator, cst.Call) else None
+        reduction = as_reduction(ctx, numerator) if type(numerator) is cst.Call else None
         if reduction is None or not reduction.is_sum or not facts.derives(reduction.operand):
             return
         if not _counts_every_position(ctx, facts, node.right):
@@ -336,8 +336,8 @@ class MaskedMean(Rule):
     @staticmethod
     def _divided_by_mask(facts: FunctionFacts, masks: MaskFacts, node: cst.Call, names: set[str]) -> bool:
         parent = facts.parent(node)
-        while isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)):
-            if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Divide):
+        while type(parent) in (cst.BinaryOperation, cst.UnaryOperation):
+            if type(parent) is cst.BinaryOperation and type(parent.operator) is cst.Divide:
                 if {n.value for n in read_names(parent.right)} & names:
                     return True
             parent = facts.parent(parent)
@@ -345,14 +345,14 @@ class MaskedMean(Rule):
 
     def _unguarded(self, ctx: FileContext, facts: FunctionFacts, masks: MaskFacts, node: cst.BinaryOperation) -> None:
         denominator = node.right
-        if isinstance(denominator, cst.Name):
+        if type(denominator) is cst.Name:
             value = facts.single_value(denominator.value)
             if value is None:
                 return
             denominator_call = value
         else:
             denominator_call = denominator
-        if not isinstance(denominator_call, cst.Call):
+        if type(denominator_call) is not cst.Call:
             return
         reduction = as_reduction(ctx, denominator_call)
         if reduction is None or not reduction.is_sum or not masks.is_mask(reduction.operand):
@@ -361,7 +361,7 @@ class MaskedMean(Rule):
         # the numerator must be a masked sum with the same mask: sum(loss * mask) / sum(mask)
         numerator_ok = False
         for sub in walk(node.left):
-            if isinstance(sub, cst.Call):
+            if type(sub) is cst.Call:
                 num = as_reduction(ctx, sub)
                 if num is not None and num.is_sum:
                     factor = masks.mask_in_product(num.operand)
@@ -385,13 +385,13 @@ def _counts_every_position(ctx: FileContext, facts: FunctionFacts, expr: cst.Bas
     """Is ``expr`` the number of elements of a tensor (``tf.size(x)``, ``prod(shape(x))``), cast or not?"""
     if depth > 4:
         return False
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         value = facts.single_value(expr.value)
         return value is not None and _counts_every_position(ctx, facts, value, depth + 1)
-    if not isinstance(expr, cst.Call) or not expr.args:
+    if type(expr) is not cst.Call or not expr.args:
         return False
     first = expr.args[0].value
-    if isinstance(expr.func, cst.Name) and expr.func.value in {"float", "int"}:
+    if type(expr.func) is cst.Name and expr.func.value in {"float", "int"}:
         return _counts_every_position(ctx, facts, first, depth + 1)
     found = ctx.imports.api(expr.func)
     if found is None:
@@ -401,7 +401,7 @@ def _counts_every_position(ctx: FileContext, facts: FunctionFacts, expr: cst.Bas
         return _counts_every_position(ctx, facts, first, depth + 1)
     if short == "size" and found.family != "numpy":
         return facts.derives(first)
-    if short in {"reduce_prod", "prod"} and len(expr.args) == 1 and isinstance(first, cst.Call):
+    if short in {"reduce_prod", "prod"} and len(expr.args) == 1 and type(first) is cst.Call:
         inner = ctx.imports.api(first.func)
         return inner is not None and inner.name.rsplit(".", 1)[-1] == "shape" and facts.derives(first)
     return False

@@ -31,11 +31,11 @@ def _eager_callables(ctx: FileContext) -> tuple[set[str], set[int]]:
     names: set[str] = set()
     lambdas: set[int] = set()
     for node in all_nodes(ctx):
-        if isinstance(node, cst.Call) and ctx.imports.qualname(node.func) in _EAGER_WRAPPERS:
+        if type(node) is cst.Call and ctx.imports.qualname(node.func) in _EAGER_WRAPPERS:
             func = get_arg(node, "func", 0)
-            if isinstance(func, cst.Name):
+            if type(func) is cst.Name:
                 names.add(func.value)
-            elif isinstance(func, cst.Lambda):
+            elif type(func) is cst.Lambda:
                 lambdas.add(id(func))
     return names, lambdas
 
@@ -46,9 +46,9 @@ def _calls(expr: cst.BaseExpression) -> list[cst.Call]:
     stack: list[cst.CSTNode] = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Lambda):
+        if type(node) is cst.Lambda:
             continue
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             out.append(node)
         stack.extend(node.children)
     return out
@@ -334,9 +334,9 @@ class NumpyInLoss(Rule):
         # `(target, output)` helpers may be NumPy code on purpose (e.g. a NumPy backend): only what
         # Keras surely calls, and the helpers it hands its tensors to (`_np_mae(y_true, y_pred)`)
         for code in code_with_helpers(ctx, (fn for fn in ctx.functions if is_keras_called(fn))):
-            if isinstance(code.node, cst.FunctionDef) and code.node.name.value in eager_names:
+            if type(code.node) is cst.FunctionDef and code.node.name.value in eager_names:
                 continue
-            if isinstance(code.node, cst.Lambda) and id(code.node) in eager_lambdas:
+            if type(code.node) is cst.Lambda and id(code.node) in eager_lambdas:
                 continue
             self._check_function(ctx, code)
         self._training_steps(ctx, eager_names)
@@ -372,10 +372,10 @@ class NumpyInLoss(Rule):
     def _check_function(self, ctx: FileContext, fn: LossFunction) -> None:
         facts = function_facts(ctx, fn)
         for node in function_facts(ctx, fn).nodes:
-            if not isinstance(node, cst.Call):
+            if type(node) is not cst.Call:
                 continue
             func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value == "numpy" and not node.args:
+            if type(func) is cst.Attribute and func.attr.value == "numpy" and not node.args:
                 if fn.origin == "signature" and not facts.derives(func.value):
                     # `metric.result().numpy()` in a function that only looks like a loss: eager
                     # evaluation code as often as not; in one that compile() is given, reported

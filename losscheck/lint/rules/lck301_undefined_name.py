@@ -206,7 +206,7 @@ class UndefinedName(Rule):
             return
         # Whole-module walks only for files that have a candidate (most have none).
         declared_global = _declared_global(ctx.module)
-        tries = [node for node in walk(ctx.module, into_nested=True) if isinstance(node, cst.Try)]
+        tries = [node for node in walk(ctx.module, into_nested=True) if type(node) is cst.Try]
         reported: set[cst.Name] = set()
         seen: set[tuple[int, str]] = set()
         order = {id(read): i for i, read in enumerate(in_source_order(ctx, [r for _, r in candidates]))}
@@ -242,7 +242,7 @@ def _class_defining(scope: Scope, name: str) -> str | None:
     while current is not None:
         if current.kind == "class" and name in current.assignments:
             node = current.node
-            return node.name.value if isinstance(node, cst.ClassDef) else "?"
+            return node.name.value if type(node) is cst.ClassDef else "?"
         current = current.parent
     return None
 
@@ -251,7 +251,7 @@ def _declared_global(module: cst.Module) -> set[str]:
     """Names in any ``global`` statement: another function (or module) may set them."""
     names: set[str] = set()
     for node in walk(module, into_nested=True):
-        if isinstance(node, cst.Global):
+        if type(node) is cst.Global:
             names.update(item.name.value for item in node.names)
     return names
 

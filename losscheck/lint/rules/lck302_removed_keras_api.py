@@ -364,15 +364,15 @@ class RemovedKerasApi(Rule):
             return  # code written for Keras 2 is right to call these
         parents: dict[int, cst.Call] = {}
         for node in all_nodes(ctx):
-            if isinstance(node, cst.ImportFrom):
+            if type(node) is cst.ImportFrom:
                 self._import_from(ctx, node)
                 continue
-            if isinstance(node, cst.Call) and isinstance(node.func, (cst.Attribute, cst.Name)):
+            if type(node) is cst.Call and type(node.func) in (cst.Attribute, cst.Name):
                 parents[id(node.func)] = node
-            if isinstance(node, cst.Name):
+            if type(node) is cst.Name:
                 if id(node) not in parents:
                     continue  # a bare name from `from keras.backend import mean` counts where it is called
-            elif not isinstance(node, cst.Attribute):
+            elif type(node) is not cst.Attribute:
                 continue
             qualname = imports.qualname(node, strict=True)  # an unimported `K` is undefined-name's
             prefix = next((p for p in prefixes if qualname and qualname.startswith(p)), None)
@@ -384,7 +384,7 @@ class RemovedKerasApi(Rule):
             entry = REMOVED.get(attr)
             if prefix != "keras.backend." and entry is None and attr not in KERAS3_TF_KERAS_LACKS:
                 continue  # tf.keras.backend keeps it (TensorFlow backend): nothing to migrate to
-            if isinstance(node, cst.Name):
+            if type(node) is cst.Name:
                 message = (
                     f"`{node.value}` is `keras.backend.{attr}`, which Keras 3 removed (the import fails): "
                     f"{hint_for(attr)}."
@@ -405,7 +405,7 @@ class RemovedKerasApi(Rule):
     def _import_from(self, ctx: FileContext, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None or dotted_name(node.module) != "keras.backend":
             return
-        if isinstance(node.names, cst.ImportStar):
+        if type(node.names) is cst.ImportStar:
             return
         for alias in node.names:
             attr = dotted_name(alias.name)

@@ -256,7 +256,7 @@ class ModelTensorInLoss(Rule):
                 seen.add(name)
                 target = model_reads.get(read.node) or read.node
                 ctx.report(self, target, message)
-            if fn.class_node is not None and isinstance(fn.node, cst.FunctionDef):
+            if fn.class_node is not None and type(fn.node) is cst.FunctionDef:
                 self._constructor_captures(ctx, facts, fn.name, fn.node, fn.class_node)
 
     def _constructor_captures(
@@ -271,7 +271,7 @@ class ModelTensorInLoss(Rule):
         stored = _init_stores(cls)
         reported: set[str] = set()
         for node in walk(call.body, into_nested=True):
-            if not (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)):
+            if not (type(node) is cst.Attribute and type(node.value) is cst.Name):
                 continue
             attr = node.attr.value
             if node.value.value != self_name or attr not in stored or attr in reported:
@@ -311,7 +311,7 @@ class ModelTensorInLoss(Rule):
                 f"`{short_code(ctx, model_read, 50)}` is a layer output (a symbolic KerasTensor of model `{name}`) "
                 f"read by `{function}`: {_ADVICE}"
             )
-        if len(refs) == 1 and isinstance(nodes[0], cst.Param):
+        if len(refs) == 1 and type(nodes[0]) is cst.Param:
             passed = _factory_argument(facts, refs[0].scope, nodes[0])
             if passed is not None:
                 call, argument, factory = passed
@@ -325,7 +325,7 @@ class ModelTensorInLoss(Rule):
 def _factory_argument(facts: ModuleModels, scope: object, param: cst.Param) -> tuple[cst.Call, str, str] | None:
     """(call, argument name, factory name) when a call of the enclosing factory passes a KerasTensor there."""
     factory = getattr(scope, "node", None)
-    if getattr(scope, "kind", None) != "function" or not isinstance(factory, cst.FunctionDef):
+    if getattr(scope, "kind", None) != "function" or type(factory) is not cst.FunctionDef:
         return None
     positional = [*factory.params.posonly_params, *factory.params.params]
     index = next((i for i, p in enumerate(positional) if p is param), None)
@@ -339,20 +339,20 @@ def _model_attribute_reads(fn_node: cst.CSTNode) -> dict[cst.Name, cst.Attribute
     """``model.output``, ``model.layers[i].output``, ``model.get_layer(n).output``: model Name -> attribute."""
     found: dict[cst.Name, cst.Attribute] = {}
     for node in walk(fn_node, into_nested=True):
-        if not isinstance(node, cst.Attribute) or node.attr.value not in _OUTPUT_ATTRS:
+        if type(node) is not cst.Attribute or node.attr.value not in _OUTPUT_ATTRS:
             continue
         base = node.value
-        if isinstance(base, cst.Subscript) and _attr_named(base.value, "layers"):
+        if type(base) is cst.Subscript and _attr_named(base.value, "layers"):
             base = base.value.value  # type: ignore[attr-defined]
-        elif isinstance(base, cst.Call) and _attr_named(base.func, "get_layer"):
+        elif type(base) is cst.Call and _attr_named(base.func, "get_layer"):
             base = base.func.value  # type: ignore[attr-defined]
-        if isinstance(base, cst.Name):
+        if type(base) is cst.Name:
             found[base] = node
     return found
 
 
 def _attr_named(node: cst.BaseExpression, name: str) -> bool:
-    return isinstance(node, cst.Attribute) and node.attr.value == name
+    return type(node) is cst.Attribute and node.attr.value == name
 
 
 def _init_stores(cls: cst.ClassDef) -> dict[str, tuple[int | None, str]]:
@@ -362,7 +362,7 @@ def _init_stores(cls: cst.ClassDef) -> dict[str, tuple[int | None, str]]:
     never re-bound there, so the attribute surely holds what the caller passed.
     """
     init = next(
-        (s for s in _statements(cls.body) if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None
+        (s for s in _statements(cls.body) if type(s) is cst.FunctionDef and s.name.value == "__init__"), None
     )
     if init is None:
         return {}
@@ -375,20 +375,20 @@ def _init_stores(cls: cst.ClassDef) -> dict[str, tuple[int | None, str]]:
     rebound: set[str] = set()
     stores: dict[str, str] = {}
     for node in walk(cls, into_nested=True):
-        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+        if type(node) in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign):
             target = node.target
-            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            if type(target) is cst.Attribute and type(target.value) is cst.Name:
                 assigned_attrs[target.attr.value] = assigned_attrs.get(target.attr.value, 0) + 1
-            elif isinstance(target, cst.Name):
+            elif type(target) is cst.Name:
                 rebound.add(target.value)
     for node in walk(init.body, into_nested=True):
-        if isinstance(node, cst.Assign) and len(node.targets) == 1:
+        if type(node) is cst.Assign and len(node.targets) == 1:
             target = node.targets[0].target
             if (
-                isinstance(target, cst.Attribute)
-                and isinstance(target.value, cst.Name)
+                type(target) is cst.Attribute
+                and type(target.value) is cst.Name
                 and target.value.value == self_name.name.value
-                and isinstance(node.value, cst.Name)
+                and type(node.value) is cst.Name
                 and node.value.value in all_params
             ):
                 stores[target.attr.value] = node.value.value
@@ -400,4 +400,4 @@ def _init_stores(cls: cst.ClassDef) -> dict[str, tuple[int | None, str]]:
 
 
 def _statements(body: cst.BaseSuite) -> list[cst.CSTNode]:
-    return list(body.body) if isinstance(body, cst.IndentedBlock) else []
+    return list(body.body) if type(body) is cst.IndentedBlock else []

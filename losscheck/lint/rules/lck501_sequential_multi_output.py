@@ -275,7 +275,7 @@ class SequentialMultiOutput(Rule):
 def _keys(ctx: FileContext, items: list[tuple[cst.BaseExpression, cst.BaseExpression]]) -> str:
     names = []
     for key, _ in items:
-        if isinstance(key, cst.SimpleString) and isinstance(key.evaluated_value, str):
+        if type(key) is cst.SimpleString and isinstance(key.evaluated_value, str):
             names.append(repr(key.evaluated_value))
         else:
             names.append(short_code(ctx, key, 20))
