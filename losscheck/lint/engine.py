@@ -118,6 +118,7 @@ def _parse(text: str, path: str, flat: list[tuple[int, str]], unflattened: guard
     diagnostic that replaces the tree. ``whole`` is the file (``text`` may be a piece of it)."""
     import libcst as cst
 
+    from losscheck.lint import incremental_parse
     from losscheck.lint.parsing import parse_module
 
     try:
@@ -128,6 +129,9 @@ def _parse(text: str, path: str, flat: list[tuple[int, str]], unflattened: guard
                 if unflattened is not None:  # as written the file is too deep to parse safely
                     error = _python_syntax_error(path, text)
                     return error if error is not None else _refused(path, whole, unflattened)
+        trees = incremental_parse.documents()
+        if trees is not None and text is whole:  # the language server: reuse the unchanged statements
+            return trees.parse(path, text)
         return parse_module(text)
     except cst.ParserSyntaxError as exc:
         return _syntax_error(path, exc, text)

@@ -1,4 +1,4 @@
-"""``losscheck migrate PATH...``: apply the Keras 2 -> 3 changes to files and folders.
+"""``losscheck migrate PATH...``: apply the Keras 2 -> 3 changes to files, notebooks and folders.
 
 Exit codes: 0 done (or, with ``--check``, nothing would change), 1 with ``--check`` or ``--diff``
 when something would change, 2 on a usage error or a file that could not be read, parsed or
@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from losscheck.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, UserError
+
+if TYPE_CHECKING:
+    from losscheck.migrate.notebooks import NotebookMigration
+    from losscheck.migrate.run import Migration
 
 
 def register(subparsers: Any) -> None:
@@ -22,9 +26,11 @@ def register(subparsers: Any) -> None:
         "keras.ops.mean; the value-preserving rewrites, and with --unsafe-fixes also those whose values differ "
         "somewhere), moved imports (keras.utils.np_utils, keras.engine, keras.objectives, keras.layers.core...), "
         "dropped loss aliases (keras.losses.mse), the reduction enums (Reduction.SUM -> \"sum\") and "
-        "arguments whose order changed. Notebooks are skipped.",
+        "arguments whose order changed. In a notebook the code cells are migrated as one program (imports in "
+        "one cell serve calls in others); only the changed cells' source is rewritten, IPython syntax is kept as "
+        "written, and outputs and metadata are not touched.",
     )
-    migrate.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (.gitignore is respected)")
+    migrate.add_argument("paths", nargs="+", metavar="PATH", help="files, notebooks (.ipynb) or folders (.gitignore is respected)")
     migrate.add_argument("--diff", action="store_true", help="print the changes as a unified diff, write nothing "
                          "(exit 1 if any)")
     migrate.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
@@ -34,8 +40,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    from losscheck.lint.discover import discover, is_notebook
-    from losscheck.migrate.run import MigrateError, migrate_file, write
+    from losscheck.lint.discover import discover
+    from losscheck.migrate.run import MigrateError, write
 
     found = discover(args.paths)
     if found.missing:
@@ -44,20 +50,15 @@ def run_migrate(args: argparse.Namespace) -> int:
     preview = args.diff or args.check
     out = sys.stderr if args.diff else sys.stdout
     migrated = changes = left = 0
-    skipped: list[str] = []
     for path in found.files:
-        if is_notebook(path):
-            skipped.append(path)
-            continue
         try:
-            result, data = migrate_file(path, unsafe=args.unsafe_fixes)
-            changed = result.code != result.original
-            if changed and not preview:
+            result, data = _migrate(path, args.unsafe_fixes)
+            if result.modified and not preview:
                 write(path, data)
         except MigrateError as exc:
             errors.append(str(exc))
             continue
-        if changed:
+        if result.modified:
             migrated += 1
             changes += len(result.changed)
             if args.diff:
@@ -66,20 +67,31 @@ def run_migrate(args: argparse.Namespace) -> int:
         if result.changed or result.not_changed:
             print(f"{path}: {len(result.changed)} changed, {len(result.not_changed)} not changed", file=out)
             for note in result.changed:
-                print(f"  {note.line}: {note.text}", file=out)
+                print(f"  {note.where}: {note.text}", file=out)
             for note in result.not_changed:
-                print(f"  {note.line}: not changed: {note.text}", file=out)
+                print(f"  {note.where}: not changed: {note.text}", file=out)
     verb = "Would migrate" if preview else "Migrated"
     summary = f"{verb} {migrated} file{'s' if migrated != 1 else ''} ({changes} change{'s' if changes != 1 else ''})"
     summary += f"; {left} left as {'they are' if preview else 'they were'} (see above)" if left else ""
     if not args.unsafe_fixes:
         summary += "; value-changing rewrites only with --unsafe-fixes"
     print(summary + ".", file=out)
-    for path in skipped:
-        print(f"{path}: skipped: notebooks are not migrated (`losscheck lint --fix --target-keras 3` fixes "
-              "their backend calls)", file=out)
     for message in errors:
         print(f"losscheck: error: {message}", file=sys.stderr)
     if errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if preview and migrated else EXIT_CLEAN
+
+
+def _migrate(path: str, unsafe: bool) -> tuple[Migration | NotebookMigration, bytes]:
+    """A file's or a notebook's migration (both give ``modified``, ``changed``, ``not_changed``,
+    ``diff``, notes with ``where`` and ``text``) and the bytes to write. Raises MigrateError."""
+    from losscheck.lint.discover import is_notebook
+
+    if is_notebook(path):  # nbformat is imported for notebooks only
+        from losscheck.migrate.notebooks import migrate_notebook
+
+        return migrate_notebook(path, unsafe=unsafe)
+    from losscheck.migrate.run import migrate_file
+
+    return migrate_file(path, unsafe=unsafe)

@@ -22,6 +22,7 @@ follow) is reported as a :class:`Note` with the reason, and left as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -46,6 +47,14 @@ from losscheck.migrate.tables import (
 class Note:
     line: int
     text: str
+    # The text ``line`` counts in: the source as written, the source after these rewrites (what
+    # the backend fixes see), or the migrated code. A notebook maps each to its cell through it.
+    counted_in: Literal["source", "rewritten", "code"] = "source"
+
+    @property
+    def where(self) -> str:
+        """How the summary names the place: the line."""
+        return str(self.line)
 
 
 @dataclass

@@ -7,7 +7,8 @@ TensorFlow backend; ``keras.ops`` runs on all three). The value-preserving fixes
 default, the unsafe ones (the values differ somewhere: ``K.binary_crossentropy``, ``K.argmax``'s
 int64) only with ``unsafe=True``. Imports the changes leave unused (the backend, ``Reduction``)
 are removed. Writes go through ``fixer.write_fixed`` (atomic, through symlinks, keeping the
-mode, refusing read-only files), exactly as ``lint --fix`` writes.
+mode, refusing read-only files), exactly as ``lint --fix`` writes. Notebooks go through
+``notebooks.py``, which migrates their code cells as one module with :func:`migrate_source`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Migration:
     code: str
     changed: list[Note] = field(default_factory=list)
     not_changed: list[Note] = field(default_factory=list)
+    rewritten: str = ""  # after the import and name rewrites: what the backend fixes ran on
+
+    @property
+    def modified(self) -> bool:
+        return self.code != self.original
 
     @property
     def diff(self) -> str:
@@ -66,7 +72,7 @@ def migrate_source(source: str, path: str = "<string>", *, unsafe: bool = False)
     except cst.ParserSyntaxError as exc:
         raise MigrateError(f"{path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {exc.message}") from None
     code = drop_unused_backend_imports(source, rewritten.code, ENUM_MODULES)
-    result = Migration(path, source, code, list(rewritten.changed), list(rewritten.not_changed))
+    result = Migration(path, source, code, list(rewritten.changed), list(rewritten.not_changed), code)
     rules = [RemovedKerasApi]
     findings = lint_source(code, path, rules=rules, options=OPTIONS)
     chosen = [f for f in findings if f.code == "LCK302" and f.fix is not None and (f.fix.safe or unsafe)]
@@ -74,9 +80,9 @@ def migrate_source(source: str, path: str = "<string>", *, unsafe: bool = False)
         result.code, findings, _count = fix_source(code, findings, rules, path, dict(OPTIONS), unsafe)
     left = [f for f in findings if f.code == "LCK302"]
     if chosen and not selected_fixes(left, unsafe):
-        result.changed += [Note(f.line, _call_note(f.message, f.fix.description)) for f in chosen if f.fix]
+        result.changed += [Note(f.line, _call_note(f.message, f.fix.description), "rewritten") for f in chosen if f.fix]
     for finding in left:
-        result.not_changed.append(Note(finding.line, _why_not(finding.message, finding.fix, unsafe)))
+        result.not_changed.append(Note(finding.line, _why_not(finding.message, finding.fix, unsafe), "code"))
     result.changed.sort(key=lambda n: n.line)
     result.not_changed.sort(key=lambda n: n.line)
     return result

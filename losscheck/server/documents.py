@@ -64,8 +64,12 @@ def path_of(uri: str, root: str | None, notebook: bool = False) -> str:
 
 class Linter:
     def __init__(self, projects: Projects) -> None:
+        from losscheck.lint import incremental_parse
+
         self.projects = projects
         self._last: dict[str, Result] = {}
+        # an edit re-parses only the top-level statements it touched (incremental_parse.py)
+        incremental_parse.remember_documents()
 
     def lint(self, snapshot: Snapshot) -> list[Finding]:
         """The findings of the snapshot (cell-relative for a notebook), suppressions applied."""

@@ -3,6 +3,7 @@ idempotence, safe vs unsafe rewrites, writes like `lint --fix`, and bad input.""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import textwrap
@@ -159,12 +160,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     assert good.read_text() == "from keras import ops\nvalue = ops.mean(x)\n"  # the others are migrated
 
 
-def test_notebooks_are_skipped_with_a_reason(tmp_path: Path, capsys) -> None:
+def test_notebooks_are_migrated_with_the_files(tmp_path: Path, capsys) -> None:
+    # more in tests/notebooks/test_notebook_migrate.py
+    empty = tmp_path / "empty.ipynb"
+    empty.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     nb = tmp_path / "train.ipynb"
-    nb.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": source}
+             for i, source in enumerate(("import keras.backend as K", "loss = K.mean(x)"))]
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    (tmp_path / "m.py").write_text("import keras.backend as K\nloss = K.mean(x)\n")
     code, out, _ = run(capsys, str(tmp_path))
-    assert code == 0 and nb.read_text().startswith('{"cells": []')
-    assert f"{nb}: skipped: notebooks are not migrated" in out
+    assert code == 0 and empty.read_text().startswith('{"cells": []')
+    assert [c["source"] for c in json.loads(nb.read_text())["cells"]] == ["from keras import ops", "loss = ops.mean(x)"]
+    assert f"{nb}: 1 changed, 0 not changed\n  cell 2:1: `K.mean` -> `ops.mean`\n" in out
+    assert "Migrated 2 files (2 changes)" in out and "skipped" not in out
 
 
 def test_no_write_bit_on_the_folder_leaves_the_file(tmp_path: Path, capsys) -> None:

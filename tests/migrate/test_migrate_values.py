@@ -6,10 +6,13 @@ uses the other rewrites (moved imports, loss aliases, reduction enums, reordered
 original runs on tf-keras (`TF_USE_LEGACY_KERAS=1`, `keras` imports served by tf_keras, in a
 subprocess), the migrated code on Keras 3: values to 1e-5 relative, same dtype and shape, except
 where the table marks an entry unsafe. Migrated modules that use only `keras.ops` also run on JAX.
+A notebook's loss too: its code cells, migrated as a notebook, run as one module (IPython lines
+masked as lint masks them).
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -17,6 +20,8 @@ import keras_migration_helpers as H
 import pytest
 
 from losscheck.lint.api.keras_backend import REMOVED
+from losscheck.lint.notebook import parse
+from losscheck.migrate.notebooks import migrate_notebook
 from losscheck.migrate.run import migrate_source
 
 pytestmark = [pytest.mark.keras, pytest.mark.slow]
@@ -73,6 +78,36 @@ OTHER_REWRITES = textwrap.dedent(
 )
 
 
+NOTEBOOK_CELLS = [
+    "%matplotlib inline\nimport numpy as np\nfrom keras import backend as K",
+    "def rmse(y_true, y_pred):\n    err = K.square(y_pred - y_true)\n    return K.sqrt(K.mean(err, axis=-1) + K.epsilon())",
+    (
+        "!echo cases\ndef case_notebook_rmse(x, y, **_):\n    return rmse(x, y)\n\n\n"
+        "def case_notebook_clipped_log(p, **_):\n    return K.mean(K.clip(p, 0.1, 0.9) * K.log(p), axis=0)"
+    ),
+]
+
+
+def notebook_module(path: Path) -> str:
+    """A notebook's code cells as one runnable module, IPython lines masked (``...``)."""
+    return "\n".join(cell.masked.text for cell in parse(path.read_text()).cells)
+
+
+def migrated_notebook(work: Path) -> tuple[Path, Path, dict[str, str], str]:
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+              "source": source} for i, source in enumerate(NOTEBOOK_CELLS)]
+    path = work / "loss.ipynb"
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1))
+    original = work / "notebook.py"
+    original.write_text(notebook_module(path))
+    _result, data = migrate_notebook(str(path), unsafe=True)
+    path.write_bytes(data)
+    code = notebook_module(path)
+    (work / "out" / "notebook.py").write_text(code)
+    kinds = {"case_notebook_rmse": "values", "case_notebook_clipped_log": "values"}
+    return original, work / "out" / "notebook.py", kinds, code
+
+
 def modules() -> list[tuple[str, str, dict[str, str]]]:
     """(stem, source, case kinds) for every module the tests migrate."""
     made = []
@@ -98,6 +133,8 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
         assert not result.not_changed, result.not_changed
         new.write_text(result.code)
         made[stem] = (original, new, kinds, result.code)
+    made["notebook"] = migrated_notebook(work)
+    assert "K.sqrt" not in made["notebook"][3] and "K.epsilon()" in made["notebook"][3]
     return made
 
 
