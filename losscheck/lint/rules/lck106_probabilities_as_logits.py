@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from losscheck.lint import project
@@ -13,7 +14,7 @@ from losscheck.lint.compiled_models import (
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.probabilities import probability_model
-from losscheck.lint.project_uses import defined_name
+from losscheck.lint.project_uses import defined_name, uses_of
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
 
@@ -393,12 +394,16 @@ class ProbabilitiesAsLogits(Rule):
     def _compiled_elsewhere(self, ctx: FileContext) -> None:
         """A loss that treats its prediction as logits, compiled in another module of the project
         with a model whose last layer is a softmax or sigmoid."""
-        if project.root_for(ctx.path, ctx.options.get("keras_target")) is None:
+        root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+        if root is None:
             return  # no project around the file (or --isolated): nothing else is read
         for fn in ctx.functions:
             name = defined_name(fn)
             if name is None or fn.class_node is not None:
                 continue
+            uses = uses_of(os.path.abspath(ctx.path), root).get(name)
+            if uses is None or not (uses.compile_calls or uses.loop):
+                continue  # compiled or looped nowhere else: the rest would find nothing
             sites = prediction_as_logits(ctx, fn)
             if not sites:
                 continue
