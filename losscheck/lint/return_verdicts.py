@@ -17,8 +17,15 @@ import libcst as cst
 from losscheck.lint.astutil import get_arg, literal_int, literal_ints
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
+from losscheck.lint.default_branches import (
+    default_values,
+    passed_elsewhere,
+    runs_under_defaults,
+    surely_runs,
+)
 from losscheck.lint.facts import fact
 from losscheck.lint.loss_objects import reducing_loss_object_call
+from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduces_batch
 
 # keras.losses functions that reduce the last axis (one value per example for (B, C) inputs).
@@ -125,13 +132,59 @@ class ReturnClassifier:
 
     def _own_returns(self) -> list[cst.BaseExpression]:
         """The returned expressions, less a recursive call of the function itself (`return
-        iou(1 - y_true, 1 - y_pred)` for an empty image): it returns what the other returns do."""
+        iou(1 - y_true, 1 - y_pred)` for an empty image): it returns what the other returns do.
+        Returns in branches that Keras's call never takes are left out (``_taken``)."""
         node = self.fn.node
+        returns = self._taken(list(self.facts.returns))
         if type(node) is not cst.FunctionDef or self.fn.class_node is not None:
-            return list(self.facts.returns)
-        own = [v for v in self.facts.returns
+            return returns
+        own = [v for v in returns
                if not (type(v) is cst.Call and type(v.func) is cst.Name and v.func.value == node.name.value)]
-        return own or list(self.facts.returns)
+        return own or returns
+
+    def _taken(self, values: list[cst.BaseExpression]) -> list[cst.BaseExpression]:
+        """``values`` (assigned or returned) less those in branches that the defaults of the
+        loss's extra parameters rule out, when Keras calls the loss itself
+        (``default_branches.py``); all of them otherwise, or when that would leave none."""
+        defaults = self._defaults()
+        if not defaults:
+            return values
+        parents, stop = self.facts.parents, self.fn.node
+        kept = [v for v in values
+                if (statement := parents.get(v)) is None or runs_under_defaults(statement, parents, defaults, stop)]
+        return kept or values
+
+    def _after_last_sure(self, values: list[cst.BaseExpression]) -> list[cst.BaseExpression]:
+        """``values`` from the last plain assignment that surely runs on, in source order: one in
+        the function's own body, or in branches that the defaults select (``if reduce ==
+        "mean": loss = K.mean(loss)``), overwrites every value assigned before it."""
+        defaults = self._defaults()
+        if not defaults or len(values) < 2:
+            return values
+        parents, body = self.facts.parents, self.fn.node.body  # type: ignore[union-attr]
+        order = {id(node): i for i, node in enumerate(self.facts.nodes)}
+        placed = sorted(((order.get(id(v), -1), v) for v in values), key=lambda item: item[0])
+        if placed[0][0] < 0:
+            return values
+        last = None
+        for i, (_at, value) in enumerate(placed):
+            statement = parents.get(value)
+            if type(statement) is cst.Assign and surely_runs(statement, parents, defaults, body):
+                last = i
+        return values if last is None else [value for _at, value in placed[last:]]
+
+    def _defaults(self) -> dict[str, object]:
+        cached: dict[str, object] | None = self.__dict__.get("_default_values")
+        if cached is None:
+            cached = {}
+            node = self.fn.node
+            if self.depth == 0 and type(node) is cst.FunctionDef and is_keras_called(self.fn):
+                facts = self.facts
+                passed = passed_elsewhere(self.ctx, node)  # a caller in the file may set them
+                cached = {name: value for name, value in default_values(node, {self.fn.y_true, self.fn.y_pred}).items()
+                          if not facts.is_bound_locally(name) and name not in passed}
+            self.__dict__["_default_values"] = cached
+        return cached
 
     def returns(self) -> Verdict:
         values = self._own_returns()
@@ -230,7 +283,7 @@ class ReturnClassifier:
         facts = self.facts
         if name in facts.loop_vars or name in facts.complex_bound:
             return Verdict(Kind.UNKNOWN if facts.taint.get(name) else Kind.CONST)
-        values = facts.assigns.get(name, []) + facts.aug_assigns.get(name, [])
+        values = self._after_last_sure(self._taken(facts.assigns.get(name, []) + facts.aug_assigns.get(name, [])))
         if not values:
             # not bound here: a parameter such as sample_weight / smooth, a global or a closure
             # variable: a hyperparameter as far as the batch is concerned
@@ -320,13 +373,17 @@ class ReturnClassifier:
                 if inner.kind is Kind.TENSOR:
                     return Verdict(Kind.TENSOR)
             elif helper is None and self.depth < 3 and facts.derives(call):
-                from losscheck.lint.summaries import helper_call_verdict  # a plain helper: see summaries.py
+                from losscheck.lint.summaries import (
+                    helper_call_verdict,  # a plain helper: see summaries.py
+                )
 
                 summary = helper_call_verdict(self, call)
                 if summary is not None:
                     return summary
         if type(call.func) is cst.Attribute and self.depth < 3 and facts.derives(call):
-            from losscheck.lint.summaries import helper_call_verdict  # `self._term(x)`: see summaries.py
+            from losscheck.lint.summaries import (
+                helper_call_verdict,  # `self._term(x)`: see summaries.py
+            )
 
             summary = helper_call_verdict(self, call)
             if summary is not None:

@@ -332,3 +332,63 @@ def test_flattened_dice_reduces_the_batch(flatten: str, fires: bool) -> None:
     assert bool(found) == fires
     if fires:
         assert "flattened" in found[0][1]
+
+
+DEFAULT_BRANCHES = """
+import keras
+from keras import ops
+
+
+def mse(y_true, y_pred, reduce={default}):
+    per = ops.square(y_true - y_pred)
+    if reduce == "mean":
+        per = ops.mean(per)
+    elif reduce == "max":
+        per = ops.max(per)
+    return 0.5 * per
+
+
+def per_or_mean(y_true, y_pred, reduction={default}):
+    per = ops.mean(ops.square(y_true - y_pred), axis=-1)
+    if reduction == "none":
+        return per
+    return ops.mean(per)
+
+
+model = keras.Sequential([keras.layers.Dense(1)])
+model.compile(loss=[mse, per_or_mean])
+"""
+
+
+@pytest.mark.parametrize("default,expected", [
+    ('"mean"', [9, 19]),  # Keras calls mse(y_true, y_pred): reduce keeps its default, the branch runs
+    ('"max"', [11, 19]),
+    ('"none"', []),  # the per-example branches run
+    ("None", [19]),  # no reduction in mse; per_or_mean's early return is not taken
+])
+def test_branches_that_the_defaults_decide(default: str, expected: list[int]) -> None:
+    found = codes(DEFAULT_BRANCHES.format(default=default), BatchMeanReduction)
+    assert [line for line, _message in found] == expected
+
+
+def test_a_helper_called_with_other_values_is_not_read_with_its_defaults() -> None:
+    # the loss passes reduce="none" to the helper: the helper's default does not apply
+    assert codes(
+        """
+        import keras
+        from keras import ops
+
+        def _error(y_true, y_pred, reduce="mean"):
+            per = ops.square(y_true - y_pred)
+            if reduce == "mean":
+                per = ops.mean(per)
+            return per
+
+        def loss(y_true, y_pred):
+            return ops.mean(_error(y_true, y_pred, reduce="none"), axis=-1)
+
+        model = keras.Sequential([keras.layers.Dense(1)])
+        model.compile(loss=loss)
+        """,
+        BatchMeanReduction,
+    ) == []

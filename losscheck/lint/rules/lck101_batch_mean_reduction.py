@@ -25,6 +25,8 @@ class BatchMeanReduction(Rule):
     A function named like a metric (`iou`, `dice_coef`) is checked as a loss when another module
     of the project passes it to `compile` as the loss. A recursive `return` of the function itself
     (`return iou(1 - y_true, 1 - y_pred)` for an empty mask) returns what its other returns do.
+    Keras passes only `y_true` and `y_pred`, so a loss's other parameters keep their defaults:
+    with `reduce="mean"`, `if reduce == "mean": loss = K.mean(loss)` is the branch that runs.
 
     A loss of a custom training loop is not reported: `loss_function(real, pred)`, and a loss
     that other modules of the project use only inside functions that run a `GradientTape`
