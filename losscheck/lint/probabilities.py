@@ -223,27 +223,23 @@ class ProbabilityModel:
 
     def _function(self, name: str, at: cst.CSTNode) -> cst.FunctionDef | None:
         """The one plain function (not a method) that ``name`` calls from ``at``'s scope."""
-        where = self.index.where.get(at)
-        scope = where[0] if where else None
-        while scope is not None:
-            if name in scope.defs:
-                defs = scope.functions.get(name, [])
-                if len(defs) == 1 and len(scope.defs[name]) == 1 and defs[0] not in self.index.classes:
-                    return defs[0]
-                return None
-            scope = scope.parent
-        return None
+        found = self._bound(name, at, "functions")
+        return found if isinstance(found, cst.FunctionDef) and found not in self.index.classes else None
 
     def model_class(self, name: str, at: cst.CSTNode) -> cst.ClassDef | None:
         """The one class ``name`` names from ``at``'s scope, when it subclasses a Keras ``Model``."""
+        found = self._bound(name, at, "classes")
+        return found if isinstance(found, cst.ClassDef) and self._is_model_class(found) else None
+
+    def _bound(self, name: str, at: cst.CSTNode, kind: str) -> cst.FunctionDef | cst.ClassDef | None:
+        """The one ``def`` or ``class`` (``kind``: "functions" or "classes") that ``name`` is
+        bound to in the nearest scope around ``at`` that binds it, when nothing else binds it."""
         where = self.index.where.get(at)
         scope = where[0] if where else None
         while scope is not None:
             if name in scope.defs:
-                classes = scope.classes.get(name, [])
-                if len(classes) == 1 and len(scope.defs[name]) == 1 and self._is_model_class(classes[0]):
-                    return classes[0]
-                return None
+                made = getattr(scope, kind).get(name, [])
+                return made[0] if len(made) == 1 and len(scope.defs[name]) == 1 else None
             scope = scope.parent
         return None
 

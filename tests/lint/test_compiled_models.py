@@ -252,17 +252,22 @@ def test_a_model_subclass_passed_to_the_training_function(tmp_path: Path, model:
     """`partial(predict, target)` (prediction first: a custom loop's loss) called in a training
     step on `model(images)`, where `model` is a parameter that another module fills with a
     `Model` subclass whose `call` ends in a softmax or sigmoid."""
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "nets").mkdir()
-    (tmp_path / "nets" / "__init__.py").write_text("")
-    (tmp_path / "nets" / "net.py").write_text(NET)
-    (tmp_path / "losses.py").write_text(PARTIAL)
-    (tmp_path / "run.py").write_text(RUN)
-    (tmp_path / "main.py").write_text(MAIN.format(model=model))
-    assert lint(tmp_path / "losses.py") == expected
+    losses = project(tmp_path, {"nets/net.py": NET, "losses.py": PARTIAL, "run.py": RUN,
+                                "main.py": MAIN.format(model=model)})
+    assert lint(losses) == expected
     if expected:
-        (finding,) = [f for f in lint_findings(tmp_path / "losses.py") if f.code == "LCK106"]
+        (finding,) = [f for f in lint_findings(losses) if f.code == "LCK106"]
         assert "the training step at run.py:10 passes it `out`" in finding.message
+
+
+def project(root: Path, files: dict[str, str]) -> Path:
+    """A project (a `.git` folder, a `nets` package) holding ``files``; its `losses.py`."""
+    (root / ".git").mkdir()
+    (root / "nets").mkdir()
+    (root / "nets" / "__init__.py").write_text("")
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root / "losses.py"
 
 
 CUSTOM_NET = textwrap.dedent(
@@ -322,16 +327,11 @@ def test_a_model_parameter_called_in_the_loss(tmp_path: Path, model: str, expect
     """`scores = model(images)` with `model` a parameter that an in-file function passes on and
     another module fills with a `Model` subclass ending in a layer of the project's own whose
     `activation=` is a softmax."""
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "nets").mkdir()
-    (tmp_path / "nets" / "__init__.py").write_text("")
-    (tmp_path / "nets" / "layers_wn.py").write_text("class Dense:\n    pass\n")
-    (tmp_path / "nets" / "custom.py").write_text(CUSTOM_NET)
-    (tmp_path / "losses.py").write_text(SUPERVISED)
-    (tmp_path / "train.py").write_text(TRAIN_WITH.format(model=model))
-    assert lint(tmp_path / "losses.py") == expected
+    losses = project(tmp_path, {"nets/layers_wn.py": "class Dense:\n    pass\n", "nets/custom.py": CUSTOM_NET,
+                                "losses.py": SUPERVISED, "train.py": TRAIN_WITH.format(model=model)})
+    assert lint(losses) == expected
     if expected:
-        (finding,) = [f for f in lint_findings(tmp_path / "losses.py") if f.code == "LCK106"]
+        (finding,) = [f for f in lint_findings(losses) if f.code == "LCK106"]
         assert "(a softmax, nets/custom.py:8)" in finding.message
 
 
@@ -381,15 +381,11 @@ def test_a_from_logits_loss_handed_to_a_helper(tmp_path: Path, builder: str, hel
     """A training step hands a `from_logits=True` Loss object and a model's sigmoid output to a
     helper of another module, which calls the one on the other; the model comes from a builder of
     a third module, assigned at module level after the step."""
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "nets").mkdir()
-    (tmp_path / "nets" / "__init__.py").write_text("")
-    (tmp_path / "nets" / "gan.py").write_text(GAN_MODELS)
-    (tmp_path / "gan_losses.py").write_text(GAN_HELPERS)
+    project(tmp_path, {"nets/gan.py": GAN_MODELS, "gan_losses.py": GAN_HELPERS,
+                       "trainer.py": GAN_TRAINER.format(builder=builder, helper=helper, more=more)})
     trainer = tmp_path / "trainer.py"
-    trainer.write_text(GAN_TRAINER.format(builder=builder, helper=helper, more=more))
     assert lint(trainer) == expected
     if expected:
-        finding = [f for f in lint_findings(trainer) if f.code == "LCK106"][0]
+        finding = next(f for f in lint_findings(trainer) if f.code == "LCK106")
         assert "(a sigmoid, nets/gan.py:4)" in finding.message
         assert f"`tf.keras.losses.BinaryCrossentropy(from_logits=True) in {helper}()`" in finding.message
