@@ -131,12 +131,56 @@ class SyntaxIndex:
         self._stack.pop()
 
 
+    def add(self, part: SyntaxIndex) -> None:
+        """Append the index of the next top-level statement (its ``order`` is set by the caller)."""
+        self.functions += part.functions
+        self.where.update(part.where)
+        self.methods.update(part.methods)
+        self.inner.update(part.inner)
+        self.compile_calls += part.compile_calls
+        self.direct_calls += part.direct_calls
+        for mine, theirs in ((self.by_name, part.by_name), (self.classes, part.classes), (self.assigns, part.assigns),
+                             (self.extends, part.extends)):
+            for key, values in theirs.items():
+                mine.setdefault(key, []).extend(values)  # type: ignore[attr-defined]
+
+
 @fact()
 def syntax_index(ctx: FileContext) -> SyntaxIndex:
     """One pre-order walk of the file: functions with their class and parent, classes, compile
     calls, assignments, and every node's pre-order index (``tree_order``)."""
+    from losscheck.lint import incremental_parse
+
+    if incremental_parse.documents() is not None:
+        return _by_statement(ctx.module)
     index = SyntaxIndex()
     index.run(ctx.module)
+    return index
+
+
+# The language server's documents: each top-level statement's own index, by the statement's
+# identity. An edit re-parses only the statements it touched (``incremental_parse.py``), so the
+# next version's index walks those and reuses the others'. Only the last module's are kept.
+_PARTS: dict[int, tuple[cst.CSTNode, SyntaxIndex, list[cst.CSTNode]]] = {}
+
+
+def _by_statement(module: cst.Module) -> SyntaxIndex:
+    """The index a whole walk gives, put together from one index per top-level statement."""
+    global _PARTS
+    index = SyntaxIndex()
+    nodes: list[cst.CSTNode] = [module]
+    parts: dict[int, tuple[cst.CSTNode, SyntaxIndex, list[cst.CSTNode]]] = {}
+    for statement in module.body:
+        entry = _PARTS.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            part = SyntaxIndex()
+            part.run(statement)  # type: ignore[arg-type]
+            entry = (statement, part, list(part.order))
+        parts[id(statement)] = entry
+        index.add(entry[1])
+        nodes += entry[2]
+    index.order = dict(zip(nodes, range(len(nodes))))
+    _PARTS = parts
     return index
 
 

@@ -92,3 +92,27 @@ def test_the_engine_finds_the_same_with_remembered_trees() -> None:
     finally:
         incremental_parse.stop_remembering()
     assert got == expected
+
+
+def test_the_syntax_index_by_statement_is_the_whole_walk() -> None:
+    from losscheck.lint import incremental_parse
+    from losscheck.lint.context import FileContext
+    from losscheck.lint.syntax_index import SyntaxIndex, syntax_index
+
+    fields = ("order", "functions", "where", "methods", "inner", "by_name", "classes", "compile_calls",
+              "direct_calls", "assigns", "extends")
+    trees = incremental_parse.remember_documents()
+    try:
+        for n, at in enumerate([i for i, line in enumerate(LINES) if line.startswith("def ")][:5]):
+            lines = list(LINES)
+            lines[at:at] = [f"def added_{n}(y_true, y_pred):\n", "    return y_pred\n", "\n", "\n"]
+            source = "".join(lines)
+            module = trees.parse("doc.py", source)
+            by_statement = syntax_index(FileContext("doc.py", source, module))
+            whole = SyntaxIndex()
+            whole.run(module)
+            for name in fields:
+                assert getattr(by_statement, name) == getattr(whole, name), name
+                assert list(getattr(by_statement, name)) == list(getattr(whole, name)), name  # same order
+    finally:
+        incremental_parse.stop_remembering()
