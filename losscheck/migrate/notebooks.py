@@ -38,7 +38,7 @@ from losscheck.lint.notebook import CodeCell, NotebookError, decode, parse
 from losscheck.lint.notebook_fix import InvalidNotebook, _cell_diff, _validate
 from losscheck.lint.notebook_json import replace_sources
 from losscheck.migrate.rewrite import Note
-from losscheck.migrate.run import MigrateError, Migration, migrate_source
+from losscheck.migrate.run import MigrateError, Migration, migrate_source, read_bytes
 
 # The statement between two cells in the joined module: a bare name, which no rewrite touches.
 BOUNDARY = "__losscheck_cell_boundary__"
@@ -208,11 +208,7 @@ def _cell_notes(result: Migration, cells: list[CodeCell]) -> tuple[list[CellNote
 def migrate_notebook(path: str, *, unsafe: bool) -> tuple[NotebookMigration, bytes]:
     """Migrate the notebook at ``path``; the migration and the file's new bytes (empty when no
     cell changes). Raises :class:`MigrateError`."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise MigrateError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    data = read_bytes(path)
     try:
         text = decode(data)
         notebook = parse(text)

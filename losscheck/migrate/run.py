@@ -110,17 +110,22 @@ def _why_not(message: str, fix: object, unsafe: bool) -> str:
 def migrate_file(path: str, *, unsafe: bool) -> tuple[Migration, bytes]:
     """Migrate the file at ``path``; returns the migration and the bytes to write. Raises
     :class:`MigrateError`."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise MigrateError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    data = read_bytes(path)
     try:
         source = decode(data)
     except ValueError as exc:
         raise MigrateError(f"{path}: cannot decode it: {exc}") from None
     result = migrate_source(source, path, unsafe=unsafe)
     return result, result.code.encode(_encoding(data))
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes. Raises :class:`MigrateError` with the reason when it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise MigrateError(f"{path}: cannot read it: {exc.strerror or exc}") from None
 
 
 def write(path: str, data: bytes) -> None:
