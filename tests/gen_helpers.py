@@ -268,7 +268,8 @@ ADDITIONS = ("class_weights", "label_smoothing", "pool", "metrics")
 
 
 def uses_additions(layout: dict[str, Any]) -> bool:
-    """Whether a layout uses the Additions (Keras 3 only; the NumPy reference here knows the core)."""
+    """Whether a layout uses the Additions (generated for keras and tf.keras only; the NumPy
+    reference here knows the core)."""
     if layout.get("weights") == "variable":
         return True
     return any(key in task or "in" in task.get("when", {}) for output in layout["outputs"]
@@ -302,7 +303,7 @@ def import_file(path: Path) -> ModuleType:
     return module
 
 
-# -- layouts with the Additions (framework keras) ---------------------------------------
+# -- layouts with the Additions ---------------------------------------------------------
 METRICS = {
     "binary": ("binary_accuracy", "precision", "recall", "auc", "iou"),
     "multilabel": ("binary_accuracy", "precision", "recall", "auc", "iou"),
@@ -350,3 +351,77 @@ def layouts_with_additions(draw: Any) -> dict[str, Any]:
             if "when" in task and draw(st.booleans()):
                 task["when"] = {"task": task["when"]["task"], "in": [task["when"]["equals"]]}
     return layout
+
+
+# -- the Additions' test layout, its data and NumPy references ------------------------------
+ADDITIONS_B, ADDITIONS_S = 3, 4  # batch, spatial side: small
+ADDITIONS_LAYOUT: dict[str, Any] = {
+    "version": 1,
+    "weights": "variable",
+    "outputs": [{
+        "name": "seg", "spatial": [ADDITIONS_S, ADDITIONS_S], "weight": 0.5,
+        "tasks": [
+            {"name": "tissue", "type": "categorical", "units": 3, "from_logits": True,
+             "class_weights": [0.5, 1.0, 2.0], "label_smoothing": 0.1,
+             "metrics": ["categorical_accuracy", {"name": "f1", "classes": [1, 2]}]},
+            {"name": "lesion", "type": "binary", "units": 1, "from_logits": True, "weight": 0.7,
+             "when": {"task": "tissue", "in": [1, 2]}, "metrics": ["precision"]},
+            {"name": "grade", "type": "categorical", "units": 4, "targets": "sparse", "from_logits": True,
+             "pool": "max", "weight": 0.3, "metrics": [{"name": "top_k_categorical_accuracy", "k": 2}]},
+        ],
+    }],
+}
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def additions_data(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Targets by task (for ``pack_targets``), logits ``y_pred`` of ``seg``, and the raw labels."""
+    b, s = ADDITIONS_B, ADDITIONS_S
+    tissue = rng.integers(0, 3, (b, s, s))
+    lesion = rng.integers(0, 2, (b, s, s)).astype("float32")
+    grade = np.repeat(np.repeat(rng.integers(0, 4, (b, 1, 1)), s, 1), s, 2)  # image-level, on every pixel
+    targets = {"tissue": np.eye(3)[tissue], "lesion": lesion, "grade": grade}
+    y_pred = rng.normal(size=(b, s, s, 8)).astype("float32")
+    return targets, y_pred, {"tissue": tissue, "lesion": lesion, "grade": grade}
+
+
+def tissue_reference(labels: np.ndarray, logits: np.ndarray, weights: Any, smoothing: float) -> np.ndarray:
+    """Smoothed softmax crossentropy times the true class's weight, mean over the positions."""
+    onehot = np.eye(logits.shape[-1])[labels]
+    smoothed = onehot * (1 - smoothing) + smoothing / logits.shape[-1]
+    ce = -(smoothed * log_softmax(logits)).sum(-1)
+    return (ce * np.asarray(weights)[labels]).mean(axis=(1, 2))
+
+
+def lesion_reference(gate_labels: np.ndarray, classes: Any, lesion: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Binary crossentropy over the positions whose gate label is one of ``classes``."""
+    keep = np.isin(gate_labels, classes).astype("float64")
+    p = sigmoid(logits.astype("float64"))
+    eps = 1e-7
+    p = np.clip(p, eps, 1 - eps)
+    bce = -(lesion * np.log(p) + (1 - lesion) * np.log(1 - p))
+    return (bce * keep).sum(axis=(1, 2)) / np.maximum(keep.sum(axis=(1, 2)), 1)
+
+
+def grade_reference(grade: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Sparse softmax crossentropy of the logits max-pooled over the positions."""
+    pooled = logits.max(axis=(1, 2))
+    return -log_softmax(pooled)[np.arange(len(grade)), grade[:, 0, 0]]
+
+
+def f1_macro(truth: np.ndarray, pred: np.ndarray, weight: np.ndarray) -> float:
+    """Macro F1 of one-hot rows, each row weighed."""
+    scores = []
+    for c in range(truth.shape[-1]):
+        t, p = truth[:, c], pred[:, c]
+        tp, fp, fn = (weight * t * p).sum(), (weight * (1 - t) * p).sum(), (weight * t * (1 - p)).sum()
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return float(np.mean(scores))

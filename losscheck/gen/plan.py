@@ -217,7 +217,7 @@ class Plan:
     layout_name: str  # the layout's file name, made safe for a comment
     registry_package: str  # package for register_keras_serializable: "losscheck.<stem>"
     outputs: tuple[OutputPlan, ...]
-    variable_weights: bool = False  # the module offers WEIGHTS (keras.Variable) read by the losses
+    variable_weights: bool = False  # the module offers WEIGHTS (variables) read by the losses
 
     @property
     def tasks(self) -> tuple[TaskPlan, ...]:

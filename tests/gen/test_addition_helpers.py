@@ -1,8 +1,14 @@
-"""The Keras 3 helpers of the layout Additions, imported from their own modules and checked
-against NumPy: class gates, true-class weights, smoothed positive-weighted crossentropy, the task
-metric wrapper and the weight scheduler (keras_ops.py, keras_runtime.py)."""
+"""The helpers of the layout Additions, imported from their own modules and checked against
+NumPy: class gates, true-class weights and smoothed positive-weighted crossentropy for both
+built-in frameworks (keras_ops.py, tf_keras.py), and Keras 3's task metric wrapper and weight
+scheduler (keras_runtime.py; test_gen_additions_tf_keras.py runs tf_keras_runtime.py's on
+tf-keras)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,48 +17,73 @@ from hypothesis import strategies as st
 
 pytestmark = [pytest.mark.keras]
 keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
 
 from losscheck.gen.helpers import keras_ops, keras_runtime  # noqa: E402
+from losscheck.gen.helpers import tf_keras as tf_keras_ops  # noqa: E402
+
+# (the helper module, how its tensors are made)
+HELPERS: dict[str, tuple[ModuleType, Callable[[Any], Any]]] = {
+    "keras": (keras_ops, keras.ops.convert_to_tensor),
+    "tf.keras": (tf_keras_ops, tf.constant),
+}
+FRAMEWORK = pytest.mark.parametrize("framework", list(HELPERS))
 
 
+@FRAMEWORK
 @settings(max_examples=20, deadline=None)
 @given(labels=st.lists(st.integers(0, 4), min_size=1, max_size=12),
        classes=st.lists(st.integers(0, 4), min_size=1, max_size=5, unique=True))
-def test_in_classes_is_membership(labels, classes):
-    got = np.asarray(keras_ops._lc_in_classes(keras.ops.convert_to_tensor(np.array(labels, "float32")), classes))
+def test_in_classes_is_membership(framework, labels, classes):
+    helpers, tensor = HELPERS[framework]
+    got = np.asarray(helpers._lc_in_classes(tensor(np.array(labels, "float32")), classes))
+    np.testing.assert_array_equal(got, np.isin(labels, classes))
+    # a dense gate's labels are argmax indices (int64 on TensorFlow)
+    got = np.asarray(helpers._lc_in_classes(tensor(np.array(labels, "int64")), classes))
     np.testing.assert_array_equal(got, np.isin(labels, classes))
 
 
+@FRAMEWORK
 @settings(max_examples=20, deadline=None)
 @given(index=st.lists(st.integers(0, 2), min_size=1, max_size=10),
        weights=st.lists(st.floats(0, 10, width=32, allow_subnormal=False), min_size=3, max_size=3))
-def test_true_class_weight_dense_and_sparse(index, weights):
+def test_true_class_weight_dense_and_sparse(framework, index, weights):
+    helpers, tensor = HELPERS[framework]
     index = np.array(index)
-    dense = keras_ops._lc_true_class_weight(np.eye(3, dtype="float32")[index], weights, sparse=False)
-    sparse = keras_ops._lc_true_class_weight(index[:, None].astype("float32"), weights, sparse=True)
+    dense = helpers._lc_true_class_weight(tensor(np.eye(3, dtype="float32")[index]), weights, sparse=False)
+    sparse = helpers._lc_true_class_weight(tensor(index[:, None].astype("float32")), weights, sparse=True)
     expected = np.asarray(weights, "float32")[index]
     np.testing.assert_allclose(np.asarray(dense), expected, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(sparse), expected, rtol=1e-6)
 
 
+def _own_smoothed_crossentropy(framework: str) -> Callable[..., Any]:
+    """The framework's own smoothed binary crossentropy: Keras 3's, or tf-keras's (Keras 2)."""
+    if framework == "keras":
+        return keras.losses.binary_crossentropy
+    return pytest.importorskip("tf_keras").losses.binary_crossentropy
+
+
+@FRAMEWORK
 @pytest.mark.parametrize("from_logits", [False, True])
-def test_smoothed_positive_weighted_crossentropy(from_logits):
+def test_smoothed_positive_weighted_crossentropy(framework, from_logits):
+    helpers, tensor = HELPERS[framework]
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, (4, 3)).astype("float32")
     pred = (rng.normal(size=(4, 3)) if from_logits else rng.uniform(0.05, 0.95, (4, 3))).astype("float32")
     smoothing, pos_weight = 0.2, 3.0
-    got = keras_ops._lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight=pos_weight,
-                                                     label_smoothing=smoothing)
+    got = helpers._lc_smoothed_binary_crossentropy(tensor(truth), tensor(pred), from_logits, pos_weight=pos_weight,
+                                                   label_smoothing=smoothing)
     p = 1 / (1 + np.exp(-pred.astype("float64"))) if from_logits else pred.astype("float64")
     p = np.clip(p, 1e-7, 1 - 1e-7)
     t = truth * (1 - smoothing) + 0.5 * smoothing
     elements = -(t * np.log(p) + (1 - t) * np.log(1 - p)) * (truth * pos_weight + (1 - truth))
     np.testing.assert_allclose(np.asarray(got), elements.mean(-1), rtol=1e-4)
-    # pos_weight 1 is Keras's own smoothed crossentropy
-    plain = keras_ops._lc_smoothed_binary_crossentropy(truth, pred, from_logits, pos_weight=1.0,
-                                                       label_smoothing=smoothing)
-    expected = keras.losses.binary_crossentropy(truth, pred, from_logits=from_logits, label_smoothing=smoothing)
-    np.testing.assert_allclose(np.asarray(plain), np.asarray(expected), rtol=1e-6)
+    # pos_weight 1 is the framework's own smoothed crossentropy (tf-keras's puts + epsilon in the log)
+    plain = helpers._lc_smoothed_binary_crossentropy(tensor(truth), tensor(pred), from_logits, pos_weight=1.0,
+                                                     label_smoothing=smoothing)
+    expected = _own_smoothed_crossentropy(framework)(truth, pred, from_logits=from_logits, label_smoothing=smoothing)
+    np.testing.assert_allclose(np.asarray(plain), np.asarray(expected), rtol=1e-6 if framework == "keras" else 1e-5)
 
 
 @keras.saving.register_keras_serializable(package="losscheck.tests")

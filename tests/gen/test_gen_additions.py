@@ -1,4 +1,4 @@
-"""The layout Additions on real Keras 3 (TensorFlow backend), against NumPy written here.
+"""The layout Additions on real Keras 3 (TensorFlow backend), against NumPy (gen_helpers.py).
 
 class_weights, label_smoothing, a categorical ``when: in`` gate, ``pool``, ``weights: variable``
 (with the WeightScheduler callback) and per-task metrics from ``make_metrics()``: each value is
@@ -19,62 +19,8 @@ from hypothesis import strategies as st
 pytestmark = [pytest.mark.keras]
 keras = pytest.importorskip("keras")
 
-B, S = 3, 4  # batch, spatial side: small
-LAYOUT = {
-    "version": 1,
-    "weights": "variable",
-    "outputs": [{
-        "name": "seg", "spatial": [S, S], "weight": 0.5,
-        "tasks": [
-            {"name": "tissue", "type": "categorical", "units": 3, "from_logits": True,
-             "class_weights": [0.5, 1.0, 2.0], "label_smoothing": 0.1,
-             "metrics": ["categorical_accuracy", {"name": "f1", "classes": [1, 2]}]},
-            {"name": "lesion", "type": "binary", "units": 1, "from_logits": True, "weight": 0.7,
-             "when": {"task": "tissue", "in": [1, 2]}, "metrics": ["precision"]},
-            {"name": "grade", "type": "categorical", "units": 4, "targets": "sparse", "from_logits": True,
-             "pool": "max", "weight": 0.3, "metrics": [{"name": "top_k_categorical_accuracy", "k": 2}]},
-        ],
-    }],
-}
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def _data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    tissue = rng.integers(0, 3, (B, S, S))
-    lesion = rng.integers(0, 2, (B, S, S)).astype("float32")
-    grade = np.repeat(np.repeat(rng.integers(0, 4, (B, 1, 1)), S, 1), S, 2)  # image-level, on every pixel
-    targets = {"tissue": np.eye(3)[tissue], "lesion": lesion, "grade": grade}
-    y_pred = rng.normal(size=(B, S, S, 8)).astype("float32")
-    return targets, y_pred, {"tissue": tissue, "lesion": lesion, "grade": grade}
-
-
-def tissue_reference(labels: np.ndarray, logits: np.ndarray, weights, smoothing: float) -> np.ndarray:
-    onehot = np.eye(logits.shape[-1])[labels]
-    smoothed = onehot * (1 - smoothing) + smoothing / logits.shape[-1]
-    ce = -(smoothed * _log_softmax(logits)).sum(-1)
-    return (ce * np.asarray(weights)[labels]).mean(axis=(1, 2))
-
-
-def lesion_reference(gate_labels: np.ndarray, classes, lesion: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    keep = np.isin(gate_labels, classes).astype("float64")
-    p = _sigmoid(logits.astype("float64"))
-    eps = 1e-7
-    p = np.clip(p, eps, 1 - eps)
-    bce = -(lesion * np.log(p) + (1 - lesion) * np.log(1 - p))
-    return (bce * keep).sum(axis=(1, 2)) / np.maximum(keep.sum(axis=(1, 2)), 1)
-
-
-def grade_reference(grade: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    pooled = logits.max(axis=(1, 2))
-    return -_log_softmax(pooled)[np.arange(len(grade)), grade[:, 0, 0]]
+B, S = H.ADDITIONS_B, H.ADDITIONS_S
+LAYOUT = H.ADDITIONS_LAYOUT
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +44,14 @@ def test_what_the_generated_module_imports(generated):
 
 def test_class_weights_smoothing_gate_and_pool_match_numpy(generated):
     module, _ = generated
-    targets, y_pred, raw = _data(np.random.default_rng(0))
+    targets, y_pred, raw = H.additions_data(np.random.default_rng(0))
     y_true = module.pack_targets("seg", targets)
     values = {key: np.asarray(fn(y_true, y_pred)) for key, fn in module.TASK_LOSSES.items()}
-    np.testing.assert_allclose(values["seg.tissue"], tissue_reference(raw["tissue"], y_pred[..., 0:3],
+    np.testing.assert_allclose(values["seg.tissue"], H.tissue_reference(raw["tissue"], y_pred[..., 0:3],
                                                                       [0.5, 1.0, 2.0], 0.1), rtol=1e-5)
-    np.testing.assert_allclose(values["seg.lesion"], lesion_reference(raw["tissue"], [1, 2], raw["lesion"],
+    np.testing.assert_allclose(values["seg.lesion"], H.lesion_reference(raw["tissue"], [1, 2], raw["lesion"],
                                                                       y_pred[..., 3]), rtol=1e-4)
-    np.testing.assert_allclose(values["seg.grade"], grade_reference(raw["grade"], y_pred[..., 4:8]), rtol=1e-5)
+    np.testing.assert_allclose(values["seg.grade"], H.grade_reference(raw["grade"], y_pred[..., 4:8]), rtol=1e-5)
     total = 0.5 * (values["seg.tissue"] + 0.7 * values["seg.lesion"] + 0.3 * values["seg.grade"])
     np.testing.assert_allclose(np.asarray(module.LOSSES["seg"](y_true, y_pred)), total, rtol=1e-5)
     assert module.LOSS_WEIGHTS == {"seg": 1.0}
@@ -124,13 +70,13 @@ def test_varied_class_weights_smoothing_and_gates_match_numpy(tmp_path_factory, 
     tissue["class_weights"], tissue["label_smoothing"] = weights, smoothing
     lesion["when"] = {"task": "tissue", "in": gate}
     module, _ = H.generate_module(layout, tmp_path_factory.mktemp("varied"))
-    targets, y_pred, raw = _data(np.random.default_rng(seed))
+    targets, y_pred, raw = H.additions_data(np.random.default_rng(seed))
     y_true = module.pack_targets("seg", targets)
     np.testing.assert_allclose(np.asarray(module.TASK_LOSSES["seg.tissue"](y_true, y_pred)),
-                               tissue_reference(raw["tissue"], y_pred[..., 0:3], weights, smoothing),
+                               H.tissue_reference(raw["tissue"], y_pred[..., 0:3], weights, smoothing),
                                rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(np.asarray(module.TASK_LOSSES["seg.lesion"](y_true, y_pred)),
-                               lesion_reference(raw["tissue"], gate, raw["lesion"], y_pred[..., 3]),
+                               H.lesion_reference(raw["tissue"], gate, raw["lesion"], y_pred[..., 3]),
                                rtol=1e-4, atol=1e-6)
 
 
@@ -140,20 +86,11 @@ def _model():
     return keras.Model(inputs, {"seg": outputs})
 
 
-def _f1_macro(truth: np.ndarray, pred: np.ndarray, weight: np.ndarray) -> float:
-    scores = []
-    for c in range(truth.shape[-1]):
-        t, p = truth[:, c], pred[:, c]
-        tp, fp, fn = (weight * t * p).sum(), (weight * (1 - t) * p).sum(), (weight * t * (1 - p)).sum()
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores))
-
-
 @pytest.mark.slow
 def test_fit_metrics_runtime_weights_scheduler_and_reload(generated, tmp_path):
     module, _ = generated
     rng = np.random.default_rng(1)
-    targets, _, raw = _data(rng)
+    targets, _, raw = H.additions_data(rng)
     x = rng.normal(size=(B, S, S, 2)).astype("float32")
     y = {"seg": module.pack_targets("seg", targets)}
     model = _model()
@@ -167,17 +104,17 @@ def test_fit_metrics_runtime_weights_scheduler_and_reload(generated, tmp_path):
     # Metrics against NumPy on the model's own predictions.
     logits = np.asarray(model.predict(x, verbose=0)["seg"])
     got = model.evaluate(x, y, batch_size=B, verbose=0, return_dict=True)
-    probs = np.exp(_log_softmax(logits[..., 0:3]))
+    probs = np.exp(H.log_softmax(logits[..., 0:3]))
     np.testing.assert_allclose(got["seg_tissue_categorical_accuracy"] if "seg_tissue_categorical_accuracy" in got
                                else got["tissue_categorical_accuracy"],
                                (probs.argmax(-1) == raw["tissue"]).mean(), rtol=1e-5)
     truth_sub = np.eye(3)[raw["tissue"]][..., [1, 2]].reshape(-1, 2)
     pred_sub = np.eye(2)[probs[..., [1, 2]].argmax(-1)].reshape(-1, 2)
     f1 = next(v for k, v in got.items() if k.endswith("tissue_f1"))
-    assert f1 == pytest.approx(_f1_macro(truth_sub, pred_sub, np.ones(len(truth_sub))), rel=1e-5)
+    assert f1 == pytest.approx(H.f1_macro(truth_sub, pred_sub, np.ones(len(truth_sub))), rel=1e-5)
     # precision counts only the gated positions (tissue in {1, 2})
     keep = np.isin(raw["tissue"], [1, 2]).ravel()
-    pred_pos = (_sigmoid(logits[..., 3]).ravel() > 0.5)
+    pred_pos = (H.sigmoid(logits[..., 3]).ravel() > 0.5)
     true_pos = raw["lesion"].ravel() == 1
     expected = (keep & pred_pos & true_pos).sum() / max((keep & pred_pos).sum(), 1)
     precision = next(v for k, v in got.items() if k.endswith("lesion_precision"))
@@ -230,7 +167,7 @@ def _targets(task: dict, spatial: list[int], rng: np.random.Generator) -> np.nda
                          ids=lambda p: p.stem)
 def test_example_layouts_with_additions_fit_with_their_metrics(tmp_path, path):
     layout = json.loads(path.read_text())
-    module, _ = H.generate_module(layout, tmp_path)
+    module, _ = H.generate_module(layout, tmp_path, framework="keras")  # whatever framework the file names
     rng = np.random.default_rng(3)
     inputs = keras.Input((3,))
     outputs, y = {}, {}
@@ -270,7 +207,7 @@ def test_class_weighted_sparse_head_in_a_channels_first_output_matches_numpy(tmp
     logits = np.moveaxis(y_pred[:, 0:4], 1, -1)
     keep = index != 255
     safe = np.where(keep, index, 0)
-    ce = -np.take_along_axis(_log_softmax(logits), safe[..., None], -1)[..., 0]
+    ce = -np.take_along_axis(H.log_softmax(logits), safe[..., None], -1)[..., 0]
     weighted = ce * np.array([0.2, 1.0, 1.0, 3.0])[safe] * keep
     np.testing.assert_allclose(got, weighted.sum((1, 2)) / np.maximum(keep.sum((1, 2)), 1), rtol=1e-5)
 
@@ -314,7 +251,7 @@ def test_weights_are_read_inside_an_xla_compiled_step(generated):
     """jit_compile=True (XLA on TensorFlow): the compiled step still reads WEIGHTS on every call."""
     module, _ = generated
     rng = np.random.default_rng(2)
-    targets, _, _ = _data(rng)
+    targets, _, _ = H.additions_data(rng)
     x = rng.normal(size=(B, S, S, 2)).astype("float32")
     y = {"seg": module.pack_targets("seg", targets)}
     model = _model()

@@ -34,7 +34,8 @@ from losscheck.gen.emitters._copy import (
     functions_in,
     helpers_in,
 )
-from losscheck.gen.helpers import COMMON, KERAS_OPS, TF_KERAS
+from losscheck.gen.helpers import COMMON, KERAS_OPS, KERAS_RUNTIME, TF_KERAS, TF_KERAS_RUNTIME
+from losscheck.layout.additions import ADDITIONS_FRAMEWORKS
 from losscheck.layout.model import LOSSES_BY_TYPE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +48,8 @@ IMPORTS = {
     COMMON: {"numpy"},
     KERAS_OPS: {"keras"},
     TF_KERAS: {"tensorflow"},
+    KERAS_RUNTIME: {"keras"},
+    TF_KERAS_RUNTIME: {"tensorflow"},
     TORCH_HELPERS: {"torch", "torch.nn.functional", "losscheck.gen.helpers.common"},
 }
 # Names a generated module defines besides its helpers (tables, and the torch module's renamed
@@ -67,8 +70,10 @@ COVERAGE = {
          "loss": ["mean_squared_error", "mean_absolute_error", "huber", "log_cosh"]},
     ]}],
 }
-# Keras 3 only: the Additions' helpers too (a class gate, class weights, a metric, variable weights).
-COVERAGE_KERAS = {**COVERAGE, "weights": "variable", "outputs": [*COVERAGE["outputs"], {"name": "extra", "spatial": [2], "tasks": [
+# The built-in frameworks: the Additions' helpers too (a class gate, class weights, a metric,
+# variable weights).
+COVERAGE_ADDITIONS = {**COVERAGE, "weights": "variable", "outputs": [
+    *COVERAGE["outputs"], {"name": "extra", "spatial": [2], "tasks": [
     {"name": "k", "type": "categorical", "units": 3, "class_weights": [1, 2, 3], "metrics": ["f1"]},
     {"name": "g", "type": "binary", "units": 1, "when": {"task": "k", "in": [1, 2]}, "pos_weight": 2.0,
      "label_smoothing": 0.1},
@@ -128,7 +133,8 @@ def test_every_helper_a_module_uses_is_a_verbatim_copy_from_its_helper_files(tmp
     for path in files:
         library.update(_top_level_functions(path.read_text()))
     helper_names = [n for n in library if n.startswith("_lc") and n != "_lc_register"]
-    text, _ = generate(H.write_layout(COVERAGE_KERAS if framework == "keras" else COVERAGE, tmp_path), framework)
+    coverage = COVERAGE_ADDITIONS if framework in ADDITIONS_FRAMEWORKS else COVERAGE
+    text, _ = generate(H.write_layout(coverage, tmp_path), framework)
     tree = ast.parse(text)
     defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))} | {
         t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
@@ -372,7 +378,7 @@ def _call(helper: Callable[..., Any], name: str, case: Case, rng: np.random.Gene
 def _check_module(module: Any, to_tensor: Callable[[np.ndarray], Any]) -> None:
     cases = _keras3_cases()
     names = {n for n in vars(module) if n.startswith("_lc") and callable(vars(module)[n])}
-    # the Keras-3-only helpers of the Additions have their own tests (test_addition_helpers.py)
+    # the Additions' helpers have their own tests (test_addition_helpers.py)
     additions = {"_lc_in_classes", "_lc_true_class_weight", "_lc_smoothed_binary_crossentropy"}
     assert names - {"_lc_bce_elements"} - additions == set(cases), "every helper needs a case here"
     rng = np.random.default_rng(0)

@@ -1,5 +1,6 @@
 """Generated modules draw no finding from `losscheck lint` (all default rules, with and
-without the layout for shape inference), for both built-in frameworks."""
+without the layout for shape inference), for both built-in frameworks, with and without the
+layout's Additions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from losscheck.cli import main
+from losscheck.layout.additions import ADDITIONS_FRAMEWORKS
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples", "layouts").glob("*.json"))
 
@@ -36,11 +38,9 @@ def generated(layout_path: Path, framework: str, tmp: Path) -> Path:
     return module
 
 
-@pytest.mark.parametrize("framework", ["keras", "tf.keras"])
+@pytest.mark.parametrize("framework", ADDITIONS_FRAMEWORKS)
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_modules_are_lint_clean(tmp_path, path, framework):
-    if framework != "keras" and H.uses_additions(json.loads(path.read_text())):
-        pytest.skip("the layout's Additions are generated for framework keras only")
     module = generated(path, framework, tmp_path)
     assert lint(module, None) == []
     assert lint(module, path) == []
@@ -62,5 +62,15 @@ def test_random_layouts_give_lint_clean_modules(tmp_path_factory, layout):
     tmp = tmp_path_factory.mktemp("lint")
     path = H.write_layout(layout, tmp)
     for framework in ("keras", "tf.keras"):
+        module = generated(path, framework, tmp)
+        assert lint(module, path) == [], module.read_text()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layout=H.layouts_with_additions())
+def test_random_layouts_with_additions_give_lint_clean_modules(tmp_path_factory, layout):
+    tmp = tmp_path_factory.mktemp("lint_additions")
+    path = H.write_layout(layout, tmp)
+    for framework in ADDITIONS_FRAMEWORKS:
         module = generated(path, framework, tmp)
         assert lint(module, path) == [], module.read_text()

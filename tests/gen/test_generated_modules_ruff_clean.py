@@ -1,6 +1,7 @@
 """Generated modules read like hand-written code: ``ruff format --check`` and
 ``ruff check --select E,F,W,B,UP`` (ruff's defaults: 88 columns) pass on them unchanged, for
-every example layout and every framework that generates it, and for random layouts."""
+every example layout and every framework that generates it, and for random layouts, with and
+without the Additions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from losscheck.cli import main
+from losscheck.layout.additions import ADDITIONS_FRAMEWORKS
 
 
 def _ruff() -> list[str] | None:
@@ -56,7 +58,7 @@ def test_example_modules_pass_ruff(tmp_path):
     for path in H.EXAMPLE_LAYOUTS:
         additions = H.uses_additions(json.loads(path.read_text()))
         for framework in FRAMEWORKS:
-            if framework == "keras" or not additions:  # the Additions are generated for keras only
+            if framework in ADDITIONS_FRAMEWORKS or not additions:  # a plugin's refuses the Additions
                 _generate(path, framework, tmp_path)
                 count += 1
     assert count >= len(H.EXAMPLE_LAYOUTS)
@@ -75,5 +77,15 @@ def test_random_layouts_give_ruff_clean_modules(tmp_path_factory, layout):
     tmp = tmp_path_factory.mktemp("ruff")
     path = H.write_layout(layout, tmp)
     for framework in FRAMEWORKS:
+        _generate(path, framework, tmp)
+    assert ruff_problems(tmp) == ""
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(layout=H.layouts_with_additions())
+def test_random_layouts_with_additions_give_ruff_clean_modules(tmp_path_factory, layout):
+    tmp = tmp_path_factory.mktemp("ruff_additions")
+    path = H.write_layout(layout, tmp)
+    for framework in ADDITIONS_FRAMEWORKS:
         _generate(path, framework, tmp)
     assert ruff_problems(tmp) == ""

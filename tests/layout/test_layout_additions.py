@@ -43,3 +43,47 @@ def test_addition_errors_are_one_line_each_with_the_json_path(tmp_path, capsys):
         lines = [line for line in err.splitlines() if f": {place}: " in line]
         assert len(lines) >= 1, (place, err)
         assert all(line.startswith(f"{path}:") for line in lines)
+
+
+# Every Addition once: variable weights, a categorical "in" gate, a categorical "equals" gate,
+# class weights, label smoothing, pooling and metrics.
+EVERY_ADDITION = {"version": 1, "weights": "variable", "outputs": [{"name": "o", "spatial": [4], "tasks": [
+    {"name": "c", "type": "categorical", "units": 3, "class_weights": [1, 2, 3], "label_smoothing": 0.1,
+     "metrics": ["f1"]},
+    {"name": "g", "type": "binary", "units": 1, "when": {"task": "c", "in": [0, 2]}},
+    {"name": "h", "type": "binary", "units": 1, "when": {"task": "c", "equals": 1}},
+    {"name": "p", "type": "categorical", "units": 2, "pool": "mean"},
+]}]}
+ADDITION_PATHS = ["$.weights", "$.outputs[0].tasks[0].class_weights", "$.outputs[0].tasks[0].label_smoothing",
+                  "$.outputs[0].tasks[0].metrics", "$.outputs[0].tasks[1].when.in",
+                  "$.outputs[0].tasks[2].when.task", "$.outputs[0].tasks[3].pool"]
+
+
+def _problems(layout: dict, framework: str) -> list[tuple[str, str]]:
+    from losscheck.layout.load import format_path, parse
+    from losscheck.layout.validate import check
+
+    text = json.dumps(dict(layout, framework=framework))
+    return [(format_path(p.path), p.message) for p in check(parse(text, "l.json"))]
+
+
+def test_both_built_in_frameworks_take_every_addition():
+    assert _problems(EVERY_ADDITION, "keras") == []
+    assert _problems(EVERY_ADDITION, "tf.keras") == []
+
+
+def test_a_plugin_framework_refuses_each_addition_at_its_path():
+    found = _problems(EVERY_ADDITION, "torch")
+    for place in ADDITION_PATHS:
+        assert any(path == place and 'frameworks "keras" and "tf.keras" only' in message
+                   for path, message in found), (place, found)
+
+
+def test_gen_framework_option_is_checked_like_the_layout_framework(tmp_path, capsys):
+    path = tmp_path / "every.json"
+    path.write_text(json.dumps(EVERY_ADDITION, indent=1))
+    assert main(["gen", str(path), "--framework", "tf.keras", "-o", str(tmp_path / "tfk.py"), "-q"]) == 0
+    assert main(["gen", str(path), "--framework", "torch", "-o", str(tmp_path / "torch.py"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert all(f": {place}: " in err for place in ADDITION_PATHS), err
+    assert not (tmp_path / "torch.py").exists()

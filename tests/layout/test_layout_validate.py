@@ -121,8 +121,8 @@ CASES = [
     ("metric-twice", lambda l: l["outputs"][0]["tasks"][3].update(metrics=["f1", {"name": "f1"}]),
      f"{T}[3].metrics[1]", "twice"),
     ("weights-mode", lambda l: l.update(weights="dynamic"), "$.weights", ""),
-    ("additions-tf-keras", lambda l: l.update(framework="tf.keras") or l["outputs"][0]["tasks"][3].update(pool="max"),
-     f"{T}[3].pool", "framework \"keras\" only"),
+    ("additions-plugin", lambda l: l.update(framework="torch") or l["outputs"][0]["tasks"][3].update(pool="max"),
+     f"{T}[3].pool", "frameworks \"keras\" and \"tf.keras\" only, not 'torch'"),
     ("when-equals-bool", lambda l: l["outputs"][0]["tasks"][2]["when"].update(equals=True), f"{T}[2].when.equals",
      "expected an integer"),
     ("when-cycle", lambda l: l["outputs"][0]["tasks"].extend([

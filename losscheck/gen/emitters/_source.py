@@ -44,6 +44,7 @@ _CALLS: dict[str, tuple[str, str]] = {
     "sigmoid": ("sigmoid", "{0}"),
     "softmax_last": ("softmax", "{0}, {axis}=-1"),
     "zeros_per_example": ("zeros_like", "{sum}(y_pred, {axis}={1})"),
+    "ones_like": ("ones_like", "{0}"),
 }
 
 
@@ -132,7 +133,8 @@ class SourceEmitter:
         return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
     def extras(self, plan: Plan) -> list[str]:
-        """Module parts after the loss functions (metrics, variable weights); none by default."""
+        """Module parts after the loss functions (metrics, variable weights: see
+        :mod:`._additions`); none by default."""
         return []
 
     def use(self, helper: str) -> str:
@@ -322,13 +324,13 @@ class SourceEmitter:
         return expr if term.weight == 1.0 else f"{num(term.weight)} * {expr}"
 
     def smoothed_term(self, y: str, p: str, fl: str, term: TermPlan, smoothing: str) -> str:
-        """A term with label smoothing (validated for the Keras 3 emitter only)."""
+        """A term with label smoothing (validated for the built-in emitters only)."""
         raise ValueError(f"framework {self.framework!r} does not generate label_smoothing")
 
     # -- one output ----------------------------------------------------------------------
     def variable_weight(self, key: str) -> str:
         """The current value of ``WEIGHTS[key]`` inside a loss (``"weights": "variable"``,
-        validated for the Keras 3 emitter only)."""
+        validated for the built-in emitters only)."""
         raise ValueError(f"framework {self.framework!r} does not generate variable weights")
 
     def output_function(self, output: OutputPlan, variable: bool = False) -> str:

@@ -12,7 +12,9 @@ run:
 - :mod:`.keras_runtime`: Keras 3 runtime for training: the task metric wrapper, and for
   ``"weights": "variable"`` modules the loss weights as model state (``attach_weights``),
   their read in a loss and the ``WeightScheduler`` callback;
-- :mod:`.tf_keras`: TensorFlow 2 ops, for tf.keras (Keras 2, tf-keras).
+- :mod:`.tf_keras`: TensorFlow 2 ops, for tf.keras (Keras 2, tf-keras);
+- :mod:`.tf_keras_runtime`: the same runtime as ``keras_runtime`` for tf.keras (the task
+  metric wrapper, ``attach_weights`` and ``WeightScheduler``).
 
 The PyTorch plugin keeps its own in ``losscheck_torch/helpers.py``.
 
@@ -33,3 +35,4 @@ COMMON = FOLDER / "common.py"
 KERAS_OPS = FOLDER / "keras_ops.py"
 TF_KERAS = FOLDER / "tf_keras.py"
 KERAS_RUNTIME = FOLDER / "keras_runtime.py"
+TF_KERAS_RUNTIME = FOLDER / "tf_keras_runtime.py"

@@ -2,10 +2,11 @@
 (tf-keras).
 
 The formulas are Keras 3's (e.g. no ``+ epsilon`` inside the log), so a tf.keras module
-and a Keras 3 module generated from the same layout give the same numbers. Each term
-function returns one value per position, the channels (last axis) reduced, as the loss
-of the same name does with ``reduction=None``. Copied verbatim into generated modules
-(see the package docstring).
+and a Keras 3 module generated from the same layout give the same numbers (but for label
+smoothing: a smoothed term calls tf.keras's own loss, as a Keras 3 module calls Keras 3's).
+Each term function returns one value per position, the channels (last axis) reduced, as
+the loss of the same name does with ``reduction=None``. Copied verbatim into generated
+modules (see the package docstring).
 """
 
 import tensorflow as tf
@@ -63,6 +64,21 @@ def _lc_binary_crossentropy(truth, pred, from_logits, pos_weight=None):
     elements = _lc_bce_elements(truth, pred, from_logits)
     if pos_weight is not None:
         elements = elements * (truth * pos_weight + (1.0 - truth))
+    return tf.reduce_mean(elements, axis=-1)
+
+
+def _lc_smoothed_binary_crossentropy(
+    truth, pred, from_logits, pos_weight, label_smoothing
+):
+    """Keras's ``binary_crossentropy`` with ``label_smoothing`` and a ``pos_weight``.
+
+    tf.keras's function has no per-element weight, so this is the element-wise
+    crossentropy on targets smoothed as ``tf.keras.losses.binary_crossentropy`` smooths
+    them, weighted by the unsmoothed targets, then the mean over the last axis.
+    """
+    smoothed = truth * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    elements = _lc_bce_elements(smoothed, pred, from_logits)
+    elements = elements * (truth * pos_weight + (1.0 - truth))
     return tf.reduce_mean(elements, axis=-1)
 
 
@@ -126,3 +142,19 @@ def _lc_dice(truth, pred, axes):
         + tf.keras.backend.epsilon()
     )
     return 1.0 - 2.0 * overlap / total
+
+
+def _lc_in_classes(labels, classes):
+    """Where ``labels`` (a class per position) is one of ``classes``: a boolean tensor
+    shaped like ``labels``."""
+    listed = tf.cast(tf.constant(classes), labels.dtype)
+    return tf.reduce_any(tf.equal(tf.expand_dims(labels, -1), listed), axis=-1)
+
+
+def _lc_true_class_weight(truth, class_weights, sparse):
+    """The weight of the true class at each position: ``truth`` is one-hot (or soft)
+    over the last axis, or, ``sparse``, the class index in its one channel."""
+    weights = tf.constant(class_weights, truth.dtype)
+    if sparse:
+        return tf.gather(weights, tf.cast(truth[..., 0], tf.int32))
+    return tf.reduce_sum(truth * weights, axis=-1)
