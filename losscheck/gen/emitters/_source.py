@@ -14,6 +14,7 @@ helpers take ``truth``/``pred`` (they are not loss functions themselves).
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,16 +120,20 @@ class SourceEmitter:
         extras = self.extras(plan)  # before the helpers are listed: extras use helpers too
         helpers = [helper.text for name, helper in self.helpers.items() if name in self._used]
         title = f"Per-example loss functions for the output layout {plan.layout_name}."
-        parts = [
-            "\n".join(header_lines(plan)),
-            # one blank line between the module docstring and the imports, as formatters keep it
-            _docstring(title, indent="").rstrip('"') + f'\n\n{self.USAGE}"""\n\n' + "\n".join(self.imports),
+        code = [
             "\n".join(wrap_lines([self.register_statement(plan.registry_package)])),
             *helpers,
             *bodies,
             *extras,
             self.tables(plan),
             self.pack_targets(plan),
+        ]
+        imports = "\n".join(_used_imports(self.imports, "\n".join(code)))
+        parts = [
+            "\n".join(header_lines(plan)),
+            # one blank line between the module docstring and the imports, as formatters keep it
+            _docstring(title, indent="").rstrip('"') + f'\n\n{self.USAGE}"""\n\n' + imports,
+            *code,
         ]
         return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
@@ -406,3 +411,14 @@ class SourceEmitter:
             rows.append(row + "\n")
         return "# output -> (channel axis, spatial shape, ((task, y_true channels), ...))\n" \
                "_lc_packing = {\n" + "".join(rows) + "}"
+
+
+def _used_imports(imports: tuple[str, ...], code: str) -> list[str]:
+    """The import lines whose bound name the module's code uses: a layout whose losses need no
+    ``F.*`` gets no ``import torch.nn.functional as F`` (an unused import: flake8's F401)."""
+    kept = []
+    for line in imports:
+        alias = re.search(r" as (\w+)$", line) or re.match(r"import (\w+)", line) or re.search(r"import (\w+)$", line)
+        if alias is None or re.search(rf"\b{alias.group(1)}\.", code):
+            kept.append(line)
+    return kept
