@@ -25,6 +25,8 @@ import ast
 import libcst as cst
 
 from losscheck.lint.context import FileContext
+from losscheck.lint.facts import fact
+from losscheck.lint.scope_index import scope_index
 
 _UNSET = object()
 
@@ -116,20 +118,26 @@ def surely_runs(statement: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode],
 def passed_elsewhere(ctx: FileContext, fn: cst.FunctionDef) -> set[str]:
     """The parameters of ``fn`` that some call in the file passes (``_error(t, p, reduce="none")``,
     ``self.loss(t, p, "max")``): there the default is not what runs."""
-    from losscheck.lint.scope_index import scope_index
-
     names = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
     if names and names[0] in ("self", "cls"):
         names = names[1:]
     passed: set[str] = set()
-    for call in scope_index(ctx).calls:
-        func = call.func
-        called = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else None
-        if called != fn.name.value:
-            continue
+    for call in _calls_by_name(ctx).get(fn.name.value, ()):
         positional = [a for a in call.args if a.keyword is None]
         if any(a.star for a in call.args):
             return set(names) | {p.name.value for p in fn.params.kwonly_params}  # *args/**kwargs: anything
         passed.update(names[:len(positional)])
         passed.update(a.keyword.value for a in call.args if a.keyword is not None)
     return passed
+
+
+@fact(scope_index)
+def _calls_by_name(ctx: FileContext) -> dict[str, list[cst.Call]]:
+    """The file's calls by the name they call: ``f(...)`` and ``x.f(...)`` both under ``f``."""
+    out: dict[str, list[cst.Call]] = {}
+    for call in scope_index(ctx).calls:
+        func = call.func
+        called = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else None
+        if called is not None:
+            out.setdefault(called, []).append(call)
+    return out

@@ -180,8 +180,9 @@ class ReturnClassifier:
             node = self.fn.node
             if self.depth == 0 and type(node) is cst.FunctionDef and is_keras_called(self.fn):
                 facts = self.facts
-                passed = passed_elsewhere(self.ctx, node)  # a caller in the file may set them
-                cached = {name: value for name, value in default_values(node, {self.fn.y_true, self.fn.y_pred}).items()
+                defaults = default_values(node, {self.fn.y_true, self.fn.y_pred})
+                passed = passed_elsewhere(self.ctx, node) if defaults else set()  # a caller may set them
+                cached = {name: value for name, value in defaults.items()
                           if not facts.is_bound_locally(name) and name not in passed}
             self.__dict__["_default_values"] = cached
         return cached
