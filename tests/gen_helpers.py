@@ -293,6 +293,19 @@ def generate_module(layout: dict[str, Any], directory: Path, framework: str | No
     return import_file(out), out.read_text()
 
 
+def imported_modules(text: str) -> set[str]:
+    """Every module a generated module's text imports, at top level or inside functions."""
+    import ast
+
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    return imported
+
+
 def import_file(path: Path) -> ModuleType:
     name = f"lc_generated_{path.stem}_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, path)

@@ -7,7 +7,6 @@ compared with an independent NumPy computation, a model fits, a saved model relo
 
 from __future__ import annotations
 
-import ast
 import json
 
 import gen_helpers as H
@@ -33,13 +32,7 @@ def test_what_the_generated_module_imports(generated):
     """Never losscheck. Inside functions: NumPy in pack_targets; jax and warnings where a loss
     weight is read, only on the JAX backend (which has imported jax already)."""
     _, text = generated
-    imported = set()
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == {"keras", "numpy", "jax", "warnings"}
+    assert H.imported_modules(text) == {"keras", "numpy", "jax", "warnings"}
 
 
 def test_class_weights_smoothing_gate_and_pool_match_numpy(generated):

@@ -13,7 +13,6 @@ TensorFlow chooses its Keras when it is first imported, so tf-keras runs in a su
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import os
@@ -165,13 +164,7 @@ def keras3_values(layout: dict[str, Any], data: dict[str, np.ndarray], directory
 def test_what_the_generated_module_imports(tmp_path):
     """TensorFlow, and NumPy inside pack_targets: never losscheck, Keras 3 or jax."""
     text = generate(LAYOUT, tmp_path, "imports").read_text()
-    imported = set()
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == {"tensorflow", "numpy"}
+    assert H.imported_modules(text) == {"tensorflow", "numpy"}
     assert "tf.keras.metrics.F1Score(" in text and "tf.Variable(" in text
 
 
