@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import libcst as cst
 
 from losscheck.lint.facts import fact
-from losscheck.lint.imports import dotted_name
+from losscheck.lint.imports import ImportMap
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
@@ -55,48 +55,9 @@ LOSS_NAME = re.compile(f"{LOSS_NAME_WORDS}|{PER_SAMPLE_WORDS}", re.IGNORECASE)
 LOGGING_CALL = re.compile(r"(^|\.|_)(log\w*|print|info|debug|warning|append|extend|add_scalar\w*|update)$")
 
 
-@dataclass
-class ImportMap:
-    """Local name -> fully qualified dotted name, from every import statement in the file."""
-
-    aliases: dict[str, str] = field(default_factory=dict)
-
-    def add_import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            dotted = dotted_name(alias.name)
-            if dotted is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.aliases[alias.asname.name.value] = dotted
-            else:  # `import torch.nn` binds `torch`
-                head = dotted.split(".")[0]
-                self.aliases.setdefault(head, head)
-
-    def add_import_from(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-            return
-        base = dotted_name(node.module)
-        for alias in node.names:
-            name = dotted_name(alias.name)
-            if base is None or name is None:
-                continue
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
-            self.aliases[local] = f"{base}.{name}"
-
-    @property
-    def uses_torch(self) -> bool:
-        return any(v == "torch" or v.startswith("torch.") for v in self.aliases.values())
-
-    def qualname(self, expr: cst.BaseExpression) -> str | None:
-        """``F.cross_entropy`` -> ``torch.nn.functional.cross_entropy`` (None if not an imported name)."""
-        if isinstance(expr, cst.Name):
-            return self.aliases.get(expr.value)
-        if isinstance(expr, cst.Attribute):
-            base = self.qualname(expr.value)
-            return f"{base}.{expr.attr.value}" if base else None
-        return None
-
-
+def uses_torch(imports: ImportMap) -> bool:
+    """The file imports torch (the core's import map: every import, aliases, conventions)."""
+    return any(target == "torch" or target.startswith("torch.") for target in imports.names.values())
 
 
 @dataclass(frozen=True)
@@ -170,7 +131,7 @@ class Scope:
 @dataclass
 class TorchFacts:
     module: cst.Module
-    imports: ImportMap = field(default_factory=ImportMap)
+    imports: ImportMap = field(default_factory=ImportMap)  # the core's (ctx.imports)
     losses: list[TorchLoss] = field(default_factory=list)
     scopes: list[Scope] = field(default_factory=list)
     # class -> {attr: [values]} from `self.attr = value` in its methods
@@ -196,11 +157,12 @@ class TorchFacts:
         return Resolver(self.imports, scope.single_assignments(), set(scope.bindings), module_level, attrs)
 
 
-def _collect(module: cst.Module) -> TorchFacts:
-    """One walk over the file: imports, scopes with their calls and bindings, loss functions."""
+def _collect(module: cst.Module, imports: ImportMap) -> TorchFacts:
+    """One walk over the file: scopes with their calls and bindings, loss functions (names
+    resolve through the core's import map, ``imports``)."""
     from losscheck_torch._walk import children
 
-    facts = TorchFacts(module)
+    facts = TorchFacts(module, imports)
     facts.scopes.append(Scope(module, None))
 
     def visit(node: cst.CSTNode, scope: Scope, class_node: cst.ClassDef | None) -> None:
@@ -249,10 +211,6 @@ def _collect(module: cst.Module) -> TorchFacts:
                 scope.bind(current.asname.name, None)
             elif kind is cst.NamedExpr:
                 scope.bind(current.target, None)
-            elif kind is cst.Import:
-                facts.imports.add_import(current)
-            elif kind is cst.ImportFrom:
-                facts.imports.add_import_from(current)
             more = children(current)
             more.reverse()
             stack.extend(more)
@@ -347,10 +305,10 @@ def torch_facts(ctx: "FileContext") -> TorchFacts:
     """The facts of the file, a provider of the core's facts layer (computed once per file, on
     demand). Files that never mention torch cost nothing."""
     if "torch" not in ctx.source:
-        return TorchFacts(ctx.module)
-    facts = _collect(ctx.module)
-    if not facts.imports.uses_torch:
-        return TorchFacts(ctx.module, facts.imports)  # not PyTorch code: every rule stays quiet
+        return TorchFacts(ctx.module, ctx.imports)
+    if not uses_torch(ctx.imports):
+        return TorchFacts(ctx.module, ctx.imports)  # not PyTorch code: every rule stays quiet
+    facts = _collect(ctx.module, ctx.imports)
     facts.losses = [fn for fn in facts.losses if _is_torch_code(fn, facts)]
     return facts
 

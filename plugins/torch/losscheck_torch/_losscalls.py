@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from losscheck_torch._facts import ImportMap, keyword, positional, string_value
+from losscheck.lint.imports import ImportMap
+from losscheck_torch._facts import keyword, positional, string_value
 
 FUNCTIONAL = "torch.nn.functional"
 # torch.nn.functional loss -> the nn.Module class computing the same loss

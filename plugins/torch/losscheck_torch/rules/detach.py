@@ -10,9 +10,9 @@ import libcst as cst
 from losscheck.lint.context import FileContext
 from losscheck.lint.finding import Finding
 from losscheck.lint.rule import Invalid
+from losscheck.lint.imports import ImportMap
 from losscheck_torch._facts import (
     LOGGING_CALL,
-    ImportMap,
     TorchLoss,
     names_in,
     torch_facts,
