@@ -108,6 +108,7 @@ def load_module(layout: dict, tmp: Path, stem: str):
     assert main(["gen", str(path), "-o", str(out), "-q"]) == 0
     spec = importlib.util.spec_from_file_location(stem, out)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[stem] = module  # as an import does: torch.compile looks its globals up there
     spec.loader.exec_module(module)
     return module
 
