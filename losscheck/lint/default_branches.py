@@ -21,6 +21,7 @@ branch.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 import libcst as cst
 
@@ -82,19 +83,25 @@ def decided(test: cst.BaseExpression, defaults: dict[str, object]) -> bool | Non
     return None
 
 
+def _enclosing(statement: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode],
+               stop: cst.CSTNode) -> Iterator[tuple[cst.CSTNode, cst.CSTNode]]:
+    """(ancestor, its child on the way) from ``statement`` up to ``stop``, which is not included
+    (nor anything above it)."""
+    child, node = statement, parents.get(statement)
+    while node is not None and node is not stop:
+        yield node, child
+        child, node = node, parents.get(node)
+
+
 def runs_under_defaults(statement: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode],
                         defaults: dict[str, object], stop: cst.CSTNode) -> bool:
     """False when some ``if`` around ``statement`` (up to ``stop``) is decided by the defaults
     against the branch that holds it."""
-    child, node = statement, parents.get(statement)
-    while node is not None and node is not stop:
+    for node, child in _enclosing(statement, parents, stop):
         if type(node) is cst.If:
             verdict = decided(node.test, defaults)
-            if verdict is not None:
-                in_body = child is node.body
-                if in_body != verdict:
-                    return False
-        child, node = node, parents.get(node)
+            if verdict is not None and (child is node.body) != verdict:
+                return False
     return True
 
 
@@ -103,16 +110,16 @@ def surely_runs(statement: cst.CSTNode, parents: dict[cst.CSTNode, cst.CSTNode],
     """``statement`` runs whenever the function body reaches its place: between it and ``body``
     there are only blocks and ``if`` branches that the defaults select (no loop, ``try`` or
     ``with``, no undecided test)."""
-    child, node = statement, parents.get(statement)
-    while node is not None and node is not body:
+    top = statement
+    for node, child in _enclosing(statement, parents, body):
         kind = type(node)
         if kind is cst.If:
             if decided(node.test, defaults) is not (child is node.body):
                 return False
         elif kind not in (cst.SimpleStatementLine, cst.IndentedBlock, cst.Else):
             return False
-        child, node = node, parents.get(node)
-    return node is body
+        top = node
+    return parents.get(top) is body
 
 
 def passed_elsewhere(ctx: FileContext, fn: cst.FunctionDef) -> set[str]:

@@ -79,6 +79,8 @@ class ProbabilityModel:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self._busy: set[tuple[int, int]] = set()
+        # helper -> its (loss, prediction) parameter pairs: a helper is called many times
+        self._pairs: dict[cst.FunctionDef, list[tuple[int, int, str, str]]] = {}
         # Cheap first: the calls of the file (the finder's walk already listed every node), and the
         # Loss objects built with from_logits=True. The scope index is built only for a file that
         # has a call expecting logits.
@@ -374,13 +376,18 @@ class ProbabilityModel:
         if type(call.func) is cst.Name:
             local = self._function(call.func.value, call)
             if local is not None:
-                return local.name.value, loss_parameter_pairs(local)
+                return local.name.value, self._loss_pairs(local)
         if not self._reads_project:
             return None
         imported = imported_function(self.ctx, call.func)
         if imported is None:
             return None
-        return imported[1].name.value, loss_parameter_pairs(imported[1])
+        return imported[1].name.value, self._loss_pairs(imported[1])
+
+    def _loss_pairs(self, helper: cst.FunctionDef) -> list[tuple[int, int, str, str]]:
+        if helper not in self._pairs:
+            self._pairs[helper] = loss_parameter_pairs(helper)
+        return self._pairs[helper]
 
     def compiled_on_probabilities(self) -> Iterator[tuple[cst.BaseExpression, cst.Call, Probability]]:
         """(the ``loss=`` argument, its ``from_logits=True`` construction, the model's last
