@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from losscheck.lint.astutil import get_arg
+from losscheck.lint.logit_sinks import logits_sinks
 from losscheck.lint.probabilities import Probability, probability_model
 
 if TYPE_CHECKING:
@@ -190,9 +191,9 @@ def prediction_as_logits(ctx: FileContext, fn: LossFunction) -> list[tuple[cst.C
         return where is not None and where[0] is scope
 
     sites: list[tuple[cst.CSTNode, str]] = []
-    for call, arg, callee in probabilities.logits_sinks():
-        if inside(call) and is_prediction(arg):
-            sites.append((arg, f"passes it as logits to `{callee}`"))
+    for sink in logits_sinks(probabilities):
+        if inside(sink.call) and is_prediction(sink.argument):
+            sites.append((sink.argument, f"passes it as logits to `{sink.callee}`"))
     for call in probabilities.index.calls:
         if not inside(call):
             continue
@@ -267,7 +268,7 @@ def _probability_of(ctx: FileContext, value: cst.BaseExpression) -> tuple[Probab
     (``discriminator(x)``, directly or through a name) that ends in one."""
     probabilities = probability_model(ctx)
     found = probabilities.of(value)
-    if found is not None:
+    if found is not None and found.named is None:  # a name is a promise, not an activation to point at
         return found, ctx
     if type(value) is cst.Name:
         value = probabilities.model_definition(value) or value

@@ -1,8 +1,8 @@
-"""Which values are already probabilities, and which calls expect logits.
+"""Which values are already probabilities.
 
 A fact of the whole file, not only of its loss functions: the mistake it serves (a sigmoid or
 softmax output passed where logits are expected) is made as often in training steps and
-``compute_cost(...)`` helpers as in losses.
+``compute_cost(...)`` helpers as in losses. Where logits are expected is ``logit_sinks.py``.
 
 - A value is a *probability* when every definition of it that can reach the use is the result of
   a softmax or sigmoid (``api/logits.py``: ``tf.sigmoid``, ``keras.ops.softmax``, a layer called
@@ -12,12 +12,13 @@ softmax output passed where logits are expected) is made as often in training st
   outputs)``, or is a ``Model`` subclass whose ``call`` returns one (directly, or through a layer
   it made in ``__init__``: ``self.head = Dense(3, activation="softmax")``). Anything unknown is
   not a probability: the rule built on this never guesses.
+- Two things count without an activation in sight. A conditional expression with a probability
+  on either branch (``p.op.inputs[0] if p.op.type == "Softmax" else p``): on that branch it is
+  one. A parameter whose name promises probabilities (``probs``, ``y_prob``, not ``log_probs``)
+  whatever its callers pass: it states the function's own contract.
 - Reaching definitions are found by source order within one scope: the last unconditional
   assignment before the use, with the conditional ones after it (``if``/``for``/``while``/``try``
   bodies) and, inside a loop, the assignments later in the same loop.
-- A *logits sink* is an argument of a call that must be logits: ``logits=`` of TensorFlow's
-  ``*_with_logits`` functions, or ``y_pred`` of a Keras crossentropy called with
-  ``from_logits=True``, or of a Loss object built with it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator
 
 import libcst as cst
 
@@ -42,13 +42,12 @@ from losscheck.lint.api.logits import (
 )
 from losscheck.lint.astutil import (
     all_nodes,
-    assign_targets,
     get_arg,
-    own_nodes,
     string_value,
 )
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
+from losscheck.lint.logit_sinks import from_logits, loss_parameter_pairs
 from losscheck.lint.scope_index import (
     Definition,
     Scope,
@@ -58,6 +57,7 @@ from losscheck.lint.scope_index import (
 )
 
 _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
+_WRAPPER = LogitsSink("logits", None)  # keyword only: a wrapper's positions are its own
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,25 @@ class Probability:
     # where the activation really is, as ``path:line`` relative to the project root, when it is
     # in another module (``origin`` is then the call of the model passed in, in this file)
     elsewhere: str | None = None
+    # a parameter whose name says it holds probabilities (``probs``): no activation is seen, so
+    # ``activation`` is only a placeholder and the caller names the one the sink applies
+    named: str | None = None
 
     def where(self, ctx: FileContext) -> str:
         """``line N`` in ``ctx``'s file, or ``path:line`` in another module."""
         return self.elsewhere or f"line {ctx.position(self.origin).start.line}"
+
+
+# Name parts that say "probabilities" (``probs``, ``y_prob``, ``pred_probas``), and parts that
+# say the values are something else after all (``log_probs`` are valid logits).
+_PROBABILITY_WORDS = frozenset({"prob", "probs", "proba", "probas", "probability", "probabilities"})
+_NOT_PROBABILITY_WORDS = frozenset({"log", "logprob", "logprobs", "logit", "logits", "unnormalized", "raw"})
+
+
+def probability_name(name: str) -> bool:
+    """``name`` says its values are probabilities (``probs``, ``y_prob``), not log-probabilities."""
+    words = set(name.lower().strip("_").split("_"))
+    return bool(words & _PROBABILITY_WORDS) and not words & _NOT_PROBABILITY_WORDS
 
 
 class ProbabilityModel:
@@ -84,27 +99,37 @@ class ProbabilityModel:
         # Cheap first: the calls of the file (the finder's walk already listed every node), and the
         # Loss objects built with from_logits=True. The scope index is built only for a file that
         # has a call expecting logits.
-        calls = [node for node in all_nodes(ctx) if type(node) is cst.Call]
-        self._logit_calls: list[tuple[cst.Call, LogitsSink]] = []
-        self._has_logit_objects = False
+        calls: list[cst.Call] = []
+        # a parameter named as probabilities: one may reach a logits argument with no activation
+        # in sight (``def attack_loss(y, probs)``)
+        self._has_named = False
+        for node in all_nodes(ctx):
+            if type(node) is cst.Call:
+                calls.append(node)
+            elif type(node) is cst.Param and not self._has_named and probability_name(node.name.value):
+                self._has_named = True
+        self.logit_calls: list[tuple[cst.Call, LogitsSink]] = []
+        self.has_logit_objects = False
         self._has_activation = False  # no softmax/sigmoid anywhere: nothing can be a probability
         for call in calls:
             if type(call.func) is cst.Call and self.layer_activation(call.func):
                 self._has_activation = True
-            qualname = self._qualname(call.func)
+            qualname = self.qualname(call.func)
             if qualname is None:
                 continue
             if qualname in ACTIVATIONS or (qualname.startswith("keras.layers.") or _has_keyword(call, "activation")) \
                     and self.layer_activation(call):
                 self._has_activation = True  # a softmax, or a layer built with one (`self.head = Dense(...)`)
             sink = LOGIT_FUNCTIONS.get(qualname)
-            if sink is not None and (not sink.needs_from_logits or _from_logits(call)):
-                self._logit_calls.append((call, sink))
-            elif qualname in LOGIT_LOSS_CLASSES and _from_logits(call):
-                self._has_logit_objects = True
+            if sink is None and qualname.endswith("_with_logits") and _has_keyword(call, "logits"):
+                sink = _WRAPPER  # a wrapper that keeps TensorFlow's name and keywords (`compat.`)
+            if sink is not None and (not sink.needs_from_logits or from_logits(call)):
+                self.logit_calls.append((call, sink))
+            elif qualname in LOGIT_LOSS_CLASSES and from_logits(call):
+                self.has_logit_objects = True
 
     @cached_property
-    def _reads_project(self) -> bool:
+    def reads_project(self) -> bool:
         """Other modules of the project may be read: a model passed in as a parameter may end in
         an activation that this file never writes."""
         from losscheck.lint import project
@@ -117,25 +142,27 @@ class ProbabilityModel:
 
     # -- values ----------------------------------------------------------------------
     def of(self, expr: cst.BaseExpression, depth: int = 0) -> Probability | None:
-        if depth > _MAX_DEPTH or not (self._has_activation or self._reads_project):
+        if depth > _MAX_DEPTH or not (self._has_activation or self._has_named or self.reads_project):
             return None
         if type(expr) is cst.Call:
             return self._call(expr, depth)
         if type(expr) is cst.Subscript:
             return self.of(expr.value, depth)
+        if type(expr) is cst.IfExp:  # `p.op.inputs[0] if p.op.type == "Softmax" else p`: one branch is enough
+            return self.of(expr.body, depth) or self.of(expr.orelse, depth)
         if type(expr) is cst.Name:
             return self._name(expr, depth)
         if is_self_attribute(expr):  # `self.prob`, every `self.prob = ...` of the class a probability
-            values = self._self_attribute(expr.attr.value, expr.value)  # type: ignore[attr-defined]
+            values = self.self_attribute(expr.attr.value, expr.value)  # type: ignore[attr-defined]
             found = [self.of(value, depth + 1) if value is not None else None for value in values]
             return found[0] if found and all(found) else None
         return None
 
-    def _qualname(self, expr: cst.BaseExpression) -> str | None:
+    def qualname(self, expr: cst.BaseExpression) -> str | None:
         return canonical(self.ctx.imports.qualname(expr))
 
     def _call(self, call: cst.Call, depth: int) -> Probability | None:
-        qualname = self._qualname(call.func)
+        qualname = self.qualname(call.func)
         if qualname in ACTIVATIONS:
             return Probability(ACTIVATIONS[qualname], call)
         if preserves(qualname):
@@ -151,7 +178,7 @@ class ProbabilityModel:
             if self.parameter_of(call.func) is not None or self.model_definition(call.func) is not None:
                 return self._passed_model(call.func)  # a model passed in, or built by a builder
         if is_self_attribute(call.func):  # `self.head(x)` with `self.head = Dense(3, activation="softmax")`
-            layers = self._self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
+            layers = self.self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
             if len(layers) == 1 and type(layers[0]) is cst.Call:
                 activation = self.layer_activation(layers[0])
                 return Probability(activation, layers[0]) if activation else None
@@ -189,7 +216,7 @@ class ProbabilityModel:
         """The activation a Keras layer construction applies last, if softmax or sigmoid; for a
         layer class of another library or of the project (``WeightNormDense(10,
         activation=tf.nn.softmax)``), the one its ``activation=`` keyword names, the Keras way."""
-        qualname = self._qualname(layer.func)
+        qualname = self.qualname(layer.func)
         if qualname is None or not qualname.startswith("keras.layers."):
             written = qualname or (self.ctx.code_for(layer.func) if type(layer.func) in (cst.Name, cst.Attribute) else "")
             if not written.rsplit(".", 1)[-1][:1].isupper():
@@ -198,7 +225,7 @@ class ProbabilityModel:
             if value is None:
                 return None
             name = string_value(value)
-            named = None if name is not None else self._qualname(value)
+            named = None if name is not None else self.qualname(value)
             return ACTIVATION_NAMES.get(name) if name is not None else ACTIVATIONS.get(named) if named else None
         if qualname in ACTIVATION_LAYERS:
             return ACTIVATION_LAYERS[qualname]
@@ -208,7 +235,7 @@ class ProbabilityModel:
             name = string_value(get_arg(layer, "activation"))
             if name is None:
                 value = get_arg(layer, "activation")
-                named = self._qualname(value) if value is not None else None
+                named = self.qualname(value) if value is not None else None
                 return ACTIVATIONS.get(named) if named else None
         return ACTIVATION_NAMES.get(name) if name else None
 
@@ -247,7 +274,7 @@ class ProbabilityModel:
 
     def _is_model_class(self, cls: cst.ClassDef) -> bool:
         for base in cls.bases:
-            qualname = self._qualname(base.value)
+            qualname = self.qualname(base.value)
             if qualname in {"keras.Model", "keras.models.Model"}:
                 return True
             if qualname is None and type(base.value) in (cst.Name, cst.Attribute) \
@@ -318,93 +345,39 @@ class ProbabilityModel:
     def _param(self, scope: Scope, name: str, depth: int) -> Probability | None:
         """A parameter that every call of its function in the file passes a probability."""
         function = scope.node
-        if type(function) is not cst.FunctionDef or function in self.index.classes:
+        if type(function) is not cst.FunctionDef:
             return None
+        if function in self.index.classes:  # a method: its callers are not followed
+            return self._named(function, name)
         calls = [c for c in self.index.calls_by_name.get(function.name.value, [])
                  if self._function(function.name.value, c) is function]
         if not calls:
-            return None
+            return self._named(function, name)
         position = scope.params.index(name)
         found: list[Probability | None] = []
         for call in calls:
             arg = get_arg(call, name, position)
             found.append(self.of(arg, depth) if arg is not None else None)
-        return found[0] if all(found) else None
+        if found and all(found):
+            return found[0]
+        return self._named(function, name)
 
-    # -- sinks -----------------------------------------------------------------------
-    def logits_sinks(self) -> Iterator[tuple[cst.Call, cst.BaseExpression, str]]:
-        """(call, the argument that must be logits, how the call is written) for every such call."""
-        for call, sink in self._logit_calls:
-            arg = get_arg(call, sink.param, sink.position)
-            if arg is not None:
-                yield call, arg, self.ctx.code_for(call.func)
-        if not self._has_logit_objects:
-            return
-        for call in self.index.calls:
-            if len(call.args) < 2:
-                continue
-            if type(call.func) is cst.Name and self._qualname(call.func) is not None:
-                yield from self._through_helper(call)  # an imported function: of the project?
-                continue
-            loss = self._loss_object(call.func, call)
-            if loss is not None:
-                arg = get_arg(call, "y_pred", 1)
-                if arg is not None:
-                    yield call, arg, self.ctx.code_for(loss.func) + "(from_logits=True)"
-            elif type(call.func) in (cst.Name, cst.Attribute):
-                yield from self._through_helper(call)
-
-    def _through_helper(self, call: cst.Call) -> Iterator[tuple[cst.Call, cst.BaseExpression, str]]:
-        """``discriminator_loss(bce, real_output)`` where ``bce`` is built with
-        ``from_logits=True`` here and the helper (of this module or another) calls its first
-        parameter on its second as the prediction: ``real_output`` must be logits."""
-        found = self._helper(call)
-        if found is None:
-            return
-        helper, pairs = found
-        for loss_at, pred_at, loss_name, pred_name in pairs:
-            given = get_arg(call, loss_name, loss_at)
-            loss = self._loss_object(given, call) if given is not None else None
-            arg = get_arg(call, pred_name, pred_at)
-            if loss is not None and arg is not None:
-                yield call, arg, f"{self.ctx.code_for(loss.func)}(from_logits=True) in {helper}()"
-
-    def _helper(self, call: cst.Call) -> tuple[str, list[tuple[int, int, str, str]]] | None:
-        """The function ``call`` calls (here, or imported from the project) and its loss pairs."""
-        from losscheck.lint.project_modules import imported_function
-
-        if type(call.func) is cst.Name:
-            local = self._function(call.func.value, call)
-            if local is not None:
-                return local.name.value, self._loss_pairs(local)
-        if not self._reads_project:
+    def _named(self, function: cst.FunctionDef, name: str) -> Probability | None:
+        """The parameter ``name`` of ``function`` when its name promises probabilities."""
+        if not probability_name(name):
             return None
-        imported = imported_function(self.ctx, call.func)
-        if imported is None:
-            return None
-        return imported[1].name.value, self._loss_pairs(imported[1])
+        params = function.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.name.value == name:
+                return Probability("softmax", param.name, named=name)
+        return None
 
-    def _loss_pairs(self, helper: cst.FunctionDef) -> list[tuple[int, int, str, str]]:
+    def loss_pairs(self, helper: cst.FunctionDef) -> list[tuple[int, int, str, str]]:
+        """``logit_sinks.loss_parameter_pairs`` of ``helper``, computed once: a helper is called
+        many times."""
         if helper not in self._pairs:
             self._pairs[helper] = loss_parameter_pairs(helper)
         return self._pairs[helper]
-
-    def compiled_on_probabilities(self) -> Iterator[tuple[cst.BaseExpression, cst.Call, Probability]]:
-        """(the ``loss=`` argument, its ``from_logits=True`` construction, the model's last
-        activation) for every ``model.compile(loss=...)`` whose model ends in a softmax/sigmoid."""
-        if not self._has_logit_objects:
-            return
-        for call in self.index.calls:
-            func = call.func
-            if not (type(func) is cst.Attribute and func.attr.value == "compile" and type(func.value) is cst.Name):
-                continue
-            loss = get_arg(call, "loss", 1)
-            construction = self._loss_object(loss, call) if loss is not None else None
-            if construction is None:
-                continue
-            output = self.model_output(func.value)
-            if output is not None:
-                yield loss, construction, output  # type: ignore[misc]
 
     def model_output(self, model: cst.Name) -> Probability | None:
         """The softmax/sigmoid the model bound to ``model`` ends in, where this file builds it."""
@@ -445,7 +418,7 @@ class ProbabilityModel:
         """The softmax/sigmoid of the model that ``built`` constructs (``Sequential([...])``,
         ``Model(inputs, outputs)``); for a ``Sequential`` bound to ``name``, its ``name.add(...)``
         calls in ``scope`` between the two orders count."""
-        qualname = self._qualname(built.func)
+        qualname = self.qualname(built.func)
         if qualname in {"keras.Sequential", "keras.models.Sequential"}:
             # the last layer: the last `model.add(...)` before compile(), else the list's last
             added = [c for c in self.index.calls
@@ -464,33 +437,14 @@ class ProbabilityModel:
             return None
         if qualname in {"keras.Model", "keras.models.Model"}:
             outputs = get_arg(built, "outputs", 1)
-            return self.of(outputs) if outputs is not None else None
+            found = self.of(outputs) if outputs is not None else None
+            return found if found is not None and found.named is None else None  # a model shows its activation
         if qualname is None and type(built.func) is cst.Name:  # `Net()`, a `Model` subclass of this file
             cls = self.model_class(built.func.value, built)
             return self.class_output(cls) if cls is not None else None
         return None
 
-    def _loss_object(self, func: cst.BaseExpression, at: cst.Call) -> cst.Call | None:
-        """The ``XCrossentropy(from_logits=True)`` construction that ``func`` is, if any."""
-        if type(func) is cst.Call:
-            qualname = self._qualname(func.func)
-            return func if qualname in LOGIT_LOSS_CLASSES and _from_logits(func) else None
-        values: list[cst.BaseExpression | None] = []
-        if type(func) is cst.Name:
-            where = self.index.where.get(at)
-            scope = where[0] if where else None
-            while scope is not None and func.value not in scope.defs:
-                scope = scope.parent
-            if scope is None:
-                return None
-            values = [d.value for d in scope.defs[func.value]]
-        elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
-            values = self._self_attribute(func.attr.value, at)
-        if len(values) != 1 or type(values[0]) is not cst.Call:
-            return None
-        return self._loss_object(values[0], at)
-
-    def _self_attribute(self, attribute: str, at: cst.CSTNode) -> list[cst.BaseExpression | None]:
+    def self_attribute(self, attribute: str, at: cst.CSTNode) -> list[cst.BaseExpression | None]:
         """The values of every ``self.attribute = value`` in the class of the method around ``at``
         (a Name or a Call)."""
         cls = self._class_around(at)
@@ -512,33 +466,8 @@ class ProbabilityModel:
         return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
 
 
-def loss_parameter_pairs(function: cst.FunctionDef) -> list[tuple[int, int, str, str]]:
-    """(position, position, name, name) of each parameter pair that ``function`` uses as ``loss``
-    and ``prediction`` in ``loss(target, prediction)``: a parameter called with another one
-    second (or as ``y_pred=``), neither rebound in the body."""
-    names = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
-    nodes = list(own_nodes(function))
-    rebound = {name for node in nodes if type(node) is cst.AssignTarget for name in assign_targets(node.target)}
-    rebound |= {node.target.value for node in nodes if type(node) is cst.AugAssign and type(node.target) is cst.Name}
-    pairs: list[tuple[int, int, str, str]] = []
-    for node in nodes:
-        if type(node) is not cst.Call or type(node.func) is not cst.Name or node.func.value not in names:
-            continue
-        pred = get_arg(node, "y_pred", 1)
-        if type(pred) is cst.Name and pred.value in names and not {node.func.value, pred.value} & rebound:
-            pair = (names.index(node.func.value), names.index(pred.value), node.func.value, pred.value)
-            if pair not in pairs:
-                pairs.append(pair)
-    return pairs
-
-
 def _has_keyword(call: cst.Call, name: str) -> bool:
     return any(arg.keyword is not None and arg.keyword.value == name for arg in call.args)
-
-
-def _from_logits(call: cst.Call) -> bool:
-    value = get_arg(call, "from_logits")
-    return type(value) is cst.Name and value.value == "True"
 
 
 @fact(scope_index)

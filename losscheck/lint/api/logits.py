@@ -56,7 +56,7 @@ class LogitsSink:
     """
 
     param: str
-    position: int
+    position: int | None  # None: passed by keyword only
     needs_from_logits: bool = False
 
 

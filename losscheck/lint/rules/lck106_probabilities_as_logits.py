@@ -13,7 +13,9 @@ from losscheck.lint.compiled_models import (
 )
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
-from losscheck.lint.probabilities import probability_model
+from losscheck.lint.api.logits import Activation
+from losscheck.lint.logit_sinks import Sink, logits_sinks, pairings
+from losscheck.lint.probabilities import Probability, probability_model
 from losscheck.lint.project_uses import defined_name, uses_of
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
@@ -34,6 +36,27 @@ _TWICE = {
     "softmax": "softmax of values already in [0, 1] is nearly uniform, so the loss stays close to "
     "log(number of classes) and its gradient nearly vanishes",
 }
+
+
+def _sink_message(ctx: FileContext, sink: Sink, found: Probability) -> str:
+    written = ctx.code_for(sink.argument)
+    if found.named is None:
+        return (f"`{written}` holds values that are already probabilities (a {found.activation}, "
+                f"{found.where(ctx)}) and is passed as logits to `{sink.callee}`, which applies the "
+                f"{found.activation} again: {_TWICE[found.activation]}. Pass the values before the "
+                f"{found.activation} (or drop `from_logits=True`).")
+    activation = _applied_by(sink.callee)
+    held = f"`{written}`" if written == found.named else f"`{written}` may hold `{found.named}`, which"
+    return (f"{held} is named as probabilities ({found.where(ctx)}) and is passed as logits to "
+            f"`{sink.callee}`, which applies a {activation} to it: if the values are probabilities, "
+            f"{_TWICE[activation]}. Pass the values before the {activation}, or, if they are logits, "
+            "name them so.")
+
+
+def _applied_by(callee: str) -> Activation:
+    """The activation a logits-taking call applies, from its name."""
+    lowered = callee.lower()
+    return "sigmoid" if "sigmoid" in lowered or "binary" in lowered or "weighted_cross" in lowered else "softmax"
 
 
 class ProbabilitiesAsLogits(Rule):
@@ -65,6 +88,16 @@ class ProbabilitiesAsLogits(Rule):
     such a model's output (`scores = discriminator(x)`, then `disc_loss(labels, scores)`), the
     model being built there, or a parameter of the training function that every caller fills
     with such a model (`train(Unet(), dataset)` in `main.py`).
+
+    A function that returns a model and a `from_logits=True` Loss object together (a factory or a
+    test fixture: `return model, loss`) is checked like `compile()`. Wrappers that keep
+    TensorFlow's name (`compat.softmax_cross_entropy_with_logits(logits=...)`) expect logits
+    too. Two values count as probabilities with no activation in sight: either branch of a
+    conditional expression (`p.op.inputs[0] if p.op.type == "Softmax" else p` passes `p` itself
+    whenever its last op is not literally a softmax), and a parameter whose name promises
+    probabilities (`probs`, `y_prob`; not `log_probs`), whatever its callers pass: the message
+    then says so, and renaming the parameter is the fix when it really holds logits. Local
+    variables are not judged by their names: real code often calls logits `probs`.
 
     ## Why is this bad?
     A loss that takes logits applies the softmax or sigmoid itself. Given probabilities, it
@@ -191,6 +224,36 @@ class ProbabilitiesAsLogits(Rule):
         Valid(
             """
             def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0): ...
+            """
+        ),
+        # log-probabilities are valid logits, whatever the parameter says
+        Valid(
+            """
+            import tensorflow as tf
+
+            def sequence_cost(targets, log_probs):
+                return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=log_probs)
+            """
+        ),
+        # a local variable named `probs` is judged by where it comes from, not by its name
+        Valid(
+            """
+            import tensorflow as tf
+
+            def feature_cost(head, features, targets):
+                probs = head(features, apply_sigmoid=False)
+                return tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=probs)
+            """
+        ),
+        # a model without an output activation, returned with its logits loss
+        Valid(
+            """
+            import keras
+
+            def classifier_and_loss(classes):
+                model = keras.Sequential([keras.layers.Dense(classes)])
+                loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                return model, loss
             """
         ),
     ]
@@ -360,6 +423,45 @@ class ProbabilitiesAsLogits(Rule):
             """,
             message="sigmoid",
         ),
+        # a parameter documented and named as probabilities, used as logits unless its op is a softmax
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def adversarial_objective(onehot, probs):
+                logits = probs.op.inputs[0] if probs.op.type == "Softmax" else probs
+                return tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=logits)
+            """,
+            message="`logits` may hold `probs`, which is named as probabilities",
+            line=6,
+        ),
+        # a wrapper that keeps TensorFlow's name and keywords
+        Invalid(
+            """
+            import tensorflow as tf
+            from mylib.compat import sigmoid_cross_entropy_with_logits
+
+            def vote_cost(votes, scores):
+                return sigmoid_cross_entropy_with_logits(labels=votes, logits=tf.sigmoid(scores))
+            """,
+            message="`tf.sigmoid(scores)` holds values that are already probabilities",
+        ),
+        # a fixture handing out a softmax model with a logits loss
+        Invalid(
+            """
+            import keras
+
+            def small_classifier(classes):
+                return keras.Sequential([keras.layers.Dense(classes), keras.layers.Softmax()])
+
+            def model_and_loss():
+                model = small_classifier(3)
+                loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                return model, loss
+            """,
+            message="`loss`, returned together with it, is",
+            line=10,
+        ),
     ]
 
     def check(self, ctx: FileContext) -> None:
@@ -367,29 +469,24 @@ class ProbabilitiesAsLogits(Rule):
         if not any(pattern.search(ctx.source.encode("utf-8", "surrogatepass")) for pattern in _IN_FILE):
             return  # parsed for the other loss rules: nothing here for the in-file checks to find
         model = probability_model(ctx)
-        for loss, construction, output in model.compiled_on_probabilities():
+        for pairing in pairings(model):
+            output = pairing.output
             ctx.report(
                 self,
-                loss,
+                pairing.loss,
                 f"the model ends in a {output.activation} ({output.where(ctx)}), and "
-                f"compile() gives it `{ctx.code_for(construction.func)}(from_logits=True)`, which applies the "
+                + pairing.how.format(loss=ctx.code_for(pairing.loss),
+                                     construction=f"{ctx.code_for(pairing.construction.func)}(from_logits=True)")
+                + ", which applies the "
                 f"{output.activation} again: {_TWICE[output.activation]}. Drop the output activation (and apply "
                 "it when predicting), or drop `from_logits=True`.",
             )
         self._ignored_from_logits(ctx)
-        for _call, arg, callee in model.logits_sinks():
-            found = model.of(arg)
+        for sink in logits_sinks(model):
+            found = model.of(sink.argument)
             if found is None:
                 continue
-            origin = found.where(ctx)
-            ctx.report(
-                self,
-                arg,
-                f"`{ctx.code_for(arg)}` holds values that are already probabilities (a {found.activation}, "
-                f"{origin}) and is passed as logits to `{callee}`, which applies the {found.activation} "
-                f"again: {_TWICE[found.activation]}. Pass the values before the {found.activation} "
-                "(or drop `from_logits=True`).",
-            )
+            ctx.report(self, sink.argument, _sink_message(ctx, sink, found))
 
     def _compiled_elsewhere(self, ctx: FileContext) -> None:
         """A loss that treats its prediction as logits, compiled in another module of the project
