@@ -55,6 +55,8 @@ KERAS2_ONLY_MODULES: tuple[str, ...] = (
     "tensorflow.python.keras",
     # Keras 3 runs on TensorFlow, JAX or PyTorch: a Theano or CNTK import is Keras 2.3 or older
     "theano", "cntk",
+    # TensorFlow Addons ended with TensorFlow 2.15, the last release whose tf.keras is Keras 2
+    "tensorflow_addons",
 )
 LEGACY_FLAG = "TF_USE_LEGACY_KERAS"
 

@@ -27,6 +27,7 @@ REPORTED = ["5:12", "5:19", "5:26"]  # K.sqrt, K.mean, K.square in LOSS
         ("from keras.layers.core import Dense\n", "2"),
         ("from tensorflow.python.keras.engine.base_layer import Layer\n", "2"),
         ("model.fit(x, y, nb_epoch=3)\n", "2"),
+        ("import tensorflow as tf\nimport tensorflow_addons as tfa\nopt = tfa.optimizers.AdamW(1e-4, 1e-3)\n", "2"),
         # what Keras 3 has too: no evidence
         ("model.fit(x, y, epochs=3)\n", "3"),
         ("opt = Adam(learning_rate=1e-3)\n", "3"),

@@ -134,6 +134,7 @@ def test_pins_are_read_once_per_folder_and_run(tmp_path: Path, monkeypatch: pyte
         ("from keras.wrappers.scikit_learn import KerasClassifier\n", "2"),
         ("import tf_keras\n", "2"),
         ("import theano.tensor as T\n", "2"),
+        ("from tensorflow_addons.losses import SigmoidFocalCrossEntropy\n", "2"),
         ("import os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\n", "2"),
         ("def f():\n    from keras.layers.core import Dense\n", "2"),
         # Keras 3 has these: no evidence
