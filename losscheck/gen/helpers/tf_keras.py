@@ -87,7 +87,7 @@ def _lc_binary_focal_crossentropy(truth, pred, from_logits, gamma, alpha):
     ``apply_class_balancing=False``."""
     if from_logits:
         pred = tf.sigmoid(pred)
-    bce = _lc_bce_elements(truth, pred, False)
+    bce = _lc_bce_elements(truth, pred, from_logits=False)
     p_t = truth * pred + (1.0 - truth) * (1.0 - pred)
     focal = tf.pow(1.0 - p_t, gamma) * bce
     if alpha is not None:
