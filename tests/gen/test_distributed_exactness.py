@@ -339,6 +339,7 @@ def _weighted_total(per_example: dict[str, list[float]], weights: np.ndarray, ro
     return sum(lw[name] * float(np.mean(weights[rows] * np.asarray(values)[rows])) for name, values in per_example.items())
 
 
+@pytest.mark.keras_jax
 def test_jax_data_parallel_step_equals_single_device(prepared):
     _require("jax", "keras")
     directory, module_path = prepared

@@ -50,6 +50,12 @@ OWN_SCHEDULE = [1.0, 2.0]
 BATCH_VALUE = 3.0
 RTOL = 1e-5
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}  # KERAS_BACKEND -> module
+# each backend's runs carry its marker: `-m keras_jax` runs them alone, `-m "not keras_torch"` leaves them out
+BACKEND_PARAMS = [
+    pytest.param("tensorflow", id="tensorflow"),
+    pytest.param("jax", id="jax", marks=pytest.mark.keras_jax),
+    pytest.param("torch", id="torch", marks=pytest.mark.keras_torch),
+]
 
 Params = tuple[np.ndarray, np.ndarray]
 
@@ -134,7 +140,7 @@ def _epochs(schedule: dict[str, list[float]], epochs: int) -> list[dict[str, flo
 
 
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["auto", "jit_compile"])
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_weight_scheduler_and_an_assignment_between_fits(prepared, backend, jit_compile):
     """WeightScheduler: every epoch's loss and the parameters it leads to; then a plain assign
     between fit calls reaches evaluate and the next fit. ``jit_compile=True`` too: XLA on
@@ -153,7 +159,7 @@ def test_weight_scheduler_and_an_assignment_between_fits(prepared, backend, jit_
     assert run["fit_after_assign"] == pytest.approx(expected, rel=RTOL)
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_attach_weights_and_an_own_epoch_callback(prepared, backend):
     """After attach_weights, a user's own on_epoch_begin assigns; the weights are model
     variables, not model weights (those are the kernel and the bias)."""
@@ -165,7 +171,7 @@ def test_attach_weights_and_an_own_epoch_callback(prepared, backend):
     assert (run["weights"], run["variables"]) == (2, 2 + len(INITIAL))
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_an_assignment_inside_an_epoch(prepared, backend):
     """TensorFlow and PyTorch read the variable at the next batch; the JAX trainer only after
     jax_state_sync(), and without it the epoch's end writes the old value back."""
@@ -184,7 +190,7 @@ def test_an_assignment_inside_an_epoch(prepared, backend):
         assert plain["weight_after"] == BATCH_VALUE
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_weights_no_model_holds(prepared, backend):
     """Without attach_weights or a scheduler: TensorFlow and PyTorch read the variables anyway;
     a compiled JAX step keeps the traced value, and the module says so."""
@@ -201,6 +207,7 @@ def test_weights_no_model_holds(prepared, backend):
         assert run["warnings"] == 0
 
 
+@pytest.mark.keras_jax
 def test_jax_data_parallel_weights_made_after_the_distribution(prepared):
     """Under keras.distribution the model's state is laid out on every device; WEIGHTS are made
     when the module is imported, so import it after set_distribution: then the schedule holds
