@@ -105,7 +105,7 @@ def make_python_file(path: Path, megabytes: float) -> dict:
     return {"bytes": len(text.encode()), "lines": text.count("\n"), "blocks": n}
 
 
-# Valid (type, extra fields) combinations from shared/spec/layout-v1.md, cycled over the tasks.
+# Valid (type, extra fields) combinations of the layout format (docs/layout.md), cycled over the tasks.
 TASK_KINDS: list[dict] = [
     {"type": "binary", "units": 1},
     {"type": "binary", "units": 1, "loss": ["binary_crossentropy", {"name": "dice", "weight": 0.5}]},
