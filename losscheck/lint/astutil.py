@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import libcst as cst
 
@@ -62,14 +62,22 @@ def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 def _compute_children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
+    # once per node of a file: the field names and kinds are read from their per-class tables
+    # directly, _child_fields/_kind only on a class's first time
+    fields = _FIELDS.get(type(node)) or _child_fields(type(node))
+    kinds = _KIND
     out: list[cst.CSTNode] = []
-    for name in _child_fields(type(node)):
+    for name in fields:
         value = getattr(node, name)
-        kind = _kind(type(value))
+        kind = kinds.get(type(value))
+        if kind is None:
+            kind = _kind(type(value))
         if kind == 1:
             out.append(value)
         elif kind == 2:
-            out.extend(item for item in value if _kind(type(item)) == 1)
+            for item in value:
+                if (kinds.get(type(item)) or _kind(type(item))) == 1:
+                    out.append(item)
     return tuple(out)
 
 
@@ -79,6 +87,12 @@ def _compute_children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
 # each file (or piece of a large file); the size bound is a backstop for other callers.
 _CHILDREN: dict[int, tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = {}
 _MEMO_LIMIT = 400_000
+# The language server lints a new version of the same document on every edit, and the top-level
+# statements an edit did not touch are the very same nodes (incremental_parse.py): the memos of
+# the last file linted are kept (``forget(keep=True)``) and an entry moves back into the current
+# memo when its node is met again. Entries of nodes the next lint does not meet are dropped with
+# it, so at most two files' memos are alive.
+_KEPT_CHILDREN: dict[int, tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = {}
 
 
 def children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
@@ -86,17 +100,31 @@ def children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
     entry = _CHILDREN.get(id(node))
     if entry is not None and entry[0] is node:
         return entry[1]
-    kids = _compute_children(node)
+    return _new_children(node)
+
+
+def _new_children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
+    entry = _KEPT_CHILDREN.pop(id(node), None) if _KEPT_CHILDREN else None
+    kids = entry[1] if entry is not None and entry[0] is node else _compute_children(node)
     if len(_CHILDREN) > _MEMO_LIMIT:
         _CHILDREN.clear()
     _CHILDREN[id(node)] = (node, kids)
     return kids
 
 
-def forget() -> None:
-    """Drop the per-file memos (children, read names): the engine calls it after each file."""
-    _CHILDREN.clear()
-    _READ_NAMES.clear()
+def forget(*, keep: bool = False) -> None:
+    """Drop the per-file memos (children, read names): the engine calls it after each file.
+    ``keep``: hold this file's memos until the next file is done, for a new version of the same
+    document whose unchanged statements are the same nodes (the language server)."""
+    global _CHILDREN, _KEPT_CHILDREN, _READ_NAMES, _KEPT_READ_NAMES
+    if keep:
+        _KEPT_CHILDREN, _CHILDREN = _CHILDREN, {}
+        _KEPT_READ_NAMES, _READ_NAMES = _READ_NAMES, {}
+    else:
+        _CHILDREN.clear()
+        _KEPT_CHILDREN.clear()
+        _READ_NAMES.clear()
+        _KEPT_READ_NAMES.clear()
 
 
 def get_arg(call: cst.Call, name: str | None, position: int | None = None) -> cst.BaseExpression | None:
@@ -172,12 +200,14 @@ def walk(node: cst.CSTNode, *, into_nested: bool = False) -> Iterator[cst.CSTNod
     """Pre-order descendants of ``node`` (itself included); nested defs/lambdas/classes skipped
     unless ``into_nested`` (the root itself is always entered)."""
     stack: list[cst.CSTNode] = [node]
+    pop, extend, memo = stack.pop, stack.extend, _CHILDREN
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
         if current is not node and not into_nested and type(current) in _NESTED_SCOPE_TYPES:
             continue
-        stack.extend(reversed(children(current)))
+        entry = memo.get(id(current))  # children(current), inline: once per node of every walk
+        extend(reversed(entry[1] if entry is not None and entry[0] is current else _new_children(current)))
 
 
 def names_in(expr: cst.CSTNode) -> set[str]:
@@ -186,6 +216,7 @@ def names_in(expr: cst.CSTNode) -> set[str]:
 
 
 _READ_NAMES: dict[int, tuple[cst.CSTNode, list[cst.Name]]] = {}
+_KEPT_READ_NAMES: dict[int, tuple[cst.CSTNode, list[cst.Name]]] = {}  # see _KEPT_CHILDREN
 
 
 def read_names(expr: cst.CSTNode) -> list[cst.Name]:
@@ -197,7 +228,8 @@ def read_names(expr: cst.CSTNode) -> list[cst.Name]:
     entry = _READ_NAMES.get(id(expr))
     if entry is not None and entry[0] is expr:
         return entry[1]
-    result = _read_names(expr)
+    entry = _KEPT_READ_NAMES.pop(id(expr), None) if _KEPT_READ_NAMES else None
+    result = entry[1] if entry is not None and entry[0] is expr else _read_names(expr)
     if len(_READ_NAMES) > 100_000:
         _READ_NAMES.clear()
     _READ_NAMES[id(expr)] = (expr, result)
@@ -261,21 +293,31 @@ def match_captures(match: cst.Match) -> list[str]:
     return names
 
 
+_LEAVE = object()  # traverse(): the node below this on the stack is left, not entered
+
+
 def traverse(root: cst.CSTNode, enter, leave=None) -> None:
     """Pre-order walk calling ``enter(node)`` (return False to skip the children) and, after the
     children, ``leave(node)``. Iterative (deep ``a + b + c + ...`` chains do not hit the recursion
     limit) and far cheaper than ``node.visit`` (see ``iter_children``)."""
-    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    # Every full walk of a file (syntax index, scope index, imports) goes through here, once per
+    # node: the stack holds bare nodes, a node to leave is pushed after a marker (no tuple per
+    # node), and the children memo is read inline.
+    memo = _CHILDREN
+    stack: list[object] = [root]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        node, leaving = stack.pop()
-        if leaving:
-            leave(node)
+        node = pop()
+        if node is _LEAVE:
+            leave(pop())
             continue
         descend = enter(node)
         if leave is not None:
-            stack.append((node, True))
+            push(node)
+            push(_LEAVE)
         if descend is not False:
-            stack.extend((child, False) for child in reversed(children(node)))
+            entry = memo.get(id(node))
+            extend(reversed(entry[1] if entry is not None and entry[0] is node else _new_children(node)))
 
 
 def all_nodes(ctx) -> list[cst.CSTNode]:  # ctx: FileContext (not imported: no cycle)

@@ -191,7 +191,7 @@ def _lint_scanned(
 ) -> list[Finding]:
     import libcst as cst  # lazily: 0.25 s of import that pre-filtered files never pay
 
-    from losscheck.lint import astutil
+    from losscheck.lint import astutil, incremental_parse
     from losscheck.lint.context import FileContext
 
     pieces = None
@@ -213,7 +213,9 @@ def _lint_scanned(
         try:
             findings = run_rules(ctx, rules)
         finally:
-            astutil.forget()  # the per-file memos hold the tree: let it go with the file
+            # the per-file memos hold the tree: let it go with the file, unless the language
+            # server lints the next version of it (astutil.forget)
+            astutil.forget(keep=incremental_parse.documents() is not None)
     findings = suppress.apply(findings, directives)
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):

@@ -62,12 +62,24 @@ def path_of(uri: str, root: str | None, notebook: bool = False) -> str:
     return os.path.join(root or os.getcwd(), name)
 
 
+def _freeze_imports() -> None:
+    """Move every object alive now out of the cyclic collector's sight, once, after the first
+    lint: by then libcst, the rules and the settings are imported, and a full collection no
+    longer walks them all again during a later re-lint (measured: 25 ms -> 2 ms per full
+    collection in the server). Frozen objects are still freed when nothing refers to them."""
+    import gc
+
+    gc.collect()  # the first lint's garbage is not frozen with the rest
+    gc.freeze()
+
+
 class Linter:
     def __init__(self, projects: Projects) -> None:
         from losscheck.lint import incremental_parse
 
         self.projects = projects
         self._last: dict[str, Result] = {}
+        self._frozen = False  # see _freeze_imports
         # an edit re-parses only the top-level statements it touched (incremental_parse.py)
         incremental_parse.remember_documents()
 
@@ -81,6 +93,9 @@ class Linter:
         stdin = StdinFile(snapshot.path, snapshot.data)
         findings = runner.run([], project.plan, use_cache=False, stdin=stdin).findings
         self._last[snapshot.uri] = Result(key, findings)
+        if not self._frozen:
+            _freeze_imports()
+            self._frozen = True
         return findings
 
     def last(self, uri: str) -> list[Finding] | None:
