@@ -37,6 +37,9 @@ class FactProvider(Generic[T]):
     name: str
     compute: Callable[["FileContext"], T]
     depends: tuple["FactProvider[Any]", ...] = ()
+    # read only on some paths (a whole-file walk that most files never need): part of the graph,
+    # but computed when the provider asks for it, not before
+    on_demand: tuple["FactProvider[Any]", ...] = ()
 
     def __call__(self, ctx: "FileContext") -> T:
         return ctx.fact(self)
@@ -48,12 +51,14 @@ class FactProvider(Generic[T]):
 PROVIDERS: list[FactProvider[Any]] = []  # every provider declared, in import order
 
 
-def fact(*depends: FactProvider[Any]) -> Callable[[Callable[["FileContext"], T]], FactProvider[T]]:
-    """Declare a fact provider: ``@fact(imports_fact, ...)`` above ``def name(ctx) -> T``."""
+def fact(*depends: FactProvider[Any], on_demand: tuple[FactProvider[Any], ...] = ()
+         ) -> Callable[[Callable[["FileContext"], T]], FactProvider[T]]:
+    """Declare a fact provider: ``@fact(imports_fact, ...)`` above ``def name(ctx) -> T``;
+    ``on_demand=(...)`` names the providers it reads only on some paths."""
 
     def declare(compute: Callable[["FileContext"], T]) -> FactProvider[T]:
         name = f"{compute.__module__.rsplit('.', 1)[-1]}.{compute.__name__}"
-        provider = FactProvider(name, compute, tuple(depends))
+        provider = FactProvider(name, compute, tuple(depends), tuple(on_demand))
         PROVIDERS.append(provider)
         return provider
 

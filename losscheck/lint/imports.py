@@ -56,8 +56,15 @@ class ImportMap:
     # -- construction ------------------------------------------------------------------
     @classmethod
     def from_module(cls, module: cst.Module) -> "ImportMap":
+        from losscheck.lint.statement_parts import parts
+
         collector = _Collector()
-        collector.run(module)
+        for part in parts("imports", module, _Collector.of):  # in the server, only edited statements are walked
+            collector.add(part)
+        return cls.from_collector(collector)
+
+    @classmethod
+    def from_collector(cls, collector: "_Collector") -> "ImportMap":
         result = cls(star_modules=collector.star_modules)
         for name, targets in collector.bindings.items():
             values = set(targets)
@@ -148,7 +155,7 @@ _CONVENTION_PATTERNS = {
 class _Collector:
     """Collects every import binding in the file (module level and inside functions/classes)."""
 
-    def run(self, module: cst.Module) -> None:
+    def run(self, module: cst.CSTNode) -> None:
         from losscheck.lint.astutil import traverse
 
         def enter(node: cst.CSTNode) -> bool:
@@ -171,6 +178,23 @@ class _Collector:
         self.alias_assigns: dict[str, list[str]] = {}
         self.all_assign_counts: dict[str, int] = {}
         self._depth = 0  # function/class nesting: aliases by assignment only at module level
+
+    @classmethod
+    def of(cls, statement: cst.CSTNode) -> "_Collector":
+        """The import bindings of one top-level statement."""
+        collector = cls()
+        collector.run(statement)
+        return collector
+
+    def add(self, part: "_Collector") -> None:
+        """Add what the next statement holds (``part`` is left as it is: it may be remembered)."""
+        for name, targets in part.bindings.items():
+            self.bindings.setdefault(name, []).extend(targets)
+        self.star_modules += part.star_modules
+        for name, values in part.alias_assigns.items():
+            self.alias_assigns.setdefault(name, []).extend(values)
+        for name, count in part.all_assign_counts.items():
+            self.all_assign_counts[name] = self.all_assign_counts.get(name, 0) + count
 
     def _bind(self, name: str, target: str) -> None:
         self.bindings.setdefault(name, []).append(target)

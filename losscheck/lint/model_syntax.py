@@ -107,6 +107,18 @@ _BINDING_NODE_TYPES = frozenset({
 
 
 def binding_counts(module: cst.Module) -> dict[str, int]:
+    """How often each name is bound anywhere in the module (a sum over its top-level statements,
+    walked again only where the language server's last edit touched them)."""
+    from losscheck.lint.statement_parts import parts
+
+    counts: dict[str, int] = {}
+    for part in parts("binding_counts", module, _binding_counts):
+        for name, count in part.items():
+            counts[name] = counts.get(name, 0) + count
+    return counts
+
+
+def _binding_counts(module: cst.CSTNode) -> dict[str, int]:
     counts: dict[str, int] = {}
 
     def add(names: Iterable[str]) -> None:

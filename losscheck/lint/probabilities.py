@@ -55,6 +55,7 @@ from losscheck.lint.scope_index import (
     is_self_attribute,
     scope_index,
 )
+from losscheck.lint.syntax_index import preorder_nodes
 
 _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
 _WRAPPER = LogitsSink("logits", None)  # keyword only: a wrapper's positions are its own
@@ -470,6 +471,6 @@ def _has_keyword(call: cst.Call, name: str) -> bool:
     return any(arg.keyword is not None and arg.keyword.value == name for arg in call.args)
 
 
-@fact(scope_index)
+@fact(preorder_nodes, on_demand=(scope_index,))  # the index only for a file with a call expecting logits
 def probability_model(ctx: FileContext) -> ProbabilityModel:
     return ProbabilityModel(ctx)

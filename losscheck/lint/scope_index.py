@@ -64,9 +64,58 @@ def _params(params: cst.Parameters) -> list[str]:
 
 @fact()
 def scope_index(ctx: FileContext) -> ScopeIndex:
+    """The index of the whole file, put together from one index per top-level statement
+    (``statement_parts.py``: in the language server only the statements an edit touched are
+    walked again). A statement's own walk numbers its nodes from 1 and defines its module-level
+    names in a stand-in module scope; here those become the file's: the stand-in's definitions
+    and uses are moved into the module scope, numbered on from the statements before, and the
+    scopes it holds get the module scope as their parent. Orders inside a function stay the
+    statement's own: they are only ever compared within one scope."""
+    from losscheck.lint.statement_parts import parts
+
     index = ScopeIndex()
     root = Scope(ctx.module, None)
     index.scopes[ctx.module] = root
+    offset = 1  # the module node itself is the first node of the walk
+    for part in parts("scope_index", ctx.module, _statement_index):
+        stand_in = part.scopes[_STAND_IN]
+        for name, defs in stand_in.defs.items():
+            root.defs.setdefault(name, []).extend(
+                Definition(d.order + offset, d.value, d.conditional, d.loops) for d in defs)
+        root.returns += stand_in.returns
+        for name, made in stand_in.functions.items():
+            root.functions.setdefault(name, []).extend(made)
+        for name, made in stand_in.classes.items():
+            root.classes.setdefault(name, []).extend(made)
+        for scope in part.top_scopes:
+            scope.parent = root  # the statement's own defs and lambdas (a remembered part: the new root)
+        index.scopes.update(part.scopes)
+        del index.scopes[_STAND_IN]
+        for node, (scope, order, loops) in part.where.items():
+            index.where[node] = (root, order + offset, loops) if scope is stand_in else (scope, order, loops)
+        index.calls += part.calls
+        for name, calls in part.calls_by_name.items():
+            index.calls_by_name.setdefault(name, []).extend(calls)
+        index.classes.update(part.classes)
+        for key, values in part.self_assigns.items():
+            index.self_assigns.setdefault(key, []).extend(values)
+        offset += part.size
+    return index
+
+
+_STAND_IN = cst.Module(body=())  # the key of a statement's stand-in module scope
+
+
+@dataclass
+class _StatementIndex(ScopeIndex):
+    size: int = 0  # the nodes of the statement's walk
+    top_scopes: list[Scope] = field(default_factory=list)  # the scopes whose parent is the module
+
+
+def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
+    index = _StatementIndex()
+    root = Scope(_STAND_IN, None)
+    index.scopes[_STAND_IN] = root
     scopes: list[Scope] = [root]
     compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current scope
     saved: list[tuple[list[cst.CSTNode], tuple[cst.CSTNode, ...]]] = []
@@ -99,6 +148,8 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
                 define(node.name.value, None)  # type: ignore[attr-defined]
                 scopes[-1].functions.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
             scope = Scope(node, scopes[-1], _params(node.params))  # type: ignore[arg-type,attr-defined]
+            if scopes[-1] is root:
+                index.top_scopes.append(scope)
             index.scopes[node] = scope  # type: ignore[index]
             scopes.append(scope)
             saved.append((compound, loops))
@@ -152,7 +203,8 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
             if loops and loops[-1] is node:
                 loops = loops[:-1]
 
-    traverse(ctx.module, enter, leave)
+    traverse(statement, enter, leave)
+    index.size = counter
     return index
 
 

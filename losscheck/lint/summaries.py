@@ -52,7 +52,19 @@ class _Index:
 
 @fact()
 def _index(ctx: FileContext) -> _Index:
-    """The file's plain functions by enclosing scope and name (the helpers a loss may call)."""
+    """The file's plain functions by enclosing scope and name (the helpers a loss may call), put
+    together from one index per top-level statement (``statement_parts.py``)."""
+    from losscheck.lint.statement_parts import parts
+
+    index = _Index()
+    for part in parts("helper_index", ctx.module, _statement_index):
+        index.parent.update(part.parent)
+        for key, defs in part.by_scope.items():
+            index.by_scope.setdefault(key, []).extend(defs)
+    return index
+
+
+def _statement_index(statement: cst.CSTNode) -> _Index:
     index = _Index()
     stack: list[cst.CSTNode] = []
 
@@ -75,7 +87,7 @@ def _index(ctx: FileContext) -> _Index:
         if stack and stack[-1] is node:
             stack.pop()
 
-    traverse(ctx.module, enter, leave)
+    traverse(statement, enter, leave)
     return index
 
 

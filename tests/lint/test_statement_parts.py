@@ -1,0 +1,114 @@
+"""Whole-file facts put together from one part per top-level statement are what one walk of the
+whole module gives, from the command line and in the language server, where the parts of the
+statements an edit did not touch are reused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import libcst as cst
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from losscheck.lint import incremental_parse
+from losscheck.lint.context import FileContext
+from losscheck.lint.imports import ImportMap, _Collector
+from losscheck.lint.model_syntax import _binding_counts, binding_counts
+from losscheck.lint.scope_index import _STAND_IN, ScopeIndex, _statement_index, scope_index
+from losscheck.lint.summaries import _index, _statement_index as helper_index
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = (ROOT / "benchmarks" / "data" / "loss_module_300.py").read_text(encoding="utf-8")
+LINES = MODULE.splitlines(keepends=True)
+
+# Statements that bind, import, define, call and nest, inserted before a top-level statement.
+INSERTS = [
+    "import numpy as np\n",
+    "from keras import ops as K\n",
+    "K = 3\n",
+    "def helper(y_true, y_pred, w=2):\n    z = y_pred * w\n    if w:\n        z = z + 1\n    return z\n",
+    "class Head:\n    def call(self, x):\n        self.p = x\n        return lambda t: t + x\n",
+    "for i in range(3):\n    total = i\n",
+    "loss = helper(1, 2)\n",
+    "def outer(a):\n    def inner(b):\n        return a + b\n    return inner\n",
+]
+
+
+def _events(index: ScopeIndex, scope: object) -> list[tuple[str, int]]:
+    """What ``scope`` holds, in the order its numbers give: its definitions and the uses (names,
+    calls) that sit in it, by identity."""
+    found: list[tuple[int, str, int]] = []
+    for name, defs in scope.defs.items():  # type: ignore[attr-defined]
+        found += [(d.order, "def:" + name, id(d.value)) for d in defs]
+    found += [(order, "use", id(node)) for node, (where, order, _l) in index.where.items() if where is scope]
+    return [(kind, ident) for _order, kind, ident in sorted(found)]
+
+
+def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
+    whole = _statement_index(module)  # one walk of the whole module: the module is the stand-in
+    wanted_root, got_root = whole.scopes[_STAND_IN], got.scopes[module]
+    assert set(got.scopes) - {module} == set(whole.scopes) - {_STAND_IN}
+    # the module scope: the very numbers of one walk
+    assert {n: [(d.order, id(d.value), d.conditional) for d in ds] for n, ds in got_root.defs.items()} == \
+        {n: [(d.order, id(d.value), d.conditional) for d in ds] for n, ds in wanted_root.defs.items()}
+    assert got_root.functions == wanted_root.functions and got_root.classes == wanted_root.classes
+    # every other scope: the same parent, and its contents in the same order
+    for node, scope in whole.scopes.items():
+        if node is _STAND_IN:
+            continue
+        mine = got.scopes[node]
+        parent = scope.parent.node if scope.parent is not None else None
+        assert (mine.parent.node if mine.parent is not None else None) is (module if parent is _STAND_IN else parent)
+        assert mine.params == scope.params and mine.returns == scope.returns
+        assert _events(got, mine) == _events(whole, scope)
+    assert _events(got, got_root) == _events(whole, wanted_root)
+    assert got.calls == whole.calls and got.calls_by_name == whole.calls_by_name
+    assert got.classes == whole.classes and got.self_assigns == whole.self_assigns
+    assert set(got.where) == set(whole.where)
+
+
+def assert_same_facts(source: str, module: cst.Module) -> None:
+    ctx = FileContext("doc.py", source, module)
+    assert_same_scope_index(scope_index(ctx), module)
+    assert binding_counts(module) == _binding_counts(module)
+    assert ImportMap.from_module(module).names == ImportMap.from_collector(_Collector.of(module)).names
+    helpers, whole = _index(ctx), helper_index(module)
+    assert helpers.parent == whole.parent and helpers.by_scope == whole.by_scope
+
+
+@contextmanager
+def remembered() -> Iterator[incremental_parse.DocumentTrees]:
+    trees = incremental_parse.remember_documents()
+    try:
+        yield trees
+    finally:
+        incremental_parse.stop_remembering()
+
+
+def edited(inserts: list[tuple[int, int]]) -> str:
+    lines = list(LINES)
+    starts = [i for i, line in enumerate(LINES) if line.startswith(("def ", "class ", "@"))]
+    for at, which in sorted(inserts, reverse=True):
+        where = starts[at % len(starts)]
+        lines[where:where] = [INSERTS[which], "\n", "\n"]
+    return "".join(lines)
+
+
+def test_from_the_command_line() -> None:
+    source = edited([(1, 0), (3, 3), (5, 4), (7, 7)])
+    assert_same_facts(source, cst.parse_module(source))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 20), st.integers(0, len(INSERTS) - 1)), max_size=3),
+                min_size=1, max_size=4))
+def test_in_the_server_after_edits(versions: list[list[tuple[int, int]]]) -> None:
+    """One document edited again and again: most statements' parts are reused, and the module
+    scope they are re-attached to is the new version's."""
+    with remembered() as trees:
+        for inserts in versions:
+            source = edited(inserts)
+            module = trees.parse("doc.py", source)
+            assert_same_facts(source, module)
