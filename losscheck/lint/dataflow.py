@@ -11,7 +11,8 @@ Facts are computed once per function and cached on the file context.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import libcst as cst
@@ -215,12 +216,43 @@ def function_facts(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
     # the parameters are part of the key: a helper (summaries.py) is analysed once per way it is called
     key = (id(fn.node), fn.y_true, fn.y_pred)
     if key not in cache:
-        facts = FunctionFacts(fn)
-        scan = _Scan(facts)
-        scan.run(fn.node)
-        scan.propagate()
-        cache[key] = facts
+        cache[key] = _remembered(fn, key)
     return cache[key]
+
+
+# The language server's last scans, by function node (kept with it, so that its id stays its own):
+# a function's facts are its own syntax's and its two parameters', nothing else of the module, and
+# an edit re-parses only the statements it touched, so the others' functions are the same nodes.
+_SCANS: OrderedDict[tuple[int, str | None, str | None], tuple[cst.CSTNode, FunctionFacts]] = OrderedDict()
+_MAX_SCANS = 1024
+
+
+def _remembered(fn: LossFunction, key: tuple[int, str | None, str | None]) -> FunctionFacts:
+    from losscheck.lint.incremental_parse import documents
+
+    if documents() is None:
+        return _scan(fn)
+    entry = _SCANS.get(key)
+    if entry is not None and entry[0] is fn.node:
+        _SCANS.move_to_end(key)
+        return replace(entry[1], fn=fn)  # the same scan, told which function it now describes
+    facts = _scan(fn)
+    _SCANS[key] = (fn.node, facts)
+    if len(_SCANS) > _MAX_SCANS:
+        _SCANS.popitem(last=False)
+    return facts
+
+
+def _scan(fn: LossFunction) -> FunctionFacts:
+    facts = FunctionFacts(fn)
+    scan = _Scan(facts)
+    scan.run(fn.node)
+    scan.propagate()
+    return facts
+
+
+def forget() -> None:
+    _SCANS.clear()
 
 
 def reaching_values(facts: FunctionFacts, roots: Iterable[cst.BaseExpression]) -> list[cst.BaseExpression]:
