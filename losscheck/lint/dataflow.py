@@ -11,15 +11,21 @@ Facts are computed once per function and cached on the file context.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import libcst as cst
 
-from losscheck.lint.facts import fact
-from losscheck.lint.astutil import assign_targets, children, match_captures, own_nodes, read_names, walk
+from losscheck.lint.astutil import (
+    assign_targets,
+    children,
+    match_captures,
+    own_nodes,
+    read_names,
+    walk,
+)
 from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.facts import fact
 
 TRUE = "true"
 PRED = "pred"
@@ -220,27 +226,14 @@ def function_facts(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
     return cache[key]
 
 
-# The language server's last scans, by function node (kept with it, so that its id stays its own):
-# a function's facts are its own syntax's and its two parameters', nothing else of the module, and
-# an edit re-parses only the statements it touched, so the others' functions are the same nodes.
-_SCANS: OrderedDict[tuple[int, str | None, str | None], tuple[cst.CSTNode, FunctionFacts]] = OrderedDict()
-_MAX_SCANS = 1024
-
-
 def _remembered(fn: LossFunction, key: tuple[int, str | None, str | None]) -> FunctionFacts:
-    from losscheck.lint.incremental_parse import documents
+    """A function's facts are its own syntax's and its two parameters', nothing else of the
+    module: in the language server, an unchanged function's scan is reused
+    (``statement_parts.of_node``), told which function it now describes."""
+    from losscheck.lint.statement_parts import of_node
 
-    if documents() is None:
-        return _scan(fn)
-    entry = _SCANS.get(key)
-    if entry is not None and entry[0] is fn.node:
-        _SCANS.move_to_end(key)
-        return replace(entry[1], fn=fn)  # the same scan, told which function it now describes
-    facts = _scan(fn)
-    _SCANS[key] = (fn.node, facts)
-    if len(_SCANS) > _MAX_SCANS:
-        _SCANS.popitem(last=False)
-    return facts
+    facts = of_node("data_flow", fn.node, key[1:], lambda: _scan(fn))
+    return facts if facts.fn is fn else replace(facts, fn=fn)
 
 
 def _scan(fn: LossFunction) -> FunctionFacts:
@@ -250,9 +243,6 @@ def _scan(fn: LossFunction) -> FunctionFacts:
     scan.propagate()
     return facts
 
-
-def forget() -> None:
-    _SCANS.clear()
 
 
 def reaching_values(facts: FunctionFacts, roots: Iterable[cst.BaseExpression]) -> list[cst.BaseExpression]:

@@ -186,8 +186,7 @@ def documents() -> DocumentTrees | None:
 def stop_remembering() -> None:
     """Forget every document and parse whole again."""
     global _documents
-    from losscheck.lint import dataflow, statement_parts
+    from losscheck.lint import statement_parts
 
     _documents = None
     statement_parts.forget()  # the facts' parts hold the last documents' statements
-    dataflow.forget()

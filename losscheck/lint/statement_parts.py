@@ -15,7 +15,8 @@ combined, in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 import libcst as cst
@@ -47,6 +48,32 @@ def parts(kind: str, module: cst.Module, compute: Callable[[cst.CSTNode], _T]) -
     return found
 
 
+# (kind, id(node), key) -> (the node, its value): facts of one node's own syntax, such as a
+# function's data flow, which an unchanged statement's functions keep from one version to the next
+_BY_NODE: OrderedDict[tuple[str, int, Hashable], tuple[cst.CSTNode, Any]] = OrderedDict()
+_MAX_BY_NODE = 4096
+
+
+def of_node(kind: str, node: cst.CSTNode, key: Hashable, compute: Callable[[], _T]) -> _T:
+    """``compute()``, a fact of ``node``'s own syntax (and of ``key``) alone; in the language
+    server remembered while ``node`` is in the documents, from the command line computed."""
+    from losscheck.lint.incremental_parse import documents
+
+    if documents() is None:
+        return compute()
+    memo_key = (kind, id(node), key)
+    entry = _BY_NODE.get(memo_key)
+    if entry is not None and entry[0] is node:
+        _BY_NODE.move_to_end(memo_key)
+        return entry[1]  # type: ignore[no-any-return]
+    value = compute()
+    _BY_NODE[memo_key] = (node, value)
+    if len(_BY_NODE) > _MAX_BY_NODE:
+        _BY_NODE.popitem(last=False)
+    return value
+
+
 def forget() -> None:
     """Drop every remembered part (the server stops remembering documents)."""
     _REMEMBERED.clear()
+    _BY_NODE.clear()

@@ -22,6 +22,7 @@ from losscheck.lint.models import (
     within,
 )
 from losscheck.lint.rule import Invalid, Rule
+from losscheck.lint.statement_parts import of_node
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
@@ -337,6 +338,10 @@ def _factory_argument(facts: ModuleModels, scope: object, param: cst.Param) -> t
 
 def _model_attribute_reads(fn_node: cst.CSTNode) -> dict[cst.Name, cst.Attribute]:
     """``model.output``, ``model.layers[i].output``, ``model.get_layer(n).output``: model Name -> attribute."""
+    return of_node("model_attribute_reads", fn_node, None, lambda: _attribute_reads(fn_node))
+
+
+def _attribute_reads(fn_node: cst.CSTNode) -> dict[cst.Name, cst.Attribute]:
     found: dict[cst.Name, cst.Attribute] = {}
     for node in walk(fn_node, into_nested=True):
         if type(node) is not cst.Attribute or node.attr.value not in _OUTPUT_ATTRS:
