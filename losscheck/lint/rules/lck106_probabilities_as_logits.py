@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 
-from losscheck.lint import project
-from losscheck.lint.compiled_models import (
-    compiled_on_probabilities,
-    looped_on_probabilities,
-    prediction_as_logits,
-)
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
-from losscheck.lint.api.logits import Activation
-from losscheck.lint.logit_sinks import Sink, logits_sinks, pairings
-from losscheck.lint.probabilities import Probability, probability_model
-from losscheck.lint.project_uses import defined_name, uses_of
+from losscheck.lint.logit_sinks import logits_sinks, pairings
+from losscheck.lint.logits_messages import TWICE, compiled_elsewhere, sink_message
+from losscheck.lint.probabilities import probability_model
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
 
@@ -29,35 +21,6 @@ _IN_FILE_TRIGGERS = (
     rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
 )
 _IN_FILE = [re.compile(pattern) for pattern in _IN_FILE_TRIGGERS]
-
-_TWICE = {
-    "sigmoid": "sigmoid(sigmoid(x)) lies between 0.5 and 0.73, so the loss never reaches its minimum "
-    "and its gradient is scaled down by a factor of at most 0.25 at every step",
-    "softmax": "softmax of values already in [0, 1] is nearly uniform, so the loss stays close to "
-    "log(number of classes) and its gradient nearly vanishes",
-}
-
-
-def _sink_message(ctx: FileContext, sink: Sink, found: Probability) -> str:
-    written = ctx.code_for(sink.argument)
-    if found.named is None:
-        return (f"`{written}` holds values that are already probabilities (a {found.activation}, "
-                f"{found.where(ctx)}) and is passed as logits to `{sink.callee}`, which applies the "
-                f"{found.activation} again: {_TWICE[found.activation]}. Pass the values before the "
-                f"{found.activation} (or drop `from_logits=True`).")
-    activation = _applied_by(sink.callee)
-    held = f"`{written}`" if written == found.named else f"`{written}` may hold `{found.named}`, which"
-    return (f"{held} is named as probabilities ({found.where(ctx)}) and is passed as logits to "
-            f"`{sink.callee}`, which applies a {activation} to it: if the values are probabilities, "
-            f"{_TWICE[activation]}. Pass the values before the {activation}, or, if they are logits, "
-            "name them so.")
-
-
-def _applied_by(callee: str) -> Activation:
-    """The activation a logits-taking call applies, from its name."""
-    lowered = callee.lower()
-    return "sigmoid" if "sigmoid" in lowered or "binary" in lowered or "weighted_cross" in lowered else "softmax"
-
 
 class ProbabilitiesAsLogits(Rule):
     """
@@ -478,7 +441,7 @@ class ProbabilitiesAsLogits(Rule):
                 + pairing.how.format(loss=ctx.code_for(pairing.loss),
                                      construction=f"{ctx.code_for(pairing.construction.func)}(from_logits=True)")
                 + ", which applies the "
-                f"{output.activation} again: {_TWICE[output.activation]}. Drop the output activation (and apply "
+                f"{output.activation} again: {TWICE[output.activation]}. Drop the output activation (and apply "
                 "it when predicting), or drop `from_logits=True`.",
             )
         self._ignored_from_logits(ctx)
@@ -486,45 +449,13 @@ class ProbabilitiesAsLogits(Rule):
             found = model.of(sink.argument)
             if found is None:
                 continue
-            ctx.report(self, sink.argument, _sink_message(ctx, sink, found))
+            ctx.report(self, sink.argument, sink_message(ctx, sink, found))
 
     def _compiled_elsewhere(self, ctx: FileContext) -> None:
-        """A loss that treats its prediction as logits, compiled in another module of the project
-        with a model whose last layer is a softmax or sigmoid."""
-        root = project.root_for(ctx.path, ctx.options.get("keras_target"))
-        if root is None:
-            return  # no project around the file (or --isolated): nothing else is read
-        for fn in ctx.functions:
-            name = defined_name(fn)
-            if name is None or fn.class_node is not None:
-                continue
-            uses = uses_of(os.path.abspath(ctx.path), root).get(name)
-            if uses is None or not (uses.compile_calls or uses.loop):
-                continue  # compiled or looped nowhere else: the rest would find nothing
-            sites = prediction_as_logits(ctx, fn)
-            if not sites:
-                continue
-            compiled = compiled_on_probabilities(ctx, name)
-            if compiled:
-                first = compiled[0]
-                activation = first.output.activation
-                given = f"the model compiled with it at {first.where} already ends in a {activation} ({first.output_where})"
-            else:
-                looped = looped_on_probabilities(ctx, fn, name)
-                if not looped:
-                    continue
-                call = looped[0]
-                activation = call.output.activation
-                given = (f"the training step at {call.where} passes it `{call.argument}`, which already went through "
-                         f"a {activation} ({call.output_where})")
-            for node, how in sites:
-                ctx.report(
-                    self,
-                    node,
-                    f"`{fn.name}` treats its prediction `{fn.y_pred}` as logits (it {how}), but {given}: "
-                    f"{_TWICE[activation]}. Drop the model's final activation (and apply it when predicting), "
-                    f"or treat `{fn.y_pred}` as probabilities.",
-                )
+        """A loss that treats its prediction as logits, compiled (or called by a training step)
+        in another module of the project with a model whose last layer is a softmax or sigmoid."""
+        for node, message in compiled_elsewhere(ctx):
+            ctx.report(self, node, message)
 
     def _ignored_from_logits(self, ctx: FileContext) -> None:
         """A loss (or a helper it calls) that accepts `from_logits` and never reads it."""
