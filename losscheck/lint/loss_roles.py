@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from losscheck.lint.api.value_ops import TRAINING_STEP_CALLS
 from losscheck.lint.api.loss_names import LOOP_PAIRS, STRONG_PRED, STRONG_TRUE
 from losscheck.lint.astutil import own_nodes
 from losscheck.lint.context import LossFunction
@@ -29,7 +30,6 @@ def _prediction_first(fn: LossFunction) -> bool:
     return fn.y_pred in names and fn.y_true in names and names.index(fn.y_pred) < names.index(fn.y_true)
 
 
-_STEP_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
 
 
 def is_training_step(scope: cst.CSTNode | None) -> bool:
@@ -42,7 +42,7 @@ def is_training_step(scope: cst.CSTNode | None) -> bool:
             return True
         if type(node) is cst.Name and node.value == "GradientTape":
             return True
-        if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in _STEP_CALLS:
+        if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in TRAINING_STEP_CALLS:
             return True
     return False
 

@@ -12,13 +12,10 @@ import libcst as cst
 
 from losscheck.lint.astutil import get_arg, is_number, is_zero, literal_int, read_names, walk
 from losscheck.lint.context import FileContext
+from losscheck.lint.api.value_ops import BOOLEAN_TESTS, COMPARISONS, KEEPS_VALUES, LOGICAL
 from losscheck.lint.dataflow import TRUE, FunctionFacts
 
-_COMPARE_OPS = frozenset(
-    {"not_equal", "equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
-     "logical_not", "is_finite", "is_nan", "isnan", "isfinite"}
-)
-_CAST_OPS = frozenset({"cast", "to_float", "to_int32", "cast_to_floatx", "stop_gradient", "expand_dims", "squeeze"})
+_MASK_OPS = COMPARISONS | LOGICAL | BOOLEAN_TESTS  # what makes a mask
 
 
 class MaskFacts:
@@ -73,9 +70,9 @@ class MaskFacts:
             if found is None:
                 return False
             short = found.name.rsplit(".", 1)[-1]
-            if short in _COMPARE_OPS:
+            if short in _MASK_OPS:
                 return True
-            if short in _CAST_OPS:
+            if short in KEEPS_VALUES:
                 first = get_arg(expr, None, 0) or get_arg(expr, "x")
                 return first is not None and self.is_mask(first, depth + 1)
             if short == "where":

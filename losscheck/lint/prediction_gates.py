@@ -15,13 +15,11 @@ import libcst as cst
 
 from losscheck.lint.astutil import get_arg, is_number, is_zero
 from losscheck.lint.context import FileContext
+from losscheck.lint.api.value_ops import COMPARISONS, KEEPS_VALUES, LOGICAL
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts
 
-_COMPARE_OPS = frozenset({"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"})
-_PASS_OPS = frozenset({"cast", "to_float", "to_int32", "cast_to_floatx", "stop_gradient", "expand_dims", "squeeze",
-                       "identity"})
 _ROUND_OPS = frozenset({"round", "rint"})
-_LOGICAL_OPS = frozenset({"equal", "not_equal", "logical_and", "logical_or", "logical_xor"})
+_COMBINING = LOGICAL | {"equal", "not_equal"}  # of two masks: `equal(gate, label_mask)` is one too
 
 
 class PredictionGates:
@@ -72,11 +70,11 @@ class PredictionGates:
         if type(expr) is cst.Call:
             short = self._short(expr)
             args = [a.value for a in expr.args if a.keyword is None]
-            if short in _LOGICAL_OPS and len(args) == 2:
+            if short in _COMBINING and len(args) == 2:
                 combined = self._combined(args, depth)
                 if combined is not None:
                     return combined
-            if short in _COMPARE_OPS:
+            if short in COMPARISONS:
                 if any(TRUE in self.facts.sources(a) for a in args):
                     return None
                 return expr if any(self._pred_only(a) for a in args) else None
@@ -87,7 +85,7 @@ class PredictionGates:
                 return args[1] if self._argmax_of_pred(args[1]) else None
             if short in _ROUND_OPS:
                 return expr if args and self._pred_only(args[0]) else None
-            if short in _PASS_OPS:
+            if short in KEEPS_VALUES:
                 return self.origin(args[0], depth + 1) if args else None
             if short == "one_hot" and args:
                 return expr if self._argmax_of_pred(args[0]) else None
@@ -109,7 +107,7 @@ class PredictionGates:
         return values[0] if len(values) == 1 else None
 
     def _converts(self, value: cst.BaseExpression, name: str) -> bool:
-        if type(value) is not cst.Call or self._short(value) not in _PASS_OPS or not value.args:
+        if type(value) is not cst.Call or self._short(value) not in KEEPS_VALUES or not value.args:
             return False
         first = value.args[0].value
         return type(first) is cst.Name and first.value == name
@@ -144,9 +142,9 @@ class PredictionGates:
             return self._is_boolean(expr.value, depth + 1)
         if type(expr) is cst.Call:
             short = self._short(expr)
-            if short in _COMPARE_OPS or short in _LOGICAL_OPS:
+            if short in COMPARISONS or short in LOGICAL:
                 return True
-            if short in _PASS_OPS and expr.args:
+            if short in KEEPS_VALUES and expr.args:
                 return self._is_boolean(expr.args[0].value, depth + 1)
         return False
 

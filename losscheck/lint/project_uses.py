@@ -38,11 +38,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from losscheck.lint import project
+from losscheck.lint.api.value_ops import TRAINING_STEP_CALLS
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext, LossFunction
 
-_TAPE_CALLS = frozenset({"gradient", "minimize", "apply_gradients"})
 _COMPILE_KEYWORDS = frozenset({"loss", "metrics", "weighted_metrics"})
 _ROLES = {"loss": "loss", "metrics": "metric", "weighted_metrics": "metric"}
 
@@ -262,7 +262,7 @@ class _Uses(ast.NodeVisitor):
                 if isinstance(sub, ast.Attribute):
                     tape = tape or sub.attr == "GradientTape"
                 elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
-                    tape = tape or sub.func.attr in _TAPE_CALLS
+                    tape = tape or sub.func.attr in TRAINING_STEP_CALLS
                     compiles = compiles or sub.func.attr == "compile"
                 elif isinstance(sub, ast.Name) and sub.id == "GradientTape":
                     tape = True

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from losscheck.lint.api.value_ops import SHAPE_QUERIES
 from losscheck.lint.astutil import walk
 from losscheck.lint.context import FileContext
 from losscheck.lint.dataflow import FunctionFacts
 
-_SHAPE_OPS = frozenset({"shape", "int_shape", "size", "rank", "ndim", "shape_n"})
 _SAMPLE_WORDS = ("batch", "sample", "shape", "len", "size", "bs", "n_examples", "num_examples")
 
 
@@ -47,7 +47,7 @@ def only_for_shape(ctx: FileContext, facts: FunctionFacts, node: cst.Subscript) 
         call = facts.parent(parent)
         if type(call) is cst.Call:
             found = ctx.imports.api(call.func)
-            if found is not None and found.name.rsplit(".", 1)[-1] in _SHAPE_OPS:
+            if found is not None and found.name.rsplit(".", 1)[-1] in SHAPE_QUERIES:
                 return True
             if type(call.func) is cst.Name and call.func.value == "len":
                 return True

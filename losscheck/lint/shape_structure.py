@@ -21,6 +21,7 @@ from typing import Iterator
 
 import libcst as cst
 
+from losscheck.lint.api.value_ops import SHAPE_QUERIES
 from losscheck.lint.astutil import get_arg, literal_int
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
@@ -241,7 +242,6 @@ def _is_vector_value(ctx: FileContext, expr: cst.BaseExpression) -> bool:
 
 # -- len() of a tensor ---------------------------------------------------------------------------
 _LIST_MAKERS = frozenset({"unstack", "split", "shape_n", "meshgrid", "dynamic_partition"})
-_SHAPE_OPS = frozenset({"shape", "int_shape", "get_shape", "rank", "ndim", "size"})
 _TENSOR_OP_MODULES = frozenset({
     "tensorflow", "tensorflow.math", "tensorflow.nn", "tensorflow.image", "tensorflow.linalg",
     "keras.ops", "keras.backend", "tensorflow.keras.backend",
@@ -260,7 +260,7 @@ def _len_of_tensor(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> It
         return
     qualname = ctx.imports.qualname(value.func) or ""
     module, _, name = qualname.rpartition(".")
-    if module not in _TENSOR_OP_MODULES or name in _LIST_MAKERS or name in _SHAPE_OPS:
+    if module not in _TENSOR_OP_MODULES or name in _LIST_MAKERS or name in SHAPE_QUERIES:
         return  # `len(ops.shape(y))` is the rank; `tree.flatten(...)` a list
     yield ShapeProblem(
         call,

@@ -10,6 +10,7 @@ from losscheck.lint.astutil import (
 )
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
+from losscheck.lint.api.value_ops import KEEPS_VALUES
 from losscheck.lint.masks import MaskFacts
 from losscheck.lint.reductions import as_reduction
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -378,7 +379,6 @@ class MaskedMean(Rule):
             "or use `divide_no_nan`.",
         )
 
-_PASS_THROUGH = frozenset({"cast", "to_float", "cast_to_floatx", "convert_to_tensor"})
 
 
 def _counts_every_position(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression, depth: int = 0) -> bool:
@@ -397,7 +397,7 @@ def _counts_every_position(ctx: FileContext, facts: FunctionFacts, expr: cst.Bas
     if found is None:
         return False
     short = found.name.rsplit(".", 1)[-1]
-    if short in _PASS_THROUGH:
+    if short in KEEPS_VALUES:
         return _counts_every_position(ctx, facts, first, depth + 1)
     if short == "size" and found.family != "numpy":
         return facts.derives(first)
