@@ -234,14 +234,21 @@ def _imported(stderr: str) -> set[str]:
     return {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
 
 
-def test_nbformat_is_imported_only_for_notebooks(tmp_path):
+def test_nbformat_is_imported_only_to_convert_or_write(tmp_path):
+    """Linting reads a version 4 notebook as the JSON it is: nbformat (and jsonschema with it,
+    ~115 ms) is imported to convert a version 3 notebook, and to write a fixed one."""
     (tmp_path / "m.py").write_text(IMPORTS + "\n" + BATCH_MEAN + "\n")
     write(tmp_path / "t.ipynb", notebook(code(IMPORTS), code(BATCH_MEAN)))
+    cells = [{"cell_type": "code", "input": source, "language": "python", "metadata": {}, "outputs": []}
+             for source in (IMPORTS, BATCH_MEAN)]
+    nb3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""}, "worksheets": [{"metadata": {}, "cells": cells}]}
+    (tmp_path / "old.ipynb").write_text(json.dumps(nb3, indent=1))
     command = [sys.executable, "-X", "importtime", "-m", "losscheck", "lint", "--no-cache"]
-    python = subprocess.run([*command, "m.py"], cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert python.returncode == 1 and "nbformat" not in _imported(python.stderr)
-    nb = subprocess.run([*command, "t.ipynb"], cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert nb.returncode == 1 and "nbformat" in _imported(nb.stderr)
+    for name, imported in (("m.py", False), ("t.ipynb", False), ("old.ipynb", True)):
+        proc = subprocess.run([*command, name], cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert proc.returncode == 1, (name, proc.stdout)
+        assert ("nbformat" in _imported(proc.stderr)) is imported, name
+        assert ("jsonschema" in _imported(proc.stderr)) is imported, name
 
 
 def test_the_example_notebook_has_its_one_planted_mistake():
