@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from losscheck.lint.facts import fact
-from losscheck.lint.astutil import traverse
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts, function_facts
+from losscheck.lint.syntax_index import syntax_index
 
 if TYPE_CHECKING:
     from losscheck.lint.return_verdicts import ReturnClassifier, Verdict
@@ -50,44 +50,15 @@ class _Index:
     by_scope: dict[tuple[cst.FunctionDef | None, str], list[cst.FunctionDef]] = field(default_factory=dict)
 
 
-@fact()
+@fact(syntax_index)
 def _index(ctx: FileContext) -> _Index:
-    """The file's plain functions by enclosing scope and name (the helpers a loss may call), put
-    together from one index per top-level statement (``statement_parts.py``)."""
-    from losscheck.lint.statement_parts import parts
-
+    """The file's plain functions by enclosing scope and name (the helpers a loss may call), read
+    off the syntax index's functions (each with its class and enclosing function)."""
     index = _Index()
-    for part in parts("helper_index", ctx.module, _statement_index):
-        index.parent.update(part.parent)
-        for key, defs in part.by_scope.items():
-            index.by_scope.setdefault(key, []).extend(defs)
-    return index
-
-
-def _statement_index(statement: cst.CSTNode) -> _Index:
-    index = _Index()
-    stack: list[cst.CSTNode] = []
-
-    def enter(node: cst.CSTNode) -> bool:
-        kind = type(node)
-        if kind is cst.FunctionDef:
-            enclosing = next((n for n in reversed(stack) if type(n) is cst.FunctionDef), None)
-            index.parent[node] = enclosing  # type: ignore[index]
-            in_class = bool(stack) and type(stack[-1]) is cst.ClassDef
-            if not in_class:
-                index.by_scope.setdefault((enclosing, node.name.value), []).append(node)  # type: ignore[attr-defined]
-        if kind is cst.FunctionDef or kind is cst.ClassDef:
-            stack.append(node)
-            return True
-        # only statements hold definitions: expressions need not be walked
-        return isinstance(node, (cst.Module, cst.BaseCompoundStatement, cst.BaseSuite, cst.SimpleStatementLine,
-                                 cst.Else, cst.ExceptHandler, cst.Finally))
-
-    def leave(node: cst.CSTNode) -> None:
-        if stack and stack[-1] is node:
-            stack.pop()
-
-    traverse(statement, enter, leave)
+    for node, cls, parent in syntax_index(ctx).functions:
+        index.parent[node] = parent
+        if cls is None:  # a method is not a helper a bare name can reach
+            index.by_scope.setdefault((parent, node.name.value), []).append(node)
     return index
 
 

@@ -17,7 +17,7 @@ from losscheck.lint.context import FileContext
 from losscheck.lint.imports import ImportMap, _Collector
 from losscheck.lint.model_syntax import _binding_counts, binding_counts
 from losscheck.lint.scope_index import _STAND_IN, ScopeIndex, _statement_index, scope_index
-from losscheck.lint.summaries import _index, _statement_index as helper_index
+from losscheck.lint.summaries import _index
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = (ROOT / "benchmarks" / "data" / "loss_module_300.py").read_text(encoding="utf-8")
@@ -29,7 +29,7 @@ INSERTS = [
     "from keras import ops as K\n",
     "K = 3\n",
     "def helper(y_true, y_pred, w=2):\n    z = y_pred * w\n    if w:\n        z = z + 1\n    return z\n",
-    "class Head:\n    def call(self, x):\n        self.p = x\n        return lambda t: t + x\n",
+    "class Head:\n    def call(self, x):\n        self.p = x\n        return lambda t: t + x\n    if True:\n        def extra(self):\n            pass\n",
     "for i in range(3):\n    total = i\n",
     "loss = helper(1, 2)\n",
     "def outer(a):\n    def inner(b):\n        return a + b\n    return inner\n",
@@ -74,8 +74,28 @@ def assert_same_facts(source: str, module: cst.Module) -> None:
     assert_same_scope_index(scope_index(ctx), module)
     assert binding_counts(module) == _binding_counts(module)
     assert ImportMap.from_module(module).names == ImportMap.from_collector(_Collector.of(module)).names
-    helpers, whole = _index(ctx), helper_index(module)
-    assert helpers.parent == whole.parent and helpers.by_scope == whole.by_scope
+    helpers = _index(ctx)
+    parent, by_scope = _helpers_by_walk(module)
+    assert helpers.parent == parent and helpers.by_scope == by_scope
+
+
+def _helpers_by_walk(module: cst.Module) -> tuple[dict, dict]:
+    """Every def with the function around it, and the plain ones (not methods: the nearest def or
+    class around them is not a class) by enclosing function and name, from a walk of the module."""
+    parent: dict = {}
+    by_scope: dict = {}
+
+    def visit(node: cst.CSTNode, around: list[cst.CSTNode]) -> None:
+        for child in node.children:
+            if type(child) is cst.FunctionDef:
+                function = next((n for n in reversed(around) if type(n) is cst.FunctionDef), None)
+                parent[child] = function
+                if not (around and type(around[-1]) is cst.ClassDef):
+                    by_scope.setdefault((function, child.name.value), []).append(child)
+            visit(child, [*around, child] if type(child) in (cst.FunctionDef, cst.ClassDef) else around)
+
+    visit(module, [])
+    return parent, by_scope
 
 
 @contextmanager
