@@ -13,7 +13,8 @@ Sources, in the order a reader would list them:
    so that order is a custom loop's loss (``loss_roles.is_custom_loop_style``).
 2. ``loss-subclass``: the ``call`` method of a class whose base resolves to a Keras ``Loss`` (or
    ``LossFunctionWrapper``, or a built-in loss class such as ``CategoricalCrossentropy``), or to a
-   class in the same file that does.
+   class in the same file that does. ``metric-subclass``: likewise the ``update_state`` of a
+   Keras ``Metric`` subclass, with kind ``"metric"``: Keras traces it as it traces a loss.
 3. ``compile``: callables passed as ``loss=`` (or the second positional argument) to
    ``.compile(...)``: a function name, a dict ``{output: fn}`` (output names recorded), a list or
    tuple, a factory call whose function returns a nested closure (``factory``), a ``lambda``;
@@ -59,6 +60,10 @@ _LOSS_MODULES = (
     "keras.losses", "keras.src.losses", "tensorflow.keras.losses", "tf_keras.losses",
     "tensorflow.python.keras.losses", "keras.src.losses.loss", "keras.src.losses.losses",
     "tensorflow.compat.v1.keras.losses", "tensorflow.compat.v2.keras.losses",
+)
+_METRIC_MODULES = (
+    "keras.metrics", "keras.src.metrics", "tensorflow.keras.metrics", "tf_keras.metrics",
+    "tensorflow.python.keras.metrics", "tensorflow.compat.v1.keras.metrics", "tensorflow.compat.v2.keras.metrics",
 )
 _METRIC_NAME = re.compile(r"(accuracy|(^|_)acc($|_)|precision|recall|(^|_)f1|(^|_)iou|coef|score|metric|auc)")
 _OUTPUT_COMMENT = re.compile(r"#\s*losscheck:\s*output\s*=\s*([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)")
@@ -112,7 +117,8 @@ class _Finder:
         self.found: dict[cst.CSTNode, FoundFunction] = {}
         stem = ctx.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
         self._metrics_module = "metric" in stem and "loss" not in stem
-        self.loss_classes = self._loss_classes()
+        self.loss_classes = self._subclasses(self._is_keras_loss_base)
+        self.metric_classes = self._subclasses(self._is_keras_metric_base)
 
     # -- helpers ----------------------------------------------------------------------
     def _is_keras_loss_base(self, base: cst.BaseExpression) -> bool:
@@ -124,17 +130,26 @@ class _Finder:
         # `class Dice(Loss)` with `Loss` from an import we cannot see (star import): name only.
         return type(base) is cst.Name and base.value in _LOSS_BASES and bool(self.imports.star_modules)
 
-    def _loss_classes(self) -> set[str]:
+    def _is_keras_metric_base(self, base: cst.BaseExpression) -> bool:
+        qn = self.imports.qualname(base)
+        if not qn:
+            return False
+        module, _, last = qn.rpartition(".")
+        return (module in _METRIC_MODULES or module.startswith(("keras.src.metrics.", "tf_keras.src.metrics."))) \
+            and last[:1].isupper()
+
+    def _subclasses(self, is_base) -> set[str]:  # noqa: ANN001 - a bound predicate
+        """The classes of the file whose base ``is_base`` accepts, or a class of the file that is one."""
         names: set[str] = set()
         changed = True
-        while changed:  # same-file subclasses of loss classes, to a fixed point
+        while changed:  # same-file subclasses, to a fixed point
             changed = False
             for cname, nodes in self.index.classes.items():
                 if cname in names:
                     continue
                 for cls in nodes:
                     for arg in cls.bases:
-                        if self._is_keras_loss_base(arg.value) or (
+                        if is_base(arg.value) or (
                             type(arg.value) is cst.Name and arg.value.value in names
                         ):
                             names.add(cname)
@@ -202,6 +217,9 @@ class _Finder:
             params = self._method_params(fn, in_class)
             if cls is not None and cls.name.value in self.loss_classes and fn.name.value == "call":
                 self._add(fn, params, "loss", "loss-subclass", cls, all_params=params)
+                continue
+            if cls is not None and cls.name.value in self.metric_classes and fn.name.value == "update_state":
+                self._add(fn, params, "metric", "metric-subclass", cls, all_params=params)
                 continue
             if len(params) >= 2 and is_loss_pair(params[0], params[1]):
                 if cls is not None and not self._method_may_be_loss(fn, cls):

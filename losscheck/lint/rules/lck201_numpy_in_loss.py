@@ -210,6 +210,24 @@ class NumpyInLoss(Rule):
                 return tape.gradient(loss, model.trainable_variables)
             """
         ),
+        # a Metric subclass that stays in tensors
+        Valid(
+            """
+            import keras
+            from keras import ops
+
+            class MeanGap(keras.metrics.Metric):
+                def __init__(self, name="mean_gap"):
+                    super().__init__(name=name)
+                    self.total = self.add_variable(shape=(), initializer="zeros")
+
+                def update_state(self, y_true, y_pred, sample_weight=None):
+                    self.total.assign_add(ops.mean(ops.abs(y_true - y_pred)))
+
+                def result(self):
+                    return self.total
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -326,6 +344,26 @@ class NumpyInLoss(Rule):
             """,
             message="`np.mean(...)` is NumPy on TensorFlow tensors in `loss`",
             line=8,
+        ),
+        # Keras traces a Metric's update_state as it traces a loss: a wrapper around a NumPy
+        # metric works only with run_eagerly=True
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class NumpyF1(tf.keras.metrics.Metric):
+                def __init__(self, scorer, name="f1"):
+                    super().__init__(name=name)
+                    self.scorer = scorer
+
+                def update_state(self, y_true, y_pred, sample_weight=None):
+                    self.scorer.update(y_true.numpy(), y_pred.numpy())
+
+                def result(self):
+                    return tf.constant(self.scorer.value())
+            """,
+            message="in the metric `NumpyF1.update_state`",
+            line=10,
         ),
     ]
 
