@@ -33,6 +33,8 @@ INSERTS = [
     "for i in range(3):\n    total = i\n",
     "loss = helper(1, 2)\n",
     "def outer(a):\n    def inner(b):\n        return a + b\n    return inner\n",
+    "scaled = lambda y_true, y_pred: (y_pred - y_true) * K\n",
+    "if K:\n    def picked(y_true, y_pred):\n        return y_pred\nelse:\n    picked = None\n",
 ]
 
 
