@@ -113,6 +113,37 @@ def test_loss_subclasses_through_a_local_base_and_aliases() -> None:
     ]
 
 
+def test_metric_subclasses_update_state_is_metric_code() -> None:
+    result = found(
+        """
+        import keras
+        from tensorflow.keras import metrics
+
+        class Base(keras.metrics.Metric):
+            pass
+
+        class Gap(Base):
+            def update_state(self, y_true, y_pred, sample_weight=None):
+                pass
+
+            def result(self):
+                return 0.0
+
+        class Hits(metrics.Mean):
+            def update_state(self, labels, predictions, sample_weight=None):
+                pass
+
+        class Plain:
+            def update_state(self, y_true, y_pred):  # not a Keras metric
+                pass
+        """
+    )
+    assert [(r[0], r[1], r[4], r[2], r[3]) for r in result] == [
+        ("Gap.update_state", "metric", "metric-subclass", "y_true", "y_pred"),
+        ("Hits.update_state", "metric", "metric-subclass", "labels", "predictions"),
+    ]
+
+
 def test_test_case_reference_implementations_are_skipped() -> None:
     source = """
     class HuberLossTest(testing.TestCase):
