@@ -53,6 +53,7 @@ from losscheck.lint.scope_index import (
     Scope,
     ScopeIndex,
     is_self_attribute,
+    reaching_definitions,
     scope_index,
 )
 from losscheck.lint.syntax_index import preorder_nodes
@@ -306,7 +307,7 @@ class ProbabilityModel:
 
     def _reaching(self, name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...],
                   depth: int) -> Probability | None:
-        found = self._reaching_definitions(name, scope, order, loops)
+        found = reaching_definitions(name, scope, order, loops)
         if found is None:
             return None
         reaching, from_param = found
@@ -319,29 +320,6 @@ class ProbabilityModel:
             return None
         return results[0]
 
-    def _reaching_definitions(self, name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...]
-                              ) -> tuple[list[Definition], bool] | None:
-        """The definitions of ``name`` that may reach a use at ``order``, and whether the value
-        the parameter ``name`` came in with may; None when the name is not bound anywhere we see."""
-        defs = scope.defs.get(name, [])
-        before = [d for d in defs if d.order < order]
-        reaching: list[Definition] = []
-        from_param = False
-        unconditional = [d for d in before if not d.conditional]
-        if unconditional:
-            last = unconditional[-1]
-            reaching = [last] + [d for d in before if d.conditional and d.order > last.order]
-        else:
-            reaching = [d for d in before if d.conditional]
-            if name in scope.params:
-                from_param = True
-            elif not defs and scope.parent is not None:  # a closure or a module-level name
-                outer = scope.parent.defs.get(name, [])
-                if not outer:
-                    return None
-                reaching = outer
-        reaching += [d for d in defs if d.order > order and set(d.loops) & set(loops)]
-        return reaching, from_param
 
     def _param(self, scope: Scope, name: str, depth: int) -> Probability | None:
         """A parameter that every call of its function in the file passes a probability."""
@@ -409,7 +387,7 @@ class ProbabilityModel:
         if where is None:
             return None
         scope, order, loops = where
-        found = self._reaching_definitions(model.value, scope, order, loops)
+        found = reaching_definitions(model.value, scope, order, loops)
         if found is None or found[1] or len(found[0]) != 1 or not isinstance(found[0][0].value, cst.Call):
             return None
         return found[0][0], scope, order

@@ -4,7 +4,7 @@ source order, and where each name and call sits.
 A scope is the module, a function or a lambda. A definition keeps its place in the walk, the value
 assigned (None when the name is bound another way: unpacking, ``for``, augmented assignment),
 whether it sits in a branch (``if``/``for``/``while``/``try``/``match``) and the loops around it:
-what reaching definitions are computed from. Two facts read it, so it lives apart from both:
+what reaching definitions are computed from (:func:`reaching_definitions`, the one query). Two facts read it, so it lives apart from both:
 ``probabilities.py`` (which values are softmax/sigmoid outputs) and ``differentiated.py`` (what a
 training step differentiates). The syntax index (``syntax_index.py``) is the finder's walk and
 keeps no definitions; this one is computed only when a fact asks for it.
@@ -206,6 +206,34 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     traverse(statement, enter, leave)
     index.size = counter
     return index
+
+
+def reaching_definitions(name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...]
+                         ) -> tuple[list[Definition], bool] | None:
+    """The definitions of ``name`` that may reach a use at ``order`` in ``scope`` (with the
+    ``loops`` around the use), and whether the value the parameter ``name`` came in with may;
+    None when the name is not bound anywhere we see. By source order: the last unconditional
+    assignment before the use, the conditional ones after it, and inside a loop the assignments
+    later in the same loop; a name the scope never binds is looked up in the scope around it."""
+    defs = scope.defs.get(name, [])
+    before = [d for d in defs if d.order < order]
+    reaching: list[Definition] = []
+    from_param = False
+    unconditional = [d for d in before if not d.conditional]
+    if unconditional:
+        last = unconditional[-1]
+        reaching = [last] + [d for d in before if d.conditional and d.order > last.order]
+    else:
+        reaching = [d for d in before if d.conditional]
+        if name in scope.params:
+            from_param = True
+        elif not defs and scope.parent is not None:  # a closure or a module-level name
+            outer = scope.parent.defs.get(name, [])
+            if not outer:
+                return None
+            reaching = outer
+    reaching += [d for d in defs if d.order > order and set(d.loops) & set(loops)]
+    return reaching, from_param
 
 
 def is_self_attribute(target: cst.BaseExpression) -> bool:
