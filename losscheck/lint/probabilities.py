@@ -33,6 +33,8 @@ from losscheck.lint.api.logits import (
     ACTIVATION_LAYERS,
     ACTIVATION_NAMES,
     ACTIVATIONS,
+    APPLICATION_DEFAULT_ACTIVATION,
+    APPLICATIONS_MODULE,
     LOGIT_FUNCTIONS,
     LOGIT_LOSS_CLASSES,
     Activation,
@@ -120,8 +122,9 @@ class ProbabilityModel:
             if qualname is None:
                 continue
             if qualname in ACTIVATIONS or (qualname.startswith("keras.layers.") or _has_keyword(call, "activation")) \
-                    and self.layer_activation(call):
-                self._has_activation = True  # a softmax, or a layer built with one (`self.head = Dense(...)`)
+                    and self.layer_activation(call) or qualname.startswith(APPLICATIONS_MODULE + "."):
+                # a softmax, a layer built with one (`self.head = Dense(...)`), a pretrained classifier
+                self._has_activation = True
             sink = LOGIT_FUNCTIONS.get(qualname)
             if sink is None and qualname.endswith("_with_logits") and _has_keyword(call, "logits"):
                 sink = _WRAPPER  # a wrapper that keeps TensorFlow's name and keywords (`compat.`)
@@ -414,6 +417,9 @@ class ProbabilityModel:
                 activation = self.layer_activation(layer)
                 return Probability(activation, layer) if activation else None
             return None
+        if qualname is not None and qualname.startswith(APPLICATIONS_MODULE + ".") \
+                and qualname.rsplit(".", 1)[-1][:1].isupper():
+            return self._application_output(built)
         if qualname in {"keras.Model", "keras.models.Model"}:
             outputs = get_arg(built, "outputs", 1)
             found = self.of(outputs) if outputs is not None else None
@@ -422,6 +428,18 @@ class ProbabilityModel:
             cls = self.model_class(built.func.value, built)
             return self.class_output(cls) if cls is not None else None
         return None
+
+    def _application_output(self, built: cst.Call) -> Probability | None:
+        """A ``keras.applications`` model with its classifier ends in ``classifier_activation``."""
+        include_top = get_arg(built, "include_top")
+        if include_top is not None and not (type(include_top) is cst.Name and include_top.value == "True"):
+            return None  # no classifier, or one we cannot tell
+        given = get_arg(built, "classifier_activation")
+        if given is None:
+            return Probability(APPLICATION_DEFAULT_ACTIVATION, built)
+        name = string_value(given)
+        activation = ACTIVATION_NAMES.get(name) if name is not None else None
+        return Probability(activation, built) if activation else None
 
     def self_attribute(self, attribute: str, at: cst.CSTNode) -> list[cst.BaseExpression | None]:
         """The values of every ``self.attribute = value`` in the class of the method around ``at``

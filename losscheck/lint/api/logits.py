@@ -39,6 +39,12 @@ ACTIVATION_LAYERS: dict[str, Activation] = {
 }
 ACTIVATION_NAMES: dict[str, Activation] = {"softmax": "softmax", "sigmoid": "sigmoid"}
 
+# The pretrained models of ``keras.applications`` (``ResNet50(...)``, ``MobileNetV2(...)``): with
+# their classifier (``include_top=True``, the default) they end in ``classifier_activation``,
+# "softmax" unless given (checked against the installed Keras 3 by the test suite).
+APPLICATIONS_MODULE = "keras.applications"
+APPLICATION_DEFAULT_ACTIVATION: Activation = "softmax"
+
 # Calls that return their first argument's values rearranged, converted or bounded: a
 # probability stays one. Matched on the last part of a TensorFlow / Keras / NumPy-like name.
 PRESERVING = frozenset({

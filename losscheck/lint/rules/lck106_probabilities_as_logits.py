@@ -43,7 +43,9 @@ class ProbabilitiesAsLogits(Rule):
     `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
     softmax or sigmoid activation and the loss is built with `from_logits=True`; a `Model`
     subclass ends where its `call` returns (`return self.head(x)` with
-    `self.head = Dense(3, activation="softmax")`, or `return tf.nn.softmax(x)`). Across the
+    `self.head = Dense(3, activation="softmax")`, or `return tf.nn.softmax(x)`); a pretrained
+    `keras.applications` model keeps its classifier by default, which ends in a softmax unless
+    `classifier_activation=None` (or `include_top=False`). Across the
     modules of a project, it reports a loss that treats its prediction as logits (applies a
     softmax/sigmoid to it, or passes it where logits are expected) when another module compiles
     it with such a model, built there or by a builder function of any module of the project
@@ -206,6 +208,20 @@ class ProbabilitiesAsLogits(Rule):
             def feature_cost(head, features, targets):
                 probs = head(features, apply_sigmoid=False)
                 return tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=probs)
+            """
+        ),
+        # a pretrained model without its classifier's softmax, or without its classifier
+        Valid(
+            """
+            import keras
+
+            def fine_tune(classes):
+                model = keras.applications.MobileNetV2(weights=None, classes=classes, classifier_activation=None)
+                model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                base = keras.applications.ResNet50(include_top=False, pooling="avg")
+                head = keras.Model(base.input, keras.layers.Dense(classes)(base.output))
+                head.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                return model, head
             """
         ),
         # a model without an output activation, returned with its logits loss
@@ -408,6 +424,19 @@ class ProbabilitiesAsLogits(Rule):
                 return sigmoid_cross_entropy_with_logits(labels=votes, logits=tf.sigmoid(scores))
             """,
             message="`tf.sigmoid(scores)` holds values that are already probabilities",
+        ),
+        # a pretrained classifier ends in a softmax unless `classifier_activation=None`
+        Invalid(
+            """
+            import keras
+
+            def fine_tune(classes):
+                model = keras.applications.EfficientNetB0(weights=None, classes=classes)
+                model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                return model
+            """,
+            message="the model ends in a softmax",
+            line=6,
         ),
         # a fixture handing out a softmax model with a logits loss
         Invalid(
