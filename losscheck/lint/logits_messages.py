@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from losscheck.lint import project
-from losscheck.lint.api.logits import Activation
+from losscheck.lint.api.logits import APPLICATIONS_MODULE, Activation
 from losscheck.lint.compiled_models import (
     compiled_on_probabilities,
     looped_on_probabilities,
@@ -18,7 +18,7 @@ from losscheck.lint.compiled_models import (
 )
 from losscheck.lint.context import FileContext
 from losscheck.lint.logit_sinks import Sink
-from losscheck.lint.probabilities import Probability
+from losscheck.lint.probabilities import Probability, ProbabilityModel
 from losscheck.lint.project_uses import defined_name, uses_of
 
 TWICE = {
@@ -42,6 +42,17 @@ def sink_message(ctx: FileContext, sink: Sink, found: Probability) -> str:
             f"`{sink.callee}`, which applies a {activation} to it: if the values are probabilities, "
             f"{TWICE[activation]}. Pass the values before the {activation}, or, if they are logits, "
             "name them so.")
+
+
+def drop_activation_hint(ctx: FileContext, model: ProbabilityModel, output: Probability) -> str:
+    """How to fix a model that ends in an activation and a loss that applies it again."""
+    origin = output.origin
+    if output.elsewhere is None and type(origin) is cst.Call:
+        qualname = model.qualname(origin.func) or ""
+        if qualname.startswith(APPLICATIONS_MODULE + "."):
+            return (f"Pass `classifier_activation=None` to `{ctx.code_for(origin.func)}` (and apply the "
+                    f"{output.activation} when predicting), or drop `from_logits=True`.")
+    return "Drop the output activation (and apply it when predicting), or drop `from_logits=True`."
 
 
 def applied_by(callee: str) -> Activation:

@@ -7,7 +7,12 @@ import re
 from losscheck.lint.context import FileContext
 from losscheck.lint.ignored_params import ignored_parameters
 from losscheck.lint.logit_sinks import logits_sinks, pairings
-from losscheck.lint.logits_messages import TWICE, compiled_elsewhere, sink_message
+from losscheck.lint.logits_messages import (
+    TWICE,
+    compiled_elsewhere,
+    drop_activation_hint,
+    sink_message,
+)
 from losscheck.lint.probabilities import probability_model
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import code_with_helpers
@@ -435,7 +440,7 @@ class ProbabilitiesAsLogits(Rule):
                 model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
                 return model
             """,
-            message="the model ends in a softmax",
+            message="Pass `classifier_activation=None` to `keras.applications.EfficientNetB0`",
             line=6,
         ),
         # a fixture handing out a softmax model with a logits loss
@@ -469,9 +474,8 @@ class ProbabilitiesAsLogits(Rule):
                 f"the model ends in a {output.activation} ({output.where(ctx)}), and "
                 + pairing.how.format(loss=ctx.code_for(pairing.loss),
                                      construction=f"{ctx.code_for(pairing.construction.func)}(from_logits=True)")
-                + ", which applies the "
-                f"{output.activation} again: {TWICE[output.activation]}. Drop the output activation (and apply "
-                "it when predicting), or drop `from_logits=True`.",
+                + f", which applies the {output.activation} again: {TWICE[output.activation]}. "
+                + drop_activation_hint(ctx, model, output),
             )
         self._ignored_from_logits(ctx)
         for sink in logits_sinks(model):
