@@ -18,7 +18,8 @@ Sources, in the order a reader would list them:
 3. ``compile``: callables passed as ``loss=`` (or the second positional argument) to
    ``.compile(...)``: a function name, a dict ``{output: fn}`` (output names recorded), a list or
    tuple, a factory call whose function returns a nested closure (``factory``), a ``lambda``;
-   ``metrics=`` / ``weighted_metrics=`` the same, with kind ``"metric"``.
+   ``metrics=`` / ``weighted_metrics=`` the same, with kind ``"metric"``. The function given to a
+   ``LossFunctionWrapper`` (a loss) or a ``MeanMetricWrapper`` (a metric) the same way.
 4. ``# losscheck: output=NAME[,NAME]`` on the ``def`` line (or the line above) binds outputs.
 
 A function found only by its signature is a metric when its name (``dice_coef``,
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from losscheck.lint.api.logits import canonical
 from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-filter
     NAMED_PAIRS,
     PARTNER_PRED,
@@ -45,7 +47,7 @@ from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-f
     STRONG_TRUE,
     WEAK_PAIRS,
 )
-from losscheck.lint.astutil import own_nodes
+from losscheck.lint.astutil import all_nodes, get_arg, own_nodes
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
 from losscheck.lint.evaluation_code import drop_evaluation_code, name_says_loss
 from losscheck.lint.facts import fact
@@ -65,6 +67,8 @@ _METRIC_MODULES = (
     "keras.metrics", "keras.src.metrics", "tensorflow.keras.metrics", "tf_keras.metrics",
     "tensorflow.python.keras.metrics", "tensorflow.compat.v1.keras.metrics", "tensorflow.compat.v2.keras.metrics",
 )
+# wrappers whose first argument Keras calls as ``fn(y_true, y_pred)``
+_WRAPPERS: dict[str, FunctionKind] = {"LossFunctionWrapper": "loss", "MeanMetricWrapper": "metric"}
 _METRIC_NAME = re.compile(r"(accuracy|(^|_)acc($|_)|precision|recall|(^|_)f1|(^|_)iou|coef|score|metric|auc)")
 _OUTPUT_COMMENT = re.compile(r"#\s*losscheck:\s*output\s*=\s*([A-Za-z_][\w]*(?:\s*,\s*[A-Za-z_]\w*)*)")
 
@@ -269,6 +273,48 @@ class _Finder:
                 elif kw in {"metrics", "weighted_metrics"}:
                     self._callables(arg.value, "metric", scope, (), depth=0)
 
+    def by_wrapper(self, ctx: FileContext) -> None:
+        """``LossFunctionWrapper(fn, ...)`` and ``MeanMetricWrapper(fn, ...)``: Keras calls ``fn``
+        as it calls a compiled loss or metric."""
+        if "Wrapper" not in ctx.source:
+            return  # most files: no call to resolve
+        calls = []  # (call, its kind; None: a `super().__init__(...)` to check against its class)
+        for node in all_nodes(ctx):
+            if type(node) is not cst.Call:
+                continue
+            func = node.func
+            if type(func) is cst.Attribute and func.attr.value == "__init__" and type(func.value) is cst.Call \
+                    and type(func.value.func) is cst.Name and func.value.func.value == "super":
+                calls.append((node, None))  # `class Weighted(LossFunctionWrapper)`: its __init__ passes fn
+                continue
+            kind = self._wrapper_kind(func)
+            if kind is not None:
+                calls.append((node, kind))
+        if not calls:
+            return
+        from losscheck.lint.scope_index import scope_index  # a whole-file walk: only a file that wraps
+
+        where = scope_index(ctx).where
+        for call, kind in calls:
+            found = where.get(call)
+            scope = found[0] if found else None
+            while scope is not None and type(scope.node) is not cst.FunctionDef:
+                scope = scope.parent  # the function the call is in (a lambda's: the def around it)
+            function = scope.node if scope is not None else None
+            if kind is None:  # super().__init__ in a method of a wrapper's subclass
+                cls = self.index.where.get(function, (None, None))[0] if function is not None else None
+                kinds = [k for base in (cls.bases if cls is not None else ()) if (k := self._wrapper_kind(base.value))]
+                if not kinds:
+                    continue
+                kind = kinds[0]
+            fn = get_arg(call, "fn", 0)
+            if fn is not None:
+                self._callables(fn, kind, function, (), depth=0)  # type: ignore[arg-type]
+
+    def _wrapper_kind(self, func: cst.BaseExpression) -> FunctionKind | None:
+        qualname = canonical(self.imports.qualname(func)) or ""
+        return _WRAPPERS.get(qualname.rsplit(".", 1)[-1]) if qualname.startswith(("keras.", "tf_keras.")) else None
+
     def by_compile_elsewhere(self, uses: dict[str, frozenset[str]]) -> None:
         """A piece of a chunked file (``chunks.py``): module-level functions that ``compile()``
         calls in other pieces name, as ``by_compile`` resolves a bare name at module level."""
@@ -433,6 +479,7 @@ def found_code(ctx: FileContext) -> FoundCode:
     finder = _Finder(ctx)
     finder.by_signature()
     finder.by_compile()
+    finder.by_wrapper(ctx)
     uses = ctx.options.get("compile_uses")
     if uses:
         finder.by_compile_elsewhere(uses)

@@ -144,6 +144,34 @@ def test_metric_subclasses_update_state_is_metric_code() -> None:
     ]
 
 
+def test_functions_given_to_keras_wrappers_are_loss_and_metric_code() -> None:
+    result = found(
+        """
+        import tensorflow as tf
+        from keras.metrics import MeanMetricWrapper
+
+        def gap(a, b):
+            return a - b
+
+        def spread(first, second):
+            return first + second
+
+        class Weighted(tf.keras.losses.LossFunctionWrapper):
+            def __init__(self):
+                def inner(p, q):
+                    return p * q
+
+                super().__init__(fn=inner, name="weighted")
+
+        metric = MeanMetricWrapper(gap, name="gap")
+        """
+    )
+    assert [(r[0], r[1], r[2], r[3]) for r in result] == [
+        ("gap", "metric", "a", "b"),
+        ("inner", "loss", "p", "q"),
+    ]
+
+
 def test_test_case_reference_implementations_are_skipped() -> None:
     source = """
     class HuberLossTest(testing.TestCase):
