@@ -33,6 +33,7 @@ The result has no duplicates and is in source order.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -142,7 +143,7 @@ class _Finder:
         return (module in _METRIC_MODULES or module.startswith(("keras.src.metrics.", "tf_keras.src.metrics."))) \
             and last[:1].isupper()
 
-    def _subclasses(self, is_base) -> set[str]:  # noqa: ANN001 - a bound predicate
+    def _subclasses(self, is_base: Callable[[cst.BaseExpression], bool]) -> set[str]:
         """The classes of the file whose base ``is_base`` accepts, or a class of the file that is one."""
         names: set[str] = set()
         changed = True

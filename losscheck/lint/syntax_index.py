@@ -158,30 +158,24 @@ def syntax_index(ctx: FileContext) -> SyntaxIndex:
     return index
 
 
-# The language server's documents: each top-level statement's own index, by the statement's
-# identity. An edit re-parses only the statements it touched (``incremental_parse.py``), so the
-# next version's index walks those and reuses the others'. Only the last module's are kept.
-_PARTS: dict[int, tuple[cst.CSTNode, SyntaxIndex, list[cst.CSTNode]]] = {}
-
-
 def _by_statement(module: cst.Module) -> SyntaxIndex:
-    """The index a whole walk gives, put together from one index per top-level statement."""
-    global _PARTS
+    """The index a whole walk gives, put together from one index per top-level statement
+    (``statement_parts.py``: the language server walks only the statements an edit touched)."""
+    from losscheck.lint.statement_parts import parts
+
     index = SyntaxIndex()
     nodes: list[cst.CSTNode] = [module]
-    parts: dict[int, tuple[cst.CSTNode, SyntaxIndex, list[cst.CSTNode]]] = {}
-    for statement in module.body:
-        entry = _PARTS.get(id(statement))
-        if entry is None or entry[0] is not statement:
-            part = SyntaxIndex()
-            part.run(statement)  # type: ignore[arg-type]
-            entry = (statement, part, list(part.order))
-        parts[id(statement)] = entry
-        index.add(entry[1])
-        nodes += entry[2]
+    for part, order in parts("syntax_index", module, _statement_index):
+        index.add(part)
+        nodes += order
     index.order = dict(zip(nodes, range(len(nodes))))
-    _PARTS = parts
     return index
+
+
+def _statement_index(statement: cst.CSTNode) -> tuple[SyntaxIndex, list[cst.CSTNode]]:
+    part = SyntaxIndex()
+    part.run(statement)  # type: ignore[arg-type]
+    return part, list(part.order)
 
 
 @fact(syntax_index)

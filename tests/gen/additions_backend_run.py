@@ -16,23 +16,13 @@ Nothing here computes an expected value: the test compares with NumPy and across
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from typing import Any
 
 import keras
 import numpy as np
-
-
-def load_module(path: str) -> Any:
-    # registered in sys.modules as an import would, so torch.compile sees a real module
-    spec = importlib.util.spec_from_file_location("additions_backend_losses", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from module_loading import load_module  # this script's folder is on sys.path
 
 
 def as_list(value: Any) -> Any:
@@ -40,7 +30,7 @@ def as_list(value: Any) -> Any:
 
 
 def main() -> None:
-    module = load_module(sys.argv[1])
+    module = load_module(sys.argv[1], "additions_backend_losses")
     data = np.load(sys.argv[2])
     y_true = keras.ops.convert_to_tensor(data["y_true"])
     y_pred = keras.ops.convert_to_tensor(data["y_pred"])

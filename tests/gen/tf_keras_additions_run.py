@@ -20,7 +20,6 @@ Cases:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -28,18 +27,10 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from module_loading import load_module  # this script's folder is on sys.path
 
 assert tf.keras.__name__.startswith("tf_keras"), tf.keras.__name__  # Keras 2, not Keras 3
 keras = tf.keras
-
-
-def load_module(path: str, name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def as_list(value: Any) -> Any:

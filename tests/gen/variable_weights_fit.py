@@ -14,7 +14,6 @@ unless a case says otherwise.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import warnings
@@ -23,21 +22,12 @@ from typing import Any
 
 import keras
 import numpy as np
+from module_loading import load_module  # this script's folder is on sys.path
 
 LEARNING_RATE = 0.1
 SCHEDULE = {"y": [2.0, 1.0, 0.5], "y.b": [0.5, 3.0, 0.0]}  # output weight and a task weight
 OWN_SCHEDULE = [1.0, 2.0]  # y.a, per epoch, from a user's own callback
 BATCH_VALUE = 3.0  # y, assigned by a batch callback before the second batch
-
-
-def load_module(path: str) -> Any:
-    # registered in sys.modules as an import would, so torch.compile sees a real module
-    spec = importlib.util.spec_from_file_location("variable_weights_losses", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def params(model: keras.Model) -> list[list]:
@@ -156,9 +146,9 @@ def unattached(module: Any, x: np.ndarray, y: np.ndarray) -> dict:
 def data_parallel(module_path: str, x: np.ndarray, y: np.ndarray, import_first: bool) -> dict:
     """JAX, ``keras.distribution.DataParallel``: WeightScheduler in fit, with the module
     imported (its WEIGHTS made) before or after the distribution is set."""
-    module = load_module(module_path) if import_first else None
+    module = load_module(module_path, "variable_weights_losses") if import_first else None
     keras.distribution.set_distribution(keras.distribution.DataParallel())
-    module = module or load_module(module_path)
+    module = module or load_module(module_path, "variable_weights_losses")
     model = new_model(module, seed=5)
     start = params(model)
     schedule = {key: (lambda epoch, values=values: values[epoch]) for key, values in SCHEDULE.items()}
@@ -185,7 +175,7 @@ def main(module_path: str, data_path: str, mode: str = "cases") -> None:
         run = case(lambda: data_parallel(module_path, x, y, import_first=mode.endswith("first")))
         print(json.dumps({"backend": keras.backend.backend(), "constants": constants, mode: run}, default=float))
         return
-    module = load_module(module_path)
+    module = load_module(module_path, "variable_weights_losses")
     results = {"backend": keras.backend.backend(), "constants": constants}
     # first: once a model holds the weights (or a scheduler will), the module no longer warns
     results["unattached"] = case(lambda: unattached(module, x, y))
