@@ -36,6 +36,16 @@ def test_keras2_target_is_silent_and_keras3_target_reports() -> None:
     assert findings(HEADER + "x = K.mean(y)\n", target="2") == []
 
 
+def test_an_assumed_keras3_says_how_to_switch_and_a_decided_one_does_not() -> None:
+    source = HEADER + "def l(y_true, y_pred):\n    return K.mean(y_true)\n"
+    (assumed,) = findings(source)  # nothing names the version
+    assert 'set `target-keras = "2"`' in assumed.message
+    (decided,) = findings(source, target="3")
+    assert "target-keras" not in decided.message
+    (imported,) = findings("from keras.backend import mean\n")
+    assert "is assumed" in imported.message
+
+
 @pytest.mark.parametrize(
     "call,replacement",
     [

@@ -23,6 +23,10 @@ from losscheck.lint.rule import Invalid, Rule, Valid
 __all__ = ["KERAS3_BACKEND", "RemovedKerasApi", "hint_for"]
 
 _MIGRATE_PREFIXES = ("keras.backend.", "tensorflow.keras.backend.")
+ASSUMED_KERAS3 = (
+    "Keras 3 is assumed, as nothing names the Keras version (`losscheck config --show-targets`): "
+    'if this code runs on Keras 2, set `target-keras = "2"`.'
+)
 
 
 def hint_for(name: str) -> str:
@@ -360,12 +364,16 @@ class RemovedKerasApi(Rule):
         heads = tuple(p.split(".")[0] for p in prefixes)
         if not any(t in heads or t.startswith(tuple(h + "." for h in heads)) for t in imports.names.values()):
             return
-        if keras_target.for_file(ctx).keras == "2":
+        target = keras_target.for_file(ctx)
+        if target.keras == "2":
             return  # code written for Keras 2 is right to call these
+        # Keras 3 only because nothing says otherwise: the finding names the switch, since a
+        # project of the Keras 2 years with no pins is common and is right to call these
+        assumed = f" {ASSUMED_KERAS3}" if target.source == "default" and not ctx.options.get("keras_migrate") else ""
         parents: dict[int, cst.Call] = {}
         for node in all_nodes(ctx):
             if type(node) is cst.ImportFrom:
-                self._import_from(ctx, node)
+                self._import_from(ctx, node, assumed)
                 continue
             if type(node) is cst.Call and type(node.func) in (cst.Attribute, cst.Name):
                 parents[id(node.func)] = node
@@ -400,9 +408,9 @@ class RemovedKerasApi(Rule):
                 fix = keras_fix.build(ctx, entry, node, call)
             if fix is None and entry is not None and entry.note:
                 message += f" {entry.note}"  # rewritten by hand: the caveat matters
-            ctx.report(self, node, message, fix=fix)
+            ctx.report(self, node, message + assumed, fix=fix)
 
-    def _import_from(self, ctx: FileContext, node: cst.ImportFrom) -> None:
+    def _import_from(self, ctx: FileContext, node: cst.ImportFrom, assumed: str) -> None:
         if node.relative or node.module is None or dotted_name(node.module) != "keras.backend":
             return
         if type(node.names) is cst.ImportStar:
@@ -414,5 +422,5 @@ class RemovedKerasApi(Rule):
             ctx.report(
                 self,
                 alias.name,
-                f"`keras.backend.{attr}` does not exist in Keras 3 (ImportError): {hint_for(attr)}.",
+                f"`keras.backend.{attr}` does not exist in Keras 3 (ImportError): {hint_for(attr)}.{assumed}",
             )
