@@ -81,7 +81,7 @@ def _compute_children(node: cst.CSTNode) -> tuple[cst.CSTNode, ...]:
     return tuple(out)
 
 
-# The finder, the binder, the data flow and several rules each walk the same loss code, so a
+# The finder, the scope index, the data flow and several rules each walk the same loss code, so a
 # node's children are computed once per file: keyed by id() for a cheap int hash, with the node
 # kept in the entry so an id is never reused while it is cached. The engine calls forget() after
 # each file (or piece of a large file); the size bound is a backstop for other callers.

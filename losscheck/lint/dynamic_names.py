@@ -18,5 +18,5 @@ _DYNAMIC_NAMES = re.compile(
 
 
 def creates_names_dynamically(source: str) -> bool:
-    """Whether ``source`` (a whole file) may create names the binder cannot see."""
+    """Whether ``source`` (a whole file) may create names the scope index cannot see."""
     return _DYNAMIC_NAMES.search(source) is not None

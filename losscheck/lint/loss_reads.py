@@ -1,17 +1,19 @@
-"""What loss code reads from outside: the file's name bindings (``binder.bind_module``) as a fact,
-and, per loss function, every name read in it with the bindings it may refer to.
+"""What loss code reads from outside: per loss function, every name read in it with the bindings
+it may refer to (the scope index's name resolution, ``scopes.Scope.lookup``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import libcst as cst
 
-from losscheck.lint.binder import Bindings, Scope, bind_module
 from losscheck.lint.facts import fact
-from losscheck.lint.syntax_index import tree_order
+from losscheck.lint.scope_index import scope_index
+from losscheck.lint.scopes import Scope, within
+
+__all__ = ["OuterRead", "in_source_order", "loss_scope", "reads_in", "within"]
 
 
 @dataclass(frozen=True)
@@ -23,32 +25,14 @@ class OuterRead:
     referents: tuple  # the bindings it may refer to (empty: a builtin, or defined nowhere)
 
 
-@fact(tree_order)
-def bindings(ctx) -> Bindings:
-    """The name bindings loss code can see (``binder.bind_module``)."""
-    loss_nodes = [fn.node for fn in ctx.functions]
-    order: Mapping[cst.CSTNode, int] | None = tree_order(ctx)
-    if order is not None and ctx.module not in order:
-        order = None
-    return bind_module(ctx.module, loss_nodes, order, ctx.source)
-
-
 @fact()
-def _loss_reads(ctx) -> dict[cst.CSTNode, list["OuterRead"]]:
+def _loss_reads(ctx) -> dict[cst.CSTNode, list[OuterRead]]:
     return {}  # memo: loss function -> the names it reads
 
 
 def loss_scope(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> Scope | None:
-    """The scope of the function's own body (None if the binder did not reach it)."""
-    return bindings(ctx).scope_of(fn_node)
-
-
-def within(scope, ancestor) -> bool:
-    while scope is not None:
-        if scope is ancestor:
-            return True
-        scope = scope.parent
-    return False
+    """The scope of the function's own body."""
+    return scope_index(ctx).scope_of(fn_node)
 
 
 def reads_in(ctx, fn_node: cst.FunctionDef | cst.Lambda) -> list[OuterRead]:

@@ -25,7 +25,7 @@ import libcst as cst
 
 from losscheck.lint.facts import fact
 from losscheck.lint.imports import ImportMap
-from losscheck.lint.loss_reads import OuterRead, bindings, in_source_order, loss_scope, reads_in, within
+from losscheck.lint.loss_reads import OuterRead, in_source_order, loss_scope, reads_in, within
 from losscheck.lint.model_analyzer import ModelAnalyzer
 from losscheck.lint.model_syntax import (
     dict_items,
@@ -39,7 +39,7 @@ from losscheck.lint.model_values import FIT_METHODS, ModelCall, ModelInfo, Modul
 
 # The rules read these from here (the model facts and the helpers they use with them).
 __all__ = [
-    "FIT_METHODS", "ModelCall", "ModelInfo", "ModuleModels", "OuterRead", "analyze", "bindings",
+    "FIT_METHODS", "ModelCall", "ModelInfo", "ModuleModels", "OuterRead", "analyze",
     "dict_items", "full_range", "in_source_order", "is_target_like", "literal_elements", "loss_scope",
     "mentions_model_calls", "model_facts", "reads_in", "short_code", "within",
 ]

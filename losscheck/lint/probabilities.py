@@ -50,14 +50,8 @@ from losscheck.lint.astutil import (
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.logit_sinks import from_logits, loss_parameter_pairs
-from losscheck.lint.scope_index import (
-    Definition,
-    Scope,
-    ScopeIndex,
-    is_self_attribute,
-    reaching_definitions,
-    scope_index,
-)
+from losscheck.lint.scope_index import ScopeIndex, is_self_attribute, scope_index
+from losscheck.lint.scopes import Definition, Scope, reaching_definitions
 from losscheck.lint.syntax_index import preorder_nodes
 
 _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all

@@ -1,55 +1,55 @@
-"""The scope index: one walk of a file that records, per scope, every definition of a name in
-source order, and where each name and call sits.
+"""The scope index: one walk of a file that records its scopes (``scopes.py``), every definition
+and binding of a name, every name read, and where each name and call sits.
 
-A scope is the module, a function or a lambda. A definition keeps its place in the walk, the value
-assigned (None when the name is bound another way: unpacking, ``for``, augmented assignment),
-whether it sits in a branch (``if``/``for``/``while``/``try``/``match``) and the loops around it:
-what reaching definitions are computed from (:func:`reaching_definitions`, the one query). Two facts read it, so it lives apart from both:
-``probabilities.py`` (which values are softmax/sigmoid outputs) and ``differentiated.py`` (what a
-training step differentiates). The syntax index (``syntax_index.py``) is the finder's walk and
-keeps no definitions; this one is computed only when a fact asks for it.
+A definition keeps its place in the walk, the value assigned (None when the name is bound another
+way: unpacking, ``for``, augmented assignment), whether it sits in a branch
+(``if``/``for``/``while``/``try``/``match``) and the loops around it: what reaching definitions are
+computed from (``scopes.reaching_definitions``), for the value-flow facts (``probabilities.py``,
+``differentiated.py``). A binding is what Python's name resolution sees (``Scope.lookup``), for
+the rules that ask what a name in loss code refers to (``loss_reads.py``). The syntax index
+(``syntax_index.py``) is the finder's walk and keeps no definitions; this one is computed only when
+a fact asks for it.
+
+The walk is a pre-order walk (``astutil.traverse``). Where Python evaluates part of a node in
+another scope than the node's own (a def's decorators and defaults, a class's bases, a
+comprehension's first iterable: all in the scope around), the node entered first says so for that
+child; a name that is bound or is no variable at all (a ``def``'s name, ``.attr``, ``keyword=``,
+an import) is marked before it is reached, so that every other name is a read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import libcst as cst
 
 from losscheck.lint.astutil import assign_targets, traverse
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
+from losscheck.lint.scopes import (
+    Binding,
+    Definition,
+    Scope,
+    ScopeNode,
+    reaching_definitions,
+)
 
-ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
+__all__ = ["Definition", "Scope", "ScopeIndex", "is_self_attribute", "reaching_definitions", "scope_index"]
+
 _BRANCH_TYPES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
 _LOOP_TYPES = frozenset({cst.For, cst.While})
-
-
-@dataclass(frozen=True)
-class Definition:
-    order: int
-    value: cst.BaseExpression | None  # None: bound some other way (unpacking, for, augmented)
-    conditional: bool
-    loops: tuple[cst.CSTNode, ...]
-
-
-@dataclass
-class Scope:
-    node: ScopeNode
-    parent: "Scope | None"
-    params: list[str] = field(default_factory=list)
-    defs: dict[str, list[Definition]] = field(default_factory=dict)
-    returns: list[cst.BaseExpression] = field(default_factory=list)
-    functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)  # defs made in this scope
-    classes: dict[str, list[cst.ClassDef]] = field(default_factory=dict)  # classes made in this scope
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
+# subtrees that read no variable: annotations (never evaluated when Keras calls the loss),
+# imports and global/nonlocal statements (their names are bound or declared by the node itself)
+_NO_READS = frozenset({cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal})
 
 
 @dataclass
 class ScopeIndex:
-    """One walk of the file: scopes, their definitions, and where every call and name sits."""
+    """One walk of the file: scopes, their definitions and bindings, and where every call and name sits."""
 
-    scopes: dict[ScopeNode, Scope] = field(default_factory=dict)
+    scopes: dict[ScopeNode, Scope] = field(default_factory=dict)  # the frames: module, defs, lambdas
+    by_node: dict[ScopeNode, Scope] = field(default_factory=dict)  # every scope, classes and comprehensions too
     where: dict[cst.CSTNode, tuple[Scope, int, tuple[cst.CSTNode, ...]]] = field(default_factory=dict)
     calls: list[cst.Call] = field(default_factory=list)
     calls_by_name: dict[str, list[cst.Call]] = field(default_factory=dict)
@@ -57,26 +57,46 @@ class ScopeIndex:
     # (class, attribute) -> the values of `self.attribute = value` in the class's methods
     self_assigns: dict[tuple[cst.ClassDef, str], list[cst.BaseExpression]] = field(default_factory=dict)
 
+    @property
+    def module(self) -> Scope:
+        return next(iter(self.scopes.values()))  # the first scope made is the module's
+
+    def scope_of(self, node: cst.CSTNode) -> Scope | None:
+        return self.by_node.get(node)  # type: ignore[call-overload]
+
 
 def _params(params: cst.Parameters) -> list[str]:
     return [p.name.value for p in (*params.posonly_params, *params.params)]
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    out = [*params.posonly_params, *params.params]
+    if type(params.star_arg) is cst.Param:
+        out.append(params.star_arg)
+    out += params.kwonly_params
+    if params.star_kwarg is not None:
+        out.append(params.star_kwarg)
+    return out
 
 
 @fact()
 def scope_index(ctx: FileContext) -> ScopeIndex:
     """The index of the whole file, put together from one index per top-level statement
     (``statement_parts.py``: in the language server only the statements an edit touched are
-    walked again). A statement's own walk numbers its nodes from 1 and defines its module-level
-    names in a stand-in module scope; here those become the file's: the stand-in's definitions
-    and uses are moved into the module scope, numbered on from the statements before, and the
-    scopes it holds get the module scope as their parent. Orders inside a function stay the
-    statement's own: they are only ever compared within one scope."""
+    walked again). A statement's own walk numbers its nodes from 1 and defines and binds its
+    module-level names in a stand-in module scope; here those become the file's: the stand-in's
+    definitions, bindings and reads are moved into the module scope (definitions numbered on from
+    the statements before), and the scopes it holds get the module scope as their parent. Orders
+    inside a function stay the statement's own: they are only ever compared within one scope.
+    Last, a name that a function declares ``global`` and binds is bound in the module too."""
     from losscheck.lint.statement_parts import parts
 
     index = ScopeIndex()
-    root = Scope(ctx.module, None)
+    root = Scope(ctx.module, None, kind="module")
     index.scopes[ctx.module] = root
+    index.by_node[ctx.module] = root
     offset = 1  # the module node itself is the first node of the walk
+    declares_global: list[Scope] = []
     for part in parts("scope_index", ctx.module, _statement_index):
         stand_in = part.scopes[_STAND_IN]
         for name, defs in stand_in.defs.items():
@@ -87,10 +107,21 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
             root.functions.setdefault(name, []).extend(made)
         for name, made in stand_in.classes.items():
             root.classes.setdefault(name, []).extend(made)
-        for scope in part.top_scopes:
-            scope.parent = root  # the statement's own defs and lambdas (a remembered part: the new root)
+        for name, bindings in stand_in.assignments.items():
+            root.assignments.setdefault(name, []).extend(Binding(name, b.node, root) for b in bindings)
+        root.reads += stand_in.reads
+        root.declared_global |= stand_in.declared_global
+        root.declared_nonlocal |= stand_in.declared_nonlocal
+        root.children += stand_in.children
+        for scope, frame_is_module, enclosed_by_module in part.top_scopes:  # (a remembered part: the new root)
+            if frame_is_module:
+                scope.parent = root
+            if enclosed_by_module:
+                scope.enclosing = root
         index.scopes.update(part.scopes)
         del index.scopes[_STAND_IN]
+        index.by_node.update(part.by_node)
+        del index.by_node[_STAND_IN]
         for node, (scope, order, loops) in part.where.items():
             index.where[node] = (root, order + offset, loops) if scope is stand_in else (scope, order, loops)
         index.calls += part.calls
@@ -99,7 +130,11 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
         index.classes.update(part.classes)
         for key, values in part.self_assigns.items():
             index.self_assigns.setdefault(key, []).extend(values)
+        declares_global += part.declares_global
         offset += part.size
+    for scope in declares_global:
+        for name in scope.declared_global & scope.assignments.keys():
+            root.assignments.setdefault(name, []).extend(Binding(name, b.node, root) for b in scope.assignments[name])
     return index
 
 
@@ -109,23 +144,65 @@ _STAND_IN = cst.Module(body=())  # the key of a statement's stand-in module scop
 @dataclass
 class _StatementIndex(ScopeIndex):
     size: int = 0  # the nodes of the statement's walk
-    top_scopes: list[Scope] = field(default_factory=list)  # the scopes whose parent is the module
+    # the scopes made right under the module: (scope, its frame is the module, it is in the module)
+    top_scopes: list[tuple[Scope, bool, bool]] = field(default_factory=list)
+    declares_global: list[Scope] = field(default_factory=list)  # the scopes with a `global` statement
 
 
 def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     index = _StatementIndex()
-    root = Scope(_STAND_IN, None)
+    root = Scope(_STAND_IN, None, kind="module")
     index.scopes[_STAND_IN] = root
-    scopes: list[Scope] = [root]
-    compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current scope
+    index.by_node[_STAND_IN] = root
+    frames: list[Scope] = [root]  # the module, defs and lambdas: where definitions are recorded
+    chain: list[Scope] = [root]  # every scope, classes and comprehensions too: where names bind
+    owners: list[cst.CSTNode] = []  # the node that pushed each entry of ``chain`` after the first
+    compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current frame
     saved: list[tuple[list[cst.CSTNode], tuple[cst.CSTNode, ...]]] = []
     classes: list[cst.ClassDef] = []
     counter = 0
-
     loops: tuple[cst.CSTNode, ...] = ()  # the loops among ``compound`` (kept in step with it)
+    # set by a node for its children before they are entered
+    not_read: set[int] = set()  # names that are no read (bound by their parent, or no variable)
+    evaluated_in: dict[int, Scope] = {}  # subtrees Python evaluates in the scope around their parent
+    quiet: list[cst.CSTNode] = []  # the open subtrees that read no variable
 
     def define(name: str, value: cst.BaseExpression | None) -> None:
-        scopes[-1].defs.setdefault(name, []).append(Definition(counter, value, bool(compound), loops))
+        frames[-1].defs.setdefault(name, []).append(Definition(counter, value, bool(compound), loops))
+
+    def bind_target(target: cst.CSTNode, scope: Scope) -> None:
+        """The names an assignment target binds; attributes and subscripts in it are reads."""
+        kind = type(target)
+        if kind is cst.Name:
+            scope.bind(target.value, target)  # type: ignore[attr-defined]
+            not_read.add(id(target))
+        elif kind is cst.Tuple or kind is cst.List:
+            for element in target.elements:  # type: ignore[attr-defined]
+                bind_target(element.value, scope)
+        elif kind is cst.StarredElement or kind is cst.Element:
+            bind_target(target.value, scope)  # type: ignore[attr-defined]
+
+    def bind_name(name: cst.CSTNode | None, scope: Scope, node: cst.CSTNode | None = None) -> None:
+        if type(name) is cst.Name:
+            scope.bind(name.value, name if node is None else node)  # type: ignore[attr-defined]
+            not_read.add(id(name))
+
+    def open_scope(node: cst.CSTNode, kind: str, params: list[str]) -> Scope:
+        outer = chain[-1]
+        scope = Scope(node, frames[-1], params, kind=kind, enclosing=outer)
+        outer.children.append(scope)
+        index.by_node[node] = scope  # type: ignore[index]
+        if outer is root or frames[-1] is root:
+            index.top_scopes.append((scope, frames[-1] is root, outer is root))
+        chain.append(scope)
+        owners.append(node)
+        return scope
+
+    def bind_type_params(node: cst.CSTNode, scope: Scope) -> None:
+        type_parameters = getattr(node, "type_parameters", None)
+        if type_parameters is not None:
+            for item in type_parameters.params:
+                bind_name(getattr(item.param, "name", None), scope)
 
     # Dispatch on the exact node type: most nodes (names, attributes, whitespace) need one
     # dictionary lookup, where a chain of isinstance() checks against libcst's abstract classes
@@ -134,43 +211,92 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
         nonlocal compound, counter, loops
         counter += 1
         kind = type(node)
+        if evaluated_in:
+            outer = evaluated_in.pop(id(node), None)
+            if outer is not None:
+                chain.append(outer)
+                owners.append(node)
         if kind is cst.Name:
-            index.where[node] = (scopes[-1], counter, loops)
+            index.where[node] = (frames[-1], counter, loops)
+            if id(node) in not_read:
+                not_read.discard(id(node))
+            elif not quiet:
+                chain[-1].reads.append(node)  # type: ignore[arg-type]
             return False
+        if kind is cst.Attribute:
+            not_read.add(id(node.attr))  # type: ignore[attr-defined]
+            return True
+        if kind is cst.Arg:
+            if node.keyword is not None:  # type: ignore[attr-defined]
+                not_read.add(id(node.keyword))  # type: ignore[attr-defined]
+            return True
         if kind is cst.Call:
             index.calls.append(node)  # type: ignore[arg-type]
-            index.where[node] = (scopes[-1], counter, loops)
+            index.where[node] = (frames[-1], counter, loops)
             if type(node.func) is cst.Name:  # type: ignore[attr-defined]
                 index.calls_by_name.setdefault(node.func.value, []).append(node)  # type: ignore[attr-defined,arg-type]
             return True
+        if kind in _NO_READS:
+            quiet.append(node)
+            _bind_imports(node, chain[-1])
+            return True
         if kind is cst.FunctionDef or kind is cst.Lambda:
+            outer = chain[-1]
             if kind is cst.FunctionDef:
                 define(node.name.value, None)  # type: ignore[attr-defined]
-                scopes[-1].functions.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
-            scope = Scope(node, scopes[-1], _params(node.params))  # type: ignore[arg-type,attr-defined]
-            if scopes[-1] is root:
-                index.top_scopes.append(scope)
+                frames[-1].functions.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
+                bind_name(node.name, outer, node)  # type: ignore[attr-defined]
+                for decorator in node.decorators:  # type: ignore[attr-defined]
+                    evaluated_in[id(decorator.decorator)] = outer
+            params = _all_params(node.params)  # type: ignore[attr-defined]
+            for param in params:
+                if param.default is not None:
+                    evaluated_in[id(param.default)] = outer
+            scope = open_scope(node, "function", _params(node.params))  # type: ignore[attr-defined]
+            bind_type_params(node, scope)
+            for param in params:
+                bind_name(param.name, scope, param)
             index.scopes[node] = scope  # type: ignore[index]
-            scopes.append(scope)
+            frames.append(scope)
             saved.append((compound, loops))
             compound, loops = [], ()
             return True
         if kind is cst.ClassDef:
+            outer = chain[-1]
             define(node.name.value, None)  # type: ignore[attr-defined]
-            scopes[-1].classes.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
+            frames[-1].classes.setdefault(node.name.value, []).append(node)  # type: ignore[attr-defined,arg-type]
+            bind_name(node.name, outer, node)  # type: ignore[attr-defined]
+            for decorator in node.decorators:  # type: ignore[attr-defined]
+                evaluated_in[id(decorator.decorator)] = outer
+            for arg in (*node.bases, *node.keywords):  # type: ignore[attr-defined]
+                evaluated_in[id(arg.value)] = outer
+            bind_type_params(node, open_scope(node, "class", []))
             classes.append(node)  # type: ignore[arg-type]
             if type(node.body) is cst.IndentedBlock:  # type: ignore[attr-defined]
                 for stmt in node.body.body:  # type: ignore[attr-defined]
                     if type(stmt) is cst.FunctionDef:  # a method, for `self.attribute` lookups
                         index.classes[stmt] = node  # type: ignore[assignment]
-        elif kind in _BRANCH_TYPES:
+            return True
+        if kind in _COMPREHENSIONS:
+            first = node.for_in  # type: ignore[attr-defined]
+            evaluated_in[id(first.iter)] = chain[-1]
+            scope = open_scope(node, "comprehension", [])
+            comp = first
+            while comp is not None:
+                bind_target(comp.target, scope)
+                comp = comp.inner_for_in
+            return True
+        if kind in _BRANCH_TYPES:
             compound.append(node)
             if kind in _LOOP_TYPES:
                 loops = loops + (node,)
                 for name in assign_targets(node.target) if kind is cst.For else ():  # type: ignore[attr-defined]
                     define(name, None)
+                if kind is cst.For:
+                    bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
         elif kind is cst.Assign:
             for target in node.targets:  # type: ignore[attr-defined]
+                bind_target(target.target, chain[-1])
                 if type(target.target) is cst.Name:
                     define(target.target.value, node.value)  # type: ignore[attr-defined]
                 elif is_self_attribute(target.target) and classes:
@@ -180,21 +306,57 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                     for name in assign_targets(target.target):
                         define(name, None)
         elif kind is cst.AnnAssign or kind is cst.NamedExpr:
+            if kind is cst.NamedExpr:
+                target_scope = chain[-1]  # the walrus binds outside comprehensions
+                while target_scope.kind == "comprehension" and target_scope.enclosing is not None:
+                    target_scope = target_scope.enclosing
+                bind_target(node.target, target_scope)  # type: ignore[attr-defined]
+            else:
+                bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
                 define(node.target.value, node.value)  # type: ignore[attr-defined]
         elif kind is cst.AugAssign:
+            bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
                 define(node.target.value, None)  # type: ignore[attr-defined]
         elif kind is cst.Return:
             if node.value is not None:  # type: ignore[attr-defined]
-                scopes[-1].returns.append(node.value)  # type: ignore[attr-defined]
+                frames[-1].returns.append(node.value)  # type: ignore[attr-defined]
+        else:
+            bind_rare(node, kind)
         return True
+
+    def bind_rare(node: cst.CSTNode, kind: type) -> None:
+        """The rarer binding nodes: ``with ... as``, ``except ... as``, match captures, ``type``
+        aliases (kept out of ``enter`` so that its common path stays short)."""
+        scope = chain[-1]
+        if kind is cst.WithItem:
+            if node.asname is not None:  # type: ignore[attr-defined]
+                bind_target(node.asname.name, scope)  # type: ignore[attr-defined]
+        elif kind is cst.ExceptHandler or kind is cst.ExceptStarHandler:
+            if node.name is not None:  # type: ignore[attr-defined]
+                bind_target(node.name.name, scope)  # type: ignore[attr-defined]
+        elif kind is cst.MatchAs or kind is cst.MatchStar:
+            bind_name(node.name, scope)  # type: ignore[attr-defined]
+        elif kind is cst.MatchMapping:
+            bind_name(node.rest, scope)  # type: ignore[attr-defined]
+        elif kind is cst.MatchKeywordElement:
+            not_read.add(id(node.key))  # type: ignore[attr-defined]  # `Point(x=...)`: an attribute name
+        elif kind is _TYPE_ALIAS:
+            bind_name(node.name, scope)  # type: ignore[attr-defined]
+            if node.type_parameters is not None:  # type: ignore[attr-defined]
+                quiet.append(node.type_parameters)  # type: ignore[attr-defined]
 
     def leave(node: cst.CSTNode) -> None:
         nonlocal compound, loops
+        while owners and owners[-1] is node:
+            owners.pop()
+            chain.pop()
+        if quiet and quiet[-1] is node:
+            quiet.pop()
         kind = type(node)
         if kind is cst.FunctionDef or kind is cst.Lambda:
-            scopes.pop()
+            frames.pop()
             compound, loops = saved.pop()
         elif kind is cst.ClassDef:
             classes.pop()
@@ -205,35 +367,38 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
 
     traverse(statement, enter, leave)
     index.size = counter
+    index.declares_global = [s for s in index.by_node.values() if s.declared_global and s is not root]
     return index
 
 
-def reaching_definitions(name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...]
-                         ) -> tuple[list[Definition], bool] | None:
-    """The definitions of ``name`` that may reach a use at ``order`` in ``scope`` (with the
-    ``loops`` around the use), and whether the value the parameter ``name`` came in with may;
-    None when the name is not bound anywhere we see. By source order: the last unconditional
-    assignment before the use, the conditional ones after it, and inside a loop the assignments
-    later in the same loop; a name the scope never binds is looked up in the scope around it."""
-    defs = scope.defs.get(name, [])
-    before = [d for d in defs if d.order < order]
-    reaching: list[Definition] = []
-    from_param = False
-    unconditional = [d for d in before if not d.conditional]
-    if unconditional:
-        last = unconditional[-1]
-        reaching = [last] + [d for d in before if d.conditional and d.order > last.order]
-    else:
-        reaching = [d for d in before if d.conditional]
-        if name in scope.params:
-            from_param = True
-        elif not defs and scope.parent is not None:  # a closure or a module-level name
-            outer = scope.parent.defs.get(name, [])
-            if not outer:
-                return None
-            reaching = outer
-    reaching += [d for d in defs if d.order > order and set(d.loops) & set(loops)]
-    return reaching, from_param
+def _bind_imports(node: cst.CSTNode, scope: Scope) -> None:
+    """What an import binds (the import statement is the binding), and what ``global``/``nonlocal`` declare."""
+    kind = type(node)
+    if kind is cst.Import:
+        for alias in node.names:  # type: ignore[attr-defined]
+            if alias.asname is not None:
+                if type(alias.asname.name) is cst.Name:
+                    scope.bind(alias.asname.name.value, node)
+                continue
+            top = alias.name
+            while type(top) is cst.Attribute:
+                top = top.value
+            if type(top) is cst.Name:
+                scope.bind(top.value, node)
+    elif kind is cst.ImportFrom:
+        if type(node.names) is cst.ImportStar:  # type: ignore[attr-defined]
+            return
+        for alias in node.names:  # type: ignore[attr-defined]
+            name = alias.asname.name if alias.asname is not None else alias.name
+            if type(name) is cst.Name:
+                scope.bind(name.value, node)
+    elif kind is cst.Global:
+        scope.declared_global.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
+    elif kind is cst.Nonlocal:
+        scope.declared_nonlocal.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
+
+
+_TYPE_ALIAS = getattr(cst, "TypeAlias", None)
 
 
 def is_self_attribute(target: cst.BaseExpression) -> bool:

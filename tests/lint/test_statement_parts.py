@@ -66,6 +66,17 @@ def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
         assert mine.params == scope.params and mine.returns == scope.returns
         assert _events(got, mine) == _events(whole, scope)
     assert _events(got, got_root) == _events(whole, wanted_root)
+    # name binding: every scope of Python's chain, with the same bindings and reads
+    assert set(got.by_node) - {module} == set(whole.by_node) - {_STAND_IN}
+    for node, scope in whole.by_node.items():
+        mine = got.by_node[module if node is _STAND_IN else node]
+        assert mine.kind == scope.kind
+        outer = scope.enclosing.node if scope.enclosing is not None else None
+        assert (mine.enclosing.node if mine.enclosing is not None else None) is (module if outer is _STAND_IN else outer)
+        assert {n: [id(b.node) for b in bs] for n, bs in mine.assignments.items()} == \
+            {n: [id(b.node) for b in bs] for n, bs in scope.assignments.items()}
+        assert [id(r) for r in mine.reads] == [id(r) for r in scope.reads]
+        assert [id(c.node) for c in mine.children] == [id(c.node) for c in scope.children]
     assert got.calls == whole.calls and got.calls_by_name == whole.calls_by_name
     assert got.classes == whole.classes and got.self_assigns == whole.self_assigns
     assert set(got.where) == set(whole.where)

@@ -2,7 +2,7 @@
 
 Text-built programs (``loss_programs.py``) often fail to parse and then only exercise the
 syntax-error path; these are syntax trees, rendered with ``Module.code``, so every example goes
-through the finder, the binder and every rule. Two properties:
+through the finder, the scope index and every rule. Two properties:
 
 - whatever the tree, the linter returns findings inside the file and no internal error, and the
   same findings twice;

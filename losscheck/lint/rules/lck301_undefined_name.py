@@ -2,8 +2,8 @@
 
 Keras calls a loss only at fit/evaluate time, so a missing global such as ``num_classes``
 passes ``compile`` and fails later with NameError (measured: all Keras versions). The rule uses
-losscheck's name binder (``lint/binder.py``, run only for files that hold loss functions) and stays quiet whenever
-the file can create names in ways a static reader cannot follow.
+the scope index's name resolution (``lint/scopes.py``, Python's LEGB rules) and stays quiet
+whenever the file can create names in ways a static reader cannot follow.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from losscheck.lint.models import OuterRead, in_source_order, reads_in
 from losscheck.lint.rule import Invalid, Rule
 
 if TYPE_CHECKING:
-    from losscheck.lint.binder import Scope
+    from losscheck.lint.scopes import Scope
     from losscheck.lint.context import FileContext, LossFunction
 
 # Names that exist at run time without an assignment libcst can see.
@@ -238,12 +238,12 @@ def _message(name: str, function: str, scope: Scope) -> str:
 
 
 def _class_defining(scope: Scope, name: str) -> str | None:
-    current = scope.parent
+    current = scope.enclosing
     while current is not None:
         if current.kind == "class" and name in current.assignments:
             node = current.node
             return node.name.value if type(node) is cst.ClassDef else "?"
-        current = current.parent
+        current = current.enclosing
     return None
 
 

@@ -1,14 +1,14 @@
-"""The name binder (lint/binder.py) against libcst's ScopeProvider as an oracle.
+"""The scope index's name resolution (lint/scopes.py) against libcst's ScopeProvider as an oracle.
 
-The binder replaced libcst's scope analysis for speed (it enters only the code loss functions can
-see). It must not change what the rules see: for every name read inside loss code, whether it is
-bound at all, and the bindings outside the loss function (the ones LCK303 inspects) with the same
-nodes. Where the two differ on purpose the tests below say so:
+The scope index replaced libcst's scope analysis for speed (one walk of exact type tests, shared
+with the value-flow facts). It must not change what the rules see: for every name read inside loss
+code, whether it is bound at all, and the bindings outside the loss function (the ones LCK303
+inspects) with the same nodes. Where the two differ on purpose the tests below say so:
 
 - ``match`` captures, which libcst does not bind;
 - a read of a local before its assignment in source order (a loop-carried variable): libcst keeps
   only earlier assignments and otherwise looks in the enclosing scope, so a loop-carried local
-  looks undefined to it; Python (and the binder) make a name bound anywhere in a function local
+  looks undefined to it; Python (and the scope index) make a name bound anywhere in a function local
   to all of it.
 """
 
@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from libcst.metadata import BuiltinScope, MetadataWrapper, ScopeProvider
 
 from losscheck.lint import loss_reads
-from losscheck.lint.binder import bind_module
 from losscheck.lint.context import FileContext
 from losscheck.lint.registry import load_registry
+from losscheck.lint.scope_index import scope_index
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = load_registry(plugins=False).rules
@@ -111,13 +111,13 @@ def test_the_skipped_examples_are_the_documented_differences():
     loop_carried = [v for v in RULES_BY_CODE["LCK301"].VALID if "+ previous" in v]
     assert len(loop_carried) == 1
     ctx = _context(textwrap.dedent(loop_carried[0]))
-    ours = {p for p in _ours(ctx) if p[2]}  # reads the binder binds
+    ours = {p for p in _ours(ctx) if p[2]}  # reads the scope index binds
     theirs = {p for p in _libcst(ctx) if p[2]}
     assert theirs < ours and len(ours - theirs) == 1  # libcst misses the one read of `previous`
 
 
 @pytest.mark.parametrize("source", _examples())
-def test_binder_matches_libcst_on_examples(source):
+def test_scopes_match_libcst_on_examples(source):
     _same_as_libcst(source)
 
 
@@ -164,21 +164,25 @@ def modules(draw):
 
 @settings(max_examples=150, deadline=None)
 @given(source=modules())
-def test_binder_matches_libcst(source):
+def test_scopes_match_libcst(source):
     _same_as_libcst(source)
 
 
-def test_defs_without_loss_code_are_not_entered():
+def test_every_def_and_class_has_its_scope():
     source = (
         "import keras\n"
         "def helper(a):\n    b = a\n    return b\n"
-        "class Model:\n    def fit(self):\n        c = 1\n        return c\n"
+        "class Model:\n    def fit(self):\n        c = [d for d in range(2)]\n        return c\n"
         "def loss(y_true, y_pred):\n    return y_pred - y_true\n"
     )
     ctx = _context(source)
-    result = loss_reads.bindings(ctx)
-    assert [s.node.name.value for s in result.module.children] == ["loss"]  # helper and Model not entered
-    assert set(result.module.assignments) == {"keras", "helper", "Model", "loss"}
+    module = scope_index(ctx).module
+    assert [(s.kind, s.node.name.value) for s in module.children] == [
+        ("function", "helper"), ("class", "Model"), ("function", "loss")]
+    (fit,) = module.children[1].children
+    assert [s.kind for s in fit.children] == ["comprehension"]
+    assert fit.parent is module and fit.enclosing is module.children[1]  # the frame, and Python's chain
+    assert set(module.assignments) == {"keras", "helper", "Model", "loss"}
 
 
 def test_a_def_with_a_global_statement_is_entered():
@@ -218,9 +222,3 @@ def test_a_loop_carried_local_is_bound_where_libcst_sees_none():
     assert [type(b.node).__name__ for b in prev.referents] == ["Name"]
     (lc_prev,) = [p for p in _libcst(ctx) if p[1] == id(prev.node)]
     assert lc_prev[2] is False  # libcst: unbound, LCK301 would have reported it
-
-
-def test_without_a_preorder_index_everything_is_entered():
-    module = cst.parse_module("def helper():\n    x = 1\ndef loss(y_true, y_pred):\n    return y_pred\n")
-    result = bind_module(module, [module.body[1]], None)
-    assert [s.node.name.value for s in result.module.children] == ["helper", "loss"]
