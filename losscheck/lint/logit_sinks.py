@@ -34,6 +34,7 @@ class Sink:
     call: cst.Call
     argument: cst.BaseExpression  # the argument that must be logits
     callee: str  # how the call is written, for messages
+    switch: bool = True  # it takes logits because of `from_logits=True` (not by its nature)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def logits_sinks(model: ProbabilityModel) -> Iterator[Sink]:
     for call, sink in model.logit_calls:
         arg = get_arg(call, sink.param, sink.position)
         if arg is not None:
-            yield Sink(call, arg, ctx.code_for(call.func))
+            yield Sink(call, arg, ctx.code_for(call.func), switch=sink.needs_from_logits)
     if not model.has_logit_objects:
         return
     for call in model.index.calls:

@@ -35,7 +35,7 @@ def sink_message(ctx: FileContext, sink: Sink, found: Probability) -> str:
         return (f"`{written}` holds values that are already probabilities (a {found.activation}, "
                 f"{found.where(ctx)}) and is passed as logits to `{sink.callee}`, which applies the "
                 f"{found.activation} again: {TWICE[found.activation]}. Pass the values before the "
-                f"{found.activation} (or drop `from_logits=True`).")
+                f"{found.activation}{' (or drop `from_logits=True`)' if sink.switch else ''}.")
     activation = applied_by(sink.callee)
     held = f"`{written}`" if written == found.named else f"`{written}` may hold `{found.named}`, which"
     return (f"{held} is named as probabilities ({found.where(ctx)}) and is passed as logits to "

@@ -122,7 +122,8 @@ class ProbabilityModel:
             sink = LOGIT_FUNCTIONS.get(qualname)
             if sink is None and qualname.endswith("_with_logits") and _has_keyword(call, "logits"):
                 sink = _WRAPPER  # a wrapper that keeps TensorFlow's name and keywords (`compat.`)
-            if sink is not None and (not sink.needs_from_logits or from_logits(call)):
+            if sink is not None and (not sink.needs_from_logits or from_logits(call)) \
+                    and (sink.unless is None or not _has_keyword(call, sink.unless)):
                 self.logit_calls.append((call, sink))
             elif qualname in LOGIT_LOSS_CLASSES and from_logits(call):
                 self.has_logit_objects = True
@@ -184,7 +185,50 @@ class ProbabilityModel:
             method = self._method(call.func.attr.value, call) if not layers else None  # type: ignore[attr-defined]
             if method is not None:  # `self.generator(x)`, a method of the same class
                 return self._returns(method, depth + 1)
+        elif type(call.func) is cst.Attribute and qualname is None:
+            return self._instance_method(call.func, call, depth)
         return None
+
+    def _instance_method(self, func: cst.Attribute, call: cst.Call, depth: int) -> Probability | None:
+        """``d.run(x)`` where ``d = Discriminator(...)`` (or ``self.d = ...``) makes an instance
+        of a class of this module or of another module of the project: what that method returns."""
+        receiver = func.value
+        if type(receiver) is cst.Name:
+            made = self.model_definition(receiver)
+        elif is_self_attribute(receiver):
+            values = self.self_attribute(receiver.attr.value, call)  # type: ignore[attr-defined]
+            made = values[0] if len(values) == 1 and type(values[0]) is cst.Call else None
+        else:
+            return None
+        if made is None or type(made.func) not in (cst.Name, cst.Attribute):
+            return None
+        home, cls = self.ctx, None
+        if type(made.func) is cst.Name and self.qualname(made.func) is None:
+            cls = self._bound(made.func.value, made, "classes")
+        if cls is None:
+            from losscheck.lint.project_modules import imported_definition
+
+            found = imported_definition(self.ctx, made.func)
+            if found is None:
+                return None
+            home, cls = found
+        if type(cls) is not cst.ClassDef or type(cls.body) is not cst.IndentedBlock:
+            return None
+        methods = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == func.attr.value]
+        if len(methods) != 1:
+            return None
+        if home is self.ctx:
+            return self._returns(methods[0], depth + 1)
+        output = probability_model(home)._returns(methods[0], depth + 1)
+        return self._shown_in(home, output, call) if output is not None else None
+
+    def _shown_in(self, home: FileContext, output: Probability, at: cst.CSTNode) -> Probability:
+        """``output``, found in the module ``home``, as seen from ``at`` in this file."""
+        from losscheck.lint import project
+
+        root = project.root_for(self.ctx.path, self.ctx.options.get("keras_target")) or os.path.dirname(home.path)
+        where = output.elsewhere or f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}"
+        return Probability(output.activation, at, elsewhere=where, named=output.named)
 
     def _passed_model(self, model: cst.Name) -> Probability | None:
         """``model(x)`` where ``model`` is a parameter (the model every caller passes) or holds
@@ -205,11 +249,7 @@ class ProbabilityModel:
         output, home = found
         if home is self.ctx:
             return output
-        from losscheck.lint import project
-
-        root = project.root_for(self.ctx.path, self.ctx.options.get("keras_target")) or os.path.dirname(home.path)
-        where = f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}"
-        return Probability(output.activation, model, elsewhere=where)
+        return self._shown_in(home, output, model)
 
     def layer_activation(self, layer: cst.Call) -> Activation | None:
         """The activation a Keras layer construction applies last, if softmax or sigmoid; for a

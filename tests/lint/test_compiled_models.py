@@ -389,3 +389,41 @@ def test_a_from_logits_loss_handed_to_a_helper(tmp_path: Path, builder: str, hel
         finding = next(f for f in lint_findings(trainer) if f.code == "LCK106")
         assert "(a sigmoid, nets/gan.py:4)" in finding.message
         assert f"`tf.keras.losses.BinaryCrossentropy(from_logits=True) in {helper}()`" in finding.message
+
+
+DISCRIMINATOR_MODULE = textwrap.dedent(
+    """\
+    import tensorflow as tf
+
+    class Discriminator:
+        def run(self, x):
+            hidden = tf.layers.dense(x, 1)
+            out = tf.nn.{final}(hidden, name="d")
+            return out
+    """
+)
+
+GAN = textwrap.dedent(
+    """\
+    import tensorflow as tf
+    from nets.discriminator import Discriminator
+
+    class Gan:
+        def __init__(self, images):
+            discriminator = Discriminator()
+            self.d_real = discriminator.run(images)
+            self.loss = tf.nn.sigmoid_cross_entropy_with_logits(logits=self.d_real, labels=tf.ones_like(self.d_real))
+    """
+)
+
+
+@pytest.mark.parametrize("final,expected", [
+    ("sigmoid", ["8:`self.d_real` holds values that are already probabilities (a sigmoid, nets/discriminator.py:6)"]),
+    ("relu", []),
+])
+def test_a_method_of_an_instance_of_a_class_of_another_module(tmp_path: Path, final: str, expected: list[str]) -> None:
+    """`discriminator.run(images)` where `Discriminator` comes from another module of the project
+    and its `run` returns a sigmoid."""
+    gan = project(tmp_path, {"nets/discriminator.py": DISCRIMINATOR_MODULE.format(final=final), "losses.py": GAN})
+    found = [f"{f.line}:{f.message}" for f in lint_findings(gan) if f.code == "LCK106"]
+    assert [m[: len(e)] for m, e in zip(found, expected)] == expected and len(found) == len(expected)

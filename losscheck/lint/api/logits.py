@@ -59,11 +59,14 @@ class LogitsSink:
     """A call whose argument ``param`` (or positional ``position``) must be logits.
 
     ``needs_from_logits``: only when the call (or the Loss object it is) says ``from_logits=True``.
+    ``unless``: not when the call passes this keyword (``sequence_loss(...,
+    softmax_loss_function=f)`` hands its first argument to ``f``, which may want anything).
     """
 
     param: str
     position: int | None  # None: passed by keyword only
     needs_from_logits: bool = False
+    unless: str | None = None  # a keyword that, when passed, lets the call take something else
 
 
 _PRED = LogitsSink("y_pred", 1, needs_from_logits=True)
@@ -86,6 +89,15 @@ LOGIT_FUNCTIONS: dict[str, LogitsSink] = {
     "tensorflow.losses.sigmoid_cross_entropy": LogitsSink("logits", 1),  # TensorFlow 1
     "tensorflow.losses.softmax_cross_entropy": LogitsSink("logits", 1),
     "tensorflow.losses.sparse_softmax_cross_entropy": LogitsSink("logits", 1),
+    # sequence losses: a softmax crossentropy per time step unless told otherwise
+    "tensorflow.contrib.seq2seq.sequence_loss": LogitsSink("logits", 0, unless="softmax_loss_function"),
+    "tensorflow_addons.seq2seq.sequence_loss": LogitsSink("logits", 0, unless="softmax_loss_function"),
+    # TensorFlow Probability's distributions: `logits=` is the other spelling of `probs=`
+    "tensorflow_probability.distributions.Bernoulli": LogitsSink("logits", None),
+    "tensorflow_probability.distributions.Categorical": LogitsSink("logits", None),
+    "tensorflow_probability.distributions.OneHotCategorical": LogitsSink("logits", None),
+    "tensorflow_probability.distributions.Binomial": LogitsSink("logits", None),
+    "tensorflow_probability.distributions.Multinomial": LogitsSink("logits", None),
     # from_logits=True
     "keras.losses.binary_crossentropy": _PRED,
     "keras.losses.categorical_crossentropy": _PRED,

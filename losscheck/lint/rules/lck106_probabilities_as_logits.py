@@ -22,7 +22,8 @@ from losscheck.lint.summaries import code_with_helpers
 # without them can still be compiled elsewhere in the project with a softmax/sigmoid model
 # (``compiled_models.py``), which only needs the loss code.
 _IN_FILE_TRIGGERS = (
-    rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\(",
+    rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\("
+    rb"|sequence_loss\s*\(|(?:Bernoulli|Categorical|Binomial|Multinomial)\s*\([^)]*\blogits\s*=",
     rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
 )
 _IN_FILE = [re.compile(pattern) for pattern in _IN_FILE_TRIGGERS]
@@ -33,13 +34,16 @@ class ProbabilitiesAsLogits(Rule):
     Checks for values that are already probabilities (the result of a softmax or sigmoid: a
     `tf.sigmoid(...)`, `keras.ops.softmax(...)`, a layer called with `activation="softmax"`, a
     helper or model step that returns one) passed where a loss expects logits: the `logits=`
-    argument of TensorFlow's `*_cross_entropy_with_logits` functions, or the prediction of a Keras
-    crossentropy (`keras.losses.binary_crossentropy`, `keras.ops.categorical_crossentropy`, a
+    argument of TensorFlow's `*_cross_entropy_with_logits` functions and of the sequence losses
+    (`tfa.seq2seq.sequence_loss`), the `logits=` of TensorFlow Probability's `Bernoulli` and
+    `Categorical`, or the prediction of a Keras crossentropy
+    (`keras.losses.binary_crossentropy`, `keras.ops.categorical_crossentropy`, a
     `BinaryCrossentropy` object) called or built with `from_logits=True`. It follows the value
     through assignments, reshapes and casts, helpers that return it, the parameters of
     functions that every call in the file gives it (`compute_cost(forward(x), y)`), attributes
     every assignment of which is one (`self.prob = tf.nn.softmax(...)`), methods of the same
-    class that return one (`self.generator(x)`), and models called in the file whose last layer
+    class that return one (`self.generator(x)`), methods of an instance of a class of the
+    project (`d = Discriminator()`, `d.run(x)`), and models called in the file whose last layer
     is one, however they were built or passed in. A `from_logits=True` Loss object handed to a
     helper that calls it on another of its parameters (`discriminator_loss(bce, real_output)`)
     makes that argument a logits argument too.

@@ -1,0 +1,99 @@
+"""LCK106 probabilities-as-logits: what a method of an instance returns, and the calls besides the
+crossentropies that take logits (sequence losses, TensorFlow Probability's distributions)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from losscheck.lint.engine import lint_source
+from losscheck.lint.rules.lck106_probabilities_as_logits import ProbabilitiesAsLogits
+
+
+def lck106(source: str) -> list[tuple[int, str]]:
+    found = lint_source(textwrap.dedent(source), "t.py", rules=[ProbabilitiesAsLogits])
+    return [(f.line, f.message) for f in found if f.code == "LCK106"]
+
+
+DISCRIMINATOR = """\
+import tensorflow as tf
+
+
+class Discriminator:
+    def run(self, x):
+        hidden = tf.layers.dense(x, 1)
+        out = tf.nn.{final}(hidden)
+        return out
+
+
+class Gan:
+    def __init__(self, images):
+        {made}
+        self.d_real = {use}.run(images)
+        self.loss = tf.nn.sigmoid_cross_entropy_with_logits(logits=self.d_real, labels=tf.ones_like(self.d_real))
+"""
+
+
+@pytest.mark.parametrize("made,use", [
+    ("discriminator = Discriminator()", "discriminator"),
+    ("self.disc = Discriminator()", "self.disc"),
+])
+def test_a_method_of_an_instance_that_returns_a_sigmoid(made: str, use: str) -> None:
+    ((line, message),) = lck106(DISCRIMINATOR.format(final="sigmoid", made=made, use=use))
+    assert line == 15 and "a sigmoid, line 7" in message
+    assert "from_logits" not in message  # the function takes logits by its nature
+
+
+def test_a_method_that_returns_logits_is_fine() -> None:
+    assert lck106(DISCRIMINATOR.format(final="relu", made="d = Discriminator()", use="d")) == []
+
+
+def test_a_method_of_a_class_nothing_shows_is_not_guessed() -> None:
+    source = DISCRIMINATOR.format(final="sigmoid", made="d = make_discriminator()", use="d")
+    assert lck106(source) == []
+
+
+def test_a_method_of_another_name_is_not_followed() -> None:
+    source = DISCRIMINATOR.format(final="sigmoid", made="d = Discriminator()", use="d").replace(".run(images)", ".score(images)")
+    assert lck106(source) == []
+
+
+SEQUENCE = """\
+import tensorflow as tf
+import tensorflow_addons as tfa
+
+
+class Decoder:
+    def build(self, x):
+        self.logits = tf.nn.softmax(tf.matmul(x, self.w))
+
+    def set_loss(self, weights):
+        self.loss = {call}
+"""
+
+
+@pytest.mark.parametrize("call,found", [
+    ("tf.contrib.seq2seq.sequence_loss(self.logits, self.targets, weights)", True),
+    ("tfa.seq2seq.sequence_loss(logits=self.logits, targets=self.targets, weights=weights)", True),
+    ("tfa.seq2seq.sequence_loss(self.logits, self.targets, weights, softmax_loss_function=self.nll)", False),
+    ("tfa.seq2seq.sequence_loss(tf.math.log(self.logits), self.targets, weights)", False),
+])
+def test_a_sequence_loss_takes_logits(call: str, found: bool) -> None:
+    findings = lck106(SEQUENCE.format(call=call))
+    assert bool(findings) is found
+    if found:
+        assert "a softmax, line 7" in findings[0][1]
+
+
+@pytest.mark.parametrize("keyword,found", [("logits", True), ("probs", False)])
+def test_a_distribution_given_probabilities_as_logits(keyword: str, found: bool) -> None:
+    source = f"""\
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    def likelihood(x, y):
+        p = tf.sigmoid(tf.matmul(x, w))
+        return tfp.distributions.Bernoulli({keyword}=p).log_prob(y)
+    """
+    assert bool(lck106(source)) is found
