@@ -396,12 +396,16 @@ class ProbabilityModel:
         return self._pairs[helper]
 
     def model_output(self, model: cst.Name) -> Probability | None:
-        """The softmax/sigmoid the model bound to ``model`` ends in, where this file builds it."""
-        found = self._model_definition(model)
-        if found is None:
+        """The softmax/sigmoid the model bound to ``model`` ends in, where this file builds it
+        (on every branch that builds it: ``if deep: model = Model(x, [a, b]) else: model = ...``)."""
+        where = self.index.where.get(model)
+        found = reaching_definitions(model.value, *where) if where is not None else None
+        if found is None or found[1] or not found[0]:
             return None
-        definition, scope, order = found
-        return self.built_output(definition.value, model.value, scope, (definition.order, order))  # type: ignore[arg-type]
+        scope, order = where[0], where[1]  # type: ignore[index]
+        outputs = [self.built_output(d.value, model.value, scope, (d.order, order)) if type(d.value) is cst.Call
+                   else None for d in found[0]]
+        return outputs[0] if all(outputs) else None
 
     def parameter_of(self, name: cst.Name) -> tuple[cst.FunctionDef, int] | None:
         """(the function, the position) when ``name`` reads a positional parameter that its
@@ -456,7 +460,12 @@ class ProbabilityModel:
             return self._application_output(built)
         if qualname in {"keras.Model", "keras.models.Model"}:
             outputs = get_arg(built, "outputs", 1)
-            found = self.of(outputs) if outputs is not None else None
+            if type(outputs) in (cst.List, cst.Tuple):  # several outputs: each one ends in one
+                heads = [e.value for e in outputs.elements if type(e) is cst.Element]  # type: ignore[union-attr]
+                found_all = [self.of(head) for head in heads] if len(heads) == len(outputs.elements) else []  # type: ignore[union-attr]
+                found = found_all[0] if found_all and all(found_all) else None
+            else:
+                found = self.of(outputs) if outputs is not None else None
             return found if found is not None and found.named is None else None  # a model shows its activation
         if qualname is None and type(built.func) is cst.Name:  # `Net()`, a `Model` subclass of this file
             cls = self.model_class(built.func.value, built)

@@ -97,3 +97,43 @@ def test_a_distribution_given_probabilities_as_logits(keyword: str, found: bool)
         return tfp.distributions.Bernoulli({keyword}=p).log_prob(y)
     """
     assert bool(lck106(source)) is found
+
+
+BRANCHED_BUILDER = """\
+import tensorflow as tf
+from tensorflow.keras.layers import Conv2D, Input
+
+
+def build(deep=False, final="sigmoid"):
+    image = Input((64, 64, 1))
+    features = Conv2D(8, 3)(image)
+    first = Conv2D(1, 1, activation={first})(features)
+    second = Conv2D(1, 1, activation={second})(features)
+    if deep:
+        model = tf.keras.Model(inputs=image, outputs=[first, second])
+    else:
+        model = tf.keras.Model(inputs=image, outputs=[first])
+    return model
+
+
+model = build()
+bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+
+def train_step(x, y):
+    with tf.GradientTape() as tape:
+        loss = bce(y, model(x, training=True))
+    return tape.gradient(loss, model.trainable_variables)
+"""
+
+
+@pytest.mark.parametrize("first,second,found", [
+    ("'sigmoid'", "'sigmoid'", True),  # every output of every branch ends in a sigmoid
+    ("'sigmoid'", "None", False),  # one branch's model has an output with no activation
+    ("None", "'sigmoid'", False),
+])
+def test_a_model_built_on_branches_with_several_outputs(first: str, second: str, found: bool) -> None:
+    findings = lck106(BRANCHED_BUILDER.format(first=first, second=second))
+    assert bool(findings) is found
+    if found:
+        assert findings[0][0] == 23 and "a sigmoid, line 8" in findings[0][1]
