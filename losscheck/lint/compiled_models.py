@@ -15,6 +15,7 @@ project (``project_modules.py``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,7 @@ def _passed_in(ctx: FileContext, model: cst.Name, depth: int) -> tuple[Probabili
     results = []
     for home, call in calls:
         argument = get_arg(call, model.value, position)
-        results.append(_returned_model(home, argument, depth) if argument is not None else None)
+        results.append(returned_model(home, argument, depth) if argument is not None else None)
     if not results or not all(results):
         return None
     return results[0]
@@ -147,13 +148,13 @@ def _built_by(ctx: FileContext, call: cst.Call, depth: int) -> tuple[Probability
     scope = probability_model(home).index.scopes.get(builder)
     if scope is None or not scope.returns:
         return None
-    results = [_returned_model(home, value, depth) for value in scope.returns]
+    results = [returned_model(home, value, depth) for value in scope.returns]
     if not results or not all(results):
         return None
     return results[0]
 
 
-def _returned_model(ctx: FileContext, value: cst.BaseExpression, depth: int) -> tuple[Probability, FileContext] | None:
+def returned_model(ctx: FileContext, value: cst.BaseExpression, depth: int) -> tuple[Probability, FileContext] | None:
     if type(value) is cst.Name:
         return model_output(ctx, value, depth)
     if type(value) is cst.Call:
@@ -246,6 +247,38 @@ def looped_on_probabilities(ctx: FileContext, fn: LossFunction, name: str) -> li
                     output_where=output.elsewhere or f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}",
                 ))
     return found
+
+
+def method_calls(ctx: FileContext, cls: cst.ClassDef, method: str) -> Iterator[tuple[FileContext, cst.Call]]:
+    """Every ``x.method(...)`` where ``x`` holds an instance of ``cls`` (a class of ``ctx``'s
+    module) made by ``cls(...)``: in this module, and in the modules of the project that import it."""
+    from losscheck.lint import project
+    from losscheck.lint.project_modules import imported_definition, module_context
+    from losscheck.lint.project_uses import uses_of
+
+    homes = [ctx]
+    root = project.root_for(ctx.path, ctx.options.get("keras_target"))
+    if root is not None and cls in ctx.module.body:
+        uses = uses_of(os.path.abspath(ctx.path), root).get(cls.name.value)
+        paths = {use.rpartition(":")[0] for use in (*uses.compiled, *uses.loop, *uses.other)} if uses else set()
+        homes += [other for path in sorted(paths) if (other := module_context(os.path.join(root, path), ctx))]
+    for home in homes:
+        probabilities = probability_model(home)
+        for call in probabilities.index.calls:
+            func = call.func
+            if type(func) is not cst.Attribute or func.attr.value != method or type(func.value) is not cst.Name:
+                continue
+            made = probabilities.model_definition(func.value)
+            if made is None:
+                continue
+            if home is ctx:
+                named = type(made.func) is cst.Name and probabilities.class_named(made.func.value, made) is cls
+            else:
+                found = imported_definition(home, made.func)
+                named = found is not None and found[1].name.value == cls.name.value \
+                    and os.path.abspath(found[0].path) == os.path.abspath(ctx.path)
+            if named:
+                yield home, call
 
 
 def _calls_of(ctx: FileContext, name: str, line: int) -> list[cst.Call]:

@@ -54,7 +54,7 @@ def logits_sinks(model: ProbabilityModel) -> Iterator[Sink]:
         arg = get_arg(call, sink.param, sink.position)
         if arg is not None:
             yield Sink(call, arg, ctx.code_for(call.func), switch=sink.needs_from_logits)
-    if not model.has_logit_objects:
+    if not model.has_logit_objects and not _keeps_a_parameter(model):
         return
     for call in model.index.calls:
         if len(call.args) < 2:
@@ -128,9 +128,41 @@ def loss_object(model: ProbabilityModel, func: cst.BaseExpression, at: cst.CSTNo
         values = [d.value for d in scope.defs[func.value]]
     elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
         values = model.self_attribute(func.attr.value, at)
+        if len(values) == 1 and type(values[0]) is cst.Name:  # `self.loss_fn = loss_fn`
+            return _passed_to_method(model, values[0])
     if len(values) != 1 or type(values[0]) is not cst.Call:
         return None
     return loss_object(model, values[0], at)
+
+
+def _keeps_a_parameter(model: ProbabilityModel) -> bool:
+    """A method keeps one of its parameters (``self.loss_fn = loss_fn``): a Loss object made in
+    another module may come in that way."""
+    return any(type(value) is cst.Name for values in model.index.self_assigns.values() for value in values)
+
+
+def _passed_to_method(model: ProbabilityModel, name: cst.Name) -> cst.Call | None:
+    """The ``XCrossentropy(from_logits=True)`` that every call of a method passes for its
+    parameter ``name`` (a custom ``compile(self, ..., loss_fn)`` that keeps the loss for
+    ``train_step``), in this module or in another module of the project."""
+    from losscheck.lint.compiled_models import method_calls
+    from losscheck.lint.probabilities import probability_model
+
+    where = model.index.where.get(name)
+    scope = where[0] if where else None
+    method = scope.node if scope is not None else None
+    if type(method) is not cst.FunctionDef or method not in model.index.classes \
+            or name.value not in scope.params or scope.defs.get(name.value):  # type: ignore[union-attr]
+        return None
+    position = scope.params.index(name.value) - 1  # type: ignore[union-attr]  # after `self`
+    found: list[cst.Call] = []
+    for home, call in method_calls(model.ctx, model.index.classes[method], method.name.value):
+        argument = get_arg(call, name.value, position)
+        construction = loss_object(probability_model(home), argument, call) if argument is not None else None
+        if construction is None:
+            return None  # one call passes something else
+        found.append(construction)
+    return found[0] if found else None
 
 
 def from_logits(call: cst.Call) -> bool:

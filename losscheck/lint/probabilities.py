@@ -181,7 +181,9 @@ class ProbabilityModel:
             layers = self.self_attribute(call.func.attr.value, call)  # type: ignore[attr-defined]
             if len(layers) == 1 and type(layers[0]) is cst.Call:
                 activation = self.layer_activation(layers[0])
-                return Probability(activation, layers[0]) if activation else None
+                if activation:
+                    return Probability(activation, layers[0])
+                return self._instance_output(layers[0], call)  # `self.disc = Discriminator()`
             method = self._method(call.func.attr.value, call) if not layers else None  # type: ignore[attr-defined]
             if method is not None:  # `self.generator(x)`, a method of the same class
                 return self._returns(method, depth + 1)
@@ -221,6 +223,24 @@ class ProbabilityModel:
             return self._returns(methods[0], depth + 1)
         output = probability_model(home)._returns(methods[0], depth + 1)
         return self._shown_in(home, output, call) if output is not None else None
+
+    def _instance_output(self, made: cst.Call, at: cst.CSTNode) -> Probability | None:
+        """What an instance made by ``made`` returns when called: a ``Model`` or ``Layer``
+        subclass of this module or of another module of the project, or a model a builder returns."""
+        from losscheck.lint.compiled_models import returned_model
+
+        key = (id(made), -2)
+        if key in self._busy:
+            return None
+        self._busy.add(key)
+        try:
+            found = returned_model(self.ctx, made, 1)
+        finally:
+            self._busy.discard(key)
+        if found is None:
+            return None
+        output, home = found
+        return output if home is self.ctx else self._shown_in(home, output, at)
 
     def _shown_in(self, home: FileContext, output: Probability, at: cst.CSTNode) -> Probability:
         """``output``, found in the module ``home``, as seen from ``at`` in this file."""
@@ -294,6 +314,11 @@ class ProbabilityModel:
         found = self._bound(name, at, "functions")
         return found if isinstance(found, cst.FunctionDef) and found not in self.index.classes else None
 
+    def class_named(self, name: str, at: cst.CSTNode) -> cst.ClassDef | None:
+        """The one class ``name`` names from ``at``'s scope."""
+        found = self._bound(name, at, "classes")
+        return found if isinstance(found, cst.ClassDef) else None
+
     def model_class(self, name: str, at: cst.CSTNode) -> cst.ClassDef | None:
         """The one class ``name`` names from ``at``'s scope, when it subclasses a Keras ``Model``."""
         found = self._bound(name, at, "classes")
@@ -312,12 +337,13 @@ class ProbabilityModel:
         return None
 
     def _is_model_class(self, cls: cst.ClassDef) -> bool:
+        """A Keras ``Model`` or ``Layer`` subclass: what its ``call`` returns is its output."""
         for base in cls.bases:
             qualname = self.qualname(base.value)
-            if qualname in {"keras.Model", "keras.models.Model"}:
+            if qualname in _MODEL_BASES:
                 return True
             if qualname is None and type(base.value) in (cst.Name, cst.Attribute) \
-                    and self.ctx.code_for(base.value).rsplit(".", 1)[-1] == "Model":
+                    and self.ctx.code_for(base.value).rsplit(".", 1)[-1] in ("Model", "Layer"):
                 return True  # `class Net(Model)` where the import is not seen
         return False
 
@@ -504,6 +530,9 @@ class ProbabilityModel:
         while scope is not None and not (type(scope.node) is cst.FunctionDef and scope.node in self.index.classes):
             scope = scope.parent
         return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
+
+
+_MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Layer"})
 
 
 def _has_keyword(call: cst.Call, name: str) -> bool:

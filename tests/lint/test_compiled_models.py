@@ -427,3 +427,47 @@ def test_a_method_of_an_instance_of_a_class_of_another_module(tmp_path: Path, fi
     gan = project(tmp_path, {"nets/discriminator.py": DISCRIMINATOR_MODULE.format(final=final), "losses.py": GAN})
     found = [f"{f.line}:{f.message}" for f in lint_findings(gan) if f.code == "LCK106"]
     assert [m[: len(e)] for m, e in zip(found, expected)] == expected and len(found) == len(expected)
+
+
+GAN_MODEL = textwrap.dedent(
+    """\
+    import tensorflow as tf
+    from nets.discriminator import Discriminator
+
+    class Gan(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.disc = Discriminator()
+
+        def compile(self, optimizer, loss_fn):
+            super().compile()
+            self.loss_fn = loss_fn
+
+        def train_step(self, data):
+            images, labels = data
+            scores = self.disc.run(images)
+            return {"loss": self.loss_fn(labels, scores)}
+    """
+)
+
+TRAIN_GAN = """\
+import tensorflow as tf
+from losses import Gan
+
+gan = Gan()
+gan.compile(optimizer=tf.keras.optimizers.Adam(), loss_fn=tf.keras.losses.BinaryCrossentropy({from_logits}))
+"""
+
+
+@pytest.mark.parametrize("from_logits,expected", [
+    ("from_logits=True", ["16:`scores` holds values that are already probabilities (a sigmoid, nets/discriminator.py:6)"]),
+    ("", []),
+])
+def test_a_loss_given_to_a_custom_compile_in_another_module(tmp_path: Path, from_logits: str,
+                                                             expected: list[str]) -> None:
+    """`gan.compile(loss_fn=...)` in a training script, kept by the model's own `compile()` and
+    called in its `train_step` on what the discriminator (a class of a third module) returns."""
+    gan = project(tmp_path, {"nets/discriminator.py": DISCRIMINATOR_MODULE.format(final="sigmoid"),
+                             "losses.py": GAN_MODEL, "train.py": TRAIN_GAN.format(from_logits=from_logits)})
+    found = [f"{f.line}:{f.message}" for f in lint_findings(gan) if f.code == "LCK106"]
+    assert [m[: len(e)] for m, e in zip(found, expected)] == expected and len(found) == len(expected)

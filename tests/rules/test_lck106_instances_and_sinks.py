@@ -137,3 +137,57 @@ def test_a_model_built_on_branches_with_several_outputs(first: str, second: str,
     assert bool(findings) is found
     if found:
         assert findings[0][0] == 23 and "a sigmoid, line 8" in findings[0][1]
+
+
+CUSTOM_COMPILE = """\
+import tensorflow as tf
+
+
+class Discriminator(tf.keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.hidden = tf.keras.layers.Dense(64)
+        self.head = tf.keras.layers.Dense(1, activation={activation})
+
+    def call(self, x):
+        return self.head(self.hidden(x))
+
+
+class Gan(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.discriminator = Discriminator()
+
+    def compile(self, optimizer, loss_fn):
+        super().compile()
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+
+    def train_step(self, data):
+        real, labels = data
+        with tf.GradientTape() as tape:
+            out = self.discriminator(real, training=True)
+            loss = self.loss_fn(labels, out)
+        grads = tape.gradient(loss, self.discriminator.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+        return {{"loss": loss}}
+
+
+gan = Gan()
+gan.compile(optimizer=tf.keras.optimizers.Adam(), loss_fn={loss})
+"""
+
+
+@pytest.mark.parametrize("activation,loss,found", [
+    ("'sigmoid'", "tf.keras.losses.BinaryCrossentropy(from_logits=True)", True),
+    ("None", "tf.keras.losses.BinaryCrossentropy(from_logits=True)", False),  # the layer gives logits
+    ("'sigmoid'", "tf.keras.losses.BinaryCrossentropy()", False),  # the loss takes probabilities
+    ("'sigmoid'", "make_loss()", False),  # what the loss is, nothing here shows
+])
+def test_a_loss_kept_by_a_custom_compile_and_a_layer_subclass(activation: str, loss: str, found: bool) -> None:
+    """`self.loss_fn = loss_fn` in the model's own `compile()`, given by the one call of it; the
+    discriminator a `Layer` subclass whose `call` ends in a sigmoid layer."""
+    findings = lck106(CUSTOM_COMPILE.format(activation=activation, loss=loss))
+    assert bool(findings) is found
+    if found:
+        assert findings[0][0] == 28 and "a sigmoid, line 8" in findings[0][1]

@@ -25,6 +25,7 @@ _IN_FILE_TRIGGERS = (
     rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\("
     rb"|sequence_loss\s*\(|(?:Bernoulli|Categorical|Binomial|Multinomial)\s*\([^)]*\blogits\s*=",
     rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
+    rb"def\s+compile\s*\(\s*self\b",  # a model's own compile(), which may keep a loss passed in
 )
 _IN_FILE = [re.compile(pattern) for pattern in _IN_FILE_TRIGGERS]
 
@@ -105,7 +106,7 @@ class ProbabilitiesAsLogits(Rule):
     # functions, so no loss-code check follows for those. Loss code that applies an activation or
     # expects logits may be compiled with a probability model in another module: "loss-code"
     # (such files are parsed for the other loss rules anyway).
-    triggers = ("logits", "softmax", "sigmoid")
+    triggers = ("logits", "softmax", "sigmoid", "def compile")
     trigger_checks = (*_IN_FILE_TRIGGERS, "loss-code")
 
     VALID = [
