@@ -8,10 +8,11 @@ softmax output passed where logits are expected) is made as often in training st
   a softmax or sigmoid (``api/logits.py``: ``tf.sigmoid``, ``keras.ops.softmax``, a layer called
   with ``activation="softmax"``), of a call that keeps that (``tf.reshape``, ``K.clip``, a
   subscript), of a local function whose every ``return`` is one, or a parameter that every call
-  of its function in the file passes one. A model is built with ``Sequential``, ``Model(inputs,
-  outputs)``, or is a ``Model`` subclass whose ``call`` returns one (directly, or through a layer
-  it made in ``__init__``: ``self.head = Dense(3, activation="softmax")``). Anything unknown is
-  not a probability: the rule built on this never guesses.
+  of its function in the file passes one, or the output of a model that ends in one
+  (``model_endings.py``: ``Sequential``, ``Model(inputs, outputs)``, a ``Model`` or ``Layer``
+  subclass whose ``call`` returns one, directly or through a layer it made in ``__init__``:
+  ``self.head = Dense(3, activation="softmax")``). Anything unknown is not a probability: the
+  rule built on this never guesses.
 - Two things count without an activation in sight. A conditional expression with a probability
   on either branch (``p.op.inputs[0] if p.op.type == "Softmax" else p``): on that branch it is
   one. A parameter whose name promises probabilities (``probs``, ``y_prob``, not ``log_probs``)
@@ -23,55 +24,30 @@ softmax output passed where logits are expected) is made as often in training st
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from functools import cached_property
 
 import libcst as cst
 
 from losscheck.lint.api.logits import (
-    ACTIVATION_LAYERS,
-    ACTIVATION_NAMES,
     ACTIVATIONS,
-    APPLICATION_DEFAULT_ACTIVATION,
     APPLICATIONS_MODULE,
     LOGIT_FUNCTIONS,
     LOGIT_LOSS_CLASSES,
-    Activation,
     LogitsSink,
     canonical,
     preserves,
 )
-from losscheck.lint.astutil import (
-    all_nodes,
-    get_arg,
-    string_value,
-)
+from losscheck.lint.astutil import all_nodes, get_arg
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.logit_sinks import from_logits, loss_parameter_pairs
+from losscheck.lint.model_endings import ModelEndings, Probability
 from losscheck.lint.scope_index import ScopeIndex, is_self_attribute, scope_index
 from losscheck.lint.scopes import Definition, Scope, reaching_definitions
 from losscheck.lint.syntax_index import preorder_nodes
 
 _MAX_DEPTH = 4  # calls followed into helpers and out to callers, in all
 _WRAPPER = LogitsSink("logits", None)  # keyword only: a wrapper's positions are its own
-
-
-@dataclass(frozen=True)
-class Probability:
-    activation: Activation
-    origin: cst.CSTNode  # the softmax/sigmoid call, or the layer call, that made it (in this file)
-    # where the activation really is, as ``path:line`` relative to the project root, when it is
-    # in another module (``origin`` is then the call of the model passed in, in this file)
-    elsewhere: str | None = None
-    # a parameter whose name says it holds probabilities (``probs``): no activation is seen, so
-    # ``activation`` is only a placeholder and the caller names the one the sink applies
-    named: str | None = None
-
-    def where(self, ctx: FileContext) -> str:
-        """``line N`` in ``ctx``'s file, or ``path:line`` in another module."""
-        return self.elsewhere or f"line {ctx.position(self.origin).start.line}"
 
 
 # Name parts that say "probabilities" (``probs``, ``y_prob``, ``pred_probas``), and parts that
@@ -86,7 +62,7 @@ def probability_name(name: str) -> bool:
     return bool(words & _PROBABILITY_WORDS) and not words & _NOT_PROBABILITY_WORDS
 
 
-class ProbabilityModel:
+class ProbabilityModel(ModelEndings):
     """Answers "is this expression already a probability?" for any expression of the file."""
 
     def __init__(self, ctx: FileContext) -> None:
@@ -191,113 +167,6 @@ class ProbabilityModel:
             return self._instance_method(call.func, call, depth)
         return None
 
-    def _instance_method(self, func: cst.Attribute, call: cst.Call, depth: int) -> Probability | None:
-        """``d.run(x)`` where ``d = Discriminator(...)`` (or ``self.d = ...``) makes an instance
-        of a class of this module or of another module of the project: what that method returns."""
-        receiver = func.value
-        if type(receiver) is cst.Name:
-            made = self.model_definition(receiver)
-        elif is_self_attribute(receiver):
-            values = self.self_attribute(receiver.attr.value, call)  # type: ignore[attr-defined]
-            made = values[0] if len(values) == 1 and type(values[0]) is cst.Call else None
-        else:
-            return None
-        if made is None or type(made.func) not in (cst.Name, cst.Attribute):
-            return None
-        home, cls = self.ctx, None
-        if type(made.func) is cst.Name and self.qualname(made.func) is None:
-            cls = self._bound(made.func.value, made, "classes")
-        if cls is None:
-            from losscheck.lint.project_modules import imported_definition
-
-            found = imported_definition(self.ctx, made.func)
-            if found is None:
-                return None
-            home, cls = found
-        if type(cls) is not cst.ClassDef or type(cls.body) is not cst.IndentedBlock:
-            return None
-        methods = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == func.attr.value]
-        if len(methods) != 1:
-            return None
-        if home is self.ctx:
-            return self._returns(methods[0], depth + 1)
-        output = probability_model(home)._returns(methods[0], depth + 1)
-        return self._shown_in(home, output, call) if output is not None else None
-
-    def _instance_output(self, made: cst.Call, at: cst.CSTNode) -> Probability | None:
-        """What an instance made by ``made`` returns when called: a ``Model`` or ``Layer``
-        subclass of this module or of another module of the project, or a model a builder returns."""
-        from losscheck.lint.compiled_models import returned_model
-
-        key = (id(made), -2)
-        if key in self._busy:
-            return None
-        self._busy.add(key)
-        try:
-            found = returned_model(self.ctx, made, 1)
-        finally:
-            self._busy.discard(key)
-        if found is None:
-            return None
-        output, home = found
-        return output if home is self.ctx else self._shown_in(home, output, at)
-
-    def _shown_in(self, home: FileContext, output: Probability, at: cst.CSTNode) -> Probability:
-        """``output``, found in the module ``home``, as seen from ``at`` in this file."""
-        from losscheck.lint import project
-
-        root = project.root_for(self.ctx.path, self.ctx.options.get("keras_target")) or os.path.dirname(home.path)
-        where = output.elsewhere or f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}"
-        return Probability(output.activation, at, elsewhere=where, named=output.named)
-
-    def _passed_model(self, model: cst.Name) -> Probability | None:
-        """``model(x)`` where ``model`` is a parameter (the model every caller passes) or holds
-        what a call returned (``build_discriminator()``, a ``Model`` subclass), in this module or
-        in another one of the project (``compiled_models.model_output``)."""
-        from losscheck.lint.compiled_models import model_output
-
-        key = (id(model), -1)
-        if key in self._busy:
-            return None
-        self._busy.add(key)
-        try:
-            found = model_output(self.ctx, model)
-        finally:
-            self._busy.discard(key)
-        if found is None:
-            return None
-        output, home = found
-        if home is self.ctx:
-            return output
-        return self._shown_in(home, output, model)
-
-    def layer_activation(self, layer: cst.Call) -> Activation | None:
-        """The activation a Keras layer construction applies last, if softmax or sigmoid; for a
-        layer class of another library or of the project (``WeightNormDense(10,
-        activation=tf.nn.softmax)``), the one its ``activation=`` keyword names, the Keras way."""
-        qualname = self.qualname(layer.func)
-        if qualname is None or not qualname.startswith("keras.layers."):
-            written = qualname or (self.ctx.code_for(layer.func) if type(layer.func) in (cst.Name, cst.Attribute) else "")
-            if not written.rsplit(".", 1)[-1][:1].isupper():
-                return None  # not a class
-            value = get_arg(layer, "activation")
-            if value is None:
-                return None
-            name = string_value(value)
-            named = None if name is not None else self.qualname(value)
-            return ACTIVATION_NAMES.get(name) if name is not None else ACTIVATIONS.get(named) if named else None
-        if qualname in ACTIVATION_LAYERS:
-            return ACTIVATION_LAYERS[qualname]
-        if qualname == "keras.layers.Activation":
-            name = string_value(get_arg(layer, "activation", 0))
-        else:
-            name = string_value(get_arg(layer, "activation"))
-            if name is None:
-                value = get_arg(layer, "activation")
-                named = self.qualname(value) if value is not None else None
-                return ACTIVATIONS.get(named) if named else None
-        return ACTIVATION_NAMES.get(name) if name else None
-
     def _returns(self, helper: cst.FunctionDef, depth: int) -> Probability | None:
         scope = self.index.scopes.get(helper)
         if scope is None or not scope.returns:
@@ -319,11 +188,6 @@ class ProbabilityModel:
         found = self._bound(name, at, "classes")
         return found if isinstance(found, cst.ClassDef) else None
 
-    def model_class(self, name: str, at: cst.CSTNode) -> cst.ClassDef | None:
-        """The one class ``name`` names from ``at``'s scope, when it subclasses a Keras ``Model``."""
-        found = self._bound(name, at, "classes")
-        return found if isinstance(found, cst.ClassDef) and self._is_model_class(found) else None
-
     def _bound(self, name: str, at: cst.CSTNode, kind: str) -> cst.FunctionDef | cst.ClassDef | None:
         """The one ``def`` or ``class`` (``kind``: "functions" or "classes") that ``name`` is
         bound to in the nearest scope around ``at`` that binds it, when nothing else binds it."""
@@ -335,24 +199,6 @@ class ProbabilityModel:
                 return made[0] if len(made) == 1 and len(scope.defs[name]) == 1 else None
             scope = scope.parent
         return None
-
-    def _is_model_class(self, cls: cst.ClassDef) -> bool:
-        """A Keras ``Model`` or ``Layer`` subclass: what its ``call`` returns is its output."""
-        for base in cls.bases:
-            qualname = self.qualname(base.value)
-            if qualname in _MODEL_BASES:
-                return True
-            if qualname is None and type(base.value) in (cst.Name, cst.Attribute) \
-                    and self.ctx.code_for(base.value).rsplit(".", 1)[-1] in ("Model", "Layer"):
-                return True  # `class Net(Model)` where the import is not seen
-        return False
-
-    def class_output(self, cls: cst.ClassDef, depth: int = 0) -> Probability | None:
-        """The softmax/sigmoid that every ``return`` of a ``Model`` subclass's ``call`` ends in."""
-        if not self._has_activation or type(cls.body) is not cst.IndentedBlock or not self._is_model_class(cls):
-            return None
-        calls = [stmt for stmt in cls.body.body if type(stmt) is cst.FunctionDef and stmt.name.value == "call"]
-        return self._returns(calls[0], depth + 1) if len(calls) == 1 else None
 
     def _name(self, name: cst.Name, depth: int) -> Probability | None:
         where = self.index.where.get(name)
@@ -421,18 +267,6 @@ class ProbabilityModel:
             self._pairs[helper] = loss_parameter_pairs(helper)
         return self._pairs[helper]
 
-    def model_output(self, model: cst.Name) -> Probability | None:
-        """The softmax/sigmoid the model bound to ``model`` ends in, where this file builds it
-        (on every branch that builds it: ``if deep: model = Model(x, [a, b]) else: model = ...``)."""
-        where = self.index.where.get(model)
-        found = reaching_definitions(model.value, *where) if where is not None else None
-        if found is None or found[1] or not found[0]:
-            return None
-        scope, order = where[0], where[1]  # type: ignore[index]
-        outputs = [self.built_output(d.value, model.value, scope, (d.order, order)) if type(d.value) is cst.Call
-                   else None for d in found[0]]
-        return outputs[0] if all(outputs) else None
-
     def parameter_of(self, name: cst.Name) -> tuple[cst.FunctionDef, int] | None:
         """(the function, the position) when ``name`` reads a positional parameter that its
         function never rebinds, from that function's body or a closure inside it."""
@@ -459,57 +293,6 @@ class ProbabilityModel:
             return None
         return found[0][0], scope, order
 
-    def built_output(self, built: cst.Call, name: str | None = None, scope: Scope | None = None,
-                     between: tuple[int, int] = (0, 0)) -> Probability | None:
-        """The softmax/sigmoid of the model that ``built`` constructs (``Sequential([...])``,
-        ``Model(inputs, outputs)``); for a ``Sequential`` bound to ``name``, its ``name.add(...)``
-        calls in ``scope`` between the two orders count."""
-        qualname = self.qualname(built.func)
-        if qualname in {"keras.Sequential", "keras.models.Sequential"}:
-            # the last layer: the last `model.add(...)` before compile(), else the list's last
-            added = [c for c in self.index.calls
-                     if name is not None and type(c.func) is cst.Attribute and c.func.attr.value == "add"
-                     and type(c.func.value) is cst.Name and c.func.value.value == name
-                     and self.index.where[c][0] is scope and between[0] < self.index.where[c][1] < between[1]]
-            if added:
-                layer = get_arg(added[-1], "layer", 0)
-            else:
-                layers = get_arg(built, "layers", 0)
-                elements = layers.elements if type(layers) in (cst.List, cst.Tuple) else ()
-                layer = elements[-1].value if elements and type(elements[-1]) is cst.Element else None
-            if type(layer) is cst.Call:
-                activation = self.layer_activation(layer)
-                return Probability(activation, layer) if activation else None
-            return None
-        if qualname is not None and qualname.startswith(APPLICATIONS_MODULE + ".") \
-                and qualname.rsplit(".", 1)[-1][:1].isupper():
-            return self._application_output(built)
-        if qualname in {"keras.Model", "keras.models.Model"}:
-            outputs = get_arg(built, "outputs", 1)
-            if type(outputs) in (cst.List, cst.Tuple):  # several outputs: each one ends in one
-                heads = [e.value for e in outputs.elements if type(e) is cst.Element]  # type: ignore[union-attr]
-                found_all = [self.of(head) for head in heads] if len(heads) == len(outputs.elements) else []  # type: ignore[union-attr]
-                found = found_all[0] if found_all and all(found_all) else None
-            else:
-                found = self.of(outputs) if outputs is not None else None
-            return found if found is not None and found.named is None else None  # a model shows its activation
-        if qualname is None and type(built.func) is cst.Name:  # `Net()`, a `Model` subclass of this file
-            cls = self.model_class(built.func.value, built)
-            return self.class_output(cls) if cls is not None else None
-        return None
-
-    def _application_output(self, built: cst.Call) -> Probability | None:
-        """A ``keras.applications`` model with its classifier ends in ``classifier_activation``."""
-        include_top = get_arg(built, "include_top")
-        if include_top is not None and not (type(include_top) is cst.Name and include_top.value == "True"):
-            return None  # no classifier, or one we cannot tell
-        given = get_arg(built, "classifier_activation")
-        if given is None:
-            return Probability(APPLICATION_DEFAULT_ACTIVATION, built)
-        name = string_value(given)
-        activation = ACTIVATION_NAMES.get(name) if name is not None else None
-        return Probability(activation, built) if activation else None
-
     def self_attribute(self, attribute: str, at: cst.CSTNode) -> list[cst.BaseExpression | None]:
         """The values of every ``self.attribute = value`` in the class of the method around ``at``
         (a Name or a Call)."""
@@ -530,9 +313,6 @@ class ProbabilityModel:
         while scope is not None and not (type(scope.node) is cst.FunctionDef and scope.node in self.index.classes):
             scope = scope.parent
         return self.index.classes[scope.node] if scope is not None else None  # type: ignore[index]
-
-
-_MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Layer"})
 
 
 def _has_keyword(call: cst.Call, name: str) -> bool:
