@@ -167,8 +167,15 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     evaluated_in: dict[int, Scope] = {}  # subtrees Python evaluates in the scope around their parent
     quiet: list[cst.CSTNode] = []  # the open subtrees that read no variable
 
+    # An assignment defines its names once its value is computed: the definitions wait for the
+    # statement to be left, so that the value's own reads (`p = tf.reshape(p, ...)`) come before.
+    pending: list[tuple[cst.CSTNode, str, cst.BaseExpression | None]] = []
+
     def define(name: str, value: cst.BaseExpression | None) -> None:
         frames[-1].defs.setdefault(name, []).append(Definition(counter, value, bool(compound), loops))
+
+    def define_after(node: cst.CSTNode, name: str, value: cst.BaseExpression | None) -> None:
+        pending.append((node, name, value))
 
     def bind_target(target: cst.CSTNode, scope: Scope) -> None:
         """The names an assignment target binds; attributes and subscripts in it are reads."""
@@ -298,13 +305,13 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             for target in node.targets:  # type: ignore[attr-defined]
                 bind_target(target.target, chain[-1])
                 if type(target.target) is cst.Name:
-                    define(target.target.value, node.value)  # type: ignore[attr-defined]
+                    define_after(node, target.target.value, node.value)  # type: ignore[attr-defined]
                 elif is_self_attribute(target.target) and classes:
                     key = (classes[-1], target.target.attr.value)
                     index.self_assigns.setdefault(key, []).append(node.value)  # type: ignore[attr-defined]
                 else:
                     for name in assign_targets(target.target):
-                        define(name, None)
+                        define_after(node, name, None)
         elif kind is cst.AnnAssign or kind is cst.NamedExpr:
             if kind is cst.NamedExpr:
                 target_scope = chain[-1]  # the walrus binds outside comprehensions
@@ -314,11 +321,11 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             else:
                 bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
-                define(node.target.value, node.value)  # type: ignore[attr-defined]
+                define_after(node, node.target.value, node.value)  # type: ignore[attr-defined]
         elif kind is cst.AugAssign:
             bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
-                define(node.target.value, None)  # type: ignore[attr-defined]
+                define_after(node, node.target.value, None)  # type: ignore[attr-defined]
         elif kind is cst.Return:
             if node.value is not None:  # type: ignore[attr-defined]
                 frames[-1].returns.append(node.value)  # type: ignore[attr-defined]
@@ -349,6 +356,12 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
 
     def leave(node: cst.CSTNode) -> None:
         nonlocal compound, loops
+        if pending and pending[-1][0] is node:
+            waiting = []
+            while pending and pending[-1][0] is node:
+                waiting.append(pending.pop())
+            for _statement, name, value in reversed(waiting):
+                define(name, value)
         while owners and owners[-1] is node:
             owners.pop()
             chain.pop()

@@ -191,3 +191,20 @@ def test_a_loss_kept_by_a_custom_compile_and_a_layer_subclass(activation: str, l
     assert bool(findings) is found
     if found:
         assert findings[0][0] == 28 and "a sigmoid, line 8" in findings[0][1]
+
+
+@pytest.mark.parametrize("rebind,found", [
+    ("p = tf.reshape(p, [-1])", True),  # the value's own read of `p` sees the sigmoid before it
+    ("p = tf.reshape(x, [-1])", False),
+    ("p = p * 2.0 - 1.0", False),  # no longer a probability
+])
+def test_a_name_rebound_from_itself(rebind: str, found: bool) -> None:
+    source = f"""\
+    import tensorflow as tf
+
+    def step(x, y):
+        p = tf.sigmoid(x)
+        {rebind}
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=p)
+    """
+    assert bool(lck106(source)) is found
