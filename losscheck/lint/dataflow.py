@@ -22,7 +22,6 @@ from losscheck.lint.astutil import (
     match_captures,
     own_nodes,
     read_names,
-    walk,
 )
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.facts import fact
@@ -44,8 +43,6 @@ class FunctionFacts:
     complex_bound: set[str] = field(default_factory=set)
     taint: dict[str, frozenset[str]] = field(default_factory=dict)
     returns: list[cst.BaseExpression] = field(default_factory=list)
-    # name -> (statement, "=" or "aug", value) of each `name = value` / `name op= value`, in source order
-    definitions: dict[str, list[tuple[cst.CSTNode, str, cst.BaseExpression]]] = field(default_factory=dict)
     parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
     _sources: dict[cst.CSTNode, frozenset[str]] = field(default_factory=dict, repr=False)
     # every node of the function's own body (not of nested defs/lambdas/classes), pre-order
@@ -90,48 +87,6 @@ class FunctionFacts:
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self.parents.get(node)
 
-    def reaching(self, name: str, use: cst.CSTNode) -> list[cst.BaseExpression] | None:
-        """The values of ``name`` that reach ``use``: the last plain assignment before it and the
-        augmented ones after that (``loss = a`` ... ``loss += b``), in source order.
-
-        Only when every definition of ``name`` is a statement of the function's own top-level
-        body, where source order is execution order; None otherwise, or when none comes first."""
-        defs = self.definitions.get(name)
-        if not defs or name in self.loop_vars or name in self.complex_bound or type(self.fn.node) is cst.Lambda:
-            return None
-        if sum(op == "=" for _s, op, _v in defs) != len(self.assigns.get(name, [])):
-            return None  # `a = b = value`, `a: T = value`: not all definitions are listed
-        order = self._order()
-        at = order.get(id(use))
-        if at is None:
-            return None
-        body = self.fn.node.body
-        before: list[tuple[str, cst.BaseExpression]] = []
-        for stmt, op, value in defs:
-            line = self.parents.get(stmt)
-            if line is None or self.parents.get(line) is not body:
-                return None
-            if order[id(stmt)] < at and at >= self._end(stmt):  # before the use, not around it
-                before.append((op, value))
-        last = max((i for i, (op, _v) in enumerate(before) if op == "="), default=None)
-        return None if last is None else [value for _op, value in before[last:]]
-
-    def _end(self, node: cst.CSTNode) -> int:
-        """The pre-order index just past ``node``'s subtree: a node is inside it when its index
-        is in [index of node, end). Constant time per query where walking up the parents of a
-        use in a 10,000-term sum was quadratic."""
-        ends: dict[int, int] = self.__dict__.setdefault("_end_map", {})
-        end = ends.get(id(node))
-        if end is None:
-            end = ends[id(node)] = self._order()[id(node)] + sum(1 for _ in walk(node))
-        return end
-
-    def _order(self) -> dict[int, int]:
-        order: dict[int, int] | None = self.__dict__.get("_order_map")
-        if order is None:
-            order = self.__dict__["_order_map"] = {id(node): i for i, node in enumerate(self.nodes)}
-        return order
-
 
 class _Scan:
     def __init__(self, facts: FunctionFacts) -> None:
@@ -153,8 +108,6 @@ class _Scan:
                     names = assign_targets(target.target)
                     if type(target.target) is cst.Name:
                         facts.assigns.setdefault(target.target.value, []).append(node.value)
-                        if len(node.targets) == 1:
-                            facts.definitions.setdefault(target.target.value, []).append((node, "=", node.value))
                     else:
                         facts.complex_bound.update(names)
                     self.flows.append((names, node.value))
@@ -167,8 +120,6 @@ class _Scan:
                 names = assign_targets(node.target)
                 for name in names:
                     facts.aug_assigns.setdefault(name, []).append(node.value)
-                if type(node.target) is cst.Name:
-                    facts.definitions.setdefault(node.target.value, []).append((node, "aug", node.value))
                 self.flows.append((names, node.value))
             elif kind is cst.For or kind is cst.CompFor:
                 names = assign_targets(node.target)

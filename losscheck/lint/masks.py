@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import get_arg, is_number, is_zero, literal_int, read_names, walk
+from losscheck.lint.api.value_ops import (
+    BOOLEAN_TESTS,
+    COMPARISONS,
+    KEEPS_VALUES,
+    LOGICAL,
+)
+from losscheck.lint.astutil import (
+    get_arg,
+    is_number,
+    is_zero,
+    literal_int,
+    read_names,
+    walk,
+)
 from losscheck.lint.context import FileContext
-from losscheck.lint.api.value_ops import BOOLEAN_TESTS, COMPARISONS, KEEPS_VALUES, LOGICAL
 from losscheck.lint.dataflow import TRUE, FunctionFacts
+from losscheck.lint.scope_index import values_reaching
 
 _MASK_OPS = COMPARISONS | LOGICAL | BOOLEAN_TESTS  # what makes a mask
 
@@ -25,36 +38,6 @@ class MaskFacts:
         self.ctx = ctx
         self.facts = facts
         self._names: dict[str, bool] = {}
-        self._defs: dict[str, list[tuple[int, str, cst.BaseExpression]]] | None = None
-
-    def _definitions(self) -> dict[str, list[tuple[int, str, cst.BaseExpression]]]:
-        """name -> (position, "=" or the augmented operator, value) in source order."""
-        if self._defs is None:
-            # positions are the values': in `loss = mean(loss)` the mean reads the definition before
-            self._defs = {}
-            for node in self.facts.nodes:
-                if type(node) is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
-                    entry = (self.position(node.value) or 0, "=", node.value)
-                    self._defs.setdefault(node.targets[0].target.value, []).append(entry)
-                elif type(node) is cst.AugAssign and type(node.target) is cst.Name:
-                    entry = (self.position(node.value) or 0, type(node.operator).__name__, node.value)
-                    self._defs.setdefault(node.target.value, []).append(entry)
-        return self._defs
-
-    def position(self, node: cst.CSTNode) -> int | None:
-        positions: dict[int, int] | None = self.__dict__.get("_positions")
-        if positions is None:
-            positions = self.__dict__["_positions"] = {id(n): i for i, n in enumerate(self.facts.nodes)}
-        return positions.get(id(node))
-
-    def _reaching(self, name: str, at: int) -> list[tuple[str, cst.BaseExpression]]:
-        """The definitions of ``name`` that the code before position ``at`` leaves in effect, read in
-        source order: the last plain assignment and the augmented ones after it (``loss *= mask``)."""
-        defs = [d for d in self._definitions().get(name, []) if d[0] < at]
-        last_plain = max((i for i, (_pos, op, _v) in enumerate(defs) if op == "="), default=None)
-        if last_plain is None:
-            return []
-        return [(op, value) for _pos, op, value in defs[last_plain:]]
 
     def is_mask(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
         if depth > 6:
@@ -93,27 +76,26 @@ class MaskFacts:
         return result
 
     def mask_in_product(
-        self, expr: cst.BaseExpression, depth: int = 0, at: int | None = None
+        self, expr: cst.BaseExpression, depth: int = 0, follow: bool = False
     ) -> cst.BaseExpression | None:
         """The mask factor of ``x * mask`` (nested products and ``tf.multiply`` too), else None.
 
-        ``at``: the position of the use; a name then stands for the definitions that reach it
-        (``loss = f(...)`` then ``loss *= mask`` is a masked value)."""
+        ``follow``: a name stands for the definitions that reach it (``loss = f(...)`` then
+        ``loss *= mask`` is a masked value: ``scope_index.values_reaching``)."""
         if depth > 4:
             return None
         if type(expr) is cst.Name:
             value = self.facts.single_value(expr.value)
             if value is not None:
-                return self.mask_in_product(value, depth + 1, self.position(value))
-            if at is None or expr.value in self.facts.loop_vars or expr.value in self.facts.complex_bound:
-                return None
-            for op, value in reversed(self._reaching(expr.value, at)):
-                if op == "MultiplyAssign":
+                return self.mask_in_product(value, depth + 1, True)
+            reaching = values_reaching(self.ctx, expr) if follow else None
+            for operator, value in reversed(reaching or ()):
+                if operator == "MultiplyAssign":
                     if self.is_mask(value):
                         return value
-                elif op == "=":
-                    return self.mask_in_product(value, depth + 1, self.position(value))
-                elif op not in ("AddAssign", "SubtractAssign"):
+                elif operator is None:
+                    return self.mask_in_product(value, depth + 1, True)
+                elif operator not in ("AddAssign", "SubtractAssign"):
                     return None  # `loss /= count` and the like: no longer the masked value
             return None
         factors: list[cst.BaseExpression] = []
@@ -131,7 +113,7 @@ class MaskFacts:
                 if self._indicator_channel(factor, other):
                     return factor
         for factor in factors:
-            inner = self.mask_in_product(factor, depth + 1, at) if type(factor) is not cst.Name else None
+            inner = self.mask_in_product(factor, depth + 1, follow) if type(factor) is not cst.Name else None
             if inner is not None:
                 return inner
         return None

@@ -27,6 +27,7 @@ from losscheck.lint.facts import fact
 from losscheck.lint.loss_objects import reducing_loss_object_call
 from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.reductions import as_reduction, axis0_is_batch, reduces_batch
+from losscheck.lint.scope_index import values_reaching
 
 # keras.losses functions that reduce the last axis (one value per example for (B, C) inputs).
 _LAST_AXIS_LOSSES = frozenset({
@@ -272,9 +273,9 @@ class ReturnClassifier:
 
     def _name(self, name: str, use: cst.Name | None = None) -> Verdict:
         if not self.facts.is_param(name) and use is not None:
-            reaching = self.facts.reaching(name, use)
+            reaching = values_reaching(self.ctx, use)
             if reaching is not None:
-                return self._reaching_name(name, reaching)
+                return self._reaching_name(name, [value for _operator, value in reaching])
         if name in self._names:
             return self._names[name]
         if self.facts.is_param(name):

@@ -31,13 +31,16 @@ from losscheck.lint.scopes import (
     Definition,
     Scope,
     ScopeNode,
+    plain_sequence,
     reaching_definitions,
 )
 
-__all__ = ["Definition", "Scope", "ScopeIndex", "is_self_attribute", "reaching_definitions", "scope_index"]
+__all__ = ["Definition", "Scope", "ScopeIndex", "is_self_attribute", "reaching_definitions", "scope_index",
+           "values_reaching"]
 
 _BRANCH_TYPES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
 _LOOP_TYPES = frozenset({cst.For, cst.While})
+_SUITES = frozenset({cst.IndentedBlock, cst.SimpleStatementSuite})
 _COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
 # subtrees that read no variable: annotations (never evaluated when Keras calls the loss),
 # imports and global/nonlocal statements (their names are bound or declared by the node itself)
@@ -101,7 +104,7 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
         stand_in = part.scopes[_STAND_IN]
         for name, defs in stand_in.defs.items():
             root.defs.setdefault(name, []).extend(
-                Definition(d.order + offset, d.value, d.conditional, d.loops) for d in defs)
+                Definition(d.order + offset, d.value, d.conditional, d.context, d.operator, d.operand) for d in defs)
         root.returns += stand_in.returns
         for name, made in stand_in.functions.items():
             root.functions.setdefault(name, []).extend(made)
@@ -122,8 +125,8 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
         del index.scopes[_STAND_IN]
         index.by_node.update(part.by_node)
         del index.by_node[_STAND_IN]
-        for node, (scope, order, loops) in part.where.items():
-            index.where[node] = (root, order + offset, loops) if scope is stand_in else (scope, order, loops)
+        for node, (scope, order, context) in part.where.items():
+            index.where[node] = (root, order + offset, context) if scope is stand_in else (scope, order, context)
         index.calls += part.calls
         for name, calls in part.calls_by_name.items():
             index.calls_by_name.setdefault(name, []).extend(calls)
@@ -159,9 +162,12 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     owners: list[cst.CSTNode] = []  # the node that pushed each entry of ``chain`` after the first
     compound: list[cst.CSTNode] = []  # branch and loop nodes inside the current frame
     saved: list[tuple[list[cst.CSTNode], tuple[cst.CSTNode, ...]]] = []
+    block_roots: set[int] = set()  # the two branches of a conditional expression
     classes: list[cst.ClassDef] = []
     counter = 0
-    loops: tuple[cst.CSTNode, ...] = ()  # the loops among ``compound`` (kept in step with it)
+    # the branch and loop nodes and the blocks (suites, a conditional expression's branches) around
+    # the current node in its frame, outermost first: whether a definition surely ran before a use
+    context: tuple[cst.CSTNode, ...] = ()
     # set by a node for its children before they are entered
     not_read: set[int] = set()  # names that are no read (bound by their parent, or no variable)
     evaluated_in: dict[int, Scope] = {}  # subtrees Python evaluates in the scope around their parent
@@ -171,8 +177,11 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     # statement to be left, so that the value's own reads (`p = tf.reshape(p, ...)`) come before.
     pending: list[tuple[cst.CSTNode, str, cst.BaseExpression | None]] = []
 
-    def define(name: str, value: cst.BaseExpression | None) -> None:
-        frames[-1].defs.setdefault(name, []).append(Definition(counter, value, bool(compound), loops))
+    def define(name: str, value: cst.BaseExpression | None, augmented: cst.AugAssign | None = None,
+               conditional: bool = False) -> None:
+        operator, operand = (type(augmented.operator).__name__, augmented.value) if augmented else (None, None)
+        frames[-1].defs.setdefault(name, []).append(
+            Definition(counter, value, conditional or bool(compound), context, operator, operand))
 
     def define_after(node: cst.CSTNode, name: str, value: cst.BaseExpression | None) -> None:
         pending.append((node, name, value))
@@ -215,16 +224,19 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     # dictionary lookup, where a chain of isinstance() checks against libcst's abstract classes
     # made this walk the rule's main cost.
     def enter(node: cst.CSTNode) -> bool:
-        nonlocal compound, counter, loops
+        nonlocal compound, counter, context
         counter += 1
         kind = type(node)
+        if block_roots and id(node) in block_roots:
+            block_roots.discard(id(node))
+            context = context + (node,)
         if evaluated_in:
             outer = evaluated_in.pop(id(node), None)
             if outer is not None:
                 chain.append(outer)
                 owners.append(node)
         if kind is cst.Name:
-            index.where[node] = (frames[-1], counter, loops)
+            index.where[node] = (frames[-1], counter, context)
             if id(node) in not_read:
                 not_read.discard(id(node))
             elif not quiet:
@@ -239,7 +251,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             return True
         if kind is cst.Call:
             index.calls.append(node)  # type: ignore[arg-type]
-            index.where[node] = (frames[-1], counter, loops)
+            index.where[node] = (frames[-1], counter, context)
             if type(node.func) is cst.Name:  # type: ignore[attr-defined]
                 index.calls_by_name.setdefault(node.func.value, []).append(node)  # type: ignore[attr-defined,arg-type]
             return True
@@ -265,8 +277,8 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 bind_name(param.name, scope, param)
             index.scopes[node] = scope  # type: ignore[index]
             frames.append(scope)
-            saved.append((compound, loops))
-            compound, loops = [], ()
+            saved.append((compound, context))
+            compound, context = [], ()
             return True
         if kind is cst.ClassDef:
             outer = chain[-1]
@@ -291,12 +303,20 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             comp = first
             while comp is not None:
                 bind_target(comp.target, scope)
+                for name in assign_targets(comp.target):
+                    # the frame's too, as a definition that may or may not reach: a use there
+                    # may be the comprehension's own variable (uses are placed by frame)
+                    define(name, None, conditional=True)
                 comp = comp.inner_for_in
             return True
-        if kind in _BRANCH_TYPES:
+        if kind in _SUITES:
+            context = context + (node,)
+        elif kind in _BRANCH_TYPES:
             compound.append(node)
+            context = context + (node,)
+            if kind is cst.IfExp:
+                block_roots.update((id(node.body), id(node.orelse)))  # type: ignore[attr-defined]
             if kind in _LOOP_TYPES:
-                loops = loops + (node,)
                 for name in assign_targets(node.target) if kind is cst.For else ():  # type: ignore[attr-defined]
                     define(name, None)
                 if kind is cst.For:
@@ -355,13 +375,13 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 quiet.append(node.type_parameters)  # type: ignore[attr-defined]
 
     def leave(node: cst.CSTNode) -> None:
-        nonlocal compound, loops
+        nonlocal compound, context
         if pending and pending[-1][0] is node:
             waiting = []
             while pending and pending[-1][0] is node:
                 waiting.append(pending.pop())
-            for _statement, name, value in reversed(waiting):
-                define(name, value)
+            for statement, name, value in reversed(waiting):
+                define(name, value, statement if type(statement) is cst.AugAssign else None)  # type: ignore[arg-type]
         while owners and owners[-1] is node:
             owners.pop()
             chain.pop()
@@ -370,13 +390,13 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
         kind = type(node)
         if kind is cst.FunctionDef or kind is cst.Lambda:
             frames.pop()
-            compound, loops = saved.pop()
+            compound, context = saved.pop()
         elif kind is cst.ClassDef:
             classes.pop()
         elif compound and compound[-1] is node:
             compound.pop()
-            if loops and loops[-1] is node:
-                loops = loops[:-1]
+        if context and context[-1] is node:
+            context = context[:-1]
 
     traverse(statement, enter, leave)
     index.size = counter
@@ -417,3 +437,16 @@ _TYPE_ALIAS = getattr(cst, "TypeAlias", None)
 def is_self_attribute(target: cst.BaseExpression) -> bool:
     """``self.name``: an attribute of the instance, in a method."""
     return type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self"
+
+
+def values_reaching(ctx: FileContext, use: cst.Name) -> list[tuple[str | None, cst.BaseExpression]] | None:
+    """(operator, value) of the definitions of the name ``use`` reads that reach it in a straight
+    line (``scopes.plain_sequence``): the plain assignment's value first (operator None), then
+    each augmented one's operand with its operator."""
+    where = scope_index(ctx).where.get(use)
+    if where is None or type(where[0].node) is cst.Lambda:
+        return None
+    defs = plain_sequence(use.value, *where)
+    if defs is None:
+        return None
+    return [(d.operator, d.operand if d.operator else d.value) for d in defs]  # type: ignore[misc]

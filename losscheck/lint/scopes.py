@@ -36,8 +36,14 @@ class Definition:
 
     order: int  # its place in the walk of the top-level statement (the module's: of the file)
     value: cst.BaseExpression | None  # None: bound some other way (unpacking, for, augmented)
-    conditional: bool
-    loops: tuple[cst.CSTNode, ...]
+    conditional: bool  # inside a branch or a loop of its frame
+    # the branches, loops and blocks around it in its frame, outermost first (``ScopeIndex.where``
+    # holds the same for each use): a definition whose context starts a use's context surely ran
+    # before that use, when it comes first
+    context: tuple[cst.CSTNode, ...]
+    # `name op= operand`: the operator's libcst class name ("MultiplyAssign"), else None
+    operator: str | None = None
+    operand: cst.BaseExpression | None = None
 
 
 @dataclass(eq=False)
@@ -124,23 +130,32 @@ def within(scope: Scope | None, ancestor: Scope) -> bool:
     return False
 
 
-def reaching_definitions(name: str, scope: Scope, order: int, loops: tuple[cst.CSTNode, ...]
+def surely_ran(definition: Definition, context: tuple[cst.CSTNode, ...]) -> bool:
+    """``definition``, coming before a use with ``context`` around it, ran whenever the use runs:
+    it is in no branch, or every branch and block around it is around the use too (the same
+    ``if`` body, the same iteration of a loop)."""
+    around = definition.context
+    return not definition.conditional or context[: len(around)] == around
+
+
+def reaching_definitions(name: str, scope: Scope, order: int, context: tuple[cst.CSTNode, ...]
                          ) -> tuple[list[Definition], bool] | None:
     """The definitions of ``name`` that may reach a use at ``order`` in the frame ``scope`` (with
-    the ``loops`` around the use), and whether the value the parameter ``name`` came in with may;
-    None when the name is not bound anywhere we see. By source order: the last unconditional
-    assignment before the use, the conditional ones after it, and inside a loop the assignments
-    later in the same loop; a name the frame never binds is looked up in the frame around it."""
+    ``context`` around it), and whether the value the parameter ``name`` came in with may; None
+    when the name is not bound anywhere we see. By source order: the last plain assignment
+    before the use that surely ran (:func:`surely_ran`), the others and the augmented ones after
+    it (``loss = a`` then ``loss *= mask``: both), and inside a loop the assignments later in the
+    same loop; a name the frame never binds is looked up in the frame around it."""
     defs = scope.defs.get(name, [])
-    before = [d for d in defs if d.order < order]
+    before = [d for d in defs if d.order < order and not _other_branch(d.context, context)]
     reaching: list[Definition] = []
     from_param = False
-    unconditional = [d for d in before if not d.conditional]
-    if unconditional:
-        last = unconditional[-1]
-        reaching = [last] + [d for d in before if d.conditional and d.order > last.order]
+    kills = [d for d in before if d.operator is None and surely_ran(d, context)]
+    if kills:
+        last = kills[-1]
+        reaching = [last] + [d for d in before if d.order > last.order]
     else:
-        reaching = [d for d in before if d.conditional]
+        reaching = before
         if name in scope.params:
             from_param = True
         elif not defs and scope.parent is not None:  # a closure or a module-level name
@@ -148,5 +163,46 @@ def reaching_definitions(name: str, scope: Scope, order: int, loops: tuple[cst.C
             if not outer:
                 return None
             reaching = outer
-    reaching += [d for d in defs if d.order > order and set(d.loops) & set(loops)]
+    loops = {node for node in context if type(node) in _LOOPS}
+    if loops:
+        reaching += [d for d in defs if d.order > order and loops.intersection(d.context)]
     return reaching, from_param
+
+
+_LOOPS = (cst.For, cst.While)
+_CHOICES = (cst.If, cst.Match, cst.IfExp)  # one branch runs, never another after it
+
+
+def _other_branch(around: tuple[cst.CSTNode, ...], context: tuple[cst.CSTNode, ...]) -> bool:
+    """A definition with ``around`` sits in another branch of an ``if``/``match`` than a use with
+    ``context``, and no loop around both can bring it back: it never reaches the use."""
+    shared = 0
+    for mine, theirs in zip(around, context):
+        if mine is not theirs:
+            break
+        shared += 1
+    if shared == 0 or shared == len(around) or shared == len(context):
+        return False
+    return type(context[shared - 1]) in _CHOICES and not any(type(n) in _LOOPS for n in context[:shared])
+
+
+def plain_sequence(name: str, scope: Scope, order: int, context: tuple[cst.CSTNode, ...]
+                   ) -> list[Definition] | None:
+    """The definitions of ``name`` that reach a use when they run in a straight line in the use's
+    own frame: one plain assignment with a value, then the augmented ones after it (``loss = a``,
+    ``loss *= mask``); None when a branch, a loop, unpacking, a parameter's own value or an
+    enclosing frame's definition may reach it instead."""
+    if name not in scope.defs:
+        return None
+    found = reaching_definitions(name, scope, order, context)
+    if found is None or found[1]:
+        return None
+    defs = found[0]
+    if not defs:
+        return None
+    first, rest = defs[0], defs[1:]
+    if first.operator is not None or first.value is None or not surely_ran(first, context):
+        return None
+    if any(d.operator is None or d.order > order or not surely_ran(d, context) for d in rest):
+        return None
+    return defs

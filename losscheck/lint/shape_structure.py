@@ -26,6 +26,7 @@ from losscheck.lint.astutil import get_arg, literal_int
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import FunctionFacts, function_facts
 from losscheck.lint.loss_objects import module_assigns
+from losscheck.lint.scope_index import values_reaching
 from losscheck.lint.syntax_index import syntax_index
 
 
@@ -222,8 +223,8 @@ def _vector_matmul(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> It
 def is_flattened(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression) -> bool:
     """``expr`` is surely rank 1: ``K.flatten(x)``, ``tf.reshape(x, [-1])``, or a name bound to one."""
     if type(expr) is cst.Name:
-        values = facts.reaching(expr.value, expr)
-        return bool(values) and all(_is_vector_value(ctx, v) for v in values)
+        reaching = values_reaching(ctx, expr)
+        return bool(reaching) and all(_is_vector_value(ctx, v) for _operator, v in reaching)  # type: ignore[union-attr]
     return _is_vector_value(ctx, expr)
 
 

@@ -290,7 +290,7 @@ class MaskedMean(Rule):
         reduction = as_reduction(ctx, node)
         if reduction is None or not reduction.is_mean:
             return
-        mask = masks.mask_in_product(reduction.operand, at=masks.position(node))
+        mask = masks.mask_in_product(reduction.operand, follow=True)
         if mask is None or not facts.derives(reduction.operand):
             return
         names = masks.mask_names(mask)
@@ -321,7 +321,7 @@ class MaskedMean(Rule):
             return
         if not _counts_every_position(ctx, facts, node.right):
             return
-        mask = masks.mask_in_product(reduction.operand, at=masks.position(reduction.call))
+        mask = masks.mask_in_product(reduction.operand, follow=True)
         if mask is None or masks.mask_names(mask) & counted:
             return
         mask_text = ctx.code_for(mask)
