@@ -26,6 +26,7 @@ from losscheck.lint.api.logits import LOGIT_LOSS_CLASSES
 from losscheck.lint.astutil import assign_targets, get_arg, own_nodes
 
 if TYPE_CHECKING:
+    from losscheck.lint.context import FileContext
     from losscheck.lint.probabilities import Probability, ProbabilityModel
 
 
@@ -35,6 +36,7 @@ class Sink:
     argument: cst.BaseExpression  # the argument that must be logits
     callee: str  # how the call is written, for messages
     switch: bool = True  # it takes logits because of `from_logits=True` (not by its nature)
+    via: str | None = None  # what ``callee`` holds, when it is a loss kept from elsewhere
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,13 @@ def logits_sinks(model: ProbabilityModel) -> Iterator[Sink]:
         loss = loss_object(model, call.func, call)
         if loss is not None:
             arg = get_arg(call, "y_pred", 1)
-            if arg is not None:
+            given = model.passed_losses.get(id(loss))
+            if arg is not None and given is not None:  # kept by a method: say where it comes from
+                home, passing = given
+                yield Sink(call, arg, ctx.code_for(call.func), via=(
+                    f"`{home.code_for(loss.func)}(from_logits=True)`, given by `{home.code_for(passing.func)}(...)` "
+                    f"at {_where(model, home, passing)}"))
+            elif arg is not None:
                 yield Sink(call, arg, ctx.code_for(loss.func) + "(from_logits=True)")
         elif type(call.func) in (cst.Name, cst.Attribute):
             yield from _through_helper(model, call)
@@ -155,14 +163,31 @@ def _passed_to_method(model: ProbabilityModel, name: cst.Name) -> cst.Call | Non
             or name.value not in scope.params or scope.defs.get(name.value):  # type: ignore[union-attr]
         return None
     position = scope.params.index(name.value) - 1  # type: ignore[union-attr]  # after `self`
-    found: list[cst.Call] = []
+    found: list[tuple[FileContext, cst.Call, cst.Call]] = []
     for home, call in method_calls(model.ctx, model.index.classes[method], method.name.value):
         argument = get_arg(call, name.value, position)
         construction = loss_object(probability_model(home), argument, call) if argument is not None else None
         if construction is None:
             return None  # one call passes something else
-        found.append(construction)
-    return found[0] if found else None
+        found.append((home, call, construction))
+    if not found:
+        return None
+    home, call, construction = found[0]
+    model.passed_losses[id(construction)] = (home, call)
+    return construction
+
+
+def _where(model: ProbabilityModel, home: FileContext, node: cst.CSTNode) -> str:
+    """``line N`` in this file, or ``path:line`` in another module of the project."""
+    import os
+
+    from losscheck.lint import project
+
+    line = home.position(node).start.line
+    if home is model.ctx:
+        return f"line {line}"
+    root = project.root_for(model.ctx.path, model.ctx.options.get("keras_target")) or os.path.dirname(home.path)
+    return f"{os.path.relpath(home.path, root)}:{line}"
 
 
 def from_logits(call: cst.Call) -> bool:

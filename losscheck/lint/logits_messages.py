@@ -32,8 +32,9 @@ TWICE = {
 def sink_message(ctx: FileContext, sink: Sink, found: Probability) -> str:
     written = ctx.code_for(sink.argument)
     if found.named is None:
+        held = f" ({sink.via})" if sink.via else ""
         return (f"`{written}` holds values that are already probabilities (a {found.activation}, "
-                f"{found.where(ctx)}) and is passed as logits to `{sink.callee}`, which applies the "
+                f"{found.where(ctx)}) and is passed as logits to `{sink.callee}`{held}, which applies the "
                 f"{found.activation} again: {TWICE[found.activation]}. Pass the values before the "
                 f"{found.activation}{' (or drop `from_logits=True`)' if sink.switch else ''}.")
     activation = applied_by(sink.callee)

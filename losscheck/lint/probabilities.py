@@ -83,6 +83,8 @@ class ProbabilityModel(ModelEndings):
             elif type(node) is cst.Param and not self._has_named and probability_name(node.name.value):
                 self._has_named = True
         self.logit_calls: list[tuple[cst.Call, LogitsSink]] = []
+        # a Loss object a method keeps (`self.loss_fn = loss_fn`) -> (module, the call passing it)
+        self.passed_losses: dict[int, tuple[FileContext, cst.Call]] = {}
         self.has_logit_objects = False
         self._has_activation = False  # no softmax/sigmoid anywhere: nothing can be a probability
         for call in calls:

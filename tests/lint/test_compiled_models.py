@@ -460,7 +460,9 @@ gan.compile(optimizer=tf.keras.optimizers.Adam(), loss_fn=tf.keras.losses.Binary
 
 
 @pytest.mark.parametrize("from_logits,expected", [
-    ("from_logits=True", ["16:`scores` holds values that are already probabilities (a sigmoid, nets/discriminator.py:6)"]),
+    ("from_logits=True", ["16:`scores` holds values that are already probabilities (a sigmoid, nets/discriminator.py:6)"
+                          " and is passed as logits to `self.loss_fn` (`tf.keras.losses.BinaryCrossentropy("
+                          "from_logits=True)`, given by `gan.compile(...)` at train.py:5)"]),
     ("", []),
 ])
 def test_a_loss_given_to_a_custom_compile_in_another_module(tmp_path: Path, from_logits: str,

@@ -191,6 +191,8 @@ def test_a_loss_kept_by_a_custom_compile_and_a_layer_subclass(activation: str, l
     assert bool(findings) is found
     if found:
         assert findings[0][0] == 28 and "a sigmoid, line 8" in findings[0][1]
+        assert "passed as logits to `self.loss_fn` (`tf.keras.losses.BinaryCrossentropy(from_logits=True)`, " \
+               "given by `gan.compile(...)` at line 35)" in findings[0][1]
 
 
 @pytest.mark.parametrize("rebind,found", [
