@@ -275,6 +275,8 @@ def keras_backend(data: bytes) -> bool:
     if _FROM_KERAS_BACKEND.search(data):
         return True  # a `from keras import backend` form
     for m in _KERAS_DOT_BACKEND.finditer(data):
+        if _in_prose(data, m.start()):
+            continue
         attr = _BACKEND_ATTR.match(data, m.start())
         if attr is None:
             return True  # `keras.backend` itself: bound to a name, imported from, passed around
@@ -282,6 +284,17 @@ def keras_backend(data: bytes) -> bool:
         if name not in KERAS3_BACKEND_NAMES and not name.startswith(b"_"):
             return True
     return False
+
+
+_PROSE_LINE = re.compile(rb"[ \t]*(?:#|>>>)")
+
+
+def _in_prose(data: bytes, at: int) -> bool:
+    """The text at ``at`` cannot be code: right after a backtick (Markdown in a docstring; a
+    backtick is no Python), or on a line that starts as a comment or a doctest prompt."""
+    if at > 0 and data[at - 1 : at] == b"`":
+        return True
+    return _PROSE_LINE.match(data, data.rfind(b"\n", 0, at) + 1) is not None
 
 
 _OUTPUT_COMMENT = re.compile(rb"losscheck:\s*output")

@@ -35,6 +35,12 @@ def test_backend_names_copy_matches_the_rule():
         ("import keras\nx = keras.backend.epsilon() + keras.backend._private()\n", False),
         ("import os\n# keras.backend.mean is gone\n", False),
         ("from keras.src import backend\nbackend.mean(x)\n", False),
+        # prose: Markdown code in a docstring, a comment line, a doctest; code after a '#' in a string is code
+        ('import keras\ndef f():\n    """Uses `keras.backend.SeedGenerator`."""\n', False),
+        ("import keras\n    # x = keras.backend.mean(y)\n", False),
+        ('import keras\n"""\n>>> keras.backend.Variable(1.0)\n"""\n', False),
+        ("import keras\ns = '#'; x = keras.backend.mean(y)\n", True),
+        ("import keras\nx = f(\n    keras.backend.mean(y))\n", True),
     ],
 )
 def test_keras_backend_trigger(source, expected):
