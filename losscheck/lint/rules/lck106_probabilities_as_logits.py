@@ -47,12 +47,14 @@ class ProbabilitiesAsLogits(Rule):
     project (`d = Discriminator()`, `d.run(x)`), and models called in the file whose last layer
     is one, however they were built or passed in. A `from_logits=True` Loss object handed to a
     helper that calls it on another of its parameters (`discriminator_loss(bce, real_output)`)
-    makes that argument a logits argument too.
+    makes that argument a logits argument too, and so does one that a model's own
+    `compile(self, ..., loss_fn)` keeps (`self.loss_fn = loss_fn`) when every call of that
+    `compile`, in this module or in a training script of the project, passes one.
 
     It also checks `model.compile(loss=...)` where the model's last layer (the last of a
     `Sequential` list or of its `model.add(...)` calls, or a functional model's `outputs`) has a
-    softmax or sigmoid activation and the loss is built with `from_logits=True`; a `Model`
-    subclass ends where its `call` returns (`return self.head(x)` with
+    softmax or sigmoid activation (every output of a model with several) and the loss is built
+    with `from_logits=True`; a `Model` or `Layer` subclass ends where its `call` returns (`return self.head(x)` with
     `self.head = Dense(3, activation="softmax")`, or `return tf.nn.softmax(x)`); a pretrained
     `keras.applications` model keeps its classifier by default, which ends in a softmax unless
     `classifier_activation=None` (or `include_top=False`). Across the
