@@ -94,13 +94,14 @@ def _static_batch_size(ctx: FileContext, facts: FunctionFacts, node: cst.Subscri
     tensor = _static_shape_of(ctx, node.value)
     if tensor is None or not facts.derives(tensor):
         return
+    used_as_number = _used_as_number(facts, node)
     parent = facts.parent(node)
-    used_as_number = type(parent) is cst.BinaryOperation or (
-        type(parent) is cst.Arg and _is_size_call(facts.parent(parent)))
-    if isinstance(parent, (cst.Element,)) and isinstance(facts.parent(parent), (cst.List, cst.Tuple)):
-        holder = facts.parent(facts.parent(parent))
-        used_as_number = type(holder) is cst.Arg and _is_size_call(facts.parent(holder))
-    if not used_as_number:
+    if not used_as_number and type(parent) is cst.Assign and len(parent.targets) == 1 \
+            and type(parent.targets[0].target) is cst.Name and facts.single_value(parent.targets[0].target.value):
+        # `batch_num = y_pred.shape.as_list()[0]`, then `range(batch_num)`: the name is the number
+        name = parent.targets[0].target.value
+        used_as_number = any(type(n) is cst.Name and n.value == name and _used_as_number(facts, n) for n in facts.nodes)
+    if not used_as_number or _checked_for_none(ctx, facts, tensor):
         return
     name = ctx.code_for(tensor)
     yield ShapeProblem(
@@ -110,6 +111,36 @@ def _static_batch_size(ctx: FileContext, facts: FunctionFacts, node: cst.Subscri
         "changes, as on the last batch): the arithmetic raises a TypeError there. Use the dynamic size, "
         f"`tf.shape({name})[0]` or `keras.ops.shape({name})[0]`.",
     )
+
+
+def _checked_for_none(ctx: FileContext, facts: FunctionFacts, tensor: cst.BaseExpression) -> bool:
+    """The function tests ``tensor``'s static batch size against None (``if x.shape[0] is None:
+    return ...``): it knows the size may be unknown and takes another way then."""
+    written = ctx.code_for(tensor)
+    for node in facts.nodes:
+        if type(node) is not cst.Comparison:
+            continue
+        operands = [node.left, *(c.comparator for c in node.comparisons)]
+        if not any(type(o) is cst.Name and o.value == "None" for o in operands):
+            continue
+        for operand in operands:
+            if type(operand) is cst.Subscript and len(operand.slice) == 1 \
+                    and type(operand.slice[0].slice) is cst.Index and literal_int(operand.slice[0].slice.value) == 0:
+                shaped = _static_shape_of(ctx, operand.value)
+                if shaped is not None and ctx.code_for(shaped) == written:
+                    return True
+    return False
+
+
+def _used_as_number(facts: FunctionFacts, node: cst.CSTNode) -> bool:
+    """``node`` is an operand of arithmetic or a size (``range(n)``, ``tf.zeros((n, 3))``)."""
+    parent = facts.parent(node)
+    if type(parent) is cst.BinaryOperation or (type(parent) is cst.Arg and _is_size_call(facts.parent(parent))):
+        return True
+    if isinstance(parent, cst.Element) and isinstance(facts.parent(parent), (cst.List, cst.Tuple)):
+        holder = facts.parent(facts.parent(parent))
+        return type(holder) is cst.Arg and _is_size_call(facts.parent(holder))
+    return False
 
 
 def _static_shape_of(ctx: FileContext, expr: cst.BaseExpression) -> cst.BaseExpression | None:

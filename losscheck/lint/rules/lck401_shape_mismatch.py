@@ -69,6 +69,25 @@ class ShapeMismatch(Rule):
     severity = "error"
 
     VALID = [
+        # the static batch size, used only after the loss checked it is known
+        """
+        import tensorflow as tf
+
+        def per_sample(y_true, y_pred):
+            if y_pred.shape.as_list()[0] is None:
+                return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)
+            batch = y_pred.shape[0]
+            return tf.reduce_mean(tf.abs(tf.reshape(y_true, [batch, -1]) - tf.reshape(y_pred, [batch, -1])), axis=-1)
+        """,
+        # the dynamic batch size, kept in a name
+        """
+        import tensorflow as tf
+
+        def per_sample(y_true, y_pred):
+            batch_num = tf.shape(y_pred)[0]
+            channels = y_pred.shape[-1]
+            return tf.reduce_sum(tf.abs(y_true - y_pred), axis=-1) / tf.cast(batch_num * channels, tf.float32)
+        """,
         """
         import tensorflow as tf
 
@@ -203,6 +222,22 @@ class ShapeMismatch(Rule):
             """,
             message="static batch size",
             line=7,
+        ),
+        # the static batch size through a name: `range(None)` when Keras traces the loss
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def per_sample(y_true, y_pred):
+                y_pred = tf.squeeze(y_pred)
+                batch_num = y_pred.shape.as_list()[0]
+                total = 0.0
+                for i in range(batch_num):
+                    total += tf.reduce_mean(tf.abs(y_true[i] - y_pred[i]))
+                return total / batch_num
+            """,
+            message="static batch size",
+            line=6,
         ),
         Invalid(
             """
