@@ -62,6 +62,7 @@ def problems(ctx: FileContext, fn: LossFunction, *, keras_called: bool) -> Itera
             yield from _vector_matmul(ctx, facts, node)
             if keras_called:
                 yield from _len_of_tensor(ctx, facts, node)
+                yield from _configured_batch_size(ctx, facts, node)
 
 
 # -- empty slices ----------------------------------------------------------------------------
@@ -168,6 +169,36 @@ def _is_size_call(node: cst.CSTNode | None) -> bool:
 
 
 # -- a fixed batch size -----------------------------------------------------------------------
+# the shapes a call builds, and where its shape argument is: the first entry is the batch axis
+_SHAPE_ARGUMENTS = {"reshape": ("shape", 1), "tile": ("multiples", 1), "broadcast_to": ("shape", 1),
+                    "zeros": ("shape", 0), "ones": ("shape", 0), "fill": ("dims", 0)}
+
+
+def _configured_batch_size(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Iterator[ShapeProblem]:
+    """``tf.reshape(y_pred, [batch_size, -1])``, ``tf.tile(grid, [self.batch_size, 1, 1])``: a
+    hyperparameter named the batch size as the batch axis of a shape the loss builds."""
+    func = call.func
+    short = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else ""
+    where = _SHAPE_ARGUMENTS.get(short)
+    if where is None or ctx.imports.qualname(func) is None:
+        return
+    shape = get_arg(call, *where)
+    if type(shape) not in (cst.List, cst.Tuple) or len(shape.elements) < 2:  # type: ignore[union-attr]
+        return
+    first = shape.elements[0].value  # type: ignore[union-attr]
+    named = first.value if type(first) is cst.Name else first.attr.value if type(first) is cst.Attribute \
+        and type(first.value) is cst.Name and first.value.value == "self" else None
+    if named is None or "batchsize" not in named.lower().replace("_", "") or facts.derives(first):
+        return
+    yield ShapeProblem(
+        first,
+        f"`{ctx.code_for(first)}` is the configured batch size, built into the shape of `{ctx.code_for(func)}(...)`: "
+        "Keras passes batches of other sizes too (the last batch of an epoch, `evaluate`/`predict` with "
+        "their own batch size), and then the shapes no longer fit. Use the batch size of the tensors, "
+        "`tf.shape(y_pred)[0]` (or `-1` in a reshape).",
+    )
+
+
 def _fixed_batch_loop(ctx: FileContext, facts: FunctionFacts, loop: cst.For) -> Iterator[ShapeProblem]:
     if not (type(loop.target) is cst.Name and type(loop.iter) is cst.Call):
         return

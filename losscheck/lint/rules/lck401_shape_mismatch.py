@@ -79,6 +79,15 @@ class ShapeMismatch(Rule):
             batch = y_pred.shape[0]
             return tf.reduce_mean(tf.abs(tf.reshape(y_true, [batch, -1]) - tf.reshape(y_pred, [batch, -1])), axis=-1)
         """,
+        # the batch size of the tensors, whatever its name says
+        """
+        import tensorflow as tf
+
+        def nss(y_true, y_pred):
+            batch_size = tf.shape(y_pred)[0]
+            fixations = tf.reshape(y_true, [batch_size, -1])
+            return -tf.reduce_sum(tf.reshape(y_pred, [batch_size, -1]) * fixations, axis=-1)
+        """,
         # the dynamic batch size, kept in a name
         """
         import tensorflow as tf
@@ -222,6 +231,19 @@ class ShapeMismatch(Rule):
             """,
             message="static batch size",
             line=7,
+        ),
+        # a batch size hyperparameter built into a shape: the last, smaller batch no longer fits
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def nss(y_true, y_pred, batch_size=8):
+                fixations = tf.reshape(y_true, [batch_size, -1])
+                saliency = tf.reshape(y_pred, [batch_size, -1])
+                return -tf.reduce_sum(saliency * fixations, axis=-1)
+            """,
+            message="configured batch size",
+            line=5,
         ),
         # the static batch size through a name: `range(None)` when Keras traces the loss
         Invalid(
