@@ -37,9 +37,11 @@ class ShapeMismatch(Rule):
 
     Whatever the declared shapes (none needed), it also reports what fails for any batch: an
     empty slice of `y_true`/`y_pred` (`y_pred[:, :, :0]`), the static batch size
-    (`y_true.shape[0]`, `K.int_shape(y)[0]`) used in arithmetic or as a size, a loop over a fixed
-    batch size (`for i in range(32): ... y_true[i]`), and a matrix product (`K.dot`, `tf.matmul`)
-    of a flattened, rank-1 tensor.
+    (`y_true.shape[0]`, `K.int_shape(y)[0]`, directly or through a name) used in arithmetic or as
+    a size unless the loss first tests it against None, a loop over a fixed batch size
+    (`for i in range(32): ... y_true[i]`), a hyperparameter named the batch size as the batch
+    axis of a shape (`tf.reshape(y_pred, [batch_size, -1])`, `tf.tile(grid, [self.batch_size, 1])`),
+    and a matrix product (`K.dot`, `tf.matmul`) of a flattened, rank-1 tensor.
 
     ## Why is this bad?
     Broadcasting turns most shape mistakes into wrong numbers instead of errors: `(B,) - (B, 1)`
