@@ -233,6 +233,13 @@ def ref_assigned_container(data: bytes, name: bytes) -> bool:
     return False
 
 
+def ref_in_prose(data: bytes, at: int) -> bool:
+    """Right after a backtick, or on a line whose first non-blank text is `#` or `>>>`."""
+    after_backtick = at > 0 and data[at - 1 : at] == b"`"
+    line_so_far = data[data.rfind(b"\n", 0, at) + 1 : at].lstrip(b" \t")
+    return after_backtick or line_so_far.startswith((b"#", b">>>"))
+
+
 def ref_keras_backend(data: bytes) -> bool:
     if b"backend" not in data or re.search(rb"\bimport\b[^\n]*\bkeras\b|\bfrom\s+keras\b", data) is None:
         return False
@@ -245,6 +252,8 @@ def ref_keras_backend(data: bytes) -> bool:
     for m in combined.finditer(data):
         if not m.group(0).startswith(b"keras"):
             return True
+        if ref_in_prose(data, m.start()):
+            continue
         attr = re.match(rb"keras\s*\.\s*backend\s*\.\s*(\w+)", data[m.start() :])
         if attr is None:
             return True
@@ -264,7 +273,7 @@ TOKENS = [
     "floatx", "mean", "_private", "epsilon", "compile", "fit", "evaluate", "train_on_batch", "loss",
     "loss_weights", "metrics", "make", "fn", "dict", "list", "tuple", "x", "a1", "_",
     "=", "==", " = ", "(", ")", "[", "]", "{", "}", ",", ", ", ":", ".", " . ", "*", "**", "#", "'", '"',
-    " ", "  ", "\t", "\n", "\n    ", "\r", "\x0c", "é",
+    " ", "  ", "\t", "\n", "\n    ", "\r", "\x0c", "é", "`", ">>>", ">>> ",
 ]
 TEXT = st.lists(st.sampled_from(TOKENS), max_size=40).map(lambda parts: "".join(parts).encode("utf-8"))
 NAMES = st.sampled_from([b"fn", b"y", b"loss", b"make", b"k", b"x", b"target", b"y_pred"])
