@@ -8,15 +8,16 @@ layout-v1.md step by step, so a planning bug cannot hide behind a shared helper.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+# tests/gen, a namespace package beside this file (its scripts import the module from their folder)
+from gen.module_loading import load_module
 from hypothesis import strategies as st
 
 TYPES = ("binary", "multilabel", "categorical", "regression")
@@ -307,13 +308,7 @@ def imported_modules(text: str) -> set[str]:
 
 
 def import_file(path: Path) -> ModuleType:
-    name = f"lc_generated_{path.stem}_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(str(path), f"lc_generated_{path.stem}_{next(_counter)}")
 
 
 # -- layouts with the Additions ---------------------------------------------------------

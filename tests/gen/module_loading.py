@@ -1,5 +1,6 @@
-"""Loading a generated module from its file, for the scripts that run one in a process of its own
-(``additions_backend_run.py``, ``tf_keras_additions_run.py``, ``variable_weights_fit.py``)."""
+"""Loading a generated module from its file: for the tests (through ``gen_helpers.import_file``)
+and for the scripts that run one in a process of their own (``additions_backend_run.py``,
+``tf_keras_additions_run.py``, ``variable_weights_fit.py``), which import it from their folder."""
 
 from __future__ import annotations
 
