@@ -52,6 +52,8 @@ class Pairing:
 def logits_sinks(model: ProbabilityModel) -> Iterator[Sink]:
     """Every argument of the file that must be logits."""
     ctx = model.ctx
+    from losscheck.lint.project_modules import place
+
     for call, sink in model.logit_calls:
         arg = get_arg(call, sink.param, sink.position)
         if arg is not None:
@@ -72,7 +74,7 @@ def logits_sinks(model: ProbabilityModel) -> Iterator[Sink]:
                 home, passing = given
                 yield Sink(call, arg, ctx.code_for(call.func), via=(
                     f"`{home.code_for(loss.func)}(from_logits=True)`, given by `{home.code_for(passing.func)}(...)` "
-                    f"at {_where(model, home, passing)}"))
+                    f"at {place(ctx, home, passing)}"))
             elif arg is not None:
                 yield Sink(call, arg, ctx.code_for(loss.func) + "(from_logits=True)")
         elif type(call.func) in (cst.Name, cst.Attribute):
@@ -175,19 +177,6 @@ def _passed_to_method(model: ProbabilityModel, name: cst.Name) -> cst.Call | Non
     home, call, construction = found[0]
     model.passed_losses[id(construction)] = (home, call)
     return construction
-
-
-def _where(model: ProbabilityModel, home: FileContext, node: cst.CSTNode) -> str:
-    """``line N`` in this file, or ``path:line`` in another module of the project."""
-    import os
-
-    from losscheck.lint import project
-
-    line = home.position(node).start.line
-    if home is model.ctx:
-        return f"line {line}"
-    root = project.root_for(model.ctx.path, model.ctx.options.get("keras_target")) or os.path.dirname(home.path)
-    return f"{os.path.relpath(home.path, root)}:{line}"
 
 
 def from_logits(call: cst.Call) -> bool:

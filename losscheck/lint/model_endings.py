@@ -10,7 +10,6 @@ project is followed there (``compiled_models.py``), and what it ends in is shown
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,11 +108,10 @@ class ModelEndings:
         return output if home is self.ctx else self._shown_in(home, output, at)
 
     def _shown_in(self, home: FileContext, output: Probability, at: cst.CSTNode) -> Probability:
-        """``output``, found in the module ``home``, as seen from ``at`` in this file."""
-        from losscheck.lint import project
+        """``output``, found in another module ``home``, as seen from ``at`` in this file."""
+        from losscheck.lint.project_modules import place
 
-        root = project.root_for(self.ctx.path, self.ctx.options.get("keras_target")) or os.path.dirname(home.path)
-        where = output.elsewhere or f"{os.path.relpath(home.path, root)}:{home.position(output.origin).start.line}"
+        where = output.elsewhere or place(self.ctx, home, output.origin)
         return Probability(output.activation, at, elsewhere=where, named=output.named)
 
     def _passed_model(self, model: cst.Name) -> Probability | None:

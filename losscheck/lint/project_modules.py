@@ -125,6 +125,16 @@ def _resolve(folder: str, module: str, root: str) -> str | None:
     return None
 
 
+def place(ctx: FileContext, home: FileContext, node: cst.CSTNode) -> str:
+    """Where ``node`` of the module ``home`` is, as a message in ``ctx``'s file says it: ``line N``
+    there, else ``path:line`` relative to the project root."""
+    line = home.position(node).start.line
+    if home is ctx:
+        return f"line {line}"
+    root = project.root_for(ctx.path, ctx.options.get("keras_target")) or os.path.dirname(home.path)
+    return f"{os.path.relpath(home.path, root)}:{line}"
+
+
 def module_context(path: str, caller: FileContext) -> FileContext | None:
     """``path`` read and parsed into a context of its own (the caller's options), or None."""
     if path in _contexts:
