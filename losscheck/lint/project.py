@@ -25,7 +25,7 @@ MAX_TOTAL_BYTES = 96 << 20
 SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist"})
 # The rules whose findings depend on how other modules use a loss (``project_uses.py``): the
 # results cache keys a file on the project's signature only for them.
-USES_READERS = frozenset({"LCK101", "LCK102", "LCK103", "LCK106"})
+USES_READERS = frozenset({"LCK101", "LCK102", "LCK103", "LCK106", "LCK201"})
 
 
 def project_root(folder: str, stop: str | None = None) -> str | None:

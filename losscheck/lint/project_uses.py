@@ -14,7 +14,14 @@ import of this module (``from training.losses import dice``, ``from training imp
 - ``loop``: in a function (the outermost one around the reference: the training function, not
   the ``train_step`` closure) that runs a ``GradientTape``, ``tape.gradient``, ``minimize`` or
   ``apply_gradients``, and calls no ``compile``;
-- ``other``: anything else (module level, passed on, stored).
+- ``other``: anything else (module level, passed on, stored). A ``custom_objects=`` entry
+  (``load_model(path, custom_objects={"dice": dice})``) only registers the name for
+  deserialisation: it is ``registered``, which counts as ``other`` everywhere but for
+  :attr:`ExternalUses.eager_metric_only`.
+
+A metric is *compiled only eagerly* when every use passes it in ``metrics=`` to a ``compile``
+that also says ``run_eagerly=True``: Keras then calls it on eager tensors, so NumPy and
+``.numpy()`` work (a metric needs no gradient) and numpy-in-loss does not apply.
 
 A loss is *used only in custom training loops* when it has loop uses and nothing else. Then
 batch-mean-reduction does not apply (the loop wants a batch scalar), nor do the output-indexing
@@ -56,10 +63,16 @@ class ExternalUses:
     other: tuple[str, ...] = ()
     compile_calls: tuple[tuple[str, int], ...] = ()  # (absolute path, line) of each `x.compile(...)` naming it
     as_loss: tuple[str, ...] = ()  # the compiled uses in a `loss=` argument (or compile's second)
+    eager_metrics: tuple[str, ...] = ()  # the compiled uses in `metrics=` of a `compile(..., run_eagerly=True)`
+    registered: tuple[str, ...] = ()  # `custom_objects=` entries
 
     @property
     def loop_only(self) -> bool:
-        return bool(self.loop) and not self.compiled and not self.other
+        return bool(self.loop) and not self.compiled and not self.other and not self.registered
+
+    @property
+    def eager_metric_only(self) -> bool:
+        return bool(self.compiled) and len(self.eager_metrics) == len(self.compiled) and not self.loop and not self.other
 
 
 def defined_name(fn: LossFunction) -> str | None:
@@ -107,6 +120,20 @@ def _withdrawn_when(ctx: FileContext, withdraw: Callable[[], bool]) -> Iterator[
         del ctx.findings[start:]
 
 
+def compiled_only_eagerly(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
+    """The other modules' uses of ``fn`` when each is a metric of a ``run_eagerly=True`` compile."""
+    if fn.origin != "signature":
+        return None  # compiled in this file, or reached through a factory
+    found = external_uses(ctx, fn)
+    return found if found is not None and found.eager_metric_only else None
+
+
+def unless_compiled_only_eagerly(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
+    """Withdraw the findings made in the block if every use of ``fn`` is a metric of a
+    ``run_eagerly=True`` compile."""
+    return _withdrawn_when(ctx, lambda: compiled_only_eagerly(ctx, fn) is not None)
+
+
 def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
     """Withdraw the findings made in the block if ``fn`` turns out to be used only in custom
     training loops."""
@@ -146,23 +173,26 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         where = os.path.relpath(other, root)
-        for name, kind, line, compile_line, role in _references(tree, stem):
+        for name, kind, line, compile_line, role, eager in _references(tree, stem):
             found.setdefault(name, {}).setdefault(kind, []).append(f"{where}:{line}")
             if kind == "compiled" and role == "loss":
                 found[name].setdefault("as-loss", []).append(f"{where}:{line}")
+            if kind == "compiled" and role == "metric" and eager:
+                found[name].setdefault("eager-metric", []).append(f"{where}:{line}")
             if compile_line:
                 compiles.setdefault(name, []).append((other, compile_line))
     return {
         name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())),
-                           tuple(compiles.get(name, ())), tuple(kinds.get("as-loss", ())))
+                           tuple(compiles.get(name, ())), tuple(kinds.get("as-loss", ())),
+                           tuple(kinds.get("eager-metric", ())), tuple(kinds.get("registered", ())))
         for name, kinds in found.items()
     }
 
 
-def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int, int, str | None]]:
+def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int, int, str | None, bool]]:
     """(name, kind, line, line of the ``x.compile(...)`` call around it or 0, "loss"/"metric"/None:
-    the argument it is in) of every reference, through an import of module ``stem``, to one of
-    its names."""
+    the argument it is in, whether that compile says ``run_eagerly=True``) of every reference,
+    through an import of module ``stem``, to one of its names."""
     aliases: dict[str, str] = {}  # local name -> the module's name
     modules: set[str] = set()  # local dotted names of the module itself
     for node in ast.walk(tree):
@@ -189,8 +219,10 @@ class _Uses(ast.NodeVisitor):
         self.outer: ast.AST | None = None  # the outermost function around the node
         self.in_compile = 0
         self.compile_lines: list[int] = []  # the `x.compile(...)` calls around the node
+        self.eager: list[bool] = []  # whether each of those says `run_eagerly=True`
+        self.registering = 0  # inside a `custom_objects=` argument
         self.roles: list[str | None] = []  # "loss" / "metric": the argument the node is in
-        self.found: list[tuple[str, str, int, int, str | None]] = []
+        self.found: list[tuple[str, str, int, int, str | None, bool]] = []
         self._kinds: dict[int, tuple[bool, bool]] = {}
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -210,18 +242,28 @@ class _Uses(ast.NodeVisitor):
             method = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
             self.in_compile += 1
             self.compile_lines.append(node.lineno if method else 0)
+            self.eager.append(any(
+                k.arg == "run_eagerly" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            ))
             self.visit(func)
             for position, arg in enumerate(node.args):
                 self._visit_as({1: "loss", 2: "metric"}.get(position), arg)
             for keyword in node.keywords:
                 self._visit_as(_ROLES.get(keyword.arg or ""), keyword.value)
             self.compile_lines.pop()
+            self.eager.pop()
             self.in_compile -= 1
             return
         self.visit(func)
         for arg in node.args:
             self.visit(arg)
         for keyword in node.keywords:
+            if keyword.arg == "custom_objects":
+                self.registering += 1
+                self.visit(keyword.value)
+                self.registering -= 1
+                continue
             inside = keyword.arg in _COMPILE_KEYWORDS
             self.in_compile += inside
             self._visit_as(_ROLES.get(keyword.arg or ""), keyword.value)
@@ -245,11 +287,14 @@ class _Uses(ast.NodeVisitor):
     def _add(self, name: str, node: ast.expr) -> None:
         if self.in_compile:
             kind = "compiled"
+        elif self.registering:
+            kind = "registered"
         else:
             tape, compiles = self._outer_kind()
             kind = "loop" if tape and not compiles else "other"
         role = next((r for r in reversed(self.roles) if r is not None), None)
-        self.found.append((name, kind, node.lineno, self.compile_lines[-1] if self.compile_lines else 0, role))
+        eager = bool(self.eager) and self.eager[-1]
+        self.found.append((name, kind, node.lineno, self.compile_lines[-1] if self.compile_lines else 0, role, eager))
 
     def _outer_kind(self) -> tuple[bool, bool]:
         """(runs a tape, calls compile) for the outermost function around the node."""

@@ -201,3 +201,54 @@ def test_a_metric_by_its_name_compiled_as_the_loss(tmp_path: Path, compile_call:
     module = make(tmp_path, {"train.py": f"from training.losses import iou\n\ndef build(model):\n    {compile_call}\n"})
     module.write_text(METRIC_NAMED)
     assert lint(module) == expected
+
+
+NUMPY_METRIC = textwrap.dedent(
+    """\
+    import numpy as np
+    import tensorflow as tf
+
+    def mean_dice(y_true, y_pred, labels=3):
+        t = y_true.numpy()
+        p = y_pred.numpy()
+        return np.sum(t * p) / labels
+    """
+)
+
+
+TRACED = ["LCK201@5", "LCK201@6", "LCK201@7"]
+
+
+@pytest.mark.parametrize(
+    "uses,expected",
+    [
+        # every compile runs it eagerly: the metric gets eager tensors and needs no gradient
+        (["model.compile(loss='bce', metrics=[mean_dice], run_eagerly=True)"], []),
+        (["model = load_model(path, custom_objects={'mean_dice': mean_dice})",
+          "model.compile('adam', 'bce', [mean_dice], run_eagerly=True)"], []),
+        # a traced compile, or a loss
+        (["model.compile(loss='bce', metrics=[mean_dice])"], TRACED),
+        (["model.compile(loss='bce', metrics=[mean_dice], run_eagerly=True)",
+          "model.compile(loss='bce', metrics=[mean_dice])"], TRACED),
+        (["model.compile(loss=mean_dice, run_eagerly=True)"], TRACED),
+        (["model.compile(loss='bce', metrics=[mean_dice], run_eagerly=eager)"], TRACED),
+        (["model.compile(loss='bce', metrics=[mean_dice], run_eagerly=True)", "score = mean_dice"],
+         TRACED),
+    ],
+)
+def test_a_numpy_metric_compiled_only_eagerly(tmp_path: Path, uses: list[str], expected: list[str]) -> None:
+    body = "".join(f"    {line}\n" for line in uses)
+    module = make(tmp_path, {"train.py": f"from training.losses import mean_dice\n\ndef build(model, path, eager):\n{body}"})
+    module.write_text(NUMPY_METRIC)
+    found = lint_findings(module)
+    assert sorted(f"{f.code}@{f.line}" for f in found if f.code == "LCK201") == expected
+
+
+def test_the_cache_follows_run_eagerly(tmp_path: Path) -> None:
+    traced = "from training.losses import mean_dice\n\ndef build(model):\n    model.compile(loss='bce', metrics=[mean_dice]{})\n"
+    module = make(tmp_path, {"train.py": traced.format("")})
+    module.write_text(NUMPY_METRIC)
+    codes = lambda: sorted(f"{f.code}@{f.line}" for f in lint_findings(module, use_cache=True) if f.code == "LCK201")  # noqa: E731
+    assert codes() == TRACED
+    (tmp_path / "train.py").write_text(traced.format(", run_eagerly=True"))
+    assert codes() == []

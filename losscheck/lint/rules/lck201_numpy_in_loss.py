@@ -10,6 +10,7 @@ from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
 from losscheck.lint.differentiated import differentiated
 from losscheck.lint.loss_roles import is_keras_called
+from losscheck.lint.project_uses import unless_compiled_only_eagerly
 from losscheck.lint.imports import is_numpy
 
 # Libraries that turn what they are given into NumPy arrays (sklearn.metrics.f1_score, scipy...).
@@ -81,6 +82,9 @@ class NumpyInLoss(Rule):
     exist. With `run_eagerly=True` it runs, but the NumPy part gets no gradient ("No gradients
     provided for any variable", or silently a loss term that trains nothing). On JAX it raises
     `TracerArrayConversionError`.
+
+    A metric that every `compile` in the project runs with `run_eagerly=True` gets eager
+    tensors and needs no gradient, so NumPy works there: it is not checked.
 
     A function written in NumPy alone, not named for a loss and not used as a loss or metric in
     the file, is taken for what it almost always is, an evaluation metric run on
@@ -371,12 +375,24 @@ class NumpyInLoss(Rule):
         eager_names, eager_lambdas = _eager_callables(ctx)
         # `(target, output)` helpers may be NumPy code on purpose (e.g. a NumPy backend): only what
         # Keras surely calls, and the helpers it hands its tensors to (`_np_mae(y_true, y_pred)`)
-        for code in code_with_helpers(ctx, (fn for fn in ctx.functions if is_keras_called(fn))):
-            if type(code.node) is cst.FunctionDef and code.node.name.value in eager_names:
+        checked: set[int] = set()
+        for fn in ctx.functions:
+            if not is_keras_called(fn):
                 continue
-            if type(code.node) is cst.Lambda and id(code.node) in eager_lambdas:
-                continue
-            self._check_function(ctx, code)
+            # a metric that every compile of the project runs eagerly gets eager tensors, and a
+            # metric needs no gradient: NumPy works there
+            start, made = len(ctx.findings), False
+            group = [code for code in code_with_helpers(ctx, (fn,)) if id(code.node) not in checked]
+            with unless_compiled_only_eagerly(ctx, fn):
+                for code in group:
+                    if type(code.node) is cst.FunctionDef and code.node.name.value in eager_names:
+                        continue
+                    if type(code.node) is cst.Lambda and id(code.node) in eager_lambdas:
+                        continue
+                    self._check_function(ctx, code)
+                made = len(ctx.findings) > start
+            if not (made and len(ctx.findings) == start):  # withdrawn: a helper may be checked again for another loss
+                checked.update(id(code.node) for code in group)
         self._training_steps(ctx, eager_names)
 
     def _training_steps(self, ctx: FileContext, eager_names: set[str]) -> None:
