@@ -213,12 +213,14 @@ def _fixed_batch_loop(ctx: FileContext, facts: FunctionFacts, loop: cst.For) -> 
     index = loop.target.value
     read = next(_per_sample_reads(ctx, facts, loop.body, index), None)  # the first read says it
     if read is not None:
+        sliced = type(read) is cst.Subscript and type(read.slice[0].slice) is cst.Slice
+        smaller = "gets short or empty slices" if sliced else "fails with an index error"
         yield ShapeProblem(
             call,
             f"`for {index} in {ctx.code_for(call)}` reads `{ctx.code_for(read)}` as if every batch held "
-            f"exactly {size} examples: a smaller batch (the last one) fails with an index error and a larger "
-            "one silently leaves examples out. Loop over `tf.shape(...)[0]`, or better, compute on the whole "
-            "batch at once (`tf.map_fn`, vectorized ops).",
+            f"exactly {size} examples{' (or groups of rows)' if sliced else ''}: a smaller batch (the last one) "
+            f"{smaller} and a larger one silently leaves examples out. Loop over `tf.shape(...)[0]`, or better, "
+            "compute on the whole batch at once (`tf.map_fn`, vectorized ops).",
         )
 
 
@@ -255,6 +257,9 @@ def _per_sample_reads(ctx: FileContext, facts: FunctionFacts, body: cst.CSTNode,
             if (type(first) is cst.Index and type(first.value) is cst.Name and first.value.value == index
                     and type(node.value) is cst.Name and node.value.value in facts.params):
                 yield node
+            elif (type(first) is cst.Slice and first.step is None and _mentions(first.lower, index)
+                  and type(node.value) is cst.Name and _spans_batch(ctx, facts, node.value)):
+                yield node  # `y[i * n:(i + 1) * n]`: the i-th group of rows of the batch, or of it flattened
         elif type(node) is cst.Call and ctx.imports.qualname(node.func) in _SLICES:
             tensor, begin = get_arg(node, "input_", 0), get_arg(node, "begin", 1)
             if (tensor is not None and facts.derives(tensor) and type(begin) in (cst.List, cst.Tuple)
@@ -263,6 +268,37 @@ def _per_sample_reads(ctx: FileContext, facts: FunctionFacts, body: cst.CSTNode,
                 yield node
         if type(node) not in (cst.FunctionDef, cst.Lambda, cst.ClassDef):
             stack.extend(node.children)
+
+
+def _mentions(expr: cst.BaseExpression | None, name: str) -> bool:
+    """``expr`` is ``name`` or arithmetic on it (``i * n``, ``n * i + 1``)."""
+    if type(expr) is cst.Name:
+        return expr.value == name
+    if type(expr) is cst.BinaryOperation:
+        return _mentions(expr.left, name) or _mentions(expr.right, name)
+    return False
+
+
+def _spans_batch(ctx: FileContext, facts: FunctionFacts, tensor: cst.Name) -> bool:
+    """Axis 0 of ``tensor`` is the batch, or the batch flattened with the rest (``tf.reshape(y, [-1])``)."""
+    from losscheck.lint.reductions import axis0_is_batch  # reductions reads shapes through this module
+
+    if axis0_is_batch(ctx, facts, tensor):
+        return True
+    reaching = values_reaching(ctx, tensor)
+    return bool(reaching) and all(_flattens_a_batch(ctx, facts, value) for _operator, value in reaching)  # type: ignore[arg-type]
+
+
+def _flattens_a_batch(ctx: FileContext, facts: FunctionFacts, value: cst.BaseExpression) -> bool:
+    """``K.flatten(y)`` / ``tf.reshape(y, [-1])`` of a batch-first ``y`` (not of ``tf.transpose(y)``)."""
+    from losscheck.lint.reductions import axis0_is_batch
+
+    if not _is_vector_value(ctx, value):
+        return False
+    inner = get_arg(value, "x", 0) or get_arg(value, "tensor", 0)  # type: ignore[arg-type]
+    if type(inner) is cst.Name and facts.is_param(inner.value) and not values_reaching(ctx, inner):
+        return True  # the parameter as Keras passed it
+    return inner is not None and axis0_is_batch(ctx, facts, inner)
 
 
 # -- matrix products of vectors ---------------------------------------------------------------

@@ -39,7 +39,8 @@ class ShapeMismatch(Rule):
     empty slice of `y_true`/`y_pred` (`y_pred[:, :, :0]`), the static batch size
     (`y_true.shape[0]`, `K.int_shape(y)[0]`, directly or through a name) used in arithmetic or as
     a size unless the loss first tests it against None, a loop over a fixed batch size
-    (`for i in range(32): ... y_true[i]`), a hyperparameter named the batch size as the batch
+    (`for i in range(32): ... y_true[i]`, or groups of rows of the batch flattened,
+    `flat[i * 16:(i + 1) * 16]`), a hyperparameter named the batch size as the batch
     axis of a shape (`tf.reshape(y_pred, [batch_size, -1])`, `tf.tile(grid, [self.batch_size, 1])`),
     and a matrix product (`K.dot`, `tf.matmul`) of a flattened, rank-1 tensor.
 
@@ -108,6 +109,18 @@ class ShapeMismatch(Rule):
                 pass
             first = y_pred[:, :, 0:1]
             return tf.reduce_sum(tf.square(y_true - first), axis=-1) + 0.0 * n
+        """,
+        # groups of rows of the prediction transposed, then flattened: one group per channel
+        """
+        import tensorflow as tf
+
+        def channel_sums(y_true, y_pred):
+            by_channel = tf.reshape(tf.transpose(y_pred), [-1])
+            rows = tf.shape(y_pred)[0]
+            totals = [tf.reduce_sum(by_channel[c * rows:(c + 1) * rows]) for c in range(3)]
+            for c in range(3):
+                totals[c] += tf.reduce_sum(by_channel[c * rows:c * rows + 1])
+            return tf.reduce_sum(y_true, axis=-1) * tf.add_n(totals)
         """,
         """
         import tensorflow as tf
@@ -209,6 +222,24 @@ class ShapeMismatch(Rule):
             """,
             message="exactly 8 examples",
             line=7,
+        ),
+        # the batch flattened, then walked in a fixed number of groups (bags of 16 clip scores)
+        Invalid(
+            """
+            import tensorflow as tf
+
+            BAGS = 40  # clips are scored in bags of 16
+            CLIPS = 16
+
+            def ranking_loss(y_true, y_pred):
+                scores = tf.reshape(y_pred, [-1])
+                best = []
+                for b in range(BAGS):
+                    best.append(tf.reduce_max(scores[b * CLIPS:(b + 1) * CLIPS]))
+                return tf.reduce_mean(tf.stack(best))
+            """,
+            message="exactly 40 examples (or groups of rows)",
+            line=10,
         ),
         Invalid(
             """
