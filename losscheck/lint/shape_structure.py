@@ -11,7 +11,13 @@ to any tensor.
 - a *fixed batch size*: ``for i in range(32)`` indexing ``y_true[i]``, which assumes every batch
   has exactly 32 examples;
 - a *matrix product of vectors*: ``K.dot``/``tf.matmul`` of a flattened (rank-1) tensor, which
-  both require rank 2 or more.
+  both require rank 2 or more;
+- a *product across examples*: ``K.dot(y_true, K.transpose(y_pred))``. A transpose without axes
+  reverses every axis, so the batch axis of one operand meets the batch axis of the other: for
+  2-D tensors a ``(B, B)`` matrix that pairs every example's labels with every example's
+  prediction, for images a contraction of the channels against a spatial axis, which fails.
+  Only labels against predictions: a Gram matrix of one tensor with itself (``y_pred`` against
+  ``y_pred``, the pairwise similarities of metric learning) is meant.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ _STATIC_SHAPE_CALLS = frozenset({"keras.backend.int_shape", "tensorflow.keras.ba
 _MATMULS = frozenset({
     "keras.backend.dot", "tensorflow.keras.backend.dot", "tensorflow.matmul", "tensorflow.linalg.matmul",
 })
+# transposes that reverse every axis when given no permutation
+_FULL_TRANSPOSES = frozenset({
+    "keras.backend.transpose", "tensorflow.keras.backend.transpose", "tensorflow.transpose", "keras.ops.transpose",
+})
 _FLATTENS = frozenset({"keras.backend.flatten", "tensorflow.keras.backend.flatten"})
 _RESHAPES = frozenset({"tensorflow.reshape", "keras.ops.reshape", "keras.backend.reshape",
                        "tensorflow.keras.backend.reshape"})
@@ -60,6 +70,7 @@ def problems(ctx: FileContext, fn: LossFunction, *, keras_called: bool) -> Itera
             yield from _fixed_batch_loop(ctx, facts, node)
         elif type(node) is cst.Call:
             yield from _vector_matmul(ctx, facts, node)
+            yield from _cross_example_product(ctx, facts, node)
             if keras_called:
                 yield from _len_of_tensor(ctx, facts, node)
                 yield from _configured_batch_size(ctx, facts, node)
@@ -316,6 +327,42 @@ def _vector_matmul(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> It
                 "axis and reduce the others).",
             )
             return
+
+
+def _cross_example_product(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Iterator[ShapeProblem]:
+    from losscheck.lint.reductions import axis0_is_batch
+
+    if ctx.imports.qualname(call.func) not in _MATMULS or any(
+        arg.keyword is not None and arg.keyword.value.startswith(("transpose", "adjoint")) for arg in call.args
+    ):
+        return
+    # `a @ transpose(b)` only: `transpose(a) @ b` contracts the batch axes (a confusion matrix)
+    plain, flipped = get_arg(call, "a", 0) or get_arg(call, "x", 0), get_arg(call, "b", 1) or get_arg(call, "y", 1)
+    inner = _fully_transposed(ctx, flipped)
+    if plain is None or inner is None:
+        return
+    sides = facts.sources(plain), facts.sources(inner)
+    if len(sides[0]) != 1 or len(sides[1]) != 1 or sides[0] == sides[1]:
+        return  # one tensor with itself, or a mix: not labels against predictions
+    if axis0_is_batch(ctx, facts, plain) and axis0_is_batch(ctx, facts, inner):
+        yield ShapeProblem(
+            call,
+            f"`{ctx.code_for(call)}` multiplies across examples: `{ctx.code_for(flipped)}` reverses every "
+            f"axis, so the batch axis of `{ctx.code_for(inner)}` meets the batch axis of "
+            f"`{ctx.code_for(plain)}`. For 2-D tensors the result is a (batch, batch) matrix that pairs each "
+            "example's labels with every example's prediction; for images it contracts the channels "
+            "against a spatial axis and fails. For a per-example overlap use "
+            "`tf.reduce_sum(y_true * y_pred, axis=-1)` (or over every axis but the first).",
+        )
+
+
+def _fully_transposed(ctx: FileContext, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
+    """``x`` of ``K.transpose(x)`` / ``tf.transpose(x)`` without a permutation, else None."""
+    if type(expr) is not cst.Call or ctx.imports.qualname(expr.func) not in _FULL_TRANSPOSES:
+        return None
+    if len(expr.args) != 1 or expr.args[0].keyword is not None and expr.args[0].keyword.value not in ("x", "a"):
+        return None
+    return expr.args[0].value
 
 
 def is_flattened(ctx: FileContext, facts: FunctionFacts, expr: cst.BaseExpression) -> bool:

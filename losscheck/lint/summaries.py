@@ -5,8 +5,9 @@ whose parameters have any names (``(x)``, ``(truth, prediction)``) and that is n
 itself. This module answers, for a call ``name(...)`` inside a loss:
 
 - which ``def`` the name reaches (:func:`lookup_helper`): a function nested in the caller or in
-  one of its enclosing functions, or a module-level function; never a method, and never a name
-  the caller rebinds or that more than one ``def`` in the same scope defines;
+  one of its enclosing functions, a module-level function, a method of the caller's class
+  (``self.name(...)``) or a static method (``Metrics.dice(...)``); never a name the caller
+  rebinds or that more than one ``def`` in the same scope defines;
 - which of the helper's parameters receive the loss's ``y_true`` / ``y_pred`` (:func:`helper_call`):
   the helper is returned as a :class:`LossFunction` whose ``y_true``/``y_pred`` are those
   parameters, so the per-function facts (``dataflow.py``) and the return classifier
@@ -156,11 +157,37 @@ def _own_method(facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
     return defs[0]
 
 
+def _static_method(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
+    """``Metrics.dice(...)`` (a class of this module) or ``self.dice(...)``: the one ``@staticmethod``
+    ``dice`` of that class, which takes its arguments as a plain function does."""
+    func = call.func
+    if type(func) is not cst.Attribute or type(func.value) is not cst.Name:
+        return None
+    owner = func.value.value
+    if owner == "self":
+        cls = facts.fn.class_node
+    elif facts.is_bound_locally(owner) or facts.is_param(owner):
+        return None
+    else:
+        classes = [s for s in ctx.module.body if type(s) is cst.ClassDef and s.name.value == owner]
+        cls = classes[0] if len(classes) == 1 else None
+    if cls is None or type(cls.body) is not cst.IndentedBlock:
+        return None
+    defs = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == func.attr.value]
+    if len(defs) != 1 or not any(type(d.decorator) is cst.Name and d.decorator.value == "staticmethod"
+                                 for d in defs[0].decorators):
+        return None
+    return defs[0]
+
+
 def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:
     method = _own_method(facts, call)
     home: FileContext | None = None  # the helper's module when it is not this one
+    static = _static_method(ctx, facts, call) if method is None else None
     if method is not None:
         helper: cst.FunctionDef | None = method
+    elif static is not None:
+        helper = static
     elif type(call.func) is cst.Name:
         name = call.func.value
         if facts.is_bound_locally(name) or facts.is_param(name) or name in facts.fn.extra_params:
@@ -204,9 +231,13 @@ def _imported(ctx: FileContext, func: cst.BaseExpression) -> tuple[cst.FunctionD
     return (found[1], found[0]) if found is not None else (None, None)
 
 
-def reached_helpers(ctx: FileContext, fn: LossFunction) -> list[LossFunction]:
+def reached_helpers(ctx: FileContext, fn: LossFunction, *, batch_first: bool = False) -> list[LossFunction]:
     """The helpers ``fn`` calls with its tensors, and the helpers those call (up to 3 deep),
-    each once per way its parameters are bound; never ``fn`` itself."""
+    each once per way its parameters are bound; never ``fn`` itself. ``batch_first``: only
+    through calls whose tensors keep the batch as their first axis (``dice(y_true, y_pred)``,
+    not ``f1_from(confusion)``), for rules that read a helper's first axis as the batch."""
+    from losscheck.lint.reductions import axis0_is_batch  # reductions reads helpers through this module
+
     out: list[LossFunction] = []
     seen: set[tuple[int, str | None, str | None]] = {(id(fn.node), fn.y_true, fn.y_pred)}
     queue: list[tuple[LossFunction, int]] = [(fn, 0)]
@@ -221,6 +252,8 @@ def reached_helpers(ctx: FileContext, fn: LossFunction) -> list[LossFunction]:
             bound = helper_call(ctx, facts, node)
             if bound is None or bound.ctx is not None:
                 continue  # another module's helper is read only for its summary
+            if batch_first and not all(axis0_is_batch(ctx, facts, arg) for arg in bound.args):
+                continue
             key = (id(bound.fn.node), bound.fn.y_true, bound.fn.y_pred)
             if key in seen:
                 continue

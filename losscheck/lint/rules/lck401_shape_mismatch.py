@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from losscheck.lint import shape_structure
 from losscheck.lint.loss_roles import is_keras_called
 from losscheck.lint.rule import Invalid, Rule
 from losscheck.lint.shape_structure import ShapeProblem
+from losscheck.lint.summaries import reached_helpers
 
 if TYPE_CHECKING:
-    from losscheck.lint.context import FileContext
+    from losscheck.lint.context import FileContext, LossFunction
     from losscheck.shapes.interp import Note
 
 
@@ -42,7 +44,10 @@ class ShapeMismatch(Rule):
     (`for i in range(32): ... y_true[i]`, or groups of rows of the batch flattened,
     `flat[i * 16:(i + 1) * 16]`), a hyperparameter named the batch size as the batch
     axis of a shape (`tf.reshape(y_pred, [batch_size, -1])`, `tf.tile(grid, [self.batch_size, 1])`),
-    and a matrix product (`K.dot`, `tf.matmul`) of a flattened, rank-1 tensor.
+    a matrix product (`K.dot`, `tf.matmul`) of a flattened, rank-1 tensor, and a matrix product
+    of the labels with the full transpose of the prediction (`K.dot(y_true, K.transpose(y_pred))`),
+    which pairs every example with every other. Helpers a loss hands its batch tensors to
+    (`dice_coef` behind `dice_loss`) are read as loss code.
 
     ## Why is this bad?
     Broadcasting turns most shape mistakes into wrong numbers instead of errors: `(B,) - (B, 1)`
@@ -109,6 +114,30 @@ class ShapeMismatch(Rule):
                 pass
             first = y_pred[:, :, 0:1]
             return tf.reduce_sum(tf.square(y_true - first), axis=-1) + 0.0 * n
+        """,
+        # pairwise similarities of one tensor with itself (metric learning), and a label-equality mask
+        """
+        import tensorflow as tf
+
+        def batch_hard_triplet(y_true, y_pred):
+            sims = tf.matmul(y_pred, tf.transpose(y_pred))
+            same = tf.matmul(y_true, tf.transpose(y_true))
+            hardest = tf.reduce_max((1.0 - same) * sims, axis=-1)
+            return tf.nn.relu(hardest - tf.reduce_min(same * sims + (1.0 - same) * 1e9, axis=-1) + 0.2)
+        """,
+        # a helper given a confusion matrix, whose first axis is a class, not the batch
+        """
+        import tensorflow as tf
+
+        def _f1_from(confusion):
+            classes = confusion.shape[0]
+            diag = tf.linalg.diag_part(confusion)
+            return tf.reduce_mean(2.0 * diag / (tf.reduce_sum(confusion, 0) + tf.reduce_sum(confusion, 1)
+                                                + tf.cast(classes, tf.float32) * 0.0 + 1e-7))
+
+        def macro_f1(y_true, y_pred):
+            confusion = tf.matmul(tf.transpose(y_true), y_pred)
+            return _f1_from(confusion)
         """,
         # groups of rows of the prediction transposed, then flattened: one group per channel
         """
@@ -221,6 +250,24 @@ class ShapeMismatch(Rule):
                 return spectral_loss
             """,
             message="exactly 8 examples",
+            line=7,
+        ),
+        # an overlap written as a matrix product: labels of each example against every prediction
+        Invalid(
+            """
+            from tensorflow.keras import backend as K
+
+            class SegmentationScores:
+                @staticmethod
+                def overlap(y_true, y_pred, smooth=1.0):
+                    shared = K.dot(y_true, K.transpose(y_pred))
+                    return (2.0 * shared + smooth) / (K.sum(y_true) + K.sum(y_pred) + smooth)
+
+                @staticmethod
+                def overlap_loss(y_true, y_pred):
+                    return 1.0 - SegmentationScores.overlap(y_true, y_pred)
+            """,
+            message="multiplies across examples",
             line=7,
         ),
         # the batch flattened, then walked in a fixed number of groups (bags of 16 clip scores)
@@ -408,9 +455,9 @@ class ShapeMismatch(Rule):
         seen: set[tuple[int, int, str]] = set()
         from losscheck.shapes import has_declared_shapes
 
-        for fn in ctx.functions:
-            notes: list[ShapeProblem | Note] = list(shape_structure.problems(ctx, fn, keras_called=is_keras_called(fn)))
-            if has_declared_shapes(ctx, fn):  # else every shape is unknown to inference
+        for fn, keras_called in self._code(ctx):
+            notes: list[ShapeProblem | Note] = list(shape_structure.problems(ctx, fn, keras_called=keras_called))
+            if fn.origin != "helper" and has_declared_shapes(ctx, fn):  # else every shape is unknown to inference
                 notes.extend(ctx.shapes(fn).problems)
             for note in notes:
                 where = ctx.position(note.node)
@@ -419,3 +466,16 @@ class ShapeMismatch(Rule):
                     continue  # a nested function found twice, or a branch evaluated twice
                 seen.add(key)
                 ctx.report(self, note.node, note.message)
+
+    @staticmethod
+    def _code(ctx: FileContext) -> Iterator[tuple[LossFunction, bool]]:
+        """Each loss, then the helpers it hands its batch tensors to (`dice_coef` behind
+        `dice_loss`), with whether Keras calls the loss that reaches them (a custom training loop
+        may know its batch size)."""
+        seen: set[tuple[int, bool]] = set()
+        for fn in ctx.functions:
+            keras_called = is_keras_called(fn)
+            for code in (fn, *reached_helpers(ctx, fn, batch_first=True)):
+                if (id(code.node), keras_called) not in seen:
+                    seen.add((id(code.node), keras_called))
+                    yield code, keras_called
