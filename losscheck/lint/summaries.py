@@ -157,6 +157,16 @@ def _own_method(facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
     return defs[0]
 
 
+@fact()
+def _module_classes(ctx: FileContext) -> dict[str, list[cst.ClassDef]]:
+    """The module-level classes by name."""
+    found: dict[str, list[cst.ClassDef]] = {}
+    for stmt in ctx.module.body:
+        if type(stmt) is cst.ClassDef:
+            found.setdefault(stmt.name.value, []).append(stmt)
+    return found
+
+
 def _static_method(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
     """``Metrics.dice(...)`` (a class of this module) or ``self.dice(...)``: the one ``@staticmethod``
     ``dice`` of that class, which takes its arguments as a plain function does."""
@@ -169,7 +179,7 @@ def _static_method(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cs
     elif facts.is_bound_locally(owner) or facts.is_param(owner):
         return None
     else:
-        classes = [s for s in ctx.module.body if type(s) is cst.ClassDef and s.name.value == owner]
+        classes = _module_classes(ctx).get(owner, ())
         cls = classes[0] if len(classes) == 1 else None
     if cls is None or type(cls.body) is not cst.IndentedBlock:
         return None
