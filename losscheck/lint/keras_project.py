@@ -11,6 +11,9 @@ Keras 3 is what its code must run on.
 The project and its files are ``project.py``'s. The scan reads them as bytes (nothing is parsed
 or run), once per project and process, and only for files whose findings depend on the target.
 Backend calls (``K.mean``...) are not evidence: they are what removed-keras-api judges.
+
+When the code says nothing, a repository whose last commit predates Keras 3 is Keras 2 code
+(``keras_history.py``).
 """
 
 from __future__ import annotations
@@ -53,24 +56,37 @@ class ProjectEvidence(NamedTuple):
     root: str
     keras2: str | None  # what says Keras 2, and where
     keras3: str | None  # what says Keras 3, and where
+    history: str | None = None  # the repository's history, when it predates Keras 3 (keras_history.py)
 
     @property
     def keras(self) -> str | None:
         """"3" when anything says Keras 3 (the code must run there), else "2" when anything says
-        Keras 2, else None."""
+        Keras 2 or the history predates Keras 3, else None."""
         if self.keras3:
             return "3"
-        return "2" if self.keras2 else None
+        return "2" if self.keras2 or self.history else None
 
     def reason(self) -> str:
-        return (self.keras3 or self.keras2 or "") + f" (in the project at {os.path.relpath(self.root)})"
+        if self.keras3 or self.keras2:
+            return (self.keras3 or self.keras2 or "") + f" (in the project at {os.path.relpath(self.root)})"
+        return f"{self.history} (the project at {os.path.relpath(self.root)})"
 
 
 @lru_cache(maxsize=256)
 def evidence(folder: str, stop: str | None = None) -> ProjectEvidence | None:
-    """The evidence of the project holding ``folder`` (None: no project)."""
+    """The evidence of the project holding ``folder`` (None: no project): its code first, then,
+    when the code says nothing, its history."""
     root = project.project_root(folder, stop)
-    return None if root is None else scan(root)
+    if root is None:
+        return None
+    found = scan(root)
+    if found.keras is None:
+        from losscheck.lint.keras_history import history
+
+        past = history(root)
+        if past is not None and past.before_keras3:
+            return found._replace(history=past.reason())
+    return found
 
 
 @lru_cache(maxsize=64)
@@ -126,6 +142,9 @@ def _where(root: str, path: str, data: bytes, offset: int, what: str) -> str:
 
 def clear() -> None:
     """Forget what was read: once per run, so that a long-lived process sees edited files."""
+    from losscheck.lint import keras_history
+
     evidence.cache_clear()
     scan.cache_clear()
+    keras_history.clear()
     project.clear()

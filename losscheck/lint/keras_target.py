@@ -9,7 +9,8 @@ Decided per file, first match wins:
    ``keras.utils.np_utils``...), ``tf_keras``, or the string ``TF_USE_LEGACY_KERAS``;
 4. the rest of the project (``keras_project.py``): Keras 3 when any file uses what only Keras 3
    has, else Keras 2 when any file uses what only Keras 2 has (``fit_generator``, ``Adam(lr=...)``,
-   ``tf.Session``...); not under ``--isolated`` either;
+   ``tf.Session``...), else Keras 2 when the repository's last commit predates Keras 3
+   (``keras_history.py``); not under ``--isolated`` either;
 5. else Keras 3 (what ``keras`` installs today).
 
 The runner gives rules ``options["keras_target"]`` (:func:`options_for`); code that calls the
