@@ -18,8 +18,11 @@ files they include with ``-r``/``-c``, ``setup.py``, ``setup.cfg``, ``pyproject.
 above it up to the repository root, at the same relative paths, and an empty ``.git`` folder
 at the root so that the upward search for pins stops there as it does in a checkout, and the
 repository's other ``.py`` and ``.ipynb`` files, which losscheck reads for the project's Keras
-evidence when the pins do not decide. Linting the cache then sees the Keras target a user of that
-repository would see. ``--no-pins`` skips this step, ``--no-project`` its second half. From GitHub the repository's file list comes from the git trees API (when that is
+evidence when the pins do not decide. The ``.git`` folder is a git repository with one empty
+commit dated like the pinned commit (committer date), which is what losscheck reads of a
+checkout's history (``losscheck/lint/keras_history.py``). Linting the cache then sees the Keras
+target a user of that repository would see. ``--no-pins`` skips this step, ``--no-project``
+the other sources, ``--no-history`` the dated commit. From GitHub the repository's file list comes from the git trees API (when that is
 refused, the fixed file names are tried in each folder).
 
 Usage::
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import posixpath
 import re
 import subprocess
@@ -219,6 +223,41 @@ def fetch_pins(cache_root: Path, repo: str, commit: str, item_paths: set[str], m
     return len(done)
 
 
+COMMIT_URL = "https://api.github.com/repos/{repo}/commits/{commit}"
+
+
+def commit_date(repo: str, commit: str, mirror: Path | None) -> str:
+    """The pinned commit's committer date (ISO 8601)."""
+    if mirror is not None:
+        git_dir = mirror_git_dir(mirror, repo)
+        if git_dir is None:
+            raise LookupError(f"no mirror of {repo} in {mirror}")
+        proc = subprocess.run(["git", f"--git-dir={git_dir}", "log", "-1", "--no-walk", "--format=%cI", commit],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise LookupError(f"git log {commit} in {git_dir}: {proc.stderr.strip()}")
+        return proc.stdout.strip()
+    data = json.loads(_get(COMMIT_URL.format(repo=repo, commit=commit)))
+    return data["commit"]["committer"]["date"]
+
+
+def date_history(cache_root: Path, repo: str, commit: str, mirror: Path | None) -> bool:
+    """Make ``cache_root/.git`` a repository whose one (empty) commit has the pinned commit's
+    committer date, unless it is one already; True when it was made."""
+    if (cache_root / ".git" / "HEAD").is_file():
+        return False
+    when = commit_date(repo, commit, mirror)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_AUTHOR_DATE=when, GIT_COMMITTER_DATE=when, GIT_AUTHOR_NAME="corpus",
+               GIT_AUTHOR_EMAIL="corpus@localhost", GIT_COMMITTER_NAME="corpus", GIT_COMMITTER_EMAIL="corpus@localhost")
+    git = ["git", "-C", str(cache_root), "-c", "commit.gpgsign=false"]
+    for command in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", f"{repo}@{commit}"]):
+        proc = subprocess.run([*git, *command], capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            raise LookupError(f"git {command[0]} in {cache_root}: {proc.stderr.strip()}")
+    return True
+
+
 def is_project_source(path: str) -> bool:
     """A file losscheck reads for a project's Keras evidence (``losscheck/lint/keras_project.py``)."""
     return path.endswith((".py", ".ipynb")) and not any(part.startswith(".") for part in path.split("/"))
@@ -309,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="fetch files again even if cached")
     ap.add_argument("--no-pins", action="store_true", help="do not fetch the repositories' dependency-pin files")
     ap.add_argument("--no-project", action="store_true", help="do not fetch the repositories' other .py/.ipynb files")
+    ap.add_argument("--no-history", action="store_true", help="do not date the cached repositories like their commits")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -343,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             if problem:
                 failures.append(f"{it['id']}: {problem}")
 
-    pin_count = project_count = 0
+    pin_count = project_count = dated = 0
     if not args.no_pins:
         by_repo: dict[tuple[str, str], set[str]] = {}
         for it in items:
@@ -359,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
                     project_count += fetch_project_sources(root, repo, commit, args.mirror, args.force)
                 except LookupError as exc:
                     failures.append(f"{repo}@{commit[:10]} project sources: {exc}")
+            if not args.no_history:
+                try:
+                    dated += date_history(root, repo, commit, args.mirror)
+                except (LookupError, OSError, ValueError, KeyError) as exc:
+                    failures.append(f"{repo}@{commit[:10]} history: {exc}")
 
     if not args.quiet:
         print(f"{len(items)} items in {len(by_file)} files: {fetched} fetched, {cached} already cached, in {cache}")
@@ -366,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dependency-pin files: {pin_count} fetched")
         if not args.no_pins and not args.no_project:
             print(f"other project sources (.py, .ipynb): {project_count} fetched")
+        if not args.no_pins and not args.no_history:
+            print(f"repositories dated like their commits: {dated} made")
     for line in failures:
         print(f"error: {line}", file=sys.stderr)
     return 1 if failures else 0
