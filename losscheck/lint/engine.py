@@ -237,19 +237,25 @@ def _lint_chunks(
     from losscheck.lint import astutil
     from losscheck.lint.context import FileContext
 
-    found: list[Finding] = []
+    from losscheck.lint.piece_pool import lint_pieces
+
     options = {**options, "compile_uses": chunks.compile_uses(source)}
     calls = chunks.CallSites(source)
-    for piece in pieces:
+    todo = list(pieces)
+
+    def lint_piece(index: int) -> tuple[list[Finding], bool]:
+        """The piece's findings, placed in the file; True with a parse failure, which stands alone."""
+        piece = todo[index]
         header = len(piece.text) - (piece.end - piece.start)
         flat = [(header + at - piece.start, op) for at, op in scan.flat if piece.start <= at < piece.end]
         parsed = _parse(piece.text, path, flat, scan.unflattened, source)
         if isinstance(parsed, Finding):  # reported where it is in the file, alone
             if parsed.code == diagnostics.TOO_COMPLEX.code:
-                return [parsed]  # placed in the whole file already
-            return [chunks.place(parsed, piece, anywhere=True)]
+                return [parsed], True  # placed in the whole file already
+            return [chunks.place(parsed, piece, anywhere=True)], True
         ctx = FileContext(path=path, source=piece.text, module=parsed,
                           options={**options, "called_elsewhere": calls.outside(piece.start, piece.end)})
+        found: list[Finding] = []
         try:
             for finding in run_rules(ctx, rules):
                 if chunks.defined_in_another_piece(finding, piece, source):
@@ -261,6 +267,14 @@ def _lint_chunks(
         finally:
             del ctx, parsed  # before the next piece is parsed: one tree alive at a time
             astutil.forget()
+        return found, False
+
+    # `piece_workers`: the cores the runner leaves to this file (1 inside a pool of files)
+    found: list[Finding] = []
+    for findings, alone in lint_pieces(len(todo), lint_piece, int(options.get("piece_workers", 1))):
+        if alone:
+            return findings
+        found.extend(findings)
     return found
 
 

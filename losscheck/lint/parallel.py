@@ -88,7 +88,9 @@ def lint_all(
     small = jobs is None and (len(todo) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES)
     if workers <= 1 or small:
         meanwhile()
-        return _lint_here(todo, options, on_done)
+        # a file big enough to be linted in pieces may use the cores no other file does
+        spare = 1 if jobs == 1 else (jobs or default_jobs())
+        return _lint_here(todo, {**options, "piece_workers": spare}, on_done)
     return _lint_in_pool(todo, options, workers, on_done, meanwhile)
 
 

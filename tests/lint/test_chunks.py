@@ -278,3 +278,50 @@ def test_form_feeds_and_crlf_do_not_shift_the_cut(monkeypatch) -> None:
     parts = _lint(source, monkeypatch, chunked=True, target=50)
     assert [f.code for f in whole] == ["LCK101"] * 10
     assert sorted(map(_key, parts)) == sorted(map(_key, whole))
+
+
+# -- pieces linted by forked workers -------------------------------------------------------------
+
+def _lint_with_workers(source: str, monkeypatch, workers: int, target: int) -> list:
+    monkeypatch.setattr(chunks, "CHUNK_THRESHOLD", 0)
+    monkeypatch.setattr(chunks, "CHUNK_TARGET", target)
+    return engine.lint_source(source, "big.py", rules=RULES, options={"piece_workers": workers})
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_pieces_in_workers_report_what_one_process_reports(monkeypatch) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import large_inputs
+
+    source = large_inputs.HEADER + "".join(large_inputs.BLOCK.format(n=n) for n in range(8))
+    alone = _lint_with_workers(source, monkeypatch, 1, 2000)
+    shared = _lint_with_workers(source, monkeypatch, 2, 2000)
+    assert len(alone) >= 8 * 3
+    assert list(map(_key, shared)) == list(map(_key, alone))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_syntax_error_in_a_worker_still_stands_alone(monkeypatch) -> None:
+    good = "".join(f"def loss_{i}(y_true, y_pred):\n    return y_true - y_pred\n\n\n" for i in range(20))
+    source = good + "def broken(y_true, y_pred:\n    return 1\n"
+    parts = _lint_with_workers(source, monkeypatch, 2, 200)
+    assert [(f.code, f.line) for f in parts] == [("LCK999", good.count("\n") + 1)]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_dead_worker_leaves_its_pieces_to_this_process(monkeypatch) -> None:
+    import os
+
+    from losscheck.lint import piece_pool
+
+    parent = os.getpid()
+    calls: list[int] = []
+
+    def piece(index: int) -> int:
+        if os.getpid() != parent:
+            os._exit(3)  # a worker killed (for memory, by a native crash)
+        calls.append(index)
+        return index * 10
+
+    assert piece_pool.lint_pieces(4, piece, 2) == [0, 10, 20, 30]
+    assert calls == [0, 1, 2, 3]
