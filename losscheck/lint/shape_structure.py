@@ -199,7 +199,7 @@ def _configured_batch_size(ctx: FileContext, facts: FunctionFacts, call: cst.Cal
     first = shape.elements[0].value  # type: ignore[union-attr]
     named = first.value if type(first) is cst.Name else first.attr.value if type(first) is cst.Attribute \
         and type(first.value) is cst.Name and first.value.value == "self" else None
-    if named is None or "batchsize" not in named.lower().replace("_", "") or facts.derives(first):
+    if named is None or not _names_the_batch_size(named) or facts.derives(first):
         return
     yield ShapeProblem(
         first,
@@ -208,6 +208,15 @@ def _configured_batch_size(ctx: FileContext, facts: FunctionFacts, call: cst.Cal
         "their own batch size), and then the shapes no longer fit. Use the batch size of the tensors, "
         "`tf.shape(y_pred)[0]` (or `-1` in a reshape).",
     )
+
+
+# spellings of "the batch size" besides those containing it (`batch_size`, `BATCHSIZE`, `train_batch_size`)
+_BATCH_SIZE_NAMES = frozenset({"batch", "nbatch", "numbatch", "batchnum", "bs", "bsz", "batchsz"})
+
+
+def _names_the_batch_size(name: str) -> bool:
+    plain = name.lower().replace("_", "")
+    return "batchsize" in plain or plain in _BATCH_SIZE_NAMES
 
 
 def _fixed_batch_loop(ctx: FileContext, facts: FunctionFacts, loop: cst.For) -> Iterator[ShapeProblem]:

@@ -115,6 +115,15 @@ class ShapeMismatch(Rule):
             first = y_pred[:, :, 0:1]
             return tf.reduce_sum(tf.square(y_true - first), axis=-1) + 0.0 * n
         """,
+        # a count of batches is no batch size; nor is the first axis of a shape the loss does not build
+        """
+        import tensorflow as tf
+
+        def per_step(y_true, y_pred, n_batches=10):
+            steps = tf.reshape(y_pred, (-1, 4))
+            scale = tf.ones((n_batches, 1))
+            return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1) + 0.0 * tf.reduce_sum(scale) * tf.reduce_sum(steps)
+        """,
         # pairwise similarities of one tensor with itself (metric learning), and a label-equality mask
         """
         import tensorflow as tf
@@ -269,6 +278,22 @@ class ShapeMismatch(Rule):
             """,
             message="multiplies across examples",
             line=7,
+        ),
+        # a module-level batch size under a short name, as the first axis of a reshape
+        Invalid(
+            """
+            import keras.backend as K
+
+            n_batch = 4096
+            horizon = 12
+
+            def weighted_rmse(y_true, y_pred):
+                level = K.reshape(K.mean(y_true, axis=-1), (n_batch, 1))
+                weights = (y_true + level) / (2 * level)
+                return K.sqrt(K.mean(K.square(y_pred - y_true) * weights, axis=-1))
+            """,
+            message="`n_batch` is the configured batch size",
+            line=8,
         ),
         # the batch flattened, then walked in a fixed number of groups (bags of 16 clip scores)
         Invalid(
