@@ -6,7 +6,9 @@ it sits in, and taint is propagated to a fixed point. That over-approximates "de
 and ``if``/``else`` need no special casing. Rules that need a *single* definition ask
 :meth:`FunctionFacts.single_value`.
 
-Facts are computed once per function and cached on the file context.
+Which syntax binds which names from which value is the scope index's to say (``Scope.flows``,
+recorded in its one walk of the file): this module reads those flows for the function's frame
+and only adds the taint. Facts are computed once per function and cached on the file context.
 """
 
 from __future__ import annotations
@@ -16,13 +18,7 @@ from typing import Iterable
 
 import libcst as cst
 
-from losscheck.lint.astutil import (
-    assign_targets,
-    children,
-    match_captures,
-    own_nodes,
-    read_names,
-)
+from losscheck.lint.astutil import children, own_nodes, read_names
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.facts import fact
 
@@ -93,56 +89,6 @@ class _Scan:
         self.facts = facts
         self.flows: list[tuple[list[str], cst.BaseExpression]] = []  # targets <- value
 
-    def run(self, fn: cst.FunctionDef | cst.Lambda) -> None:
-        facts = self.facts
-        if type(fn) is cst.Lambda:
-            facts.returns.append(fn.body)
-        parents = facts.parents
-        for node in own_nodes(fn):
-            facts.nodes.append(node)
-            for child in children(node):
-                parents[child] = node
-            kind = type(node)  # exact types: isinstance on libcst's ABC classes is ~5x slower, per node
-            if kind is cst.Assign:
-                for target in node.targets:
-                    names = assign_targets(target.target)
-                    if type(target.target) is cst.Name:
-                        facts.assigns.setdefault(target.target.value, []).append(node.value)
-                    else:
-                        facts.complex_bound.update(names)
-                    self.flows.append((names, node.value))
-            elif kind is cst.AnnAssign and node.value is not None:
-                names = assign_targets(node.target)
-                if type(node.target) is cst.Name:
-                    facts.assigns.setdefault(node.target.value, []).append(node.value)
-                self.flows.append((names, node.value))
-            elif kind is cst.AugAssign:
-                names = assign_targets(node.target)
-                for name in names:
-                    facts.aug_assigns.setdefault(name, []).append(node.value)
-                self.flows.append((names, node.value))
-            elif kind is cst.For or kind is cst.CompFor:
-                names = assign_targets(node.target)
-                for name in names:
-                    facts.loop_vars.setdefault(name, []).append(node.iter)
-                self.flows.append((names, node.iter))
-            elif kind is cst.WithItem and node.asname is not None:
-                names = assign_targets(node.asname.name)
-                facts.complex_bound.update(names)
-                self.flows.append((names, node.item))
-            elif kind is cst.NamedExpr:
-                names = assign_targets(node.target)
-                facts.complex_bound.update(names)
-                self.flows.append((names, node.value))
-            elif kind is cst.Match:
-                # `case (a, b):`, `case {"k": v}`, `case [first, *rest]`: captures take parts of
-                # the subject, like unpacking
-                names = match_captures(node)
-                facts.complex_bound.update(names)
-                self.flows.append((names, node.subject))
-            elif kind is cst.Return and node.value is not None:
-                facts.returns.append(node.value)
-
     def propagate(self) -> None:
         taint: dict[str, frozenset[str]] = {name: frozenset({src}) for name, src in self.facts.params.items()}
         changed = True
@@ -173,24 +119,49 @@ def function_facts(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
     # the parameters are part of the key: a helper (summaries.py) is analysed once per way it is called
     key = (id(fn.node), fn.y_true, fn.y_pred)
     if key not in cache:
-        cache[key] = _remembered(fn, key)
+        cache[key] = _remembered(ctx, fn, key)
     return cache[key]
 
 
-def _remembered(fn: LossFunction, key: tuple[int, str | None, str | None]) -> FunctionFacts:
+def _remembered(ctx: FileContext, fn: LossFunction, key: tuple[int, str | None, str | None]) -> FunctionFacts:
     """A function's facts are its own syntax's and its two parameters', nothing else of the
     module: in the language server, an unchanged function's scan is reused
     (``statement_parts.of_node``), told which function it now describes."""
     from losscheck.lint.statement_parts import of_node
 
-    facts = of_node("data_flow", fn.node, key[1:], lambda: _scan(fn))
+    facts = of_node("data_flow", fn.node, key[1:], lambda: _from_flows(ctx, fn))
     return facts if facts.fn is fn else replace(facts, fn=fn)
 
 
-def _scan(fn: LossFunction) -> FunctionFacts:
+def _from_flows(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
+    """The facts of ``fn``, from the value flows that the scope index's walk recorded for its
+    frame (``Scope.flows``: which syntax binds which names from which value is decided there,
+    once), and its own nodes."""
+    from losscheck.lint.scope_index import scope_index
+
     facts = FunctionFacts(fn)
     scan = _Scan(facts)
-    scan.run(fn.node)
+    frame = scope_index(ctx).scope_of(fn.node)
+    for node in own_nodes(fn.node):
+        facts.nodes.append(node)
+        for child in children(node):
+            facts.parents[child] = node
+    if type(fn.node) is cst.Lambda:
+        facts.returns.append(fn.node.body)
+    if frame is not None:
+        facts.returns += frame.returns
+        for names, value, how in frame.flows:
+            if how == "assign":
+                facts.assigns.setdefault(names[0], []).append(value)
+            elif how == "augment":
+                for name in names:
+                    facts.aug_assigns.setdefault(name, []).append(value)
+            elif how == "loop":
+                for name in names:
+                    facts.loop_vars.setdefault(name, []).append(value)
+            else:
+                facts.complex_bound.update(names)
+            scan.flows.append((list(names), value))
     scan.propagate()
     return facts
 

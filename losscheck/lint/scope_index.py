@@ -19,11 +19,12 @@ an import) is marked before it is reached, so that every other name is a read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from losscheck.lint.astutil import assign_targets, traverse
+from losscheck.lint.astutil import assign_targets, match_captures, traverse
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.scopes import (
@@ -106,6 +107,7 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
             root.defs.setdefault(name, []).extend(
                 Definition(d.order + offset, d.value, d.conditional, d.context, d.operator, d.operand) for d in defs)
         root.returns += stand_in.returns
+        root.flows += stand_in.flows
         for name, made in stand_in.functions.items():
             root.functions.setdefault(name, []).extend(made)
         for name, made in stand_in.classes.items():
@@ -185,6 +187,12 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
 
     def define_after(node: cst.CSTNode, name: str, value: cst.BaseExpression | None) -> None:
         pending.append((node, name, value))
+
+    in_class = [0]  # classes open inside the current frame: their bodies are not the frame's own code
+
+    def flow(names: Iterable[str], value: cst.BaseExpression, how: str) -> None:
+        if not in_class[-1]:
+            frames[-1].flows.append((tuple(names), value, how))
 
     def bind_target(target: cst.CSTNode, scope: Scope) -> None:
         """The names an assignment target binds; attributes and subscripts in it are reads."""
@@ -277,6 +285,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 bind_name(param.name, scope, param)
             index.scopes[node] = scope  # type: ignore[index]
             frames.append(scope)
+            in_class.append(0)
             saved.append((compound, context))
             compound, context = [], ()
             return True
@@ -291,6 +300,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 evaluated_in[id(arg.value)] = outer
             bind_type_params(node, open_scope(node, "class", []))
             classes.append(node)  # type: ignore[arg-type]
+            in_class[-1] += 1
             if type(node.body) is cst.IndentedBlock:  # type: ignore[attr-defined]
                 for stmt in node.body.body:  # type: ignore[attr-defined]
                     if type(stmt) is cst.FunctionDef:  # a method, for `self.attribute` lookups
@@ -321,9 +331,14 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                     define(name, None)
                 if kind is cst.For:
                     bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
+                    flow(assign_targets(node.target), node.iter, "loop")  # type: ignore[attr-defined]
+            elif kind is cst.Match:
+                flow(match_captures(node), node.subject, "bind")  # type: ignore[arg-type,attr-defined]
         elif kind is cst.Assign:
             for target in node.targets:  # type: ignore[attr-defined]
                 bind_target(target.target, chain[-1])
+                flow(assign_targets(target.target), node.value,  # type: ignore[attr-defined]
+                     "assign" if type(target.target) is cst.Name else "unpack")
                 if type(target.target) is cst.Name:
                     define_after(node, target.target.value, node.value)  # type: ignore[attr-defined]
                 elif is_self_attribute(target.target) and classes:
@@ -342,8 +357,14 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
                 define_after(node, node.target.value, node.value)  # type: ignore[attr-defined]
+            if kind is cst.NamedExpr:
+                flow(assign_targets(node.target), node.value, "bind")  # type: ignore[attr-defined]
+            elif node.value is not None:  # type: ignore[attr-defined]
+                flow(assign_targets(node.target), node.value,  # type: ignore[attr-defined]
+                     "assign" if type(node.target) is cst.Name else "unpack")  # type: ignore[attr-defined]
         elif kind is cst.AugAssign:
             bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
+            flow(assign_targets(node.target), node.value, "augment")  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
                 define_after(node, node.target.value, None)  # type: ignore[attr-defined]
         elif kind is cst.Return:
@@ -357,9 +378,12 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
         """The rarer binding nodes: ``with ... as``, ``except ... as``, match captures, ``type``
         aliases (kept out of ``enter`` so that its common path stays short)."""
         scope = chain[-1]
-        if kind is cst.WithItem:
+        if kind is cst.CompFor:
+            flow(assign_targets(node.target), node.iter, "loop")  # type: ignore[attr-defined]
+        elif kind is cst.WithItem:
             if node.asname is not None:  # type: ignore[attr-defined]
                 bind_target(node.asname.name, scope)  # type: ignore[attr-defined]
+                flow(assign_targets(node.asname.name), node.item, "bind")  # type: ignore[attr-defined]
         elif kind is cst.ExceptHandler or kind is cst.ExceptStarHandler:
             if node.name is not None:  # type: ignore[attr-defined]
                 bind_target(node.name.name, scope)  # type: ignore[attr-defined]
@@ -390,9 +414,11 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
         kind = type(node)
         if kind is cst.FunctionDef or kind is cst.Lambda:
             frames.pop()
+            in_class.pop()
             compound, context = saved.pop()
         elif kind is cst.ClassDef:
             classes.pop()
+            in_class[-1] -= 1
         elif compound and compound[-1] is node:
             compound.pop()
         if context and context[-1] is node:

@@ -66,6 +66,12 @@ class Scope:
     # reaching definitions (frames only)
     defs: dict[str, list[Definition]] = field(default_factory=dict)
     returns: list[cst.BaseExpression] = field(default_factory=list)
+    # every value that flows into names in the frame's own code (not in classes nested in it), in
+    # walk order: (the names, the expression they take their value from, how) with how one of
+    # "assign" (`name = v`, `name: T = v`), "unpack" (`a, b = v`, `x.attr = v` binds nothing),
+    # "augment" (`name += v`), "loop" (`for name in v`, comprehensions too), "bind" (`with v as
+    # name`, `name := v`, `match v: case ... name`)
+    flows: list[tuple[tuple[str, ...], cst.BaseExpression, str]] = field(default_factory=list)
     functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)  # defs made in this scope
     classes: dict[str, list[cst.ClassDef]] = field(default_factory=dict)  # classes made in this scope
     # name binding (every kind)
