@@ -17,7 +17,6 @@ from losscheck.lint.astutil import children
 from losscheck.lint.imports import dotted_name as _dotted_name
 from losscheck.lint.model_outputs import functional_model
 from losscheck.lint.model_syntax import (
-    binding_counts,
     blocks_of,
     body_of,
     dict_keys,
@@ -60,10 +59,10 @@ class ModelAnalyzer:
         self.model_by_call: dict[cst.Call, ModelInfo] = {}
 
     # -- set-up ---------------------------------------------------------------------------
-    def prepare(self, module: cst.Module) -> None:
-        # How often each name is bound anywhere in the file: a class, builder or constant is trusted
-        # only when its name is bound exactly once (no re-definition in a branch, no shadowing).
-        bound_counts = binding_counts(module)
+    def prepare(self, module: cst.Module, bound_counts: Mapping[str, int]) -> None:
+        # ``bound_counts``: how often each name is bound anywhere in the file (the scope index's);
+        # a class, builder or constant is trusted only when its name is bound exactly once (no
+        # re-definition in a branch, no shadowing).
         for stmt in module.body:
             if type(stmt) is cst.ClassDef and bound_counts.get(stmt.name.value) == 1:
                 for base in stmt.bases:

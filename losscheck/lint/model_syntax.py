@@ -7,12 +7,10 @@ only read positions and source from the file's context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import libcst as cst
 
-from losscheck.lint.astutil import walk
-from losscheck.lint.imports import dotted_name
 
 
 def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
@@ -98,51 +96,6 @@ def target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
             yield from target_name_nodes(element.value)
     elif type(target) is cst.StarredElement:
         yield from target_name_nodes(target.value)
-
-
-_BINDING_NODE_TYPES = frozenset({
-    cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.FunctionDef,
-    cst.ClassDef, cst.WithItem, cst.ExceptHandler, cst.Import, cst.ImportFrom, cst.Global,
-})
-
-
-def binding_counts(module: cst.Module) -> dict[str, int]:
-    """How often each name is bound anywhere in the module (a sum over its top-level statements,
-    walked again only where the language server's last edit touched them)."""
-    from losscheck.lint.statement_parts import parts
-
-    counts: dict[str, int] = {}
-    for part in parts("binding_counts", module, _binding_counts):
-        for name, count in part.items():
-            counts[name] = counts.get(name, 0) + count
-    return counts
-
-
-def _binding_counts(module: cst.CSTNode) -> dict[str, int]:
-    counts: dict[str, int] = {}
-
-    def add(names: Iterable[str]) -> None:
-        for name in names:
-            counts[name] = counts.get(name, 0) + 1
-
-    for node in walk(module, into_nested=True):
-        if type(node) not in _BINDING_NODE_TYPES:
-            continue  # most nodes (checked by exact type: isinstance on libcst's ABCs is slow)
-        if type(node) in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr):
-            add(target_names(node.target))
-        elif type(node) in (cst.FunctionDef, cst.ClassDef):
-            add([node.name.value])
-        elif type(node) is cst.WithItem and node.asname is not None:
-            add(target_names(node.asname.name))
-        elif type(node) is cst.ExceptHandler and node.name is not None:
-            add(target_names(node.name.name))
-        elif type(node) in (cst.Import, cst.ImportFrom) and type(node.names) is not cst.ImportStar:
-            for alias in node.names:
-                local = alias.asname.name if alias.asname is not None else alias.name
-                add([(dotted_name(local) or "").split(".")[0]])
-        elif type(node) is cst.Global:
-            add(item.name.value for item in node.names)  # set from elsewhere: never "bound once"
-    return counts
 
 
 def subscript_string(target: cst.Subscript) -> str | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.imports import ImportMap
 from losscheck.lint.loss_reads import OuterRead, in_source_order, loss_scope, reads_in, within
@@ -49,13 +50,16 @@ __all__ = [
 def model_facts(ctx) -> ModuleModels:
     """The models of ``ctx.module`` and how they are compiled and fitted."""
     imports = ctx.imports if "keras" in ctx.source else None
-    return analyze(ctx.module, ctx.source, imports=imports)
+    return analyze(ctx.module, ctx.source, imports=imports, ctx=ctx)
 
 
 _ROOT_WORDS = ("Sequential", "Model", "Functional", "Input")
 
 
-def analyze(module: cst.Module, source: str | None = None, imports: ImportMap | None = None) -> ModuleModels:
+def analyze(module: cst.Module, source: str | None = None, imports: ImportMap | None = None,
+            ctx: FileContext | None = None) -> ModuleModels:
+    """The models of ``module`` (``ctx``: the file's context, whose scope index says how often each
+    name is bound; a throwaway one when not given)."""
     text = source if source is not None else module.code
     if "keras" not in text:  # cheap pre-filter: every fact below needs a Keras import
         return ModuleModels()
@@ -66,7 +70,11 @@ def analyze(module: cst.Module, source: str | None = None, imports: ImportMap | 
     aliases = Resolver(imports or ImportMap.from_module(module), module)
     facts = ModuleModels(aliases=aliases)
     analyzer = ModelAnalyzer(aliases, facts)
-    analyzer.prepare(module)
+    from losscheck.lint.scope_index import binding_counts, scope_index
+
+    if ctx is None:
+        ctx = FileContext(path="<string>", source=text, module=module)
+    analyzer.prepare(module, binding_counts(scope_index(ctx)))
     analyzer.run_scope(module.body, parent={})
     facts.models = list(analyzer.model_by_call.values())
     return facts

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from losscheck.lint import incremental_parse
 from losscheck.lint.context import FileContext
 from losscheck.lint.imports import ImportMap, _Collector
-from losscheck.lint.model_syntax import _binding_counts, binding_counts
 from losscheck.lint.scope_index import _STAND_IN, ScopeIndex, _statement_index, scope_index
 from losscheck.lint.summaries import _index
 
@@ -56,6 +55,7 @@ def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
     assert {n: [(d.order, id(d.value), d.conditional) for d in ds] for n, ds in got_root.defs.items()} == \
         {n: [(d.order, id(d.value), d.conditional) for d in ds] for n, ds in wanted_root.defs.items()}
     assert got_root.functions == wanted_root.functions and got_root.classes == wanted_root.classes
+    assert [(ns, id(v), how) for ns, v, how in got_root.flows] == [(ns, id(v), how) for ns, v, how in wanted_root.flows]
     # every other scope: the same parent, and its contents in the same order
     for node, scope in whole.scopes.items():
         if node is _STAND_IN:
@@ -64,6 +64,7 @@ def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
         parent = scope.parent.node if scope.parent is not None else None
         assert (mine.parent.node if mine.parent is not None else None) is (module if parent is _STAND_IN else parent)
         assert mine.params == scope.params and mine.returns == scope.returns
+        assert [(ns, id(v), how) for ns, v, how in mine.flows] == [(ns, id(v), how) for ns, v, how in scope.flows]
         assert _events(got, mine) == _events(whole, scope)
     assert _events(got, got_root) == _events(whole, wanted_root)
     # name binding: every scope of Python's chain, with the same bindings and reads
@@ -85,7 +86,6 @@ def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
 def assert_same_facts(source: str, module: cst.Module) -> None:
     ctx = FileContext("doc.py", source, module)
     assert_same_scope_index(scope_index(ctx), module)
-    assert binding_counts(module) == _binding_counts(module)
     assert ImportMap.from_module(module).names == ImportMap.from_collector(_Collector.of(module)).names
     helpers = _index(ctx)
     parent, by_scope = _helpers_by_walk(module)
