@@ -15,24 +15,17 @@ this process, so every piece is still reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, TypeVar
 
 _R = TypeVar("_R")
 
-
-class _Work(Generic[_R]):
-    """What a forked worker runs: inherited, never pickled."""
-
-    def __init__(self, lint_piece: Callable[[int], _R]) -> None:
-        self.lint_piece = lint_piece
+# What a forked worker runs: inherited through fork, never pickled.
+_LINT_PIECE: Callable[[int], Any] | None = None
 
 
-_WORK: _Work | None = None
-
-
-def _run(index: int) -> tuple[int, object]:
-    assert _WORK is not None
-    return index, _WORK.lint_piece(index)
+def _run(index: int) -> tuple[int, Any]:
+    assert _LINT_PIECE is not None
+    return index, _LINT_PIECE(index)
 
 
 def _in_worker() -> None:
@@ -44,27 +37,26 @@ def _in_worker() -> None:
 def lint_pieces(count: int, lint_piece: Callable[[int], _R], workers: int) -> list[_R]:
     """``[lint_piece(0), ..., lint_piece(count - 1)]``, computed by up to ``workers`` forked
     processes (in this process when ``workers`` is 1 or fork is not available)."""
-    global _WORK
+    global _LINT_PIECE
     workers = min(workers, count)
     out: dict[int, _R] = {}
     if workers > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
 
         try:
             context = multiprocessing.get_context("fork")
         except ValueError:  # pragma: no cover - platforms without fork
             context = None
         if context is not None:
-            _WORK = _Work(lint_piece)
+            _LINT_PIECE = lint_piece
             try:
                 with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_in_worker) as pool:
-                    # biggest work first is not known here; pieces are of about the same size
+                    # pieces are of about the same size: no order is better than another
                     for index, result in pool.map(_run, range(count)):
-                        out[index] = result  # type: ignore[assignment]
-            except BrokenProcessPool:
-                pass
+                        out[index] = result
+            except Exception:  # noqa: BLE001 - a dead worker (BrokenProcessPool) or a result that would not travel
+                pass  # what is missing is linted below, in this process
             finally:
-                _WORK = None
+                _LINT_PIECE = None
     return [out[i] if i in out else lint_piece(i) for i in range(count)]
