@@ -40,9 +40,13 @@ def history(root: str) -> History | None:
     """The history of the git repository holding ``root``, or None when there is none to read."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}  # the folder's own repository
     env["GIT_OPTIONAL_LOCKS"] = "0"  # a read never takes the index lock
+    own = os.path.join(root, ".git")
+    # the root's own `.git` (a folder, or a worktree's file) and nothing above it: an empty or
+    # broken one is no history, not the history of some repository that happens to hold it
+    where = [f"--git-dir={own}"] if os.path.lexists(own) else ["-C", root]
     try:
         done = subprocess.run(
-            ["git", "-C", root, "log", "-1", "--format=%ct", "HEAD"],
+            ["git", *where, "log", "-1", "--format=%ct", "HEAD"],
             capture_output=True, timeout=_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL, check=False,
         )
     except (OSError, subprocess.SubprocessError):

@@ -74,3 +74,12 @@ def test_the_cache_follows_new_commits(tmp_path: Path) -> None:
     assert lint(module, use_cache=True) == []
     commit(tmp_path, "2025-02-02T12:00:00+00:00")
     assert lint(module, use_cache=True) == REPORTED
+
+
+def test_an_empty_git_folder_inside_an_old_repository_is_no_history(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    commit(outer, "2019-05-05T12:00:00+00:00")
+    module = project(outer / "vendored", {}, loss_at="loss.py")  # `vendored/.git` is an empty folder
+    assert keras_history.history(str(outer / "vendored")) is None
+    assert lint(module) == REPORTED
