@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from losscheck.lint import project
 from losscheck.lint.batch_reductions import batch_reductions
 from losscheck.lint.context import FileContext, LossFunction
+from losscheck.lint.finder import loss_class_names
 from losscheck.lint.loss_roles import is_custom_loop_style
 from losscheck.lint.project_uses import unless_compiled_as_loss, unless_used_only_in_loops
 from losscheck.lint.rule import Invalid, Rule, Valid
@@ -25,6 +28,8 @@ class BatchMeanReduction(Rule):
     A function named like a metric (`iou`, `dice_coef`) is checked as a loss when another module
     of the project passes it to `compile` as the loss. A recursive `return` of the function itself
     (`return iou(1 - y_true, 1 - y_pred)` for an empty mask) returns what its other returns do.
+    A `Loss` subclass's `__call__` is not checked: `Loss.__call__` returns the reduced value by
+    contract (`call` is the method that returns one value per example).
     Keras passes only `y_true` and `y_pred`, so a loss's other parameters keep their defaults:
     with `reduce="mean"`, `if reduce == "mean": loss = K.mean(loss)` is the branch that runs.
 
@@ -70,6 +75,17 @@ class BatchMeanReduction(Rule):
 
             def mse(y_true, y_pred):
                 return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+            """
+        ),
+        # a Loss's `__call__` returns the reduced value by contract (here a "batchmean" divergence)
+        Valid(
+            """
+            import tensorflow as tf
+
+            class BatchMeanDivergence(tf.keras.losses.Loss):
+                def __call__(self, y_true, y_pred):
+                    rows = tf.cast(tf.shape(y_true)[0], tf.float32)
+                    return tf.reduce_sum(y_pred * (tf.math.log(y_pred) - y_true)) / rows
             """
         ),
         Valid(
@@ -484,9 +500,12 @@ class BatchMeanReduction(Rule):
     ]
 
     def check(self, ctx: FileContext) -> None:
+        loss_classes = loss_class_names(ctx)
         for fn in ctx.losses():
             if is_custom_loop_style(fn):
                 continue  # `loss_function(real, pred)` of a training loop: a batch scalar is what it wants
+            if _overrides_loss_call(fn, loss_classes):
+                continue  # a Loss's `__call__` returns the reduced value: that is its contract
             # so is one that other modules use only in training loops (read only if it has a finding)
             with unless_used_only_in_loops(ctx, fn):
                 self._check_loss(ctx, fn)
@@ -500,3 +519,12 @@ class BatchMeanReduction(Rule):
     def _check_loss(self, ctx: FileContext, fn: LossFunction) -> None:
         for node, message in batch_reductions(ctx, fn):
             ctx.report(self, node, message)
+
+
+def _overrides_loss_call(fn: LossFunction, loss_classes: frozenset[str]) -> bool:
+    """``__call__`` of a Keras ``Loss`` subclass: ``Loss.__call__`` returns the value already reduced
+    over the batch (``call`` is what returns one value per example), so an override that reduces
+    keeps the contract (a "batchmean" KL divergence called by a training step)."""
+    node = fn.node
+    return (fn.class_node is not None and fn.class_node.name.value in loss_classes
+            and type(node) is cst.FunctionDef and node.name.value == "__call__")
