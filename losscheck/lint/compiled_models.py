@@ -114,11 +114,10 @@ def _passed_in(ctx: FileContext, model: cst.Name, depth: int) -> tuple[Probabili
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
     if root is not None and function in ctx.module.body:
         uses = uses_of(os.path.abspath(ctx.path), root).get(name)
-        for use in (*uses.compiled, *uses.loop, *uses.other) if uses is not None else ():
-            relative, _, line = use.rpartition(":")
+        for relative, line in uses.module_places() if uses is not None else ():
             other = module_context(os.path.join(root, relative), ctx)
             if other is not None:
-                calls += [(other, c) for c in _calls_of(other, name, int(line))]
+                calls += [(other, c) for c in _calls_of(other, name, line)]
     results = []
     for home, call in calls:
         argument = get_arg(call, model.value, position)
@@ -234,6 +233,8 @@ def looped_on_probabilities(ctx: FileContext, fn: LossFunction, name: str) -> li
     found: list[LoopCall] = []
     for use in uses.loop if uses is not None else ():
         relative, _, line = use.rpartition(":")
+        if not relative.endswith(".py"):
+            continue  # a notebook's cell: read by `ast` only
         other = module_context(os.path.join(root, relative), ctx)
         if other is None:
             continue
@@ -260,7 +261,7 @@ def method_calls(ctx: FileContext, cls: cst.ClassDef, method: str) -> Iterator[t
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
     if root is not None and cls in ctx.module.body:
         uses = uses_of(os.path.abspath(ctx.path), root).get(cls.name.value)
-        paths = {use.rpartition(":")[0] for use in (*uses.compiled, *uses.loop, *uses.other)} if uses else set()
+        paths = {relative for relative, _line in uses.module_places()} if uses else set()
         homes += [other for path in sorted(paths) if (other := module_context(os.path.join(root, path), ctx))]
     for home in homes:
         probabilities = probability_model(home)

@@ -81,16 +81,29 @@ _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]*(\([^)]*\)
 _WORD = re.compile(rb"\w+")
 
 
+def notebook_code(path: str, data: bytes) -> bytes | None:
+    """A notebook's code cells joined into one module (IPython syntax masked, as the linter reads
+    notebooks), or None when it is no notebook we can read."""
+    from losscheck.lint.notebook import prepare
+
+    prepared = prepare(data, path)
+    return prepared[0] if isinstance(prepared, tuple) else None
+
+
 @lru_cache(maxsize=16)
 def importers(root: str) -> dict[str, tuple[str, ...]]:
     """Every word of the project's import statements (module path parts and imported names) ->
-    the ``.py`` files whose imports hold it: which files may import a module ``losses`` (one
-    read of the project per run, shared by every module that asks)."""
+    the ``.py`` files and notebooks whose imports hold it: which files may import a module
+    ``losses`` (one read of the project per run, shared by every module that asks)."""
     index: dict[str, list[str]] = {}
-    for path in sources(root, (".py",)):
+    for path in sources(root, (".py", ".ipynb")):
         data = read(path)
         if data is None or b"import" not in data:
             continue
+        if path.endswith(".ipynb"):
+            data = notebook_code(path, data)
+            if data is None:
+                continue
         words: set[bytes] = set()
         for match in _IMPORT.finditer(data):
             for group in match.groups():
@@ -103,12 +116,12 @@ def importers(root: str) -> dict[str, tuple[str, ...]]:
 
 @lru_cache(maxsize=64)
 def signature(root: str) -> str:
-    """A hash of the project's ``.py`` files' names, sizes and modification times: what a cached
-    result that depends on other files is keyed on (a stat per file, no read)."""
+    """A hash of the project's ``.py`` files' and notebooks' names, sizes and modification times:
+    what a cached result that depends on other files is keyed on (a stat per file, no read)."""
     import hashlib
 
     digest = hashlib.blake2b(digest_size=16)
-    for path in sources(root, (".py",)):
+    for path in sources(root, (".py", ".ipynb")):
         try:
             st = os.stat(path)
         except OSError:

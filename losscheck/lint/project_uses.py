@@ -5,8 +5,9 @@ custom training loop does (``with tf.GradientTape(): loss = my_loss(y, model(x))
 another module. For batch-mean-reduction the difference is everything: ``tape.gradient`` wants one
 value for the batch, Keras wants one per example.
 
-Each other module of the project (``project.py``) that names both this module and the loss is
-parsed with Python's ``ast`` (nothing is imported or run). Every reference to the loss through an
+Each other module or notebook of the project (``project.py``) that names both this module and
+the loss is parsed with Python's ``ast`` (nothing is imported or run; a notebook's code cells
+are joined as the linter joins them). Every reference to the loss through an
 import of this module (``from training.losses import dice``, ``from training import losses`` and
 ``losses.dice``, ``import training.losses as L``) is sorted:
 
@@ -14,6 +15,8 @@ import of this module (``from training.losses import dice``, ``from training imp
 - ``loop``: in a function (the outermost one around the reference: the training function, not
   the ``train_step`` closure) that runs a ``GradientTape``, ``tape.gradient``, ``minimize`` or
   ``apply_gradients``, and calls no ``compile``;
+- ``called``: called directly by the project's own code outside a training step (an evaluation
+  step's ``loss += loss_fn(y, pred)``), in a function that calls no ``compile``;
 - ``other``: anything else (module level, passed on, stored). A ``custom_objects=`` entry
   (``load_model(path, custom_objects={"dice": dice})``) only registers the name for
   deserialisation: it is ``registered``, which counts as ``other`` everywhere but for
@@ -23,7 +26,8 @@ A metric is *compiled only eagerly* when every use passes it in ``metrics=`` to 
 that also says ``run_eagerly=True``: Keras then calls it on eager tensors, so NumPy and
 ``.numpy()`` work (a metric needs no gradient) and numpy-in-loss does not apply.
 
-A loss is *used only in custom training loops* when it has loop uses and nothing else. Then
+A loss is *used only in custom training loops* when it has loop uses and nothing else but
+direct calls of the project's own code. Then
 batch-mean-reduction does not apply (the loop wants a batch scalar), nor do the output-indexing
 checks (``y_pred[0]`` may be the first of a list of outputs the loop passes): both rest on
 Keras calling the loss once per output with that output's tensors. A loss passed to
@@ -66,13 +70,27 @@ class ExternalUses:
     eager_metrics: tuple[str, ...] = ()  # the compiled uses in `metrics=` of a `compile(..., run_eagerly=True)`
     registered: tuple[str, ...] = ()  # `custom_objects=` entries
 
+    called: tuple[str, ...] = ()  # direct calls outside training steps (an evaluation loop)
+
     @property
     def loop_only(self) -> bool:
+        """Training loops use it, and nothing hands it to Keras: the project's own code calls it."""
         return bool(self.loop) and not self.compiled and not self.other and not self.registered
+
+    def module_places(self) -> list[tuple[str, int]]:
+        """(relative path, line) of every use in a module (not a notebook): where a caller can be
+        read again with libcst."""
+        places = []
+        for use in (*self.compiled, *self.loop, *self.called, *self.other):
+            path, _, line = use.rpartition(":")
+            if path.endswith(".py") and line.isdigit():
+                places.append((path, int(line)))
+        return places
 
     @property
     def eager_metric_only(self) -> bool:
-        return bool(self.compiled) and len(self.eager_metrics) == len(self.compiled) and not self.loop and not self.other
+        return (bool(self.compiled) and len(self.eager_metrics) == len(self.compiled)
+                and not self.loop and not self.other and not self.called)
 
 
 def defined_name(fn: LossFunction) -> str | None:
@@ -166,6 +184,10 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
         if other == path:
             continue
         data = project.read(other)
+        notebook = None
+        if data is not None and other.endswith(".ipynb"):
+            notebook = _notebook(other, data)
+            data = notebook.source.encode("utf-8") if notebook is not None else None
         if data is None:
             continue
         try:
@@ -174,19 +196,36 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
             continue
         where = os.path.relpath(other, root)
         for name, kind, line, compile_line, role, eager in _references(tree, stem):
-            found.setdefault(name, {}).setdefault(kind, []).append(f"{where}:{line}")
+            place = f"{where}:{line}" if notebook is None else _cell_place(where, notebook, line)
+            found.setdefault(name, {}).setdefault(kind, []).append(place)
             if kind == "compiled" and role == "loss":
-                found[name].setdefault("as-loss", []).append(f"{where}:{line}")
+                found[name].setdefault("as-loss", []).append(place)
             if kind == "compiled" and role == "metric" and eager:
-                found[name].setdefault("eager-metric", []).append(f"{where}:{line}")
-            if compile_line:
+                found[name].setdefault("eager-metric", []).append(place)
+            if compile_line and notebook is None:  # read again with libcst, by line: a module only
                 compiles.setdefault(name, []).append((other, compile_line))
     return {
         name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())),
                            tuple(compiles.get(name, ())), tuple(kinds.get("as-loss", ())),
-                           tuple(kinds.get("eager-metric", ())), tuple(kinds.get("registered", ())))
+                           tuple(kinds.get("eager-metric", ())), tuple(kinds.get("registered", ())),
+                           tuple(kinds.get("called", ())))
         for name, kinds in found.items()
     }
+
+
+def _notebook(path: str, data: bytes):  # -> notebook.Notebook | None
+    from losscheck.lint.notebook import prepare
+
+    prepared = prepare(data, path)
+    return prepared[1] if isinstance(prepared, tuple) else None
+
+
+def _cell_place(where: str, notebook, line: int) -> str:  # notebook: notebook.Notebook
+    """``train.ipynb:cell 7:3``, as ruff names a place in a notebook."""
+    index = notebook.locate(line)
+    if index is None:
+        return f"{where}:{line}"
+    return f"{where}:cell {notebook.cells[index].number}:{line - notebook.starts[index] + 1}"
 
 
 def _references(tree: ast.Module, stem: str) -> list[tuple[str, str, int, int, str | None, bool]]:
@@ -221,6 +260,7 @@ class _Uses(ast.NodeVisitor):
         self.compile_lines: list[int] = []  # the `x.compile(...)` calls around the node
         self.eager: list[bool] = []  # whether each of those says `run_eagerly=True`
         self.registering = 0  # inside a `custom_objects=` argument
+        self.called: set[int] = set()  # the callees of the calls seen: `loss_fn(...)` calls the loss itself
         self.roles: list[str | None] = []  # "loss" / "metric": the argument the node is in
         self.found: list[tuple[str, str, int, int, str | None, bool]] = []
         self._kinds: dict[int, tuple[bool, bool]] = {}
@@ -255,6 +295,8 @@ class _Uses(ast.NodeVisitor):
             self.eager.pop()
             self.in_compile -= 1
             return
+        if len(node.args) >= 2:  # `loss_fn(y, pred)`: the loss called; `HeadsLoss()` makes an object
+            self.called.add(id(func))
         self.visit(func)
         for arg in node.args:
             self.visit(arg)
@@ -291,7 +333,12 @@ class _Uses(ast.NodeVisitor):
             kind = "registered"
         else:
             tape, compiles = self._outer_kind()
-            kind = "loop" if tape and not compiles else "other"
+            if tape and not compiles:
+                kind = "loop"
+            elif id(node) in self.called and self.outer is not None and not compiles:
+                kind = "called"  # called by the project's own code (an evaluation step), not handed to Keras
+            else:
+                kind = "other"
         role = next((r for r in reversed(self.roles) if r is not None), None)
         eager = bool(self.eager) and self.eager[-1]
         self.found.append((name, kind, node.lineno, self.compile_lines[-1] if self.compile_lines else 0, role, eager))

@@ -252,3 +252,35 @@ def test_the_cache_follows_run_eagerly(tmp_path: Path) -> None:
     assert codes() == TRACED
     (tmp_path / "train.py").write_text(traced.format(", run_eagerly=True"))
     assert codes() == []
+
+
+def _notebook(*cells: str) -> str:
+    import json
+
+    return json.dumps({
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                   "source": cell.splitlines(keepends=True)} for cell in cells],
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5,
+    })
+
+
+def test_a_notebook_that_uses_the_loss_in_a_training_loop(tmp_path: Path) -> None:
+    notebook = _notebook(
+        "import tensorflow as tf\nfrom training import losses\n%matplotlib inline\n",
+        "@tf.function\ndef step(x, y):\n    with tf.GradientTape() as tape:\n"
+        "        value = losses.gan_loss(y, model(x)) + losses.HeadsLoss()(y, model(x))\n"
+        "    return tape.gradient(value, model.trainable_variables)\n",
+        "def evaluate(x, y):\n    return losses.gan_loss(y, model(x))\n",  # a direct call: not Keras's
+    )
+    module = make(tmp_path, {"train.ipynb": notebook})
+    assert lint(module) == []
+    uses = project_uses.uses_of(str(module), str(tmp_path))
+    assert uses["gan_loss"].loop == ("train.ipynb:cell 2:4",) and uses["gan_loss"].called == ("train.ipynb:cell 3:2",)
+    assert uses["gan_loss"].loop_only
+
+
+def test_a_notebook_that_compiles_the_loss(tmp_path: Path) -> None:
+    notebook = _notebook("from training.losses import gan_loss, HeadsLoss\n",
+                         "model.compile(optimizer='adam', loss=gan_loss, metrics=[HeadsLoss()])\n")
+    module = make(tmp_path, {"train.py": LOOP, "build.ipynb": notebook})
+    assert lint(module) == KERAS_FINDINGS
