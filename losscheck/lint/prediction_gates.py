@@ -17,6 +17,7 @@ from losscheck.lint.astutil import get_arg, is_number, is_zero
 from losscheck.lint.context import FileContext
 from losscheck.lint.api.value_ops import COMPARISONS, KEEPS_VALUES, LOGICAL
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts
+from losscheck.lint.scope_index import values_reaching
 
 _ROUND_OPS = frozenset({"round", "rint"})
 _COMBINING = LOGICAL | {"equal", "not_equal"}  # of two masks: `equal(gate, label_mask)` is one too
@@ -25,9 +26,13 @@ _COMBINING = LOGICAL | {"equal", "not_equal"}  # of two masks: `equal(gate, labe
 class PredictionGates:
     """Finds gates (0/1 masks) computed from y_pred alone, and where each came from."""
 
-    def __init__(self, ctx: FileContext, facts: FunctionFacts) -> None:
+    def __init__(self, ctx: FileContext, facts: FunctionFacts, *, follow_rebound: bool = False) -> None:
+        """``follow_rebound``: read a parameter rebound in the function (``y_pred = round(y_pred)``)
+        as what it holds, for code surely used as a loss; a function found by its signature alone
+        that hardens its own prediction is a hard metric as often as not (``dice_hard``)."""
         self.ctx = ctx
         self.facts = facts
+        self.follow_rebound = follow_rebound
         self._names: dict[str, cst.CSTNode | None] = {}
 
     def _pred_only(self, expr: cst.BaseExpression) -> bool:
@@ -42,6 +47,16 @@ class PredictionGates:
         if expr is None or depth > 6:
             return None
         if type(expr) is cst.Name:
+            if self.facts.is_param(expr.value):
+                # the prediction rebound before this use (`y_pred = one_hot(argmax(y_pred))`): the
+                # value it holds here, read from the reaching definitions; only when asked
+                # (``follow_rebound``)
+                if not self.follow_rebound:
+                    return None
+                reaching = values_reaching(self.ctx, expr)
+                if reaching and len(reaching) == 1 and reaching[0][0] is None:
+                    return self.origin(reaching[0][1], depth + 1)
+                return None
             if expr.value in self._names:
                 return self._names[expr.value]
             self._names[expr.value] = None  # cycle guard

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
+from losscheck.lint.evaluation_code import name_says_loss
 from losscheck.lint.prediction_gates import PredictionGates, gated_uses
 from losscheck.lint.rule import Invalid, Rule, Valid
 from losscheck.lint.summaries import reached_helpers
@@ -18,6 +19,9 @@ class MaskFromPrediction(Rule):
     `tf.boolean_mask(loss, mask)`). The gate may be combined with a label mask
     (`logical_and(gate, y_true < 0.5)`), scaled into a weight (`1 + 4 * gate`), pick class weights
     (`tf.gather(w, tf.argmax(y_pred, -1))`), or sit in a helper the loss passes its tensors to.
+    In code surely used as a loss (compiled, a helper a loss calls, a function named for a loss),
+    the prediction rebound to its own gate (`y_pred = K.one_hot(K.argmax(y_pred), n)`) counts too;
+    a function found only by its signature that does so is taken for a hard metric.
 
     ## Why is this bad?
     Which positions count should come from the labels. A gate computed from the prediction changes
@@ -47,6 +51,17 @@ class MaskFromPrediction(Rule):
     losses_only = True
 
     VALID = [
+        # a hard score that thresholds its own prediction, which no loss calls: a metric
+        Valid(
+            """
+            import tensorflow as tf
+
+            def dice_hard(y_true, y_pred, threshold=0.5):
+                y_pred = tf.cast(y_pred > threshold, tf.float32)
+                shared = tf.reduce_sum(y_true * y_pred, axis=[1, 2, 3])
+                return 2.0 * shared / (tf.reduce_sum(y_true + y_pred, axis=[1, 2, 3]) + 1e-5)
+            """
+        ),
         Valid(
             """
             import tensorflow as tf
@@ -133,6 +148,22 @@ class MaskFromPrediction(Rule):
         ),
     ]
     INVALID = [
+        # the prediction replaced by its own one-hot argmax in the helper behind the loss
+        Invalid(
+            """
+            from keras import backend as K
+
+            def overlap(y_true, y_pred, classes=4):
+                y_pred = K.one_hot(K.argmax(y_pred, axis=-1), classes)
+                shared = K.sum(y_true * y_pred, axis=(1, 2))
+                return 2.0 * shared / (K.sum(y_true + y_pred, axis=(1, 2)) + 1e-7)
+
+            def overlap_loss(y_true, y_pred):
+                return 1.0 - overlap(y_true, y_pred)
+            """,
+            message="which the loss `overlap_loss` calls",
+            line=5,
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -292,14 +323,17 @@ class MaskFromPrediction(Rule):
     def check(self, ctx: FileContext) -> None:
         reported: set[int] = set()
         for loss in ctx.losses():
-            self._check_function(ctx, loss, reported, "")
+            surely_a_loss = loss.origin != "signature" or name_says_loss(loss.name.lower())
+            self._check_function(ctx, loss, reported, "", surely_a_loss)
             # helpers the loss hands its tensors to (`dice_coef(y_true, y_pred)`), parameters bound
             for helper in reached_helpers(ctx, loss):
-                self._check_function(ctx, helper, reported, f" (in `{helper.name}`, which the loss `{loss.name}` calls)")
+                self._check_function(ctx, helper, reported, f" (in `{helper.name}`, which the loss `{loss.name}` calls)",
+                                     True)
 
-    def _check_function(self, ctx: FileContext, fn: LossFunction, reported: set[int], where: str) -> None:
+    def _check_function(self, ctx: FileContext, fn: LossFunction, reported: set[int], where: str,
+                        surely_a_loss: bool) -> None:
         facts = function_facts(ctx, fn)
-        gates = PredictionGates(ctx, facts)
+        gates = PredictionGates(ctx, facts, follow_rebound=surely_a_loss)
         for node in facts.nodes:
             for gate_expr, how in gated_uses(ctx, facts, node):
                 origin = gates.origin(gate_expr)
