@@ -114,7 +114,7 @@ def _passed_in(ctx: FileContext, model: cst.Name, depth: int) -> tuple[Probabili
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
     if root is not None and function in ctx.module.body:
         uses = uses_of(os.path.abspath(ctx.path), root).get(name)
-        for relative, line in uses.module_places() if uses is not None else ():
+        for relative, line, _use in uses.module_places() if uses is not None else ():
             other = module_context(os.path.join(root, relative), ctx)
             if other is not None:
                 calls += [(other, c) for c in _calls_of(other, name, line)]
@@ -231,14 +231,11 @@ def looped_on_probabilities(ctx: FileContext, fn: LossFunction, name: str) -> li
     position = params.index(fn.y_pred)
     uses = uses_of(os.path.abspath(ctx.path), root).get(name)
     found: list[LoopCall] = []
-    for use in uses.loop if uses is not None else ():
-        relative, _, line = use.rpartition(":")
-        if not relative.endswith(".py"):
-            continue  # a notebook's cell: read by `ast` only
+    for relative, line, use in uses.module_places(uses.loop) if uses is not None else ():
         other = module_context(os.path.join(root, relative), ctx)
         if other is None:
             continue
-        for call in _calls_of(other, name, int(line)):
+        for call in _calls_of(other, name, line):
             argument = get_arg(call, fn.y_pred, position)
             result = _probability_of(other, argument) if argument is not None else None
             if result is not None:
@@ -261,7 +258,7 @@ def method_calls(ctx: FileContext, cls: cst.ClassDef, method: str) -> Iterator[t
     root = project.root_for(ctx.path, ctx.options.get("keras_target"))
     if root is not None and cls in ctx.module.body:
         uses = uses_of(os.path.abspath(ctx.path), root).get(cls.name.value)
-        paths = {relative for relative, _line in uses.module_places()} if uses else set()
+        paths = {relative for relative, _line, _use in uses.module_places()} if uses else set()
         homes += [other for path in sorted(paths) if (other := module_context(os.path.join(root, path), ctx))]
     for home in homes:
         probabilities = probability_model(home)

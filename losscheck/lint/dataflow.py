@@ -84,29 +84,26 @@ class FunctionFacts:
         return self.parents.get(node)
 
 
-class _Scan:
-    def __init__(self, facts: FunctionFacts) -> None:
-        self.facts = facts
-        self.flows: list[tuple[list[str], cst.BaseExpression]] = []  # targets <- value
-
-    def propagate(self) -> None:
-        taint: dict[str, frozenset[str]] = {name: frozenset({src}) for name, src in self.facts.params.items()}
-        changed = True
-        while changed:
-            changed = False
-            for names, value in self.flows:
-                srcs: set[str] = set()
-                for name in read_names(value):
-                    srcs |= taint.get(name.value, frozenset())
-                if not srcs:
-                    continue
-                for name in names:
-                    old = taint.get(name, frozenset())
-                    new = old | srcs
-                    if new != old:
-                        taint[name] = frozenset(new)
-                        changed = True
-        self.facts.taint = taint
+def _taint(params: dict[str, str], flows: list[tuple[tuple[str, ...], cst.BaseExpression, str]]) -> dict[str, frozenset[str]]:
+    """Which of y_true / y_pred each name derives from: the parameters' own, carried along every
+    flow (names <- value) to a fixed point."""
+    taint: dict[str, frozenset[str]] = {name: frozenset({src}) for name, src in params.items()}
+    changed = True
+    while changed:
+        changed = False
+        for names, value, _how in flows:
+            srcs: set[str] = set()
+            for name in read_names(value):
+                srcs |= taint.get(name.value, frozenset())
+            if not srcs:
+                continue
+            for name in names:
+                old = taint.get(name, frozenset())
+                new = old | srcs
+                if new != old:
+                    taint[name] = frozenset(new)
+                    changed = True
+    return taint
 
 
 @fact()
@@ -140,7 +137,6 @@ def _from_flows(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
     from losscheck.lint.scope_index import scope_index
 
     facts = FunctionFacts(fn)
-    scan = _Scan(facts)
     frame = scope_index(ctx).scope_of(fn.node)
     for node in own_nodes(fn.node):
         facts.nodes.append(node)
@@ -161,8 +157,7 @@ def _from_flows(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
                     facts.loop_vars.setdefault(name, []).append(value)
             else:
                 facts.complex_bound.update(names)
-            scan.flows.append((list(names), value))
-    scan.propagate()
+    facts.taint = _taint(facts.params, frame.flows if frame is not None else [])
     return facts
 
 

@@ -16,7 +16,10 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from losscheck.lint.notebook import Notebook
 
 # Bounds: a project bigger than this is judged on what was read.
 MAX_FILES = 5000
@@ -81,13 +84,13 @@ _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]*(\([^)]*\)
 _WORD = re.compile(rb"\w+")
 
 
-def notebook_code(path: str, data: bytes) -> bytes | None:
-    """A notebook's code cells joined into one module (IPython syntax masked, as the linter reads
-    notebooks), or None when it is no notebook we can read."""
+def notebook(path: str, data: bytes) -> Notebook | None:
+    """A notebook's code cells, joined into one module as the linter joins them (IPython syntax
+    masked), or None when it is no notebook we can read."""
     from losscheck.lint.notebook import prepare
 
     prepared = prepare(data, path)
-    return prepared[0] if isinstance(prepared, tuple) else None
+    return prepared[1] if isinstance(prepared, tuple) else None
 
 
 @lru_cache(maxsize=16)
@@ -101,9 +104,10 @@ def importers(root: str) -> dict[str, tuple[str, ...]]:
         if data is None or b"import" not in data:
             continue
         if path.endswith(".ipynb"):
-            data = notebook_code(path, data)
-            if data is None:
+            cells = notebook(path, data)
+            if cells is None:
                 continue
+            data = cells.source.encode("utf-8")
         words: set[bytes] = set()
         for match in _IMPORT.finditer(data):
             for group in match.groups():

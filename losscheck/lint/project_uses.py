@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,6 +53,7 @@ from losscheck.lint.api.value_ops import TRAINING_STEP_CALLS
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext, LossFunction
+    from losscheck.lint.notebook import Notebook
 
 _COMPILE_KEYWORDS = frozenset({"loss", "metrics", "weighted_metrics"})
 _ROLES = {"loss": "loss", "metrics": "metric", "weighted_metrics": "metric"}
@@ -69,7 +70,6 @@ class ExternalUses:
     as_loss: tuple[str, ...] = ()  # the compiled uses in a `loss=` argument (or compile's second)
     eager_metrics: tuple[str, ...] = ()  # the compiled uses in `metrics=` of a `compile(..., run_eagerly=True)`
     registered: tuple[str, ...] = ()  # `custom_objects=` entries
-
     called: tuple[str, ...] = ()  # direct calls outside training steps (an evaluation loop)
 
     @property
@@ -77,14 +77,15 @@ class ExternalUses:
         """Training loops use it, and nothing hands it to Keras: the project's own code calls it."""
         return bool(self.loop) and not self.compiled and not self.other and not self.registered
 
-    def module_places(self) -> list[tuple[str, int]]:
-        """(relative path, line) of every use in a module (not a notebook): where a caller can be
-        read again with libcst."""
+    def module_places(self, uses: Iterable[str] | None = None) -> list[tuple[str, int, str]]:
+        """(relative path, line, the use) of each use in a module, not a notebook: where a caller
+        can be read again with libcst. ``uses``: these (``self.loop``...), by default all."""
         places = []
-        for use in (*self.compiled, *self.loop, *self.called, *self.other):
+        everything = (*self.compiled, *self.loop, *self.called, *self.other)
+        for use in everything if uses is None else uses:
             path, _, line = use.rpartition(":")
             if path.endswith(".py") and line.isdigit():
-                places.append((path, int(line)))
+                places.append((path, int(line), use))
         return places
 
     @property
@@ -128,14 +129,23 @@ def compiled_as_loss(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
     return found if found is not None and found.as_loss else None
 
 
+@dataclass
+class Withdrawal:
+    """What a ``with unless_...(ctx, fn) as outcome:`` block ended in."""
+
+    withdrawn: bool = False  # findings were made in the block, and taken back
+
+
 @contextmanager
-def _withdrawn_when(ctx: FileContext, withdraw: Callable[[], bool]) -> Iterator[None]:
+def _withdrawn_when(ctx: FileContext, withdraw: Callable[[], bool]) -> Iterator[Withdrawal]:
     """Withdraw the findings made in the block when ``withdraw()`` says so; it is asked only if
     there are some, so other modules are read only for a function that has a finding."""
     start = len(ctx.findings)
-    yield
+    outcome = Withdrawal()
+    yield outcome
     if len(ctx.findings) > start and withdraw():
         del ctx.findings[start:]
+        outcome.withdrawn = True
 
 
 def compiled_only_eagerly(ctx: FileContext, fn: LossFunction) -> ExternalUses | None:
@@ -146,19 +156,19 @@ def compiled_only_eagerly(ctx: FileContext, fn: LossFunction) -> ExternalUses | 
     return found if found is not None and found.eager_metric_only else None
 
 
-def unless_compiled_only_eagerly(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
+def unless_compiled_only_eagerly(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[Withdrawal]:
     """Withdraw the findings made in the block if every use of ``fn`` is a metric of a
     ``run_eagerly=True`` compile."""
     return _withdrawn_when(ctx, lambda: compiled_only_eagerly(ctx, fn) is not None)
 
 
-def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
+def unless_used_only_in_loops(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[Withdrawal]:
     """Withdraw the findings made in the block if ``fn`` turns out to be used only in custom
     training loops."""
     return _withdrawn_when(ctx, lambda: used_only_in_loops(ctx, fn) is not None)
 
 
-def unless_compiled_as_loss(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[None]:
+def unless_compiled_as_loss(ctx: FileContext, fn: LossFunction) -> AbstractContextManager[Withdrawal]:
     """Withdraw the findings made in the block unless another module compiles ``fn`` as a loss."""
     return _withdrawn_when(ctx, lambda: compiled_as_loss(ctx, fn) is None)
 
@@ -186,7 +196,7 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
         data = project.read(other)
         notebook = None
         if data is not None and other.endswith(".ipynb"):
-            notebook = _notebook(other, data)
+            notebook = project.notebook(other, data)
             data = notebook.source.encode("utf-8") if notebook is not None else None
         if data is None:
             continue
@@ -205,22 +215,17 @@ def uses_of(path: str, root: str) -> dict[str, ExternalUses]:
             if compile_line and notebook is None:  # read again with libcst, by line: a module only
                 compiles.setdefault(name, []).append((other, compile_line))
     return {
-        name: ExternalUses(tuple(kinds.get("compiled", ())), tuple(kinds.get("loop", ())), tuple(kinds.get("other", ())),
-                           tuple(compiles.get(name, ())), tuple(kinds.get("as-loss", ())),
-                           tuple(kinds.get("eager-metric", ())), tuple(kinds.get("registered", ())),
-                           tuple(kinds.get("called", ())))
+        name: ExternalUses(
+            compiled=tuple(kinds.get("compiled", ())), loop=tuple(kinds.get("loop", ())),
+            other=tuple(kinds.get("other", ())), compile_calls=tuple(compiles.get(name, ())),
+            as_loss=tuple(kinds.get("as-loss", ())), eager_metrics=tuple(kinds.get("eager-metric", ())),
+            registered=tuple(kinds.get("registered", ())), called=tuple(kinds.get("called", ())),
+        )
         for name, kinds in found.items()
     }
 
 
-def _notebook(path: str, data: bytes):  # -> notebook.Notebook | None
-    from losscheck.lint.notebook import prepare
-
-    prepared = prepare(data, path)
-    return prepared[1] if isinstance(prepared, tuple) else None
-
-
-def _cell_place(where: str, notebook, line: int) -> str:  # notebook: notebook.Notebook
+def _cell_place(where: str, notebook: Notebook, line: int) -> str:
     """``train.ipynb:cell 7:3``, as ruff names a place in a notebook."""
     index = notebook.locate(line)
     if index is None:

@@ -34,6 +34,7 @@ import libcst as cst
 from losscheck.lint.facts import fact
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts, function_facts
+from losscheck.lint.scope_index import scope_index
 from losscheck.lint.syntax_index import syntax_index
 
 if TYPE_CHECKING:
@@ -144,27 +145,23 @@ def helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> Helpe
     return result
 
 
+def _method_of(cls: cst.ClassDef | None, name: str) -> cst.FunctionDef | None:
+    """The one ``def name`` in the body of ``cls``, else None."""
+    if cls is None or type(cls.body) is not cst.IndentedBlock:
+        return None
+    defs = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == name]
+    return defs[0] if len(defs) == 1 else None
+
+
 def _own_method(facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
     """``self.name(...)`` inside a method: the one plain method ``name`` of the same class."""
-    func, cls = call.func, facts.fn.class_node
-    if cls is None or type(func) is not cst.Attribute or type(func.value) is not cst.Name:
+    func = call.func
+    if type(func) is not cst.Attribute or type(func.value) is not cst.Name or func.value.value != "self":
         return None
-    if func.value.value != "self" or type(cls.body) is not cst.IndentedBlock:
+    method = _method_of(facts.fn.class_node, func.attr.value)
+    if method is None or method.decorators:  # static/class methods and properties bind differently
         return None
-    defs = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == func.attr.value]
-    if len(defs) != 1 or defs[0].decorators:  # static/class methods and properties bind differently
-        return None
-    return defs[0]
-
-
-@fact()
-def _module_classes(ctx: FileContext) -> dict[str, list[cst.ClassDef]]:
-    """The module-level classes by name."""
-    found: dict[str, list[cst.ClassDef]] = {}
-    for stmt in ctx.module.body:
-        if type(stmt) is cst.ClassDef:
-            found.setdefault(stmt.name.value, []).append(stmt)
-    return found
+    return method
 
 
 def _static_method(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cst.FunctionDef | None:
@@ -179,15 +176,13 @@ def _static_method(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> cs
     elif facts.is_bound_locally(owner) or facts.is_param(owner):
         return None
     else:
-        classes = _module_classes(ctx).get(owner, ())
+        classes = scope_index(ctx).module.classes.get(owner, ())
         cls = classes[0] if len(classes) == 1 else None
-    if cls is None or type(cls.body) is not cst.IndentedBlock:
+    method = _method_of(cls, func.attr.value)
+    if method is None or not any(type(d.decorator) is cst.Name and d.decorator.value == "staticmethod"
+                                 for d in method.decorators):
         return None
-    defs = [s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == func.attr.value]
-    if len(defs) != 1 or not any(type(d.decorator) is cst.Name and d.decorator.value == "staticmethod"
-                                 for d in defs[0].decorators):
-        return None
-    return defs[0]
+    return method
 
 
 def _helper_call(ctx: FileContext, facts: FunctionFacts, call: cst.Call) -> HelperCall | None:

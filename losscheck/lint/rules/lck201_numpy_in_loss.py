@@ -381,17 +381,15 @@ class NumpyInLoss(Rule):
                 continue
             # a metric that every compile of the project runs eagerly gets eager tensors, and a
             # metric needs no gradient: NumPy works there
-            start, made = len(ctx.findings), False
             group = [code for code in code_with_helpers(ctx, (fn,)) if id(code.node) not in checked]
-            with unless_compiled_only_eagerly(ctx, fn):
+            with unless_compiled_only_eagerly(ctx, fn) as outcome:
                 for code in group:
                     if type(code.node) is cst.FunctionDef and code.node.name.value in eager_names:
                         continue
                     if type(code.node) is cst.Lambda and id(code.node) in eager_lambdas:
                         continue
                     self._check_function(ctx, code)
-                made = len(ctx.findings) > start
-            if not (made and len(ctx.findings) == start):  # withdrawn: a helper may be checked again for another loss
+            if not outcome.withdrawn:  # else a helper may be checked again for another loss
                 checked.update(id(code.node) for code in group)
         self._training_steps(ctx, eager_names)
 
