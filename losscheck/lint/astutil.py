@@ -264,19 +264,19 @@ def own_nodes(fn: cst.FunctionDef | cst.Lambda) -> Iterator[cst.CSTNode]:
 
 def assign_targets(target: cst.BaseExpression) -> list[str]:
     """Names bound by an assignment target (tuple unpacking and starred included)."""
-    if type(target) is cst.Name:
-        return [target.value]
-    if type(target) in (cst.Tuple, cst.List):
-        out: list[str] = []
-        for element in target.elements:
-            value = element.value
-            if type(value) is cst.StarredElement:
-                value = value.value
-            out.extend(assign_targets(value))
-        return out
-    if type(target) is cst.StarredElement:
-        return assign_targets(target.value)
-    return []
+    return [name.value for name in assign_target_nodes(target)]
+
+
+def assign_target_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
+    """The ``Name`` nodes an assignment target binds, in source order."""
+    kind = type(target)
+    if kind is cst.Name:
+        yield target  # type: ignore[misc]
+    elif kind is cst.Tuple or kind is cst.List:
+        for element in target.elements:  # type: ignore[attr-defined]
+            yield from assign_target_nodes(element.value)
+    elif kind is cst.StarredElement:
+        yield from assign_target_nodes(target.value)  # type: ignore[attr-defined]
 
 
 def match_captures(match: cst.Match) -> list[str]:

@@ -21,6 +21,7 @@ import libcst as cst
 from losscheck.lint.astutil import children, own_nodes, read_names
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.facts import fact
+from losscheck.lint.scopes import Flow
 
 TRUE = "true"
 PRED = "pred"
@@ -84,14 +85,14 @@ class FunctionFacts:
         return self.parents.get(node)
 
 
-def _taint(params: dict[str, str], flows: list[tuple[tuple[str, ...], cst.BaseExpression, str]]) -> dict[str, frozenset[str]]:
+def _taint(params: dict[str, str], flows: list[Flow]) -> dict[str, frozenset[str]]:
     """Which of y_true / y_pred each name derives from: the parameters' own, carried along every
     flow (names <- value) to a fixed point."""
     taint: dict[str, frozenset[str]] = {name: frozenset({src}) for name, src in params.items()}
     changed = True
     while changed:
         changed = False
-        for names, value, _how in flows:
+        for names, value, _how, _target in flows:
             srcs: set[str] = set()
             for name in read_names(value):
                 srcs |= taint.get(name.value, frozenset())
@@ -146,7 +147,7 @@ def _from_flows(ctx: FileContext, fn: LossFunction) -> FunctionFacts:
         facts.returns.append(fn.node.body)
     if frame is not None:
         facts.returns += frame.returns
-        for names, value, how in frame.flows:
+        for names, value, how, _target in frame.flows:
             if how == "assign":
                 facts.assigns.setdefault(names[0], []).append(value)
             elif how == "augment":

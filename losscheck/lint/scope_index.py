@@ -20,11 +20,11 @@ an import) is marked before it is reached, so that every other name is a read.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from losscheck.lint.astutil import assign_targets, match_captures, traverse
+from losscheck.lint.astutil import assign_target_nodes, assign_targets, match_captures, traverse
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.scopes import (
@@ -105,7 +105,7 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
         stand_in = part.scopes[_STAND_IN]
         for name, defs in stand_in.defs.items():
             root.defs.setdefault(name, []).extend(
-                Definition(d.order + offset, d.value, d.conditional, d.context, d.operator, d.operand) for d in defs)
+                replace(d, order=d.order + offset) for d in defs)
         root.returns += stand_in.returns
         root.flows += stand_in.flows
         for name, made in stand_in.functions.items():
@@ -177,22 +177,30 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
 
     # An assignment defines its names once its value is computed: the definitions wait for the
     # statement to be left, so that the value's own reads (`p = tf.reshape(p, ...)`) come before.
-    pending: list[tuple[cst.CSTNode, str, cst.BaseExpression | None]] = []
+    pending: list[tuple[cst.CSTNode, cst.Name, cst.BaseExpression | None]] = []
 
     def define(name: str, value: cst.BaseExpression | None, augmented: cst.AugAssign | None = None,
-               conditional: bool = False) -> None:
+               conditional: bool = False, target: cst.Name | None = None) -> None:
         operator, operand = (type(augmented.operator).__name__, augmented.value) if augmented else (None, None)
         frames[-1].defs.setdefault(name, []).append(
-            Definition(counter, value, conditional or bool(compound), context, operator, operand))
+            Definition(counter, value, conditional or bool(compound), context, operator, operand, target))
 
-    def define_after(node: cst.CSTNode, name: str, value: cst.BaseExpression | None) -> None:
-        pending.append((node, name, value))
+    def define_after(node: cst.CSTNode, target: cst.Name, value: cst.BaseExpression | None) -> None:
+        pending.append((node, target, value))
+
+    def define_targets(target: cst.BaseExpression | None) -> None:
+        """Names bound with no value of their own to follow (``except E as e``, ``with f() as
+        g``): a definition all the same, so that no older one seems to reach past it."""
+        for name in assign_target_nodes(target) if target is not None else ():
+            define(name.value, None, target=name)
 
     in_class = [0]  # classes open inside the current frame: their bodies are not the frame's own code
 
-    def flow(names: Iterable[str], value: cst.BaseExpression, how: str) -> None:
+    def flow(target: cst.BaseExpression | None, value: cst.BaseExpression, how: str,
+             names: Iterable[str] | None = None) -> None:
         if not in_class[-1]:
-            frames[-1].flows.append((tuple(names), value, how))
+            bound = tuple(names) if names is not None else tuple(assign_targets(target))  # type: ignore[arg-type]
+            frames[-1].flows.append((bound, value, how, target))
 
     def bind_target(target: cst.CSTNode, scope: Scope) -> None:
         """The names an assignment target binds; attributes and subscripts in it are reads."""
@@ -265,7 +273,8 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             return True
         if kind in _NO_READS:
             quiet.append(node)
-            _bind_imports(node, chain[-1])
+            for name in _bind_imports(node, chain[-1]):
+                define(name, None)
             return True
         if kind is cst.FunctionDef or kind is cst.Lambda:
             outer = chain[-1]
@@ -288,6 +297,9 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             in_class.append(0)
             saved.append((compound, context))
             compound, context = [], ()
+            for param in params:  # `*args`, `**kwargs` and keyword-only ones: not in ``Scope.params``
+                if param.name.value not in scope.params:
+                    define(param.name.value, None)
             return True
         if kind is cst.ClassDef:
             outer = chain[-1]
@@ -331,21 +343,24 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                     define(name, None)
                 if kind is cst.For:
                     bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
-                    flow(assign_targets(node.target), node.iter, "loop")  # type: ignore[attr-defined]
+                    flow(node.target, node.iter, "loop")  # type: ignore[attr-defined]
             elif kind is cst.Match:
-                flow(match_captures(node), node.subject, "bind")  # type: ignore[arg-type,attr-defined]
+                captures = match_captures(node)  # type: ignore[arg-type]
+                flow(None, node.subject, "bind", captures)  # type: ignore[attr-defined]
+                for name in captures:
+                    define(name, None, conditional=True)
         elif kind is cst.Assign:
             for target in node.targets:  # type: ignore[attr-defined]
                 bind_target(target.target, chain[-1])
-                flow(assign_targets(target.target), node.value,  # type: ignore[attr-defined]
+                flow(target.target, node.value,  # type: ignore[attr-defined]
                      "assign" if type(target.target) is cst.Name else "unpack")
                 if type(target.target) is cst.Name:
-                    define_after(node, target.target.value, node.value)  # type: ignore[attr-defined]
+                    define_after(node, target.target, node.value)  # type: ignore[attr-defined]
                 elif is_self_attribute(target.target) and classes:
                     key = (classes[-1], target.target.attr.value)
                     index.self_assigns.setdefault(key, []).append(node.value)  # type: ignore[attr-defined]
                 else:
-                    for name in assign_targets(target.target):
+                    for name in assign_target_nodes(target.target):
                         define_after(node, name, None)
         elif kind is cst.AnnAssign or kind is cst.NamedExpr:
             if kind is cst.NamedExpr:
@@ -356,17 +371,17 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             else:
                 bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
-                define_after(node, node.target.value, node.value)  # type: ignore[attr-defined]
+                define_after(node, node.target, node.value)  # type: ignore[attr-defined]
             if kind is cst.NamedExpr:
-                flow(assign_targets(node.target), node.value, "bind")  # type: ignore[attr-defined]
+                flow(node.target, node.value, "bind")  # type: ignore[attr-defined]
             elif node.value is not None:  # type: ignore[attr-defined]
-                flow(assign_targets(node.target), node.value,  # type: ignore[attr-defined]
+                flow(node.target, node.value,  # type: ignore[attr-defined]
                      "assign" if type(node.target) is cst.Name else "unpack")  # type: ignore[attr-defined]
         elif kind is cst.AugAssign:
             bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
-            flow(assign_targets(node.target), node.value, "augment")  # type: ignore[attr-defined]
+            flow(node.target, node.value, "augment")  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
-                define_after(node, node.target.value, None)  # type: ignore[attr-defined]
+                define_after(node, node.target, None)  # type: ignore[attr-defined]
         elif kind is cst.Return:
             if node.value is not None:  # type: ignore[attr-defined]
                 frames[-1].returns.append(node.value)  # type: ignore[attr-defined]
@@ -379,14 +394,16 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
         aliases (kept out of ``enter`` so that its common path stays short)."""
         scope = chain[-1]
         if kind is cst.CompFor:
-            flow(assign_targets(node.target), node.iter, "loop")  # type: ignore[attr-defined]
+            flow(node.target, node.iter, "loop")  # type: ignore[attr-defined]
         elif kind is cst.WithItem:
             if node.asname is not None:  # type: ignore[attr-defined]
                 bind_target(node.asname.name, scope)  # type: ignore[attr-defined]
-                flow(assign_targets(node.asname.name), node.item, "bind")  # type: ignore[attr-defined]
+                flow(node.asname.name, node.item, "bind")  # type: ignore[attr-defined]
+                define_targets(node.asname.name)  # type: ignore[attr-defined]
         elif kind is cst.ExceptHandler or kind is cst.ExceptStarHandler:
             if node.name is not None:  # type: ignore[attr-defined]
                 bind_target(node.name.name, scope)  # type: ignore[attr-defined]
+                define_targets(node.name.name)  # type: ignore[attr-defined]
         elif kind is cst.MatchAs or kind is cst.MatchStar:
             bind_name(node.name, scope)  # type: ignore[attr-defined]
         elif kind is cst.MatchMapping:
@@ -404,8 +421,9 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             waiting = []
             while pending and pending[-1][0] is node:
                 waiting.append(pending.pop())
-            for statement, name, value in reversed(waiting):
-                define(name, value, statement if type(statement) is cst.AugAssign else None)  # type: ignore[arg-type]
+            for statement, target, value in reversed(waiting):
+                define(target.value, value, statement if type(statement) is cst.AugAssign else None,  # type: ignore[arg-type]
+                       target=target)
         while owners and owners[-1] is node:
             owners.pop()
             chain.pop()
@@ -430,31 +448,36 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     return index
 
 
-def _bind_imports(node: cst.CSTNode, scope: Scope) -> None:
-    """What an import binds (the import statement is the binding), and what ``global``/``nonlocal`` declare."""
+def _bind_imports(node: cst.CSTNode, scope: Scope) -> list[str]:
+    """What an import binds (the import statement is the binding; the names are returned), and
+    what ``global``/``nonlocal`` declare."""
     kind = type(node)
+    bound: list[str] = []
     if kind is cst.Import:
         for alias in node.names:  # type: ignore[attr-defined]
             if alias.asname is not None:
                 if type(alias.asname.name) is cst.Name:
-                    scope.bind(alias.asname.name.value, node)
+                    bound.append(alias.asname.name.value)
                 continue
             top = alias.name
             while type(top) is cst.Attribute:
                 top = top.value
             if type(top) is cst.Name:
-                scope.bind(top.value, node)
+                bound.append(top.value)
     elif kind is cst.ImportFrom:
         if type(node.names) is cst.ImportStar:  # type: ignore[attr-defined]
-            return
+            return bound
         for alias in node.names:  # type: ignore[attr-defined]
             name = alias.asname.name if alias.asname is not None else alias.name
             if type(name) is cst.Name:
-                scope.bind(name.value, node)
+                bound.append(name.value)
     elif kind is cst.Global:
         scope.declared_global.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
     elif kind is cst.Nonlocal:
         scope.declared_nonlocal.update(item.name.value for item in node.names)  # type: ignore[attr-defined]
+    for name in bound:
+        scope.bind(name, node)
+    return bound
 
 
 _TYPE_ALIAS = getattr(cst, "TypeAlias", None)

@@ -44,6 +44,12 @@ class Definition:
     # `name op= operand`: the operator's libcst class name ("MultiplyAssign"), else None
     operator: str | None = None
     operand: cst.BaseExpression | None = None
+    # the target ``Name`` it binds (None for a ``def``, a ``class`` or an import): the flow that
+    # gave it its value (``Scope.flows``) is found from it, for an unpacked name too
+    target: cst.Name | None = None
+
+
+Flow = tuple[tuple[str, ...], cst.BaseExpression, str, cst.BaseExpression | None]
 
 
 @dataclass(eq=False)
@@ -67,11 +73,12 @@ class Scope:
     defs: dict[str, list[Definition]] = field(default_factory=dict)
     returns: list[cst.BaseExpression] = field(default_factory=list)
     # every value that flows into names in the frame's own code (not in classes nested in it), in
-    # walk order: (the names, the expression they take their value from, how) with how one of
+    # walk order: (the names, the expression they take their value from, how, the target) with how one of
     # "assign" (`name = v`, `name: T = v`), "unpack" (`a, b = v`, `x.attr = v` binds nothing),
     # "augment" (`name += v`), "loop" (`for name in v`, comprehensions too), "bind" (`with v as
-    # name`, `name := v`, `match v: case ... name`)
-    flows: list[tuple[tuple[str, ...], cst.BaseExpression, str]] = field(default_factory=list)
+    # name`, `name := v`, `match v: case ... name`); the target is the expression assigned to
+    # (a name, a tuple, `x[k]`, `x.attr`), the loop's or the ``as`` target, None for ``match``
+    flows: list[Flow] = field(default_factory=list)
     functions: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)  # defs made in this scope
     classes: dict[str, list[cst.ClassDef]] = field(default_factory=dict)  # classes made in this scope
     # name binding (every kind)

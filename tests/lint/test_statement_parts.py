@@ -52,10 +52,11 @@ def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
     wanted_root, got_root = whole.scopes[_STAND_IN], got.scopes[module]
     assert set(got.scopes) - {module} == set(whole.scopes) - {_STAND_IN}
     # the module scope: the very numbers of one walk
-    assert {n: [(d.order, id(d.value), d.conditional) for d in ds] for n, ds in got_root.defs.items()} == \
-        {n: [(d.order, id(d.value), d.conditional) for d in ds] for n, ds in wanted_root.defs.items()}
+    assert {n: [(d.order, id(d.value), d.conditional, id(d.target)) for d in ds] for n, ds in got_root.defs.items()} == \
+        {n: [(d.order, id(d.value), d.conditional, id(d.target)) for d in ds] for n, ds in wanted_root.defs.items()}
     assert got_root.functions == wanted_root.functions and got_root.classes == wanted_root.classes
-    assert [(ns, id(v), how) for ns, v, how in got_root.flows] == [(ns, id(v), how) for ns, v, how in wanted_root.flows]
+    assert [(ns, id(v), how, id(t)) for ns, v, how, t in got_root.flows] == \
+        [(ns, id(v), how, id(t)) for ns, v, how, t in wanted_root.flows]
     # every other scope: the same parent, and its contents in the same order
     for node, scope in whole.scopes.items():
         if node is _STAND_IN:
@@ -64,7 +65,8 @@ def assert_same_scope_index(got: ScopeIndex, module: cst.Module) -> None:
         parent = scope.parent.node if scope.parent is not None else None
         assert (mine.parent.node if mine.parent is not None else None) is (module if parent is _STAND_IN else parent)
         assert mine.params == scope.params and mine.returns == scope.returns
-        assert [(ns, id(v), how) for ns, v, how in mine.flows] == [(ns, id(v), how) for ns, v, how in scope.flows]
+        assert [(ns, id(v), how, id(t)) for ns, v, how, t in mine.flows] == \
+            [(ns, id(v), how, id(t)) for ns, v, how, t in scope.flows]
         assert _events(got, mine) == _events(whole, scope)
     assert _events(got, got_root) == _events(whole, wanted_root)
     # name binding: every scope of Python's chain, with the same bindings and reads
