@@ -1,31 +1,24 @@
-"""The model analysis: follows each scope's statements in order and records, in a ``ModuleModels``,
-the models built, the ``compile``/``fit``/... calls on them and the names bound to KerasTensors.
+"""The model analysis: what a name in model code is bound to (a model, a layer, a KerasTensor, a
+literal container), read on demand through the scope index's reaching definitions, and the facts
+recorded from it in a ``ModuleModels``: the models built, the ``compile``/``fit``/... calls on
+them, the names bound to KerasTensors and the calls that pass one.
 
-A name re-bound inside an ``if``/``for``/``while``/``try`` block is unknown after the block; a name
-bound by anything not understood is unknown; ``with`` blocks are transparent. What a functional
-model's outputs are is read in ``model_outputs.py``. Entry point: ``losscheck.lint.models.analyze``.
+Which definitions reach a name is the scope index's to say (``scopes.plain_sequence``); this
+module only says what a value is. A name has a value where one plain assignment surely reaches it
+(augmented ones after it keep a KerasTensor one): a name re-bound in a branch or a loop, or bound
+by anything not understood, is unknown, and unknown never produces a finding. ``with`` blocks are
+transparent. A function reads a name of an enclosing frame only when that frame binds it exactly
+once, outside any branch. What a functional model's outputs are is read in ``model_outputs.py``.
+Entry point: ``losscheck.lint.models.analyze``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-
 import libcst as cst
 
-from losscheck.lint.astutil import children
-from losscheck.lint.imports import dotted_name as _dotted_name
+from losscheck.lint.astutil import assign_target_nodes
 from losscheck.lint.model_outputs import functional_model
-from losscheck.lint.model_syntax import (
-    blocks_of,
-    body_of,
-    dict_keys,
-    headers_of,
-    param_names,
-    subscript_string,
-    target_name_nodes,
-    target_names,
-)
+from losscheck.lint.model_syntax import dict_keys, subscript_string
 from losscheck.lint.model_values import (
     FIT_METHODS,
     UNKNOWN,
@@ -41,70 +34,175 @@ from losscheck.lint.model_values import (
     Resolver,
     keras_path,
 )
+from losscheck.lint.scope_index import ScopeIndex
+from losscheck.lint.scopes import Scope, plain_sequence
 
-_OWN_SCOPE_EXPRESSIONS = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-_OWN_SCOPE_TYPES = frozenset(_OWN_SCOPE_EXPRESSIONS)
+_PENDING = object()  # a value being computed: a cycle through it is unknown
+_MISSING = object()
+_BRANCHES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
+# what an assignment target is bound from: (the whole target, the value, how)
+_Flow = tuple[cst.BaseExpression, cst.BaseExpression, str]
 
 
 class ModelAnalyzer:
-    def __init__(self, aliases: Resolver, facts: ModuleModels) -> None:
+    def __init__(self, aliases: Resolver, facts: ModuleModels, index: ScopeIndex) -> None:
         self.aliases = aliases
         self.facts = facts
-        self.model_classes: set[str] = set()  # user subclasses of keras.Model (module level)
-        self.builders: dict[str, Builder | None] = {}  # filled lazily by builder()
-        self.builder_defs: dict[str, cst.FunctionDef] = {}
-        self.constants: dict[str, Binding] = {}
-        self.recording = True
+        self.index = index
+        self.values: dict[cst.CSTNode, object] = {}  # memo: expression -> Binding (or _PENDING)
+        self.builders: dict[cst.FunctionDef, Builder | None] = {}
+        self.model_classes: dict[cst.ClassDef, bool] = {}
         # One ModelInfo per construction call, however often the call is evaluated.
         self.model_by_call: dict[cst.Call, ModelInfo] = {}
+        self._flows: dict[cst.Name, _Flow] | None = None
 
-    # -- set-up ---------------------------------------------------------------------------
-    def prepare(self, module: cst.Module, bound_counts: Mapping[str, int]) -> None:
-        # ``bound_counts``: how often each name is bound anywhere in the file (the scope index's);
-        # a class, builder or constant is trusted only when its name is bound exactly once (no
-        # re-definition in a branch, no shadowing).
-        for stmt in module.body:
-            if type(stmt) is cst.ClassDef and bound_counts.get(stmt.name.value) == 1:
-                for base in stmt.bases:
-                    if base.keyword is None and self._keras_kind(base.value) == "functional":
-                        self.model_classes.add(stmt.name.value)
-        # Module-level constants such as ``TASKS = ["seg", "cls"]``, bound once: builders may use them.
-        constants: dict[str, Binding] = {}
-        for stmt in module.body:
-            if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1:
-                small = stmt.body[0]
-                if type(small) is cst.Assign and len(small.targets) == 1 \
-                        and isinstance(small.targets[0].target, cst.Name) \
-                        and bound_counts.get(small.targets[0].target.value) == 1 \
-                        and type(small.value) in (cst.Dict, cst.List, cst.Tuple):
-                    constants[small.targets[0].target.value] = LiteralValue(small.value)
-        # Builder functions (a top-level def that returns one model): found lazily, by a dry run
-        # of the def the first time a call to it is evaluated; most defs are never called from
-        # model code, and a dry run of each would cost a pass over the whole file.
-        self.constants = constants
-        self.builder_defs = {
-            stmt.name.value: stmt
-            for stmt in module.body
-            if type(stmt) is cst.FunctionDef and bound_counts.get(stmt.name.value) == 1
-        }
+    # -- the facts --------------------------------------------------------------------------
+    def record(self) -> None:
+        """Record the file's model constructions (in source order), the calls on models and with
+        layer outputs, and every assignment target bound to a KerasTensor or a model."""
+        calls = self.index.calls
+        for call in calls:
+            if self._keras_kind(call.func) in ("sequential", "functional"):
+                self.value(call)
+        for call in calls:
+            self._record_call(call)
+        for target in self._flow_of():
+            value = self.bound_value(target)
+            if isinstance(value, KerasTensor):
+                self.facts.keras_tensor_targets[target] = value.node
+            elif isinstance(value, ModelInfo):
+                self.facts.model_targets[target] = value
+        self.facts.models = list(self.model_by_call.values())
 
-    def builder(self, name: str) -> Builder | None:
-        """The model the top-level def ``name`` builds, from a dry run (nothing recorded), once."""
-        if name in self.builders:
-            return self.builders[name]
-        stmt = self.builder_defs.get(name)
-        self.builders[name] = None  # also what a recursive call sees while the dry run is on
-        if stmt is None:
+    def _record_call(self, call: cst.Call) -> None:
+        func = call.func
+        if type(func) is cst.Attribute and func.attr.value in ("compile",) + FIT_METHODS \
+                and type(func.value) is cst.Name:
+            model = self.value(func.value)
+            if isinstance(model, ModelInfo):
+                literals = {}
+                for arg in call.args:
+                    if type(arg.value) is cst.Name:
+                        bound = self.value(arg.value)
+                        if isinstance(bound, LiteralValue):
+                            literals[arg.value] = bound.node
+                self.facts.calls.append(ModelCall(func.attr.value, call, func.value.value, model, literals))
+        elif type(func) is cst.Name:  # a user function or class given layer outputs: make_loss(z_mean)
+            positional = 0
+            for arg in call.args:
+                if arg.star:
+                    break
+                slot: int | str
+                if arg.keyword is not None:
+                    slot = arg.keyword.value
+                else:
+                    slot = positional
+                    positional += 1
+                if type(arg.value) is cst.Name and isinstance(self.value(arg.value), KerasTensor):
+                    self.facts.keras_tensor_args.setdefault(func.value, []).append((call, slot, arg.value.value))
+
+    # -- names ------------------------------------------------------------------------------
+    def _flow_of(self) -> dict[cst.Name, _Flow]:
+        """Each assignment target ``Name`` -> what it is bound from (the scope index's flows)."""
+        if self._flows is None:
+            self._flows = {}
+            for frame in self.index.scopes.values():
+                for _names, value, how, target in frame.flows:
+                    if target is not None and how in ("assign", "unpack", "augment"):
+                        for name in assign_target_nodes(target):
+                            self._flows[name] = (target, value, how)
+        return self._flows
+
+    def bound_value(self, target: cst.Name) -> Binding:
+        """What the assignment target ``target`` is bound to."""
+        flow = self._flow_of().get(target)
+        if flow is None:
+            return UNKNOWN
+        whole, value, how = flow
+        if how == "assign":
+            return self.value(value)
+        if how == "augment":  # `x += 1`: a layer output stays one
+            before = self.name_value(target)
+            return before if isinstance(before, KerasTensor) else UNKNOWN
+        return self._unpacked(whole, value, target)
+
+    def _unpacked(self, whole: cst.BaseExpression, value: cst.BaseExpression, target: cst.Name) -> Binding:
+        """``a, b = x, y`` pairs the elements; ``z_mean, z_log_var = encoder(x)`` gives layer outputs."""
+        if type(whole) in (cst.Tuple, cst.List) and type(value) in (cst.Tuple, cst.List) \
+                and len(whole.elements) == len(value.elements):  # type: ignore[attr-defined]
+            for element, source in zip(whole.elements, value.elements):  # type: ignore[attr-defined]
+                if element.value is target:
+                    return self.value(source.value)
+                if any(name is target for name in assign_target_nodes(element.value)):
+                    return self._unpacked(element.value, source.value, target)
+            return UNKNOWN
+        bound = self.value(value)
+        return bound if isinstance(bound, KerasTensor) else UNKNOWN
+
+    def name_value(self, name: cst.Name) -> Binding:
+        """What the name ``name`` holds where it stands (a read, or a target before it is bound)."""
+        where = self.index.where.get(name)
+        if where is None:
+            return UNKNOWN
+        frame, order, context = where
+        spelled = name.value
+        if spelled in frame.defs or spelled in frame.params:
+            defs = plain_sequence(spelled, frame, order, context, unpacked=True)
+            if defs is None or defs[0].target is None:
+                return UNKNOWN
+            value = self.bound_value(defs[0].target)
+            if len(defs) > 1 and not isinstance(value, KerasTensor):
+                return UNKNOWN  # augmented after it: only a layer output stays what it was
+            return self._filled(value, spelled, frame, defs[0].order, (order, context))
+        # a name of an enclosing frame, bound there exactly once and outside any branch
+        bindings = frame.lookup(spelled)
+        if len(bindings) != 1 or type(bindings[0].node) is not cst.Name:
+            return UNKNOWN
+        owner = bindings[0].scope
+        defs = owner.defs.get(spelled, [])
+        if owner.kind not in ("module", "function") or len(defs) != 1:
+            return UNKNOWN
+        (definition,) = defs
+        if definition.conditional or definition.operator is not None or definition.target is None:
+            return UNKNOWN
+        return self._filled(self.bound_value(definition.target), spelled, owner, definition.order, None)
+
+    def _filled(self, value: Binding, name: str, frame: Scope, start: int,
+                use: tuple[int, tuple[cst.CSTNode, ...]] | None) -> Binding:
+        """``outputs = {}`` then ``outputs["seg"] = ...``: a dict filled key by key keeps its names
+        in insertion order; any other change to a literal container makes it unknown. ``use``:
+        the read's order and context in ``frame``; None for a read from a nested function, which
+        sees every store."""
+        if not isinstance(value, LiteralValue):
+            return value
+        stores = []
+        for _names, _value, how, target in frame.flows:
+            if how == "unpack" and type(target) is cst.Subscript and type(target.value) is cst.Name \
+                    and target.value.value == name:
+                where = self.index.where.get(target.value)
+                if where is not None and where[1] > start and (use is None or where[1] < use[0]):
+                    stores.append((target, where[2]))
+        if not stores:
+            return value
+        names = dict_keys(value.node) if type(value.node) is cst.Dict else None
+        for target, context in stores:
+            key = subscript_string(target)
+            surely = not any(type(n) in _BRANCHES for n in context) or \
+                (use is not None and use[1][: len(context)] == context)
+            if names is None or key is None or not surely:
+                return UNKNOWN
+            names = names if key in names else (*names, key)
+        return BuiltDict(names)
+
+    def _statement_of(self, name: cst.Name) -> cst.CSTNode | None:
+        """The ``def`` or ``class`` statement ``name`` refers to, when that is its one binding."""
+        where = self.index.where.get(name)
+        if where is None:
             return None
-        recording, self.recording = self.recording, False
-        try:
-            returns = self.run_scope(body_of(stmt.body), self.constants, param_names(stmt.params))
-        finally:
-            self.recording = recording
-        models = [r for r in returns if isinstance(r, ModelInfo)]
-        if returns and len(models) == len(returns) and len({id(m) for m in models}) == 1:
-            self.builders[name] = Builder(models[0])
-        return self.builders[name]
+        bindings = where[0].lookup(name.value)
+        if len(bindings) == 1 and type(bindings[0].node) in (cst.FunctionDef, cst.ClassDef):
+            return bindings[0].node
+        return None
 
     # -- classification ---------------------------------------------------------------------
     def _keras_kind(self, func: cst.BaseExpression) -> str | None:
@@ -125,238 +223,82 @@ class ModelAnalyzer:
             return "op"  # keras.ops / Keras 2's backend functions applied to layer outputs
         return None
 
-    # -- scopes -----------------------------------------------------------------------------
-    def run_scope(
-        self, body: Iterable[cst.CSTNode], parent: Mapping[str, Binding], params: Iterable[str] = ()
-    ) -> list[Binding]:
-        """Walk one scope's statements in order. Returns the bindings of its ``return`` values.
+    def _is_model_class(self, cls: cst.ClassDef) -> bool:
+        """A user subclass of ``keras.Model``."""
+        if cls not in self.model_classes:
+            self.model_classes[cls] = any(
+                base.keyword is None and self._keras_kind(base.value) == "functional" for base in cls.bases)
+        return self.model_classes[cls]
 
-        ``params``: the function's parameters, bound to unknown values (they shadow outer names).
-        """
-        env: dict[str, Binding] = {}
-        counts: dict[str, int] = {}
-        returns: list[Binding] = []
-        deferred: list[cst.FunctionDef] = []
-        globals_declared: set[str] = set()
-        state = _ScopeState(env, counts, returns, deferred, globals_declared, parent)
-        for name in params:
-            state.bind(name, UNKNOWN)
-        self._block(list(body), state)
-        # Nested functions run later, when the enclosing scope's names have their final bindings:
-        # only names bound exactly once in this scope are trusted inside them.
-        stable = {k: v for k, v in dict(parent).items() if k not in counts}
-        stable.update({k: v for k, v in env.items() if counts.get(k) == 1 and k not in globals_declared})
-        for fn in deferred:
-            self.run_scope(body_of(fn.body), stable, param_names(fn.params))
-        return returns
-
-    def _block(self, statements: list[cst.CSTNode], state: _ScopeState) -> None:
-        for stmt in statements:
-            self._statement(stmt, state)
-
-    def _statement(self, stmt: cst.CSTNode, state: _ScopeState) -> None:
-        if type(stmt) is cst.SimpleStatementLine:
-            for small in stmt.body:
-                self._small(small, state)
-        elif type(stmt) is cst.FunctionDef:
-            state.bind(stmt.name.value, UNKNOWN)
-            state.deferred.append(stmt)
-        elif type(stmt) is cst.ClassDef:
-            state.bind(stmt.name.value, UNKNOWN)
-            # Methods: scopes of their own that see module names (not class-body names).
-            for inner in body_of(stmt.body):
-                if type(inner) is cst.FunctionDef:
-                    state.deferred.append(inner)
-        elif type(stmt) is cst.With:
-            for item in stmt.items:
-                self._expression(item.item, state)
-                if item.asname is not None:
-                    for name in target_names(item.asname.name):
-                        state.bind(name, UNKNOWN)
-            self._block(body_of(stmt.body), state)
-        elif type(stmt) in (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match):
-            self._conditional(stmt, state)
-        else:
-            self._effects(stmt, state)
-
-    def _conditional(self, stmt: cst.CSTNode, state: _ScopeState) -> None:
-        """A block that may run zero or several times: its re-bindings are unknown afterwards.
-
-        Alternatives (``if``/``else``, ``match`` cases) each start from the bindings before the
-        statement; ``except``/``else``/``finally`` blocks start from those with everything the
-        earlier blocks re-bound made unknown (they may run after any part of them).
-        """
-        before = dict(state.env)
-        for header in headers_of(stmt):
-            self._expression(header, state)
-        if type(stmt) is cst.For:
-            for name in target_names(stmt.target):
-                state.bind(name, UNKNOWN)
-        if type(stmt) in (cst.Try, cst.TryStar):
-            for handler in stmt.handlers:
-                if handler.name is not None and type(handler.name.name) is cst.Name:
-                    state.bind(handler.name.name.value, UNKNOWN)
-        start = dict(state.env)
-        changed: set[str] = set()
-        for block, mode in blocks_of(stmt):
-            if mode != "continue":
-                state.env.clear()
-                state.env.update(start)
-                if mode == "uncertain":
-                    for name in changed:
-                        state.env[name] = UNKNOWN
-            self._block(block, state)
-            changed.update(n for n, b in state.env.items() if n not in start or start[n] is not b)
-        state.env.clear()
-        state.env.update(start)
-        for name in changed | {n for n in start if n not in before or before[n] is not start[n]}:
-            state.env[name] = UNKNOWN
-
-    def _small(self, small: cst.BaseSmallStatement, state: _ScopeState) -> None:
-        if type(small) is cst.Assign:
-            value = self._expression(small.value, state)
-            for target in small.targets:
-                self._assign(target.target, value, small.value, state)
-        elif type(small) is cst.AnnAssign:
-            if small.value is not None:
-                value = self._expression(small.value, state)
-                self._assign(small.target, value, small.value, state)
-        elif type(small) is cst.AugAssign:
-            value = self._expression(small.value, state)
-            if type(small.target) is cst.Name:
-                old = state.lookup(small.target.value)
-                new = old if isinstance(old, KerasTensor) else UNKNOWN
-                state.bind(small.target.value, new, small.target)
-                if isinstance(new, KerasTensor):
-                    self._mark_tensor(small.target, new)
-            del value
-        elif type(small) is cst.Return:
-            state.returns.append(self._expression(small.value, state) if small.value is not None else UNKNOWN)
-        elif type(small) is cst.Global:
-            for item in small.names:
-                state.globals_declared.add(item.name.value)
-                state.bind(item.name.value, UNKNOWN)
-        elif type(small) is cst.Nonlocal:
-            for item in small.names:
-                state.bind(item.name.value, UNKNOWN)
-        elif type(small) in (cst.Import, cst.ImportFrom):
-            names = small.names
-            if type(names) is not cst.ImportStar:
-                for alias in names:
-                    local = alias.asname.name if alias.asname is not None else alias.name
-                    dotted_name = _dotted_name(local) or ""
-                    state.bind(dotted_name.split(".")[0], UNKNOWN)
-        elif type(small) is cst.Expr:
-            self._expression(small.value, state)
-        else:
-            self._effects(small, state)
-
-    def _assign(self, target: cst.BaseExpression, value: Binding, value_node: cst.BaseExpression,
-                state: _ScopeState) -> None:
-        if type(target) is cst.Name:
-            state.bind(target.value, value, target)
-            if isinstance(value, KerasTensor):
-                self._mark_tensor(target, value)
-            elif isinstance(value, ModelInfo) and self.recording:
-                self.facts.model_targets[target] = value
-        elif type(target) in (cst.Tuple, cst.List):
-            # Unpacking a layer output (``z_mean, z_log_var = encoder(x)``) gives layer outputs.
-            element_value = value if isinstance(value, KerasTensor) else UNKNOWN
-            if type(value_node) in (cst.Tuple, cst.List) and len(value_node.elements) == len(target.elements):
-                for element, source in zip(target.elements, value_node.elements):
-                    self._assign(element.value, self._expression(source.value, state, effects=False),
-                                 source.value, state)
-                return
-            for name_node in target_name_nodes(target):
-                state.bind(name_node.value, element_value, name_node)
-                if isinstance(element_value, KerasTensor):
-                    self._mark_tensor(name_node, element_value)
-        elif type(target) is cst.Subscript and type(target.value) is cst.Name:
-            # ``outputs["a"] = ...``: a dict filled key by key keeps its names in insertion order;
-            # any other change to a tracked literal makes it unknown.
-            name = target.value.value
-            bound = state.lookup(name)
-            names = bound.names if isinstance(bound, BuiltDict) else None
-            if isinstance(bound, LiteralValue) and type(bound.node) is cst.Dict:
-                names = dict_keys(bound.node)
-            key = subscript_string(target)
-            if names is not None and key is not None:
-                state.bind(name, BuiltDict(names if key in names else (*names, key)))
-            elif isinstance(bound, (LiteralValue, BuiltDict)):
-                state.bind(name, UNKNOWN)
-
-    def _mark_tensor(self, target: cst.CSTNode, value: KerasTensor) -> None:
-        if self.recording:
-            self.facts.keras_tensor_targets[target] = value.node
+    def builder(self, fn: cst.FunctionDef) -> Builder | None:
+        """The model ``fn`` builds when every ``return`` of it returns the same one (its
+        parameters unknown), once."""
+        if fn in self.builders:
+            return self.builders[fn]
+        self.builders[fn] = None  # also what a recursive call sees meanwhile
+        frame = self.index.scopes.get(fn)
+        returns = [self.value(r) for r in frame.returns] if frame is not None else []
+        models = [r for r in returns if isinstance(r, ModelInfo)]
+        if returns and len(models) == len(returns) and len({id(m) for m in models}) == 1:
+            self.builders[fn] = Builder(models[0])
+        return self.builders[fn]
 
     # -- expressions ------------------------------------------------------------------------
-    def _expression(self, expr: cst.BaseExpression, state: _ScopeState, effects: bool = True) -> Binding:
-        if effects:
-            self._effects(expr, state)
-        return self._value(expr, state)
+    def value(self, expr: cst.BaseExpression) -> Binding:
+        """What ``expr`` evaluates to, once per node."""
+        known = self.values.get(expr, _MISSING)
+        if known is _PENDING:
+            return UNKNOWN
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
+        self.values[expr] = _PENDING
+        computed = self._compute(expr)
+        self.values[expr] = computed
+        return computed
 
-    def _effects(self, root: cst.CSTNode, state: _ScopeState) -> None:
-        """Record the calls in ``root``. Lambdas and comprehensions have names of their own
-        (``[m.fit(x, y) for m in models]``), so calls inside them are not tied to this scope's bindings;
-        a walrus re-binds its name."""
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            kind = type(node)  # exact types: cheaper than isinstance on libcst's ABCs, per node
-            if kind in _OWN_SCOPE_TYPES:
-                continue
-            if kind is cst.NamedExpr and type(node.target) is cst.Name:
-                state.bind(node.target.value, UNKNOWN)
-            elif kind is cst.Call:
-                self._call_effects(node, state)
-            stack.extend(reversed(children(node)))
-
-    def _value(self, expr: cst.BaseExpression, state: _ScopeState) -> Binding:
-        if type(expr) is cst.Name:
-            return state.lookup(expr.value)
-        if type(expr) in (cst.Dict, cst.List, cst.Tuple, cst.DictComp):
+    def _compute(self, expr: cst.BaseExpression) -> Binding:
+        kind = type(expr)
+        if kind is cst.Name:
+            return self.name_value(expr)  # type: ignore[arg-type]
+        if kind in (cst.Dict, cst.List, cst.Tuple, cst.DictComp):
             return LiteralValue(expr)
-        if type(expr) is cst.Call:
-            return self._call_value(expr, state)
-        if type(expr) is cst.Attribute:
-            return self._attribute_value(expr, state)
-        if type(expr) is cst.Subscript:
-            base = self._value(expr.value, state)
-            if isinstance(base, KerasTensor):
-                return KerasTensor(expr)
+        if kind is cst.Call:
+            return self._call_value(expr)  # type: ignore[arg-type]
+        if kind is cst.Attribute:
+            return self._attribute_value(expr)  # type: ignore[arg-type]
+        if kind is cst.Subscript:
             # model.outputs[0], model.layers[-1].output is handled by _attribute_value
-            return UNKNOWN
-        if type(expr) is cst.BinaryOperation:
-            if self._is_tensor(expr.left, state) or self._is_tensor(expr.right, state):
+            return KerasTensor(expr) if isinstance(self.value(expr.value), KerasTensor) else UNKNOWN  # type: ignore[attr-defined]
+        if kind is cst.BinaryOperation:
+            if self._is_tensor(expr.left) or self._is_tensor(expr.right):  # type: ignore[attr-defined]
                 return KerasTensor(expr)
             return UNKNOWN
-        if type(expr) is cst.UnaryOperation and self._is_tensor(expr.expression, state):
+        if kind is cst.UnaryOperation and self._is_tensor(expr.expression):  # type: ignore[attr-defined]
             return KerasTensor(expr)
         return UNKNOWN
 
-    def _is_tensor(self, expr: cst.BaseExpression, state: _ScopeState) -> bool:
+    def _is_tensor(self, expr: cst.BaseExpression) -> bool:
         if type(expr) in (cst.List, cst.Tuple):
-            return any(self._is_tensor(e.value, state) for e in expr.elements)
-        return isinstance(self._value(expr, state), KerasTensor)
+            return any(self._is_tensor(e.value) for e in expr.elements)  # type: ignore[attr-defined]
+        return isinstance(self.value(expr), KerasTensor)
 
-    def _attribute_value(self, expr: cst.Attribute, state: _ScopeState) -> Binding:
-        attr = expr.attr.value
-        if attr in ("output", "outputs", "input", "inputs"):
+    def _attribute_value(self, expr: cst.Attribute) -> Binding:
+        if expr.attr.value in ("output", "outputs", "input", "inputs"):
             owner = expr.value
-            if isinstance(self._value(owner, state), ModelInfo):
+            if isinstance(self.value(owner), ModelInfo):
                 return KerasTensor(expr)
             # model.layers[i].output / model.get_layer("x").output
             if type(owner) is cst.Subscript and type(owner.value) is cst.Attribute \
                     and owner.value.attr.value == "layers" \
-                    and isinstance(self._value(owner.value.value, state), ModelInfo):
+                    and isinstance(self.value(owner.value.value), ModelInfo):
                 return KerasTensor(expr)
             if type(owner) is cst.Call and type(owner.func) is cst.Attribute \
                     and owner.func.attr.value == "get_layer" \
-                    and isinstance(self._value(owner.func.value, state), ModelInfo):
+                    and isinstance(self.value(owner.func.value), ModelInfo):
                 return KerasTensor(expr)
         return UNKNOWN
 
-    def _call_value(self, call: cst.Call, state: _ScopeState) -> Binding:
+    def _call_value(self, call: cst.Call) -> Binding:
         func = call.func
         kind = self._keras_kind(func)
         if kind in ("sequential", "functional"):
@@ -365,7 +307,7 @@ class ModelAnalyzer:
                 if kind == "sequential":
                     known = ModelInfo("sequential", call, outputs_form="single")
                 else:
-                    known = functional_model(call, state.lookup, lambda expr: self._is_tensor(expr, state))
+                    known = functional_model(call, self.value, self._is_tensor)
                 self.model_by_call[call] = known
             return known
         if kind == "input":
@@ -373,70 +315,16 @@ class ModelAnalyzer:
         if kind == "layer":
             return Layer(call)
         if kind == "op":
-            if any(self._is_tensor(a.value, state) for a in call.args):
-                return KerasTensor(call)
-            return UNKNOWN
+            return KerasTensor(call) if any(self._is_tensor(a.value) for a in call.args) else UNKNOWN
         if type(func) is cst.Name:
-            if func.value in self.model_classes and state.lookup(func.value) is UNKNOWN:
+            statement = self._statement_of(func)
+            if type(statement) is cst.ClassDef and self._is_model_class(statement):
                 return self.model_by_call.setdefault(call, ModelInfo("subclassed", call))
-            builder = self.builder(func.value) if state.lookup(func.value) is UNKNOWN else None
+            builder = self.builder(statement) if type(statement) is cst.FunctionDef else None
             if builder is not None:
                 return builder.model
-        callee = self._value(func, state) if type(func) is not cst.Call else self._call_value(func, state)
+        callee = self.value(func)
         if isinstance(callee, (Layer, ModelInfo)) and call.args and not call.args[0].keyword \
-                and self._is_tensor(call.args[0].value, state):
+                and self._is_tensor(call.args[0].value):
             return KerasTensor(call)
         return UNKNOWN
-
-    def _call_effects(self, call: cst.Call, state: _ScopeState) -> None:
-        """Record ``var.compile/fit(...)`` calls and user-function calls with layer-output arguments."""
-        if not self.recording:
-            return
-        func = call.func
-        if type(func) is cst.Attribute and func.attr.value in ("compile",) + FIT_METHODS:
-            receiver = func.value
-            model = self._value(receiver, state) if type(receiver) is cst.Name else UNKNOWN
-            if isinstance(model, ModelInfo):
-                literals = {}
-                for arg in call.args:
-                    if type(arg.value) is cst.Name:
-                        bound = state.lookup(arg.value.value)
-                        if isinstance(bound, LiteralValue):
-                            literals[arg.value] = bound.node
-                self.facts.calls.append(
-                    ModelCall(func.attr.value, call, receiver.value, model, literals)  # type: ignore[union-attr]
-                )
-        if type(func) is cst.Name:
-            positional = 0
-            for arg in call.args:
-                if arg.star:
-                    break
-                slot: int | str
-                if arg.keyword is not None:
-                    slot = arg.keyword.value
-                else:
-                    slot = positional
-                    positional += 1
-                if type(arg.value) is cst.Name and isinstance(state.lookup(arg.value.value), KerasTensor):
-                    self.facts.keras_tensor_args.setdefault(func.value, []).append((call, slot, arg.value.value))
-
-
-@dataclass
-class _ScopeState:
-    env: dict[str, Binding]
-    counts: dict[str, int]
-    returns: list[Binding]
-    deferred: list[cst.FunctionDef]
-    globals_declared: set[str]
-    parent: Mapping[str, Binding]
-
-    def bind(self, name: str, value: Binding, node: cst.CSTNode | None = None) -> None:
-        self.env[name] = value
-        self.counts[name] = self.counts.get(name, 0) + 1
-
-    def lookup(self, name: str) -> Binding:
-        if name in self.env:
-            return self.env[name]
-        if name in self.counts or name in self.globals_declared:
-            return UNKNOWN
-        return self.parent.get(name, UNKNOWN)

@@ -5,8 +5,8 @@ The names come from the literal (``{"seg": s, "cls": c}``, ``dict(seg=s, cls=c)`
 filled key by key (``outputs["seg"] = ...``), or from a comprehension over a literal list of
 strings (``{t: head(t) for t in TASKS}``), in the order written: ``list-for-dict-outputs``
 (LCK502) compares that order with the sorted one Keras pairs a list of losses with. The model
-analysis (``model_analyzer.py``) calls this where it meets the construction, with what the names
-of that scope are bound to there; reading the outputs needs nothing else from its walk.
+analysis (``model_analyzer.py``) calls this for each construction, with its query for what a name
+of the call holds there; reading the outputs needs nothing else from it.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from losscheck.lint.model_values import (
 )
 
 
-def functional_model(call: cst.Call, lookup: Callable[[str], Binding],
+def functional_model(call: cst.Call, lookup: Callable[[cst.Name], Binding],
                      is_tensor: Callable[[cst.BaseExpression], bool]) -> ModelInfo:
     """The model ``keras.Model(inputs, outputs)`` builds, with the form of its outputs and, for a
-    dict, their names. ``lookup``: what a name is bound to where the call is; ``is_tensor``:
+    dict, their names. ``lookup``: what a name of the call is bound to there; ``is_tensor``:
     whether an expression there is a KerasTensor."""
     outputs: cst.BaseExpression | None = None
     positional = [a for a in call.args if a.keyword is None and not a.star]
@@ -45,7 +45,7 @@ def functional_model(call: cst.Call, lookup: Callable[[str], Binding],
         return info
     literal = outputs
     if type(outputs) is cst.Name:
-        bound = lookup(outputs.value)
+        bound = lookup(outputs)
         if isinstance(bound, LiteralValue):
             literal = bound.node
         elif isinstance(bound, BuiltDict):
@@ -59,7 +59,7 @@ def functional_model(call: cst.Call, lookup: Callable[[str], Binding],
         info.outputs_form = "dict"
         info.output_names = dict_keys(literal)
     elif type(literal) is cst.Call and type(literal.func) is cst.Name and literal.func.value == "dict" \
-            and lookup("dict") is UNKNOWN and all(a.keyword is not None for a in literal.args):
+            and lookup(literal.func) is UNKNOWN and all(a.keyword is not None for a in literal.args):
         info.outputs_form = "dict"
         info.output_names = tuple(a.keyword.value for a in literal.args)  # type: ignore[union-attr]
     elif type(literal) is cst.DictComp:
@@ -72,7 +72,7 @@ def functional_model(call: cst.Call, lookup: Callable[[str], Binding],
     return info
 
 
-def _comprehension_keys(comp: cst.DictComp, lookup: Callable[[str], Binding]) -> tuple[str, ...] | None:
+def _comprehension_keys(comp: cst.DictComp, lookup: Callable[[cst.Name], Binding]) -> tuple[str, ...] | None:
     """``{t: head(t) for t in ["seg", "cls"]}`` (or a name bound to that list): the keys in order."""
     loop = comp.for_in
     if loop.inner_for_in is not None or loop.ifs or loop.asynchronous is not None:
@@ -83,7 +83,7 @@ def _comprehension_keys(comp: cst.DictComp, lookup: Callable[[str], Binding]) ->
         return None
     source = loop.iter
     if type(source) is cst.Name:
-        bound = lookup(source.value)
+        bound = lookup(source)
         source = bound.node if isinstance(bound, LiteralValue) else None
     elements = literal_elements(source) if source is not None else None
     if elements is None:

@@ -1,5 +1,5 @@
-"""Syntax helpers for reading model code: dotted names, assignment targets, the blocks of a compound
-statement, how often each name is bound, and list/tuple/dict literals.
+"""Syntax helpers for reading model code: the names a statement assigns, subscript keys, and
+list/tuple/dict literals.
 
 Pure functions of libcst nodes (no facts, no context) except ``full_range`` and ``short_code``, which
 only read positions and source from the file's context.
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from losscheck.lint.astutil import assign_targets
 
 
 def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
@@ -18,84 +19,11 @@ def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
         for small in stmt.body:
             if type(small) is cst.Assign:
                 for target in small.targets:
-                    yield from target_names(target.target)
+                    yield from assign_targets(target.target)
             elif type(small) in (cst.AnnAssign, cst.AugAssign) and small.value is not None:
-                yield from target_names(small.target)
+                yield from assign_targets(small.target)
     elif type(stmt) in (cst.FunctionDef, cst.ClassDef):
         yield stmt.name.value
-
-
-def target_names(target: cst.BaseExpression) -> Iterator[str]:
-    if type(target) is cst.Name:
-        yield target.value
-    elif type(target) in (cst.Tuple, cst.List):
-        for element in target.elements:
-            yield from target_names(element.value)
-    elif type(target) is cst.StarredElement:
-        yield from target_names(target.value)
-
-
-
-def param_names(params: cst.Parameters) -> list[str]:
-    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-    for star in (params.star_arg, params.star_kwarg):
-        if type(star) is cst.Param:
-            names.append(star.name.value)
-    return names
-
-
-def body_of(block: cst.BaseSuite) -> list[cst.CSTNode]:
-    if type(block) is cst.IndentedBlock:
-        return list(block.body)
-    if type(block) is cst.SimpleStatementSuite:
-        return [cst.SimpleStatementLine(body=block.body)]
-    return []
-
-
-def blocks_of(stmt: cst.CSTNode) -> Iterator[tuple[list[cst.CSTNode], str]]:
-    """The blocks of a compound statement with how each starts: "fresh" (from the bindings before
-    the statement), "continue" (after the previous block) or "uncertain" (fresh, minus re-bindings)."""
-    if type(stmt) is cst.If:
-        yield body_of(stmt.body), "fresh"
-        if stmt.orelse is not None:
-            if type(stmt.orelse) is cst.If:
-                yield [stmt.orelse], "fresh"
-            else:
-                yield body_of(stmt.orelse.body), "fresh"
-    elif type(stmt) in (cst.For, cst.While):
-        yield body_of(stmt.body), "continue"
-        if stmt.orelse is not None:
-            yield body_of(stmt.orelse.body), "uncertain"
-    elif type(stmt) in (cst.Try, cst.TryStar):
-        yield body_of(stmt.body), "continue"
-        for handler in stmt.handlers:
-            yield body_of(handler.body), "uncertain"
-        if stmt.orelse is not None:
-            yield body_of(stmt.orelse.body), "uncertain"
-        if stmt.finalbody is not None:
-            yield body_of(stmt.finalbody.body), "uncertain"
-    elif type(stmt) is cst.Match:
-        for case in stmt.cases:
-            yield body_of(case.body), "fresh"
-
-
-def headers_of(stmt: cst.CSTNode) -> Iterator[cst.BaseExpression]:
-    if type(stmt) in (cst.If, cst.While):
-        yield stmt.test
-    elif type(stmt) is cst.For:
-        yield stmt.iter
-    elif type(stmt) is cst.Match:
-        yield stmt.subject
-
-
-def target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
-    if type(target) is cst.Name:
-        yield target
-    elif type(target) in (cst.Tuple, cst.List):
-        for element in target.elements:
-            yield from target_name_nodes(element.value)
-    elif type(target) is cst.StarredElement:
-        yield from target_name_nodes(target.value)
 
 
 def subscript_string(target: cst.Subscript) -> str | None:

@@ -10,10 +10,10 @@ What it finds, per file:
 - layer outputs (KerasTensors): names bound to ``keras.Input(...)``, ``Dense(...)(x)``,
   ``layer(x)``, ``model.output``, ``model.layers[i].output``, ``keras.ops`` on KerasTensors, ...
 
-Precision first: the analysis follows one scope's statements in order; a name re-bound inside an
-``if``/``for``/``while``/``try`` block is "unknown" after the block, a name bound by anything it does not
-understand is "unknown", and unknown never produces a finding. ``with`` blocks are transparent
-(``with strategy.scope(): model = ...`` is the common case).
+Precision first: what a name holds is read through the scope index's reaching definitions
+(``model_analyzer.py``); a name that a branch or a loop may re-bind is "unknown", a name bound by
+anything the analysis does not understand is "unknown", and unknown never produces a finding.
+``with`` blocks are transparent (``with strategy.scope(): model = ...`` is the common case).
 
 Import resolution goes through the file's :class:`~losscheck.lint.imports.ImportMap`; it only needs to
 answer "is this expression ``keras...Sequential``?".
@@ -58,8 +58,8 @@ _ROOT_WORDS = ("Sequential", "Model", "Functional", "Input")
 
 def analyze(module: cst.Module, source: str | None = None, imports: ImportMap | None = None,
             ctx: FileContext | None = None) -> ModuleModels:
-    """The models of ``module`` (``ctx``: the file's context, whose scope index says how often each
-    name is bound; a throwaway one when not given)."""
+    """The models of ``module`` (``ctx``: the file's context, whose scope index says which
+    definitions reach each name; a throwaway one when not given)."""
     text = source if source is not None else module.code
     if "keras" not in text:  # cheap pre-filter: every fact below needs a Keras import
         return ModuleModels()
@@ -69,12 +69,9 @@ def analyze(module: cst.Module, source: str | None = None, imports: ImportMap | 
         return ModuleModels()
     aliases = Resolver(imports or ImportMap.from_module(module), module)
     facts = ModuleModels(aliases=aliases)
-    analyzer = ModelAnalyzer(aliases, facts)
-    from losscheck.lint.scope_index import binding_counts, scope_index
+    from losscheck.lint.scope_index import scope_index
 
     if ctx is None:
         ctx = FileContext(path="<string>", source=text, module=module)
-    analyzer.prepare(module, binding_counts(scope_index(ctx)))
-    analyzer.run_scope(module.body, parent={})
-    facts.models = list(analyzer.model_by_call.values())
+    ModelAnalyzer(aliases, facts, scope_index(ctx)).record()
     return facts

@@ -483,21 +483,6 @@ def _bind_imports(node: cst.CSTNode, scope: Scope) -> list[str]:
 _TYPE_ALIAS = getattr(cst, "TypeAlias", None)
 
 
-def binding_counts(index: ScopeIndex) -> dict[str, int]:
-    """How often each name is bound anywhere in the file, in any scope, parameters aside; a
-    ``global`` declaration counts as a binding (the name is set from elsewhere too). A class,
-    model builder or constant is trusted only when its name is bound once."""
-    counts: dict[str, int] = {}
-    for scope in index.by_node.values():
-        for name, bindings in scope.assignments.items():
-            bound = sum(1 for b in bindings if type(b.node) is not cst.Param)
-            if bound:
-                counts[name] = counts.get(name, 0) + bound
-        for name in scope.declared_global:
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
 def is_self_attribute(target: cst.BaseExpression) -> bool:
     """``self.name``: an attribute of the instance, in a method."""
     return type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self"

@@ -353,8 +353,18 @@ def test_dict_filled_in_a_loop_is_unknown() -> None:
         # an except block may run before the try body re-bound anything
         ("m = keras.Sequential()\ntry:\n    m = load()\nexcept E:\n    m.fit(x, y)\n", []),
         ("m = keras.Sequential()\ntry:\n    pass\nexcept E:\n    m.fit(x, y)\n", ["fit"]),
-        # a loop body runs with the binding from before it (first iteration)
-        ("m = keras.Sequential()\nfor i in r:\n    m.fit(x, y)\n    m = other()\nm.fit(x, y)\n", ["fit"]),
+        # a loop body that re-binds the name runs with the new binding from its second turn on
+        ("m = keras.Sequential()\nfor i in r:\n    m.fit(x, y)\n    m = other()\nm.fit(x, y)\n", []),
+        # one that does not keeps the binding from before it
+        ("m = keras.Sequential()\nfor i in r:\n    m.fit(x, y)\nm.fit(x, y)\n", ["fit", "fit"]),
+        # a name bound in a nested function's frame is read through the enclosing frames
+        ("m = keras.Sequential()\ndef outer():\n    def inner():\n        m.fit(x, y)\n", ["fit"]),
+        # a parameter, an except or with target, or an import shadows the module's model
+        ("m = keras.Sequential()\ndef f(*, m):\n    m.fit(x, y)\n", []),
+        ("m = keras.Sequential()\nwith open(p) as m:\n    m.fit(x, y)\n", []),
+        ("m = keras.Sequential()\nfrom lib import m\nm.fit(x, y)\n", []),
+        # unpacking pairs the elements
+        ("m, n = keras.Sequential(), other()\nm.fit(x, y)\nn.fit(x, y)\n", ["fit"]),
     ],
 )
 def test_branches(code: str, methods: list[str]) -> None:

@@ -25,13 +25,10 @@ def _full_analysis(source: str) -> models.ModuleModels:
 
     aliases = Resolver(ImportMap.from_module(module), module)
     facts = models.ModuleModels(aliases=aliases)
-    analyzer = ModelAnalyzer(aliases, facts)
     from losscheck.lint.context import FileContext
-    from losscheck.lint.scope_index import binding_counts, scope_index
+    from losscheck.lint.scope_index import scope_index
 
-    analyzer.prepare(module, binding_counts(scope_index(FileContext("<string>", source, module))))
-    analyzer.run_scope(module.body, parent={})
-    facts.models = list(analyzer.model_by_call.values())
+    ModelAnalyzer(aliases, facts, scope_index(FileContext("<string>", source, module))).record()
     return facts
 
 
