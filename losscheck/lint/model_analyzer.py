@@ -3,13 +3,15 @@ literal container), read on demand through the scope index's reaching definition
 recorded from it in a ``ModuleModels``: the models built, the ``compile``/``fit``/... calls on
 them, the names bound to KerasTensors and the calls that pass one.
 
-Which definitions reach a name is the scope index's to say (``scopes.plain_sequence``); this
-module only says what a value is. A name has a value where one plain assignment surely reaches it
-(augmented ones after it keep a KerasTensor one): a name re-bound in a branch or a loop, or bound
-by anything not understood, is unknown, and unknown never produces a finding. ``with`` blocks are
-transparent. A function reads a name of an enclosing frame only when that frame binds it exactly
-once, outside any branch. What a functional model's outputs are is read in ``model_outputs.py``.
-Entry point: ``losscheck.lint.models.analyze``.
+Which definitions reach a name is the scope index's to say (``scopes.reaching_definitions``);
+this module only says what a value is. Where several reach (branches, a loop), their values are
+joined: a layer output whichever ran, or the one model they all bind; anything else is unknown, and
+unknown never produces a finding. A name bound by anything not understood is unknown; ``with``
+blocks are transparent. A loop that carries a layer output around (``x = Dense(8)(x)``) is read
+optimistically: its value is assumed to stay a layer output, and everything read under that
+assumption is forgotten when the loop's value turns out otherwise. A function reads a name of an
+enclosing frame through that frame's definitions. What a functional model's outputs are is read
+in ``model_outputs.py``. Entry point: ``losscheck.lint.models.analyze``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from losscheck.lint.model_values import (
     keras_path,
 )
 from losscheck.lint.scope_index import ScopeIndex
-from losscheck.lint.scopes import Scope, plain_sequence
+from losscheck.lint.scopes import Definition, Scope, reaching_definitions, surely_ran
 
 _PENDING = object()  # a value being computed: a cycle through it is unknown
 _MISSING = object()
@@ -50,6 +52,8 @@ class ModelAnalyzer:
         self.facts = facts
         self.index = index
         self.values: dict[cst.CSTNode, object] = {}  # memo: expression -> Binding (or _PENDING)
+        self.cycles: set[cst.CSTNode] = set()  # pending expressions a loop came back to
+        self.pessimistic: set[cst.CSTNode] = set()  # ... whose optimistic reading failed
         self.builders: dict[cst.FunctionDef, Builder | None] = {}
         self.model_classes: dict[cst.ClassDef, bool] = {}
         # One ModelInfo per construction call, however often the call is evaluated.
@@ -61,8 +65,9 @@ class ModelAnalyzer:
         """Record the file's model constructions (in source order), the calls on models and with
         layer outputs, and every assignment target bound to a KerasTensor or a model."""
         calls = self.index.calls
-        for call in calls:
-            if self._keras_kind(call.func) in ("sequential", "functional"):
+        for call in calls:  # every construction, its result bound to a name or not
+            if self._keras_kind(call.func) in ("sequential", "functional") \
+                    or (type(call.func) is cst.Name and type(self._statement_of(call.func)) is cst.ClassDef):
                 self.value(call)
         for call in calls:
             self._record_call(call)
@@ -147,25 +152,47 @@ class ModelAnalyzer:
         frame, order, context = where
         spelled = name.value
         if spelled in frame.defs or spelled in frame.params:
-            defs = plain_sequence(spelled, frame, order, context, unpacked=True)
-            if defs is None or defs[0].target is None:
-                return UNKNOWN
-            value = self.bound_value(defs[0].target)
-            if len(defs) > 1 and not isinstance(value, KerasTensor):
-                return UNKNOWN  # augmented after it: only a layer output stays what it was
-            return self._filled(value, spelled, frame, defs[0].order, (order, context))
-        # a name of an enclosing frame, bound there exactly once and outside any branch
+            found = reaching_definitions(spelled, frame, order, context)
+            if found is None or found[1] or not found[0]:
+                return UNKNOWN  # unbound here, or the parameter's own value may reach
+            defs = found[0]
+            first = defs[0]
+            if len(defs) == 1 or (first.operator is None and surely_ran(first, context) and all(
+                    d.operator is not None and d.order < order and surely_ran(d, context) for d in defs[1:])):
+                # a straight line: one definition, then augmented ones (which keep a layer output)
+                value = self._defined(first)
+                if len(defs) > 1 and not isinstance(value, KerasTensor):
+                    return UNKNOWN
+                return self._filled(value, spelled, frame, first.order, (order, context))
+            return self._joined(defs)
+        # a name of an enclosing frame: what it holds once that frame has run
         bindings = frame.lookup(spelled)
-        if len(bindings) != 1 or type(bindings[0].node) is not cst.Name:
+        if not bindings or any(type(b.node) is not cst.Name for b in bindings):
             return UNKNOWN
         owner = bindings[0].scope
         defs = owner.defs.get(spelled, [])
-        if owner.kind not in ("module", "function") or len(defs) != 1:
+        if owner.kind not in ("module", "function") or not defs:
             return UNKNOWN
-        (definition,) = defs
-        if definition.conditional or definition.operator is not None or definition.target is None:
+        if len(defs) == 1 and not defs[0].conditional:
+            return self._filled(self._defined(defs[0]), spelled, owner, defs[0].order, None)
+        return self._joined(defs)
+
+    def _defined(self, definition: Definition) -> Binding:
+        """The value a plain or unpacking definition binds (augmented ones and those with no
+        value to follow: unknown)."""
+        if definition.operator is not None or definition.target is None:
             return UNKNOWN
-        return self._filled(self.bound_value(definition.target), spelled, owner, definition.order, None)
+        return self.bound_value(definition.target)
+
+    def _joined(self, defs: list[Definition]) -> Binding:
+        """One of ``defs`` ran last: a layer output whichever it was, or the one model all bind."""
+        values = [self._defined(d) for d in defs if d.operator is None]
+        if values and all(isinstance(v, KerasTensor) for v in values):
+            return values[-1]
+        if values and isinstance(values[0], ModelInfo) and all(v is values[0] for v in values) \
+                and len(values) == len(defs):
+            return values[0]
+        return UNKNOWN
 
     def _filled(self, value: Binding, name: str, frame: Scope, start: int,
                 use: tuple[int, tuple[cst.CSTNode, ...]] | None) -> Binding:
@@ -217,8 +244,8 @@ class ModelAnalyzer:
         if last == "Input":
             return "input"
         parts = path.split(".")
-        if "layers" in parts[:-1] and last[:1].isupper():
-            return "layer"
+        if "layers" in parts[:-1]:  # a layer class, or a function of layer outputs (layers.add)
+            return "layer" if last[:1].isupper() else "op"
         if parts[0] in ("ops", "backend") or (len(parts) > 1 and parts[-2] == "ops"):
             return "op"  # keras.ops / Keras 2's backend functions applied to layer outputs
         return None
@@ -247,12 +274,25 @@ class ModelAnalyzer:
     def value(self, expr: cst.BaseExpression) -> Binding:
         """What ``expr`` evaluates to, once per node."""
         known = self.values.get(expr, _MISSING)
-        if known is _PENDING:
-            return UNKNOWN
+        if known is _PENDING:  # a loop came back here: assume it carries a layer output around
+            if expr in self.pessimistic:
+                return UNKNOWN
+            self.cycles.add(expr)
+            return KerasTensor(expr)
         if known is not _MISSING:
             return known  # type: ignore[return-value]
         self.values[expr] = _PENDING
+        start = len(self.values)
         computed = self._compute(expr)
+        if expr in self.cycles:
+            self.cycles.discard(expr)
+            if not isinstance(computed, KerasTensor):
+                # the assumption failed: forget what was read under it, and read again without it
+                for node in list(self.values)[start:]:
+                    del self.values[node]
+                    self.model_by_call.pop(node, None)  # type: ignore[call-overload]
+                self.pessimistic.add(expr)
+                computed = self._compute(expr)
         self.values[expr] = computed
         return computed
 

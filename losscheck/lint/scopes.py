@@ -158,7 +158,8 @@ def reaching_definitions(name: str, scope: Scope, order: int, context: tuple[cst
     when the name is not bound anywhere we see. By source order: the last plain assignment
     before the use that surely ran (:func:`surely_ran`), the others and the augmented ones after
     it (``loss = a`` then ``loss *= mask``: both), and inside a loop the assignments later in the
-    same loop; a name the frame never binds is looked up in the frame around it."""
+    same loop (unless that plain assignment is in the loop too); a name the frame never binds is
+    looked up in the frame around it."""
     defs = scope.defs.get(name, [])
     before = [d for d in defs if d.order < order and not _other_branch(d.context, context)]
     reaching: list[Definition] = []
@@ -178,7 +179,13 @@ def reaching_definitions(name: str, scope: Scope, order: int, context: tuple[cst
             reaching = outer
     loops = {node for node in context if type(node) in _LOOPS}
     if loops:
-        reaching += [d for d in defs if d.order > order and loops.intersection(d.context)]
+        # the assignments later in a loop around the use come back with its next turn, unless
+        # the one that surely ran before the use sits in that loop too (it runs again first)
+        inside = set(kills[-1].context) if kills else set()
+        for d in defs:
+            shared = loops.intersection(d.context) if d.order > order else None
+            if shared and not shared <= inside:
+                reaching.append(d)
     return reaching, from_param
 
 

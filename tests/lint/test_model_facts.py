@@ -365,7 +365,29 @@ def test_dict_filled_in_a_loop_is_unknown() -> None:
         ("m = keras.Sequential()\nfrom lib import m\nm.fit(x, y)\n", []),
         # unpacking pairs the elements
         ("m, n = keras.Sequential(), other()\nm.fit(x, y)\nn.fit(x, y)\n", ["fit"]),
+        # re-bound later in the loop, but built again before the call on every turn
+        ("for q in qs:\n    m = keras.Sequential()\n    m.compile(loss=q)\n    m = load(q)\n", ["compile"]),
+        # the same model whichever branch ran
+        ("m = keras.Sequential()\nif c:\n    n = m\nelse:\n    n = m\nn.fit(x, y)\n", ["fit"]),
     ],
 )
 def test_branches(code: str, methods: list[str]) -> None:
     assert [c.method for c in calls("import keras\n" + code)] == methods
+
+
+@pytest.mark.parametrize(
+    "body, names",
+    [
+        # a loop that carries a layer output around keeps it one, inside and after the loop
+        ("x = inp\nfor units in (8, 4):\n    x = layers.Dense(units)(x)\n    x = layers.add([x, x])\ny = x\n",
+         {"inp", "x", "y"}),
+        # ... and one whose turn makes it something else does not (only `x = inp` binds one)
+        ("x = inp\nfor units in (8, 4):\n    h = layers.Dense(units)(x)\n    x = summary(h)\ny = x\n",
+         {"inp", "x"}),
+        # a layer output whichever branch ran
+        ("if c:\n    h = layers.Dense(1)(inp)\nelse:\n    h = layers.Dense(2)(inp)\nz = h\n", {"inp", "h", "z"}),
+        ("if c:\n    h = layers.Dense(1)(inp)\nelse:\n    h = numpy_batch\nz = h\n", {"inp", "h"}),
+    ],
+)
+def test_layer_outputs_through_loops_and_branches(body: str, names: set[str]) -> None:
+    assert tensor_names("import keras\nfrom keras import layers\ninp = keras.Input((3,))\n" + body) == names

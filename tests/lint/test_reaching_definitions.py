@@ -76,3 +76,20 @@ def test_a_value_reads_the_definitions_before_its_statement() -> None:
 def test_which_definitions_may_reach(body: str, expected: list[str]) -> None:
     source = "def f(a, b, c):\n" + textwrap.indent(body, "    ") + "\n"
     assert reaching(source) == expected
+
+
+@pytest.mark.parametrize("body,expected", [
+    # the loop's next turn brings `x = d` back, unless `x = b` in the loop runs before the read again
+    ("x = a\nwhile c:\n    y = g(x)\n    x = d", ["a", "d"]),
+    ("x = a\nwhile c:\n    x = b\n    y = g(x)\n    x = d", ["b"]),
+    ("x = a\nwhile c:\n    if c:\n        x = b\n    y = g(x)\n    x = d", ["a", "b", "d"]),
+    # a plain assignment in an outer loop does not stop an inner loop's turn
+    ("for i in c:\n    x = b\n    while c:\n        y = g(x)\n        x = d", ["b", "d"]),
+])
+def test_a_loop_brings_back_what_runs_after_the_read(body: str, expected: list[str]) -> None:
+    source = "def f(a, b, c, d):\n" + textwrap.indent(body, "    ") + "\n"
+    ctx = FileContext(path="t.py", source=source, module=cst.parse_module(source))
+    index = scope_index(ctx)
+    read = next(n for n in index.by_node[ctx.module.body[0]].reads if n.value == "x")  # the `x` of `g(x)`
+    found = reaching_definitions("x", *index.where[read])
+    assert found is not None and [ctx.code_for(d.value) for d in found[0]] == expected
