@@ -66,44 +66,39 @@ class ShapeFacts:
 
 @fact()
 def module_constants(ctx: FileContext) -> dict[str, Value]:
-    """Module-level ``NAME = <int>`` bound exactly once (``NUM_CLASSES = 3``)."""
-    import re
+    """Module-level ``NAME = <int>`` (``NUM_CLASSES = 3``) and ``NAME = keras.losses.SomeLoss(...)``,
+    each the one definition of its name in the module and its one binding (the scope index's: no
+    re-binding in a branch, a class body or a function that declares it ``global``)."""
+    from losscheck.lint.scope_index import scope_index
 
-    from losscheck.shapes.statements import assigned_names
-
-    counts: dict[str, int] = {}
+    module = scope_index(ctx).module
     values: dict[str, Value] = {}
-    elsewhere: set[str] = set()
-    for stmt in ctx.module.body:
-        if type(stmt) in (cst.FunctionDef, cst.ClassDef):
-            elsewhere.add(stmt.name.value)
-            continue  # a function rebinds a module name only with `global` (checked below)
-        if type(stmt) is not cst.SimpleStatementLine:
-            elsewhere |= assigned_names(stmt)  # if/for/with/try blocks at module level
+    for name, defs in module.defs.items():
+        if len(defs) != 1 or len(module.assignments.get(name, ())) != 1:
             continue
-        for small in stmt.body:
-            targets: list[cst.BaseExpression] = []
-            value = None
-            if type(small) is cst.Assign:
-                targets = [t.target for t in small.targets]
-                value = small.value
-            elif type(small) in (cst.AnnAssign, cst.AugAssign):
-                targets = [small.target]
-                value = small.value if type(small) is cst.AnnAssign else None
-            for target in targets:
-                if type(target) is cst.Name:
-                    counts[target.value] = counts.get(target.value, 0) + 1
-                    if type(value) is cst.Integer and len(targets) == 1:
-                        values[target.value] = Const(int(value.evaluated_value))
-                    elif type(value) is cst.Call and len(targets) == 1:
-                        loss_obj = _module_loss_object(ctx, value)
-                        if loss_obj is not None:
-                            values[target.value] = loss_obj  # bce = keras.losses.BinaryCrossentropy()
-    return {
-        k: v
-        for k, v in values.items()
-        if counts.get(k) == 1 and k not in elsewhere and not re.search(rf"\bglobal\b[^\n]*\b{k}\b", ctx.source)
-    }
+        (definition,) = defs
+        value = definition.value
+        if definition.conditional or definition.operator is not None or definition.target is None \
+                or module.assignments[name][0].node is not definition.target:
+            continue
+        if type(value) is cst.Integer:
+            values[name] = Const(int(value.evaluated_value))
+        elif type(value) is cst.Call:
+            loss_obj = _module_loss_object(ctx, value)
+            if loss_obj is not None:
+                values[name] = loss_obj  # bce = keras.losses.BinaryCrossentropy()
+    return values
+
+
+def _bound_in(ctx: FileContext, function: cst.CSTNode, statement: cst.CSTNode) -> set[str]:
+    """The names ``statement`` of ``function`` may bind: the function frame's definitions inside
+    it (nested defs and classes by their names only, as Python binds them)."""
+    from losscheck.lint.scope_index import scope_index
+
+    frame = scope_index(ctx).scope_of(function)
+    if frame is None:
+        return set()
+    return {name for name, defs in frame.defs.items() if any(statement in d.context for d in defs)}
 
 
 def _module_loss_object(ctx: FileContext, call: cst.Call) -> Value | None:
@@ -193,7 +188,8 @@ def _infer(ctx: FileContext, fn: LossFunction) -> ShapeFacts:
             # undeclared: rank unknown, but Keras always passes the batch on axis 0
             env[param] = Tensor(declared.shape, role) if declared else Tensor(None, role, BATCH)
     interp = Interpreter(
-        ctx.module, ctx.imports, env, constants=_LazyConstants(ctx), channels=sources.channels
+        ctx.module, ctx.imports, env, constants=_LazyConstants(ctx), channels=sources.channels,
+        bound_in=lambda node: _bound_in(ctx, fn.node, node),
     )
     result = interp.run_function(fn.node)
     facts.values = result.values

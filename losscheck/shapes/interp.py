@@ -13,7 +13,7 @@ shape are collected as gaps for the ``inference-gap`` rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -65,8 +65,10 @@ class Interpreter(StatementInterpreter):
         *,
         constants: Mapping[str, Value] | None = None,
         channels: Mapping[str, ChannelInfo] | None = None,
+        bound_in: Callable[[cst.CSTNode], set[str]] | None = None,
     ) -> None:
         self.module = module
+        self.bound_in = bound_in if bound_in is not None else (lambda node: set())
         self.imports = imports
         self.env: dict[str, Value] = dict(env)
         self.constants = constants if constants is not None else {}

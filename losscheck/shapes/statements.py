@@ -2,15 +2,20 @@
 unpacking, ``if``/``else`` (the branches' values joined), loops, ``with`` and ``try`` blocks (the
 names they assign become unknown), ``return``/``raise`` (the branch does not reach the join).
 
+Which names a loop, a ``try`` or a ``match`` may bind is the scope index's to say
+(``bound_in``: the function frame's definitions inside the statement), not this module's.
+
 :class:`StatementInterpreter` is a base of :class:`~losscheck.shapes.interp.Interpreter`, which
 gives it ``eval`` (expressions), ``problem`` and ``gap``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import libcst as cst
+
+from losscheck.lint.astutil import assign_targets
 
 from losscheck.shapes.domain import ANY, Shape
 from losscheck.shapes.notes import Result
@@ -37,46 +42,6 @@ def join(a: Value, b: Value) -> Value:
     return UNKNOWN
 
 
-def _bound(target: cst.BaseExpression | None, names: set[str]) -> None:
-    if type(target) is cst.Name:
-        names.add(target.value)
-    elif type(target) in (cst.Tuple, cst.List):
-        for el in target.elements:
-            _bound(el.value, names)
-    elif type(target) is cst.StarredElement:
-        _bound(target.value, names)
-
-
-def assigned_names(node: cst.CSTNode) -> set[str]:
-    """Names a block of statements may (re)bind: assignment, loop, ``with``/``except``/``import``
-    ``as`` and walrus targets, match captures, ``global``/``nonlocal`` names, and the names of
-    nested defs and classes (not what is bound inside them). Iterative: the block may be deep."""
-    from losscheck.lint.astutil import children
-
-    names: set[str] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        kind = type(current)
-        if kind is cst.FunctionDef or kind is cst.ClassDef:
-            names.add(current.name.value)
-            continue
-        if kind is cst.AssignTarget or kind is cst.AnnAssign or kind is cst.AugAssign or kind is cst.For:
-            _bound(current.target, names)
-        elif kind is cst.NamedExpr:
-            _bound(current.target, names)
-        elif kind is cst.AsName:
-            _bound(current.name, names)  # type: ignore[arg-type]
-        elif kind is cst.Global or kind is cst.Nonlocal:
-            names.update(n.name.value for n in current.names)
-        elif (kind is cst.MatchAs or kind is cst.MatchStar) and current.name is not None:
-            names.add(current.name.value)
-        elif kind is cst.MatchMapping and current.rest is not None:
-            names.add(current.rest.value)
-        stack.extend(children(current))
-    return names
-
-
 class BlockExit(Exception):
     """Control left the block (return/raise): the branch does not reach the join."""
 
@@ -87,6 +52,8 @@ class StatementInterpreter:
 
     env: dict[str, Value]
     result: Result
+    # the names a compound statement of the function may bind (the scope index's definitions)
+    bound_in: Callable[[cst.CSTNode], set[str]]
 
     def eval(self, node: cst.BaseExpression) -> Value:  # pragma: no cover - the subclass's
         raise NotImplementedError
@@ -125,7 +92,7 @@ class StatementInterpreter:
         elif type(stmt) is cst.If:
             self.if_(stmt)
         elif type(stmt) in (cst.For, cst.While):
-            names = assigned_names(stmt)
+            names = self.bound_in(stmt)
             if type(stmt) is cst.For:
                 self.eval(stmt.iter)
             else:
@@ -147,10 +114,10 @@ class StatementInterpreter:
             for item in stmt.items:
                 self.eval(item.item)
                 if item.asname is not None:
-                    self._forget(assigned_names(item.asname))
+                    self._forget(assign_targets(item.asname.name))  # type: ignore[arg-type]
             self.block(self._body(stmt.body))
         elif type(stmt) in (cst.Try, cst.TryStar, cst.Match):
-            names = assigned_names(stmt)
+            names = self.bound_in(stmt)
             self._forget(names)
             saved = dict(self.env)
             for part in self._parts(stmt):
@@ -163,7 +130,7 @@ class StatementInterpreter:
         elif type(stmt) in (cst.FunctionDef, cst.ClassDef):
             self.env[stmt.name.value] = UNKNOWN  # nested functions are checked on their own
         else:
-            self._forget(assigned_names(stmt))
+            self._forget(self.bound_in(stmt))
 
     def _parts(self, stmt: cst.CSTNode) -> list[list[cst.CSTNode]]:
         parts: list[list[cst.CSTNode]] = []
@@ -220,7 +187,7 @@ class StatementInterpreter:
             left = self.eval(node.target)
             right = self.eval(node.value)
             if word is None or type(node.target) is not cst.Name:
-                self._forget(assigned_names(node))
+                self._forget(assign_targets(node.target))
                 return
             self.assign(node.target, self.binary(node, word, node.target, left, node.value, right))
         elif type(node) is cst.Expr:
@@ -233,7 +200,7 @@ class StatementInterpreter:
         elif type(node) is cst.Raise:
             raise BlockExit()
         elif type(node) is cst.Del:
-            self._forget(assigned_names(node))
+            self._forget(assign_targets(node.target))
         elif type(node) in (cst.Global, cst.Nonlocal):
             self._forget(n.name.value for n in node.names)
         elif type(node) in (cst.Import, cst.ImportFrom):
@@ -260,7 +227,5 @@ class StatementInterpreter:
                     self.assign(el.value, Const(dim) if isinstance(dim, int) else DimValue(dim))
             else:
                 for el in elements:
-                    self._forget(assigned_names(el))
-                    if type(el.value) is cst.Name:
-                        self.env[el.value.value] = UNKNOWN
+                    self._forget(assign_targets(el.value))
         # subscript/attribute targets (x[...] = v, self.a = v) bind no local name
