@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
+from losscheck.lint.astutil import names_in  # noqa: F401 - the rules read it from here
 from losscheck.lint.facts import fact
 from losscheck.lint.imports import ImportMap
 
 if TYPE_CHECKING:
     from losscheck.lint.context import FileContext
+    from losscheck.lint.scopes import Scope as CoreScope
     from losscheck_torch._losscalls import Resolver
 
 # Parameter names that mean "the model's prediction" in PyTorch code.
@@ -108,24 +110,15 @@ def _is_loss(node: cst.FunctionDef, class_name: str | None, params: Sequence[str
 
 @dataclass
 class Scope:
-    """A function, or the module, with the calls in its own code and what its names are bound to."""
+    """A function, or the module, as this pack reads it (from the core's scope index): the calls
+    in its own code (lambdas in it included) and the names it binds."""
 
     node: cst.CSTNode
     class_node: cst.ClassDef | None  # the class a method belongs to
     calls: list[cst.Call] = field(default_factory=list)
-    # name -> every value bound to it (None: bound some other way: loop, with, parameter, import...)
-    bindings: dict[str, list[cst.BaseExpression | None]] = field(default_factory=dict)
-
-    def bind(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
-        if isinstance(target, cst.Name):
-            self.bindings.setdefault(target.value, []).append(value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self.bind(element.value, None)
-
-    def single_assignments(self) -> dict[str, cst.BaseExpression]:
-        """Names bound exactly once, by a plain ``x = value``: there is no doubt what they hold."""
-        return {n: v[0] for n, v in self.bindings.items() if len(v) == 1 and v[0] is not None}
+    names: set[str] = field(default_factory=set)  # every name bound here, parameters included
+    # names bound exactly once here, by a plain ``x = value``: there is no doubt what they hold
+    single: dict[str, cst.BaseExpression] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,72 +144,54 @@ class TorchFacts:
         if scope.class_node is not None:
             raw = self.self_attrs.get(id(scope.class_node), {})
             attrs = {name: values[0] for name, values in raw.items() if len(values) == 1}
-        module_level = self.scopes[0].single_assignments()
+        module_level = self.scopes[0].single
         if scope is self.scopes[0]:
             return Resolver(self.imports, {}, set(), module_level, attrs)
-        return Resolver(self.imports, scope.single_assignments(), set(scope.bindings), module_level, attrs)
+        return Resolver(self.imports, scope.single, scope.names, module_level, attrs)
 
 
-def _collect(module: cst.Module, imports: ImportMap) -> TorchFacts:
-    """One walk over the file: scopes with their calls and bindings, loss functions (names
-    resolve through the core's import map, ``imports``)."""
-    from losscheck_torch._walk import children
+def _collect(ctx: "FileContext") -> TorchFacts:
+    """The file's functions and module as this pack reads them, from the core's scope index (its
+    one walk of the file: which names each frame binds, every call and where it sits), and the
+    loss functions among them (names resolve through the core's import map)."""
+    from losscheck.lint.scope_index import scope_index
 
-    facts = TorchFacts(module, imports)
-    facts.scopes.append(Scope(module, None))
-
-    def visit(node: cst.CSTNode, scope: Scope, class_node: cst.ClassDef | None) -> None:
-        # iterative over statements and expressions; recursion only at function/class boundaries
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            kind = type(current)
-            if kind is cst.FunctionDef and current is not node:
-                scope.bind(current.name, None)
-                inner = Scope(current, class_node)
-                facts.scopes.append(inner)
-                params = _params(current)
-                for name in params:
-                    inner.bindings.setdefault(name, []).append(None)
-                if _is_loss(current, class_node.name.value if class_node else None, params):
-                    label = f"{class_node.name.value}.{current.name.value}" if class_node else current.name.value
-                    facts.losses.append(TorchLoss(current, label, params, class_node))
-                visit(current, inner, class_node)
-                continue
-            if kind is cst.ClassDef and current is not node:
-                scope.bind(current.name, None)
-                visit(current, Scope(current, None), current)  # a class body: not a place we resolve names
-                continue
-            if kind is cst.Call:
-                scope.calls.append(current)
-            elif kind is cst.Assign:
-                for t in current.targets:
-                    scope.bind(t.target, current.value if len(current.targets) == 1 else None)
-                    target = t.target
-                    if (
-                        class_node is not None
-                        and isinstance(target, cst.Attribute)
-                        and isinstance(target.value, cst.Name)
-                        and target.value.value == "self"
-                    ):
-                        attrs = facts.self_attrs.setdefault(id(class_node), {})
-                        attrs.setdefault(target.attr.value, []).append(current.value)
-            elif kind is cst.AnnAssign:
-                scope.bind(current.target, current.value)
-            elif kind is cst.AugAssign:
-                scope.bind(current.target, None)
-            elif kind is cst.For:
-                scope.bind(current.target, None)
-            elif kind is cst.WithItem and current.asname is not None:
-                scope.bind(current.asname.name, None)
-            elif kind is cst.NamedExpr:
-                scope.bind(current.target, None)
-            more = children(current)
-            more.reverse()
-            stack.extend(more)
-
-    visit(module, facts.scopes[0], None)
+    index = scope_index(ctx)
+    facts = TorchFacts(ctx.module, ctx.imports)
+    views = {}
+    for node, frame in index.scopes.items():
+        if type(node) is cst.Lambda:
+            continue  # a lambda's code is its function's
+        class_node = index.classes.get(node) if type(node) is cst.FunctionDef else None  # type: ignore[call-overload]
+        view = Scope(node, class_node, names=set(frame.assignments) | set(frame.params),
+                     single=_single_assignments(frame))
+        views[frame] = view
+        facts.scopes.append(view)
+        if type(node) is cst.FunctionDef:
+            params = _params(node)
+            if _is_loss(node, class_node.name.value if class_node else None, params):
+                label = f"{class_node.name.value}.{node.name.value}" if class_node else node.name.value
+                facts.losses.append(TorchLoss(node, label, params, class_node))
+    for call in index.calls:
+        frame = index.where[call][0]
+        while type(frame.node) is cst.Lambda and frame.parent is not None:
+            frame = frame.parent
+        views[frame].calls.append(call)
+    for (cls, attr), values in index.self_assigns.items():
+        facts.self_attrs.setdefault(id(cls), {})[attr] = values
     return facts
+
+
+def _single_assignments(frame: "CoreScope") -> dict[str, cst.BaseExpression]:
+    """Names the frame binds once, by a plain assignment with a value (not unpacked, augmented,
+    or bound in a class body or comprehension of the frame)."""
+    out = {}
+    for name, defs in frame.defs.items():
+        bound = frame.assignments.get(name, ())
+        if len(defs) == 1 and len(bound) == 1 and defs[0].value is not None and defs[0].operator is None \
+                and bound[0].node is defs[0].target:
+            out[name] = defs[0].value
+    return out
 
 
 # Methods of torch.Tensor that numpy.ndarray does not have: calling one shows a tensor.
@@ -308,32 +283,12 @@ def torch_facts(ctx: "FileContext") -> TorchFacts:
         return TorchFacts(ctx.module, ctx.imports)
     if not uses_torch(ctx.imports):
         return TorchFacts(ctx.module, ctx.imports)  # not PyTorch code: every rule stays quiet
-    facts = _collect(ctx.module, ctx.imports)
+    facts = _collect(ctx)
     facts.losses = [fn for fn in facts.losses if _is_torch_code(fn, facts)]
     return facts
 
 
 # -- small helpers over libcst expressions -------------------------------------------------
-def names_in(expr: cst.CSTNode) -> set[str]:
-    """Every bare ``Name`` read in ``expr`` (attribute names like ``x.shape``'s ``shape`` and
-    keyword names excluded)."""
-    from losscheck_torch._walk import children
-
-    out: set[str] = set()
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Name):
-            out.add(node.value)
-        elif isinstance(node, cst.Attribute):
-            stack.append(node.value)
-        elif isinstance(node, cst.Arg):
-            stack.append(node.value)
-        else:
-            stack.extend(children(node))
-    return out
-
-
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:

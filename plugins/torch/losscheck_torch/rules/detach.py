@@ -17,7 +17,7 @@ from losscheck_torch._facts import (
     names_in,
     torch_facts,
 )
-from losscheck_torch._walk import children, own_nodes, walk
+from losscheck.lint.astutil import children, own_nodes, walk
 from losscheck_torch.rules._base import TorchRule
 
 PLUGIN_API = 1
@@ -84,9 +84,7 @@ class _Flow:
                     continue
                 if _is_logging(node):
                     continue
-            more = children(node)
-            more.reverse()
-            stack.extend(more)
+            stack.extend(reversed(children(node)))
         return found
 
     def carries_grad(self, expr: cst.CSTNode) -> bool:
@@ -144,7 +142,7 @@ def _is_logging(call: cst.Call) -> bool:
 
 
 def _explicitly_detached(call: cst.Call) -> bool:
-    return any(type(n) is cst.Attribute and n.attr.value == "detach" for n in walk(call))
+    return any(type(n) is cst.Attribute and n.attr.value == "detach" for n in walk(call, into_nested=True))
 
 
 class ItemOrNumpyInLoss(TorchRule):

@@ -12,7 +12,7 @@ from losscheck.lint.finding import Finding
 from losscheck.lint.rule import Invalid
 from losscheck_torch._facts import Scope, TorchLoss, torch_facts
 from losscheck_torch._losscalls import Resolver
-from losscheck_torch._walk import own_nodes
+from losscheck.lint.astutil import own_nodes
 from losscheck_torch.rules._base import TorchRule
 
 PLUGIN_API = 1
