@@ -152,6 +152,30 @@ _CONVENTION_PATTERNS = {
 }
 
 
+def import_bindings(node: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
+    """(local name, what it names) for each name an import statement binds: ``import a.b`` binds
+    ``a``; ``from . import m`` names ``.m``; a star import binds nothing here."""
+    out: list[tuple[str, str]] = []
+    if type(node) is cst.Import:
+        for alias in node.names:
+            full = _module_name(alias.name)
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
+                out.append((alias.asname.name.value, full))
+            else:
+                head = full.split(".")[0]
+                out.append((head, head))
+        return out
+    if type(node.names) is cst.ImportStar:  # type: ignore[union-attr]
+        return out
+    base = "." * len(node.relative) + _module_name(node.module)  # type: ignore[union-attr]
+    for alias in node.names:  # type: ignore[union-attr]
+        imported = _module_name(alias.name)
+        local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else imported
+        sep = "" if base.endswith(".") else "."
+        out.append((local, f"{base}{sep}{imported}" if base else imported))
+    return out
+
+
 class _Collector:
     """Collects every import binding in the file (module level and inside functions/classes)."""
 
@@ -200,24 +224,15 @@ class _Collector:
         self.bindings.setdefault(name, []).append(target)
 
     def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            full = _module_name(alias.name)
-            if alias.asname is not None and type(alias.asname.name) is cst.Name:
-                self._bind(alias.asname.name.value, full)
-            else:
-                head = full.split(".")[0]
-                self._bind(head, head)
+        for local, target in import_bindings(node):
+            self._bind(local, target)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        base = "." * len(node.relative) + _module_name(node.module)
         if type(node.names) is cst.ImportStar:
-            self.star_modules.append(base)
+            self.star_modules.append("." * len(node.relative) + _module_name(node.module))
             return
-        for alias in node.names:
-            imported = _module_name(alias.name)
-            local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else imported
-            sep = "" if base.endswith(".") else "."
-            self._bind(local, f"{base}{sep}{imported}" if base else imported)
+        for local, target in import_bindings(node):
+            self._bind(local, target)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._depth += 1

@@ -27,7 +27,7 @@ import libcst as cst
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.finding import Edit
-from losscheck.lint.imports import dotted_name
+from losscheck.lint.imports import import_bindings
 
 BACKEND_MODULES = ("keras.backend", "tensorflow.keras.backend")
 _KERAS_NAME = re.compile(r"(?<![\w.])keras\.")
@@ -81,23 +81,8 @@ def _module_level_bindings(module: cst.Module) -> tuple[dict[str, str], list[tup
 
 
 def _bindings(small: cst.BaseSmallStatement) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if type(small) is cst.Import:
-        for alias in small.names:
-            full = dotted_name(alias.name) or ""
-            if alias.asname is not None and type(alias.asname.name) is cst.Name:
-                out.append((alias.asname.name.value, full))
-            else:
-                out.append((full.split(".")[0], full.split(".")[0]))
-    elif type(small) is cst.ImportFrom and not small.relative and small.module is not None:
-        if type(small.names) is cst.ImportStar:
-            return out
-        base = dotted_name(small.module) or ""
-        for alias in small.names:
-            imported = dotted_name(alias.name) or ""
-            local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else imported
-            out.append((local, f"{base}.{imported}"))
-    return out
+    """What an import statement binds (the import map's reading); nothing for other statements."""
+    return import_bindings(small) if type(small) in (cst.Import, cst.ImportFrom) else []  # type: ignore[arg-type]
 
 
 @fact()
@@ -219,13 +204,6 @@ class _DropImports(cst.CSTTransformer):
         self.names = names
         self.modules = modules
 
-    def _keep(self, alias: cst.ImportAlias, base: str, is_from: bool) -> bool:
-        imported = dotted_name(alias.name) or ""
-        local = alias.asname.name.value if alias.asname and type(alias.asname.name) is cst.Name else (
-            imported if is_from else imported.split(".")[0])
-        target = f"{base}.{imported}" if is_from else imported
-        return not (local in self.names and _within(target, self.modules) and local != "keras")
-
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
@@ -245,14 +223,10 @@ class _DropImports(cst.CSTTransformer):
         return updated.with_changes(body=body)
 
     def _small(self, small: cst.BaseSmallStatement) -> cst.BaseSmallStatement | None:
-        if type(small) is cst.Import:
-            names = [a for a in small.names if self._keep(a, "", False)]
-        elif type(small) is cst.ImportFrom and not small.relative and small.module is not None \
-                and type(small.names) is not cst.ImportStar:
-            base = dotted_name(small.module) or ""
-            names = [a for a in small.names if self._keep(a, base, True)]
-        else:
+        if type(small) not in (cst.Import, cst.ImportFrom) or type(small.names) is cst.ImportStar:  # type: ignore[attr-defined]
             return small
+        names = [alias for alias, (local, target) in zip(small.names, import_bindings(small))  # type: ignore[attr-defined,arg-type]
+                 if not (local in self.names and local != "keras" and _within(target, self.modules))]
         if len(names) == len(small.names):  # type: ignore[arg-type]
             return small
         if not names:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import libcst as cst
 
-from losscheck.lint.astutil import names_in  # noqa: F401 - the rules read it from here
+from losscheck.lint.astutil import names_in, string_value  # noqa: F401 - the rules read them from here
 from losscheck.lint.facts import fact
 from losscheck.lint.imports import ImportMap
 
@@ -301,8 +301,3 @@ def positional(call: cst.Call, index: int) -> cst.Arg | None:
     return pos[index] if index < len(pos) else None
 
 
-def string_value(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.SimpleString):
-        value = expr.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
