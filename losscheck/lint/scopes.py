@@ -206,13 +206,12 @@ def _other_branch(around: tuple[cst.CSTNode, ...], context: tuple[cst.CSTNode, .
     return type(context[shared - 1]) in _CHOICES and not any(type(n) in _LOOPS for n in context[:shared])
 
 
-def plain_sequence(name: str, scope: Scope, order: int, context: tuple[cst.CSTNode, ...],
-                   unpacked: bool = False) -> list[Definition] | None:
+def plain_sequence(name: str, scope: Scope, order: int, context: tuple[cst.CSTNode, ...]
+                   ) -> list[Definition] | None:
     """The definitions of ``name`` that reach a use when they run in a straight line in the use's
     own frame: one plain assignment with a value, then the augmented ones after it (``loss = a``,
     ``loss *= mask``); None when a branch, a loop, unpacking, a parameter's own value or an
-    enclosing frame's definition may reach it instead. ``unpacked``: the first may also be
-    an unpacking (``a, b = v``), whose value its ``target``'s flow tells."""
+    enclosing frame's definition may reach it instead."""
     if name not in scope.defs:
         return None
     found = reaching_definitions(name, scope, order, context)
@@ -222,9 +221,7 @@ def plain_sequence(name: str, scope: Scope, order: int, context: tuple[cst.CSTNo
     if not defs:
         return None
     first, rest = defs[0], defs[1:]
-    if first.operator is not None or not surely_ran(first, context):
-        return None
-    if first.value is None and not (unpacked and first.target is not None):
+    if first.operator is not None or first.value is None or not surely_ran(first, context):
         return None
     if any(d.operator is None or d.order > order or not surely_ran(d, context) for d in rest):
         return None
