@@ -1,14 +1,14 @@
 """The scope index: one walk of a file that records its scopes (``scopes.py``), every definition
 and binding of a name, every name read, and where each name and call sits.
 
-A definition keeps its place in the walk, the value assigned (None when the name is bound another
-way: unpacking, ``for``, augmented assignment), whether it sits in a branch
-(``if``/``for``/``while``/``try``/``match``) and the loops around it: what reaching definitions are
-computed from (``scopes.reaching_definitions``), for the value-flow facts (``probabilities.py``,
-``differentiated.py``). A binding is what Python's name resolution sees (``Scope.lookup``), for
-the rules that ask what a name in loss code refers to (``loss_reads.py``). The syntax index
-(``syntax_index.py``) is the finder's walk and keeps no definitions; this one is computed only when
-a fact asks for it.
+Every binding (assignment, unpacking, loop, import, ``except``/``with`` target, match capture,
+``def``/``class``, star or keyword-only parameter) is a definition, with its place in the walk,
+its value (None when bound another way), its target ``Name`` and the branches and loops around
+it: what ``scopes.reaching_definitions`` reads; ``Scope.flows`` say which value each target
+takes, and ``Scope.lookup`` is Python's name resolution. The one name engine: the value flows
+(``dataflow.py``, ``probabilities.py``, ``differentiated.py``), model code (``model_analyzer.py``),
+the shape interpreter, ``loss_reads.py`` and the PyTorch pack read it. The syntax index is the
+finder's cheaper walk and keeps no definitions; this one is computed only when a fact asks.
 
 The walk is a pre-order walk (``astutil.traverse``). Where Python evaluates part of a node in
 another scope than the node's own (a def's decorators and defaults, a class's bases, a
