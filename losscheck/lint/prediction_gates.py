@@ -1,8 +1,10 @@
 """Masks computed from the prediction, and where they gate a loss.
 
 A *prediction gate* is a 0/1 mask made from ``y_pred`` alone: a comparison (``y_pred > 0.5``),
-``round``, ``one_hot(argmax(y_pred))``, class weights picked by the predicted class, through casts,
-names, subscripts and ``1 - gate``-style weights, alone or combined with a label mask.
+``round``, ``one_hot(argmax(y_pred))``, class weights picked by the predicted class, or the
+distance between the predicted and the true class (``abs(argmax(y_true) - argmax(y_pred))``),
+through casts, names, subscripts and ``1 - gate``-style weights, alone or combined with a label
+mask.
 ``PredictionGates.origin`` finds the node that made an expression one; ``gated_uses`` the places
 where an expression multiplies, selects or reweights a value that involves ``y_true``. Read by
 ``mask-from-prediction`` (LCK105). Unlike ``masks.py`` (any 0/1 gate, for ``masked-mean``), a
@@ -20,6 +22,7 @@ from losscheck.lint.dataflow import PRED, TRUE, FunctionFacts
 from losscheck.lint.scope_index import values_reaching
 
 _ROUND_OPS = frozenset({"round", "rint"})
+_DISTANCES = frozenset({"abs", "absolute", "square"})  # of a class difference: still its distance
 _COMBINING = LOGICAL | {"equal", "not_equal"}  # of two masks: `equal(gate, label_mask)` is one too
 
 
@@ -74,6 +77,13 @@ class PredictionGates:
         if type(expr) is cst.BinaryOperation and type(expr.operator) in (cst.Multiply, cst.BitAnd):
             # a weight times a gate (`w * gate`, `label_mask & gate`) is still gated by the prediction
             return self.origin(expr.left, depth + 1) or self.origin(expr.right, depth + 1)
+        if type(expr) is cst.BinaryOperation and type(expr.operator) is cst.Subtract:
+            class_distance = self._class_distance(expr.left, expr.right)
+            if class_distance is not None:
+                return class_distance
+        if type(expr) is cst.BinaryOperation and type(expr.operator) is cst.Divide \
+                and TRUE not in self.facts.sources(expr.right):
+            return self.origin(expr.left, depth + 1)  # scaled (`distance / (n_classes - 1)`)
         if type(expr) is cst.BinaryOperation and type(expr.operator) in (cst.Add, cst.Subtract):
             # `1 - gate`, `1 + 4 * gate`: a weight that the gate switches
             for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
@@ -95,6 +105,10 @@ class PredictionGates:
                 return expr if any(self._pred_only(a) for a in args) else None
             if short == "multiply" and len(args) == 2:
                 return self.origin(args[0], depth + 1) or self.origin(args[1], depth + 1)
+            if short == "subtract" and len(args) == 2:
+                return self._class_distance(args[0], args[1])
+            if short in _DISTANCES and args:
+                return self.origin(args[0], depth + 1)
             if short == "gather" and len(args) == 2:
                 # weights picked by the predicted class: `tf.gather(class_w, tf.argmax(y_pred, -1))`
                 return args[1] if self._argmax_of_pred(args[1]) else None
@@ -126,6 +140,22 @@ class PredictionGates:
             return False
         first = value.args[0].value
         return type(first) is cst.Name and first.value == name
+
+    def _class_distance(self, left: cst.BaseExpression, right: cst.BaseExpression) -> cst.CSTNode | None:
+        """``argmax(y_true) - argmax(y_pred)`` (either way round): how far the predicted class is
+        from the true one, a weight only the prediction's argmax moves; its argmax node."""
+        for pred, true in ((left, right), (right, left)):
+            if self._argmax_of_pred(pred) and self._argmax_of(true, TRUE):
+                return pred
+        return None
+
+    def _argmax_of(self, expr: cst.BaseExpression, source: str) -> bool:
+        if type(expr) is cst.Name:
+            expr = self.facts.single_value(expr.value) or expr
+        if type(expr) is cst.Call and self._short(expr) == "argmax":
+            first = get_arg(expr, None, 0)
+            return first is not None and self.facts.sources(first) == frozenset({source})
+        return False
 
     def _argmax_of_pred(self, expr: cst.BaseExpression) -> bool:
         if type(expr) is cst.Name:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.dataflow import function_facts
 from losscheck.lint.evaluation_code import name_says_loss
@@ -18,7 +20,8 @@ class MaskFromPrediction(Rule):
     loss (`loss * mask`, `loss *= mask`, `tf.where(mask, loss, 0)`, `tf.where(mask, loss * w, loss)`,
     `tf.boolean_mask(loss, mask)`). The gate may be combined with a label mask
     (`logical_and(gate, y_true < 0.5)`), scaled into a weight (`1 + 4 * gate`), pick class weights
-    (`tf.gather(w, tf.argmax(y_pred, -1))`), or sit in a helper the loss passes its tensors to.
+    (`tf.gather(w, tf.argmax(y_pred, -1))`), measure how far the predicted class is from the true
+    one (`abs(argmax(y_pred) - argmax(y_true))`), or sit in a helper the loss passes its tensors to.
     In code surely used as a loss (compiled, a helper a loss calls, a function named for a loss),
     the prediction rebound to its own gate (`y_pred = K.one_hot(K.argmax(y_pred), n)`) counts too;
     a function found only by its signature that does so is taken for a hard metric.
@@ -51,6 +54,19 @@ class MaskFromPrediction(Rule):
     losses_only = True
 
     VALID = [
+        # the expected distance under the predicted probabilities: a weight with a gradient
+        Valid(
+            """
+            import keras
+            from keras import ops
+
+            def graded_crossentropy(y_true, y_pred):
+                grades = ops.arange(ops.shape(y_pred)[-1], dtype="float32")
+                true_grade = ops.cast(ops.argmax(y_true, axis=-1), "float32")[:, None]
+                expected_off = ops.sum(y_pred * ops.abs(grades - true_grade), axis=-1)
+                return (1.0 + expected_off) * keras.losses.categorical_crossentropy(y_true, y_pred)
+            """
+        ),
         # a hard score that thresholds its own prediction, which no loss calls: a metric
         Valid(
             """
@@ -229,6 +245,20 @@ class MaskFromPrediction(Rule):
             message="`tf.argmax(y_pred, axis=-1)`",
             line=8,
         ),
+        # an ordinal penalty by how many grades the predicted grade is off: argmax has no gradient
+        Invalid(
+            """
+            import keras
+            from keras import ops
+
+            def graded_crossentropy(y_true, y_pred):
+                off_by = ops.abs(ops.argmax(y_pred, axis=-1) - ops.argmax(y_true, axis=-1))
+                scale = ops.cast(off_by, "float32") / (ops.shape(y_pred)[-1] - 1)
+                return (1.0 + scale) * keras.losses.categorical_crossentropy(y_true, y_pred)
+            """,
+            message="The weight from `ops.argmax(y_pred, axis=-1)` (the predicted class) multiplies the loss",
+            line=6,
+        ),
         Invalid(
             """
             import keras
@@ -341,11 +371,21 @@ class MaskFromPrediction(Rule):
                     continue
                 reported.add(id(origin))
                 text = ctx.code_for(origin)
-                ctx.report(
-                    self,
-                    origin,
-                    f"The mask `{text}` is computed from the prediction and {how} the loss{where}: it changes as "
-                    "the model trains, ignores exactly the positions the model gets wrong, and has no "
-                    "gradient. Build masks from the labels (e.g. `y_true > 0.5`, "
-                    "`tf.not_equal(y_true, ignore_value)`).",
-                )
+                if _is_argmax(ctx, origin):  # class weights or a class distance, by the predicted class
+                    message = (
+                        f"The weight from `{text}` (the predicted class) {how} the loss{where}: it changes as "
+                        "the model trains and has no gradient, so the loss is weighted by the model's own "
+                        "guess. Weight by the labels (`tf.argmax(y_true, -1)`), or, where the weight must "
+                        "follow the prediction, by its probabilities (an expected class distance).")
+                else:
+                    message = (
+                        f"The mask `{text}` is computed from the prediction and {how} the loss{where}: it "
+                        "changes as the model trains, ignores exactly the positions the model gets wrong, and "
+                        "has no gradient. Build masks from the labels (e.g. `y_true > 0.5`, "
+                        "`tf.not_equal(y_true, ignore_value)`).")
+                ctx.report(self, origin, message)
+
+
+def _is_argmax(ctx: FileContext, node: cst.CSTNode) -> bool:
+    found = ctx.imports.api(node.func) if type(node) is cst.Call else None
+    return found is not None and found.name.rsplit(".", 1)[-1] == "argmax"
