@@ -45,7 +45,7 @@ class LossFunction:
     kind: FunctionKind
     y_true: str | None  # the parameter bound to y_true (None if the function has no such name)
     y_pred: str | None
-    origin: str  # "signature" | "loss-subclass" | "compile" | "factory" | "lambda" | "loop" (a training step calls it)
+    origin: str  # "signature" | "loss-subclass" | "compile" | "factory" | "lambda" | "loop" (a training step calls it, or its value goes to add_loss)
     class_node: cst.ClassDef | None = None
     # Output names this function is bound to (compile(loss={"seg": fn}), a
     # `# losscheck: output=seg` comment, or config); used by shape inference with --layout.

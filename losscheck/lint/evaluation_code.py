@@ -6,8 +6,8 @@ code shares with loss code. Once every source has been read (a function passed t
 is never dropped), this drops those in a file that imports NumPy, scikit-learn, SciPy, pandas or
 PyTorch and no tensor library, those whose body calls NumPy only (unless named like a loss), and
 those that only code which is not loss code calls; a function that only training steps call is
-kept as a custom loop's loss (origin "loop"). A file with no imports at all (a snippet) stays
-checked. Kept apart from ``finder.py``, which collects candidates from the syntax, because these
+kept as a custom loop's loss (origin "loop"), and so is one whose every call gives its value to
+``add_loss``. A file with no imports at all (a snippet) stays checked. Kept apart from ``finder.py``, which collects candidates from the syntax, because these
 are judgements about a candidate's file, body and callers, made once the collecting is done.
 """
 
@@ -58,6 +58,9 @@ def drop_evaluation_code(found: dict[cst.CSTNode, FoundFunction], imports: Impor
         # named for a loss (`def loss`, `focal_loss`): meant as one, NumPy or not
         if not name_says_loss(f.name) and _numpy_only(f.node, imports, index):
             del found[f.node]
+    for f in candidates:
+        if f.node in found and _only_added_as_loss(f, index):
+            f.origin = "loop"  # `self.add_loss(self.custom_loss(y_true, y_pred))`: one value is what it wants
     called_from: dict[str, list[cst.CSTNode | None]] = {}
     for name, scope in index.direct_calls:
         called_from.setdefault(name, []).append(scope)
@@ -74,6 +77,25 @@ def drop_evaluation_code(found: dict[cst.CSTNode, FoundFunction], imports: Impor
                 elif f.origin != "loop":
                     del found[f.node]
                     changed = True
+
+
+def _only_added_as_loss(f: FoundFunction, index: SyntaxIndex) -> bool:
+    """Every call of ``f`` (``name(...)``, or ``self.name(...)`` for a method) is the argument of
+    an ``add_loss(...)``: the model adds the value to its loss itself, and one value for the
+    batch is what ``add_loss`` takes."""
+    if type(f.node) is not cst.FunctionDef:
+        return False
+    name = f.node.name.value
+    if f.class_node is None:
+        added = sum(1 for v in index.added_losses
+                    if type(v) is cst.Call and type(v.func) is cst.Name and v.func.value == name)
+        calls = sum(1 for called, _scope in index.direct_calls if called == name)
+    else:
+        added = sum(1 for v in index.added_losses
+                    if type(v) is cst.Call and type(v.func) is cst.Attribute and type(v.func.value) is cst.Name
+                    and v.func.value.value == "self" and v.func.attr.value == name)
+        calls = index.self_calls.get(name, 0)
+    return added > 0 and added == calls
 
 
 def _numpy_only(node: cst.FunctionDef | cst.Lambda, imports: ImportMap, index: SyntaxIndex) -> bool:

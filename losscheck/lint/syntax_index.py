@@ -1,8 +1,9 @@
 """The syntax index: one pre-order walk of a file that the finder and other facts share.
 
 It records every function with the class whose body holds it and the function it is nested in,
-the classes by name, the ``.compile(...)`` calls, direct ``name(...)`` calls, simple assignments
-and what is later added to a name (``metrics += [f]``), and every node's pre-order index.
+the classes by name, the ``.compile(...)`` calls, direct ``name(...)`` calls and ``self.name(...)``
+calls, what ``add_loss(...)`` is given, simple assignments and what is later added to a name
+(``metrics += [f]``), and every node's pre-order index.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class SyntaxIndex:
         self.compile_calls: list[tuple[cst.Call, cst.FunctionDef | None]] = []
         # `name(...)` calls with the innermost function or lambda they sit in (None: module level)
         self.direct_calls: list[tuple[str, cst.FunctionDef | cst.Lambda | None]] = []
+        self.self_calls: dict[str, int] = {}  # `self.name(...)` calls, by method name
+        self.added_losses: list[cst.BaseExpression] = []  # what `x.add_loss(...)` is given
         # simple `name = value` assignments, per enclosing function (None: module level)
         self.assigns: dict[tuple[cst.FunctionDef | None, str], list[cst.BaseExpression]] = {}
         # what is added to a name later: `metrics += [mean_q]`, `metrics.append(f1)`, `.extend([...])`
@@ -110,6 +113,11 @@ class SyntaxIndex:
     def visit_Call(self, node: cst.Call) -> None:
         if type(node.func) is cst.Attribute and node.func.attr.value == "compile":
             self.compile_calls.append((node, self._enclosing_function()))
+        elif type(node.func) is cst.Attribute and node.func.attr.value == "add_loss" and node.args:
+            self.added_losses.append(node.args[0].value)
+        elif type(node.func) is cst.Attribute and type(node.func.value) is cst.Name \
+                and node.func.value.value == "self":
+            self.self_calls[node.func.attr.value] = self.self_calls.get(node.func.attr.value, 0) + 1
         elif (
             type(node.func) is cst.Attribute
             and type(node.func.value) is cst.Name
@@ -139,6 +147,9 @@ class SyntaxIndex:
         self.inner.update(part.inner)
         self.compile_calls += part.compile_calls
         self.direct_calls += part.direct_calls
+        self.added_losses += part.added_losses
+        for method, count in part.self_calls.items():
+            self.self_calls[method] = self.self_calls.get(method, 0) + count
         for mine, theirs in ((self.by_name, part.by_name), (self.classes, part.classes), (self.assigns, part.assigns),
                              (self.extends, part.extends)):
             for key, values in theirs.items():

@@ -23,7 +23,7 @@ def found(source: str) -> list[tuple[str, str, str | None, str | None, str, tupl
 @pytest.mark.parametrize(
     "params",
     ["y_true, y_pred", "labels, logits", "target, output", "y, y_hat", "gt, pred", "true, pred",
-     "y_true, logits", "targets, predictions", "ytrue, ypred"],
+     "y_true, logits", "targets, predictions", "ytrue, ypred", "y_true_u, y_pred_u", "y_true_f, pred"],
 )
 def test_loss_like_signatures(params: str) -> None:
     result = found(f"def my_loss({params}):\n    return 0\n")
@@ -33,7 +33,8 @@ def test_loss_like_signatures(params: str) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    ["label, output", "x, y", "self, y_true", "y_pred, y_true", "a, y_true, y_pred", "y_true", "output, target"],
+    ["label, output", "x, y", "self, y_true", "y_pred, y_true", "a, y_true, y_pred", "y_true", "output, target",
+     "y_true_, y_pred_", "y_truest, y_predict"],
 )
 def test_other_signatures_are_not_losses(params: str) -> None:
     assert found(f"def render({params}):\n    return 0\n") == []
@@ -311,3 +312,35 @@ def test_functions_called_directly_outside_loss_code_are_dropped_and_training_st
     assert [(r[0], r[4]) for r in result] == [
         ("step_loss", "loop"), ("dice", "signature"), ("dice_loss", "signature"), ("both", "signature"),
     ]
+
+
+def test_a_function_whose_every_call_goes_to_add_loss_wants_one_value() -> None:
+    """``self.add_loss(self.nll(y_true, y_pred))``: the model adds the value itself, so a scalar is
+    right (origin "loop", like a training step's loss); called anywhere else too, it is a loss."""
+    result = found(
+        """
+        import tensorflow as tf
+
+        class Likelihood(tf.keras.layers.Layer):
+            def nll_loss(self, y_true, y_pred):
+                return -tf.reduce_mean(y_true * tf.math.log(y_pred))
+
+            def call(self, y_true, y_pred):
+                self.add_loss(self.nll_loss(y_true, y_pred))
+                return y_pred
+
+        def penalty_loss(y_true, y_pred):
+            return tf.reduce_mean(tf.square(y_true - y_pred))
+
+        def reported_loss(y_true, y_pred):
+            return tf.reduce_mean(tf.square(y_true - y_pred))
+
+        def build(model, y, p):
+            model.add_loss(penalty_loss(y, p))
+            model.add_loss(reported_loss(y, p))
+            return reported_loss(y, p)
+        """
+    )
+    origins = {name: origin for name, _kind, _t, _p, origin, _o in result}
+    assert origins.get("Likelihood.nll_loss") == "loop" and origins.get("penalty_loss") == "loop"
+    assert origins.get("reported_loss") != "loop"

@@ -227,6 +227,19 @@ class BatchMeanReduction(Rule):
             """
             import tensorflow as tf
 
+            class IntervalLikelihood(tf.keras.layers.Layer):
+                def interval_loss(self, y_true, y_pred):
+                    return -tf.reduce_mean(tf.math.log(y_pred[:, 1] - y_pred[:, 0] + 1e-7) * y_true[:, 0])
+
+                def call(self, y_true, y_pred):
+                    self.add_loss(self.interval_loss(y_true, y_pred))  # add_loss takes one value
+                    return y_pred
+            """
+        ),
+        Valid(
+            """
+            import tensorflow as tf
+
             def step_loss(y_true, y_pred):
                 return tf.reduce_mean(tf.square(y_true - y_pred))  # the tape wants one value
 
