@@ -44,9 +44,11 @@ from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-f
     PARTNER_PRED,
     PARTNER_TRUE,
     REVERSED_PAIRS,
-    STRONG_PRED,
-    STRONG_TRUE,
+    STRONG_PRED,  # noqa: F401 - the finder's names, which the pre-filter's must cover
+    STRONG_TRUE,  # noqa: F401
     WEAK_PAIRS,
+    is_strong_pred,
+    is_strong_true,
 )
 from losscheck.lint.astutil import all_nodes, get_arg, own_nodes
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
@@ -77,7 +79,8 @@ _OUTPUT_COMMENT = re.compile(r"#\s*losscheck:\s*output\s*=\s*([A-Za-z_][\w]*(?:\
 def is_loss_pair(first: str, second: str) -> bool:
     if (first, second) in WEAK_PAIRS:
         return True
-    return (first in STRONG_TRUE and second in PARTNER_PRED) or (first in PARTNER_TRUE and second in STRONG_PRED)
+    return (is_strong_true(first) and (second in PARTNER_PRED or is_strong_pred(second))) or (
+        (first in PARTNER_TRUE or is_strong_true(first)) and is_strong_pred(second))
 
 
 def _positional_names(params: cst.Parameters) -> list[str]:

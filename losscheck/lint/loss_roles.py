@@ -7,7 +7,7 @@ from __future__ import annotations
 import libcst as cst
 
 from losscheck.lint.api.value_ops import TRAINING_STEP_CALLS
-from losscheck.lint.api.loss_names import LOOP_PAIRS, STRONG_PRED, STRONG_TRUE
+from losscheck.lint.api.loss_names import LOOP_PAIRS, is_strong_pred, is_strong_true
 from losscheck.lint.astutil import own_nodes
 from losscheck.lint.context import LossFunction
 
@@ -59,4 +59,4 @@ def is_keras_called(fn: LossFunction) -> bool:
         return False  # a training step calls it, with whatever it passes
     if fn.origin != "signature":
         return True
-    return (fn.y_true or "") in STRONG_TRUE or (fn.y_pred or "") in STRONG_PRED
+    return is_strong_true(fn.y_true or "") or is_strong_pred(fn.y_pred or "")

@@ -18,7 +18,9 @@ from losscheck.lint.api.loss_names import (
     NAMED_PAIRS,
     REVERSED_PAIRS,
     STRONG_PRED,
+    STRONG_PRED_PREFIX,
     STRONG_TRUE,
+    STRONG_TRUE_PREFIX,
 )
 from losscheck.lint.api.loss_names import WEAK_PAIRS as _FINDER_WEAK_PAIRS
 
@@ -35,6 +37,7 @@ _WORD = re.compile(rb"\w")
 _STRONG_Y = re.compile(
     rb"y(?<!\wy)(?:"
     + b"|".join(re.escape(n[1:].encode()) for n in sorted(STRONG_NAMES, key=len, reverse=True) if n[0] == "y")
+    + b"|" + re.escape(STRONG_TRUE_PREFIX[1:].encode()) + rb"\w+|" + re.escape(STRONG_PRED_PREFIX[1:].encode()) + rb"\w+"
     + rb")\b"
 )
 _STRONG_OTHER = [n.encode() for n in sorted(STRONG_NAMES) if n[0] != "y"]  # true_y, pred_y

@@ -12,6 +12,20 @@ STRONG_TRUE = frozenset({"y_true", "ytrue", "y_t", "y_gt", "true_y", "y_target",
 STRONG_PRED = frozenset(
     {"y_pred", "ypred", "y_p", "y_hat", "yhat", "y_predicted", "pred_y", "y_preds", "y_prediction", "y_logits"}
 )
+# A strong name with a suffix of the author's (`y_true_u` for a cast copy, `y_pred_f` for a
+# flattened one) is as strong.
+STRONG_TRUE_PREFIX = "y_true_"
+STRONG_PRED_PREFIX = "y_pred_"
+
+
+def is_strong_true(name: str) -> bool:
+    return name in STRONG_TRUE or (name.startswith(STRONG_TRUE_PREFIX) and len(name) > len(STRONG_TRUE_PREFIX))
+
+
+def is_strong_pred(name: str) -> bool:
+    return name in STRONG_PRED or (name.startswith(STRONG_PRED_PREFIX) and len(name) > len(STRONG_PRED_PREFIX))
+
+
 # Usual partners of a strong name.
 PARTNER_TRUE = STRONG_TRUE | {
     "true", "gt", "label", "labels", "target", "targets", "y", "actual", "truth", "ground_truth", "y_actual",
