@@ -60,3 +60,13 @@ def is_keras_called(fn: LossFunction) -> bool:
     if fn.origin != "signature":
         return True
     return is_strong_true(fn.y_true or "") or is_strong_pred(fn.y_pred or "")
+
+
+def overrides_loss_call(fn: LossFunction, loss_classes: frozenset[str]) -> bool:
+    """``__call__`` of a Keras ``Loss`` subclass (``loss_classes``: the file's): ``Loss.__call__``
+    returns the value already reduced over the batch (``call`` is what returns one value per
+    example), so an override that reduces keeps the contract (a "batchmean" KL divergence that a
+    training step calls)."""
+    node = fn.node
+    return (fn.class_node is not None and fn.class_node.name.value in loss_classes
+            and type(node) is cst.FunctionDef and node.name.value == "__call__")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from losscheck.lint import project
 from losscheck.lint.batch_reductions import batch_reductions
 from losscheck.lint.context import FileContext, LossFunction
 from losscheck.lint.finder import loss_class_names
-from losscheck.lint.loss_roles import is_custom_loop_style
+from losscheck.lint.loss_roles import is_custom_loop_style, overrides_loss_call
 from losscheck.lint.project_uses import unless_compiled_as_loss, unless_used_only_in_loops
 from losscheck.lint.rule import Invalid, Rule, Valid
 
@@ -221,19 +219,6 @@ class BatchMeanReduction(Rule):
             def loss_function(real, pred):
                 # the custom-training-loop form: the loop wants one value for the batch
                 return tf.reduce_mean(token_ce(real, pred))
-            """
-        ),
-        Valid(
-            """
-            import tensorflow as tf
-
-            class IntervalLikelihood(tf.keras.layers.Layer):
-                def interval_loss(self, y_true, y_pred):
-                    return -tf.reduce_mean(tf.math.log(y_pred[:, 1] - y_pred[:, 0] + 1e-7) * y_true[:, 0])
-
-                def call(self, y_true, y_pred):
-                    self.add_loss(self.interval_loss(y_true, y_pred))  # add_loss takes one value
-                    return y_pred
             """
         ),
         Valid(
@@ -517,7 +502,7 @@ class BatchMeanReduction(Rule):
         for fn in ctx.losses():
             if is_custom_loop_style(fn):
                 continue  # `loss_function(real, pred)` of a training loop: a batch scalar is what it wants
-            if _overrides_loss_call(fn, loss_classes):
+            if overrides_loss_call(fn, loss_classes):
                 continue  # a Loss's `__call__` returns the reduced value: that is its contract
             # so is one that other modules use only in training loops (read only if it has a finding)
             with unless_used_only_in_loops(ctx, fn):
@@ -533,11 +518,3 @@ class BatchMeanReduction(Rule):
         for node, message in batch_reductions(ctx, fn):
             ctx.report(self, node, message)
 
-
-def _overrides_loss_call(fn: LossFunction, loss_classes: frozenset[str]) -> bool:
-    """``__call__`` of a Keras ``Loss`` subclass: ``Loss.__call__`` returns the value already reduced
-    over the batch (``call`` is what returns one value per example), so an override that reduces
-    keeps the contract (a "batchmean" KL divergence called by a training step)."""
-    node = fn.node
-    return (fn.class_node is not None and fn.class_node.name.value in loss_classes
-            and type(node) is cst.FunctionDef and node.name.value == "__call__")
