@@ -111,7 +111,7 @@ class PredictionGates:
                 return self.origin(args[0], depth + 1)
             if short == "gather" and len(args) == 2:
                 # weights picked by the predicted class: `tf.gather(class_w, tf.argmax(y_pred, -1))`
-                return args[1] if self._argmax_of_pred(args[1]) else None
+                return self._held(args[1]) if self._argmax_of_pred(args[1]) else None
             if short in _ROUND_OPS:
                 return expr if args and self._pred_only(args[0]) else None
             if short in KEEPS_VALUES:
@@ -146,8 +146,12 @@ class PredictionGates:
         from the true one, a weight only the prediction's argmax moves; its argmax node."""
         for pred, true in ((left, right), (right, left)):
             if self._argmax_of_pred(pred) and self._argmax_of(true, TRUE):
-                return pred
+                return self._held(pred)
         return None
+
+    def _held(self, expr: cst.BaseExpression) -> cst.BaseExpression:
+        """The call a name holds (``pred_cat = argmax(y_pred)``: the argmax), to report it."""
+        return (self.facts.single_value(expr.value) or expr) if type(expr) is cst.Name else expr
 
     def _argmax_of(self, expr: cst.BaseExpression, source: str) -> bool:
         if type(expr) is cst.Name:

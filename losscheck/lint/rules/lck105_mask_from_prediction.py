@@ -264,6 +264,20 @@ class MaskFromPrediction(Rule):
             import keras
             from keras import ops
 
+            class GradedCrossentropy(keras.losses.Loss):
+                def call(self, y_true, y_pred):
+                    guessed = ops.argmax(y_pred, axis=1)
+                    grade_gap = ops.abs(ops.argmax(y_true, axis=1) - guessed) / 4
+                    return (1.0 + grade_gap) * keras.losses.categorical_crossentropy(y_true, y_pred)
+            """,
+            message="The weight from `ops.argmax(y_pred, axis=1)` (the predicted class)",
+            line=7,
+        ),
+        Invalid(
+            """
+            import keras
+            from keras import ops
+
             class TopOnly(keras.losses.CategoricalCrossentropy):
                 def call(self, y_true, y_pred):
                     top = ops.cast(ops.equal(y_pred, ops.max(y_pred, axis=-1, keepdims=True)), "float32")
