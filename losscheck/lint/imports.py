@@ -176,23 +176,37 @@ def import_bindings(node: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
     return out
 
 
+# node type -> (its visit_ handler, its leave_ handler, whether to descend), looked up once per
+# type: statements and blocks hold imports; expressions never do (nor assignments we track)
+_COLLECTOR_KINDS: dict[type, tuple[str | None, str | None, bool]] = {}
+
+
+def _collector_kind(cls: type) -> tuple[str | None, str | None, bool]:
+    visit, leave = "visit_" + cls.__name__, "leave_" + cls.__name__
+    kind = (visit if hasattr(_Collector, visit) else None, leave if hasattr(_Collector, leave) else None,
+            not issubclass(cls, cst.BaseExpression))
+    _COLLECTOR_KINDS[cls] = kind
+    return kind
+
+
 class _Collector:
     """Collects every import binding in the file (module level and inside functions/classes)."""
 
     def run(self, module: cst.CSTNode) -> None:
         from losscheck.lint.astutil import traverse
 
+        kinds = _COLLECTOR_KINDS
+
         def enter(node: cst.CSTNode) -> bool:
-            handler = getattr(self, "visit_" + type(node).__name__, None)
-            if handler is not None:
-                handler(node)
-            # statements and blocks hold imports; expressions never do (nor assignments we track)
-            return not isinstance(node, cst.BaseExpression)
+            kind = kinds.get(type(node)) or _collector_kind(type(node))
+            if kind[0] is not None:
+                getattr(self, kind[0])(node)
+            return kind[2]
 
         def leave(node: cst.CSTNode) -> None:
-            handler = getattr(self, "leave_" + type(node).__name__, None)
-            if handler is not None:
-                handler(node)
+            kind = kinds[type(node)]
+            if kind[1] is not None:
+                getattr(self, kind[1])(node)
 
         traverse(module, enter, leave)
 

@@ -18,7 +18,6 @@ from losscheck.lint.cache import ResultCache, cache_root, tool_key
 from losscheck.lint.discover import discover, is_notebook
 from losscheck.lint.finding import Finding
 from losscheck.lint.parallel import FileJob, lint_all
-from losscheck.lint.prefilter import Prefilter
 from losscheck.lint.rule_manifest import Manifest, RuleInfo, load_manifest
 
 if TYPE_CHECKING:  # notebooks and stdin are imported when there is one
@@ -279,7 +278,11 @@ def check_all(
     pool nor imports libcst, and the pool gets only files worth a worker. Only the rules whose
     triggers match run on a file; LCK901 still judges every enabled code (``enabled``): a rule
     filtered out here could not have reported on this file."""
-    prefilters = {codes: Prefilter(rules) for codes, rules in rules_for.items()}
+    prefilters = {}
+    if rules_for:
+        from losscheck.lint.prefilter import Prefilter  # here: a run served from the cache needs none
+
+        prefilters = {codes: Prefilter(rules) for codes, rules in rules_for.items()}
     out: dict[int, tuple[bool, list[Finding]]] = {}
     parse: list[FileJob] = []
     at: list[int] = []  # index in ``todo`` of each job in ``parse``
