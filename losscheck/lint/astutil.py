@@ -293,6 +293,21 @@ def match_captures(match: cst.Match) -> list[str]:
     return names
 
 
+_HANDLERS: dict[tuple[type, str, type], str | None] = {}
+
+
+def handler_name(owner: type, prefix: str, node_type: type) -> str | None:
+    """``owner``'s method for a node type (``visit_Call``), or None, looked up once per type:
+    the walks that dispatch on node types (most types have no handler) call this per node."""
+    key = (owner, prefix, node_type)
+    try:
+        return _HANDLERS[key]
+    except KeyError:
+        name = prefix + node_type.__name__
+        _HANDLERS[key] = found = name if hasattr(owner, name) else None
+        return found
+
+
 _LEAVE = object()  # traverse(): the node below this on the stack is left, not entered
 
 

@@ -182,8 +182,9 @@ _COLLECTOR_KINDS: dict[type, tuple[str | None, str | None, bool]] = {}
 
 
 def _collector_kind(cls: type) -> tuple[str | None, str | None, bool]:
-    visit, leave = "visit_" + cls.__name__, "leave_" + cls.__name__
-    kind = (visit if hasattr(_Collector, visit) else None, leave if hasattr(_Collector, leave) else None,
+    from losscheck.lint.astutil import handler_name
+
+    kind = (handler_name(_Collector, "visit_", cls), handler_name(_Collector, "leave_", cls),
             not issubclass(cls, cst.BaseExpression))
     _COLLECTOR_KINDS[cls] = kind
     return kind

@@ -36,12 +36,11 @@ from losscheck.lint.model_values import (
     Resolver,
     keras_path,
 )
-from losscheck.lint.scope_index import ScopeIndex
+from losscheck.lint.scope_index import BRANCH_TYPES, ScopeIndex
 from losscheck.lint.scopes import Definition, Scope, reaching_definitions, surely_ran
 
 _PENDING = object()  # a value being computed: a cycle through it is unknown
 _MISSING = object()
-_BRANCHES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
 # what an assignment target is bound from: (the whole target, the value, how)
 _Flow = tuple[cst.BaseExpression, cst.BaseExpression, str]
 
@@ -214,7 +213,7 @@ class ModelAnalyzer:
         names = dict_keys(value.node) if type(value.node) is cst.Dict else None
         for target, context in stores:
             key = subscript_string(target)
-            surely = not any(type(n) in _BRANCHES for n in context) or \
+            surely = not any(type(n) in BRANCH_TYPES for n in context) or \
                 (use is not None and use[1][: len(context)] == context)
             if names is None or key is None or not surely:
                 return UNKNOWN

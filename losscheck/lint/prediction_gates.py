@@ -111,13 +111,13 @@ class PredictionGates:
                 return self.origin(args[0], depth + 1)
             if short == "gather" and len(args) == 2:
                 # weights picked by the predicted class: `tf.gather(class_w, tf.argmax(y_pred, -1))`
-                return self._held(args[1]) if self._argmax_of_pred(args[1]) else None
+                return self._argmax_call(args[1], PRED)
             if short in _ROUND_OPS:
                 return expr if args and self._pred_only(args[0]) else None
             if short in KEEPS_VALUES:
                 return self.origin(args[0], depth + 1) if args else None
             if short == "one_hot" and args:
-                return expr if self._argmax_of_pred(args[0]) else None
+                return expr if self._argmax_call(args[0], PRED) is not None else None
             if short == "where":
                 a, b = get_arg(expr, "x", 1), get_arg(expr, "y", 2)
                 if is_number(a) and is_number(b):
@@ -145,29 +145,21 @@ class PredictionGates:
         """``argmax(y_true) - argmax(y_pred)`` (either way round): how far the predicted class is
         from the true one, a weight only the prediction's argmax moves; its argmax node."""
         for pred, true in ((left, right), (right, left)):
-            if self._argmax_of_pred(pred) and self._argmax_of(true, TRUE):
-                return self._held(pred)
+            found = self._argmax_call(pred, PRED)
+            if found is not None and self._argmax_call(true, TRUE) is not None:
+                return found
         return None
 
-    def _held(self, expr: cst.BaseExpression) -> cst.BaseExpression:
-        """The call a name holds (``pred_cat = argmax(y_pred)``: the argmax), to report it."""
-        return (self.facts.single_value(expr.value) or expr) if type(expr) is cst.Name else expr
-
-    def _argmax_of(self, expr: cst.BaseExpression, source: str) -> bool:
+    def _argmax_call(self, expr: cst.BaseExpression, source: str) -> cst.Call | None:
+        """The ``argmax`` of ``source`` alone (y_pred or y_true) that ``expr`` is, or that the
+        name ``expr`` holds (``pred_cat = argmax(y_pred)``): the node to report."""
         if type(expr) is cst.Name:
             expr = self.facts.single_value(expr.value) or expr
         if type(expr) is cst.Call and self._short(expr) == "argmax":
             first = get_arg(expr, None, 0)
-            return first is not None and self.facts.sources(first) == frozenset({source})
-        return False
-
-    def _argmax_of_pred(self, expr: cst.BaseExpression) -> bool:
-        if type(expr) is cst.Name:
-            expr = self.facts.single_value(expr.value) or expr
-        if type(expr) is cst.Call and self._short(expr) == "argmax":
-            first = get_arg(expr, None, 0)
-            return first is not None and self._pred_only(first)
-        return False
+            if first is not None and self.facts.sources(first) == frozenset({source}):
+                return expr
+        return None
 
     def _combined(self, args: list[cst.BaseExpression], depth: int) -> cst.CSTNode | None:
         """``equal(gate, label_mask)``, ``logical_and(label_mask, gate)``: two boolean masks, one

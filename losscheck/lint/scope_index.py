@@ -39,7 +39,8 @@ from losscheck.lint.scopes import (
 __all__ = ["Definition", "Scope", "ScopeIndex", "is_self_attribute", "reaching_definitions", "scope_index",
            "values_reaching"]
 
-_BRANCH_TYPES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
+# the nodes whose parts may run or not (a definition under one is conditional)
+BRANCH_TYPES = frozenset({cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp})
 _LOOP_TYPES = frozenset({cst.For, cst.While})
 _SUITES = frozenset({cst.IndentedBlock, cst.SimpleStatementSuite})
 _COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp})
@@ -333,7 +334,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             return True
         if kind in _SUITES:
             context = context + (node,)
-        elif kind in _BRANCH_TYPES:
+        elif kind in BRANCH_TYPES:
             compound.append(node)
             context = context + (node,)
             if kind is cst.IfExp:

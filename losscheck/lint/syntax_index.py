@@ -10,23 +10,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import traverse
+from losscheck.lint.astutil import handler_name, traverse
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
-
-_HANDLERS: dict[tuple[str, type], str | None] = {}
-
-
-def _handler_name(prefix: str, cls: type) -> str | None:
-    """``SyntaxIndex``'s method for a node type, looked up once per type (most types have none)."""
-    key = (prefix, cls)
-    try:
-        return _HANDLERS[key]
-    except KeyError:
-        name = prefix + cls.__name__
-        _HANDLERS[key] = name if hasattr(SyntaxIndex, name) else None
-        return _HANDLERS[key]
-
 
 class SyntaxIndex:
     """One walk: every function with its class and parent function, classes, compile calls."""
@@ -58,13 +44,13 @@ class SyntaxIndex:
 
     def _enter(self, node: cst.CSTNode) -> bool:
         self.order.setdefault(node, len(self.order))
-        name = _handler_name("visit_", type(node))
+        name = handler_name(SyntaxIndex, "visit_", type(node))
         if name is not None:
             getattr(self, name)(node)
         return True
 
     def _leave(self, node: cst.CSTNode) -> None:
-        name = _handler_name("leave_", type(node))
+        name = handler_name(SyntaxIndex, "leave_", type(node))
         if name is not None:
             getattr(self, name)(node)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from losscheck.lint import astutil, model_analyzer, scope_index
+from losscheck.lint import astutil, scope_index
 
 SOURCES = sorted((Path(__file__).resolve().parents[2] / "losscheck").rglob("*.py"))
 EXACT = re.compile(r"\bis cst\.(\w+)")
@@ -25,7 +25,7 @@ def _all_subclasses(cls: type) -> set[type]:
 def test_every_exactly_tested_node_class_has_no_subclass():
     named = {m for path in SOURCES for m in EXACT.findall(path.read_text())}
     classes = {getattr(cst, name) for name in named}
-    classes |= set(astutil._NESTED_SCOPE_TYPES) | set(model_analyzer._BRANCHES) | set(scope_index._BRANCH_TYPES)
+    classes |= set(astutil._NESTED_SCOPE_TYPES) | set(scope_index.BRANCH_TYPES)
     assert len(classes) >= 15, "the scan found too few exact type tests: has the code style changed?"
     with_subclasses = {cls.__name__: sorted(s.__name__ for s in _all_subclasses(cls)) for cls in classes
                        if _all_subclasses(cls)}
