@@ -17,6 +17,11 @@ _DYNAMIC_NAMES = re.compile(
 )
 
 
+# Every match of the pattern holds one of these: most files hold none, and ``in`` finds that at
+# memchr speed (the pattern, which starts with no literal, takes 80 ms per MB).
+_LITERALS = ("globals", "exec", "get_ipython", "builtins", "sys", "__getattr__")
+
+
 def creates_names_dynamically(source: str) -> bool:
     """Whether ``source`` (a whole file) may create names the scope index cannot see."""
-    return _DYNAMIC_NAMES.search(source) is not None
+    return any(literal in source for literal in _LITERALS) and _DYNAMIC_NAMES.search(source) is not None

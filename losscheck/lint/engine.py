@@ -16,6 +16,7 @@ statements the guard lets through (a 20,000-term sum rebuilt from a flat parse) 
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import queue
 import sys
@@ -23,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from losscheck.lint import chunks, diagnostics, flat_parse, guard, suppress
+from losscheck.lint import chunks, diagnostics, flat_parse, focus, guard, suppress
 from losscheck.lint.decoding import decode
 from losscheck.lint.finding import Finding
 
@@ -191,7 +192,6 @@ def _lint_scanned(
 ) -> list[Finding]:
     import libcst as cst  # lazily: 0.25 s of import that pre-filtered files never pay
 
-    from losscheck.lint import astutil, incremental_parse
     from losscheck.lint.context import FileContext
 
     pieces = None
@@ -205,17 +205,18 @@ def _lint_scanned(
         # what LCK901 needs below: the whole file's text, no tree
         ctx = FileContext(path=path, source=source, module=cst.Module(body=[]), options=options)
     else:
-        parsed = _parse(source, path, scan.flat, scan.unflattened, source)
-        if isinstance(parsed, Finding):
-            return [parsed]
-        # the scan's logical lines locate nodes (positions.py)
-        ctx = FileContext(path=path, source=source, module=parsed, options=options, scan=scan)
-        try:
-            findings = run_rules(ctx, rules)
-        finally:
-            # the per-file memos hold the tree: let it go with the file, unless the language
-            # server lints the next version of it (astutil.forget)
-            astutil.forget(keep=incremental_parse.documents() is not None)
+        focused = _focused(source, scan, rules, options)
+        if focused is not None:
+            findings, ctx = _lint_whole(focused.source, focused.scan, path, rules, options)
+            # a fix is computed on the whole file (it may add or drop imports), and so are a
+            # parse failure and the findings that weigh every name of the module
+            whole = {r.code for r in rules if getattr(r, "reads_every_name", False)}
+            if ctx is None or any(f.fix is not None or f.code in whole for f in findings):
+                focused = None
+        if focused is None:
+            findings, ctx = _lint_whole(source, scan, path, rules, options)
+        if ctx is None:
+            return findings  # the parse failure alone
     findings = suppress.apply(findings, directives)
     for rule_cls in rules:
         if getattr(rule_cls, "after_suppressions", False):
@@ -224,6 +225,43 @@ def _lint_scanned(
             except Exception as exc:  # noqa: BLE001
                 findings.append(_crashed(path, rule_cls, exc))
     return sorted(findings, key=Finding.sort_key)
+
+
+def _lint_whole(source: str, scan: guard.Scan, path: str, rules: Sequence[type[Rule]],
+                options: dict[str, Any]) -> tuple[list[Finding], FileContext | None]:
+    """Parse ``source`` whole and run the rules on it: the findings (a parse failure alone) and
+    the context LCK901 reads, None with a parse failure."""
+    from losscheck.lint import astutil, incremental_parse
+    from losscheck.lint.context import FileContext
+
+    parsed = _parse(source, path, scan.flat, scan.unflattened, source)
+    if isinstance(parsed, Finding):
+        return [parsed], None
+    # the scan's logical lines locate nodes (positions.py)
+    ctx = FileContext(path=path, source=source, module=parsed, options=options, scan=scan)
+    try:
+        return run_rules(ctx, rules), ctx
+    finally:
+        # the per-file memos hold the tree: let it go with the file, unless the language
+        # server lints the next version of it (astutil.forget)
+        astutil.forget(keep=incremental_parse.documents() is not None)
+
+
+def _focused(source: str, scan: guard.Scan, rules: Sequence[type[Rule]], options: Mapping[str, Any]) -> focus.Focused | None:
+    """The file with what no rule can reach blanked (``focus.py``), or None to parse it as it is
+    (the language server reuses the statements of the last version it parsed)."""
+    from losscheck.lint import incremental_parse
+
+    if options.get("whole_file") or incremental_parse.documents() is not None:
+        return None
+    return focus.focus(source, scan, _part_test(tuple(rules)))
+
+
+@functools.lru_cache(maxsize=8)
+def _part_test(rules: tuple[type[Rule], ...]) -> focus.PartTest:
+    from losscheck.lint.prefilter import Prefilter
+
+    return Prefilter(rules).part_test
 
 
 def _lint_chunks(

@@ -191,3 +191,35 @@ class Prefilter:
 
     def wants(self, data: bytes) -> bool:
         return bool(self.select(data))
+
+    def part_test(self, whole: bytes, header: bytes) -> Callable[[bytes], bool] | None:
+        """What makes a part of a file (a function, a class: ``focus.py``) matter to these rules:
+        a test of the part, read after ``header`` (the file's imports). None when any part may
+        matter: a rule that parses every file, or a trigger that the header alone meets
+        (``from keras import backend as K``: every use of ``K`` counts).
+
+        A part matters when it meets one of the tests of a trigger that the whole file meets,
+        other than the tests the header already meets: ``all_of(torch import, loss def)`` makes
+        the loss defs matter, and ``all_of(loss call, activation)`` both the loss calls and the
+        activations, wherever each is."""
+        tests: dict[object, Callable[[bytes], object]] = {}
+        on_whole: dict[object, bool] = {}
+        on_header: dict[object, bool] = {}
+
+        def holds(memo: dict[object, bool], data: bytes, key: object, test: Callable[[bytes], object]) -> bool:
+            if key not in memo:
+                memo[key] = bool(test(data))
+            return memo[key]
+
+        for gate, checks in self._conditions:
+            if checks is None:
+                return None
+            for conjunction in (*(gate or ()), *checks):
+                if not all(holds(on_whole, whole, key, test) for key, test in conjunction):
+                    continue
+                apart = [(key, test) for key, test in conjunction if not holds(on_header, header, key, test)]
+                if not apart:
+                    return None
+                tests.update(apart)
+        found = list(tests.values())
+        return lambda part: any(test(header + part) for test in found)

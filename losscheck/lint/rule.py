@@ -81,6 +81,10 @@ class Rule:
     # Both must hold on every file the rule can report on: a miss is a silent miss.
     triggers: ClassVar[tuple[str, ...] | None]
     trigger_checks: ClassVar[tuple[str | bytes, ...]]
+    # A large file is parsed without the definitions that nothing the triggers find can reach
+    # (``losscheck/lint/focus.py``). A rule whose findings weigh every name of the module (a
+    # "did you mean" among all its names) sets this: a file where it reports is linted again whole.
+    reads_every_name: ClassVar[bool] = False
 
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []

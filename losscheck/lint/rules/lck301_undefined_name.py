@@ -68,6 +68,7 @@ class UndefinedName(Rule):
     name = "undefined-name"
     summary = "A name used in loss code that no scope defines (NameError at fit time, not at compile)."
     severity = "error"
+    reads_every_name = True  # "did you mean" weighs every name of the module
 
     VALID = [
         # defined at module level after the function: it exists when Keras calls the loss

@@ -1,0 +1,279 @@
+"""Parse only what the rules can see: definitions with nothing to check, tied to nothing that has, are blanked.
+
+libcst builds several objects per token, and building them is most of a cold run's time. A
+module that holds one loss function among a hundred other functions (an ops module, a test
+file) has most of its tree built for nothing: no rule looks inside those functions. The guard's
+scan (``guard.py``), which every file gets anyway, already lists the file's logical lines and
+their indentation depth, strings and brackets accounted for; that is enough to find the file's
+definitions and decide which of them libcst needs to see.
+
+A *unit* is a top-level ``def``/``class`` statement (decorators included), or a test method
+(``test*``: only a test runner calls it) of a top-level class that is anchored itself; its other
+methods go with the class, since a framework calls them by names no text shows (``call``,
+``forward``, ``train_step``, ``__init__``). A unit is *anchored* when, read with the file's imports
+in front of it, the pre-filter's triggers of the rules that run on the file say yes (a loss
+signature, a ``Loss`` subclass, a directive, a multi-output ``fit``, a Keras 2 backend call...),
+or it calls ``compile`` (the finder and the model rules resolve its arguments anywhere in the
+file), or it writes module names in ways a name search cannot follow (``global``,
+``globals()``). A class is weighed whole when its own text (its test methods aside: its name,
+its bases, its other methods) anchors it. Then a unit is kept when:
+
+- it is anchored;
+- it mentions an anchored unit: who calls a loss function, or subclasses a ``Loss``, can change
+  what a rule decides about it;
+- a kept part of the file mentions it: a helper, a model builder, a base class (a function or
+  class by its bare name, a test method by its name or an attribute it sets: ``self.x = ...``).
+
+Every other statement (imports, assignments, module code) is always kept. A unit that is not
+kept has its code replaced by spaces, line breaks kept (comment lines after its last line stay:
+they may belong to the next statement), so every kept character is where it was: lines, columns
+and offsets of the focused text are those of the file, and its scan is the file's, less the
+blanked lines. A class whose body would be left empty keeps its shortest test method.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from losscheck.lint.dynamic_names import creates_names_dynamically
+from losscheck.lint.guard import Scan
+
+# Below this, what could be saved is less than what deciding costs.
+FOCUS_MIN_CHARS = 8_000
+
+_BARE = re.compile(r"(?<![\w.])[^\W\d]\w*")
+_ATTR = re.compile(r"(?<=\.)[^\W\d]\w*")
+_SET_ATTR = re.compile(r"\.([^\W\d]\w*)\s*(?:[-+*/%&|^@]|//|\*\*|>>|<<)?=(?!=)")
+# The finder and the model rules resolve ``compile``'s arguments anywhere in the file.
+_COMPILE = re.compile(r"\.\s*compile\s*\(")
+_GLOBAL = re.compile(r"^[ \t]*(?:global|nonlocal)[ \t]+\w", re.M)
+_DEFINITION = re.compile(r"(?:async[ \t]+)?def[ \t]+([^\W\d]\w*)|class[ \t]+([^\W\d]\w*)")
+_IMPORT = re.compile(r"(?:import|from)\b")
+_BREAK = re.compile(r"\r\n|\r|\n")
+_TRAILING_LINE = re.compile(r"[ \t\f]*(?:#[^\r\n]*)?\Z")
+_KEEP_BREAKS = re.compile(r"(\r\n|\r|\n)")
+
+
+@dataclass
+class _Unit:
+    start: int  # offset of its first token (its first decorator's)
+    end: int  # offset just past its last code line
+    name: str
+    names: frozenset[str]  # how other code refers to it: its name, and a method's attributes
+    text: str
+    anchored: bool
+    depth: int = 0
+    parent: _Unit | None = None  # the class of a method
+    methods: list[_Unit] = field(default_factory=list)
+    methods_only: bool = False  # a class whose body is its test methods
+    kept: bool = False
+
+
+@dataclass(frozen=True)
+class Focused:
+    source: str  # the file with the blanked units
+    scan: Scan  # its scan: the file's, without the logical lines of the blanked units
+
+
+PartTest = Callable[[bytes, bytes], "Callable[[bytes], bool] | None"]
+
+
+def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
+    """``source`` with the units no rule can reach blanked, or None when nothing is blanked.
+    ``part_test(file, header)`` says what makes a part of the file matter to the rules that run
+    on it (``Prefilter.part_test``), or None when any part may."""
+    if len(source) < FOCUS_MIN_CHARS or scan.flat or scan.refusal is not None:
+        return None
+    lines = list(zip(scan.line_offsets, scan.line_depths))
+    header = "".join(source[at:_end_of(lines, i, source)] for i, (at, depth) in enumerate(lines)
+                     if depth == 0 and _IMPORT.match(source, at)).encode("utf-8", "surrogatepass")
+    matters = part_test(source.encode("utf-8", "surrogatepass"), header)
+    if matters is None:
+        return None
+
+    def anchored(text: str) -> bool:
+        if _COMPILE.search(text) or _GLOBAL.search(text) or creates_names_dynamically(text):
+            return True
+        return matters(text.encode("utf-8", "surrogatepass"))
+
+    units: list[_Unit] = []
+    kept_parts: list[str] = []  # the statements that are never blanked
+    for statement in _statements(source, lines, 0, 0, len(lines)):
+        start, end = lines[statement.first][0], _end_of(lines, statement.last, source)
+        text = source[start:end]
+        if statement.name is None:
+            kept_parts.append(text)
+            continue
+        unit = _Unit(start, end, statement.name, frozenset({statement.name}), text, anchored(text))
+        units.append(unit)
+        if statement.is_class and unit.anchored:
+            # an anchored class: its methods are weighed one by one, the rest of its body stays;
+            # unless what anchors it is outside them (its name, its bases: it matters whole)
+            body = list(_statements(source, lines, 1, statement.header + 1, statement.last + 1))
+            tests = [m for m in body if m.name is not None and not m.is_class and m.name.startswith("test")]
+            own = _outside(text, start, [(lines[m.first][0], _end_of(lines, m.last, source)) for m in tests])
+            if anchored(own):
+                continue
+            for member in tests:
+                m_start, m_end = lines[member.first][0], _end_of(lines, member.last, source)
+                m_text = source[m_start:m_end]
+                names = {member.name, *_SET_ATTR.findall(m_text)}  # reached through the attributes it sets
+                unit.methods.append(_Unit(m_start, m_end, member.name, frozenset(names), m_text, anchored(m_text),
+                                          depth=1, parent=unit))
+            unit.methods_only = len(unit.methods) == len(body)
+    if not units:
+        return None
+    _keep_reachable(units, kept_parts)
+    dropped = [u for u in _all(units) if not u.kept and (u.parent is None or u.parent.kept)]
+    if not dropped:
+        return None
+    return Focused(_blank(source, dropped), _scan_without(scan, dropped))
+
+
+@dataclass(frozen=True)
+class _Statement:
+    first: int  # index of its first logical line (its first decorator's)
+    header: int  # index of its own first line (``def``/``class``; ``first`` without decorators)
+    last: int  # index of the last logical line of its body
+    name: str | None  # the name a ``def``/``class`` defines; None for any other statement
+    is_class: bool
+
+
+def _statements(source: str, lines: list[tuple[int, int]], depth: int, begin: int, stop: int
+                ) -> Iterator[_Statement]:
+    """The statements at ``depth`` among logical lines ``begin``..``stop``."""
+    i = begin
+    while i < stop:
+        first = i
+        while i < stop and lines[i][1] == depth and source.startswith("@", lines[i][0]):
+            i += 1  # decorators belong to the definition after them
+        header = min(i, stop - 1)
+        match = _DEFINITION.match(source, lines[header][0]) if lines[header][1] == depth else None
+        i = header + 1
+        while i < stop and lines[i][1] > depth:
+            i += 1
+        name = None if match is None else match.group(1) or match.group(2)
+        yield _Statement(first, header, i - 1, name, match is not None and match.group(2) is not None)
+
+
+def _end_of(lines: list[tuple[int, int]], last: int, source: str) -> int:
+    """The offset just past the code of the statement whose last logical line is ``last``: the
+    line breaks, blank lines and comment lines before the next logical line are left out."""
+    end = lines[last + 1][0] if last + 1 < len(lines) else len(source)
+    start = lines[last][0]
+    while True:
+        newline = _last_break(source, start, end)
+        if newline < 0 or _TRAILING_LINE.match(source, _after_break(source, newline), end) is None:
+            return end
+        end = newline  # a blank or comment line: not the statement's
+
+
+def _last_break(source: str, start: int, end: int) -> int:
+    at = max(source.rfind("\n", start, end), source.rfind("\r", start, end))
+    if at > start and source[at] == "\n" and source[at - 1] == "\r":
+        at -= 1
+    return at
+
+
+def _after_break(source: str, at: int) -> int:
+    return at + 2 if source.startswith("\r\n", at) else at + 1
+
+
+def _all(units: list[_Unit]) -> Iterator[_Unit]:
+    for unit in units:
+        yield unit
+        yield from unit.methods
+
+
+def _keep_reachable(units: list[_Unit], kept_parts: list[str]) -> None:
+    """Mark the units to keep (the module docstring's rules)."""
+    every = list(_all(units))
+    bare: set[str] = set()
+    attrs: set[str] = set()
+
+    def mention(text: str) -> None:
+        bare.update(_BARE.findall(text))
+        attrs.update(_ATTR.findall(text))
+
+    def keep(unit: _Unit) -> None:
+        unit.kept = True
+        mention(unit.text if not unit.methods else _outside_methods(unit))
+        if unit.parent is not None and not unit.parent.kept:
+            keep(unit.parent)
+
+    for part in kept_parts:
+        mention(part)
+    # callers of an anchored function or class anywhere, of an anchored method in its class
+    calls_anchor = _mentions({u.name for u in units if u.anchored}, attribute=False)
+    for unit in units:
+        if unit.anchored or calls_anchor(unit.text):
+            keep(unit)
+        calls_method = _mentions({m.name for m in unit.methods if m.anchored}, attribute=True)
+        for method in unit.methods:
+            if method.anchored or calls_method(method.text):
+                keep(method)
+    pending = [u for u in every if not u.kept]
+    changed = True
+    while changed:  # what the kept parts mention, until nothing new is mentioned
+        changed = False
+        for unit in pending:
+            seen = bare if unit.parent is None else bare | attrs
+            if not unit.kept and not unit.names.isdisjoint(seen):
+                keep(unit)
+                changed = True
+        pending = [u for u in pending if not u.kept]
+    for unit in units:  # a body of test methods only keeps one: a body cannot be empty
+        if unit.kept and unit.methods_only and not any(m.kept for m in unit.methods):
+            min(unit.methods, key=lambda m: m.end - m.start).kept = True
+
+
+def _outside_methods(unit: _Unit) -> str:
+    """A class's text without its methods (their words count when they are kept)."""
+    return _outside(unit.text, unit.start, [(m.start, m.end) for m in unit.methods])
+
+
+def _outside(text: str, start: int, spans: list[tuple[int, int]]) -> str:
+    """``text`` (at offset ``start`` of the file) without the file's ``spans`` in it, in order."""
+    parts, at = [], start
+    for begin, end in spans:
+        parts.append(text[at - start : begin - start])
+        at = end
+    parts.append(text[at - start :])
+    return "".join(parts)
+
+
+def _mentions(names: set[str], *, attribute: bool) -> Callable[[str], bool]:
+    """Does a text mention one of ``names``: as a bare word, or as an attribute (``self.name``)?"""
+    if not names:
+        return lambda text: False
+    before = r"(?<=\.)" if attribute else r"(?<![\w.])"
+    pattern = re.compile(before + r"(?:" + "|".join(sorted(map(re.escape, names))) + r")(?!\w)")
+    return lambda text: pattern.search(text) is not None
+
+
+def _blank(source: str, dropped: list[_Unit]) -> str:
+    parts, at = [], 0
+    for unit in sorted(dropped, key=lambda u: u.start):
+        parts.append(source[at : unit.start])
+        pieces = _KEEP_BREAKS.split(source[unit.start : unit.end])  # text, break, text, ...
+        parts.extend(piece if k % 2 else " " * len(piece) for k, piece in enumerate(pieces))
+        at = unit.end
+    parts.append(source[at:])
+    return "".join(parts)
+
+
+def _scan_without(scan: Scan, dropped: list[_Unit]) -> Scan:
+    spans = sorted((u.start, u.end) for u in dropped)
+    offsets: list[int] = []
+    depths: list[int] = []
+    k = 0
+    for at, depth in zip(scan.line_offsets, scan.line_depths):
+        while k < len(spans) and spans[k][1] <= at:
+            k += 1
+        if k < len(spans) and spans[k][0] <= at < spans[k][1]:
+            continue
+        offsets.append(at)
+        depths.append(depth)
+    return Scan(refusal=None, flat=[], unflattened=scan.unflattened, line_offsets=offsets, line_depths=depths)
