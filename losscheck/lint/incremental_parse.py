@@ -15,7 +15,9 @@ unchanged statements. The splice is made only where it gives the very tree a who
 - the blank and comment lines that open the stretch, and those that open the next statement,
   are empty or unindented: an indented comment after a block may belong to that block's footer
   instead, which depends on the code around it;
-- the stretch parses on its own into statements, with nothing left over in its own footer.
+- the stretch parses on its own into statements, with nothing left over in its own footer, and
+  with the default indentation and line break of the document (a block is printed with the
+  module's default indentation when it has the default one of the text it was parsed from).
 
 Anything else is a whole parse, as is a document seen for the first time. A property test
 (``tests/lint/test_incremental_parse.py``) compares the two on random edits.
@@ -144,6 +146,9 @@ def _splice(last: _Parsed, lines: list[str]) -> tuple[cst.Module, list[tuple[int
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return None  # a whole parse reports it properly
     if not parsed.body or parsed.footer:
+        return None
+    if (parsed.default_indent, parsed.default_newline) != (last.module.default_indent, last.module.default_newline):
+        # a block indented as the stretch's default prints with the module's: they must agree
         return None
     head = parsed.body[0].with_changes(leading_lines=[*parsed.header, *parsed.body[0].leading_lines])
     middle = [head, *parsed.body[1:]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import libcst as cst
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from losscheck.lint.incremental_parse import DocumentTrees
@@ -44,6 +44,7 @@ def check(trees: DocumentTrees, source: str) -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, len(LINES)), st.integers(0, 3), st.sampled_from(SNIPPETS)),
                 min_size=1, max_size=4))
+@example([(51, 2, "        pass\n")])  # a body indented deeper than the document's default
 def test_edits_give_the_whole_parse(edits: list[tuple[int, int, str]]) -> None:
     trees = DocumentTrees()
     lines = list(LINES)
