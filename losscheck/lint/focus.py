@@ -19,8 +19,9 @@ file), or it writes module names in ways a name search cannot follow (``global``
 its bases, its other methods) anchors it. Then a unit is kept when:
 
 - it is anchored;
-- it mentions an anchored unit: who calls a loss function, or subclasses a ``Loss``, can change
-  what a rule decides about it;
+- it mentions a unit that a trigger anchors: who calls a loss function, or subclasses a
+  ``Loss``, can change what a rule decides about it (who calls a function that compiles a
+  model cannot: that function is kept, and so is what it mentions);
 - a kept part of the file mentions it: a helper, a model builder, a base class (a function or
   class by its bare name, a test method by its name or an attribute it sets: ``self.x = ...``).
 
@@ -41,7 +42,7 @@ from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.guard import Scan
 
 # Below this, what could be saved is less than what deciding costs.
-FOCUS_MIN_CHARS = 8_000
+FOCUS_MIN_CHARS = 2_000
 
 _BARE = re.compile(r"(?<![\w.])[^\W\d]\w*")
 _ATTR = re.compile(r"(?<=\.)[^\W\d]\w*")
@@ -53,6 +54,8 @@ _DEFINITION = re.compile(r"(?:async[ \t]+)?def[ \t]+([^\W\d]\w*)|class[ \t]+([^\
 _IMPORT = re.compile(r"(?:import|from)\b")
 _BREAK = re.compile(r"\r\n|\r|\n")
 _TRAILING_LINE = re.compile(r"[ \t\f]*(?:#[^\r\n]*)?\Z")
+_TRIGGER = "trigger"  # the unit holds what a trigger looks for: who calls it matters too
+_REACH = "reach"  # the unit reaches across the file (compile, globals): what it mentions matters
 _KEEP_BREAKS = re.compile(r"(\r\n|\r|\n)")
 
 
@@ -63,7 +66,7 @@ class _Unit:
     name: str
     names: frozenset[str]  # how other code refers to it: its name, and a method's attributes
     text: str
-    anchored: bool
+    anchored: str | None  # why: _TRIGGER or _REACH; None when it is not
     depth: int = 0
     parent: _Unit | None = None  # the class of a method
     methods: list[_Unit] = field(default_factory=list)
@@ -93,10 +96,14 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
     if matters is None:
         return None
 
-    def anchored(text: str) -> bool:
+    def anchored(text: str) -> str | None:
+        """Why ``text`` is anchored: ``"trigger"``, ``"reach"`` (a ``compile`` call, module names
+        written at run time), or None."""
+        if matters(text.encode("utf-8", "surrogatepass")):
+            return _TRIGGER
         if _COMPILE.search(text) or _GLOBAL.search(text) or creates_names_dynamically(text):
-            return True
-        return matters(text.encode("utf-8", "surrogatepass"))
+            return _REACH
+        return None
 
     units: list[_Unit] = []
     kept_parts: list[str] = []  # the statements that are never blanked
@@ -205,12 +212,12 @@ def _keep_reachable(units: list[_Unit], kept_parts: list[str]) -> None:
 
     for part in kept_parts:
         mention(part)
-    # callers of an anchored function or class anywhere, of an anchored method in its class
-    calls_anchor = _mentions({u.name for u in units if u.anchored}, attribute=False)
+    # callers of a function or class a trigger anchors, anywhere; of such a method, in its class
+    calls_anchor = _mentions({u.name for u in units if u.anchored == _TRIGGER}, attribute=False)
     for unit in units:
         if unit.anchored or calls_anchor(unit.text):
             keep(unit)
-        calls_method = _mentions({m.name for m in unit.methods if m.anchored}, attribute=True)
+        calls_method = _mentions({m.name for m in unit.methods if m.anchored == _TRIGGER}, attribute=True)
         for method in unit.methods:
             if method.anchored or calls_method(method.text):
                 keep(method)

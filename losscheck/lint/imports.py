@@ -136,20 +136,25 @@ def unbound_conventional_names(source: str) -> frozenset[str]:
     read from the text alone, so that each piece of a file linted in pieces decides as the whole
     file does."""
     found = set()
-    for name, (anywhere, other_use, defined) in _CONVENTION_PATTERNS.items():
-        if anywhere.search(source) and not other_use.search(source) and not defined.search(source):
+    for name, (anywhere, other_use) in _CONVENTION_PATTERNS.items():
+        if name not in source or other_use.search(source):
+            continue
+        uses = [m.start() for m in anywhere.finditer(source)]
+        if uses and not any(_DEFINES.search(source, max(0, at - 200), at) for at in uses):
             found.add(name)
     return frozenset(found)
 
 
+# Each pattern starts with the name, a literal the regex engine finds at C speed; the look-behind
+# after it asks for a word boundary before it (a leading one would defeat that scan: 10x slower).
 _CONVENTION_PATTERNS = {
     name: (
-        re.compile(rf"(?<![\w.]){re.escape(name)}\b"),
-        re.compile(rf"(?<![\w.]){re.escape(name)}\b(?![.(\[])"),  # `np = ...`, `as np`, `print(np)`
-        re.compile(rf"(?:def|class|import)\s+{re.escape(name)}\b"),
+        re.compile(rf"{re.escape(name)}(?<![\w.]{re.escape(name)})\b"),
+        re.compile(rf"{re.escape(name)}(?<![\w.]{re.escape(name)})\b(?![.(\[])"),  # `np = ...`, `as np`, `print(np)`
     )
     for name in CONVENTIONAL
 }
+_DEFINES = re.compile(r"(?:def|class|import)\s+\Z")  # right before a use: `def np(`, `import np.x`
 
 
 def import_bindings(node: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:

@@ -21,9 +21,15 @@ from losscheck.lint.summaries import code_with_helpers
 # or in a model another module passes in), or a function that takes `from_logits`. Loss code
 # without them can still be compiled elsewhere in the project with a softmax/sigmoid model
 # (``compiled_models.py``), which only needs the loss code.
+# One pattern per spelling, each led by a literal that the regex engine finds at C speed (as one
+# alternation they took 0.2 s on the Keras tree, for the 100 files that hold "logits" or "softmax").
 _IN_FILE_TRIGGERS = (
-    rb"_with_logits\s*\(|from_logits\s*=\s*True|sigmoid_cross_entropy\s*\(|softmax_cross_entropy\s*\("
-    rb"|sequence_loss\s*\(|(?:Bernoulli|Categorical|Binomial|Multinomial)\s*\([^)]*\blogits\s*=",
+    rb"_with_logits\s*\(",
+    rb"from_logits\s*=\s*True",
+    rb"sigmoid_cross_entropy\s*\(",
+    rb"softmax_cross_entropy\s*\(",
+    rb"sequence_loss\s*\(",
+    *(name + rb"\s*\([^)]*\blogits\s*=" for name in (b"Bernoulli", b"Categorical", b"Binomial", b"Multinomial")),
     rb"def\s+\w+\s*\([^)]*\bfrom_logits\b",
     rb"def\s+compile\s*\(\s*self\b",  # a model's own compile(), which may keep a loss passed in
 )
