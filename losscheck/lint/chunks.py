@@ -2,8 +2,8 @@
 
 libcst holds about 0.75 GB of syntax tree per MB of source (measured: a 1 MB file, 765 MB
 parsed), so a 10 MB file parsed at once needs ~8 GB. Above ``CHUNK_THRESHOLD`` characters (400 KB) the
-engine instead cuts the file between top-level statements (found with the tokenizer, which
-streams) into pieces of about ``CHUNK_TARGET`` characters and lints each piece on its own: one
+engine instead cuts the file between top-level statements (read from the guard's scan of
+logical lines, which the file gets anyway; from the tokenizer, which streams, without one) into pieces of about ``CHUNK_TARGET`` characters and lints each piece on its own: one
 at a time, or, when the run has cores to spare, one at a time in each of a few forked workers
 (``piece_pool.py``). Peak memory is that of one piece per process.
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import re
+from bisect import bisect_right
 import tokenize
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from typing import Literal, overload
 
 from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.finding import Finding
+from losscheck.lint.guard import Scan
 from losscheck.lint.imports import unbound_conventional_names
 
 # Files up to this size are parsed whole (~0.35 GB peak: libcst needs ~0.75 GB of tree per MB);
@@ -72,11 +74,18 @@ class Chunk:
 
 
 _CONTINUES = frozenset({"else", "elif", "except", "finally"})
+_FIRST_WORD = re.compile(r"\w+")
+_NEWLINE = re.compile(r"\n")
 
 
-def top_level_statements(source: str) -> list[Statement] | None:
+def top_level_statements(source: str, scan: Scan | None = None) -> list[Statement] | None:
     """The file's top-level statements, in order; None when the tokenizer rejects the file
-    (the whole-file parse then reports the syntax error properly)."""
+    (the whole-file parse then reports the syntax error properly). With the file's ``scan``
+    (``guard.scan``), they are read from its logical lines: the same statements, ten times
+    faster than the tokenizer (0.5 s on a 1 MB file)."""
+    if scan is not None and scan.refusal is None and "\r" not in source \
+            and len(scan.line_ends) == len(scan.line_offsets):
+        return _statements_from_scan(source, scan)
     out: list[Statement] = []
     depth = 0
     start: int | None = None
@@ -121,11 +130,53 @@ def top_level_statements(source: str) -> list[Statement] | None:
     return out
 
 
-def chunks(source: str, target: int | None = None) -> Iterator[Chunk] | None:
+def _statements_from_scan(source: str, scan: Scan) -> list[Statement]:
+    """``top_level_statements`` from the scan's logical lines (the file holds no ``\\r``: its
+    lines are those of the tokenizer). A statement runs from its first decorator to its last
+    logical line; one with an indented block takes the blank and comment lines after it too,
+    up to the next statement (where the tokenizer's DEDENT comes), one without ends with its
+    own last line."""
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(source))]
+
+    def line_of(offset: int) -> int:
+        return bisect_right(starts, offset)
+
+    lines = list(zip(scan.line_offsets, scan.line_depths, scan.line_ends))
+    # the tokenizer's DEDENT at the end of the file comes after the last line that holds
+    # something (a comment counts, blanks do not)
+    last_line = source.count("\n") + (1 if source[source.rfind("\n") + 1 :].strip() else 0)
+    out: list[Statement] = []
+    i = 0
+    while i < len(lines):
+        first = i
+        while i < len(lines) and source.startswith("@", lines[i][0]) and lines[i][1] == 0:
+            i += 1  # decorators: the same statement as the definition after them
+        head = min(i, len(lines) - 1)
+        word = _FIRST_WORD.match(source, lines[head][0])
+        i = head + 1
+        while True:
+            block = False  # the last clause's: `if x:` + block, then `else: y` ends with its line
+            while i < len(lines) and lines[i][1] > 0:
+                block = True
+                i += 1
+            follows = _FIRST_WORD.match(source, lines[i][0]) if i < len(lines) else None
+            if follows is None or follows.group() not in _CONTINUES:
+                break
+            i += 1  # `else:`/`except:`... belong to the statement above
+        if block:
+            end = line_of(lines[i][0]) - 1 if i < len(lines) else last_line
+        else:
+            end = line_of(lines[i - 1][2])  # the line of the break that ends its last logical line
+        first_word = word.group() if word is not None else ""
+        out.append(Statement(line_of(lines[first][0]), end, first_word in ("import", "from")))
+    return out
+
+
+def chunks(source: str, target: int | None = None, scan: Scan | None = None) -> Iterator[Chunk] | None:
     """The file in pieces of about ``target`` characters (default ``CHUNK_TARGET``), cut only
     between top-level statements; None when the file cannot be tokenized."""
     target = target or CHUNK_TARGET
-    statements = top_level_statements(source)
+    statements = top_level_statements(source, scan)
     if not statements:
         return None
     # lines as the tokenizer numbers them: split on "\n" only (str.splitlines would also split

@@ -196,7 +196,7 @@ def _lint_scanned(
 
     pieces = None
     if len(source) > chunks.CHUNK_THRESHOLD:
-        pieces = chunks.chunks(source)
+        pieces = chunks.chunks(source, scan=scan)
     if pieces is not None:
         # a very large file: one piece at a time, so only one piece's tree is alive (chunks.py)
         findings = _lint_chunks(source, path, pieces, rules, options, scan)

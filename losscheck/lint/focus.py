@@ -27,7 +27,7 @@ its bases, its other methods) anchors it. Then a unit is kept when:
 
 Every other statement (imports, assignments, module code) is always kept. A unit that is not
 kept has its code replaced by spaces, line breaks kept (comment lines after its last line stay:
-they may belong to the next statement), so every kept character is where it was: lines, columns
+they may belong to the next statement; where it ends is the scan's, strings accounted for), so every kept character is where it was: lines, columns
 and offsets of the focused text are those of the file, and its scan is the file's, less the
 blanked lines. A class whose body would be left empty keeps its shortest test method.
 """
@@ -52,8 +52,6 @@ _COMPILE = re.compile(r"\.\s*compile\s*\(")
 _GLOBAL = re.compile(r"^[ \t]*(?:global|nonlocal)[ \t]+\w", re.M)
 _DEFINITION = re.compile(r"(?:async[ \t]+)?def[ \t]+([^\W\d]\w*)|class[ \t]+([^\W\d]\w*)")
 _IMPORT = re.compile(r"(?:import|from)\b")
-_BREAK = re.compile(r"\r\n|\r|\n")
-_TRAILING_LINE = re.compile(r"[ \t\f]*(?:#[^\r\n]*)?\Z")
 _TRIGGER = "trigger"  # the unit holds what a trigger looks for: who calls it matters too
 _REACH = "reach"  # the unit reaches across the file (compile, globals): what it mentions matters
 _KEEP_BREAKS = re.compile(r"(\r\n|\r|\n)")
@@ -89,8 +87,10 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
     on it (``Prefilter.part_test``), or None when any part may."""
     if len(source) < FOCUS_MIN_CHARS or scan.flat or scan.refusal is not None:
         return None
-    lines = list(zip(scan.line_offsets, scan.line_depths))
-    header = "".join(source[at:_end_of(lines, i, source)] for i, (at, depth) in enumerate(lines)
+    if len(scan.line_ends) != len(scan.line_offsets):
+        return None
+    lines = list(zip(scan.line_offsets, scan.line_depths, scan.line_ends))
+    header = "".join(source[at:end] for at, depth, end in lines
                      if depth == 0 and _IMPORT.match(source, at)).encode("utf-8", "surrogatepass")
     matters = part_test(source.encode("utf-8", "surrogatepass"), header)
     if matters is None:
@@ -108,7 +108,7 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
     units: list[_Unit] = []
     kept_parts: list[str] = []  # the statements that are never blanked
     for statement in _statements(source, lines, 0, 0, len(lines)):
-        start, end = lines[statement.first][0], _end_of(lines, statement.last, source)
+        start, end = lines[statement.first][0], lines[statement.last][2]
         text = source[start:end]
         if statement.name is None:
             kept_parts.append(text)
@@ -120,11 +120,11 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
             # unless what anchors it is outside them (its name, its bases: it matters whole)
             body = list(_statements(source, lines, 1, statement.header + 1, statement.last + 1))
             tests = [m for m in body if m.name is not None and not m.is_class and m.name.startswith("test")]
-            own = _outside(text, start, [(lines[m.first][0], _end_of(lines, m.last, source)) for m in tests])
+            own = _outside(text, start, [(lines[m.first][0], lines[m.last][2]) for m in tests])
             if anchored(own):
                 continue
             for member in tests:
-                m_start, m_end = lines[member.first][0], _end_of(lines, member.last, source)
+                m_start, m_end = lines[member.first][0], lines[member.last][2]
                 m_text = source[m_start:m_end]
                 names = {member.name, *_SET_ATTR.findall(m_text)}  # reached through the attributes it sets
                 unit.methods.append(_Unit(m_start, m_end, member.name, frozenset(names), m_text, anchored(m_text),
@@ -148,7 +148,7 @@ class _Statement:
     is_class: bool
 
 
-def _statements(source: str, lines: list[tuple[int, int]], depth: int, begin: int, stop: int
+def _statements(source: str, lines: list[tuple[int, int, int]], depth: int, begin: int, stop: int
                 ) -> Iterator[_Statement]:
     """The statements at ``depth`` among logical lines ``begin``..``stop``."""
     i = begin
@@ -163,29 +163,6 @@ def _statements(source: str, lines: list[tuple[int, int]], depth: int, begin: in
             i += 1
         name = None if match is None else match.group(1) or match.group(2)
         yield _Statement(first, header, i - 1, name, match is not None and match.group(2) is not None)
-
-
-def _end_of(lines: list[tuple[int, int]], last: int, source: str) -> int:
-    """The offset just past the code of the statement whose last logical line is ``last``: the
-    line breaks, blank lines and comment lines before the next logical line are left out."""
-    end = lines[last + 1][0] if last + 1 < len(lines) else len(source)
-    start = lines[last][0]
-    while True:
-        newline = _last_break(source, start, end)
-        if newline < 0 or _TRAILING_LINE.match(source, _after_break(source, newline), end) is None:
-            return end
-        end = newline  # a blank or comment line: not the statement's
-
-
-def _last_break(source: str, start: int, end: int) -> int:
-    at = max(source.rfind("\n", start, end), source.rfind("\r", start, end))
-    if at > start and source[at] == "\n" and source[at - 1] == "\r":
-        at -= 1
-    return at
-
-
-def _after_break(source: str, at: int) -> int:
-    return at + 2 if source.startswith("\r\n", at) else at + 1
 
 
 def _all(units: list[_Unit]) -> Iterator[_Unit]:
@@ -273,14 +250,15 @@ def _blank(source: str, dropped: list[_Unit]) -> str:
 
 def _scan_without(scan: Scan, dropped: list[_Unit]) -> Scan:
     spans = sorted((u.start, u.end) for u in dropped)
-    offsets: list[int] = []
-    depths: list[int] = []
+    kept: list[tuple[int, int, int]] = []
     k = 0
-    for at, depth in zip(scan.line_offsets, scan.line_depths):
+    for line in zip(scan.line_offsets, scan.line_depths, scan.line_ends):
+        at = line[0]
         while k < len(spans) and spans[k][1] <= at:
             k += 1
         if k < len(spans) and spans[k][0] <= at < spans[k][1]:
             continue
-        offsets.append(at)
-        depths.append(depth)
-    return Scan(refusal=None, flat=[], unflattened=scan.unflattened, line_offsets=offsets, line_depths=depths)
+        kept.append(line)
+    offsets, depths, ends = (list(column) for column in zip(*kept)) if kept else ([], [], [])
+    return Scan(refusal=None, flat=[], unflattened=scan.unflattened, line_offsets=offsets, line_depths=depths,
+                line_ends=ends)

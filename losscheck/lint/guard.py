@@ -75,6 +75,9 @@ class Scan:
     # logical lines: offset of the first token and indentation depth (positions use them)
     line_offsets: list[int] = field(default_factory=list)
     line_depths: list[int] = field(default_factory=list)
+    # where each logical line ends: the offset of the line break after its last line (its
+    # comment included), or the end of the file
+    line_ends: list[int] = field(default_factory=list)
 
 
 
@@ -134,12 +137,14 @@ def _scan_lines(source: str, result: Scan) -> None:
         elif kind == "nl" and depth == 0:
             if start is not None:
                 _end_logical(source, start, match.start(), strings, flat, unflattened)
+                result.line_ends.append(match.start())
             start = _logical_start(source, match.end(), indents, elifs, result)
             strings = 0
     if start is not None:
         if depth > 0 and len(source) - start - strings > MAX_LOGICAL_LINE:
             raise Refused(_never_closed(source, start))  # not one huge statement: a syntax error
         _end_logical(source, start, len(source), strings, flat, unflattened)
+        result.line_ends.append(len(source))
     if flat and unused_marker(source) is None:  # no stand-in available: parse as written, if that is safe
         if unflattened:
             raise Refused(unflattened[0])

@@ -83,6 +83,25 @@ def test_statements_keep_decorators_blocks_and_continuations_whole() -> None:
     ]
 
 
+STATEMENT_LAYOUTS = [
+    "def f():\n    pass\n",
+    "def f():\n    pass",  # no final line break
+    "def f():\n    pass\n  ",  # a last line of blanks only
+    "def f():\n    pass\n# c",  # a comment last
+    "x = (1 +\n    2)\\\n\ny = 3\n",  # a continuation onto an empty line
+    "if x:\n    a = 1\nelse: b = 2\n# after\nz = 1\n",  # a block, then a one-line clause
+    "try:\n    import a\nexcept ImportError:\n    a = None\n\n# note\n\nclass K: pass\n",
+    "@d\n@e(1,\n   2)\nclass K:\n    x = '''\ndef not_one(): pass\n'''\n\n\ndef g(): return 1\n",
+]
+
+
+@pytest.mark.parametrize("source", STATEMENT_LAYOUTS)
+def test_statements_read_from_the_scan_are_the_tokenizers(source: str) -> None:
+    from losscheck.lint import guard
+
+    assert chunks._statements_from_scan(source, guard.scan(source)) == chunks.top_level_statements(source)
+
+
 def test_chunks_are_lossless_and_each_parses() -> None:
     source = (REPO / "benchmarks" / "data" / "loss_module_300.py").read_text()
     pieces = list(chunks.chunks(source, target=500))
@@ -219,6 +238,9 @@ def test_chunked_and_whole_file_runs_agree(source: str) -> None:
         cst.parse_module(source)
     except Exception:  # noqa: BLE001 - only valid programs: both paths then parse
         return
+    from losscheck.lint import guard
+
+    assert chunks._statements_from_scan(source, guard.scan(source)) == chunks.top_level_statements(source)
     with pytest.MonkeyPatch.context() as mp:
         whole = _lint(source, mp, chunked=False)
         parts = _lint(source, mp, chunked=True)
