@@ -67,6 +67,19 @@ class FileContext:
     _facts: dict[FactProvider[Any], Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- facts ------------------------------------------------------------------------
+    def release(self) -> None:
+        """Drop every fact and cached view of the file. Facts refer back to the context (a
+        locator, closures over it), so without this the file's tree and facts stay alive in
+        reference cycles until the cycle collector runs; the engine calls it when the file is done.
+        A fact with a ``dispose()`` method (the scope index) empties its own cycles then."""
+        for value in self._facts.values():
+            dispose = getattr(value, "dispose", None)
+            if dispose is not None:
+                dispose()
+        self._facts.clear()
+        for name in [k for k, v in type(self).__dict__.items() if isinstance(v, cached_property)]:
+            self.__dict__.pop(name, None)
+
     def fact(self, provider: FactProvider[T]) -> T:
         """The value of a declared fact provider for this file, computed on first use."""
         return compute(self, self._facts, provider)

@@ -192,6 +192,7 @@ def _lint_scanned(
 ) -> list[Finding]:
     import libcst as cst  # lazily: 0.25 s of import that pre-filtered files never pay
 
+    from losscheck.lint import incremental_parse
     from losscheck.lint.context import FileContext
 
     pieces = None
@@ -213,6 +214,8 @@ def _lint_scanned(
             whole = {r.code for r in rules if getattr(r, "reads_every_name", False)}
             if ctx is None or any(f.fix is not None or f.code in whole for f in findings):
                 focused = None
+                if ctx is not None and incremental_parse.documents() is None:
+                    ctx.release()
         if focused is None:
             findings, ctx = _lint_whole(source, scan, path, rules, options)
         if ctx is None:
@@ -224,6 +227,8 @@ def _lint_scanned(
                 findings.extend(rule_cls.check_suppressions(ctx, directives, rules))
             except Exception as exc:  # noqa: BLE001
                 findings.append(_crashed(path, rule_cls, exc))
+    if incremental_parse.documents() is None:
+        ctx.release()  # the tree and facts go now, not when the cycle collector runs
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -275,6 +280,7 @@ def _lint_chunks(
     from losscheck.lint import astutil
     from losscheck.lint.context import FileContext
 
+    from losscheck.lint.parallel import after_file
     from losscheck.lint.piece_pool import lint_pieces
 
     options = {**options, "compile_uses": chunks.compile_uses(source)}
@@ -303,8 +309,10 @@ def _lint_chunks(
                 if placed is not None:
                     found.append(placed)
         finally:
+            ctx.release()
             del ctx, parsed  # before the next piece is parsed: one tree alive at a time
             astutil.forget()
+            after_file()
         return found, False
 
     # `piece_workers`: the cores the runner leaves to this file (1 inside a pool of files)

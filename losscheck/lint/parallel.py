@@ -67,6 +67,8 @@ def lint_job(job: FileJob, options: dict[str, Any]) -> list[Finding]:
         return lint_bytes(job.data, job.display, rules=rule_classes(job.codes), options=options)
     except Exception as exc:  # noqa: BLE001 - last line of defence: one file, one diagnostic
         return [diagnostics.make(diagnostics.INTERNAL_ERROR, job.display, f"{type(exc).__name__}: {exc}")]
+    finally:
+        after_file()
 
 
 
@@ -218,8 +220,14 @@ def _lint_in_pool(
 # Keras files that get parsed. Time spent collecting on those files (two runs each, machine under
 # load): 0.54-0.81 s with the defaults; with the imported modules frozen and a threshold of 5,000:
 # 0.23-0.31 s, 20,000: 0.17-0.22 s, 50,000: 0.19-0.33 s, 100,000: 0.21-0.36 s.
+# Most of what a file leaves for the collector is gone: the engine empties the file's facts when
+# it is done (``FileContext.release``), so its tree and facts go by reference counting, not in
+# cycles. So while files are linted the collector does not run on its own: after each file (each
+# piece of a large one) the young generation, which then holds that file's few leftovers, is
+# collected once (``after_file``). A 1 MB file: 5.2 s -> 4.2-4.5 s on 2 cores, 185 MB -> 140 MB
+# at peak; the Keras tree: 2.1-2.2 s -> 1.8-2.0 s, 111 MB -> 101 MB.
 
-GC_THRESHOLD = (20_000, 50, 100)
+GC_THRESHOLD = (0, 50, 100)  # 0: no automatic collection; see after_file()
 
 
 def _raise_gc_threshold() -> None:
@@ -228,10 +236,20 @@ def _raise_gc_threshold() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
+def after_file() -> None:
+    """Collect what the file just linted left in reference cycles, when the collector is off
+    for the run (``_gc_for_parsing``): the young generation only, which holds it."""
+    import gc
+
+    if gc.get_threshold()[0] == 0 and gc.isenabled():
+        gc.collect(0)
+
+
 @contextmanager
 def _gc_for_parsing(*, freeze: bool) -> Iterator[None]:
-    """Raise the collector's thresholds for the block; ``freeze``: also move every object alive
-    now (the imported modules) out of its sight, as children forked in the block inherit it."""
+    """No automatic collection in the block (``after_file`` collects after each file);
+    ``freeze``: also move every object alive now (the imported modules) out of the collector's
+    sight, as children forked in the block inherit it."""
     import gc
 
     before = gc.get_threshold()

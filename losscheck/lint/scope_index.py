@@ -69,6 +69,16 @@ class ScopeIndex:
     def scope_of(self, node: cst.CSTNode) -> Scope | None:
         return self.by_node.get(node)  # type: ignore[call-overload]
 
+    def dispose(self) -> None:
+        """Empty every scope: scopes, their bindings and definitions refer to one another (a
+        parent and its children, a binding and its scope), so the file's tree they hold would
+        otherwise wait for the cycle collector. For a file that is done (``FileContext.release``)."""
+        for scope in self.by_node.values():
+            vars(scope).clear()
+        self.scopes.clear()
+        self.by_node.clear()
+        self.where.clear()
+
 
 def _params(params: cst.Parameters) -> list[str]:
     return [p.name.value for p in (*params.posonly_params, *params.params)]
@@ -446,6 +456,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     traverse(statement, enter, leave)
     index.size = counter
     index.declares_global = [s for s in index.by_node.values() if s.declared_global and s is not root]
+    del bind_target  # it calls itself through its cell: a reference cycle that would hold the scopes
     return index
 
 

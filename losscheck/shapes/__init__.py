@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.lint.astutil import int_value
 from losscheck.lint.facts import fact
 from losscheck.shapes.domain import (
     ANY,
@@ -82,7 +83,7 @@ def module_constants(ctx: FileContext) -> dict[str, Value]:
                 or module.assignments[name][0].node is not definition.target:
             continue
         if type(value) is cst.Integer:
-            values[name] = Const(int(value.evaluated_value))
+            values[name] = Const(int_value(value))
         elif type(value) is cst.Call:
             loss_obj = _module_loss_object(ctx, value)
             if loss_obj is not None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.lint.astutil import float_value, int_value, simple_string_value
 from losscheck.shapes import op_call, op_handlers
 from losscheck.shapes import ops as ops_mod
 from losscheck.shapes import shapefns as sf
@@ -112,11 +113,11 @@ class Interpreter(StatementInterpreter):
                 return Const({"True": True, "False": False, "None": None}[node.value])
             return self.constants.get(node.value, UNKNOWN)
         if type(node) is cst.Integer:
-            return Const(int(node.evaluated_value))
+            return Const(int_value(node))
         if type(node) is cst.Float:
-            return Const(float(node.evaluated_value))
+            return Const(float_value(node))
         if type(node) is cst.SimpleString:
-            return Const(node.evaluated_value)
+            return Const(simple_string_value(node))
         if type(node) is cst.Ellipsis:
             return Const(Ellipsis)
         if type(node) in (cst.Tuple, cst.List):
