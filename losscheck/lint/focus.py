@@ -34,6 +34,7 @@ blanked lines. A class whose body would be left empty keeps its shortest test me
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -134,9 +135,30 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
         return None
     _keep_reachable(units, kept_parts)
     dropped = [u for u in _all(units) if not u.kept and (u.parent is None or u.parent.kept)]
-    if not dropped:
+    if not dropped or not all(_parses(source, unit) for unit in dropped):
         return None
     return Focused(_blank(source, dropped), _scan_without(scan, dropped))
+
+
+_TABBED = re.compile(r"^[ ]*[\t\f]", re.M)
+
+
+def _parses(source: str, unit: _Unit) -> bool:
+    """Does the unit parse on its own as it does in the file? A syntax error in a unit must stay
+    the file's syntax error, not be blanked away. Python's parser checks it (a method inside an
+    ``if 1:``, at its own indentation); a unit indented with tabs is not blanked at all, since
+    whether tabs and spaces mix consistently depends on the lines around it (and libcst refuses
+    some mixes Python accepts)."""
+    begin = source.rfind("\n", 0, unit.start) + 1
+    text = source[begin : unit.end]
+    if _TABBED.search(text):
+        return False
+    try:
+        compile(("if 1:\n" if unit.parent is not None else "") + text, "<unit>", "exec",
+                flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

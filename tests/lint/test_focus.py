@@ -194,6 +194,25 @@ def test_files_that_are_not_focused(source: str) -> None:
     assert _focused(source) is None
 
 
+@pytest.mark.parametrize("broken", [
+    "def unrelated(x):\n    return x = = 1\n",  # a syntax error inside a definition nothing reaches
+    "def unrelated(x):\n\treturn x\n",  # tabs: their consistency depends on the lines around
+    "class Unrelated:\n    x = 1\n    def test_a(self):\n        return (\n",  # a test method never closed
+])
+def test_what_would_not_parse_is_not_blanked(broken: str) -> None:
+    source = "import keras\n\n" + broken + "\n\ndef loss(y_true, y_pred):\n    return keras.ops.mean(y_pred)\n"
+    assert _focused(source) is None
+    assert _lint(source, focused=True) == _lint(source, focused=False)
+
+
+def test_line_breaks_of_every_kind_stay_where_they_are() -> None:
+    source = SPREAD.replace("\n", "\r\n")
+    text = _focused(source)
+    assert text is not None and len(text) == len(source)
+    assert [i for i, c in enumerate(text) if c in "\r\n"] == [i for i, c in enumerate(source) if c in "\r\n"]
+    assert _lint(source, focused=True) == _lint(source, focused=False)
+
+
 def test_small_files_are_parsed_as_they_are() -> None:
     assert focus.focus(SPREAD, guard.scan(SPREAD), engine._part_test(tuple(RULES))) is None
 
