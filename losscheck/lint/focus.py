@@ -91,7 +91,8 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
     if len(scan.line_ends) != len(scan.line_offsets):
         return None
     lines = list(zip(scan.line_offsets, scan.line_depths, scan.line_ends))
-    header = "".join(source[at:end] for at, depth, end in lines
+    # the import statements, one per line (a pattern may need the end of the line after one)
+    header = "".join(source[at:end] + "\n" for at, depth, end in lines
                      if depth == 0 and _IMPORT.match(source, at)).encode("utf-8", "surrogatepass")
     matters = part_test(source.encode("utf-8", "surrogatepass"), header)
     if matters is None:

@@ -195,8 +195,9 @@ class Prefilter:
     def part_test(self, whole: bytes, header: bytes) -> Callable[[bytes], bool] | None:
         """What makes a part of a file (a function, a class: ``focus.py``) matter to these rules:
         a test of the part, read after ``header`` (the file's imports). None when any part may
-        matter: a rule that parses every file, or a trigger that the header alone meets
-        (``from keras import backend as K``: every use of ``K`` counts).
+        matter: a rule that parses every file, a rule whose triggers the file does not meet (it
+        runs anyway: ``migrate``), or a trigger that the header alone meets (``from keras import
+        backend as K``: every use of ``K`` counts).
 
         A part matters when it meets one of the tests of a trigger that the whole file meets,
         other than the tests the header already meets: ``all_of(torch import, loss def)`` makes
@@ -213,6 +214,11 @@ class Prefilter:
 
         for gate, checks in self._conditions:
             if checks is None:
+                return None
+            met = [c for c in (gate or ()) if all(holds(on_whole, whole, key, test) for key, test in c)]
+            if (gate and not met) or not any(all(holds(on_whole, whole, key, test) for key, test in c) for c in checks):
+                # the rule runs on a file its triggers would not parse (``migrate``, a direct
+                # ``lint_source``): what it looks at there is not known
                 return None
             for conjunction in (*(gate or ()), *checks):
                 if not all(holds(on_whole, whole, key, test) for key, test in conjunction):

@@ -15,11 +15,20 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from losscheck.lint import engine, focus, guard
+from losscheck.lint.prefilter import Prefilter
 from losscheck.lint.registry import load_registry
 from loss_programs import loss_programs
 
 REGISTRY = load_registry()
 RULES = [r for r in REGISTRY.rules if getattr(r, "default_enabled", True)]
+PREFILTER = Prefilter(RULES)
+
+
+def _selected(source: str) -> tuple:
+    """The rules a run gives the file: those whose triggers it meets (``runner.check_all``). A
+    rule run on a file its triggers reject (``migrate``) keeps the file whole."""
+    codes = set(PREFILTER.select(source.encode("utf-8", "surrogatepass")))
+    return tuple(r for r in RULES if r.code in codes)
 
 
 def _key(finding) -> tuple:
@@ -29,13 +38,13 @@ def _key(finding) -> tuple:
 def _lint(source: str, *, focused: bool) -> list[tuple]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(focus, "FOCUS_MIN_CHARS", 0 if focused else 10**12)
-        return [_key(f) for f in engine.lint_source(source, "module.py", rules=RULES)]
+        return [_key(f) for f in engine.lint_source(source, "module.py", rules=_selected(source))]
 
 
 def _focused(source: str) -> str | None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(focus, "FOCUS_MIN_CHARS", 0)
-        result = focus.focus(source, guard.scan(source), engine._part_test(tuple(RULES)))
+        result = focus.focus(source, guard.scan(source), engine._part_test(_selected(source)))
     return None if result is None else result.source
 
 
@@ -90,7 +99,7 @@ def test_unreachable_definitions_are_blanked_in_place() -> None:
 def test_the_focused_text_and_scan_parse_and_locate_like_the_file() -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(focus, "FOCUS_MIN_CHARS", 0)
-        result = focus.focus(SPREAD, guard.scan(SPREAD), engine._part_test(tuple(RULES)))
+        result = focus.focus(SPREAD, guard.scan(SPREAD), engine._part_test(_selected(SPREAD)))
     assert result is not None
     cst.parse_module(result.source)
     fresh = guard.scan(result.source)
@@ -213,8 +222,20 @@ def test_line_breaks_of_every_kind_stay_where_they_are() -> None:
     assert _lint(source, focused=True) == _lint(source, focused=False)
 
 
+def test_imports_read_as_the_lines_they_are() -> None:
+    """``from keras import backend`` ends its line: read before the next import without a line
+    break in between, it no longer names the backend, and every use of it was blanked."""
+    calls = "".join(f"\n\ndef case_{i}(x):\n    return backend.any(x > {i})\n" for i in range(60))
+    source = "from keras import backend\nimport keras\nfrom keras import ops\n" + calls
+    assert len(source) > 2_000
+    assert _focused(source) is None
+    whole = _lint(source, focused=False)
+    assert len([f for f in whole if f[4] == "LCK302"]) == 60
+    assert _lint(source, focused=True) == whole
+
+
 def test_small_files_are_parsed_as_they_are() -> None:
-    assert focus.focus(SPREAD, guard.scan(SPREAD), engine._part_test(tuple(RULES))) is None
+    assert focus.focus(SPREAD, guard.scan(SPREAD), engine._part_test(_selected(SPREAD))) is None
 
 
 def test_a_fix_comes_from_the_whole_file() -> None:
@@ -224,8 +245,9 @@ def test_a_fix_comes_from_the_whole_file() -> None:
     source = body + "\n".join(f"def unrelated_{i}(x):\n    return x + {i}\n" for i in range(400))
     source += "\ndef loss(y_true, y_pred):\n    return K.mean(K.square(y_true - y_pred))\n"
     assert len(source) > focus.FOCUS_MIN_CHARS
-    findings = engine.lint_source(source, "module.py", rules=RULES)
-    assert findings == engine.lint_source(source, "module.py", rules=RULES, options={"whole_file": True})
+    rules = _selected(source)
+    findings = engine.lint_source(source, "module.py", rules=rules)
+    assert findings == engine.lint_source(source, "module.py", rules=rules, options={"whole_file": True})
 
 
 # -- the same findings ------------------------------------------------------------------------
@@ -279,3 +301,15 @@ def test_focused_and_whole_file_runs_agree(source: str) -> None:
     except Exception:  # noqa: BLE001 - only valid programs
         return
     assert _lint(source, focused=True) == _lint(source, focused=False)
+
+
+def test_a_rule_run_outside_its_triggers_keeps_the_file_whole() -> None:
+    """``migrate`` runs LCK302 on ``tensorflow.keras`` backend calls, which its triggers do not
+    look for: nothing tells what it needs, so nothing is blanked."""
+    from losscheck.lint.rules.lck302_removed_keras_api import RemovedKerasApi
+
+    calls = "".join(f"\n\ndef case_{i}(x):\n    return K.abs(x + {i})\n" for i in range(60))
+    source = "from tensorflow.keras import backend as K\n" + calls
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(focus, "FOCUS_MIN_CHARS", 0)
+        assert focus.focus(source, guard.scan(source), engine._part_test((RemovedKerasApi,))) is None
