@@ -15,7 +15,8 @@ in front of it, the pre-filter's triggers of the rules that run on the file say 
 signature, a ``Loss`` subclass, a directive, a multi-output ``fit``, a Keras 2 backend call...),
 or it calls ``compile`` (the finder and the model rules resolve its arguments anywhere in the
 file), or it writes module names in ways a name search cannot follow (``global``,
-``globals()``). A class is weighed whole when its own text (its test methods aside: its name,
+``globals()``), or a comment that rules read (``# losscheck: output``, a shape comment) lies
+next to it, where a blanked unit would hand it to another statement. A class is weighed whole when its own text (its test methods aside: its name,
 its bases, its other methods) anchors it. Then a unit is kept when:
 
 - it is anchored;
@@ -56,6 +57,8 @@ _IMPORT = re.compile(r"(?:import|from)\b")
 _TRIGGER = "trigger"  # the unit holds what a trigger looks for: who calls it matters too
 _REACH = "reach"  # the unit reaches across the file (compile, globals): what it mentions matters
 _KEEP_BREAKS = re.compile(r"(\r\n|\r|\n)")
+# Comments that rules read from the tree: output comments (the finder) and shape comments.
+_READ_COMMENT = re.compile(r"#[^\r\n]*(?i:losscheck|shape)")
 
 
 @dataclass
@@ -107,6 +110,16 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
             return _REACH
         return None
 
+    def read_comments_around(first: int, last: int) -> bool:
+        """Comments that rules read from the tree lie next to the unit: the lines between the
+        logical line before it and the one after it, its own aside. libcst gives such lines to
+        the unit (above it, and indented after it) or to its neighbours, which a blanked unit
+        would change (``# losscheck: output`` above a def, a ``# shape:`` block)."""
+        before = lines[first - 1][2] if first > 0 else 0
+        after = lines[last + 1][0] if last + 1 < len(lines) else len(source)
+        start, end = lines[first][0], lines[last][2]
+        return bool(_READ_COMMENT.search(source, before, start) or _READ_COMMENT.search(source, end, after))
+
     units: list[_Unit] = []
     kept_parts: list[str] = []  # the statements that are never blanked
     for statement in _statements(source, lines, 0, 0, len(lines)):
@@ -115,7 +128,8 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
         if statement.name is None:
             kept_parts.append(text)
             continue
-        unit = _Unit(start, end, statement.name, frozenset({statement.name}), text, anchored(text))
+        why = anchored(text) or (_REACH if read_comments_around(statement.first, statement.last) else None)
+        unit = _Unit(start, end, statement.name, frozenset({statement.name}), text, why)
         units.append(unit)
         if statement.is_class and unit.anchored:
             # an anchored class: its methods are weighed one by one, the rest of its body stays;
@@ -129,7 +143,8 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
                 m_start, m_end = lines[member.first][0], lines[member.last][2]
                 m_text = source[m_start:m_end]
                 names = {member.name, *_SET_ATTR.findall(m_text)}  # reached through the attributes it sets
-                unit.methods.append(_Unit(m_start, m_end, member.name, frozenset(names), m_text, anchored(m_text),
+                why = anchored(m_text) or (_REACH if read_comments_around(member.first, member.last) else None)
+                unit.methods.append(_Unit(m_start, m_end, member.name, frozenset(names), m_text, why,
                                           depth=1, parent=unit))
             unit.methods_only = len(unit.methods) == len(body)
     if not units:

@@ -69,10 +69,11 @@ SPREAD = textwrap.dedent('''\
         """doc
     def not_a_statement(): at column 0 inside a string"""
         return a * b
-    # losscheck: output y_pred[:, 0:2] = boxes
+
     def helper(t):
         return tf.reduce_mean(t)
 
+    # losscheck: output y_pred[:, 0:2] = boxes
     def loss(y_true, y_pred):
         return helper(y_true - y_pred) * SCALE
 
@@ -232,6 +233,23 @@ def test_imports_read_as_the_lines_they_are() -> None:
     whole = _lint(source, focused=False)
     assert len([f for f in whole if f[4] == "LCK302"]) == 60
     assert _lint(source, focused=True) == whole
+
+
+@pytest.mark.parametrize("comment", [
+    "# losscheck: output y_pred[:, 0:2] = boxes\n",  # above an unrelated def: it would pass to the loss
+    "    # shape: (B, 3)\n",  # an indented comment after a def is that def's; blanked, the loss's
+])
+def test_a_definition_next_to_a_comment_that_rules_read_is_kept(comment: str) -> None:
+    filler = "".join(f"\n\ndef filler_{i}(x):\n    return x + {i}\n" for i in range(40))
+    if comment.startswith("#"):
+        middle = comment + "def unrelated(x):\n    return x\n"
+    else:
+        middle = "def unrelated(x):\n    return x\n" + comment
+    source = ("import keras\n" + filler + "\n\n" + middle
+              + "def loss(y_true, y_pred):\n    return keras.ops.mean(y_true - y_pred, axis=-1)\n")
+    kept = _kept(source)
+    assert "def unrelated(x):" in kept and "def filler_0(" not in kept
+    assert _lint(source, focused=True) == _lint(source, focused=False)
 
 
 def test_small_files_are_parsed_as_they_are() -> None:
