@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import io
 import re
-from bisect import bisect_right
 import tokenize
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal, overload
 
+from losscheck.lint import guard
 from losscheck.lint.dynamic_names import creates_names_dynamically
 from losscheck.lint.finding import Finding
 from losscheck.lint.guard import Scan
@@ -75,7 +75,6 @@ class Chunk:
 
 _CONTINUES = frozenset({"else", "elif", "except", "finally"})
 _FIRST_WORD = re.compile(r"\w+")
-_NEWLINE = re.compile(r"\n")
 
 
 def top_level_statements(source: str, scan: Scan | None = None) -> list[Statement] | None:
@@ -133,42 +132,28 @@ def top_level_statements(source: str, scan: Scan | None = None) -> list[Statemen
 def _statements_from_scan(source: str, scan: Scan) -> list[Statement]:
     """``top_level_statements`` from the scan's logical lines (the file holds no ``\\r``: its
     lines are those of the tokenizer). A statement runs from its first decorator to its last
-    logical line; one with an indented block takes the blank and comment lines after it too,
-    up to the next statement (where the tokenizer's DEDENT comes), one without ends with its
-    own last line."""
-    starts = [0, *(m.end() for m in _NEWLINE.finditer(source))]
-
-    def line_of(offset: int) -> int:
-        return bisect_right(starts, offset)
-
-    lines = list(zip(scan.line_offsets, scan.line_depths, scan.line_ends))
+    logical line, its clauses (``else:``, ``except:``) included; one whose last clause has an
+    indented block takes the blank and comment lines after it too, up to the next statement
+    (where the tokenizer's DEDENT comes), one without ends with its own last line."""
+    starts = guard.line_starts(source)
+    lines = guard.logical_lines(scan)
     # the tokenizer's DEDENT at the end of the file comes after the last line that holds
     # something (a comment counts, blanks do not)
     last_line = source.count("\n") + (1 if source[source.rfind("\n") + 1 :].strip() else 0)
     out: list[Statement] = []
-    i = 0
-    while i < len(lines):
-        first = i
-        while i < len(lines) and source.startswith("@", lines[i][0]) and lines[i][1] == 0:
-            i += 1  # decorators: the same statement as the definition after them
-        head = min(i, len(lines) - 1)
-        word = _FIRST_WORD.match(source, lines[head][0])
-        i = head + 1
-        while True:
-            block = False  # the last clause's: `if x:` + block, then `else: y` ends with its line
-            while i < len(lines) and lines[i][1] > 0:
-                block = True
-                i += 1
-            follows = _FIRST_WORD.match(source, lines[i][0]) if i < len(lines) else None
-            if follows is None or follows.group() not in _CONTINUES:
-                break
-            i += 1  # `else:`/`except:`... belong to the statement above
-        if block:
-            end = line_of(lines[i][0]) - 1 if i < len(lines) else last_line
+    for statement in guard.statements(source, lines, 0, 0, len(lines)):
+        word = _FIRST_WORD.match(source, lines[statement.header][0])
+        word_text = word.group() if word is not None else ""
+        start = guard.line_column(starts, lines[statement.first][0])[0]
+        is_import = word_text in ("import", "from")
+        if word_text in _CONTINUES and out:  # `else:`/`except:`... belong to the statement above
+            start, is_import = out[-1].start, out.pop().is_import
+        after = statement.last + 1
+        if statement.last > statement.header:  # an indented block
+            end = guard.line_column(starts, lines[after][0])[0] - 1 if after < len(lines) else last_line
         else:
-            end = line_of(lines[i - 1][2])  # the line of the break that ends its last logical line
-        first_word = word.group() if word is not None else ""
-        out.append(Statement(line_of(lines[first][0]), end, first_word in ("import", "from")))
+            end = guard.line_column(starts, lines[statement.last][2])[0]  # the line of the break after it
+        out.append(Statement(start, end, is_import))
     return out
 
 

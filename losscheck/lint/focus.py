@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from losscheck.lint.dynamic_names import creates_names_dynamically
-from losscheck.lint.guard import Scan
+from losscheck.lint.guard import Scan, Statement, logical_lines, statements
 
 # Below this, what could be saved is less than what deciding costs.
 FOCUS_MIN_CHARS = 2_000
@@ -69,7 +69,6 @@ class _Unit:
     names: frozenset[str]  # how other code refers to it: its name, and a method's attributes
     text: str
     anchored: str | None  # why: _TRIGGER or _REACH; None when it is not
-    depth: int = 0
     parent: _Unit | None = None  # the class of a method
     methods: list[_Unit] = field(default_factory=list)
     methods_only: bool = False  # a class whose body is its test methods
@@ -93,7 +92,7 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
         return None
     if len(scan.line_ends) != len(scan.line_offsets):
         return None
-    lines = list(zip(scan.line_offsets, scan.line_depths, scan.line_ends))
+    lines = logical_lines(scan)
     # the import statements, one per line (a pattern may need the end of the line after one)
     header = "".join(source[at:end] + "\n" for at, depth, end in lines
                      if depth == 0 and _IMPORT.match(source, at)).encode("utf-8", "surrogatepass")
@@ -122,30 +121,35 @@ def focus(source: str, scan: Scan, part_test: PartTest) -> Focused | None:
 
     units: list[_Unit] = []
     kept_parts: list[str] = []  # the statements that are never blanked
-    for statement in _statements(source, lines, 0, 0, len(lines)):
+    for statement in statements(source, lines, 0, 0, len(lines)):
         start, end = lines[statement.first][0], lines[statement.last][2]
         text = source[start:end]
-        if statement.name is None:
+        name, is_class = _definition(source, lines, statement, 0)
+        if name is None:
             kept_parts.append(text)
             continue
         why = anchored(text) or (_REACH if read_comments_around(statement.first, statement.last) else None)
-        unit = _Unit(start, end, statement.name, frozenset({statement.name}), text, why)
+        unit = _Unit(start, end, name, frozenset({name}), text, why)
         units.append(unit)
-        if statement.is_class and unit.anchored:
+        if is_class and unit.anchored:
             # an anchored class: its methods are weighed one by one, the rest of its body stays;
             # unless what anchors it is outside them (its name, its bases: it matters whole)
-            body = list(_statements(source, lines, 1, statement.header + 1, statement.last + 1))
-            tests = [m for m in body if m.name is not None and not m.is_class and m.name.startswith("test")]
-            own = _outside(text, start, [(lines[m.first][0], lines[m.last][2]) for m in tests])
+            body = list(statements(source, lines, 1, statement.header + 1, statement.last + 1))
+            tests = []  # (the method's statement, its name)
+            for member in body:
+                member_name, member_is_class = _definition(source, lines, member, 1)
+                if member_name is not None and not member_is_class and member_name.startswith("test"):
+                    tests.append((member, member_name))
+            own = _outside(text, start, [(lines[m.first][0], lines[m.last][2]) for m, _name in tests])
             if anchored(own):
                 continue
-            for member in tests:
+            for member, member_name in tests:
                 m_start, m_end = lines[member.first][0], lines[member.last][2]
                 m_text = source[m_start:m_end]
-                names = {member.name, *_SET_ATTR.findall(m_text)}  # reached through the attributes it sets
+                names = {member_name, *_SET_ATTR.findall(m_text)}  # reached through the attributes it sets
                 why = anchored(m_text) or (_REACH if read_comments_around(member.first, member.last) else None)
-                unit.methods.append(_Unit(m_start, m_end, member.name, frozenset(names), m_text, why,
-                                          depth=1, parent=unit))
+                unit.methods.append(_Unit(m_start, m_end, member_name, frozenset(names), m_text, why,
+                                          parent=unit))
             unit.methods_only = len(unit.methods) == len(body)
     if not units:
         return None
@@ -177,30 +181,15 @@ def _parses(source: str, unit: _Unit) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class _Statement:
-    first: int  # index of its first logical line (its first decorator's)
-    header: int  # index of its own first line (``def``/``class``; ``first`` without decorators)
-    last: int  # index of the last logical line of its body
-    name: str | None  # the name a ``def``/``class`` defines; None for any other statement
-    is_class: bool
-
-
-def _statements(source: str, lines: list[tuple[int, int, int]], depth: int, begin: int, stop: int
-                ) -> Iterator[_Statement]:
-    """The statements at ``depth`` among logical lines ``begin``..``stop``."""
-    i = begin
-    while i < stop:
-        first = i
-        while i < stop and lines[i][1] == depth and source.startswith("@", lines[i][0]):
-            i += 1  # decorators belong to the definition after them
-        header = min(i, stop - 1)
-        match = _DEFINITION.match(source, lines[header][0]) if lines[header][1] == depth else None
-        i = header + 1
-        while i < stop and lines[i][1] > depth:
-            i += 1
-        name = None if match is None else match.group(1) or match.group(2)
-        yield _Statement(first, header, i - 1, name, match is not None and match.group(2) is not None)
+def _definition(source: str, lines: list[tuple[int, int, int]], statement: Statement, depth: int
+                ) -> tuple[str | None, bool]:
+    """The name a ``def``/``class`` statement defines (None for any other statement), and
+    whether it is a class."""
+    at, line_depth, _end = lines[statement.header]
+    match = _DEFINITION.match(source, at) if line_depth == depth else None
+    if match is None:
+        return None, False
+    return match.group(1) or match.group(2), match.group(2) is not None
 
 
 def _all(units: list[_Unit]) -> Iterator[_Unit]:
@@ -290,7 +279,7 @@ def _scan_without(scan: Scan, dropped: list[_Unit]) -> Scan:
     spans = sorted((u.start, u.end) for u in dropped)
     kept: list[tuple[int, int, int]] = []
     k = 0
-    for line in zip(scan.line_offsets, scan.line_depths, scan.line_ends):
+    for line in logical_lines(scan):
         at = line[0]
         while k < len(spans) and spans[k][1] <= at:
             k += 1

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from losscheck.lint.flat_parse import unused_marker
@@ -79,6 +80,38 @@ class Scan:
     # comment included), or the end of the file
     line_ends: list[int] = field(default_factory=list)
 
+
+
+def logical_lines(scan: Scan) -> list[tuple[int, int, int]]:
+    """The scan's logical lines as (offset of the first token, indentation depth, end)."""
+    return list(zip(scan.line_offsets, scan.line_depths, scan.line_ends))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement, by the index of its logical lines: its first (its first decorator's), its own
+    first (``def``/``class`` after the decorators; ``first`` when it has none) and its last."""
+
+    first: int
+    header: int
+    last: int
+
+
+def statements(source: str, lines: list[tuple[int, int, int]], depth: int, begin: int, stop: int
+               ) -> Iterator[Statement]:
+    """The statements at ``depth`` among ``lines[begin:stop]`` (``logical_lines``): decorators go
+    with the definition after them, deeper lines with the statement above them. A clause
+    (``else:``, ``except:``) is a statement of its own here."""
+    i = begin
+    while i < stop:
+        first = i
+        while i < stop and lines[i][1] == depth and source.startswith("@", lines[i][0]):
+            i += 1
+        header = min(i, stop - 1)
+        i = header + 1
+        while i < stop and lines[i][1] > depth:
+            i += 1
+        yield Statement(first, header, i - 1)
 
 
 def line_starts(source: str) -> list[int]:

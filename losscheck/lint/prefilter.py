@@ -207,25 +207,32 @@ class Prefilter:
         on_whole: dict[object, bool] = {}
         on_header: dict[object, bool] = {}
 
-        def holds(memo: dict[object, bool], data: bytes, key: object, test: Callable[[bytes], object]) -> bool:
-            if key not in memo:
-                memo[key] = bool(test(data))
-            return memo[key]
+        def meets(memo: dict[object, bool], data: bytes, conjunction: Conjunction) -> bool:
+            for key, test in conjunction:
+                if key not in memo:
+                    memo[key] = bool(test(data))
+                if not memo[key]:
+                    return False
+            return True
 
         for gate, checks in self._conditions:
             if checks is None:
                 return None
-            met = [c for c in (gate or ()) if all(holds(on_whole, whole, key, test) for key, test in c)]
-            if (gate and not met) or not any(all(holds(on_whole, whole, key, test) for key, test in c) for c in checks):
+            gate_met = [c for c in gate or () if meets(on_whole, whole, c)]
+            checks_met = [c for c in checks if meets(on_whole, whole, c)]
+            if (gate and not gate_met) or not checks_met:
                 # the rule runs on a file its triggers would not parse (``migrate``, a direct
                 # ``lint_source``): what it looks at there is not known
                 return None
-            for conjunction in (*(gate or ()), *checks):
-                if not all(holds(on_whole, whole, key, test) for key, test in conjunction):
-                    continue
-                apart = [(key, test) for key, test in conjunction if not holds(on_header, header, key, test)]
+            for conjunction in (*gate_met, *checks_met):
+                apart = [(key, test) for key, test in conjunction if not meets(on_header, header, ((key, test),))]
                 if not apart:
                     return None
                 tests.update(apart)
         found = list(tests.values())
-        return lambda part: any(test(header + part) for test in found)
+
+        def matters(part: bytes) -> bool:
+            data = header + part
+            return any(test(data) for test in found)
+
+        return matters
