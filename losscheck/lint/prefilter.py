@@ -149,6 +149,16 @@ def _keys(alternatives: tuple[Conjunction, ...] | None) -> tuple[object, ...] | 
     return None if alternatives is None else tuple(tuple(key for key, _ in c) for c in alternatives)
 
 
+def _meets(memo: dict[object, bool], data: bytes, conjunction: Conjunction) -> bool:
+    """Every test of ``conjunction`` holds on ``data``; each test runs at most once per ``memo``."""
+    for key, test in conjunction:
+        if key not in memo:
+            memo[key] = bool(test(data))
+        if not memo[key]:
+            return False
+    return True
+
+
 class Prefilter:
     """The selected rules' triggers. ``select(data)`` names the rules worth running on a file
     (each literal test and check runs at most once per file); ``wants(data)``: is any?
@@ -176,12 +186,7 @@ class Prefilter:
         memo: dict[object, bool] = {}
 
         def holds(conjunction: Conjunction) -> bool:
-            for key, test in conjunction:
-                if key not in memo:
-                    memo[key] = bool(test(data))
-                if not memo[key]:
-                    return False
-            return True
+            return _meets(memo, data, conjunction)
 
         met = [
             (gate is None or any(holds(c) for c in gate)) and (tests is None or any(holds(c) for c in tests))
@@ -206,15 +211,7 @@ class Prefilter:
         tests: dict[object, Callable[[bytes], object]] = {}
         on_whole: dict[object, bool] = {}
         on_header: dict[object, bool] = {}
-
-        def meets(memo: dict[object, bool], data: bytes, conjunction: Conjunction) -> bool:
-            for key, test in conjunction:
-                if key not in memo:
-                    memo[key] = bool(test(data))
-                if not memo[key]:
-                    return False
-            return True
-
+        meets = _meets
         for gate, checks in self._conditions:
             if checks is None:
                 return None
