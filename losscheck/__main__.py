@@ -1,4 +1,4 @@
-from losscheck.cli import main
+from losscheck.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

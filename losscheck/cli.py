@@ -49,6 +49,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _guarded(argv)
 
 
+def run() -> None:
+    """The console script: ``main()``, then an exit that skips the interpreter's teardown.
+
+    Freeing every module and object at exit took ~40 ms after linting one 300-line module
+    (a sixth of the run): libcst's node classes, the rule modules, the memoised facts. Nothing
+    is left to do by then (results are written and the pools are shut down inside ``main``),
+    so, as mypy does, the process flushes its streams and ends at once. A normal exit is kept
+    whenever something could still need one: a stream that fails to flush, a child process
+    still alive, a thread that is not a daemon."""
+    code = main()
+    if _can_exit_at_once():
+        os._exit(code)
+    sys.exit(code)
+
+
+def _can_exit_at_once() -> bool:
+    import threading
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            return False  # let the interpreter report it, as it always did
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return False
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is None or not multiprocessing.active_children()
+
+
 class OutputError(Exception):
     """Writing to standard output failed: it is closed, its reader went away, or its disk is full."""
 

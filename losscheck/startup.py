@@ -37,7 +37,6 @@ import marshal
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,6 +220,8 @@ def _encode(memo: dict[str, CodeType]) -> bytes:
 
 
 def _write(path: Path, memo: dict[str, CodeType]) -> None:
+    import tempfile  # only when the memo changed: tempfile imports shutil, random (5 ms)
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")

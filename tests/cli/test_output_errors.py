@@ -197,3 +197,36 @@ def test_wrong_axis_messages_read_as_sentences(tree):
     assert messages[31].startswith("`keras.ops.concatenate` without an axis stacks the channel slices")
     for message in messages.values():  # no two verbs in a row: "with no axis uses axis 0 gathers"
         assert "uses axis 0 gathers" not in message and "flattens the batch gathers" not in message
+
+
+def test_a_long_report_reaches_a_pipe_whole_and_the_exit_code_is_kept(tmp_path):
+    """The console entry ends the process without the interpreter's teardown (``cli.run``):
+    everything written must still reach the reader, and the exit code must be the run's."""
+    body = "".join(f"def loss_{i}(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n\n\n"
+                   for i in range(600))
+    (tmp_path / "many.py").write_text("import tensorflow as tf\n\n\n" + body)
+    proc = subprocess.run(
+        [sys.executable, "-m", "losscheck", "lint", "--output-format", "concise", "many.py"],
+        cwd=tmp_path, check=False, capture_output=True, text=True, env=_env(tmp_path), timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    findings = [line for line in proc.stdout.splitlines() if " LCK101 " in line]
+    assert len(findings) == 600 and len(proc.stdout) > 65_536  # more than a pipe holds at once
+    assert proc.stdout.splitlines()[-1] == "Found 600 errors.", proc.stdout[-300:]
+
+
+def test_the_quick_exit_waits_for_what_could_still_need_the_interpreter():
+    import threading
+
+    from losscheck.cli import _can_exit_at_once
+
+    assert _can_exit_at_once()
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # not a daemon: a normal exit waits for it
+    worker.start()
+    try:
+        assert not _can_exit_at_once()
+    finally:
+        release.set()
+        worker.join()
+    assert _can_exit_at_once()
