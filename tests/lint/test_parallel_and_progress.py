@@ -284,3 +284,26 @@ def test_quiet_clean_run_prints_nothing(tmp_path, fmt):
     done = _lint(tmp_path, "--format", fmt, "-q", "ok.py")
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert "All checks passed!" in _lint(tmp_path, "--format", fmt, "ok.py").stdout
+
+
+def test_the_pool_starts_while_the_prefilter_still_runs(tmp_path):
+    """Once the pre-filter has picked enough work, the workers parse it while the pre-filter
+    goes on; every file is linted once, with the rules picked for it."""
+    import multiprocessing
+
+    todo = [parallel.FileJob(i, f"m{i}.py", f"m{i}.py", (BUGGY.format(n=i) * 60).encode(), CODES, None)
+            for i in range(12)]
+    workers_seen: list[int] = []
+
+    def selections():
+        for i in range(len(todo)):
+            workers_seen.append(len(multiprocessing.active_children()))
+            yield i, CODES
+
+    pooled = parallel.lint_selected(todo, selections(), {}, jobs=None)
+    here = parallel.lint_selected(todo, iter([(i, CODES) for i in range(len(todo))]), {}, jobs=1)
+    assert pooled == here and sorted(pooled) == list(range(len(todo)))
+    assert all(any(f.code == "LCK101" for f in findings) for findings in pooled.values())
+    if parallel.default_jobs() > 1:
+        assert workers_seen[: parallel.PARALLEL_MIN_FILES] == [0] * parallel.PARALLEL_MIN_FILES
+        assert max(workers_seen[parallel.PARALLEL_MIN_FILES :]) > 0  # drawn while workers were alive
