@@ -224,6 +224,17 @@ def string_value(expr: cst.BaseExpression | None) -> str | None:
     return None
 
 
+def docstring(fn: cst.FunctionDef | cst.ClassDef) -> str | None:
+    """The docstring, as libcst's ``get_docstring(clean=False)`` gives it (which reads it with
+    ``ast.literal_eval``)."""
+    first: cst.CSTNode = fn.body
+    while type(first) in (cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine):
+        if not first.body:  # type: ignore[attr-defined]
+            return None
+        first = first.body[0]  # type: ignore[attr-defined]
+    return string_value(first.value) if type(first) is cst.Expr else None
+
+
 def walk(node: cst.CSTNode, *, into_nested: bool = False) -> Iterator[cst.CSTNode]:
     """Pre-order descendants of ``node`` (itself included); nested defs/lambdas/classes skipped
     unless ``into_nested`` (the root itself is always entered)."""

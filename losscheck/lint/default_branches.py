@@ -20,12 +20,16 @@ branch.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 import libcst as cst
 
-from losscheck.lint.astutil import all_nodes
+from losscheck.lint.astutil import (
+    all_nodes,
+    float_value,
+    int_value,
+    simple_string_value,
+)
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.syntax_index import preorder_nodes
@@ -46,11 +50,16 @@ def default_values(fn: cst.FunctionDef, passed: set[str]) -> dict[str, object]:
 
 
 def _literal(expr: cst.BaseExpression) -> object:
-    if type(expr) in (cst.SimpleString, cst.Integer, cst.Float):
-        try:
-            return ast.literal_eval(expr.value)  # type: ignore[attr-defined]
-        except (ValueError, SyntaxError):
-            return _UNSET
+    # read without ``ast.literal_eval``, whose closures are garbage for the cycle collector
+    try:
+        if type(expr) is cst.SimpleString:
+            return simple_string_value(expr)
+        if type(expr) is cst.Integer:
+            return int_value(expr)
+        if type(expr) is cst.Float:
+            return float_value(expr)
+    except (ValueError, SyntaxError):
+        return _UNSET
     if type(expr) is cst.Name and expr.value in ("None", "True", "False"):
         return {"None": None, "True": True, "False": False}[expr.value]
     return _UNSET

@@ -50,7 +50,7 @@ from losscheck.lint.api.loss_names import (  # the tables, shared with the pre-f
     is_strong_pred,
     is_strong_true,
 )
-from losscheck.lint.astutil import all_nodes, get_arg, own_nodes
+from losscheck.lint.astutil import all_nodes, get_arg, own_nodes, simple_string_value
 from losscheck.lint.context import FileContext, FunctionKind, LossFunction
 from losscheck.lint.evaluation_code import drop_evaluation_code, name_says_loss
 from losscheck.lint.facts import fact
@@ -403,7 +403,7 @@ class _Finder:
             for element in value.elements:
                 if type(element) is cst.DictElement:
                     # `{model.output_names[1]: metrics}`: a key we cannot read names no output
-                    key = element.key.evaluated_value if type(element.key) is cst.SimpleString else None
+                    key = simple_string_value(element.key) if type(element.key) is cst.SimpleString else None
                     out = (key,) if isinstance(key, str) else ()
                     self._callables(element.value, kind, scope, outputs + out, depth + 1)
         elif type(value) in (cst.List, cst.Tuple):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
+from losscheck.lint.astutil import simple_string_value
 from losscheck.lint.model_syntax import dict_keys, literal_elements
 from losscheck.lint.model_values import (
     UNKNOWN,
@@ -90,7 +91,7 @@ def _comprehension_keys(comp: cst.DictComp, lookup: Callable[[cst.Name], Binding
         return None
     names = []
     for element in elements:
-        if not (type(element) is cst.SimpleString and isinstance(element.evaluated_value, str)):
+        if not (type(element) is cst.SimpleString and isinstance(simple_string_value(element), str)):
             return None
-        names.append(element.evaluated_value)
+        names.append(simple_string_value(element))
     return tuple(names) if len(set(names)) == len(names) else None

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from losscheck.lint.astutil import assign_targets
+from losscheck.lint.astutil import assign_targets, simple_string_value
 
 
 def assigned_names_of_statement(stmt: cst.CSTNode) -> Iterator[str]:
@@ -30,8 +30,8 @@ def subscript_string(target: cst.Subscript) -> str | None:
     if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
         return None
     key = target.slice[0].slice.value
-    if type(key) is cst.SimpleString and isinstance(key.evaluated_value, str):
-        return key.evaluated_value
+    if type(key) is cst.SimpleString and isinstance(value := simple_string_value(key), str):
+        return value
     return None
 
 
@@ -42,7 +42,7 @@ def dict_keys(node: cst.Dict) -> tuple[str, ...] | None:
             return None  # **spread
         key = element.key
         if type(key) is cst.SimpleString:
-            value = key.evaluated_value
+            value = simple_string_value(key)
             if not isinstance(value, str):
                 return None
             names.append(value)

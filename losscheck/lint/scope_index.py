@@ -61,6 +61,9 @@ class ScopeIndex:
     classes: dict[cst.FunctionDef, cst.ClassDef] = field(default_factory=dict)  # method -> its class
     # (class, attribute) -> the values of `self.attribute = value` in the class's methods
     self_assigns: dict[tuple[cst.ClassDef, str], list[cst.BaseExpression]] = field(default_factory=dict)
+    # the statements' stand-in module scopes, merged into the module's (``scope_index``): emptied
+    # with the rest by ``dispose``
+    stand_ins: list[Scope] = field(default_factory=list)
 
     @property
     def module(self) -> Scope:
@@ -73,8 +76,9 @@ class ScopeIndex:
         """Empty every scope: scopes, their bindings and definitions refer to one another (a
         parent and its children, a binding and its scope), so the file's tree they hold would
         otherwise wait for the cycle collector. For a file that is done (``FileContext.release``)."""
-        for scope in self.by_node.values():
+        for scope in (*self.by_node.values(), *self.stand_ins):
             vars(scope).clear()
+        self.stand_ins.clear()
         self.scopes.clear()
         self.by_node.clear()
         self.where.clear()
@@ -114,6 +118,7 @@ def scope_index(ctx: FileContext) -> ScopeIndex:
     declares_global: list[Scope] = []
     for part in parts("scope_index", ctx.module, _statement_index):
         stand_in = part.scopes[_STAND_IN]
+        index.stand_ins.append(stand_in)
         for name, defs in stand_in.defs.items():
             root.defs.setdefault(name, []).extend(
                 replace(d, order=d.order + offset) for d in defs)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from losscheck.lint.astutil import docstring, simple_string_value
 from losscheck.lint.facts import fact
 from losscheck.shapes.domain import ANY, BATCH, Dim, Shape, Sym
 
@@ -141,7 +142,7 @@ def _texts_for(ctx: FileContext, fn_node: cst.FunctionDef | cst.Lambda, above: I
     """
     texts = list(above)
     if type(fn_node) is cst.FunctionDef:
-        doc = fn_node.get_docstring(clean=False)
+        doc = docstring(fn_node)
         if doc and "shape" in doc:
             texts.append(doc)
         if not _has_shape_comment(ctx):
@@ -202,7 +203,7 @@ def jaxtyping_shape(annotation: cst.BaseExpression) -> Shape | None | bool:
     dims_node = annotation.slice[1].slice
     if type(dims_node) is not cst.Index or type(dims_node.value) is not cst.SimpleString:
         return None
-    text = dims_node.value.evaluated_value
+    text = simple_string_value(dims_node.value)
     if not isinstance(text, str):
         return None
     if any("=" in tok for tok in text.split()):

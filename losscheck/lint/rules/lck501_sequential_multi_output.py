@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losscheck.lint.astutil import simple_string_value
 from losscheck.lint.models import (
     FIT_METHODS,
     ModelCall,
@@ -275,8 +276,8 @@ class SequentialMultiOutput(Rule):
 def _keys(ctx: FileContext, items: list[tuple[cst.BaseExpression, cst.BaseExpression]]) -> str:
     names = []
     for key, _ in items:
-        if type(key) is cst.SimpleString and isinstance(key.evaluated_value, str):
-            names.append(repr(key.evaluated_value))
+        if type(key) is cst.SimpleString and isinstance(value := simple_string_value(key), str):
+            names.append(repr(value))
         else:
             names.append(short_code(ctx, key, 20))
     return ", ".join(names)
