@@ -30,3 +30,23 @@ def test_every_exactly_tested_node_class_has_no_subclass():
     with_subclasses = {cls.__name__: sorted(s.__name__ for s in _all_subclasses(cls)) for cls in classes
                        if _all_subclasses(cls)}
     assert not with_subclasses, f"use isinstance for these: {with_subclasses}"
+
+
+def test_the_walks_class_tables_read_from_the_mro_agree_with_issubclass():
+    """The children memo's node kinds and the import collector's descent read a class's bases
+    from its MRO (an ABC's first ``issubclass`` is slow); equal to ``issubclass`` while nothing
+    is registered with libcst's ABCs."""
+    import inspect
+
+    from losscheck.lint import imports
+
+    classes = [c for c in vars(cst).values() if inspect.isclass(c) and issubclass(c, cst.CSTNode)]
+    assert len(classes) > 150
+    for cls in [*classes, list, tuple, str, type(None)]:
+        if issubclass(cls, (list, tuple)):
+            expected = 2
+        else:
+            expected = 1 if issubclass(cls, cst.CSTNode) and not issubclass(cls, astutil._FORMATTING) else 0
+        assert astutil._kind(cls) == expected, cls
+        if issubclass(cls, cst.CSTNode):
+            assert imports._collector_kind(cls)[2] == (not issubclass(cls, cst.BaseExpression)), cls
