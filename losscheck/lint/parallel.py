@@ -132,7 +132,14 @@ def _lint_here(
     todo: Sequence[FileJob], picked: Sequence[Selection], options: dict[str, Any], on_done: Callable[[int], None]
 ) -> dict[int, list[Finding]]:
     out: dict[int, list[Finding]] = {}
-    with _gc_for_parsing(freeze=False):
+    if not picked:
+        return out  # nothing to parse: no libcst import
+    # import what parsing needs before the collector's young generation is emptied (``freeze``):
+    # else the first collection after a file walks every object of those imports
+    rule_classes(sorted({c for _, codes in picked for c in codes}))
+    import libcst  # noqa: F401
+
+    with _gc_for_parsing(freeze=True):
         for n, (i, codes) in enumerate(picked, 1):
             out[i] = lint_job(selected(todo[i], codes), options)
             if n < len(picked):  # after the last file it would only walk what the imports made (~10 ms)
@@ -312,18 +319,22 @@ def after_file() -> None:
 
 @contextmanager
 def _gc_for_parsing(*, freeze: bool) -> Iterator[None]:
-    """No automatic collection in the block (``after_file`` collects after each file);
+    """No automatic collection in the block (``after_file`` collects after each file), also
+    when the collector was off (the console entry turns it off for a command: ``cli.run``);
     ``freeze``: also move every object alive now (the imported modules) out of the collector's
     sight, as children forked in the block inherit it."""
     import gc
 
-    before = gc.get_threshold()
+    before, enabled = gc.get_threshold(), gc.isenabled()
     if freeze:
         gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
+    gc.enable()
     try:
         yield
     finally:
         gc.set_threshold(*before)
+        if not enabled:
+            gc.disable()
         if freeze:
             gc.unfreeze()

@@ -159,6 +159,24 @@ def test_collector_settings_are_put_back():
         gc.set_threshold(*original)
 
 
+def test_the_parsing_collects_after_each_file_even_when_the_command_turned_the_collector_off():
+    """The console entry turns the collector off for a command (``cli.run``); the parsing
+    block still collects after each file, and the collector is off again after it."""
+    gc.disable()
+    try:
+        with parallel._gc_for_parsing(freeze=False):
+            assert gc.isenabled() and gc.get_threshold()[0] == 0
+            garbage = []
+            garbage.append(garbage)  # a reference cycle
+            del garbage
+            before = gc.get_count()[0]
+            parallel.after_file()
+            assert gc.get_count()[0] < before
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 # -- the progress counter ---------------------------------------------------------------------
 class Clock:
     def __init__(self) -> None:
