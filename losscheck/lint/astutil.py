@@ -355,10 +355,11 @@ def handler_name(owner: type, prefix: str, node_type: type) -> str | None:
 _LEAVE = object()  # traverse(): the node below this on the stack is left, not entered
 
 
-def traverse(root: cst.CSTNode, enter, leave=None) -> None:
+def traverse(root: cst.CSTNode, enter, leave=None, leave_types: frozenset[type] | None = None) -> None:
     """Pre-order walk calling ``enter(node)`` (return False to skip the children) and, after the
-    children, ``leave(node)``. Iterative (deep ``a + b + c + ...`` chains do not hit the recursion
-    limit) and far cheaper than ``node.visit`` (see ``iter_children``)."""
+    children, ``leave(node)`` (only for the node types in ``leave_types`` when it is given).
+    Iterative (deep ``a + b + c + ...`` chains do not hit the recursion limit) and far cheaper
+    than ``node.visit`` (see ``iter_children``)."""
     # Every full walk of a file (syntax index, scope index, imports) goes through here, once per
     # node: the stack holds bare nodes, a node to leave is pushed after a marker (no tuple per
     # node), and the children memo is read inline.
@@ -371,7 +372,7 @@ def traverse(root: cst.CSTNode, enter, leave=None) -> None:
             leave(pop())
             continue
         descend = enter(node)
-        if leave is not None:
+        if leave is not None and (leave_types is None or type(node) in leave_types):
             push(node)
             push(_LEAVE)
         if descend is not False:

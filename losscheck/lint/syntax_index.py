@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from losscheck.lint.astutil import handler_name, traverse
+from losscheck.lint.astutil import traverse
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 
@@ -40,19 +40,27 @@ class SyntaxIndex:
         self._stack: list[cst.CSTNode] = []
 
     def run(self, module: cst.Module) -> None:
-        traverse(module, self._enter, self._leave)
+        # once per node of the file: the order is numbered as nodes come (a node met twice keeps
+        # its first number), the handler is one dictionary lookup by type, and only the scopes
+        # that the stack follows are left (``_LEAVE_TYPES``)
+        order = self.order
+        setdefault = order.setdefault
+        visits = _VISITS
 
-    def _enter(self, node: cst.CSTNode) -> bool:
-        self.order.setdefault(node, len(self.order))
-        name = handler_name(SyntaxIndex, "visit_", type(node))
-        if name is not None:
-            getattr(self, name)(node)
-        return True
+        def enter(node: cst.CSTNode) -> bool:
+            setdefault(node, len(order))
+            kind = type(node)
+            handler = visits.get(kind, _UNKNOWN)
+            if handler is _UNKNOWN:
+                handler = visits[kind] = getattr(SyntaxIndex, f"visit_{kind.__name__}", None)
+            if handler is not None:
+                handler(self, node)
+            return True
+
+        traverse(module, enter, self._leave, _LEAVE_TYPES)
 
     def _leave(self, node: cst.CSTNode) -> None:
-        name = handler_name(SyntaxIndex, "leave_", type(node))
-        if name is not None:
-            getattr(self, name)(node)
+        self._stack.pop()  # a class, a function or a lambda: each pushed itself on entering
 
     def _enclosing_function(self) -> cst.FunctionDef | None:
         for node in reversed(self._stack):
@@ -70,9 +78,6 @@ class SyntaxIndex:
         self.classes.setdefault(node.name.value, []).append(node)
         self._stack.append(node)
 
-    def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        self._stack.pop()
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         cls, parent = self._enclosing_class(), self._enclosing_function()
         self.functions.append((node, cls, parent))
@@ -83,9 +88,6 @@ class SyntaxIndex:
             self.inner.setdefault(parent, []).append(node)
         self.by_name.setdefault(node.name.value, []).append(node)
         self._stack.append(node)
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._stack.pop()
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
@@ -121,9 +123,6 @@ class SyntaxIndex:
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self._stack.append(node)
 
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self._stack.pop()
-
 
     def add(self, part: SyntaxIndex) -> None:
         """Append the index of the next top-level statement (its ``order`` is set by the caller)."""
@@ -140,6 +139,11 @@ class SyntaxIndex:
                              (self.extends, part.extends)):
             for key, values in theirs.items():
                 mine.setdefault(key, []).extend(values)  # type: ignore[attr-defined]
+
+
+_VISITS: dict[type, object] = {}  # node type -> SyntaxIndex's visit_ method, or None
+_UNKNOWN = object()
+_LEAVE_TYPES = frozenset({cst.ClassDef, cst.FunctionDef, cst.Lambda})  # what the visits push on _stack
 
 
 @fact()

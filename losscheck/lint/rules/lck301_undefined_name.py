@@ -9,7 +9,6 @@ whenever the file can create names in ways a static reader cannot follow.
 from __future__ import annotations
 
 import builtins
-import difflib
 import re
 from typing import TYPE_CHECKING
 
@@ -229,6 +228,8 @@ def _message(name: str, function: str, scope: Scope) -> str:
             f"`{name}` is defined in the body of class `{owner}`, which its methods cannot see as a bare "
             f"name: this raises NameError when Keras calls the loss. Use `self.{name}` (or `{owner}.{name}`)."
         )
+    import difflib  # only for a finding's suggestion
+
     close = difflib.get_close_matches(name, sorted(scope.visible_names()), n=1, cutoff=0.8)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     return (
