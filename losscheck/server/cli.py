@@ -55,9 +55,5 @@ def run_server(args: argparse.Namespace) -> int:
     from losscheck.server.projects import ServerOptions
     from losscheck.server.server import serve
 
-    import gc
-
-    gc.enable()  # a session lives long: the console entry's collector-off start does not fit it
-
     options = ServerOptions(layout=layout, config=args.config, target_keras=args.target_keras, isolated=args.isolated)
     return serve(options, args.debounce_ms / 1000)

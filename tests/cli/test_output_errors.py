@@ -230,3 +230,16 @@ def test_the_quick_exit_waits_for_what_could_still_need_the_interpreter():
         release.set()
         worker.join()
     assert _can_exit_at_once()
+
+
+@pytest.mark.parametrize(("command", "collector_on"), [("lint", False), ("migrate", True), ("server", True)])
+def test_the_console_entry_turns_the_collector_off_for_lint_only(command, collector_on):
+    """``lint`` runs with the collector off outside its parsing (which collects after each file
+    itself); ``migrate`` lints file after file outside that block and ``server`` lives for a
+    session, so they keep it."""
+    script = ("import gc, sys\nfrom losscheck import cli\n"
+              "cli.main = lambda argv=None: print(gc.isenabled()) or 0\n"
+              f"sys.argv = ['losscheck', '{command}', 'x.py']\ncli.run()\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(collector_on)
