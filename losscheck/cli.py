@@ -87,7 +87,12 @@ def _can_exit_at_once() -> bool:
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return False
     multiprocessing = sys.modules.get("multiprocessing")
-    return multiprocessing is None or not multiprocessing.active_children()
+    if multiprocessing is not None and multiprocessing.active_children():
+        return False
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.shutdown()  # what the interpreter's exit would do: flush and close log handlers
+    return True
 
 
 class OutputError(Exception):

@@ -243,3 +243,17 @@ def test_the_console_entry_turns_the_collector_off_for_lint_only(command, collec
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(collector_on)
+
+
+def test_the_quick_exit_still_flushes_log_handlers(tmp_path):
+    """What the interpreter's exit would do for logging (``logging.shutdown``) still happens:
+    a buffering handler's records reach their file."""
+    log = tmp_path / "run.log"
+    script = ("import logging, logging.handlers, sys\nfrom losscheck import cli\n"
+              f"target = logging.FileHandler({str(log)!r})\n"
+              "logging.getLogger().addHandler(logging.handlers.MemoryHandler(100, target=target))\n"
+              "cli.main = lambda argv=None: logging.getLogger().warning('kept') or 0\n"
+              "sys.argv = ['losscheck', 'lint', 'x.py']\ncli.run()\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().strip() == "kept"
