@@ -72,3 +72,30 @@ def test_a_linted_file_leaves_nothing_for_the_cycle_collector(source, buggy):
 def test_docstring_reads_what_libcst_reads(body, shape):
     node = cst.parse_module(shape.format(body)).body[0]
     assert docstring(node) == node.get_docstring(clean=False)
+
+
+def test_the_collector_runs_on_its_own_only_outside_a_lint():
+    """While a file is linted the collector's automatic runs are off (the tree it would walk
+    lives until the file is done); the caller's thresholds are back after it, also when the
+    lint fails."""
+    from losscheck.lint.rule import Rule
+
+    seen: list[tuple[int, int, int]] = []
+
+    class Records(Rule):
+        code = "LCK995"
+        name = "records-thresholds"
+        summary = "records the collector's thresholds"
+
+        def check(self, ctx):
+            seen.append(gc.get_threshold())
+            raise RuntimeError("a rule that fails")
+
+    original = gc.get_threshold()
+    gc.set_threshold(701, 11, 12)
+    try:
+        findings = lint_source(PROGRAM, "m.py", rules=[Records])
+        assert seen == [(0, 11, 12)] and gc.get_threshold() == (701, 11, 12)
+        assert [f.code for f in findings] == ["LCK997"]  # the failing rule, reported
+    finally:
+        gc.set_threshold(*original)
