@@ -67,7 +67,7 @@ def run() -> None:
     and ``server`` lives for a session."""
     import gc
 
-    if next((a for a in sys.argv[1:] if not a.startswith("-")), None) == "lint":
+    if _command(sys.argv[1:]) == "lint":
         gc.disable()
     code = main()
     if _can_exit_at_once():
@@ -182,10 +182,15 @@ def _error(message: str) -> None:
         print(f"losscheck: error: {message}", file=sys.stderr)
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand: the first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Register only the module the command needs (fast path), all of them for --help.
-    command = next((a for a in argv if not a.startswith("-")), None)
+    command = _command(argv)
     parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

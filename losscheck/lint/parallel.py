@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from losscheck.lint import diagnostics
 from losscheck.lint.finding import Finding
@@ -134,11 +134,7 @@ def _lint_here(
     out: dict[int, list[Finding]] = {}
     if not picked:
         return out  # nothing to parse: no libcst import
-    # import what parsing needs before the collector's young generation is emptied (``freeze``):
-    # else the first collection after a file walks every object of those imports
-    rule_classes(sorted({c for _, codes in picked for c in codes}))
-    import libcst  # noqa: F401
-
+    _import_for_parsing(_codes_of(picked))
     with _gc_for_parsing(freeze=True):
         for n, (i, codes) in enumerate(picked, 1):
             out[i] = lint_job(selected(todo[i], codes), options)
@@ -146,6 +142,18 @@ def _lint_here(
                 after_file()
             on_done(n)
     return out
+
+
+def _codes_of(picked: Sequence[Selection]) -> list[str]:
+    return sorted({c for _, codes in picked for c in codes})
+
+
+def _import_for_parsing(codes: Sequence[str]) -> None:
+    """Import libcst and the rules ``codes`` name, before the collector's view is frozen (in a
+    worker, or in this process before its files): else the first collection after a file walks
+    every object of those imports."""
+    rule_classes(codes)
+    import libcst  # noqa: F401
 
 
 # -- the pool ----------------------------------------------------------------------------------
@@ -187,9 +195,7 @@ def _init_worker(shared: _Shared | None, codes: Sequence[str] = ()) -> None:
         _SHARED = shared
     import gc
 
-    rule_classes(codes)
-    import libcst  # noqa: F401
-
+    _import_for_parsing(codes)
     gc.freeze()  # what the imports made lives as long as the worker: out of the collector's sight
     _raise_gc_threshold()
 
@@ -208,18 +214,26 @@ def batches(sizes: Sequence[int]) -> list[list[int]]:
     """Indices of ``sizes``, biggest first, cut into tasks: a big file alone, small ones together
     (fewer round trips) up to ``BATCH_BYTES`` or ``BATCH_FILES``."""
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
-    out: list[list[int]] = []
-    current: list[int] = []
+    return list(_cut((i, sizes[i]) for i in order))
+
+
+_Item = TypeVar("_Item")
+
+
+def _cut(sized: Iterable[tuple[_Item, int]]) -> Iterator[list[_Item]]:
+    """Items with their sizes, in the order they come, cut into tasks as ``batches`` says; a
+    task is given as soon as the item after it is known not to fit (items may still be coming:
+    the pre-filter at work)."""
+    current: list[_Item] = []
     weight = 0
-    for i in order:
-        if current and (weight + sizes[i] > BATCH_BYTES or len(current) >= BATCH_FILES):
-            out.append(current)
+    for item, size in sized:
+        if current and (weight + size > BATCH_BYTES or len(current) >= BATCH_FILES):
+            yield current
             current, weight = [], 0
-        current.append(i)
-        weight += sizes[i]
+        current.append(item)
+        weight += size
     if current:
-        out.append(current)
-    return out
+        yield current
 
 
 def _lint_in_pool(
@@ -244,7 +258,7 @@ def _lint_in_pool(
     # run on every core at once while this process goes on pre-filtering, where importing them
     # here first, to be inherited, kept the other cores idle for that long. A rule that only a
     # later file needs is imported by the worker that meets it.
-    codes = sorted({c for _, codes in picked for c in codes})
+    codes = _codes_of(picked)
     if forked:
         shared = _Shared(todo, options)
     else:
@@ -260,19 +274,15 @@ def _lint_in_pool(
         ) as pool:
             sizes = [len(todo[i].data) for i, _ in picked]
             pending = {pool.submit(_lint_batch, [picked[k] for k in batch]) for batch in batches(sizes)}
+
+            def drawn() -> Iterator[tuple[Selection, int]]:
+                for selection in more:
+                    picked.append(selection)
+                    yield selection, len(todo[selection[0]].data)
+
             # the pre-filter goes on here; what it picks is cut into tasks as it comes, biggest
             # first (it looks at the biggest files first)
-            batch: list[Selection] = []
-            weight = 0
-            for selection in more:
-                picked.append(selection)
-                size = len(todo[selection[0]].data)
-                if batch and (weight + size > BATCH_BYTES or len(batch) >= BATCH_FILES):
-                    pending.add(pool.submit(_lint_batch, batch))
-                    batch, weight = [], 0
-                batch.append(selection)
-                weight += size
-            if batch:
+            for batch in _cut(drawn()):
                 pending.add(pool.submit(_lint_batch, batch))
             meanwhile()  # the workers are busy: this process has time to spare
             while pending:
