@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 from losscheck import __version__
 from losscheck.errors import EXIT_ERROR, UserError
-from losscheck.startup import dataclass_code_memo
+from losscheck.regex_memo import regex_program_memo
+from losscheck.startup import dataclass_code_memo, startup_cache_dir
 
 # subcommand -> module that registers it (kept as strings: nothing is imported until used)
 SUBCOMMANDS: dict[str, str] = {
@@ -45,7 +46,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with dataclass_code_memo():  # most of libcst's import is dataclass compiles: keep them (startup.py)
+    # most of libcst's import is dataclass compiles, and much of the rest of the imports is regex
+    # compiles: both are kept between runs (startup.py, regex_memo.py)
+    folder = startup_cache_dir()
+    with dataclass_code_memo(folder), regex_program_memo(folder):
         return _guarded(argv)
 
 

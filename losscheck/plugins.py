@@ -141,11 +141,10 @@ def _code_files(top: str) -> list[str]:
 def code_digest(module: str) -> str:
     """A content hash of the code of ``module``'s top-level package: the rules, and the helpers
     next to them that they import. Past :data:`MAX_HASHED_BYTES`, files count by path and size."""
-    import hashlib
-
+    from losscheck.hashing import blake2b
     from losscheck.startup import read_regular_file
 
-    digest = hashlib.sha256()
+    digest = blake2b(digest_size=32)
     budget = MAX_HASHED_BYTES
     for path in _code_files(module.partition(".")[0]):
         digest.update(path.encode("utf-8", "surrogateescape") + b"\0")

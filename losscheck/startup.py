@@ -17,7 +17,7 @@ Why it is safe:
 - ``compile`` is a pure function of the text and the flags. ``dataclasses`` has no ``__future__``
   imports, so its ``exec(text)`` compiles with no flags, which is what ``dont_inherit=True`` does.
 - The code objects are stored with :mod:`marshal`, which is how ``.pyc`` files store them, under
-  a header holding the interpreter's bytecode magic number and the SHA-256 of the marshal data;
+  a header holding the interpreter's bytecode magic number and the BLAKE2b checksum of the marshal data;
   the folder is per interpreter tag and optimisation level. A file from another Python is ignored.
 - ``marshal.loads`` trusts its input: flipped bits can make code objects that raise
   ``SystemError`` or crash the interpreter when run. So the checksum is verified before a byte
@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import CodeType
+from typing import Any
 
 MAX_ENTRIES = 20_000  # about 4x what libcst + losscheck + a plugin need; bounds a file at a few MB
 MAX_MEMO_BYTES = 64 << 20  # far above MAX_ENTRIES' worth: a larger file is not ours
@@ -52,10 +53,10 @@ def _magic() -> bytes:
     import importlib.util
 
     # the bytecode magic, as in a .pyc: code objects only load into the Python that wrote them
-    return b"losscheck-dataclass-code-2:" + importlib.util.MAGIC_NUMBER + b"\n"
+    return b"losscheck-startup-memo-3:" + importlib.util.MAGIC_NUMBER + b"\n"
 
 
-_DIGEST_SIZE = 32  # SHA-256, stored raw after the magic
+_DIGEST_SIZE = 32  # BLAKE2b-256, stored raw after the magic
 
 
 def read_regular_file(path: str | os.PathLike[str], limit: int) -> bytes | None:
@@ -157,6 +158,7 @@ class _MemoizedExec:
         self.shards: dict[str, dict[str, CodeType]] = {}  # package -> text -> code, as read
         self.used: dict[str, dict[str, CodeType]] = {}  # package -> what this run used
         self.compiled_in: dict[str, int] = {}  # package -> compiles this run
+        self.unsaved: set[str] = set()  # packages that compiled something since the last save
 
     @property
     def compiled(self) -> int:
@@ -173,21 +175,25 @@ class _MemoizedExec:
             if code is None:
                 code = compile(source, "<string>", "exec", dont_inherit=True)
                 self.compiled_in[package] = self.compiled_in.get(package, 0) + 1
+                self.unsaved.add(package)
             self.used[package][source] = code
             source = code
         return builtins.exec(source, globals, locals)
 
     def save(self) -> None:
         """Write the shards that compiled something new (only these changed)."""
-        for package in self.compiled_in:
+        for package in sorted(self.unsaved):
             merged = {**self.shards[package], **self.used[package]}
-            _write(shard_path(self.folder, package), merged if len(merged) <= MAX_ENTRIES else self.used[package])
+            kept = merged if len(merged) <= MAX_ENTRIES else dict(self.used[package])
+            write_memo(shard_path(self.folder, package), kept)
+            self.shards[package] = kept
+        self.unsaved.clear()  # a second call (a worker's, then the block's end) writes nothing new
 
 
-def _sha256(data: bytes) -> bytes:
-    import hashlib  # already imported by the lint path; a memo read alone pays for it here
+def _digest(data: bytes) -> bytes:
+    from losscheck.hashing import blake2b
 
-    return hashlib.sha256(data).digest()
+    return blake2b(data, digest_size=_DIGEST_SIZE).digest()
 
 
 def _payload(data: bytes) -> bytes | None:
@@ -197,29 +203,36 @@ def _payload(data: bytes) -> bytes | None:
         return None
     digest = data[len(magic) : len(magic) + _DIGEST_SIZE]
     payload = data[len(magic) + _DIGEST_SIZE :]
-    return payload if len(digest) == _DIGEST_SIZE and _sha256(payload) == digest else None
+    return payload if len(digest) == _DIGEST_SIZE and _digest(payload) == digest else None
 
 
-def _read(path: Path) -> dict[str, CodeType]:
+def read_memo(path: Path) -> Any:
+    """The value a memo file holds, when it is a regular file of ours whose checksum holds; else
+    None. The caller checks the value's types: marshal can hold any of its kinds."""
     data = read_regular_file(path, MAX_MEMO_BYTES)
     payload = None if data is None else _payload(data)
     if payload is None:
-        return {}
+        return None
     try:
-        memo = marshal.loads(payload)  # only what this module wrote: the checksum matched
+        return marshal.loads(payload)  # only what this module wrote: the checksum matched
     except Exception:  # noqa: BLE001 - a cache that cannot be read is a miss, whatever the cause
-        return {}
+        return None
+
+
+def _read(path: Path) -> dict[str, CodeType]:
+    memo = read_memo(path)
     if not isinstance(memo, dict):
         return {}
     return {k: v for k, v in memo.items() if isinstance(k, str) and isinstance(v, CodeType)}
 
 
-def _encode(memo: dict[str, CodeType]) -> bytes:
+def _encode(memo: Any) -> bytes:
     payload = marshal.dumps(memo)
-    return _magic() + _sha256(payload) + payload
+    return _magic() + _digest(payload) + payload
 
 
-def _write(path: Path, memo: dict[str, CodeType]) -> None:
+def write_memo(path: Path, memo: Any) -> None:
+    """Replace the memo file at ``path`` with ``memo``, atomically; an unwritable folder is let be."""
     import tempfile  # only when the memo changed: tempfile imports shutil, random (5 ms)
 
     try:
@@ -236,6 +249,27 @@ def _write(path: Path, memo: dict[str, CodeType]) -> None:
         pass  # an unwritable cache folder: the next start compiles again, nothing else changes
 
 
+_ACTIVE: list[Any] = []  # the memos of the blocks running now, for save_memos()
+
+
+@contextmanager
+def register_memo(memo: Any) -> Iterator[None]:
+    """Make ``memo`` (an object with ``save()``) one that :func:`save_memos` saves, inside the block."""
+    _ACTIVE.append(memo)
+    try:
+        yield
+    finally:
+        _ACTIVE.remove(memo)
+
+
+def save_memos() -> None:
+    """Write what the running blocks' memos have learnt so far. A forked worker process calls it
+    once its imports are done: it never reaches the end of the block it inherited, and its
+    imports (libcst, the rules) may be the first of this installation."""
+    for memo in list(_ACTIVE):
+        memo.save()
+
+
 @contextmanager
 def dataclass_code_memo(folder: Path | None = None) -> Iterator[_MemoizedExec | None]:
     """Memoise the code ``dataclasses`` compiles inside the block (see the module docstring).
@@ -250,7 +284,8 @@ def dataclass_code_memo(folder: Path | None = None) -> Iterator[_MemoizedExec | 
     shim = _MemoizedExec(folder)
     dataclasses.exec = shim  # type: ignore[attr-defined]
     try:
-        yield shim
+        with register_memo(shim):
+            yield shim
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
         shim.save()

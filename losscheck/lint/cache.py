@@ -32,7 +32,6 @@ is ignored (the run is only slower).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from losscheck import __version__
+from losscheck.hashing import blake2b
 from losscheck.lint.finding import Edit, Finding, Fix
 from losscheck.startup import read_regular_file
 
@@ -79,7 +79,7 @@ def package_state() -> PackageState:
 
     base = os.path.dirname(losscheck.__file__)
     rules = os.path.join(base, "lint", "rules")
-    digest = hashlib.sha256()  # twice blake2b's speed here (OpenSSL): ~0.4 ms for the package
+    digest = blake2b(digest_size=32)
     codes: set[str] = set()
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -134,7 +134,7 @@ def tool_key() -> str:
     key = _TOOL_KEYS.get(path)
     if key is None:
         material = json.dumps([__version__, FORMAT, package_state().digest, _environment_fingerprint()])
-        key = _TOOL_KEYS[path] = hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+        key = _TOOL_KEYS[path] = blake2b(material.encode(), digest_size=16).hexdigest()
     return key
 
 
@@ -142,7 +142,7 @@ def content_digest(path: str | os.PathLike[str]) -> str | None:
     """A content hash of a file the settings name (a layout), for the results' key; None when it
     cannot be read (the run then stops on it anyway)."""
     data = read_regular_file(path, MAX_HASHED_FILE_BYTES)
-    return None if data is None else hashlib.sha256(data).hexdigest()
+    return None if data is None else blake2b(data, digest_size=32).hexdigest()
 
 
 # -- sealed files ----------------------------------------------------------------------------
@@ -153,7 +153,7 @@ _SEAL_HEX = 32
 
 
 def _seal_digest(salt: str, body: bytes) -> bytes:
-    h = hashlib.blake2b(digest_size=_SEAL_HEX // 2)
+    h = blake2b(digest_size=_SEAL_HEX // 2)
     h.update(salt.encode("utf-8", "surrogateescape") + b"\0")
     h.update(body)
     return h.hexdigest().encode()
@@ -328,7 +328,7 @@ class ResultCache:
 
     @classmethod
     def open(cls, root: Path, tool: str, settings_fingerprint: Any, enabled: bool = True) -> ResultCache:
-        run_key = hashlib.blake2b(
+        run_key = blake2b(
             json.dumps([tool, settings_fingerprint], sort_keys=True, default=str).encode(), digest_size=16
         ).hexdigest()
         return cls(root=root, run_key=run_key, enabled=enabled)
@@ -336,7 +336,7 @@ class ResultCache:
     def key(self, relpath: str, rule_codes: Sequence[str], data: bytes, salt: str = "") -> str:
         """``salt``: what else decides the file's findings (the dependency files its Keras target
         is read from, ``keras_target.cache_salt``)."""
-        h = hashlib.blake2b(digest_size=20)
+        h = blake2b(digest_size=20)
         h.update(self.run_key.encode())
         h.update(b"\0" + relpath.encode("utf-8", "surrogateescape") + b"\0")
         h.update(",".join(rule_codes).encode() + b"\0")
@@ -360,7 +360,7 @@ class ResultCache:
         """Read and write the pack of this set of files (a run of several files)."""
         if not self.enabled or len(relpaths) < 2:
             return
-        h = hashlib.blake2b(self.run_key.encode(), digest_size=16)
+        h = blake2b(self.run_key.encode(), digest_size=16)
         for relpath in sorted(relpaths):
             h.update(relpath.encode("utf-8", "surrogateescape") + b"\0")
         self.pack_name = h.hexdigest()

@@ -83,7 +83,7 @@ class Settings:
             from losscheck.lint.cache import content_digest
 
             # by content: an edit within the file system's time resolution keeps the mtime
-            data["layout_sha256"] = content_digest(self.layout)
+            data["layout_digest"] = content_digest(self.layout)
         return data
 
 

@@ -449,10 +449,10 @@ def fingerprint(folder: str, stop: str | None = None) -> str:
     """A content hash of every dependency file :func:`pinned` may read for ``folder``: what the
     results cache keys on (hashing is far cheaper than reading the pins, which needs
     ``packaging`` and ``tomllib``; a file is rarely edited, and then the entries are rewritten)."""
-    import hashlib
+    from losscheck.hashing import blake2b
 
     files, is_repo_root = listing(folder)
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     for path, _kind in files:
         _hash_file(digest, path)
     parent = os.path.dirname(folder)

@@ -196,6 +196,9 @@ def _init_worker(shared: _Shared | None, codes: Sequence[str] = ()) -> None:
     import gc
 
     _import_for_parsing(codes)
+    from losscheck.startup import save_memos
+
+    save_memos()  # the worker's imports may be this installation's first: keep what they compiled
     gc.freeze()  # what the imports made lives as long as the worker: out of the collector's sight
     _raise_gc_threshold()
 

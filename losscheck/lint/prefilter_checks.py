@@ -36,7 +36,7 @@ _WORD = re.compile(rb"\w")
 # for a word boundary before the name (a leading \b would defeat the literal scan: 10x slower).
 _STRONG_Y = re.compile(
     rb"y(?<!\wy)(?:"
-    + b"|".join(re.escape(n[1:].encode()) for n in sorted(STRONG_NAMES, key=len, reverse=True) if n[0] == "y")
+    + b"|".join(re.escape(n[1:].encode()) for n in sorted(STRONG_NAMES, key=lambda n: (-len(n), n)) if n[0] == "y")
     + b"|" + re.escape(STRONG_TRUE_PREFIX[1:].encode()) + rb"\w+|" + re.escape(STRONG_PRED_PREFIX[1:].encode()) + rb"\w+"
     + rb")\b"
 )

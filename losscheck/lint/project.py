@@ -137,9 +137,9 @@ def importers(root: str) -> dict[str, tuple[str, ...]]:
 def signature(root: str) -> str:
     """A hash of the project's ``.py`` files' and notebooks' names, sizes and modification times:
     what a cached result that depends on other files is keyed on (a stat per file, no read)."""
-    import hashlib
+    from losscheck.hashing import blake2b
 
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     for path in sources(root, (".py", ".ipynb")):
         try:
             st = os.stat(path)

@@ -13,11 +13,11 @@ state here needs no lock.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from losscheck.hashing import blake2b
 from losscheck.lint import runner
 from losscheck.lint.finding import Finding
 from losscheck.lint.stdin import StdinFile
@@ -40,7 +40,7 @@ class Snapshot:
         return bool(self.cells) or self.path.endswith(".ipynb")
 
     def key(self, generation: int) -> tuple[bytes, int, str]:
-        return hashlib.blake2b(self.data, digest_size=16).digest(), generation, self.path
+        return blake2b(self.data, digest_size=16).digest(), generation, self.path
 
 
 @dataclass

@@ -140,7 +140,7 @@ def test_a_named_pipe_in_place_of_the_memo_does_not_hang_the_run(baseline, tmp_p
 def test_the_checksum_is_checked_before_unmarshalling(tmp_path, monkeypatch):
     """In process: a file whose checksum fails never reaches marshal.loads."""
     path = tmp_path / "memo.marshal"
-    startup._write(path, {"x = 1": compile("x = 1", "<string>", "exec")})
+    startup.write_memo(path, {"x = 1": compile("x = 1", "<string>", "exec")})
     good = path.read_bytes()
     assert set(startup._read(path)) == {"x = 1"}
     calls = []
