@@ -106,6 +106,21 @@ def _entry_points(text: str, group: str) -> Iterator[tuple[str, str]]:
 
 
 def _rule_entry_points(entry: str, folders: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(distribution folder, name, value) of every rule entry point on the import folder ``entry``:
+    remembered while no ``entry_points.txt`` there changes (``file_states.py``)."""
+    from losscheck.file_states import remembered
+
+    paths = [os.path.join(entry or ".", folder, "entry_points.txt") for folder in folders]
+    return remembered("entry-points", paths, lambda: _read_rule_entry_points(entry, folders), _are_entry_points,
+                      context=entry)
+
+
+def _are_entry_points(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(e, tuple) and len(e) == 3 and all(isinstance(part, str) for part in e) for e in value)
+
+
+def _read_rule_entry_points(entry: str, folders: Sequence[str]) -> list[tuple[str, str, str]]:
     from losscheck.startup import read_regular_file
 
     found = []
@@ -140,13 +155,23 @@ def _code_files(top: str) -> list[str]:
 
 def code_digest(module: str) -> str:
     """A content hash of the code of ``module``'s top-level package: the rules, and the helpers
-    next to them that they import. Past :data:`MAX_HASHED_BYTES`, files count by path and size."""
+    next to them that they import. Past :data:`MAX_HASHED_BYTES`, files count by path and size.
+    Remembered while none of those files changes (``file_states.py``)."""
+    from losscheck.file_states import remembered
+
+    top = module.partition(".")[0]
+    files = _code_files(top)
+    return remembered("plugin-code", files, lambda: _read_code_digest(files), lambda v: isinstance(v, str),
+                      context=top)
+
+
+def _read_code_digest(files: list[str]) -> str:
     from losscheck.hashing import blake2b
     from losscheck.startup import read_regular_file
 
     digest = blake2b(digest_size=32)
     budget = MAX_HASHED_BYTES
-    for path in _code_files(module.partition(".")[0]):
+    for path in files:
         digest.update(path.encode("utf-8", "surrogateescape") + b"\0")
         try:
             size = os.stat(path).st_size

@@ -67,6 +67,8 @@ _RULE_CODE = re.compile(rb"""code[ \t]*(?::[^=\n]*)?=[ \t]*["']([A-Z]{1,3}[0-9]{
 
 @dataclass(frozen=True)
 class PackageState:
+    """losscheck's own code, as the caches see it."""
+
     digest: str  # a content hash of losscheck's code (an editable install needs no version bump)
     builtin_codes: frozenset[str]  # the codes the built-in rule modules declare
 
@@ -74,28 +76,49 @@ class PackageState:
 @lru_cache(maxsize=1)
 def package_state() -> PackageState:
     """Hash losscheck's own files by content, and read the built-in rule codes on the way (the
-    rule manifest must list them all). Once per process: the code a process runs is fixed."""
+    rule manifest must list them all). Once per process: the code a process runs is fixed; and
+    remembered from run to run while no file of the package changes (``file_states.py``)."""
     import losscheck
+    from losscheck.file_states import remembered
 
     base = os.path.dirname(losscheck.__file__)
-    rules = os.path.join(base, "lint", "rules")
-    digest = blake2b(digest_size=32)
-    codes: set[str] = set()
+    files = _package_files(base)
+    digest, codes = remembered("package", [path for path, _ in files], lambda: _read_package(base, files),
+                               _is_package_state, context=base)
+    return PackageState(digest, frozenset(codes))
+
+
+def _package_files(base: str) -> list[tuple[str, str]]:
+    """(path, path relative to ``base`` with ``/``) of the package's code and data, in a fixed order."""
+    found = []
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
-            if not name.endswith((".py", ".json")):
-                continue
-            path = os.path.join(folder, name)
-            data = read_regular_file(path, MAX_HASHED_FILE_BYTES)
-            relpath = path[len(base) + 1 :].replace(os.sep, "/")
-            digest.update(relpath.encode("utf-8", "surrogateescape") + (b"\0-\0" if data is None else b"\0%d\0" % len(data)))
-            if data is None:
-                continue
-            digest.update(data)
-            if _is_rule_module(folder, name, rules):
-                codes.update(_declared_codes(data))
-    return PackageState(digest.hexdigest(), frozenset(codes))
+            if name.endswith((".py", ".json")):
+                path = os.path.join(folder, name)
+                found.append((path, path[len(base) + 1 :].replace(os.sep, "/")))
+    return found
+
+
+def _read_package(base: str, files: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    rules = os.path.join(base, "lint", "rules")
+    digest = blake2b(digest_size=32)
+    codes: set[str] = set()
+    for path, relpath in files:
+        data = read_regular_file(path, MAX_HASHED_FILE_BYTES)
+        digest.update(relpath.encode("utf-8", "surrogateescape") + (b"\0-\0" if data is None else b"\0%d\0" % len(data)))
+        if data is None:
+            continue
+        digest.update(data)
+        folder, name = os.path.split(path)
+        if _is_rule_module(folder, name, rules):
+            codes.update(_declared_codes(data))
+    return digest.hexdigest(), sorted(codes)
+
+
+def _is_package_state(value: Any) -> bool:
+    return (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
+            and isinstance(value[1], list) and all(isinstance(c, str) for c in value[1]))
 
 
 def _declared_codes(data: bytes) -> Iterator[str]:
