@@ -110,6 +110,8 @@ def _rule_entry_points(entry: str, folders: Sequence[str]) -> list[tuple[str, st
     remembered while no ``entry_points.txt`` there changes (``file_states.py``)."""
     from losscheck.file_states import remembered
 
+    if not folders:
+        return []  # nothing installed there (a project folder): nothing to read, nothing to keep
     paths = [os.path.join(entry or ".", folder, "entry_points.txt") for folder in folders]
     return remembered("entry-points", paths, lambda: _read_rule_entry_points(entry, folders), _are_entry_points,
                       context=entry)

@@ -190,19 +190,20 @@ class _MemoizedExec:
         self.unsaved.clear()  # a second call (a worker's, then the block's end) writes nothing new
 
 
-def _digest(data: bytes) -> bytes:
+def _digest(data: bytes | memoryview) -> bytes:
     from losscheck.hashing import blake2b
 
     return blake2b(data, digest_size=_DIGEST_SIZE).digest()
 
 
-def _payload(data: bytes) -> bytes | None:
-    """The marshal data of a memo file whose magic and checksum are right, else None."""
+def _payload(data: bytes) -> memoryview | None:
+    """The marshal data of a memo file whose magic and checksum are right, else None (a view:
+    the libcst memo is ~0.7 MB, not worth a copy)."""
     magic = _magic()
     if not data.startswith(magic):
         return None
     digest = data[len(magic) : len(magic) + _DIGEST_SIZE]
-    payload = data[len(magic) + _DIGEST_SIZE :]
+    payload = memoryview(data)[len(magic) + _DIGEST_SIZE :]
     return payload if len(digest) == _DIGEST_SIZE and _digest(payload) == digest else None
 
 

@@ -17,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from losscheck.lint import prefilter, prefilter_checks
+from losscheck.lint.api.loss_names import STRONG_PRED_PREFIX, STRONG_TRUE_PREFIX
 from losscheck.lint.rule_manifest import RuleInfo
 from losscheck.lint.prefilter import Prefilter, literals_for, triggers_for
 from losscheck.lint.registry import load_registry, trigger_problem
@@ -176,8 +177,10 @@ def test_manifest_entry_keeps_the_literals():
 
 # -- the faster checks answer as their plain definitions ---------------------------------------
 _WORD = re.compile(rb"\w")
+# a strong name: one of the names, or a name that starts with a strong prefix (`y_true_mask`)
 _STRONG = re.compile(
-    rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(prefilter_checks.STRONG_NAMES, key=len, reverse=True)) + rb")\b"
+    rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(prefilter_checks.STRONG_NAMES, key=len, reverse=True))
+    + rb"|" + re.escape(STRONG_TRUE_PREFIX.encode()) + rb"\w+|" + re.escape(STRONG_PRED_PREFIX.encode()) + rb"\w+)\b"
 )
 
 
@@ -287,6 +290,7 @@ NAMES = st.sampled_from([b"fn", b"y", b"loss", b"make", b"k", b"x", b"target", b
 @example(data=b"import keras\nx = tf_keras.backend.mean\n")
 @example(data=b"def f(xy_true, y_pred2):\n    pass\nmy_true_y = 1\n")
 @example(data=b"def f(labels, logits_2):\n    pass\nf = lambda gt, prediction: 0\n")
+@example(data=b"y_true_private")  # a strong prefix: `y_true_mask` is y_true's kin
 def test_fast_checks_agree_with_their_definitions(data):
     assert prefilter_checks._strong_anywhere(data) == ref_strong_anywhere(data)
     assert prefilter_checks.loss_signature(data) == ref_loss_signature(data)
