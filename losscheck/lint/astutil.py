@@ -353,13 +353,20 @@ def handler_name(owner: type, prefix: str, node_type: type) -> str | None:
 
 
 _LEAVE = object()  # traverse(): the node below this on the stack is left, not entered
+# What ``enter`` may return besides True/False: leave this node too, whatever its type; with its
+# children (LEAVE) or without (LEAVE_CHILDLESS). A walk that leaves a few nodes it cannot name by
+# type (the scope index: the nodes that pushed something on its stacks) calls leave() for those
+# only, not for each of a file's nodes.
+LEAVE = "leave"
+LEAVE_CHILDLESS = "leave-childless"
 
 
 def traverse(root: cst.CSTNode, enter, leave=None, leave_types: frozenset[type] | None = None) -> None:
     """Pre-order walk calling ``enter(node)`` (return False to skip the children) and, after the
-    children, ``leave(node)`` (only for the node types in ``leave_types`` when it is given).
-    Iterative (deep ``a + b + c + ...`` chains do not hit the recursion limit) and far cheaper
-    than ``node.visit`` (see ``iter_children``)."""
+    children, ``leave(node)``: for every node, or only for the node types in ``leave_types`` when
+    it is given and for the nodes whose ``enter`` returned LEAVE or LEAVE_CHILDLESS. Iterative
+    (deep ``a + b + c + ...`` chains do not hit the recursion limit) and far cheaper than
+    ``node.visit`` (see ``iter_children``)."""
     # Every full walk of a file (syntax index, scope index, imports) goes through here, once per
     # node: the stack holds bare nodes, a node to leave is pushed after a marker (no tuple per
     # node), and the children memo is read inline.
@@ -372,10 +379,11 @@ def traverse(root: cst.CSTNode, enter, leave=None, leave_types: frozenset[type] 
             leave(pop())
             continue
         descend = enter(node)
-        if leave is not None and (leave_types is None or type(node) in leave_types):
+        if leave is not None and (leave_types is None or type(node) in leave_types
+                                  or descend is LEAVE or descend is LEAVE_CHILDLESS):
             push(node)
             push(_LEAVE)
-        if descend is not False:
+        if descend is not False and descend is not LEAVE_CHILDLESS:
             entry = memo.get(id(node))
             extend(reversed(entry[1] if entry is not None and entry[0] is node else _new_children(node)))
 

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from losscheck.lint.astutil import assign_target_nodes, assign_targets, match_captures, traverse
+from losscheck.lint.astutil import (
+    LEAVE,
+    LEAVE_CHILDLESS,
+    assign_target_nodes,
+    assign_targets,
+    match_captures,
+    traverse,
+)
 from losscheck.lint.context import FileContext
 from losscheck.lint.facts import fact
 from losscheck.lint.scopes import (
@@ -47,6 +54,7 @@ _COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.Di
 # subtrees that read no variable: annotations (never evaluated when Keras calls the loss),
 # imports and global/nonlocal statements (their names are bound or declared by the node itself)
 _NO_READS = frozenset({cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal})
+_LEFT_WHEN_MARKED: frozenset[type] = frozenset()  # traverse(): leave() only for what enter() marks (LEAVE)
 
 
 @dataclass
@@ -255,43 +263,52 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
     # Dispatch on the exact node type: most nodes (names, attributes, whitespace) need one
     # dictionary lookup, where a chain of isinstance() checks against libcst's abstract classes
     # made this walk the rule's main cost.
-    def enter(node: cst.CSTNode) -> bool:
+    #
+    # leave() is called only for the nodes that pushed something on a stack it pops (LEAVE): the
+    # scopes, branches, suites and statements that bind after their value, and any node that a
+    # parent marked (a decorator evaluated outside, a branch of `a if c else b`, type parameters).
+    def enter(node: cst.CSTNode) -> bool | str:
         nonlocal compound, counter, context
         counter += 1
         kind = type(node)
+        marked = False  # something was pushed for this node: it must be left
         if block_roots and id(node) in block_roots:
             block_roots.discard(id(node))
             context = context + (node,)
+            marked = True
         if evaluated_in:
             outer = evaluated_in.pop(id(node), None)
             if outer is not None:
                 chain.append(outer)
                 owners.append(node)
+                marked = True
+        if quiet and quiet[-1] is node:  # type parameters a `type` alias pushed
+            marked = True
         if kind is cst.Name:
             index.where[node] = (frames[-1], counter, context)
             if id(node) in not_read:
                 not_read.discard(id(node))
             elif not quiet:
                 chain[-1].reads.append(node)  # type: ignore[arg-type]
-            return False
+            return LEAVE_CHILDLESS if marked else False
         if kind is cst.Attribute:
             not_read.add(id(node.attr))  # type: ignore[attr-defined]
-            return True
+            return LEAVE if marked else True
         if kind is cst.Arg:
             if node.keyword is not None:  # type: ignore[attr-defined]
                 not_read.add(id(node.keyword))  # type: ignore[attr-defined]
-            return True
+            return LEAVE if marked else True
         if kind is cst.Call:
             index.calls.append(node)  # type: ignore[arg-type]
             index.where[node] = (frames[-1], counter, context)
             if type(node.func) is cst.Name:  # type: ignore[attr-defined]
                 index.calls_by_name.setdefault(node.func.value, []).append(node)  # type: ignore[attr-defined,arg-type]
-            return True
+            return LEAVE if marked else True
         if kind in _NO_READS:
             quiet.append(node)
             for name in _bind_imports(node, chain[-1]):
                 define(name, None)
-            return True
+            return LEAVE
         if kind is cst.FunctionDef or kind is cst.Lambda:
             outer = chain[-1]
             if kind is cst.FunctionDef:
@@ -316,7 +333,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
             for param in params:  # `*args`, `**kwargs` and keyword-only ones: not in ``Scope.params``
                 if param.name.value not in scope.params:
                     define(param.name.value, None)
-            return True
+            return LEAVE
         if kind is cst.ClassDef:
             outer = chain[-1]
             define(node.name.value, None)  # type: ignore[attr-defined]
@@ -333,7 +350,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 for stmt in node.body.body:  # type: ignore[attr-defined]
                     if type(stmt) is cst.FunctionDef:  # a method, for `self.attribute` lookups
                         index.classes[stmt] = node  # type: ignore[assignment]
-            return True
+            return LEAVE
         if kind in _COMPREHENSIONS:
             first = node.for_in  # type: ignore[attr-defined]
             evaluated_in[id(first.iter)] = chain[-1]
@@ -346,11 +363,13 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                     # may be the comprehension's own variable (uses are placed by frame)
                     define(name, None, conditional=True)
                 comp = comp.inner_for_in
-            return True
+            return LEAVE
         if kind in _SUITES:
             context = context + (node,)
+            marked = True
         elif kind in BRANCH_TYPES:
             compound.append(node)
+            marked = True
             context = context + (node,)
             if kind is cst.IfExp:
                 block_roots.update((id(node.body), id(node.orelse)))  # type: ignore[attr-defined]
@@ -366,6 +385,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 for name in captures:
                     define(name, None, conditional=True)
         elif kind is cst.Assign:
+            marked = True  # its names are defined when it is left
             for target in node.targets:  # type: ignore[attr-defined]
                 bind_target(target.target, chain[-1])
                 flow(target.target, node.value,  # type: ignore[attr-defined]
@@ -379,6 +399,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                     for name in assign_target_nodes(target.target):
                         define_after(node, name, None)
         elif kind is cst.AnnAssign or kind is cst.NamedExpr:
+            marked = True  # its names are defined when it is left
             if kind is cst.NamedExpr:
                 target_scope = chain[-1]  # the walrus binds outside comprehensions
                 while target_scope.kind == "comprehension" and target_scope.enclosing is not None:
@@ -394,6 +415,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 flow(node.target, node.value,  # type: ignore[attr-defined]
                      "assign" if type(node.target) is cst.Name else "unpack")  # type: ignore[attr-defined]
         elif kind is cst.AugAssign:
+            marked = True  # its names are defined when it is left
             bind_target(node.target, chain[-1])  # type: ignore[attr-defined]
             flow(node.target, node.value, "augment")  # type: ignore[attr-defined]
             if type(node.target) is cst.Name:  # type: ignore[attr-defined]
@@ -403,7 +425,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
                 frames[-1].returns.append(node.value)  # type: ignore[attr-defined]
         else:
             bind_rare(node, kind)
-        return True
+        return LEAVE if marked else True
 
     def bind_rare(node: cst.CSTNode, kind: type) -> None:
         """The rarer binding nodes: ``with ... as``, ``except ... as``, match captures, ``type``
@@ -458,7 +480,7 @@ def _statement_index(statement: cst.CSTNode) -> _StatementIndex:
         if context and context[-1] is node:
             context = context[:-1]
 
-    traverse(statement, enter, leave)
+    traverse(statement, enter, leave, _LEFT_WHEN_MARKED)
     index.size = counter
     index.declares_global = [s for s in index.by_node.values() if s.declared_global and s is not root]
     del bind_target  # it calls itself through its cell: a reference cycle that would hold the scopes
