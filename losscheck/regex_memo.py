@@ -11,6 +11,7 @@ in-process cache misses, is replaced by :class:`_MemoizedCompile`. A pattern com
 module body runs (an import: what the installed code compiles, the same on every start) is
 looked up by its text and flags in a memo read from the start-up cache folder
 (``startup.startup_cache_dir``); a hit goes straight to ``_sre.compile`` with the stored program.
+So is a pattern compiled inside :func:`installed_patterns` (the rules' declared triggers).
 Any other pattern (built from a linted file's names, from a ``.gitignore``) goes the usual way
 and is not stored, so the memo does not grow with the files a user lints.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +49,7 @@ import _sre
 
 MEMO_NAME = "re-programs.marshal"
 
-# (flags, code, groups - 1, groupindex, indexgroup): what ``re._compiler.compile`` hands to ``_sre.compile``
+# (flags, code, groups - 1, groupindex, indexgroup): what re's compiler hands to ``_sre.compile``
 Program = tuple[int, list[int], int, dict[str, int], tuple[Any, ...]]
 Key = tuple[Any, int]  # (pattern text, str or bytes; the flags asked for)
 
@@ -61,7 +63,23 @@ def _program(pattern: str | bytes, flags: int) -> Program:
     for name, index in groupindex.items():
         indexgroup[index] = name
     # the opcodes are int subclasses (named constants): plain ints are what marshal stores
-    return (int(flags | parsed.state.flags), [int(op) for op in code], parsed.state.groups - 1, groupindex, tuple(indexgroup))
+    final_flags = int(flags | parsed.state.flags)
+    return (final_flags, [int(op) for op in code], parsed.state.groups - 1, groupindex, tuple(indexgroup))
+
+
+_declaring = threading.local()  # .depth > 0: the installed code compiles patterns it declares
+
+
+@contextmanager
+def installed_patterns() -> Iterator[None]:
+    """Patterns compiled in the block are the installed code's own, even outside a module body:
+    the triggers the rules declare, compiled when the rule manifest is checked and the
+    pre-filter built (~2 ms a run). They are kept like the patterns of module bodies."""
+    _declaring.depth = getattr(_declaring, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _declaring.depth -= 1
 
 
 def _in_module_body(boundary: FrameType | None) -> bool:
@@ -90,7 +108,9 @@ class _MemoizedCompile:
         self.unsaved = False
 
     def __call__(self, pattern: Any, flags: int = 0) -> re.Pattern[Any]:
-        if not isinstance(pattern, (str, bytes)) or flags & re.DEBUG or not _in_module_body(self.boundary):
+        if not isinstance(pattern, (str, bytes)) or flags & re.DEBUG:
+            return self.original(pattern, flags)
+        if not getattr(_declaring, "depth", 0) and not _in_module_body(self.boundary):
             return self.original(pattern, flags)
         key = (pattern, flags)
         if self.memo is None:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from losscheck.lint.prefilter_checks import CHECKS, GROUPS, LOSS_CODE, MODEL_CODE
+from losscheck.regex_memo import installed_patterns
 
 BUILTIN_TRIGGERS: dict[str, tuple[str, ...]] = {
     "LCK101": LOSS_CODE,
@@ -136,10 +137,11 @@ def _has(needle: bytes) -> Callable[[bytes], bool]:
 def _conjunctions(code: str, trigger: str | bytes) -> tuple[Conjunction, ...]:
     """What a trigger asks, as alternatives of conjunctions of memoised tests."""
     if isinstance(trigger, bytes):
-        parts = all_of_parts(trigger)
-        if parts is not None:
-            return (tuple((part, re.compile(part, re.DOTALL).search) for part in parts),)
-        return (((trigger, re.compile(trigger).search),),)
+        with installed_patterns():  # a rule's own regexes: kept between runs (regex_memo.py)
+            parts = all_of_parts(trigger)
+            if parts is not None:
+                return (tuple((part, re.compile(part, re.DOTALL).search) for part in parts),)
+            return (((trigger, re.compile(trigger).search),),)
     if trigger not in CHECKS:
         raise ValueError(f"rule {code!r} names an unknown trigger {trigger!r}")
     return tuple(((name, CHECKS[name]),) for name in GROUPS.get(trigger, (trigger,)))

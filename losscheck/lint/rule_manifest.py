@@ -118,13 +118,15 @@ def _triggers(value: Any, regex: Any, builtin: bool) -> tuple[tuple[str, ...] | 
 
 def _check_usable(names: tuple[str, ...], flags: tuple[bool, ...]) -> None:
     from losscheck.lint.prefilter_checks import CHECKS
+    from losscheck.regex_memo import installed_patterns
 
     for name, is_regex in zip(names, flags):
         if not is_regex and name not in CHECKS:
             raise InvalidEntry
         if is_regex:
             try:
-                re.compile(name.encode("latin-1"))  # cached by re: the pre-filter's compile is free
+                with installed_patterns():  # the rules' own: kept between runs (regex_memo.py)
+                    re.compile(name.encode("latin-1"))  # cached by re: the pre-filter's compile is free
             except (UnicodeEncodeError, re.error, RecursionError, OverflowError) as exc:
                 raise InvalidEntry from exc
 

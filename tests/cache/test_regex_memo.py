@@ -76,6 +76,24 @@ def test_patterns_compiled_outside_a_module_body_are_not_kept(tmp_path):
     assert not (cache / regex_memo.MEMO_NAME).exists()
 
 
+def test_patterns_the_installed_code_declares_are_kept(tmp_path):
+    """A rule's declared triggers are compiled at run time, inside ``installed_patterns``: kept."""
+    cache = tmp_path / "cache"
+    trigger = rb"(?:import|from)\s+memo_declared_pack\b"
+    with regex_memo.regex_program_memo(cache) as shim:
+        re.purge()
+        with regex_memo.installed_patterns():
+            first = re.compile(trigger)
+        re.compile(rb"(?<!\w)not_declared_here\b")  # after the block: run-time again
+    assert shim is not None and shim.compiled == 1
+    assert set(_memo(cache)) == {(trigger, 0)}
+    with regex_memo.regex_program_memo(cache) as shim:
+        re.purge()
+        with regex_memo.installed_patterns():
+            again = re.compile(trigger)
+    assert shim is not None and shim.compiled == 0 and again == first
+
+
 def test_the_patch_is_undone_even_when_the_block_raises(tmp_path):
     before = regex_memo._compiler.compile
     with pytest.raises(KeyError):
