@@ -34,6 +34,8 @@ EMITTERS_GROUP = "losscheck.emitters"
 
 @dataclass
 class PluginError:
+    """A plugin that failed to load, and why."""
+
     plugin: str  # "<distribution>:<entry point name>"
     message: str
 
@@ -43,6 +45,8 @@ class PluginError:
 
 @dataclass
 class Loaded:
+    """The objects an entry-point group gave, with the plugins that failed."""
+
     objects: list[tuple[str, Any]] = field(default_factory=list)  # (plugin origin, object)
     errors: list[PluginError] = field(default_factory=list)
 

@@ -60,6 +60,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class Chunk:
+    """One piece of a very large file, with the imports header it is parsed with."""
+
     text: str  # the header, then the piece's own lines
     header_lines: int
     start_line: int  # the file line of the piece's first line

@@ -54,6 +54,8 @@ class Layer:
 
 @dataclass
 class Settings:
+    """The settings of a lint run: the project's configuration, its command-line overrides and defaults."""
+
     root: str  # project root: the config's folder, else the working directory
     config_path: str | None = None
     layers: list[Layer] = field(default_factory=list)

@@ -56,6 +56,8 @@ class LossFunction:
 
 @dataclass
 class FileContext:
+    """One file being linted: its text, its tree, the options, and the facts computed on it."""
+
     path: str
     source: str
     module: cst.Module

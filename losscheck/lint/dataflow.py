@@ -29,6 +29,8 @@ PRED = "pred"
 
 @dataclass
 class FunctionFacts:
+    """What flows where in one loss function: assignments, updates and returns by name."""
+
     fn: LossFunction
     # name -> every value expression assigned to it (tuple unpacking: the whole right-hand side)
     assigns: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)

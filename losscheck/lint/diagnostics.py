@@ -14,6 +14,8 @@ from losscheck.lint.finding import Finding
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """A code the tool itself reports (a syntax error, an internal error), with its docs."""
+
     code: str
     name: str
     summary: str

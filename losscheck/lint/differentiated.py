@@ -25,6 +25,8 @@ _MAX_SLICE = 200  # definitions followed back from one call
 
 @dataclass(frozen=True)
 class Differentiated:
+    """A value that a training step differentiates (``minimize``, ``tape.gradient``)."""
+
     call: cst.Call  # the minimize()/gradient() call
     method: str  # "minimize" | "gradient"
     target: str  # the differentiated expression, as written

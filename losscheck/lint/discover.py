@@ -27,6 +27,8 @@ _PATTERN_ERRORS = (ValueError, TypeError, re.error)  # what pathspec raises for 
 
 @dataclass(frozen=True)
 class IgnoreRule:
+    """One pattern of a ``.gitignore``, compiled."""
+
     regex: re.Pattern[str]  # matches the path itself, relative to the .gitignore's folder ("dir/" for folders)
     ignore: bool  # False for a `!` pattern, which re-includes
 
@@ -84,6 +86,8 @@ def _compile_or_skip(line: str) -> list[IgnoreRule]:
 
 @dataclass
 class IgnoreFile:
+    """The patterns of one ``.gitignore``, anchored at its folder."""
+
     base: str  # absolute folder the .gitignore lives in
     rules: list[IgnoreRule]
 
@@ -158,6 +162,8 @@ class Excluder:
 
 @dataclass
 class Discovery:
+    """The files a run checks, and the named paths it could not (missing, unreadable)."""
+
     files: list[str] = field(default_factory=list)  # as the user would write them
     missing: list[str] = field(default_factory=list)
     # paths that exist but could not be checked, with the reason: an unreadable folder, a

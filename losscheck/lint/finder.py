@@ -97,6 +97,8 @@ def _all_param_names(params: cst.Parameters) -> list[str]:
 
 @dataclass
 class FoundFunction:
+    """A function or lambda the finder takes for loss code, with its y_true/y_pred parameters."""
+
     node: cst.FunctionDef | cst.Lambda
     name: str
     kind: FunctionKind

@@ -28,6 +28,8 @@ class Edit:
 
 @dataclass(frozen=True)
 class Fix:
+    """Edits that resolve a finding, with whether they keep the program's meaning."""
+
     edits: tuple[Edit, ...]
     # Safe fixes keep the program's meaning; unsafe ones (e.g. changing a reduction axis
     # changes the loss values) are applied only with --unsafe-fixes.
@@ -37,6 +39,8 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
+    """One reported problem: where it is (1-based lines and columns), which rule, the message and any fix."""
+
     path: str
     line: int  # 1-based
     column: int  # 1-based, as ruff and flake8 print it

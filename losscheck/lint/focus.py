@@ -63,6 +63,8 @@ _READ_COMMENT = re.compile(r"#[^\r\n]*(?i:losscheck|shape)")
 
 @dataclass
 class _Unit:
+    """A top-level definition (or a test method) that focusing may blank."""
+
     start: int  # offset of its first token (its first decorator's)
     end: int  # offset just past its last code line
     name: str
@@ -77,6 +79,8 @@ class _Unit:
 
 @dataclass(frozen=True)
 class Focused:
+    """A file with the units no rule can reach blanked, and its scan."""
+
     source: str  # the file with the blanked units
     scan: Scan  # its scan: the file's, without the logical lines of the blanked units
 

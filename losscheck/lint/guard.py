@@ -68,6 +68,8 @@ _LINKS = re.compile(r"[-+*/%@&|^~.(\[:]|\b(?:if|else|not|lambda|for|and|or|await
 
 @dataclass
 class Scan:
+    """What the line scan learnt of a file: a refusal, the logical lines, chains to parse flat."""
+
     refusal: Refusal | None = None
     # binary operators to parse flat: (offset, operator text), in source order
     flat: list[tuple[int, str]] = field(default_factory=list)

@@ -40,6 +40,8 @@ MAX_DOCUMENTS = 16
 
 @dataclass
 class _Parsed:
+    """The last version of a document: its lines and tree."""
+
     lines: list[str]  # the text, split with keepends
     module: cst.Module
     # (first line, last line) of each top-level statement, 0-based, leading lines included; after

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Sink:
+    """A call argument that must be logits."""
+
     call: cst.Call
     argument: cst.BaseExpression  # the argument that must be logits
     callee: str  # how the call is written, for messages

@@ -35,6 +35,8 @@ _MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Lay
 
 @dataclass(frozen=True)
 class Probability:
+    """A value that is a probability: the activation that made it and where."""
+
     activation: Activation
     origin: cst.CSTNode  # the softmax/sigmoid call, or the layer call, that made it (in this file)
     # where the activation really is, as ``path:line`` relative to the project root, when it is

@@ -133,11 +133,15 @@ class ModelCall:
 
 @dataclass(frozen=True)
 class KerasTensor:
+    """A symbolic layer output of a functional model."""
+
     node: cst.CSTNode  # the expression that produced it
 
 
 @dataclass(frozen=True)
 class Layer:
+    """A Keras layer object."""
+
     node: cst.CSTNode
 
 
@@ -168,6 +172,8 @@ Binding = ModelInfo | KerasTensor | Layer | LiteralValue | BuiltDict | Builder |
 
 @dataclass
 class ModuleModels:
+    """The models a module builds and calls, and the names bound to their symbolic tensors."""
+
     models: list[ModelInfo] = field(default_factory=list)
     calls: list[ModelCall] = field(default_factory=list)
     # Name nodes (assignment targets) bound to a KerasTensor, with the producing expression.

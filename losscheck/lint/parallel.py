@@ -23,6 +23,8 @@ PARALLEL_MIN_BYTES = 64_000
 
 @dataclass
 class FileJob:
+    """One file to lint: its bytes, how it is shown, the rules to run and its cache key."""
+
     index: int
     display: str
     relpath: str

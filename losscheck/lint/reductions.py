@@ -56,6 +56,8 @@ BATCH_AXIS_HOOKS: list[BatchHook] = [_shape_inference_hook]
 
 @dataclass(frozen=True)
 class Reduction:
+    """A reducing call (``reduce_mean``, ``ops.sum``...) with its operand and axis."""
+
     call: cst.Call
     api: Api
     operand: cst.BaseExpression

@@ -17,6 +17,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 @dataclass
 class Registry:
+    """The rule classes of a run (built-in and plugins'), with the plugins that failed to load."""
+
     rules: list[type[Rule]] = field(default_factory=list)
     errors: list[PluginError] = field(default_factory=list)
 

@@ -51,6 +51,8 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a returned value is, as the batch axis goes: kept, reduced, a constant, unknown."""
+
     kind: Kind
     witness: cst.CSTNode | None = None  # the call that reduced over the batch
     # REDUCED: "no-axis" | "axis-0" | "flattened" | "loss-object" | "helper" | "column-slices"; CONST: "sample" when it

@@ -72,6 +72,8 @@ class RuleInfo:
 
 @dataclass
 class Manifest:
+    """Every rule's code, name, defaults and triggers, and the plugins that failed to load."""
+
     rules: list[RuleInfo]
     plugin_errors: list[str]
 

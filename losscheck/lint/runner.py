@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # notebooks and stdin are imported when there is one
 
 @dataclass
 class RunResult:
+    """What a lint run found and how many files it read, parsed and served from the cache."""
+
     findings: list[Finding] = field(default_factory=list)
     files: int = 0
     parsed: int = 0

@@ -172,6 +172,8 @@ _STAND_IN = cst.Module(body=())  # the key of a statement's stand-in module scop
 
 @dataclass
 class _StatementIndex(ScopeIndex):
+    """The scope index of one top-level statement, merged into the module's."""
+
     size: int = 0  # the nodes of the statement's walk
     # the scopes made right under the module: (scope, its frame is the module, it is in the module)
     top_scopes: list[tuple[Scope, bool, bool]] = field(default_factory=list)

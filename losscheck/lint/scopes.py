@@ -64,6 +64,8 @@ class Binding:
 
 @dataclass(eq=False)
 class Scope:
+    """A scope of the file (module, function, lambda, class, comprehension): its bindings and reads."""
+
     node: cst.CSTNode
     parent: Scope | None  # the frame around this scope (see the module docs)
     params: list[str] = field(default_factory=list)

@@ -38,6 +38,8 @@ from losscheck.lint.syntax_index import syntax_index
 
 @dataclass(frozen=True)
 class ShapeProblem:
+    """A shape mismatch found in a loss's structure, at the node to report."""
+
     node: cst.CSTNode
     message: str
 

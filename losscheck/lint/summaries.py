@@ -130,6 +130,8 @@ def _roles(facts: FunctionFacts, bound: dict[str, cst.BaseExpression]) -> tuple[
 
 @dataclass(frozen=True)
 class HelperCall:
+    """A call of a helper that the loss's tensors reach, with the arguments bound to them."""
+
     fn: LossFunction  # the helper, its y_true/y_pred being the parameters the loss's tensors reach
     args: tuple[cst.BaseExpression, ...]  # the caller's arguments bound to those parameters
     ctx: FileContext | None = None  # the helper's module, when it is another one (project_modules.py)

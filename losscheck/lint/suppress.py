@@ -41,6 +41,8 @@ _MAYBE = re.compile(r"noqa|losscheck:\s*ignore", re.IGNORECASE)
 
 @dataclass
 class Directive:
+    """A ``# noqa`` or ``# losscheck: ignore`` comment, and which of its entries were used."""
+
     kind: DirectiveKind
     line: int  # 1-based
     column: int  # 0-based start of the directive text in the line

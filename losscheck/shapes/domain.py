@@ -66,6 +66,8 @@ def same_dim(a: Dim, b: Dim) -> bool:
 
 @dataclass(frozen=True)
 class Shape:
+    """A tensor shape: known sizes, the batch, symbols and unknown dimensions."""
+
     dims: tuple[Dim, ...]
 
     @staticmethod

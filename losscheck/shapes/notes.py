@@ -13,6 +13,8 @@ from losscheck.shapes.values import Value
 
 @dataclass(frozen=True)
 class Note:
+    """A shape problem or inference gap at a node."""
+
     node: cst.CSTNode
     message: str
     # "error": the op certainly fails at run time with these shapes;
@@ -22,6 +24,8 @@ class Note:
 
 @dataclass
 class Result:
+    """What shape inference found in one function: values, problems, gaps and returns."""
+
     values: dict[cst.CSTNode, Value] = field(default_factory=dict)
     problems: list[Note] = field(default_factory=list)
     gaps: list[Note] = field(default_factory=list)

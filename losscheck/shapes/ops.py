@@ -19,6 +19,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class OpSpec:
+    """How an op maps its operands' shapes to its result's."""
+
     kind: str
     params: tuple[str, ...]
     options: Mapping[str, Any] = field(default_factory=dict)

@@ -267,11 +267,15 @@ def one_hot_shape(indices: Shape, depth: Dim, axis: int = -1) -> Shape:
 
 @dataclass(frozen=True)
 class IntIndex:
+    """An integer index into an axis."""
+
     value: int
 
 
 @dataclass(frozen=True)
 class SliceIndex:
+    """A slice of an axis."""
+
     start: int | None
     stop: int | None
     step: int | None
@@ -280,11 +284,15 @@ class SliceIndex:
 
 @dataclass(frozen=True)
 class NewAxis:
+    """``None``/``tf.newaxis`` in an index: a new axis of size 1."""
+
     pass
 
 
 @dataclass(frozen=True)
 class EllipsisIndex:
+    """``...`` in an index."""
+
     pass
 
 
@@ -298,6 +306,8 @@ IndexItem = Union[IntIndex, SliceIndex, NewAxis, EllipsisIndex, OpaqueIndex]
 
 @dataclass
 class IndexWarning:
+    """An index or slice that goes past the end of a known axis."""
+
     axis: int
     size: int
     text: str  # what went past the end, e.g. "0:5" or "4"
@@ -305,6 +315,8 @@ class IndexWarning:
 
 @dataclass
 class IndexResult:
+    """The shape an index gives, with its warnings and the slices taken."""
+
     shape: Shape | None
     warnings: list[IndexWarning] = field(default_factory=list)
     # (axis in the input, slice) for every known slice on a known axis: used for layout checks

@@ -48,6 +48,8 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Declared:
+    """A shape the user declared, and where."""
+
     shape: Shape
     where: str  # "comment on line 3", "annotation", "layout output 'seg'"
 
@@ -70,6 +72,8 @@ class ChannelInfo:
 
 @dataclass
 class Sources:
+    """The declared shapes and channel layout of a loss's parameters."""
+
     shapes: dict[str, Declared] = field(default_factory=dict)  # param name -> declaration
     channels: dict[str, ChannelInfo] = field(default_factory=dict)  # "y_true"/"y_pred" -> info
 

@@ -21,6 +21,8 @@ from losscheck.shapes.domain import SCALAR, Dim, Shape
 
 @dataclass(frozen=True)
 class Tensor:
+    """A tensor value: its shape when known, and where it came from."""
+
     shape: Shape | None
     origin: str | None = None  # "y_true" / "y_pred" while this is still the parameter itself
     # When the rank is unknown: what axis 0 is, if known (the batch B for y_true/y_pred, the
@@ -37,27 +39,37 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Const:
+    """A Python constant."""
+
     value: Any  # int, float, bool, str, None, Ellipsis, slice
 
 
 @dataclass(frozen=True)
 class Seq:
+    """A tuple or list of values."""
+
     items: tuple[Value, ...]
     kind: str = "tuple"  # "tuple" | "list"
 
 
 @dataclass(frozen=True)
 class ShapeOf:
+    """The value of ``x.shape``."""
+
     shape: Shape
 
 
 @dataclass(frozen=True)
 class DimValue:
+    """One dimension of a shape used as a number (``x.shape[0]``)."""
+
     dim: Dim
 
 
 @dataclass(frozen=True)
 class LossObj:
+    """A Keras ``Loss`` object, with the function it wraps and its reduction."""
+
     fn: str  # the keras.losses function the class wraps, e.g. "binary_crossentropy"
     family: str  # "keras.losses" | "tf.keras.losses"
     reduction: str | None  # "sum_over_batch_size" (default), "none", ... ; None: unknown

@@ -16,6 +16,8 @@ FORMATS = ("full", "concise", "json", "sarif", "github")
 
 @dataclass
 class ReportContext:
+    """What a reporter needs besides the findings: source text for snippets, the rule table, run totals."""
+
     read_source: Callable[[str], str | None]  # display path -> text (for snippets)
     rules: Sequence[object] = ()  # rule infos (code, name, summary, severity) for SARIF's rule table
     unsafe_fixes: bool = False

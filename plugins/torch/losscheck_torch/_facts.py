@@ -123,6 +123,8 @@ class Scope:
 
 @dataclass
 class TorchFacts:
+    """What the torch rules share about a file: its imports, loss code, scopes and attributes."""
+
     module: cst.Module
     imports: ImportMap = field(default_factory=ImportMap)  # the core's (ctx.imports)
     losses: list[TorchLoss] = field(default_factory=list)
