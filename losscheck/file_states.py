@@ -26,17 +26,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from losscheck.hashing import blake2b
-from losscheck.startup import (
-    STARTUP_CACHE_ENV,
-    read_memo,
-    startup_cache_dir,
-    write_memo,
-)
+from losscheck.startup import current_folder, read_memo, write_memo
 
 SETTLED_NS = 2_000_000_000  # a file changed this recently when read is read again next time
 _T = TypeVar("_T")
@@ -60,8 +54,8 @@ def remembered(kind: str, paths: Sequence[str], compute: Callable[[], _T], check
     ``kind`` (letters, digits, ``-``) and ``context`` name the memo file, which keeps one value;
     the value must be made of what ``marshal`` stores (str, int, bytes, tuples, lists, dicts),
     and a stored one is used only when ``check(value)`` holds. ``folder``: the start-up cache
-    folder (default: :func:`startup.startup_cache_dir`; no folder, no memo)."""
-    folder = folder if folder is not None else _startup_folder(os.environ.get(STARTUP_CACHE_ENV))
+    folder (default: the running command's, :func:`startup.current_folder`; no folder, no memo)."""
+    folder = folder if folder is not None else current_folder()
     if folder is None:
         return compute()
     states = [file_state(p) for p in paths]
@@ -77,12 +71,6 @@ def remembered(kind: str, paths: Sequence[str], compute: Callable[[], _T], check
     if all(s is None or max(s[1], s[2]) < settled for s in states) and states == [file_state(p) for p in paths]:
         write_memo(path, {"key": key, "value": value})  # unchanged while read, and settled
     return value
-
-
-@lru_cache(maxsize=4)
-def _startup_folder(configured: str | None) -> Path | None:
-    """The start-up cache folder, once per process and setting (a run asks ~6 times)."""
-    return startup_cache_dir()
 
 
 def _key(kind: str, context: str, paths: Sequence[str], states: list[Any]) -> str:

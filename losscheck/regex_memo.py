@@ -98,8 +98,9 @@ def _in_module_body(boundary: FrameType | None) -> bool:
 class _MemoizedCompile:
     """Stands in for ``re._compiler.compile``: same call, the programs of import-time patterns memoised."""
 
-    def __init__(self, path: Path, original: Callable[..., re.Pattern[Any]], boundary: FrameType | None) -> None:
-        self.path = path
+    def __init__(self, folder: Path, original: Callable[..., re.Pattern[Any]], boundary: FrameType | None) -> None:
+        self.folder = folder  # the start-up cache folder (startup.current_folder)
+        self.path = folder / MEMO_NAME
         self.boundary = boundary
         self.original = original
         self.memo: dict[Key, Program] | None = None  # read at the first import-time pattern
@@ -166,7 +167,7 @@ def regex_program_memo(folder: Path | None) -> Iterator[_MemoizedCompile | None]
         yield None  # turned off, another interpreter, or a block already running
         return
     # the frame that entered the block: this generator's, then contextlib's __enter__, then it
-    shim = _MemoizedCompile(folder / MEMO_NAME, current, sys._getframe(2))
+    shim = _MemoizedCompile(folder, current, sys._getframe(2))
     _compiler.compile = shim
     try:
         with register_memo(shim):

@@ -1,7 +1,9 @@
 """Start faster: a per-user cache of what derives from the installed code alone.
 
-Two things live there (:func:`startup_cache_dir`): the rule manifest (``lint/rule_manifest.py``), and the
-**dataclass code memo** this module keeps.
+What lives there (:func:`startup_cache_dir`): the rule manifest (``lint/rule_manifest.py``), the
+regex program memo (``regex_memo.py``), code digests remembered by file state
+(``file_states.py``), and the **dataclass code memo** this module keeps. The memo files share
+one format (:func:`read_memo`, :func:`write_memo`: marshal data under a checksummed header).
 
 Why the memo: libcst defines its ~270 node classes as dataclasses. Creating a dataclass builds
 its ``__init__``, ``__repr__``, ``__eq__``... as source text and compiles it with ``exec``. That is
@@ -255,12 +257,19 @@ _ACTIVE: list[Any] = []  # the memos of the blocks running now, for save_memos()
 
 @contextmanager
 def register_memo(memo: Any) -> Iterator[None]:
-    """Make ``memo`` (an object with ``save()``) one that :func:`save_memos` saves, inside the block."""
+    """Make ``memo`` (an object with ``save()`` and ``folder``) one that :func:`save_memos` saves,
+    inside the block."""
     _ACTIVE.append(memo)
     try:
         yield
     finally:
         _ACTIVE.remove(memo)
+
+
+def current_folder() -> Path | None:
+    """The start-up cache folder of the command running now: the one its memo blocks use (worked
+    out once, when the command started), else :func:`startup_cache_dir`."""
+    return _ACTIVE[0].folder if _ACTIVE else startup_cache_dir()
 
 
 def save_memos() -> None:

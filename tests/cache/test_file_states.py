@@ -117,13 +117,11 @@ def test_a_bad_memo_is_a_miss(tmp_path, settled, damage):
 
 def test_no_folder_no_memo(tmp_path, settled, monkeypatch):
     monkeypatch.setenv("LOSSCHECK_STARTUP_CACHE", "off")
-    file_states._startup_folder.cache_clear()
     paths = _files(tmp_path, "a = 1\n")
     for _ in range(2):
         reader = Reader(paths)
         file_states.remembered("test", [str(paths[0])], reader, lambda v: isinstance(v, str))
         assert reader.calls == 1
-    file_states._startup_folder.cache_clear()
 
 
 def test_the_package_state_is_the_same_remembered_or_read(tmp_path, settled):
