@@ -9,7 +9,6 @@ f-string replacement fields are scanned here too (their brackets nest with the l
 
 from __future__ import annotations
 
-import functools
 import re
 
 from losscheck.lint.guard_limits import (
@@ -31,16 +30,12 @@ QUOTED = r"""
       |"(?:[^"\\\r\n]+|\\(?:\r\n|.))*(?:"|(?=[\r\n])|\Z))
 """
 _STRING = r"(?:(?<![\w])[rRbBuUfF]{1,2})?" + QUOTED
-# The token scan of long logical lines (compiled when a file first has one: 0.6 ms a process)
-@functools.cache
-def _tokens() -> re.Pattern[str]:
-    return re.compile(_TOKENS_PATTERN, re.VERBOSE | re.DOTALL)
-
-
-_TOKENS_PATTERN = (
+# The token scan of long logical lines.
+_TOKENS = re.compile(
     rf"""(?P<str>{_STRING})|(?P<com>\#[^\r\n]*)|(?P<name>[^\W\d]\w*)
     |(?P<num>(?:0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)[jJ]?)
-    |(?P<op>\*\*=|//=|>>=|<<=|\.\.\.|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{{}}!])"""
+    |(?P<op>\*\*=|//=|>>=|<<=|\.\.\.|->|:=|\*\*|//|<<|>>|<=|>=|==|!=|[-+*/%@&|^]=|[-+*/%@&|^~<>=.,:;()\[\]{{}}!])""",
+    re.VERBOSE | re.DOTALL,
 )
 
 _LEVEL = {"|": 0, "^": 1, "&": 2, "<<": 3, ">>": 3, "+": 4, "-": 4, "*": 5, "/": 5, "//": 5, "%": 5, "@": 5,
@@ -149,7 +144,7 @@ class ExpressionScan:
         raise Refused(Refusal(self.base + offset, message))
 
     def run(self) -> int:
-        for match in _tokens().finditer(self.source, self.start, self.end):
+        for match in _TOKENS.finditer(self.source, self.start, self.end):
             kind = match.lastgroup
             text = match.group()
             if kind == "com":

@@ -11,7 +11,6 @@ ruff, so they suppress our findings but are never reported as unused.
 
 from __future__ import annotations
 
-import functools
 import io
 import re
 import tokenize
@@ -24,17 +23,13 @@ from losscheck.lint.finding import Finding
 
 DirectiveKind = Literal["noqa", "ignore", "ignore-file"]
 
-# flake8/ruff syntax: a bare NOQA comment, or with codes: "NOQA: A1,B2", "NOQA:A1 B2" (any case);
-# compiled when a file first holds a directive (0.5 ms a process)
-@functools.cache
-def _noqa() -> re.Pattern[str]:
-    return re.compile(r"#\s*(?i:noqa)(?::\s?(?P<codes>(?i:[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*)))?")
-
-
-@functools.cache
-def _ours() -> re.Pattern[str]:
-    return re.compile(r"#\s*losscheck:\s*(?P<kind>ignore-file|ignore)\b(?:\[(?P<entries>[^\]]*)\])?")
-
+# flake8/ruff syntax: a bare NOQA comment, or with codes: "NOQA: A1,B2", "NOQA:A1 B2" (any case)
+_NOQA = re.compile(
+    r"#\s*(?i:noqa)(?::\s?(?P<codes>(?i:[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*)))?"
+)
+_OURS = re.compile(
+    r"#\s*losscheck:\s*(?P<kind>ignore-file|ignore)\b(?:\[(?P<entries>[^\]]*)\])?"
+)
 # cheap test before tokenizing: most files hold no directive at all
 _MAYBE = re.compile(r"noqa|losscheck:\s*ignore", re.IGNORECASE)
 
@@ -83,12 +78,12 @@ def parse_directives(source: str) -> list[Directive]:
     found: list[Directive] = []
     for line, col, text in _comments(source):
         spans: list[tuple[int, int, DirectiveKind, tuple[str, ...] | None]] = []
-        for m in _noqa().finditer(text):
+        for m in _NOQA.finditer(text):
             codes = m.group("codes")
             # codes in any case ("noqa: lck101"): a lowercase list must not become a bare noqa
             entries = tuple(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else None
             spans.append((m.start(), m.end(), "noqa", entries))
-        for m in _ours().finditer(text):
+        for m in _OURS.finditer(text):
             raw = m.group("entries")
             entries = None if raw is None else tuple(e.strip() for e in raw.split(",") if e.strip())
             spans.append((m.start(), m.end(), m.group("kind"), entries))  # type: ignore[arg-type]
