@@ -70,13 +70,30 @@ def drop_evaluation_code(found: dict[cst.CSTNode, FoundFunction], imports: Impor
         for f in candidates:
             if f.node not in found or type(f.node) is not cst.FunctionDef or f.class_node is not None:
                 continue
-            scopes = called_from.get(f.node.name.value)
+            scopes = [scope for scope in called_from.get(f.node.name.value, ()) if _sees(index, scope, f.node)]
             if scopes and not any(scope is not None and scope in found for scope in scopes):
                 if f.origin != "loop" and all(is_training_step(scope) for scope in scopes):
                     f.origin = "loop"  # a custom training loop's loss: still loss code
                 elif f.origin != "loop":
                     del found[f.node]
                     changed = True
+
+
+def _sees(index: SyntaxIndex, scope: cst.CSTNode | None, fn: cst.FunctionDef) -> bool:
+    """Can a bare-name call in ``scope`` (a function, a lambda, None for module level) reach
+    ``fn``? A def nested in a function is seen only from that function and what it nests:
+    `loss(x)` at module level calls some other `loss` (a star import's), not the one inside
+    `def seg_loss`. A lambda's enclosing function is not recorded: it may see anything."""
+    where = index.where.get(fn)
+    owner = where[1] if where is not None else None
+    if owner is None or type(scope) is cst.Lambda:
+        return True
+    while scope is not None:
+        if scope is owner:
+            return True
+        outer = index.where.get(scope)  # type: ignore[arg-type]
+        scope = outer[1] if outer is not None else None
+    return False
 
 
 def _only_added_as_loss(f: FoundFunction, index: SyntaxIndex) -> bool:

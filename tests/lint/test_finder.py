@@ -314,6 +314,34 @@ def test_functions_called_directly_outside_loss_code_are_dropped_and_training_st
     ]
 
 
+def test_a_call_that_cannot_see_a_nested_def_does_not_make_it_evaluation_code() -> None:
+    """`loss(x)` at module level names some other `loss` (here a star import's), not the one
+    defined inside `seg_loss`: the nested loss stays loss code. A call from inside the function
+    that defines it still counts (evaluation code calling its own nested helper)."""
+    source = """
+        import tensorflow as tf
+        from .helpers import *
+
+        def seg_loss(y_true, y_pred):
+            def loss(y_true, y_pred):
+                return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)
+            return loss
+
+        def metric(x):
+            return loss(x) + 1
+        """
+    assert [r[0] for r in found(source)] == ["seg_loss", "loss"]
+    inside = """
+        import tensorflow as tf
+
+        def evaluate(x):
+            def loss(y_true, y_pred):
+                return tf.reduce_mean(tf.abs(y_true - y_pred), axis=-1)
+            return loss(x, x)
+        """
+    assert [r[0] for r in found(inside)] == []
+
+
 def test_a_function_whose_every_call_goes_to_add_loss_wants_one_value() -> None:
     """``self.add_loss(self.nll(y_true, y_pred))``: the model adds the value itself, so a scalar is
     right (origin "loop", like a training step's loss); called anywhere else too, it is a loss."""

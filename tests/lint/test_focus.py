@@ -313,6 +313,9 @@ def spread_programs(draw) -> str:
 @example("import keras\n\nclass M(keras.Model):\n    def call(self, x):\n        return x\n\n"
          "    def train_step(self, data):\n        y_true, y_pred = data\n        return y_pred\n\n"
          "model = M()\nmodel.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))\n")
+@example("import tensorflow as tf\nfrom .helpers import *\n\nasync def seg_loss(y_true, y_pred):\n"
+         "    async def loss(y_true, y_pred):\n        x = (y_true).numpy()\n        return x\n"
+         "    return loss\n\ndef metric(x):\n    return loss(x) + 1\n")  # a call that cannot see the nested def
 def test_focused_and_whole_file_runs_agree(source: str) -> None:
     try:
         cst.parse_module(source)
