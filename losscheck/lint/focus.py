@@ -11,7 +11,7 @@ A *unit* is a top-level ``def``/``class`` statement (decorators included), or a 
 (``test*``: only a test runner calls it) of a top-level class that is anchored itself; its other
 methods go with the class, since a framework calls them by names no text shows (``call``,
 ``forward``, ``train_step``, ``__init__``). A unit is *anchored* when, read with the file's imports
-in front of it, the pre-filter's triggers of the rules that run on the file say yes (a loss
+in front of it, the checks of the pre-filter's triggers of the rules that run on the file say yes (a loss
 signature, a ``Loss`` subclass, a directive, a multi-output ``fit``, a Keras 2 backend call...),
 or it calls ``compile`` (the finder and the model rules resolve its arguments anywhere in the
 file), or it writes module names in ways a name search cannot follow (``global``,

@@ -206,10 +206,19 @@ class Prefilter:
         runs anyway: ``migrate``), or a trigger that the header alone meets (``from keras import
         backend as K``: every use of ``K`` counts).
 
-        A part matters when it meets one of the tests of a trigger that the whole file meets,
+        A part matters when it meets one of the checks of a trigger that the whole file meets,
         other than the tests the header already meets: ``all_of(torch import, loss def)`` makes
         the loss defs matter, and ``all_of(loss call, activation)`` both the loss calls and the
-        activations, wherever each is."""
+        activations, wherever each is.
+
+        A rule's literals do not make a part matter. They gate the file (a word that has to be
+        somewhere in it: ``torch``, ``softmax``), and most parts that hold the word have nothing
+        to do with the rule (``backend() == "torch"`` in a test); what the rule follows from the
+        parts its checks meet (the model a ``compile`` call names, the helper a loss calls, the
+        callers of a loss) is kept because those parts mention it. On the Keras tree this
+        leaves 9% less text to parse (783 -> 714 k non-blank characters) with the same
+        findings, focused and whole, on every file of the real-world corpus and of the
+        installed Keras, TensorFlow, tf_keras, torch and jax."""
         tests: dict[object, Callable[[bytes], object]] = {}
         on_whole: dict[object, bool] = {}
         on_header: dict[object, bool] = {}
@@ -223,7 +232,7 @@ class Prefilter:
                 # the rule runs on a file its triggers would not parse (``migrate``, a direct
                 # ``lint_source``): what it looks at there is not known
                 return None
-            for conjunction in (*gate_met, *checks_met):
+            for conjunction in checks_met:  # not gate_met: see above
                 apart = [(key, test) for key, test in conjunction if not meets(on_header, header, ((key, test),))]
                 if not apart:
                     return None

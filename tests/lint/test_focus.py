@@ -140,6 +140,30 @@ def test_model_builders_base_classes_and_globals_stay() -> None:
     assert "class Unused" not in kept
 
 
+def test_a_rule_literal_alone_does_not_keep_a_definition() -> None:
+    """LCK106's literals ("softmax", "sigmoid", "logits") gate the file; a definition that only
+    says one of them, and that nothing kept mentions, is blanked. The helper whose softmax the
+    logits sink receives stays because the sink's function calls it."""
+    source = textwrap.dedent('''\
+        import tensorflow as tf
+
+        def forward(x):
+            return tf.nn.softmax(x)
+
+        def describe(kind):
+            return "sigmoid" if kind == "binary" else "softmax"
+
+        def cost(y, x):
+            return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=forward(x))
+        ''')
+    kept = _kept(source)
+    assert "def forward(x):" in kept and "def cost(y, x):" in kept
+    assert "def describe" not in kept
+    findings = _lint(source, focused=True)
+    assert findings == _lint(source, focused=False)
+    assert [key[4] for key in findings] == ["LCK106"]
+
+
 def test_test_methods_go_alone_and_framework_methods_stay_with_their_class() -> None:
     source = textwrap.dedent('''\
         import keras
@@ -303,6 +327,15 @@ def spread_programs(draw) -> str:
                   name, other),
         st.builds(lambda n: f"def set_{n}():\n    global {n}\n    {n} = 3\n", name),
         st.builds(lambda o: f"def fit_{o}(model):\n    model.fit(x, [{o}, {o}])\n", other),
+        # what LCK106 follows from a logits sink: activations in builders, helpers and callers
+        st.builds(lambda n, o: f"def {n}_probs(x):\n    return tf.nn.softmax({o}(x))\n", name, other),
+        st.builds(lambda n, o: f"def {n}_cost(y, x):\n    return tf.nn.sigmoid_cross_entropy_with_logits("
+                               f"labels=y, logits={o}(x))\n", name, other),
+        st.builds(lambda n: f"def build_{n}():\n    return keras.Sequential([keras.layers.Dense(3, "
+                            f"activation=\"sigmoid\")])\n", name),
+        st.builds(lambda n, o: f"def {n}_step(x, y):\n    m = build_{o}()\n    m.compile(loss=keras.losses."
+                               f"BinaryCrossentropy(from_logits=True))\n    return {o}_cost(y, {n}_probs(x))\n",
+                  name, other),
     ), max_size=6))
     before = draw(st.integers(0, len(extra)))
     return "\n".join([*extra[:before], program, *extra[before:]])
