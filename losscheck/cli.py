@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from losscheck import __version__
 from losscheck.errors import EXIT_ERROR, UserError
+from losscheck.deferred_init import deferred_package_init
 from losscheck.regex_memo import regex_program_memo
 from losscheck.startup import dataclass_code_memo, startup_cache_dir
 
@@ -47,9 +48,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # most of libcst's import is dataclass compiles, and much of the rest of the imports is regex
-    # compiles: both are kept between runs (startup.py, regex_memo.py)
+    # compiles: both are kept between runs (startup.py, regex_memo.py); libcst's metadata
+    # providers, which the linter does not use, are imported only if something reads them
+    # (deferred_init.py)
     folder = startup_cache_dir()
-    with dataclass_code_memo(folder), regex_program_memo(folder):
+    with dataclass_code_memo(folder), regex_program_memo(folder), deferred_package_init():
         return _guarded(argv)
 
 

@@ -20,7 +20,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Mapping, TypeVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, ScopeProvider
 
 from losscheck.lint.facts import FactProvider, compute
 from losscheck.lint.finding import Finding, Fix
@@ -28,6 +27,8 @@ from losscheck.lint.finding import Finding, Fix
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from libcst.metadata import CodeRange, MetadataWrapper
+
     from losscheck.lint.imports import ImportMap
     from losscheck.lint.positions import Locator
     from losscheck.lint.rule import Rule
@@ -90,6 +91,8 @@ class FileContext:
     def wrapper(self) -> MetadataWrapper:
         # unsafe_skip_copy: rules hold references to nodes of self.module, so metadata
         # must be resolved on the very same tree (the default deep-copies it).
+        from libcst.metadata import MetadataWrapper  # on use: libcst.metadata's own import (deferred_init.py)
+
         return MetadataWrapper(self.module, unsafe_skip_copy=True)
 
     @cached_property
@@ -105,6 +108,8 @@ class FileContext:
 
     @cached_property
     def scopes(self) -> Mapping[cst.CSTNode, Any]:
+        from libcst.metadata import ScopeProvider
+
         return self.wrapper.resolve(ScopeProvider)
 
     @cached_property

@@ -24,7 +24,7 @@ import re
 from itertools import pairwise
 
 import libcst as cst
-from libcst.metadata import CodeRange
+from libcst.metadata.position_provider import CodeRange
 
 from losscheck.lint.api.keras_backend import BackendFunction
 from losscheck.lint.context import FileContext

@@ -88,7 +88,7 @@ def is_target_like(expr: cst.BaseExpression) -> bool:
 
 def full_range(ctx, node: cst.CSTNode):
     """The node's source range including its own parentheses (libcst's excludes ``(`` ``)``)."""
-    from libcst.metadata import CodeRange
+    from libcst.metadata.position_provider import CodeRange
 
     where = ctx.position(node)
     lpar = getattr(node, "lpar", None)

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import CodePosition, CodeRange
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+# from the submodule, not the package: libcst.metadata's __init__ may not have run (deferred_init.py)
+from libcst.metadata.position_provider import CodePosition, CodeRange, PositionProvidingCodegenState
 
 from losscheck.lint import guard
 
