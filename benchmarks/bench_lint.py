@@ -413,15 +413,16 @@ def plot(report: Report, path: Path) -> None:
     colors = {"losscheck": "#d62728", "ruff": "#7f7f7f", "flake8": "#1f77b4", "pylint": "#2ca02c",
               "fixit": "#9467bd"}
     fig, ax = plt.subplots(figsize=(10, 4.8))
-    width = 0.8 / len(TOOLS)
-    for t, tool in enumerate(TOOLS):
+    tools = [tool for tool in TOOLS if any(report.get(target, mode, tool) for target, mode in groups)]
+    width = 0.8 / len(tools)  # the tools measured in this report only: no empty legend entries
+    for t, tool in enumerate(tools):
         xs, ys = [], []
         for g, (target, mode) in enumerate(groups):
             m = report.get(target, mode, tool)
             if m is None and mode == "cached" and tool not in ("losscheck", "ruff"):
                 continue
             if m is not None and m.returncode != 124:
-                xs.append(g + (t - (len(TOOLS) - 1) / 2) * width)
+                xs.append(g + (t - (len(tools) - 1) / 2) * width)
                 ys.append(m.wall_s)
         ax.bar(xs, ys, width, label=tool, color=colors[tool])
     ax.set_yscale("log")
@@ -434,7 +435,7 @@ def plot(report: Report, path: Path) -> None:
     ax.set_ylabel("wall time, seconds (log scale)")
     ax.set_title(f"losscheck lint vs peers, {report.machine.get('cpus')} CPUs, same files, same run")
     ax.set_ylim(top=ax.get_ylim()[1] * 30)  # room for the legend above the bars
-    ax.legend(fontsize=8, ncol=len(TOOLS), loc="upper left")
+    ax.legend(fontsize=8, ncol=len(tools), loc="upper left")
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
