@@ -21,7 +21,11 @@ import os
 import sys
 from collections.abc import Iterator
 from multiprocessing import Pool
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crawl import python_files as _tree_files  # noqa: E402 - the crawl's walk: sorted, no __pycache__
 
 Key = tuple[str, int, int, str]
 
@@ -33,11 +37,8 @@ def python_files(roots: list[str]) -> Iterator[str]:
     for root in roots:
         if os.path.isfile(root):
             yield root
-            continue
-        for folder, _dirs, files in os.walk(root):
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    yield os.path.join(folder, name)
+        else:
+            yield from map(str, _tree_files(Path(root)))
 
 
 def _setup() -> None:

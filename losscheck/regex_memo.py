@@ -37,7 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from losscheck.startup import MAX_ENTRIES, read_memo, register_memo, write_memo
+from losscheck.startup import read_memo, register_memo, updated_memo, write_memo
 
 try:  # CPython 3.11 on
     from re import _compiler, _parser  # type: ignore[attr-defined]
@@ -141,8 +141,7 @@ class _MemoizedCompile:
         """Write the memo when this run compiled an import-time pattern it did not hold."""
         if not self.unsaved:
             return
-        merged = {**(self.memo or {}), **self.used}
-        self.memo = merged if len(merged) <= MAX_ENTRIES else dict(self.used)
+        self.memo = updated_memo(self.memo or {}, self.used)
         write_memo(self.path, self.memo)
         self.unsaved = False
 

@@ -185,8 +185,7 @@ class _MemoizedExec:
     def save(self) -> None:
         """Write the shards that compiled something new (only these changed)."""
         for package in sorted(self.unsaved):
-            merged = {**self.shards[package], **self.used[package]}
-            kept = merged if len(merged) <= MAX_ENTRIES else dict(self.used[package])
+            kept = updated_memo(self.shards[package], self.used[package])
             write_memo(shard_path(self.folder, package), kept)
             self.shards[package] = kept
         self.unsaved.clear()  # a second call (a worker's, then the block's end) writes nothing new
@@ -207,6 +206,13 @@ def _payload(data: bytes) -> memoryview | None:
     digest = data[len(magic) : len(magic) + _DIGEST_SIZE]
     payload = memoryview(data)[len(magic) + _DIGEST_SIZE :]
     return payload if len(digest) == _DIGEST_SIZE and _digest(payload) == digest else None
+
+
+def updated_memo(stored: dict[Any, Any], used: dict[Any, Any]) -> dict[Any, Any]:
+    """What a memo file keeps after a run: the stored entries and this run's, or only this run's
+    once the two together pass :data:`MAX_ENTRIES` (entries of code no longer installed go)."""
+    merged = {**stored, **used}
+    return merged if len(merged) <= MAX_ENTRIES else dict(used)
 
 
 def read_memo(path: Path) -> Any:
